@@ -1,0 +1,43 @@
+# Two commands matter: `make run` and `make test`. Both set up whatever is missing first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA_DIR ?= ./data
+NOTARY_LISTEN ?= 127.0.0.1:3180
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test bench lint typecheck unit setup lock clean
+
+setup: $(STAMP)
+
+# The virtual environment is made from the hash-pinned lock file only.
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+# Regenerate the lock file after changing dependencies in pyproject.toml.
+lock: $(STAMP)
+	$(BIN)/pip-compile --quiet --allow-unsafe --generate-hashes --extra dev -o requirements.lock pyproject.toml
+
+run: $(STAMP)
+	@test -f $(DATA_DIR)/pki/tsa.pem || $(BIN)/notary pki init --out $(DATA_DIR)/pki
+	$(BIN)/notary serve --pki $(DATA_DIR)/pki --listen $(NOTARY_LISTEN) --state-dir $(DATA_DIR)/notary
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.tsa
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

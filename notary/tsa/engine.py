@@ -92,6 +92,10 @@ class TimeStampAuthority:
         self._valid_until_ms = int(cert.not_valid_after_utc.timestamp() * 1000)
         self._encode_constants(cert.public_bytes(serialization.Encoding.DER))
 
+    @property
+    def signer(self) -> Signer:
+        return self._signer
+
     # -- construction -------------------------------------------------------
 
     def _encode_constants(self, cert_der: bytes) -> None:

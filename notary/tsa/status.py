@@ -5,9 +5,22 @@ from __future__ import annotations
 import enum
 from functools import lru_cache
 
-from asn1crypto import tsp
+from asn1crypto import cms, core, tsp
 
 from notary.tsa.der import encode_length
+
+
+class TimeStampResp(core.Sequence):  # type: ignore[misc]
+    """TimeStampResp as RFC 3161 defines it: the token is OPTIONAL.
+
+    asn1crypto's `tsp.TimeStampResp` requires the token, so it cannot load a
+    rejection; parse responses with this class.
+    """
+
+    _fields = [  # noqa: RUF012 - asn1crypto's declarative spec
+        ("status", tsp.PKIStatusInfo),
+        ("time_stamp_token", cms.ContentInfo, {"optional": True}),
+    ]
 
 
 class FailInfo(enum.Enum):
@@ -18,7 +31,7 @@ class FailInfo(enum.Enum):
     BAD_DATA_FORMAT = "bad_data_format"  # the data submitted has the wrong format
     TIME_NOT_AVAILABLE = "time_not_available"  # the TSA's time source is not available
     UNACCEPTED_POLICY = "unaccepted_policy"  # the requested TSA policy is not supported
-    UNACCEPTED_EXTENSION = "unaccepted_extension"  # the requested extension is not supported
+    UNACCEPTED_EXTENSION = "unaccepted_extensions"  # the requested extension is not supported
     ADD_INFO_NOT_AVAILABLE = "add_info_not_available"
     SYSTEM_FAILURE = "system_failure"  # the request cannot be handled due to system failure
 

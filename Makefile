@@ -6,10 +6,11 @@ BIN := $(VENV)/bin
 DATA_DIR ?= ./data
 NOTARY_LISTEN ?= 127.0.0.1:3180
 STAMP := $(VENV)/.installed-stamp
+NODE_STAMP := node_modules/.installed
 
-.PHONY: run test bench lint typecheck unit setup lock clean
+.PHONY: run test bench lint typecheck setup lock protos clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(NODE_STAMP)
 
 # The virtual environment is made from the hash-pinned lock file only.
 $(STAMP): requirements.lock pyproject.toml
@@ -18,9 +19,20 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# Pinned command-line tools (buf, solc-js, anvil) from package-lock.json.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+# Lint the API contract and regenerate its committed Python stubs (commit the result).
+protos: $(STAMP) $(NODE_STAMP)
+	node_modules/.bin/buf lint protos
+	node_modules/.bin/buf format --diff --exit-code protos
+	$(BIN)/python scripts/gen_protos.py
+
 # Regenerate the lock file after changing dependencies in pyproject.toml.
 lock: $(STAMP)
-	$(BIN)/pip-compile --quiet --allow-unsafe --generate-hashes --extra dev -o requirements.lock pyproject.toml
+	$(BIN)/pip-compile --quiet --strip-extras --allow-unsafe --generate-hashes --extra dev -o requirements.lock pyproject.toml
 
 run: $(STAMP)
 	@test -f $(DATA_DIR)/pki/tsa.pem || $(BIN)/notary pki init --out $(DATA_DIR)/pki
@@ -33,11 +45,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck
+test: lint typecheck $(NODE_STAMP)
 	$(BIN)/pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.tsa
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules .mypy_cache .pytest_cache .ruff_cache .hypothesis

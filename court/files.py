@@ -1,0 +1,38 @@
+"""Reading evidence and trust material from files (the edge of the court package)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cryptography import x509
+
+from court.errors import CourtError
+
+__all__ = ["InputError", "load_certificates", "read_file"]
+
+_PEM_MARKER = b"-----BEGIN CERTIFICATE-----"
+
+
+class InputError(CourtError):
+    """An input file is missing, unreadable or not what it should be."""
+
+
+def read_file(path: Path, what: str) -> bytes:
+    """The bytes of `path`, or InputError naming the file and the option."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {path}: {exc.strerror}") from exc
+
+
+def load_certificates(path: Path, what: str = "certificate file") -> list[x509.Certificate]:
+    """All certificates in a PEM file (one or more) or a single DER certificate."""
+    data = read_file(path, what)
+    try:
+        if _PEM_MARKER in data:
+            return x509.load_pem_x509_certificates(data)
+        return [x509.load_der_x509_certificate(data)]
+    except ValueError as exc:
+        raise InputError(
+            f"{what} {path} holds no readable certificate (PEM or DER expected): {exc}"
+        ) from exc

@@ -1,0 +1,18 @@
+"""Plain-text rendering of named checks, for terminals and logs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from court.verify.result import Check, CheckStatus
+
+__all__ = ["check_lines"]
+
+_MARKS = {CheckStatus.PASSED: "PASS", CheckStatus.FAILED: "FAIL", CheckStatus.NOT_RUN: "----"}
+
+
+def check_lines(checks: Iterable[Check]) -> list[str]:
+    """One line per check: mark, name, detail."""
+    rows = list(checks)
+    width = max((len(c.name) for c in rows), default=0)
+    return [f"{_MARKS[c.status]}  {c.name:<{width}}  {c.detail}".rstrip() for c in rows]

@@ -1,26 +1,20 @@
-"""PKIStatus and PKIFailureInfo (RFC 3161 §2.4.2) and the rejection response."""
+"""PKIStatus and PKIFailureInfo (RFC 3161 §2.4.2) and the rejection response.
+
+`TimeStampResp` (with the token OPTIONAL, as RFC 3161 has it) is the court
+verifier's; it is re-exported here for the notary's callers.
+"""
 
 from __future__ import annotations
 
 import enum
 from functools import lru_cache
 
-from asn1crypto import cms, core, tsp
+from asn1crypto import tsp
 
+from court.verify.token import TimeStampResp
 from notary.tsa.der import encode_length
 
-
-class TimeStampResp(core.Sequence):  # type: ignore[misc]
-    """TimeStampResp as RFC 3161 defines it: the token is OPTIONAL.
-
-    asn1crypto's `tsp.TimeStampResp` requires the token, so it cannot load a
-    rejection; parse responses with this class.
-    """
-
-    _fields = [  # noqa: RUF012 - asn1crypto's declarative spec
-        ("status", tsp.PKIStatusInfo),
-        ("time_stamp_token", cms.ContentInfo, {"optional": True}),
-    ]
+__all__ = ["FailInfo", "Rejection", "TimeStampResp", "rejection_response"]
 
 
 class FailInfo(enum.Enum):

@@ -1,0 +1,378 @@
+"""The canonical leaf of the evidence log: a deterministic DER encoding.
+
+Every registered record is one leaf of the log; its Merkle leaf hash is
+``SHA-256(0x00 || leaf)`` (RFC 9162). A court decodes leaves with this module
+alone, without any server code. The encoding is DER (ITU-T X.690), so any
+ASN.1 tool can read it, and there is exactly one encoding of each value:
+:func:`decode_leaf` re-encodes what it decoded and rejects the input unless
+the bytes are identical.
+
+ASN.1 module (also in ``docs/leaf-format.md``)::
+
+    EvidenceLeaf DEFINITIONS IMPLICIT TAGS ::= BEGIN
+
+    EvidenceLeaf ::= SEQUENCE {
+        version           INTEGER { v1(1) },
+        entryId           UTF8String,        -- 1..64 of [A-Za-z0-9_-]
+        institution       UTF8String,
+        loanRef           UTF8String,
+        kind              EvidenceKind,
+        hashAlgorithm     OBJECT IDENTIFIER, -- of the document digest
+        digest            OCTET STRING,      -- the submitted document digest
+        occurredAt        GeneralizedTime,   -- stated by the lender
+        receivedAt        GeneralizedTime,   -- the gateway's clock
+        tokenHash         OCTET STRING (SIZE (32)),
+                          -- SHA-256 of the DER TimeStampToken
+        supersedes        [0] UTF8String OPTIONAL,  -- entry id it corrects
+        metadata          SEQUENCE OF MetadataEntry,
+                          -- sorted by key, keys unique; may be empty
+        loanSequence      INTEGER (1..MAX),  -- position in the loan's chain
+        previousLeafHash  [1] OCTET STRING (SIZE (32)) OPTIONAL
+                          -- RFC 9162 leaf hash of the loan's previous leaf;
+                          -- absent if and only if loanSequence = 1
+    }
+
+    EvidenceKind ::= ENUMERATED {
+        loanContract(1), repaymentSchedule(2), repayment(3), overdueNotice(4),
+        collateralStatus(5), collectionCall(6), collectionVisit(7),
+        collectionMessage(8), settlementAgreement(9), debtAssignment(10),
+        other(11)
+    }
+
+    MetadataEntry ::= SEQUENCE {
+        key    UTF8String,   -- 1..64 of [a-z0-9_.-]
+        value  UTF8String    -- at most 256 bytes
+    }
+
+    END
+
+hashAlgorithm is one of SHA-256 2.16.840.1.101.3.4.2.1, SHA-384
+2.16.840.1.101.3.4.2.2, SHA-512 2.16.840.1.101.3.4.2.3 or SM3
+1.2.156.10197.1.401, and the digest has that algorithm's length.
+
+Times are UTC GeneralizedTime under the DER rules: ``YYYYMMDDHHMMSSZ`` with a
+fractional second of at most six digits (microseconds) when it is not zero,
+without trailing zeros. The gateway records ``receivedAt`` in whole
+milliseconds; ``occurredAt`` keeps the precision the lender sent, up to
+microseconds, so that a resubmission compares equal.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+from court.der import (
+    TAG_ENUMERATED,
+    TAG_GENERALIZED_TIME,
+    TAG_INTEGER,
+    TAG_OCTET_STRING,
+    TAG_OID,
+    TAG_SEQUENCE,
+    TAG_UTF8_STRING,
+    DerError,
+    Tlv,
+    decode_integer,
+    decode_oid,
+    encode_integer,
+    encode_length,
+    encode_oid,
+    read_children,
+    read_tlv,
+)
+from court.errors import CourtError
+
+__all__ = [
+    "HASH_OIDS",
+    "KIND_NUMBERS",
+    "LEAF_VERSION",
+    "LeafError",
+    "LeafFields",
+    "decode_leaf",
+    "encode_leaf",
+]
+
+LEAF_VERSION: Final = 1
+
+#: EvidenceKind names (as in the API, lower case) and their ENUMERATED values.
+KIND_NUMBERS: Final[dict[str, int]] = {
+    "loan_contract": 1,
+    "repayment_schedule": 2,
+    "repayment": 3,
+    "overdue_notice": 4,
+    "collateral_status": 5,
+    "collection_call": 6,
+    "collection_visit": 7,
+    "collection_message": 8,
+    "settlement_agreement": 9,
+    "debt_assignment": 10,
+    "other": 11,
+}
+_KIND_NAMES: Final = {n: k for k, n in KIND_NUMBERS.items()}
+
+#: Document hash algorithms: name -> (OID, digest size).
+HASH_OIDS: Final[dict[str, tuple[str, int]]] = {
+    "sha256": ("2.16.840.1.101.3.4.2.1", 32),
+    "sha384": ("2.16.840.1.101.3.4.2.2", 48),
+    "sha512": ("2.16.840.1.101.3.4.2.3", 64),
+    "sm3": ("1.2.156.10197.1.401", 32),
+}
+_OID_DER: Final = {name: encode_oid(oid) for name, (oid, _) in HASH_OIDS.items()}
+_NAME_BY_OID: Final = {oid: name for name, (oid, _) in HASH_OIDS.items()}
+_KIND_DER: Final = {k: bytes((TAG_ENUMERATED, 1, n)) for k, n in KIND_NUMBERS.items()}
+_VERSION_DER: Final = encode_integer(LEAF_VERSION)
+_TAG_SUPERSEDES: Final = 0x80  # [0] IMPLICIT UTF8String
+_TAG_PREVIOUS: Final = 0x81  # [1] IMPLICIT OCTET STRING
+_HASH_SIZE: Final = 32
+_TIME = re.compile(rb"(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(?:\.(\d{1,6}))?Z")
+
+
+class LeafError(CourtError):
+    """A leaf cannot be encoded, or the bytes are not a canonical evidence leaf."""
+
+
+@dataclass(frozen=True, slots=True)
+class LeafFields:
+    """The content of one canonical leaf (see the module docstring for each field).
+
+    ``kind`` is a key of :data:`KIND_NUMBERS`; ``hash_algorithm`` a key of
+    :data:`HASH_OIDS`; times are timezone-aware; ``previous_leaf_hash`` is
+    ``None`` exactly when ``loan_sequence`` is 1.
+    """
+
+    entry_id: str
+    institution: str
+    loan_ref: str
+    kind: str
+    hash_algorithm: str
+    digest: bytes
+    occurred_at: datetime
+    received_at: datetime
+    token_sha256: bytes
+    loan_sequence: int
+    supersedes: str | None = None
+    metadata: tuple[tuple[str, str], ...] = ()
+    previous_leaf_hash: bytes | None = None
+    version: int = LEAF_VERSION
+
+
+# ------------------------------------------------------------------ encoding
+
+
+def _tlv(tag: int, content: bytes) -> bytes:
+    n = len(content)
+    if n < 0x80:
+        return bytes((tag, n)) + content
+    return bytes((tag,)) + encode_length(n) + content
+
+
+def _utf8(tag: int, what: str, value: object, *, allow_empty: bool = False) -> bytes:
+    if not isinstance(value, str) or not (value or allow_empty):
+        raise LeafError(f"{what} must be a non-empty string")
+    try:
+        return _tlv(tag, value.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise LeafError(f"{what} is not valid Unicode text") from exc
+
+
+def _time(what: str, value: object) -> bytes:
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise LeafError(f"{what} must be a timezone-aware datetime")
+    if value.utcoffset():
+        value = value.astimezone(UTC)
+    text = (
+        f"{value.year:04d}{value.month:02d}{value.day:02d}"
+        f"{value.hour:02d}{value.minute:02d}{value.second:02d}"
+    )
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    raw = (text + "Z").encode("ascii")
+    return bytes((TAG_GENERALIZED_TIME, len(raw))) + raw
+
+
+def encode_leaf(fields: LeafFields) -> bytes:
+    """Return the canonical DER encoding of ``fields``.
+
+    Raises :class:`LeafError` when a field is out of its domain (unknown kind
+    or algorithm, wrong digest length, unsorted metadata, a previous leaf hash
+    present for sequence 1 or missing for a later one, ...).
+    """
+    f = fields
+    if f.version != LEAF_VERSION:
+        raise LeafError(f"leaf version {f.version!r} is not supported (only {LEAF_VERSION})")
+    kind = _KIND_DER.get(f.kind)
+    if kind is None:
+        raise LeafError(f"unknown evidence kind {f.kind!r}")
+    alg = _OID_DER.get(f.hash_algorithm)
+    if alg is None:
+        raise LeafError(f"unknown hash algorithm {f.hash_algorithm!r}")
+    digest = f.digest
+    if digest.__class__ is not bytes or len(digest) != HASH_OIDS[f.hash_algorithm][1]:
+        raise LeafError(f"digest must be {HASH_OIDS[f.hash_algorithm][1]} bytes")
+    token_hash = f.token_sha256
+    if token_hash.__class__ is not bytes or len(token_hash) != _HASH_SIZE:
+        raise LeafError("token_sha256 must be 32 bytes")
+    seq = f.loan_sequence
+    if seq.__class__ is not int or seq < 1:
+        raise LeafError("loan_sequence must be an int >= 1")
+    prev = f.previous_leaf_hash
+    if (prev is None) != (seq == 1):
+        raise LeafError("previous_leaf_hash must be absent for loan_sequence 1 and only then")
+    if prev is not None and (prev.__class__ is not bytes or len(prev) != _HASH_SIZE):
+        raise LeafError("previous_leaf_hash must be 32 bytes")
+
+    entries = []
+    last: str | None = None
+    for item in f.metadata:
+        key, value = item
+        if last is not None and not key > last:
+            raise LeafError("metadata keys must be unique and sorted")
+        last = key
+        entries.append(
+            _tlv(
+                TAG_SEQUENCE,
+                _utf8(TAG_UTF8_STRING, "metadata key", key)
+                + _utf8(TAG_UTF8_STRING, "metadata value", value, allow_empty=True),
+            )
+        )
+
+    body = b"".join(
+        (
+            _VERSION_DER,
+            _utf8(TAG_UTF8_STRING, "entry_id", f.entry_id),
+            _utf8(TAG_UTF8_STRING, "institution", f.institution),
+            _utf8(TAG_UTF8_STRING, "loan_ref", f.loan_ref),
+            kind,
+            alg,
+            _tlv(TAG_OCTET_STRING, digest),
+            _time("occurred_at", f.occurred_at),
+            _time("received_at", f.received_at),
+            b"\x04\x20" + token_hash,
+            b"" if f.supersedes is None else _utf8(_TAG_SUPERSEDES, "supersedes", f.supersedes),
+            _tlv(TAG_SEQUENCE, b"".join(entries)),
+            encode_integer(seq),
+            b"" if prev is None else b"\x81\x20" + prev,
+        )
+    )
+    return _tlv(TAG_SEQUENCE, body)
+
+
+# ------------------------------------------------------------------ decoding
+
+
+def _expect(children: list[Tlv], pos: int, tag: int, what: str) -> Tlv:
+    if pos >= len(children):
+        raise LeafError(f"leaf ends before {what}")
+    element = children[pos]
+    if element.tag != tag:
+        raise LeafError(f"{what}: expected tag 0x{tag:02x}, found 0x{element.tag:02x}")
+    return element
+
+
+def _text(element: Tlv, what: str) -> str:
+    try:
+        return element.contents.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LeafError(f"{what} is not valid UTF-8") from exc
+
+
+def _parse_time(element: Tlv, what: str) -> datetime:
+    m = _TIME.fullmatch(element.contents)
+    if m is None:
+        raise LeafError(f"{what} is not a DER GeneralizedTime in UTC")
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    frac = m.group(7)
+    micro = int(frac.ljust(6, b"0")) if frac else 0
+    try:
+        return datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
+    except ValueError as exc:
+        raise LeafError(f"{what} is not a valid date and time") from exc
+
+
+def decode_leaf(data: bytes) -> LeafFields:
+    """Decode a canonical leaf; raise :class:`LeafError` unless ``data`` is exactly one.
+
+    Strict: after decoding, the fields are encoded again and must give back
+    ``data`` byte for byte (so BER forms, unsorted metadata, trailing bytes,
+    redundant fraction zeros and the like are all rejected).
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise LeafError("a leaf is bytes")
+    data = bytes(data)
+    try:
+        outer, end = read_tlv(data)
+        if outer.tag != TAG_SEQUENCE:
+            raise LeafError("a leaf is a DER SEQUENCE")
+        if end != len(data):
+            raise LeafError("trailing bytes after the leaf")
+        c = read_children(outer.contents)
+        version = decode_integer(_expect(c, 0, TAG_INTEGER, "version"))
+        if version != LEAF_VERSION:
+            raise LeafError(f"leaf version {version} is not supported (only {LEAF_VERSION})")
+        entry_id = _text(_expect(c, 1, TAG_UTF8_STRING, "entryId"), "entryId")
+        institution = _text(_expect(c, 2, TAG_UTF8_STRING, "institution"), "institution")
+        loan_ref = _text(_expect(c, 3, TAG_UTF8_STRING, "loanRef"), "loanRef")
+        kind_el = _expect(c, 4, TAG_ENUMERATED, "kind")
+        kind = _KIND_NAMES.get(decode_integer(kind_el))
+        if kind is None:
+            raise LeafError("kind is not a known EvidenceKind")
+        oid = decode_oid(_expect(c, 5, TAG_OID, "hashAlgorithm"))
+        alg = _NAME_BY_OID.get(oid)
+        if alg is None:
+            raise LeafError(f"hashAlgorithm {oid} is not a supported document hash")
+        digest = _expect(c, 6, TAG_OCTET_STRING, "digest").contents
+        occurred = _parse_time(_expect(c, 7, TAG_GENERALIZED_TIME, "occurredAt"), "occurredAt")
+        received = _parse_time(_expect(c, 8, TAG_GENERALIZED_TIME, "receivedAt"), "receivedAt")
+        token_hash = _expect(c, 9, TAG_OCTET_STRING, "tokenHash").contents
+        pos = 10
+        supersedes = None
+        if pos < len(c) and c[pos].tag == _TAG_SUPERSEDES:
+            supersedes = _text(c[pos], "supersedes")
+            pos += 1
+        meta_el = _expect(c, pos, TAG_SEQUENCE, "metadata")
+        metadata: list[tuple[str, str]] = []
+        for entry in read_children(meta_el.contents):
+            if entry.tag != TAG_SEQUENCE:
+                raise LeafError("metadata entries are SEQUENCEs")
+            kv = read_children(entry.contents)
+            if len(kv) != 2:
+                raise LeafError("a metadata entry is a key and a value")
+            metadata.append(
+                (
+                    _text(_expect(kv, 0, TAG_UTF8_STRING, "metadata key"), "metadata key"),
+                    _text(_expect(kv, 1, TAG_UTF8_STRING, "metadata value"), "metadata value"),
+                )
+            )
+        pos += 1
+        sequence = decode_integer(_expect(c, pos, TAG_INTEGER, "loanSequence"))
+        pos += 1
+        previous = None
+        if pos < len(c) and c[pos].tag == _TAG_PREVIOUS:
+            previous = c[pos].contents
+            pos += 1
+        if pos != len(c):
+            raise LeafError("unexpected elements at the end of the leaf")
+        fields = LeafFields(
+            entry_id=entry_id,
+            institution=institution,
+            loan_ref=loan_ref,
+            kind=kind,
+            hash_algorithm=alg,
+            digest=digest,
+            occurred_at=occurred,
+            received_at=received,
+            token_sha256=token_hash,
+            loan_sequence=sequence,
+            supersedes=supersedes,
+            metadata=tuple(metadata),
+            previous_leaf_hash=previous,
+            version=version,
+        )
+        again = encode_leaf(fields)
+    except DerError as exc:
+        raise LeafError(f"not a DER evidence leaf: {exc}") from exc
+    if again != data:
+        raise LeafError("the leaf is not in canonical DER form")
+    return fields

@@ -1,0 +1,155 @@
+"""Micro-measure of the ledger alone (no gRPC): durable entries/s on SQLite.
+
+Run: ``.venv/bin/python -m bench.ledger [--entries N] [--batch 500] [--calls K]``.
+
+A dev PKI and a SQLite database (WAL, synchronous=FULL) are made in a
+temporary folder; ``--calls`` concurrent ``Ledger.submit`` calls of
+``--batch`` items each are kept in flight until ``--entries`` are durable.
+Every receipt carries a verified RFC 3161 token, a signed checkpoint and an
+inclusion proof. Reported: entries/s over the run, per-call latency
+percentiles, and the number of group commits (checkpoints) it took.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import hashlib
+import os
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from gateway.ledger import Ledger
+from gateway.model import EvidenceKind, Receipt, Submission
+from gateway.store.sql import SqlStore
+from gateway.tsa import EngineTokenSource, ProcessEngineTokenSource, TokenSource
+from notary.pki import (
+    init_pki,
+    load_log_signing_key,
+    load_log_verifier_key,
+    load_tsa_signing_material,
+)
+from notary.serve import build_authority
+from notary.tsa.engine import TimeStampAuthority
+from notary.tsa.serial import LeasedSerials
+from notary.tsa.signer import KeySigner
+
+
+async def _run(ledger: Ledger, entries: int, batch: int, calls: int) -> tuple[float, list[float]]:
+    now = datetime.now(UTC)
+    tag = os.urandom(4).hex()
+    counter = iter(range(entries))
+    latencies: list[float] = []
+
+    async def worker() -> None:
+        while True:
+            items = []
+            for i in counter:
+                items.append(
+                    Submission(
+                        institution="bank-bench",
+                        request_id=f"{tag}-{i}",
+                        loan_ref=f"loan-{i % 1000}",
+                        kind=EvidenceKind.REPAYMENT,
+                        hash_algorithm="sha256",
+                        digest=hashlib.sha256(f"{tag}-{i}".encode()).digest(),
+                        occurred_at=now,
+                        metadata=(("channel", "app"),),
+                    )
+                )
+                if len(items) == batch:
+                    break
+            if not items:
+                return
+            t0 = time.perf_counter()
+            results = await ledger.submit(items)
+            latencies.append(time.perf_counter() - t0)
+            bad = [r for r in results if not isinstance(r, Receipt)]
+            if bad:
+                raise RuntimeError(f"{len(bad)} items failed, e.g. {bad[0]!r}")
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(calls)))
+    return time.perf_counter() - start, latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", type=int, default=50_000)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--calls", type=int, default=4, help="concurrent submit calls")
+    parser.add_argument("--max-batch", type=int, default=500)
+    parser.add_argument("--max-wait-ms", type=float, default=5.0)
+    parser.add_argument(
+        "--url",
+        default="",
+        help="a PostgreSQL SQLAlchemy URL to measure instead of SQLite "
+        "(a temporary schema is created and dropped)",
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=0,
+        help="stamp in this many worker processes (ProcessEngineTokenSource); 0: threads",
+    )
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-ledger-") as tmp:
+        folder = Path(tmp)
+        init_pki(folder / "pki")
+        key, cert, roots = load_tsa_signing_material(folder / "pki")
+        tsa: TokenSource
+        if args.processes:
+            factory = functools.partial(build_authority, folder / "pki", folder / "serials")
+            tsa = ProcessEngineTokenSource(factory, roots, processes=args.processes)
+        else:
+            engine = TimeStampAuthority(KeySigner(key, cert), LeasedSerials(folder / "serials"))
+            tsa = EngineTokenSource(engine, roots)
+        schema = ""
+        if args.url:
+            schema = "bench_" + os.urandom(6).hex()
+            admin = create_engine(args.url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f"CREATE SCHEMA {schema}"))
+            store = SqlStore.open(args.url, schema=schema)
+        else:
+            store = SqlStore.in_data_dir(folder / "data")
+        ledger = Ledger.open(
+            store=store,
+            tsa=tsa,
+            log_key=load_log_signing_key(folder / "pki"),
+            log_origin=load_log_verifier_key(folder / "pki").origin,
+            max_batch=args.max_batch,
+            max_wait_ms=args.max_wait_ms,
+        )
+        try:
+            elapsed, latencies = asyncio.run(_run(ledger, args.entries, args.batch, args.calls))
+            size = ledger.size
+        finally:
+            asyncio.run(ledger.close())
+            if schema:
+                with admin.connect() as conn:
+                    conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+                admin.dispose()
+    latencies.sort()
+    p50 = statistics.median(latencies) * 1000
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
+    print(
+        f"ledger on {'PostgreSQL' if args.url else 'SQLite (WAL, synchronous=FULL)'}, "
+        "TSA engine in "
+        f"{f'{args.processes} worker processes' if args.processes else 'threads'}: "
+        f"{args.entries} entries in "
+        f"{elapsed:.2f} s = {args.entries / elapsed:,.0f} durable entries/s "
+        f"(calls of {args.batch} items, {args.calls} in flight; per call p50 {p50:.0f} ms, "
+        f"p99 {p99:.0f} ms; final tree size {size})"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,927 @@
+"""The ledger: the gateway's application service below the RPC layer.
+
+It registers evidence (time-stamp, canonical leaf, Merkle log, signed
+checkpoint, durable commit) and serves what was registered.
+
+Group commit
+------------
+:meth:`Ledger.submit` validates its items, puts them on a bounded queue and
+waits. Batches of up to ``max_batch`` items (taken as soon as ``max_batch``
+are waiting, or ``max_wait_ms`` after the first of them arrived) go through a
+two-stage pipeline of threads, so that batch N+1 is time-stamped while batch
+N is written. The preparing stage:
+
+1. resolves idempotency keys: a ``request_id`` already registered (or seen
+   earlier in the same batch) with identical content gets the original
+   receipt, with different content ``AlreadyExists``;
+2. checks ``supersedes`` (an existing entry of the same loan);
+3. time-stamps every new digest (the token source verifies each token).
+
+The committing stage, one batch at a time:
+
+4. builds each canonical leaf, chaining each loan's records (sequence number
+   and previous leaf hash, also between several records of one loan inside
+   the batch);
+5. appends the leaf hashes to a copy of the in-memory compact tree and signs
+   ONE checkpoint for the new size;
+6. writes entries, new tree nodes, loan heads and the checkpoint in one
+   transaction (synced before it returns);
+7. only then swaps in the new tree, computes each inclusion proof in memory
+   (from the new nodes and the old tree's frontier: no database read) and
+   answers every waiting caller.
+
+If the store fails, the whole batch fails with ``Unavailable`` and nothing of
+it is written (one transaction); the in-memory tree was never changed, and
+it is reloaded from the store before the next batch if the store's size might
+differ. If the TSA fails for an item, that item fails with ``Unavailable``
+and the others go on.
+
+A ``request_id`` still in the pipeline is matched against it (atomically
+with the pipeline's answers), so a repeat is never registered twice.
+
+Single writer: one ledger process appends to a given database at a time.
+(A second writer would not corrupt the log: leaf indices, checkpoint sizes
+and chain positions are unique keys, so its conflicting commit fails whole,
+its callers get ``Unavailable`` and it reloads; but the two would mostly
+fail each other.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from court.evidence.leaf import LeafError, LeafFields, encode_leaf
+from court.verify.checkpoint import parse_checkpoint
+from gateway.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    GatewayError,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Unavailable,
+)
+from gateway.log.checkpoint import sign_checkpoint
+from gateway.log.tree import (
+    CompactTree,
+    MissingNodeError,
+    NodeID,
+    consistency_proof,
+    inclusion_plan,
+    inclusion_proof,
+)
+from gateway.model import (
+    DIGEST_SIZES,
+    EvidenceRecord,
+    ItemResult,
+    Receipt,
+    Submission,
+    new_entry_ids,
+    validate_entry_id,
+    validate_institution,
+    validate_loan_ref,
+    validate_submission,
+)
+from gateway.store.base import Store, StoredCheckpoint, StoredEntry, StoreError
+from gateway.tsa import TokenSource
+
+__all__ = ["DEFAULT_PAGE_SIZE", "MAX_ENTRIES", "MAX_PAGE_SIZE", "Ledger"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+MAX_ENTRIES = 1000
+_LEAF_PREFIX = b"\x00"
+
+
+class _Call:
+    """One :meth:`Ledger.submit` call waiting for its queued items."""
+
+    __slots__ = ("future", "loop", "remaining", "results")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        results: list[ItemResult | None],
+        remaining: int,
+    ) -> None:
+        self.loop = loop
+        self.future: asyncio.Future[None] = loop.create_future()
+        self.results = results
+        self.remaining = remaining
+
+    def resolve(self, position: int, result: ItemResult) -> None:
+        """Record one item's result (writer thread only); wake the caller after the last."""
+        self.results[position] = result
+        self.remaining -= 1
+        if self.remaining == 0:
+            # RuntimeError: the caller's loop is closed, nobody is waiting.
+            with contextlib.suppress(RuntimeError):
+                self.loop.call_soon_threadsafe(self._done)
+
+    def _done(self) -> None:
+        if not self.future.done():
+            self.future.set_result(None)
+
+
+@dataclass(slots=True, eq=False)
+class _Item:
+    submission: Submission
+    received_at: datetime
+    call: _Call
+    position: int
+    enqueued: float
+
+
+@dataclass(slots=True, eq=False)
+class _New:
+    """An item being registered in the current batch."""
+
+    item: _Item
+    aliases: list[_Item] = field(default_factory=list)
+    token: bytes = b""
+    entry: StoredEntry | None = None
+    error: GatewayError | None = None
+
+
+class _OverlayReader:
+    """Nodes of the batch being committed plus the old frontier (see the module doc)."""
+
+    __slots__ = ("_fallback", "_nodes")
+
+    def __init__(self, nodes: dict[NodeID, bytes], fallback: Store) -> None:
+        self._nodes = nodes
+        self._fallback = fallback
+
+    def get_nodes(self, ids: Sequence[NodeID]) -> list[bytes]:
+        nodes = self._nodes
+        missing = [i for i in ids if i not in nodes]
+        if missing:  # not expected: proofs of new leaves need only these nodes
+            nodes.update(zip(missing, self._fallback.get_nodes(missing), strict=True))
+        return [nodes[i] for i in ids]
+
+
+def _page_size(page_size: int) -> int:
+    if page_size < 0:
+        raise InvalidArgument([("page_size", "must not be negative (0 means 100)")])
+    if page_size == 0:
+        return DEFAULT_PAGE_SIZE
+    return min(page_size, MAX_PAGE_SIZE)
+
+
+def _fingerprint(*parts: bytes) -> bytes:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(len(p).to_bytes(4, "big") + p)
+    return h.digest()[:8]
+
+
+def _encode_token(kind: bytes, position: int, fingerprint: bytes) -> str:
+    raw = kind + position.to_bytes(8, "big") + fingerprint
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _decode_token(token: str, kind: bytes, fingerprint: bytes) -> int:
+    """The position after which the next page starts (-1 for the first page)."""
+    if not token:
+        return -1
+    bad = InvalidArgument(
+        [("page_token", "is not a next_page_token of this same query; start from an empty one")]
+    )
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (ValueError, TypeError):
+        raise bad from None
+    if len(raw) != 17 or raw[:1] != kind or raw[9:] != fingerprint:
+        raise bad
+    return int.from_bytes(raw[1:9], "big")
+
+
+class Ledger:
+    """Registers evidence with group commit and serves the log (see the module docstring).
+
+    Thread-safe for readers; :meth:`submit` may be awaited from any event
+    loop. Create it with :meth:`open`.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        tsa: TokenSource,
+        log_key: Ed25519PrivateKey,
+        log_origin: str,
+        max_batch: int,
+        max_wait_ms: float,
+        max_queue: int,
+    ) -> None:
+        if max_batch < 1 or max_queue < 1 or max_wait_ms < 0:
+            raise ValueError("max_batch and max_queue must be positive, max_wait_ms >= 0")
+        self._store = store
+        self._tsa = tsa
+        self._key = log_key
+        self._origin = log_origin
+        self._max_batch = max_batch
+        self._max_wait = max_wait_ms / 1000.0
+        self._max_queue = max_queue
+        self._queue: deque[_Item] = deque()
+        self._cond = threading.Condition()
+        self._closing = False
+        self._needs_reload = False
+        self._tree = CompactTree()
+        self._latest: StoredCheckpoint | None = None
+        self._checkpoints: dict[int, str] = {}
+        self._load_state()
+        self._lock = threading.Lock()  # guards _inflight and answering callers
+        self._inflight: dict[tuple[str, str], _New] = {}
+        self._handoff: queue.Queue[tuple[list[_Item], list[_New]] | None] = queue.Queue(1)
+        self._preparer = threading.Thread(
+            target=self._run_prepare, name="ledger-prepare", daemon=True
+        )
+        self._writer = threading.Thread(target=self._run_commit, name="ledger-commit", daemon=True)
+        self._preparer.start()
+        self._writer.start()
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        store: Store,
+        tsa: TokenSource,
+        log_key: Ed25519PrivateKey,
+        log_origin: str,
+        max_batch: int = 500,
+        max_wait_ms: float = 5.0,
+        max_queue: int = 20000,
+    ) -> Ledger:
+        """Open the ledger on ``store``: recover the tree and start the writer.
+
+        A new store gets a signed checkpoint of the empty tree. Raises
+        :class:`Unavailable` if the store cannot be read, and
+        :class:`FailedPrecondition` if the stored tree does not match its
+        latest checkpoint (or the checkpoint is not signed by ``log_key``).
+        """
+        return cls(
+            store=store,
+            tsa=tsa,
+            log_key=log_key,
+            log_origin=log_origin,
+            max_batch=max_batch,
+            max_wait_ms=max_wait_ms,
+            max_queue=max_queue,
+        )
+
+    # ------------------------------------------------------------ state
+
+    def _sign(self, size: int, root: bytes) -> StoredCheckpoint:
+        note = sign_checkpoint(self._origin, size, root, self._key, self._origin)
+        return StoredCheckpoint(size=size, root=root, note=note)
+
+    def _load_state(self) -> None:
+        """(Re)load the tree frontier and the latest checkpoint from the store."""
+        try:
+            latest = self._store.latest_checkpoint()
+            if latest is None:
+                latest = self._sign(0, CompactTree().root())
+                self._store.append_batch([], [], latest)
+            tree = CompactTree.from_reader(self._store, latest.size)
+        except (StoreError, MissingNodeError) as exc:
+            raise Unavailable(f"cannot load the log from the store: {exc}") from exc
+        if tree.root() != latest.root:
+            raise FailedPrecondition(
+                f"the stored tree of size {latest.size} does not match its checkpoint; "
+                "the database is damaged: restore it from a backup"
+            )
+        parsed = parse_checkpoint(latest.note)
+        if parsed.origin != self._origin:
+            raise FailedPrecondition(
+                f"the store holds the log {parsed.origin!r}, not {self._origin!r}: "
+                "configure the matching log origin or another database"
+            )
+        self._tree = tree
+        self._latest = latest
+        self._checkpoints[latest.size] = latest.note
+        self._needs_reload = False
+
+    @property
+    def size(self) -> int:
+        """The size of the latest checkpoint."""
+        assert self._latest is not None
+        return self._latest.size
+
+    # ------------------------------------------------------------ submitting
+
+    async def submit(self, items: Sequence[Submission]) -> list[ItemResult]:
+        """Register ``items``; return a receipt or an error for each, in order.
+
+        Every receipt is durable when this returns. Per-item errors:
+        :class:`InvalidArgument` (field rules, a ``supersedes`` that names no
+        entry of the same loan, an algorithm the TSA refuses),
+        :class:`AlreadyExists` (request_id reused with other content),
+        :class:`Unavailable` (store or TSA failed; resubmitting is safe).
+        Raises (nothing queued) :class:`ResourceExhausted` when the queue
+        cannot take the valid items, :class:`FailedPrecondition` once closed.
+        """
+        loop = asyncio.get_running_loop()
+        now = datetime.now(UTC)
+        received = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        results: list[ItemResult | None] = [None] * len(items)
+        valid: list[int] = []
+        for i, s in enumerate(items):
+            problems = validate_submission(s, now)
+            if problems:
+                results[i] = InvalidArgument(problems)
+            else:
+                valid.append(i)
+        if valid:
+            call = _Call(loop, results, len(valid))
+            enqueued = time.monotonic()
+            with self._cond:
+                if self._closing:
+                    raise FailedPrecondition("the ledger is shutting down; retry on another server")
+                if len(self._queue) + len(valid) > self._max_queue:
+                    raise ResourceExhausted(
+                        f"the gateway's queue is full ({len(self._queue)} items waiting); "
+                        "retry with back-off"
+                    )
+                for i in valid:
+                    self._queue.append(_Item(items[i], received, call, i, enqueued))
+                self._cond.notify()
+            await asyncio.shield(call.future)
+        return [r for r in results if r is not None]
+
+    def queued(self) -> int:
+        """Items waiting for the writer."""
+        return len(self._queue)
+
+    # ------------------------------------------------------------ the writer
+
+    def _take(self) -> list[_Item] | None:
+        with self._cond:
+            while not self._queue:
+                if self._closing:
+                    return None
+                self._cond.wait()
+            deadline = self._queue[0].enqueued + self._max_wait
+            while len(self._queue) < self._max_batch and not self._closing:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            n = min(self._max_batch, len(self._queue))
+            return [self._queue.popleft() for _ in range(n)]
+
+    def _resolve(self, pairs: Sequence[tuple[_Item, ItemResult]]) -> None:
+        with self._lock:
+            for item, result in pairs:
+                if item.call.results[item.position] is None:
+                    item.call.resolve(item.position, result)
+
+    def _finish(self, done: Sequence[_New], result_of: Any = None) -> None:
+        """Answer ``done`` (each its ``error``, or ``result_of(p)``) and its aliases.
+
+        Under the lock, so that the preparing stage either attaches an alias
+        before this (and it is answered here) or finds the key committed.
+        """
+        with self._lock:
+            for p in done:
+                result = p.error if p.error is not None else result_of(p)
+                for item in (p.item, *p.aliases):
+                    if item.call.results[item.position] is None:
+                        item.call.resolve(item.position, result)
+                self._inflight.pop(
+                    (p.item.submission.institution, p.item.submission.request_id), None
+                )
+
+    def _unanswered(self, batch: Sequence[_Item], exc: Exception) -> None:
+        log.exception("group commit failed unexpectedly", exc_info=exc)
+        self._needs_reload = True
+        error = Unavailable(f"the gateway failed to register the batch ({exc}); retry")
+        with self._lock:
+            mine = {id(item) for item in batch}
+            stuck = [k for k, p in self._inflight.items() if id(p.item) in mine]
+            waiting = list(batch)
+            for key in stuck:
+                waiting.extend(self._inflight.pop(key).aliases)  # from later batches too
+            for item in waiting:
+                if item.call.results[item.position] is None:
+                    item.call.resolve(item.position, error)
+
+    def _run_prepare(self) -> None:
+        """Stage 1: idempotency, supersedes and time-stamps of the next batch."""
+        try:
+            while True:
+                batch = self._take()
+                if batch is None:
+                    return
+                try:
+                    prepared = self._prepare(batch)
+                except Exception as exc:
+                    self._unanswered(batch, exc)
+                    continue
+                if prepared:
+                    self._handoff.put((batch, prepared))
+        finally:
+            self._handoff.put(None)
+
+    def _run_commit(self) -> None:
+        """Stage 2: chains, leaves, tree, checkpoint, one transaction, receipts."""
+        while True:
+            job = self._handoff.get()
+            if job is None:
+                return
+            batch, prepared = job
+            try:
+                self._commit(prepared)
+            except Exception as exc:
+                self._unanswered(batch, exc)
+
+    def _prepare(self, batch: list[_Item]) -> list[_New]:
+        store = self._store
+        keys = [(i.submission.institution, i.submission.request_id) for i in batch]
+        replays: list[tuple[_Item, ItemResult]] = []
+        # 1. idempotency: first against batches still in the pipeline (atomically
+        #    with their completion, see _finish), then against the store.
+        new: dict[tuple[str, str], _New] = {}
+        originals: list[tuple[_Item, StoredEntry]] = []
+        ask_store: list[_Item] = []
+        with self._lock:
+            for item, key in zip(batch, keys, strict=True):
+                busy = self._inflight.get(key)
+                if busy is not None:
+                    if busy.item.submission == item.submission:
+                        busy.aliases.append(item)
+                    else:
+                        replays.append((item, _conflict(item.submission)))
+                else:
+                    ask_store.append(item)
+        try:
+            existing = store.entries_by_requests(
+                {(i.submission.institution, i.submission.request_id) for i in ask_store}
+            )
+        except StoreError as exc:
+            error = _store_down(exc)
+            self._resolve(replays + [(i, error) for i in ask_store])
+            return []
+        for item in ask_store:
+            s = item.submission
+            key = (s.institution, s.request_id)
+            old = existing.get(key)
+            if old is not None:
+                if old.submission == s:
+                    originals.append((item, old))
+                else:
+                    replays.append((item, _conflict(s)))
+                continue
+            first = new.get(key)
+            if first is None:
+                new[key] = _New(item)
+            elif first.item.submission == s:
+                first.aliases.append(item)
+            else:
+                replays.append((item, _conflict(s)))
+        if originals:
+            try:
+                receipts = self._receipts([old for _, old in originals])
+                replays += [(item, r) for (item, _), r in zip(originals, receipts, strict=True)]
+            except GatewayError as exc:
+                replays += [(item, exc) for item, _ in originals]
+        self._resolve(replays)
+        pending = list(new.values())
+        with self._lock:
+            self._inflight.update(new)
+
+        # 2. supersedes: an existing entry of the same loan
+        wanted = {p.item.submission.supersedes for p in pending} - {None}
+        if wanted:
+            try:
+                found = store.get_entries(w for w in wanted if w is not None)
+            except StoreError as exc:
+                return self._fail(pending, exc)
+            for p in pending:
+                s = p.item.submission
+                if s.supersedes is None:
+                    continue
+                target = found.get(s.supersedes)
+                if target is None:
+                    p.error = InvalidArgument(
+                        [
+                            (
+                                "supersedes",
+                                "names no registered entry; give the entry id of a receipt",
+                            )
+                        ]
+                    )
+                elif (target.submission.institution, target.submission.loan_ref) != (
+                    s.institution,
+                    s.loan_ref,
+                ):
+                    p.error = InvalidArgument(
+                        [
+                            (
+                                "supersedes",
+                                "names an entry of another loan; a record can only supersede "
+                                "a record of the same institution and loan_ref",
+                            )
+                        ]
+                    )
+            pending = self._settle(pending)
+
+        # 3. time-stamps (each verified by the token source)
+        if pending:
+            tokens = self._tsa.stamp_batch(
+                [(p.item.submission.hash_algorithm, p.item.submission.digest) for p in pending]
+            )
+            for p, token in zip(pending, tokens, strict=True):
+                if isinstance(token, GatewayError):
+                    p.error = token
+                else:
+                    p.token = token
+            pending = self._settle(pending)
+        return pending
+
+    def _commit(self, pending: list[_New]) -> None:
+        store = self._store
+        if self._needs_reload:
+            try:
+                self._load_state()
+            except GatewayError as exc:
+                self._fail(pending, exc)
+                return
+
+        # 4. leaves and per-loan chains (after the previous batch's commit)
+        try:
+            heads = store.loan_heads(
+                {(p.item.submission.institution, p.item.submission.loan_ref) for p in pending}
+            )
+        except StoreError as exc:
+            self._fail(pending, exc)
+            return
+        chain: dict[tuple[str, str], tuple[int, bytes]] = {
+            k: (h.sequence, h.leaf_hash) for k, h in heads.items()
+        }
+        old_frontier = self._tree.frontier()
+        tree = CompactTree(self._tree.size, [h for _, _, h in old_frontier])
+        index = tree.size
+        built: list[tuple[_New, str, bytes, bytes, int, bytes]] = []
+        sha256 = hashlib.sha256
+        ids = new_entry_ids(len(pending))
+        for p, entry_id in zip(pending, ids, strict=True):
+            s = p.item.submission
+            loan = (s.institution, s.loan_ref)
+            sequence, previous = chain.get(loan, (0, b""))
+            try:
+                leaf = encode_leaf(
+                    LeafFields(
+                        entry_id=entry_id,
+                        institution=s.institution,
+                        loan_ref=s.loan_ref,
+                        kind=str(s.kind),
+                        hash_algorithm=s.hash_algorithm,
+                        digest=s.digest,
+                        occurred_at=s.occurred_at,
+                        received_at=p.item.received_at,
+                        token_sha256=sha256(p.token).digest(),
+                        loan_sequence=sequence + 1,
+                        supersedes=s.supersedes,
+                        metadata=s.metadata,
+                        previous_leaf_hash=previous or None,
+                    )
+                )
+            except LeafError as exc:
+                p.error = InvalidArgument([("submission", f"cannot be recorded: {exc}")])
+                continue
+            leaf_hash = sha256(_LEAF_PREFIX + leaf).digest()
+            chain[loan] = (sequence + 1, leaf_hash)
+            built.append((p, entry_id, leaf, leaf_hash, sequence + 1, previous))
+        pending = self._settle(pending)
+        if not built:
+            return
+
+        # 5. tree and ONE checkpoint for the batch
+        nodes = tree.append_leaves([b[3] for b in built])
+        size = tree.size
+        checkpoint = self._sign(size, tree.root())
+        for offset, (p, entry_id, leaf, leaf_hash, sequence, previous) in enumerate(built):
+            p.entry = StoredEntry(
+                leaf_index=index + offset,
+                entry_id=entry_id,
+                submission=p.item.submission,
+                received_at=p.item.received_at,
+                loan_sequence=sequence,
+                previous_leaf_hash=previous,
+                leaf=leaf,
+                leaf_hash=leaf_hash,
+                token=p.token,
+                receipt_size=size,
+            )
+        entries = [p.entry for p in pending if p.entry is not None]
+
+        # 6. one durable transaction
+        try:
+            store.append_batch(entries, nodes, checkpoint)
+        except StoreError as exc:
+            log.error("group commit of %d entries failed: %s", len(entries), exc)
+            self._needs_reload = True  # the commit's outcome may be unknown
+            self._fail(pending, exc)
+            return
+
+        # 7. publish, prove (in memory), answer
+        self._tree = tree
+        self._latest = checkpoint
+        self._checkpoints[size] = checkpoint.note
+        overlay: dict[NodeID, bytes] = {(lv, ix): h for lv, ix, h in old_frontier}
+        overlay.update(((lv, ix), h) for lv, ix, h in nodes)
+        reader = _OverlayReader(overlay, store)
+        note = checkpoint.note
+
+        def receipt(p: _New) -> ItemResult:
+            entry = p.entry
+            assert entry is not None
+            try:
+                proof = tuple(inclusion_proof(reader, entry.leaf_index, size))
+            except (StoreError, MissingNodeError) as exc:  # pragma: no cover - not expected
+                return Unavailable(f"registered, but the proof could not be built ({exc})")
+            return _receipt(entry, note, proof)
+
+        self._finish(pending, receipt)
+
+    def _settle(self, pending: list[_New]) -> list[_New]:
+        """Answer the items that failed; return the others."""
+        failed = [p for p in pending if p.error is not None]
+        if failed:
+            self._finish(failed)
+        return [p for p in pending if p.error is None]
+
+    def _fail(self, pending: list[_New], exc: Exception) -> list[_New]:
+        error = _store_down(exc)
+        for p in pending:
+            p.error = error
+        self._finish(pending)
+        return []
+
+    # ------------------------------------------------------------ reading
+
+    def _checkpoint_note(self, size: int) -> str:
+        note = self._checkpoints.get(size)
+        if note is None:
+            stored = self._store.checkpoint_at(size)
+            if stored is None:
+                raise Unavailable(f"the checkpoint of size {size} is missing from the store")
+            note = stored.note
+            if len(self._checkpoints) > 4096:
+                self._checkpoints.clear()
+            self._checkpoints[size] = note
+        return note
+
+    def _receipt(self, entry: StoredEntry) -> Receipt:
+        """The receipt as issued at registration (checkpoint and proof of that size)."""
+        return self._receipts([entry])[0]
+
+    def _receipts(self, entries: Sequence[StoredEntry]) -> list[Receipt]:
+        """The registration receipts of ``entries``, reading all proof nodes at once."""
+        try:
+            notes = {
+                size: self._checkpoint_note(size) for size in {e.receipt_size for e in entries}
+            }
+            plans = [inclusion_plan(e.leaf_index, e.receipt_size) for e in entries]
+            wanted = list(dict.fromkeys(i for plan in plans for i in plan.ids))
+            nodes = dict(zip(wanted, self._store.get_nodes(wanted), strict=True)) if wanted else {}
+        except (StoreError, MissingNodeError) as exc:
+            raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
+        return [
+            _receipt(
+                e,
+                notes[e.receipt_size],
+                tuple(plan.assemble([nodes[i] for i in plan.ids])) if plan.ids else (),
+            )
+            for e, plan in zip(entries, plans, strict=True)
+        ]
+
+    def _records(self, entries: list[StoredEntry]) -> list[EvidenceRecord]:
+        try:
+            later = self._store.superseded_by(e.entry_id for e in entries) if entries else {}
+        except StoreError as exc:
+            raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
+        return [
+            EvidenceRecord(
+                submission=e.submission,
+                receipt=receipt,
+                superseded_by=later.get(e.entry_id, ()),
+            )
+            for e, receipt in zip(entries, self._receipts(entries), strict=True)
+        ]
+
+    def get(self, entry_id: str) -> EvidenceRecord:
+        """The record with this entry id. :class:`NotFound` if there is none."""
+        problems = validate_entry_id(entry_id)
+        if problems:
+            raise InvalidArgument(problems)
+        try:
+            entry = self._store.get_entry(entry_id)
+        except StoreError as exc:
+            raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
+        if entry is None:
+            raise NotFound(f"no evidence record has the entry id {entry_id!r}; check the receipt")
+        return self._records([entry])[0]
+
+    def find(
+        self, hash_algorithm: str, digest: bytes, page_size: int, page_token: str
+    ) -> tuple[list[EvidenceRecord], str]:
+        """Records with this digest, in log order; returns ``(records, next_page_token)``."""
+        size = DIGEST_SIZES.get(hash_algorithm)
+        if size is None:
+            raise InvalidArgument(
+                [("hash_algorithm", "is required and must be SHA-256, SHA-384, SHA-512 or SM3")]
+            )
+        if len(digest) != size:
+            raise InvalidArgument(
+                [("digest", f"must be {size} bytes for {hash_algorithm}, got {len(digest)}")]
+            )
+        limit = _page_size(page_size)
+        fingerprint = _fingerprint(hash_algorithm.encode(), digest)
+        after = _decode_token(page_token, b"F", fingerprint)
+        try:
+            found = self._store.find_by_digest(hash_algorithm, digest, limit + 1, after)
+        except StoreError as exc:
+            raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
+        more = len(found) > limit
+        found = found[:limit]
+        token = _encode_token(b"F", found[-1].leaf_index, fingerprint) if more else ""
+        return self._records(found), token
+
+    def list_by_loan(
+        self, institution: str, loan_ref: str, page_size: int, page_token: str
+    ) -> tuple[list[EvidenceRecord], str]:
+        """A loan's records in chain order; returns ``(records, next_page_token)``."""
+        problems = validate_loan_ref(loan_ref) + validate_institution(institution)
+        if problems:
+            raise InvalidArgument(problems)
+        limit = _page_size(page_size)
+        fingerprint = _fingerprint(institution.encode(), loan_ref.encode())
+        after = _decode_token(page_token, b"L", fingerprint)
+        try:
+            found = self._store.list_by_loan(institution, loan_ref, max(after, 0), limit + 1)
+        except StoreError as exc:
+            raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
+        more = len(found) > limit
+        found = found[:limit]
+        token = _encode_token(b"L", found[-1].loan_sequence, fingerprint) if more else ""
+        return self._records(found), token
+
+    def checkpoint(self) -> str:
+        """The latest signed checkpoint (C2SP signed note text)."""
+        assert self._latest is not None
+        return self._latest.note
+
+    def checkpoint_at(self, size: int) -> str:
+        """The signed checkpoint of exactly ``size`` (one exists per group commit)."""
+        if size < 0 or size > self.size:
+            raise InvalidArgument([("tree_size", f"must be between 0 and {self.size}")])
+        try:
+            return self._checkpoint_note(size)
+        except Unavailable:
+            raise NotFound(f"no checkpoint was signed at size {size}") from None
+
+    def _resolve_size(self, size: int, field_name: str) -> int:
+        latest = self.size
+        if size < 0:
+            raise InvalidArgument([(field_name, "must not be negative")])
+        if size == 0:
+            return latest
+        if size > latest:
+            raise InvalidArgument(
+                [(field_name, f"is larger than the latest checkpoint's size {latest}")]
+            )
+        return size
+
+    def inclusion_proof(self, leaf_index: int, tree_size: int) -> tuple[bytes, ...]:
+        """The inclusion proof of a leaf at ``tree_size`` (0: the latest checkpoint's)."""
+        size = self._resolve_size(tree_size, "tree_size")
+        if leaf_index < 0 or leaf_index >= size:
+            raise InvalidArgument([("leaf_index", f"must be below the tree size {size}")])
+        try:
+            return tuple(inclusion_proof(self._store, leaf_index, size))
+        except (StoreError, MissingNodeError) as exc:
+            raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
+
+    def leaf_index(self, leaf_hash: bytes) -> int:
+        """The index of the leaf with this RFC 9162 leaf hash. :class:`NotFound` if none."""
+        if len(leaf_hash) != 32:
+            raise InvalidArgument([("leaf_hash", "must be 32 bytes (an RFC 9162 leaf hash)")])
+        try:
+            index = self._store.leaf_index_by_hash(leaf_hash)
+        except StoreError as exc:
+            raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
+        if index is None or index >= self.size:
+            raise NotFound("no leaf of the log has this leaf hash")
+        return index
+
+    def consistency_proof(self, size1: int, size2: int) -> tuple[bytes, ...]:
+        """The consistency proof from ``size1`` to ``size2`` (0: the latest size)."""
+        to_size = self._resolve_size(size2, "to_size")
+        if size1 < 1:
+            raise InvalidArgument([("from_size", "must be at least 1")])
+        if size1 > to_size:
+            raise InvalidArgument([("from_size", f"must not be larger than to_size {to_size}")])
+        try:
+            return tuple(consistency_proof(self._store, size1, to_size))
+        except (StoreError, MissingNodeError) as exc:
+            raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
+
+    def entries(self, start: int, end: int) -> list[tuple[int, bytes]]:
+        """Leaves ``[start, end)`` as ``(index, leaf)``: at most 1,000, from ``start``."""
+        latest = self.size
+        if start < 0:
+            raise InvalidArgument([("start", "must not be negative")])
+        if end <= start:
+            raise InvalidArgument([("end", "must be greater than start")])
+        if end > latest:
+            raise InvalidArgument(
+                [("end", f"must not exceed the latest checkpoint's size {latest}")]
+            )
+        try:
+            return self._store.entries_range(start, min(end, start + MAX_ENTRIES))
+        except StoreError as exc:
+            raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
+
+    def health(self) -> dict[str, bool]:
+        """``{"store": ..., "tsa": ...}``: whether each dependency works now."""
+        try:
+            store_ok = self._writer.is_alive() and self._preparer.is_alive() and self._store.ping()
+        except Exception:
+            store_ok = False
+        try:
+            tsa_ok = self._tsa.healthy()
+        except Exception:
+            tsa_ok = False
+        return {"store": store_ok, "tsa": tsa_ok}
+
+    async def close(self) -> None:
+        """Stop taking submissions, finish the queued ones, stop the writer, close the store."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        await asyncio.to_thread(self._preparer.join)
+        await asyncio.to_thread(self._writer.join)
+        closer: Any = getattr(self._tsa, "close", None)
+        if callable(closer):
+            closer()
+        self._store.close()
+
+
+def _with_size(entry: StoredEntry, size: int) -> StoredEntry:
+    return StoredEntry(
+        leaf_index=entry.leaf_index,
+        entry_id=entry.entry_id,
+        submission=entry.submission,
+        received_at=entry.received_at,
+        loan_sequence=entry.loan_sequence,
+        previous_leaf_hash=entry.previous_leaf_hash,
+        leaf=entry.leaf,
+        leaf_hash=entry.leaf_hash,
+        token=entry.token,
+        receipt_size=size,
+    )
+
+
+def _receipt(entry: StoredEntry, note: str, proof: tuple[bytes, ...]) -> Receipt:
+    return Receipt(
+        entry_id=entry.entry_id,
+        leaf_index=entry.leaf_index,
+        leaf=entry.leaf,
+        timestamp_token=entry.token,
+        checkpoint=note,
+        tree_size=entry.receipt_size,
+        inclusion_proof=proof,
+        received_at=entry.received_at,
+        loan_sequence=entry.loan_sequence,
+        previous_leaf_hash=entry.previous_leaf_hash,
+    )
+
+
+def _store_down(exc: Exception) -> Unavailable:
+    detail = exc.message if isinstance(exc, GatewayError) else str(exc)
+    return Unavailable(f"the store is unavailable ({detail}); retry with the same request_id")
+
+
+def _conflict(s: Submission) -> AlreadyExists:
+    return AlreadyExists(
+        f"request_id {s.request_id!r} was already used with different content; use a new "
+        "request_id for a new record, or resend exactly the original submission"
+    )

@@ -1,0 +1,276 @@
+"""Domain types of the gateway core: pure dataclasses, no protobuf, no SQL.
+
+The RPC layer converts protobuf messages to and from these types; the ledger
+and the store work only with them. :func:`validate_submission` holds every
+field rule of ``EvidenceSubmission`` (see ``protos/evidence_gateway/v1``)
+once: the RPC layer calls it to build INVALID_ARGUMENT errors and the ledger
+calls it again before anything is written.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Final
+
+from gateway.errors import GatewayError
+
+__all__ = [
+    "DIGEST_SIZES",
+    "ENTRY_ID_PATTERN",
+    "HASH_ALGORITHMS",
+    "HASH_ALGORITHM_OIDS",
+    "MAX_FUTURE_SKEW",
+    "MAX_METADATA_ENTRIES",
+    "EvidenceKind",
+    "EvidenceRecord",
+    "ItemResult",
+    "Receipt",
+    "Submission",
+    "is_valid_entry_id",
+    "new_entry_id",
+    "new_entry_ids",
+    "validate_entry_id",
+    "validate_institution",
+    "validate_loan_ref",
+    "validate_submission",
+]
+
+
+class EvidenceKind(StrEnum):
+    """What kind of post-loan record a digest is the hash of (proto ``EvidenceKind``)."""
+
+    LOAN_CONTRACT = "loan_contract"
+    REPAYMENT_SCHEDULE = "repayment_schedule"
+    REPAYMENT = "repayment"
+    OVERDUE_NOTICE = "overdue_notice"
+    COLLATERAL_STATUS = "collateral_status"
+    COLLECTION_CALL = "collection_call"
+    COLLECTION_VISIT = "collection_visit"
+    COLLECTION_MESSAGE = "collection_message"
+    SETTLEMENT_AGREEMENT = "settlement_agreement"
+    DEBT_ASSIGNMENT = "debt_assignment"
+    OTHER = "other"
+
+
+#: Accepted document hash algorithms and their digest sizes in bytes.
+DIGEST_SIZES: Final[dict[str, int]] = {"sha256": 32, "sha384": 48, "sha512": 64, "sm3": 32}
+HASH_ALGORITHMS: Final[tuple[str, ...]] = tuple(DIGEST_SIZES)
+#: The OIDs recorded in the canonical leaf and in the token's message imprint.
+HASH_ALGORITHM_OIDS: Final[dict[str, str]] = {
+    "sha256": "2.16.840.1.101.3.4.2.1",
+    "sha384": "2.16.840.1.101.3.4.2.2",
+    "sha512": "2.16.840.1.101.3.4.2.3",
+    "sm3": "1.2.156.10197.1.401",
+}
+
+MAX_FUTURE_SKEW: Final = timedelta(minutes=5)
+MAX_METADATA_ENTRIES: Final = 16
+MAX_METADATA_VALUE_BYTES: Final = 256
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_LOAN_REF = re.compile(r"[A-Za-z0-9._:/-]{1,128}")
+_INSTITUTION = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_METADATA_KEY = re.compile(r"[a-z0-9_.-]{1,64}")
+ENTRY_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def new_entry_id() -> str:
+    """A fresh opaque entry id (see :func:`new_entry_ids`)."""
+    return new_entry_ids(1)[0]
+
+
+def new_entry_ids(count: int) -> list[str]:
+    """``count`` fresh opaque entry ids: 16 bytes in lower-case unpadded base32 (26 chars).
+
+    The 16 bytes are the creation time in milliseconds (6 bytes, big-endian)
+    followed by 10 random bytes (80 bits), so ids made later sort later and
+    the database's index on them grows at its end instead of at random
+    places. Clients must still treat them as opaque.
+    """
+    prefix = (time.time_ns() // 1_000_000).to_bytes(6, "big")
+    pool = secrets.token_bytes(10 * count)
+    return [
+        base64.b32encode(prefix + pool[i : i + 10]).decode("ascii").rstrip("=").lower()
+        for i in range(0, 10 * count, 10)
+    ]
+
+
+def is_valid_entry_id(value: str) -> bool:
+    """Whether ``value`` has the shape of an entry id (1-64 of ``[A-Za-z0-9_-]``)."""
+    return isinstance(value, str) and ENTRY_ID_PATTERN.fullmatch(value) is not None
+
+
+def validate_entry_id(value: str, field_path: str = "entry_id") -> list[tuple[str, str]]:
+    """Violations of the entry id shape (empty list when fine)."""
+    if is_valid_entry_id(value):
+        return []
+    return [(field_path, "must be 1 to 64 characters from [A-Za-z0-9_-], as in a receipt")]
+
+
+def validate_loan_ref(value: str, field_path: str = "loan_ref") -> list[tuple[str, str]]:
+    """Violations of the loan_ref rules (1-128 of ``[A-Za-z0-9._:/-]``)."""
+    if isinstance(value, str) and _LOAN_REF.fullmatch(value):
+        return []
+    return [
+        (
+            field_path,
+            "must be 1 to 128 characters from [A-Za-z0-9._:/-] (the lender's opaque loan id; "
+            "never personal data)",
+        )
+    ]
+
+
+def validate_institution(value: str, field_path: str = "institution") -> list[tuple[str, str]]:
+    """Violations of the institution identifier rules (1-128 of ``[A-Za-z0-9._:-]``)."""
+    if isinstance(value, str) and _INSTITUTION.fullmatch(value):
+        return []
+    return [(field_path, "must be 1 to 128 characters from [A-Za-z0-9._:-]")]
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One evidence registration as the core sees it.
+
+    ``institution`` comes from the caller's identity, not from the request.
+    ``occurred_at`` is an aware UTC datetime (microsecond precision, the
+    precision recorded in the leaf). ``metadata`` is sorted by key.
+    ``supersedes`` is ``None`` when the record corrects nothing. Two
+    submissions have "identical content" (idempotency) when they are equal.
+    """
+
+    institution: str
+    request_id: str
+    loan_ref: str
+    kind: EvidenceKind
+    hash_algorithm: str
+    digest: bytes
+    occurred_at: datetime
+    metadata: tuple[tuple[str, str], ...] = ()
+    supersedes: str | None = None
+
+
+def validate_submission(s: Submission, now: datetime) -> list[tuple[str, str]]:
+    """Every rule of ``EvidenceSubmission`` that ``s`` breaks, as ``(field, description)``.
+
+    Pure. Field paths are relative to the submission (``"digest"``,
+    ``"metadata[key]"``); ``"institution"`` names the caller's identity.
+    ``now`` is the gateway's clock (aware UTC). Whether ``supersedes`` names an
+    existing entry of the same loan needs the store and is checked by the ledger.
+    """
+    out: list[tuple[str, str]] = []
+    out += validate_institution(s.institution)
+    if not isinstance(s.request_id, str) or not _REQUEST_ID.fullmatch(s.request_id):
+        out.append(
+            (
+                "request_id",
+                "must be 1 to 128 characters from [A-Za-z0-9._:-]; a UUID is a good choice",
+            )
+        )
+    out += validate_loan_ref(s.loan_ref)
+    try:
+        EvidenceKind(s.kind)
+    except ValueError:
+        names = ", ".join(k.value for k in EvidenceKind)
+        out.append(("kind", f"is required and must be one of: {names}"))
+    size = DIGEST_SIZES.get(s.hash_algorithm)
+    if size is None:
+        out.append(("hash_algorithm", "is required and must be SHA-256, SHA-384, SHA-512 or SM3"))
+    if not isinstance(s.digest, bytes):
+        out.append(("digest", "must be bytes"))
+    elif size is not None and len(s.digest) != size:
+        out.append(
+            (
+                "digest",
+                f"must be {size} bytes for {s.hash_algorithm}, got {len(s.digest)}; send the raw "
+                "digest, not its hex text",
+            )
+        )
+    elif size is None and not s.digest:
+        out.append(("digest", "is required"))
+    occurred = s.occurred_at
+    if not isinstance(occurred, datetime) or occurred.tzinfo is None:
+        out.append(("occurred_at", "is required (a timezone-aware UTC time)"))
+    elif occurred - now > MAX_FUTURE_SKEW:
+        out.append(
+            (
+                "occurred_at",
+                "must not be more than 5 minutes after the gateway's clock; "
+                "check the client's clock",
+            )
+        )
+    elif occurred.year < 1:  # pragma: no cover - datetime cannot represent it
+        out.append(("occurred_at", "is out of range"))
+    out += _validate_metadata(s.metadata)
+    if s.supersedes is not None:
+        out += validate_entry_id(s.supersedes, "supersedes")
+    return out
+
+
+def _validate_metadata(metadata: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    if len(metadata) > MAX_METADATA_ENTRIES:
+        out.append(("metadata", f"has {len(metadata)} entries; at most 16 are allowed"))
+    previous: str | None = None
+    for item in metadata:
+        if not (isinstance(item, tuple) and len(item) == 2):
+            out.append(("metadata", "must be (key, value) pairs"))
+            continue
+        key, value = item
+        path = f"metadata[{key}]"
+        if not isinstance(key, str) or not _METADATA_KEY.fullmatch(key):
+            out.append((path, "key must be 1 to 64 characters from [a-z0-9_.-]"))
+        elif previous is not None and key <= previous:
+            out.append(("metadata", "keys must be unique and sorted"))
+        if isinstance(key, str):
+            previous = key
+        if not isinstance(value, str):
+            out.append((path, "value must be a string"))
+            continue
+        try:
+            encoded = value.encode("utf-8")
+        except UnicodeEncodeError:
+            out.append((path, "value must be valid UTF-8"))
+            continue
+        if len(encoded) > MAX_METADATA_VALUE_BYTES:
+            out.append((path, f"value is {len(encoded)} bytes of UTF-8; at most 256 are allowed"))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What a submitter gets once its entry is durable (proto ``Receipt``).
+
+    ``checkpoint`` is the C2SP signed note text of a checkpoint whose size is
+    ``tree_size`` (> ``leaf_index``); ``inclusion_proof`` proves the leaf in
+    it. ``previous_leaf_hash`` is ``b""`` when ``loan_sequence`` is 1.
+    """
+
+    entry_id: str
+    leaf_index: int
+    leaf: bytes
+    timestamp_token: bytes
+    checkpoint: str
+    tree_size: int
+    inclusion_proof: tuple[bytes, ...]
+    received_at: datetime
+    loan_sequence: int
+    previous_leaf_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRecord:
+    """One stored record: the submission, its receipt and later corrections."""
+
+    submission: Submission
+    receipt: Receipt
+    superseded_by: tuple[str, ...] = field(default=())
+
+
+ItemResult = Receipt | GatewayError
+"""The outcome of one submitted item: its receipt, or why it was not registered."""

@@ -1,0 +1,157 @@
+"""The storage interface of the gateway core, independent of SQL.
+
+:class:`Store` is what the ledger needs; :class:`gateway.store.sql.SqlStore`
+implements it on SQLite and PostgreSQL. Records are write-once: nothing here
+updates or deletes an entry, a node or a checkpoint (only each loan's head
+pointer moves forward).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from gateway.log.tree import Node, NodeID
+from gateway.model import Submission
+
+__all__ = ["LoanHead", "Store", "StoreError", "StoredCheckpoint", "StoredEntry"]
+
+
+class StoreError(Exception):
+    """The store cannot be reached or refused an operation (maps to UNAVAILABLE)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    """One registered record as stored.
+
+    ``receipt_size`` is the size of the checkpoint issued in the record's
+    receipt (the first checkpoint containing it); ``previous_leaf_hash`` is
+    ``b""`` for a loan's first record.
+    """
+
+    leaf_index: int
+    entry_id: str
+    submission: Submission
+    received_at: datetime
+    loan_sequence: int
+    previous_leaf_hash: bytes
+    leaf: bytes
+    leaf_hash: bytes
+    token: bytes
+    receipt_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    """A signed checkpoint: tree size, root hash and the signed note text."""
+
+    size: int
+    root: bytes
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoanHead:
+    """The latest record of one loan's hash chain."""
+
+    institution: str
+    loan_ref: str
+    sequence: int
+    leaf_hash: bytes
+    leaf_index: int
+
+
+class Store(Protocol):
+    """Durable storage of entries, tree nodes, checkpoints and loan heads.
+
+    Every method raises :class:`StoreError` when the database fails.
+    """
+
+    def append_batch(
+        self,
+        entries: Sequence[StoredEntry],
+        nodes: Sequence[Node],
+        checkpoint: StoredCheckpoint,
+    ) -> None:
+        """Write a group commit atomically and durably (one transaction, synced).
+
+        Also moves each loan's head to its last entry in ``entries``. Either
+        everything is written or nothing is.
+        """
+        ...
+
+    def get_entry(self, entry_id: str) -> StoredEntry | None:
+        """The entry with this id, or ``None``."""
+        ...
+
+    def get_entries(self, entry_ids: Iterable[str]) -> dict[str, StoredEntry]:
+        """The entries with these ids that exist, by id."""
+        ...
+
+    def find_by_digest(
+        self, hash_algorithm: str, digest: bytes, limit: int, after_index: int = -1
+    ) -> list[StoredEntry]:
+        """Entries with this digest and leaf index > ``after_index``.
+
+        Ascending leaf index, at most ``limit``.
+        """
+        ...
+
+    def list_by_loan(
+        self, institution: str, loan_ref: str, after_sequence: int, limit: int
+    ) -> list[StoredEntry]:
+        """A loan's entries with loan_sequence > ``after_sequence``, ascending."""
+        ...
+
+    def loan_head(self, institution: str, loan_ref: str) -> LoanHead | None:
+        """The head of a loan's chain, or ``None`` for an unknown loan."""
+        ...
+
+    def loan_heads(self, loans: Iterable[tuple[str, str]]) -> dict[tuple[str, str], LoanHead]:
+        """The heads of several loans (unknown loans are left out)."""
+        ...
+
+    def entry_by_request(self, institution: str, request_id: str) -> StoredEntry | None:
+        """The entry registered under this idempotency key, or ``None``."""
+        ...
+
+    def entries_by_requests(
+        self, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], StoredEntry]:
+        """The entries registered under several ``(institution, request_id)`` keys."""
+        ...
+
+    def superseded_by(self, entry_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """For each id, the ids of the entries superseding it, in log order."""
+        ...
+
+    def get_nodes(self, ids: Sequence[NodeID]) -> list[bytes]:
+        """Node hashes in order (:class:`gateway.log.tree.NodeReader`)."""
+        ...
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        """The checkpoint of the largest size, or ``None`` for a new store."""
+        ...
+
+    def checkpoint_at(self, size: int) -> StoredCheckpoint | None:
+        """The checkpoint of exactly this size, or ``None``."""
+        ...
+
+    def entries_range(self, start: int, end: int) -> list[tuple[int, bytes]]:
+        """``(leaf_index, leaf)`` for the leaves in ``[start, end)``, ascending."""
+        ...
+
+    def leaf_index_by_hash(self, leaf_hash: bytes) -> int | None:
+        """The index of the leaf with this RFC 9162 leaf hash, or ``None``."""
+        ...
+
+    def ping(self) -> bool:
+        """Whether the database answers."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...

@@ -1,0 +1,443 @@
+"""The SQL store: SQLite (default, one file under the data folder) or PostgreSQL.
+
+The schema is defined by the SQLModel table models in
+:mod:`gateway.store.tables`; the hot path (:meth:`SqlStore.append_batch`)
+writes through SQLAlchemy Core ``executemany`` batches, one transaction per
+group commit. SQLite runs in WAL mode with ``synchronous=FULL``, so a commit
+returns only once the WAL is synced: what is acknowledged survives a crash
+or a power cut. PostgreSQL commits are durable with its default settings
+(``synchronous_commit=on``); the URL is a SQLAlchemy URL such as
+``postgresql+psycopg://user@host/db`` (driver package ``psycopg``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, Row, create_engine, event, select, text, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from gateway.log.tree import MissingNodeError, Node, NodeID
+from gateway.model import EvidenceKind, Submission
+from gateway.store.base import LoanHead, StoredCheckpoint, StoredEntry, StoreError
+from gateway.store.tables import CheckpointRow, EntryRow, LoanHeadRow, NodeRow, metadata
+
+__all__ = ["DEFAULT_SQLITE_NAME", "SqlStore", "from_us", "to_us"]
+
+DEFAULT_SQLITE_NAME = "gateway.sqlite3"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+_ENTRIES = metadata.tables[str(EntryRow.__tablename__)]
+_NODES = metadata.tables[str(NodeRow.__tablename__)]
+_CHECKPOINTS = metadata.tables[str(CheckpointRow.__tablename__)]
+_HEADS = metadata.tables[str(LoanHeadRow.__tablename__)]
+_TABLES = [_ENTRIES, _NODES, _CHECKPOINTS, _HEADS]
+_IN_CHUNK = 500  # bound on parameters per IN (...) query
+
+T = TypeVar("T")
+
+
+def to_us(value: datetime) -> int:
+    """Microseconds since the Unix epoch of an aware datetime."""
+    return (value - _EPOCH) // _US
+
+
+def from_us(value: int) -> datetime:
+    """The aware UTC datetime of microseconds since the Unix epoch."""
+    return _EPOCH + timedelta(microseconds=value)
+
+
+_ENTRY_COLUMNS = (
+    "leaf_index",
+    "entry_id",
+    "institution",
+    "request_id",
+    "loan_ref",
+    "kind",
+    "hash_algorithm",
+    "digest",
+    "occurred_at_us",
+    "received_at_us",
+    "metadata_json",
+    "supersedes",
+    "loan_sequence",
+    "previous_leaf_hash",
+    "leaf",
+    "leaf_hash",
+    "token",
+    "receipt_size",
+)
+_NODE_COLUMNS = ("level", "idx", "hash")
+_CHECKPOINT_COLUMNS = ("size", "root", "note", "created_at_us")
+
+
+def _entry_params(e: StoredEntry) -> tuple[Any, ...]:
+    """One entries row, in the order of ``_ENTRY_COLUMNS``."""
+    s = e.submission
+    return (
+        e.leaf_index,
+        e.entry_id,
+        s.institution,
+        s.request_id,
+        s.loan_ref,
+        str(s.kind),
+        s.hash_algorithm,
+        s.digest,
+        to_us(s.occurred_at),
+        to_us(e.received_at),
+        json.dumps(s.metadata, ensure_ascii=False, separators=(",", ":")),
+        s.supersedes,
+        e.loan_sequence,
+        e.previous_leaf_hash,
+        e.leaf,
+        e.leaf_hash,
+        e.token,
+        e.receipt_size,
+    )
+
+
+def _entry(row: Row[Any]) -> StoredEntry:
+    m = row._mapping
+    return StoredEntry(
+        leaf_index=m["leaf_index"],
+        entry_id=m["entry_id"],
+        submission=Submission(
+            institution=m["institution"],
+            request_id=m["request_id"],
+            loan_ref=m["loan_ref"],
+            kind=EvidenceKind(m["kind"]),
+            hash_algorithm=m["hash_algorithm"],
+            digest=bytes(m["digest"]),
+            occurred_at=from_us(m["occurred_at_us"]),
+            metadata=tuple((k, v) for k, v in json.loads(m["metadata_json"])),
+            supersedes=m["supersedes"],
+        ),
+        received_at=from_us(m["received_at_us"]),
+        loan_sequence=m["loan_sequence"],
+        previous_leaf_hash=bytes(m["previous_leaf_hash"]),
+        leaf=bytes(m["leaf"]),
+        leaf_hash=bytes(m["leaf_hash"]),
+        token=bytes(m["token"]),
+        receipt_size=m["receipt_size"],
+    )
+
+
+def _chunks(items: Sequence[T], size: int = _IN_CHUNK) -> Iterable[Sequence[T]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _by_first(pairs: Iterable[tuple[str, str]]) -> Iterable[tuple[str, Sequence[str]]]:
+    """Group ``(a, b)`` pairs by ``a``, in chunks of ``b`` values for ``IN (...)``."""
+    groups: dict[str, set[str]] = {}
+    for a, b in pairs:
+        groups.setdefault(a, set()).add(b)
+    for a, bs in sorted(groups.items()):
+        for chunk in _chunks(sorted(bs)):
+            yield a, chunk
+
+
+class SqlStore:
+    """:class:`gateway.store.base.Store` on SQLAlchemy (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._dialect = engine.dialect.name
+        if self._dialect not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database {self._dialect}: use SQLite or PostgreSQL")
+        self._insert_heads: Callable[..., Any] = (
+            sqlite.insert if self._dialect == "sqlite" else postgresql.insert
+        )
+        self._write_lock = threading.Lock()
+        # The hot path's bulk inserts go to the driver's executemany as plain SQL with
+        # positional rows: SQLAlchemy's per-value processing cost more than the insert.
+        mark = "?" if self._dialect == "sqlite" else "%s"
+        self._insert_sql = {
+            table.name: f"INSERT INTO {table.name} ({', '.join(columns)}) "
+            f"VALUES ({', '.join([mark] * len(columns))})"
+            for table, columns in (
+                (_ENTRIES, _ENTRY_COLUMNS),
+                (_NODES, _NODE_COLUMNS),
+                (_CHECKPOINTS, _CHECKPOINT_COLUMNS),
+            )
+        }
+        self._guard(lambda: metadata.create_all(engine, tables=_TABLES))
+
+    # ---------------------------------------------------------------- opening
+
+    @classmethod
+    def open(cls, url: str, *, schema: str | None = None, echo: bool = False) -> SqlStore:
+        """Open (and create the tables of) the database at a SQLAlchemy URL.
+
+        ``schema`` (PostgreSQL only) puts the tables in that schema (it must
+        exist), e.g. to give each test its own.
+        """
+        if url.startswith("sqlite"):
+            engine = create_engine(
+                url,
+                echo=echo,
+                connect_args={"check_same_thread": False, "timeout": 30},
+                poolclass=NullPool if url in ("sqlite://", "sqlite:///:memory:") else None,
+            )
+            _configure_sqlite(engine)
+        else:
+            engine = create_engine(url, echo=echo, pool_pre_ping=True)
+            if schema is not None:
+                _set_search_path(engine, schema)
+        return cls(engine)
+
+    @classmethod
+    def sqlite(cls, path: Path) -> SqlStore:
+        """Open the SQLite database file ``path`` (created with its folder if missing)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return cls.open(f"sqlite:///{path}")
+
+    @classmethod
+    def in_data_dir(cls, data_dir: Path) -> SqlStore:
+        """The default store: ``gateway.sqlite3`` in the data folder."""
+        return cls.sqlite(data_dir / DEFAULT_SQLITE_NAME)
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def _guard(self, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"the database failed: {exc.__class__.__name__}: {exc}") from exc
+
+    # ---------------------------------------------------------------- writing
+
+    def append_batch(
+        self,
+        entries: Sequence[StoredEntry],
+        nodes: Sequence[Node],
+        checkpoint: StoredCheckpoint,
+    ) -> None:
+        heads: dict[tuple[str, str], dict[str, Any]] = {}
+        for e in entries:
+            s = e.submission
+            heads[(s.institution, s.loan_ref)] = {
+                "institution": s.institution,
+                "loan_ref": s.loan_ref,
+                "sequence": e.loan_sequence,
+                "leaf_hash": e.leaf_hash,
+                "leaf_index": e.leaf_index,
+            }
+        entry_params = [_entry_params(e) for e in entries]
+        node_params = list(nodes)
+        head_params = list(heads.values())
+        checkpoint_params = [
+            (checkpoint.size, checkpoint.root, checkpoint.note, to_us(datetime.now(UTC)))
+        ]
+
+        def write() -> None:
+            with self._write_lock, self._engine.begin() as conn:
+                for table, rows in (
+                    (_ENTRIES, entry_params),
+                    (_NODES, node_params),
+                    (_CHECKPOINTS, checkpoint_params),
+                ):
+                    if rows:  # an empty list would run the statement once, unbound
+                        conn.exec_driver_sql(self._insert_sql[table.name], rows)
+                if head_params:
+                    self._upsert_heads(conn, head_params)
+
+        self._guard(write)
+
+    def _upsert_heads(self, conn: Any, rows: list[dict[str, Any]]) -> None:
+        """Insert each loan's head, or move an existing one forward."""
+        stmt: Any = self._insert_heads(_HEADS)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["institution", "loan_ref"],
+            set_={
+                "sequence": stmt.excluded.sequence,
+                "leaf_hash": stmt.excluded.leaf_hash,
+                "leaf_index": stmt.excluded.leaf_index,
+            },
+        )
+        conn.execute(stmt, rows)
+
+    # ---------------------------------------------------------------- reading
+
+    def _rows(self, stmt: Any) -> list[Any]:
+        def run() -> list[Any]:
+            with self._engine.connect() as conn:
+                return list(conn.execute(stmt))
+
+        return self._guard(run)
+
+    def get_entry(self, entry_id: str) -> StoredEntry | None:
+        rows = self._rows(select(_ENTRIES).where(_ENTRIES.c.entry_id == entry_id))
+        return _entry(rows[0]) if rows else None
+
+    def get_entries(self, entry_ids: Iterable[str]) -> dict[str, StoredEntry]:
+        ids = sorted(set(entry_ids))
+        out: dict[str, StoredEntry] = {}
+        for chunk in _chunks(ids):
+            for row in self._rows(select(_ENTRIES).where(_ENTRIES.c.entry_id.in_(chunk))):
+                e = _entry(row)
+                out[e.entry_id] = e
+        return out
+
+    def find_by_digest(
+        self, hash_algorithm: str, digest: bytes, limit: int, after_index: int = -1
+    ) -> list[StoredEntry]:
+        c = _ENTRIES.c
+        stmt = (
+            select(_ENTRIES)
+            .where(c.hash_algorithm == hash_algorithm, c.digest == digest)
+            .where(c.leaf_index > after_index)
+            .order_by(c.leaf_index)
+            .limit(limit)
+        )
+        return [_entry(r) for r in self._rows(stmt)]
+
+    def list_by_loan(
+        self, institution: str, loan_ref: str, after_sequence: int, limit: int
+    ) -> list[StoredEntry]:
+        c = _ENTRIES.c
+        stmt = (
+            select(_ENTRIES)
+            .where(c.institution == institution, c.loan_ref == loan_ref)
+            .where(c.loan_sequence > after_sequence)
+            .order_by(c.loan_sequence)
+            .limit(limit)
+        )
+        return [_entry(r) for r in self._rows(stmt)]
+
+    def loan_head(self, institution: str, loan_ref: str) -> LoanHead | None:
+        return self.loan_heads([(institution, loan_ref)]).get((institution, loan_ref))
+
+    def loan_heads(self, loans: Iterable[tuple[str, str]]) -> dict[tuple[str, str], LoanHead]:
+        c = _HEADS.c
+        out: dict[tuple[str, str], LoanHead] = {}
+        for institution, chunk in _by_first(loans):
+            stmt = select(_HEADS).where(c.institution == institution, c.loan_ref.in_(chunk))
+            for row in self._rows(stmt):
+                m = row._mapping
+                out[(m["institution"], m["loan_ref"])] = LoanHead(
+                    institution=m["institution"],
+                    loan_ref=m["loan_ref"],
+                    sequence=m["sequence"],
+                    leaf_hash=bytes(m["leaf_hash"]),
+                    leaf_index=m["leaf_index"],
+                )
+        return out
+
+    def entry_by_request(self, institution: str, request_id: str) -> StoredEntry | None:
+        return self.entries_by_requests([(institution, request_id)]).get((institution, request_id))
+
+    def entries_by_requests(
+        self, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], StoredEntry]:
+        c = _ENTRIES.c
+        out: dict[tuple[str, str], StoredEntry] = {}
+        for institution, chunk in _by_first(keys):
+            stmt = select(_ENTRIES).where(c.institution == institution, c.request_id.in_(chunk))
+            for row in self._rows(stmt):
+                e = _entry(row)
+                out[(e.submission.institution, e.submission.request_id)] = e
+        return out
+
+    def superseded_by(self, entry_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        ids = sorted(set(entry_ids))
+        c = _ENTRIES.c
+        found: dict[str, list[str]] = {i: [] for i in ids}
+        for chunk in _chunks(ids):
+            stmt = (
+                select(c.supersedes, c.entry_id)
+                .where(c.supersedes.in_(chunk))
+                .order_by(c.leaf_index)
+            )
+            for old, new in self._rows(stmt):
+                found[old].append(new)
+        return {k: tuple(v) for k, v in found.items()}
+
+    def get_nodes(self, ids: Sequence[NodeID]) -> list[bytes]:
+        wanted = list(dict.fromkeys(ids))
+        c = _NODES.c
+        got: dict[NodeID, bytes] = {}
+        for chunk in _chunks(wanted):
+            stmt = select(c.level, c.idx, c.hash).where(tuple_(c.level, c.idx).in_(chunk))
+            for level, idx, h in self._rows(stmt):
+                got[(level, idx)] = bytes(h)
+        try:
+            return [got[i] for i in ids]
+        except KeyError as exc:
+            raise MissingNodeError(f"node {exc.args[0]} is not stored") from None
+
+    def _checkpoint(self, stmt: Any) -> StoredCheckpoint | None:
+        rows = self._rows(stmt)
+        if not rows:
+            return None
+        m = rows[0]._mapping
+        return StoredCheckpoint(size=m["size"], root=bytes(m["root"]), note=m["note"])
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        c = _CHECKPOINTS.c
+        return self._checkpoint(select(c.size, c.root, c.note).order_by(c.size.desc()).limit(1))
+
+    def checkpoint_at(self, size: int) -> StoredCheckpoint | None:
+        c = _CHECKPOINTS.c
+        return self._checkpoint(select(c.size, c.root, c.note).where(c.size == size))
+
+    def entries_range(self, start: int, end: int) -> list[tuple[int, bytes]]:
+        c = _ENTRIES.c
+        stmt = (
+            select(c.leaf_index, c.leaf)
+            .where(c.leaf_index >= start, c.leaf_index < end)
+            .order_by(c.leaf_index)
+        )
+        return [(i, bytes(leaf)) for i, leaf in self._rows(stmt)]
+
+    def leaf_index_by_hash(self, leaf_hash: bytes) -> int | None:
+        c = _ENTRIES.c
+        rows = self._rows(select(c.leaf_index).where(c.leaf_hash == leaf_hash))
+        return int(rows[0][0]) if rows else None
+
+    def ping(self) -> bool:
+        try:
+            self._rows(text("SELECT 1"))
+        except StoreError:
+            return False
+        return True
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's BEGIN (below) open transactions, not the driver.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+
+def _set_search_path(engine: Engine, schema: str) -> None:
+    if not schema.replace("_", "").isalnum():
+        raise ValueError(f"schema name {schema!r} must be letters, digits and underscores")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET search_path TO {schema}")
+        cursor.close()
+        dbapi_connection.commit()

@@ -1,0 +1,106 @@
+"""The gateway's database schema, as SQLModel table models.
+
+Times are stored as integer microseconds since the Unix epoch (UTC) and
+hashes as raw bytes, so the schema means the same on SQLite and PostgreSQL.
+Entries, nodes and checkpoints are write-once; ``loan_heads`` holds one row
+per loan, moved forward by each commit.
+
+Idempotency keys are the unique pair ``(institution, request_id)`` of
+``entries``; each loan's chain positions are the unique triple
+``(institution, loan_ref, loan_sequence)``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+__all__ = ["CheckpointRow", "EntryRow", "LoanHeadRow", "NodeRow", "metadata"]
+
+metadata = SQLModel.metadata
+
+# BIGINT on PostgreSQL; on SQLite an INTEGER PRIMARY KEY is the rowid itself
+# (no second index), which makes appends cheaper. Both hold 64-bit values.
+_RowId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class EntryRow(SQLModel, table=True):
+    """One registered record and what its receipt was made of."""
+
+    __tablename__ = "entries"
+    __table_args__ = (
+        UniqueConstraint("institution", "request_id", name="uq_entries_request"),
+        UniqueConstraint("institution", "loan_ref", "loan_sequence", name="uq_entries_chain"),
+        Index("ix_entries_digest", "hash_algorithm", "digest", "leaf_index"),
+        Index("ix_entries_supersedes", "supersedes"),
+    )
+
+    leaf_index: int = Field(
+        sa_column=Column(_RowId, primary_key=True, autoincrement=False, nullable=False)
+    )
+    entry_id: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    institution: str = Field(sa_column=Column(String(128), nullable=False))
+    request_id: str = Field(sa_column=Column(String(128), nullable=False))
+    loan_ref: str = Field(sa_column=Column(String(128), nullable=False))
+    kind: str = Field(sa_column=Column(String(32), nullable=False))
+    hash_algorithm: str = Field(sa_column=Column(String(16), nullable=False))
+    digest: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    occurred_at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    received_at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    metadata_json: str = Field(sa_column=Column(Text, nullable=False))
+    supersedes: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    loan_sequence: int = Field(sa_column=Column(BigInteger, nullable=False))
+    previous_leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    leaf: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
+    token: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    receipt_size: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class NodeRow(SQLModel, table=True):
+    """The hash of one perfect subtree ``(level, index)`` of the Merkle tree."""
+
+    __tablename__ = "nodes"
+
+    level: int = Field(
+        sa_column=Column(SmallInteger, primary_key=True, autoincrement=False, nullable=False)
+    )
+    idx: int = Field(
+        sa_column=Column(BigInteger, primary_key=True, autoincrement=False, nullable=False)
+    )
+    hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class CheckpointRow(SQLModel, table=True):
+    """One signed checkpoint (one per group commit)."""
+
+    __tablename__ = "checkpoints"
+
+    size: int = Field(
+        sa_column=Column(_RowId, primary_key=True, autoincrement=False, nullable=False)
+    )
+    root: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    note: str = Field(sa_column=Column(Text, nullable=False))
+    created_at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class LoanHeadRow(SQLModel, table=True):
+    """The latest record of each loan's hash chain."""
+
+    __tablename__ = "loan_heads"
+
+    institution: str = Field(sa_column=Column(String(128), primary_key=True, nullable=False))
+    loan_ref: str = Field(sa_column=Column(String(128), primary_key=True, nullable=False))
+    sequence: int = Field(sa_column=Column(BigInteger, nullable=False))
+    leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    leaf_index: int = Field(sa_column=Column(BigInteger, nullable=False))

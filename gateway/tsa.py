@@ -1,0 +1,642 @@
+"""Where the gateway's time-stamp tokens come from, and how each is checked.
+
+A :class:`TokenSource` turns a document digest into a bare RFC 3161
+``TimeStampToken`` (a DER CMS ContentInfo) whose message imprint is that
+digest itself. Every token is verified before the ledger accepts it:
+
+* :class:`HttpTokenSource` (external RFC 3161 TSAs over HTTP, with fail-over
+  across several URLs) runs the court's complete check,
+  :func:`court.verify.token.verify_timestamp`, on every token: DER, content
+  type, signer, signed attributes, signature, ESSCertIDv2, chain to the
+  configured roots at genTime, EKU, TSA name, imprint and nonce.
+* :class:`EngineTokenSource` (the in-process notary engine, the default)
+  cannot afford that per token: the full check costs about 25 ms per token
+  on this machine (asn1crypto parsing and path building in pure Python), i.e.
+  some 40 tokens/s, far below the 5,000 entries/s the batch path must reach.
+  So the engine's certificate, chain and EKU are verified once, at start-up,
+  by running the full court check on a probe token; then every token gets a
+  cheap check (about 60 µs, most of it the ECDSA verification): strict DER
+  framing of the parts read, the imprint is exactly the submitted algorithm
+  and digest, the signed messageDigest attribute is the hash of the TSTInfo,
+  the signature over the signed attributes verifies with the engine's
+  certificate key, and the parts that the signature does not cover and that
+  never change (embedded certificate, signer identifier, algorithms) are
+  byte for byte those of the probe token that passed the full check. Chain,
+  EKU, ESSCertID and TSA name are therefore not re-evaluated per token: they
+  are constant for the engine's lifetime and were covered at start-up.
+* :class:`ProcessEngineTokenSource` does the same in worker processes, so
+  that signing and checking tokens run beside the ledger's Python code
+  instead of sharing its GIL (about 1.4x the ledger's throughput on this
+  2-core machine, see ``bench/ledger.py``).
+
+Errors: a digest or algorithm the TSA refuses is :class:`InvalidArgument`
+(field ``hash_algorithm`` or ``digest``); anything else (TSA unreachable,
+refusing for system reasons, a token that fails its check) is
+:class:`Unavailable`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import multiprocessing
+import secrets
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Any, Protocol, runtime_checkable
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from court.der import (
+    TAG_OCTET_STRING,
+    TAG_OID,
+    TAG_SEQUENCE,
+    TAG_SET,
+    DerError,
+    Tlv,
+    encode_oid,
+    read_children,
+    read_tlv,
+)
+from court.verify.token import verify_timestamp
+from gateway.errors import GatewayError, InvalidArgument, Unavailable
+from gateway.model import HASH_ALGORITHM_OIDS
+from notary.tsa.engine import TimeStampAuthority
+from notary.tsa.status import FailInfo, Rejection
+
+__all__ = [
+    "EngineTokenSource",
+    "HttpTokenSource",
+    "ProcessEngineTokenSource",
+    "TokenSource",
+    "check_engine_token",
+]
+
+log = logging.getLogger(__name__)
+
+_OID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
+_OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
+_OID_TST_INFO = "1.2.840.113549.1.9.16.1.4"
+_SIGN_HASHES: dict[str, hashes.HashAlgorithm] = {
+    "sha256": hashes.SHA256(),
+    "sha384": hashes.SHA384(),
+    "sha512": hashes.SHA512(),
+}
+
+
+@runtime_checkable
+class TokenSource(Protocol):
+    """A time-stamp authority as the ledger sees it."""
+
+    def stamp(self, hash_algorithm: str, digest: bytes) -> bytes:
+        """Return a verified bare TimeStampToken over ``digest``.
+
+        Raises :class:`InvalidArgument` when the TSA refuses the algorithm or
+        digest, :class:`Unavailable` for every other failure.
+        """
+        ...
+
+    def stamp_batch(self, items: Sequence[tuple[str, bytes]]) -> list[bytes | GatewayError]:
+        """Stamp several ``(hash_algorithm, digest)`` pairs; one token or error each."""
+        ...
+
+    def healthy(self) -> bool:
+        """Whether the TSA can issue tokens now."""
+        ...
+
+
+# ---------------------------------------------------------------- engine
+
+
+def _child(element: Tlv, tag: int, what: str) -> Tlv:
+    if element.tag != tag:
+        raise DerError(f"{what}: unexpected tag 0x{element.tag:02x}")
+    return element
+
+
+def _hdr(data: bytes, pos: int, end: int, tag: int, what: str) -> tuple[int, int]:
+    """Read the DER header at ``pos`` (expecting ``tag``); return (contents start, end).
+
+    Definite, minimal lengths only; the element must fit before ``end``.
+    """
+    if pos + 2 > end:
+        raise DerError(f"{what}: truncated")
+    if data[pos] != tag:
+        raise DerError(f"{what}: unexpected tag 0x{data[pos]:02x}")
+    first = data[pos + 1]
+    start = pos + 2
+    if first < 0x80:
+        length = first
+    else:
+        count = first & 0x7F
+        if count == 0 or count > 4 or start + count > end or data[start] == 0:
+            raise DerError(f"{what}: bad length")
+        length = int.from_bytes(data[start : start + count], "big")
+        if length < 0x80:
+            raise DerError(f"{what}: length is not minimal")
+        start += count
+    stop = start + length
+    if stop > end:
+        raise DerError(f"{what}: truncated")
+    return start, stop
+
+
+def _skip(data: bytes, pos: int, end: int, what: str) -> int:
+    """The offset after the element at ``pos`` (any tag)."""
+    return _hdr(data, pos, end, data[pos] if pos < end else -1, what)[1]
+
+
+def _oid_at(data: bytes, pos: int, end: int, what: str) -> tuple[bytes, int]:
+    _, stop = _hdr(data, pos, end, TAG_OID, what)
+    return data[pos:stop], stop
+
+
+_DER_OIDS = {
+    name: bytes((TAG_OID, len(body))) + body
+    for name, body in (
+        (oid, encode_oid(oid)[2:]) for oid in (_OID_SIGNED_DATA, _OID_TST_INFO, _OID_MESSAGE_DIGEST)
+    )
+}
+_DER_HASH_OIDS = {name: encode_oid(oid) for name, oid in HASH_ALGORITHM_OIDS.items()}
+
+
+def check_engine_token(
+    token: bytes,
+    hash_algorithm: str,
+    digest: bytes,
+    public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey,
+    signature_hash: str,
+    constant: bytes | None = None,
+) -> bytes:
+    """The per-token check of in-process tokens (see the module docstring).
+
+    Raises :class:`ValueError` (with what is wrong) unless ``token`` is one
+    DER ContentInfo of SignedData over a TSTInfo whose imprint is exactly
+    ``hash_algorithm``/``digest``, with one SignerInfo whose only
+    messageDigest attribute is the ``signature_hash`` of the TSTInfo and
+    whose signature over the signed attributes verifies with ``public_key``.
+
+    Returns the token's parts that are the same in every token of one engine
+    and not covered by the signature (digestAlgorithms, certificates, signer
+    identifier, digest and signature algorithms). When ``constant`` is given
+    (those parts of a token that passed the court's full check) they must be
+    equal to it, byte for byte.
+    """
+    t = token
+    n = len(t)
+    p, end = _hdr(t, 0, n, TAG_SEQUENCE, "ContentInfo")
+    if end != n:
+        raise DerError("trailing bytes after the token")
+    oid, p = _oid_at(t, p, end, "contentType")
+    if oid != _DER_OIDS[_OID_SIGNED_DATA]:
+        raise DerError("not a signedData ContentInfo")
+    p, end = _hdr(t, p, end, 0xA0, "content")
+    p, sd_end = _hdr(t, p, end, TAG_SEQUENCE, "SignedData")
+    head_start = p
+    p = _skip(t, p, sd_end, "version")
+    p = _skip(t, p, sd_end, "digestAlgorithms")
+    head = t[head_start:p]
+    q, encap_end = _hdr(t, p, sd_end, TAG_SEQUENCE, "encapContentInfo")
+    oid, q = _oid_at(t, q, encap_end, "eContentType")
+    if oid != _DER_OIDS[_OID_TST_INFO]:
+        raise DerError("eContentType is not id-ct-TSTInfo")
+    q, q_end = _hdr(t, q, encap_end, 0xA0, "eContent")
+    tst_start, tst_end = _hdr(t, q, q_end, TAG_OCTET_STRING, "eContent")
+    tst_der = t[tst_start:tst_end]
+    # TSTInfo ::= SEQUENCE { version, policy, messageImprint, ... }
+    r, r_end = _hdr(t, tst_start, tst_end, TAG_SEQUENCE, "TSTInfo")
+    r = _skip(t, r, r_end, "version")
+    r = _skip(t, r, r_end, "policy")
+    r, mi_end = _hdr(t, r, r_end, TAG_SEQUENCE, "messageImprint")
+    a, a_end = _hdr(t, r, mi_end, TAG_SEQUENCE, "hashAlgorithm")
+    oid, _ = _oid_at(t, a, a_end, "hashAlgorithm")
+    if oid != _DER_HASH_OIDS.get(hash_algorithm):
+        raise ValueError("the token's imprint algorithm is not the submitted one")
+    h, h_end = _hdr(t, a_end, mi_end, TAG_OCTET_STRING, "hashedMessage")
+    if t[h:h_end] != digest or h_end != mi_end:
+        raise ValueError("the token's imprint is not the submitted digest")
+    # skip to signerInfos: the last element of SignedData
+    p = encap_end
+    while True:
+        nxt = _skip(t, p, sd_end, "SignedData field")
+        if nxt == sd_end:
+            break
+        p = nxt
+    certificates = t[encap_end:p]
+    p, set_end = _hdr(t, p, sd_end, TAG_SET, "signerInfos")
+    p, si_end = _hdr(t, p, set_end, TAG_SEQUENCE, "SignerInfo")
+    if si_end != set_end or set_end != sd_end:
+        raise ValueError("the token must have exactly one signer")
+    si_start = p
+    p = _skip(t, p, si_end, "version")
+    p = _skip(t, p, si_end, "sid")
+    p = _skip(t, p, si_end, "digestAlgorithm")
+    attrs_pos = p
+    signer_head = t[si_start:p]
+    a, attrs_end = _hdr(t, p, si_end, 0xA0, "signedAttrs")
+    expected_md = hashlib.new(signature_hash, tst_der).digest()
+    found = 0
+    while a < attrs_end:
+        b, attr_end = _hdr(t, a, attrs_end, TAG_SEQUENCE, "Attribute")
+        oid, b = _oid_at(t, b, attr_end, "attrType")
+        if oid == _DER_OIDS[_OID_MESSAGE_DIGEST]:
+            v, v_end = _hdr(t, b, attr_end, TAG_SET, "attrValues")
+            m, m_end = _hdr(t, v, v_end, TAG_OCTET_STRING, "messageDigest")
+            if m_end != v_end or v_end != attr_end:
+                raise ValueError("malformed messageDigest attribute")
+            if t[m:m_end] != expected_md:
+                raise ValueError("messageDigest does not match the TSTInfo")
+            found += 1
+        a = attr_end
+    if found != 1:
+        raise ValueError("the token must have exactly one messageDigest attribute")
+    p = _skip(t, attrs_end, si_end, "signatureAlgorithm")
+    signature_algorithm = t[attrs_end:p]
+    s, s_end = _hdr(t, p, si_end, TAG_OCTET_STRING, "signature")
+    if s_end != si_end:
+        raise DerError("unexpected fields after the signature")
+    fixed = b"".join((head, certificates, signer_head, signature_algorithm))
+    if constant is not None and fixed != constant:
+        raise ValueError("the token's certificates or signer fields are not the verified ones")
+    signed = bytes((TAG_SET,)) + t[attrs_pos + 1 : attrs_end]
+    signature = t[s:s_end]
+    try:
+        if isinstance(public_key, ec.EllipticCurvePublicKey):
+            public_key.verify(signature, signed, ec.ECDSA(_SIGN_HASHES[signature_hash]))
+        else:
+            public_key.verify(signature, signed, padding.PKCS1v15(), _SIGN_HASHES[signature_hash])
+    except InvalidSignature as exc:
+        raise ValueError("the token's signature does not verify") from exc
+    return fixed
+
+
+def _rejection_error(hash_algorithm: str, rejection: Rejection) -> GatewayError:
+    if rejection.fail_info is FailInfo.BAD_ALG:
+        return InvalidArgument(
+            [
+                (
+                    "hash_algorithm",
+                    f"the time-stamp authority does not accept {hash_algorithm}: {rejection.text}",
+                )
+            ]
+        )
+    if rejection.fail_info is FailInfo.BAD_DATA_FORMAT:
+        return InvalidArgument([("digest", rejection.text)])
+    return Unavailable(f"the time-stamp authority refused to stamp: {rejection.text}; retry later")
+
+
+class EngineTokenSource:
+    """Tokens from the in-process notary engine (the default TSA).
+
+    When ``roots`` is given, a probe token is verified with the court's full
+    check at construction (chain to ``roots``, EKU, ESSCertIDv2, ...), and a
+    :class:`ValueError` is raised if it fails. Every token is then checked
+    with :func:`check_engine_token` before it is returned.
+    """
+
+    def __init__(
+        self,
+        authority: TimeStampAuthority,
+        roots: Sequence[x509.Certificate] = (),
+        *,
+        workers: int = 2,
+    ) -> None:
+        self._tsa = authority
+        cert = authority.signer.certificate
+        key = cert.public_key()
+        if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+            raise ValueError("the engine's certificate must hold an ECDSA or RSA key")
+        self._public_key = key
+        self._sign_hash = authority.signer.digest_algorithm
+        self._not_after = cert.not_valid_after_utc.timestamp()
+        self._not_before = cert.not_valid_before_utc.timestamp()
+        # Signing and verifying release the GIL: two threads use both cores.
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tsa-engine")
+        self._workers = workers
+        self._constant: bytes | None = None
+        if roots:
+            probe = hashlib.sha256(b"gateway start-up probe").digest()
+            token = self.stamp("sha256", probe)
+            result = verify_timestamp(token, roots=roots, digest=probe, hash_algorithm="sha256")
+            if not result.ok:
+                failure = result.first_failure
+                raise ValueError(
+                    "the in-process TSA's tokens do not verify against the configured roots "
+                    f"({failure.name if failure else '?'}: {failure.detail if failure else ''}); "
+                    "check the TSA certificate and the trust roots"
+                )
+            self._constant = check_engine_token(
+                token, "sha256", probe, self._public_key, self._sign_hash
+            )
+
+    def stamp(self, hash_algorithm: str, digest: bytes) -> bytes:
+        try:
+            token = self._tsa.issue(hash_algorithm, digest).token
+        except Rejection as rejection:
+            raise _rejection_error(hash_algorithm, rejection) from None
+        except Exception as exc:
+            log.exception("in-process TSA failed")
+            raise Unavailable(f"the time-stamp authority failed ({exc}); retry later") from exc
+        try:
+            check_engine_token(
+                token, hash_algorithm, digest, self._public_key, self._sign_hash, self._constant
+            )
+        except (ValueError, IndexError) as exc:
+            log.error("in-process TSA produced a token that fails its check: %s", exc)
+            raise Unavailable(
+                "the time-stamp authority produced a token that fails verification; "
+                "the operators must check the TSA"
+            ) from exc
+        return token
+
+    def _stamp_chunk(self, items: Sequence[tuple[str, bytes]]) -> list[bytes | GatewayError]:
+        out: list[bytes | GatewayError] = []
+        for alg, digest in items:
+            try:
+                out.append(self.stamp(alg, digest))
+            except GatewayError as exc:
+                out.append(exc)
+        return out
+
+    def stamp_batch(self, items: Sequence[tuple[str, bytes]]) -> list[bytes | GatewayError]:
+        if len(items) < 64 or self._workers < 2:
+            return self._stamp_chunk(items)
+        step = -(-len(items) // self._workers)
+        chunks = [items[i : i + step] for i in range(0, len(items), step)]
+        out: list[bytes | GatewayError] = []
+        for part in self._pool.map(self._stamp_chunk, chunks):
+            out.extend(part)
+        return out
+
+    def healthy(self) -> bool:
+        return self._not_before <= time.time() <= self._not_after
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False)
+
+
+# ---------------------------------------------------------------- engine in processes
+
+_worker: dict[str, EngineTokenSource] = {}
+
+
+def _worker_init(factory: Callable[[], TimeStampAuthority], roots_der: list[bytes]) -> None:
+    roots = [x509.load_der_x509_certificate(der) for der in roots_der]
+    _worker["source"] = EngineTokenSource(factory(), roots, workers=1)
+
+
+def _worker_stamp(items: Sequence[tuple[str, bytes]]) -> list[tuple[int, Any]]:
+    """Stamp in a worker process; results as picklable ``(kind, value)`` pairs."""
+    source = _worker["source"]
+    out: list[tuple[int, Any]] = []
+    for alg, digest in items:
+        try:
+            out.append((0, source.stamp(alg, digest)))
+        except InvalidArgument as exc:
+            out.append((1, exc.violations))
+        except GatewayError as exc:
+            out.append((2, exc.message))
+    return out
+
+
+class ProcessEngineTokenSource:
+    """The in-process engine's tokens, made in a pool of worker processes.
+
+    Each worker builds its own engine with ``factory`` (a picklable callable,
+    e.g. ``functools.partial(notary.serve.build_authority, pki_dir, state_dir)``;
+    the serial source leases blocks of serials under a file lock, so workers
+    never reuse a serial), runs the full court check of a probe token against
+    ``roots`` at start, then signs and checks every token exactly as
+    :class:`EngineTokenSource` does. Token work then runs on other cores than
+    the ledger's Python code, which the GIL would otherwise serialise.
+    """
+
+    def __init__(
+        self,
+        factory: Callable[[], TimeStampAuthority],
+        roots: Sequence[x509.Certificate],
+        *,
+        processes: int = 1,
+        health_ttl: float = 5.0,
+    ) -> None:
+        if processes < 1:
+            raise ValueError("processes must be at least 1")
+        roots_der = [r.public_bytes(Encoding.DER) for r in roots]
+        self._processes = processes
+        self._pool = ProcessPoolExecutor(
+            max_workers=processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_init,
+            initargs=(factory, roots_der),
+        )
+        self._health_ttl = health_ttl
+        self._health: tuple[float, bool] = (0.0, False)
+        # Start every worker now, so that a bad PKI fails here and not on a request.
+        probe = ("sha256", hashlib.sha256(b"gateway start-up probe").digest())
+        try:
+            started = list(self._pool.map(_worker_stamp, [[probe]] * processes))
+        except Exception as exc:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            raise ValueError(f"the TSA worker processes cannot start: {exc}") from exc
+        for [(kind, value)] in started:
+            if kind != 0:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                raise ValueError(f"the TSA worker processes cannot stamp: {value}")
+
+    def stamp(self, hash_algorithm: str, digest: bytes) -> bytes:
+        [result] = self.stamp_batch([(hash_algorithm, digest)])
+        if isinstance(result, GatewayError):
+            raise result
+        return result
+
+    def stamp_batch(self, items: Sequence[tuple[str, bytes]]) -> list[bytes | GatewayError]:
+        if not items:
+            return []
+        parts = self._processes if len(items) >= 32 * self._processes else 1
+        step = -(-len(items) // parts)
+        chunks = [list(items[i : i + step]) for i in range(0, len(items), step)]
+        out: list[bytes | GatewayError] = []
+        try:
+            for chunk in self._pool.map(_worker_stamp, chunks):
+                for kind, value in chunk:
+                    if kind == 0:
+                        out.append(value)
+                    elif kind == 1:
+                        out.append(InvalidArgument(value))
+                    else:
+                        out.append(Unavailable(value))
+        except Exception as exc:  # a worker died: the pool is broken
+            log.error("TSA worker processes failed: %s", exc)
+            self._health = (time.monotonic(), False)
+            error = Unavailable(f"the time-stamp authority's workers failed ({exc}); retry later")
+            return [error] * len(items)
+        return out
+
+    def healthy(self) -> bool:
+        checked, ok = self._health
+        if time.monotonic() - checked < self._health_ttl:
+            return ok
+        result = self.stamp_batch([("sha256", hashlib.sha256(b"gateway health probe").digest())])
+        ok = isinstance(result[0], bytes)
+        self._health = (time.monotonic(), ok)
+        return ok
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+# ---------------------------------------------------------------- HTTP
+
+_QUERY_TYPE = "application/timestamp-query"
+_REPLY_TYPE = "application/timestamp-reply"
+_HTTP_HASHES = ("sha256", "sha384", "sha512")
+
+
+class HttpTokenSource:
+    """Tokens from one or more RFC 3161 TSAs over HTTP, with fail-over.
+
+    Requests are built with rfc3161ng (``digest=``, never ``data=``; see
+    DESIGN.md) and carry a random 64-bit nonce. Each token is verified with
+    :func:`court.verify.token.verify_timestamp` against ``roots`` (imprint
+    and nonce included); a TSA that does not answer, refuses for system
+    reasons or returns a token that fails verification is skipped for the
+    next URL. The last URL that worked is tried first.
+    """
+
+    def __init__(
+        self,
+        urls: Sequence[str],
+        roots: Sequence[x509.Certificate],
+        *,
+        timeout: float = 10.0,
+        workers: int = 8,
+        health_ttl: float = 5.0,
+    ) -> None:
+        if not urls:
+            raise ValueError("give at least one TSA URL")
+        if not roots:
+            raise ValueError("give the TSA's trust roots: every token is verified against them")
+        self._urls = list(urls)
+        self._roots = list(roots)
+        self._timeout = timeout
+        self._preferred = 0
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tsa-http")
+        self._health_ttl = health_ttl
+        self._health: tuple[float, bool] = (0.0, False)
+
+    def _post(self, url: str, request: bytes) -> bytes:
+        http_request = urllib.request.Request(
+            url, data=request, method="POST", headers={"Content-Type": _QUERY_TYPE}
+        )
+        with urllib.request.urlopen(http_request, timeout=self._timeout) as reply:
+            body: bytes = reply.read()
+            if reply.headers.get_content_type() != _REPLY_TYPE:
+                raise ValueError(f"answered {reply.headers.get_content_type()}")
+        return body
+
+    def _try(self, url: str, hash_algorithm: str, digest: bytes) -> bytes:
+        """One TSA: return the verified token or raise (GatewayError for a refusal)."""
+        import rfc3161ng  # local: only HTTP deployments need it loaded
+
+        nonce = secrets.randbits(63)
+        request = bytes(
+            rfc3161ng.encode_timestamp_request(
+                rfc3161ng.make_timestamp_request(
+                    digest=digest,
+                    hashname=hash_algorithm,
+                    include_tsa_certificate=True,
+                    nonce=nonce,
+                )
+            )
+        )
+        body = self._post(url, request)
+        response, end = read_tlv(body)
+        if end != len(body) or response.tag != TAG_SEQUENCE:
+            raise ValueError("the reply is not a DER TimeStampResp")
+        parts = read_children(response.contents)
+        status = read_children(_child(parts[0], TAG_SEQUENCE, "PKIStatusInfo").contents)
+        code = int.from_bytes(status[0].contents, "big")
+        if code not in (0, 1) or len(parts) < 2:
+            text = " ".join(
+                e.contents.decode("utf-8", "replace")
+                for s in status[1:2]
+                if s.tag == TAG_SEQUENCE
+                for e in read_children(s.contents)
+            )
+            raise Unavailable(f"the TSA at {url} refused the request (status {code}): {text}")
+        token = parts[1].encoded
+        result = verify_timestamp(
+            token, roots=self._roots, digest=digest, hash_algorithm=hash_algorithm, nonce=nonce
+        )
+        if not result.ok:
+            failure = result.first_failure
+            raise ValueError(
+                f"token fails verification ({failure.name if failure else '?'}: "
+                f"{failure.detail if failure else ''})"
+            )
+        return token
+
+    def stamp(self, hash_algorithm: str, digest: bytes) -> bytes:
+        if hash_algorithm not in _HTTP_HASHES:
+            raise InvalidArgument(
+                [
+                    (
+                        "hash_algorithm",
+                        f"the configured time-stamp authorities do not accept {hash_algorithm}; "
+                        "use SHA-256, SHA-384 or SHA-512",
+                    )
+                ]
+            )
+        with self._lock:
+            start = self._preferred
+        problems: list[str] = []
+        for step in range(len(self._urls)):
+            at = (start + step) % len(self._urls)
+            url = self._urls[at]
+            try:
+                token = self._try(url, hash_algorithm, digest)
+            except (urllib.error.URLError, OSError, ValueError, IndexError, GatewayError) as exc:
+                log.warning("TSA %s failed: %s", url, exc)
+                problems.append(f"{url}: {exc}")
+                continue
+            with self._lock:
+                self._preferred = at
+            self._health = (time.monotonic(), True)
+            return token
+        self._health = (time.monotonic(), False)
+        raise Unavailable(
+            "no time-stamp authority could stamp the digest ("
+            + "; ".join(problems)
+            + "); retry later"
+        )
+
+    def _stamp_one(self, item: tuple[str, bytes]) -> bytes | GatewayError:
+        try:
+            return self.stamp(*item)
+        except GatewayError as exc:
+            return exc
+
+    def stamp_batch(self, items: Sequence[tuple[str, bytes]]) -> list[bytes | GatewayError]:
+        return list(self._pool.map(self._stamp_one, items))
+
+    def healthy(self) -> bool:
+        checked, ok = self._health
+        if time.monotonic() - checked < self._health_ttl:
+            return ok
+        try:
+            self.stamp("sha256", hashlib.sha256(b"gateway health probe").digest())
+        except GatewayError:
+            return False
+        return True
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False)

@@ -1,0 +1,153 @@
+"""Store behaviour checks shared by the SQLite unit tests and the PostgreSQL integration test.
+
+Each ``case_*`` function takes a fresh, empty store and asserts one behaviour.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+
+from court.verify.rfc6962 import leaf_hash
+from gateway.log.tree import CompactTree, MemoryNodeStore, MissingNodeError, root_hash
+from gateway.model import EvidenceKind, Submission
+from gateway.store.base import Store, StoredCheckpoint, StoredEntry, StoreError
+
+T0 = datetime(2024, 3, 1, 8, 0, 0, 123456, tzinfo=UTC)
+
+
+def make_entry(
+    index: int,
+    *,
+    institution: str = "bank-a",
+    loan_ref: str = "L-1",
+    sequence: int = 1,
+    request_id: str | None = None,
+    digest: bytes | None = None,
+    supersedes: str | None = None,
+    receipt_size: int = 0,
+) -> StoredEntry:
+    leaf = f"leaf-{index}".encode()
+    return StoredEntry(
+        leaf_index=index,
+        entry_id=f"e{index}",
+        submission=Submission(
+            institution=institution,
+            request_id=request_id or f"r{index}",
+            loan_ref=loan_ref,
+            kind=EvidenceKind.REPAYMENT,
+            hash_algorithm="sha256",
+            digest=digest or hashlib.sha256(leaf).digest(),
+            occurred_at=T0,
+            metadata=(("channel", "sms"), ("note", "中文")),
+            supersedes=supersedes,
+        ),
+        received_at=T0.replace(microsecond=123000),
+        loan_sequence=sequence,
+        previous_leaf_hash=b"" if sequence == 1 else b"\x01" * 32,
+        leaf=leaf,
+        leaf_hash=leaf_hash(leaf),
+        token=b"token-%d" % index,
+        receipt_size=receipt_size or index + 1,
+    )
+
+
+def _append(store: Store, tree: CompactTree, entries: list[StoredEntry]) -> StoredCheckpoint:
+    nodes = tree.append_leaves([e.leaf_hash for e in entries])
+    cp = StoredCheckpoint(tree.size, tree.root(), f"note {tree.size}\n")
+    store.append_batch(entries, nodes, cp)
+    return cp
+
+
+def case_round_trip(store: Store) -> None:
+    assert store.latest_checkpoint() is None
+    tree = CompactTree()
+    digest = hashlib.sha256(b"same document").digest()
+    batch1 = [
+        make_entry(0, receipt_size=2, digest=digest),
+        make_entry(1, sequence=2, receipt_size=2),
+    ]
+    _append(store, tree, batch1)
+    batch2 = [
+        make_entry(2, loan_ref="L-2", receipt_size=4, digest=digest),
+        make_entry(3, sequence=3, supersedes="e1", receipt_size=4),
+    ]
+    cp = _append(store, tree, batch2)
+
+    assert store.get_entry("e1") == batch1[1]
+    assert store.get_entry("nope") is None
+    assert store.get_entries(["e0", "e3", "zz"]) == {"e0": batch1[0], "e3": batch2[1]}
+    assert store.latest_checkpoint() == cp
+    assert store.checkpoint_at(2) is not None and store.checkpoint_at(2).size == 2  # type: ignore[union-attr]
+    assert store.checkpoint_at(3) is None
+    assert store.entries_range(1, 3) == [(1, b"leaf-1"), (2, b"leaf-2")]
+    assert store.entries_range(4, 9) == []
+    assert store.leaf_index_by_hash(leaf_hash(b"leaf-2")) == 2
+    assert store.leaf_index_by_hash(b"\x00" * 32) is None
+    assert store.entry_by_request("bank-a", "r3") == batch2[1]
+    assert store.entry_by_request("bank-b", "r3") is None
+    assert set(store.entries_by_requests([("bank-a", "r0"), ("bank-a", "r9")])) == {
+        ("bank-a", "r0")
+    }
+    assert [e.leaf_index for e in store.find_by_digest("sha256", digest, 10)] == [0, 2]
+    assert [e.leaf_index for e in store.find_by_digest("sha256", digest, 1, 0)] == [2]
+    assert store.find_by_digest("sha384", digest, 10) == []
+    assert [e.loan_sequence for e in store.list_by_loan("bank-a", "L-1", 0, 10)] == [1, 2, 3]
+    assert [e.loan_sequence for e in store.list_by_loan("bank-a", "L-1", 1, 1)] == [2]
+    head = store.loan_head("bank-a", "L-1")
+    assert head is not None and (head.sequence, head.leaf_index) == (3, 3)
+    assert head.leaf_hash == leaf_hash(b"leaf-3")
+    assert store.loan_head("bank-a", "nope") is None
+    assert set(store.loan_heads([("bank-a", "L-1"), ("bank-a", "L-2")])) == {
+        ("bank-a", "L-1"),
+        ("bank-a", "L-2"),
+    }
+    assert store.superseded_by(["e1", "e0"]) == {"e1": ("e3",), "e0": ()}
+    assert store.ping()
+
+
+def case_nodes_and_recovery(store: Store) -> None:
+    tree = CompactTree()
+    reference = MemoryNodeStore()
+    for start in range(0, 37, 6):
+        entries = [
+            make_entry(i, request_id=f"n{i}", loan_ref=f"L{i}")
+            for i in range(start, min(start + 6, 37))
+        ]
+        nodes = tree.append_leaves([e.leaf_hash for e in entries])
+        reference.put_nodes(nodes)
+        store.append_batch(entries, nodes, StoredCheckpoint(tree.size, tree.root(), "n\n"))
+    assert tree.size == 37
+    ids = [(0, 5), (1, 2), (5, 0), (2, 8), (0, 36)]
+    assert store.get_nodes(ids) == reference.get_nodes(ids)
+    with pytest.raises(MissingNodeError):
+        store.get_nodes([(0, 37)])
+    recovered = CompactTree.from_reader(store, 37)
+    assert recovered.root() == tree.root() == root_hash(store, 37)
+
+
+def case_batch_is_atomic(store: Store) -> None:
+    tree = CompactTree()
+    _append(store, tree, [make_entry(0)])
+    clash = [make_entry(1), make_entry(2, request_id="r0")]  # r0 is taken
+    nodes = CompactTree(tree.size, [h for _, _, h in tree.frontier()]).append_leaves(
+        [e.leaf_hash for e in clash]
+    )
+    with pytest.raises(StoreError):
+        store.append_batch(clash, nodes, StoredCheckpoint(3, b"\x00" * 32, "x\n"))
+    assert store.get_entry("e1") is None
+    assert store.latest_checkpoint() is not None and store.latest_checkpoint().size == 1  # type: ignore[union-attr]
+    with pytest.raises(MissingNodeError):
+        store.get_nodes([(0, 1)])
+    head = store.loan_head("bank-a", "L-1")
+    assert head is not None and head.leaf_index == 0
+
+
+ALL_CASES: list[Callable[[Store], None]] = [
+    case_round_trip,
+    case_nodes_and_recovery,
+    case_batch_is_atomic,
+]

@@ -1,0 +1,61 @@
+"""The SQL store on SQLite files: round trips, nodes, atomic batches, durability settings."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from gateway.store.base import Store, StoreError
+from gateway.store.sql import DEFAULT_SQLITE_NAME, SqlStore, from_us, to_us
+from tests.support.store_cases import ALL_CASES, T0
+
+
+@pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.__name__)
+def test_store_case(case: Callable[[Store], None], tmp_path: Path) -> None:
+    store = SqlStore.sqlite(tmp_path / "db.sqlite3")
+    try:
+        case(store)
+    finally:
+        store.close()
+
+
+def test_data_dir_default_is_wal_with_full_sync(tmp_path: Path) -> None:
+    store = SqlStore.in_data_dir(tmp_path / "data")
+    try:
+        assert (tmp_path / "data" / DEFAULT_SQLITE_NAME).exists()
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    finally:
+        store.close()
+    raw = sqlite3.connect(tmp_path / "data" / DEFAULT_SQLITE_NAME)
+    tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    raw.close()
+    assert {"entries", "nodes", "checkpoints", "loan_heads"} <= tables
+
+
+def test_reopen_keeps_data(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    store = SqlStore.sqlite(path)
+    ALL_CASES[0](store)
+    store.close()
+    again = SqlStore.sqlite(path)
+    try:
+        assert again.get_entry("e3") is not None
+        assert again.latest_checkpoint() is not None
+    finally:
+        again.close()
+
+
+def test_unreachable_database_is_store_error(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-folder" / "db.sqlite3"
+    with pytest.raises(StoreError):
+        SqlStore.open(f"sqlite:///{missing}")
+
+
+def test_time_conversion_round_trips() -> None:
+    assert from_us(to_us(T0)) == T0
+    assert to_us(from_us(0)) == 0

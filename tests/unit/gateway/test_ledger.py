@@ -1,0 +1,526 @@
+"""The ledger: group commit, receipts a court can check, chains, idempotency, restarts, faults."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from court.verify.checkpoint import verify_checkpoint
+from court.verify.merkle import verify_consistency, verify_inclusion
+from court.verify.rfc6962 import leaf_hash
+from gateway.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    GatewayError,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Unavailable,
+)
+from gateway.log.tree import NodeID
+from gateway.model import EvidenceKind, ItemResult, Receipt
+from gateway.store.base import StoredCheckpoint, StoredEntry, StoreError
+from gateway.store.sql import SqlStore
+from gateway.tsa import EngineTokenSource, ProcessEngineTokenSource
+from notary.serve import build_authority
+from tests.support.ledger_env import (
+    Env,
+    check_chain,
+    sub,
+    submit,
+    submit_concurrently,
+)
+
+
+@pytest.fixture
+def env(pki_p256: Path, tmp_path: Path) -> Iterator[Env]:
+    e = Env(pki_p256, tmp_path)
+    yield e
+    for ledger in list(e.opened):
+        e.close(ledger)
+
+
+# --------------------------------------------------------------------------- receipts
+
+
+def test_empty_log_has_a_signed_checkpoint(env: Env) -> None:
+    ledger = env.open()
+    cp = verify_checkpoint(ledger.checkpoint(), env.vkey)
+    assert cp.size == 0 and ledger.size == 0
+
+
+def test_batch_receipts_verify_with_the_court_checks(env: Env) -> None:
+    ledger = env.open()
+    items = [
+        sub(1),
+        sub(2, alg="sha384", kind=EvidenceKind.COLLECTION_CALL),
+        sub(3, alg="sha512", loan="L-2", metadata=()),
+        sub(4, metadata=(("agency", "a-17"), ("channel", "visit"), ("note", "上门"))),
+    ]
+    results = submit(ledger, items)
+    receipts = [env.check_receipt(s, r) for s, r in zip(items, results, strict=True)]
+    assert [r.leaf_index for r in receipts] == [0, 1, 2, 3]
+    assert {r.checkpoint for r in receipts} == {ledger.checkpoint()}  # one commit, one signature
+    assert all(r.received_at.microsecond % 1000 == 0 for r in receipts)
+
+
+def test_concurrent_callers_share_one_commit_and_checkpoint(env: Env) -> None:
+    ledger = env.open(max_wait_ms=200, max_batch=100)
+    calls = [[sub(f"{c}-{i}", loan=f"L{c}")] for c in range(10) for i in range(2)]
+    results = submit_concurrently(ledger, calls)
+    receipts = [env.check_receipt(c[0], r[0]) for c, r in zip(calls, results, strict=True)]
+    assert len({r.checkpoint for r in receipts}) == 1
+    assert sorted(r.leaf_index for r in receipts) == list(range(20))
+
+
+def test_batches_larger_than_max_batch_are_split(env: Env) -> None:
+    ledger = env.open(max_batch=7, max_wait_ms=0)
+    items = [sub(i, loan=f"L{i % 3}") for i in range(30)]
+    results = submit(ledger, items)
+    receipts = [env.check_receipt(s, r) for s, r in zip(items, results, strict=True)]
+    assert [r.leaf_index for r in receipts] == list(range(30))
+    assert len({r.tree_size for r in receipts}) >= 5
+
+
+# --------------------------------------------------------------------------- chains
+
+
+def test_loan_chains_within_and_across_batches(env: Env) -> None:
+    ledger = env.open()
+    first = [sub(1), sub(2, loan="L-2"), sub(3), sub(4), sub(5, institution="bank-b")]
+    r1 = submit(ledger, first)
+    second = [sub(6, loan="L-2"), sub(7), sub(8, institution="bank-b")]
+    r2 = submit(ledger, second)
+    for s, r in zip(first + second, r1 + r2, strict=True):
+        env.check_receipt(s, r)
+    loan1 = [
+        r
+        for s, r in zip(first + second, r1 + r2, strict=True)
+        if (s.institution, s.loan_ref) == ("bank-a", "L-1")
+    ]
+    loan2 = [r for s, r in zip(first + second, r1 + r2, strict=True) if s.loan_ref == "L-2"]
+    loan_b = [r for s, r in zip(first + second, r1 + r2, strict=True) if s.institution == "bank-b"]
+    check_chain(loan1)  # type: ignore[arg-type]
+    check_chain(loan2)  # type: ignore[arg-type]
+    check_chain(loan_b)  # type: ignore[arg-type]
+    assert [r.loan_sequence for r in loan1] == [1, 2, 3, 4]  # type: ignore[union-attr]
+
+
+# --------------------------------------------------------------------------- idempotency
+
+
+def test_same_request_again_returns_the_original_receipt(env: Env) -> None:
+    ledger = env.open()
+    [first] = submit(ledger, [sub(1)])
+    submit(ledger, [sub(2)])  # the log moves on
+    [again] = submit(ledger, [sub(1)])
+    assert again == first
+    assert ledger.size == 2
+
+
+def test_same_request_id_other_content_is_already_exists(env: Env) -> None:
+    ledger = env.open()
+    submit(ledger, [sub(1)])
+    [other] = submit(ledger, [sub(1, data=b"something else")])
+    assert isinstance(other, AlreadyExists)
+    [meta] = submit(ledger, [sub(1, metadata=(("channel", "call"),))])
+    assert isinstance(meta, AlreadyExists)
+    assert ledger.size == 1
+
+
+def test_repeated_request_ids_inside_one_batch(env: Env) -> None:
+    ledger = env.open()
+    items = [sub(1), sub(1, data=b"different"), sub(1), sub(2)]
+    a, b, c, d = submit(ledger, items)
+    assert isinstance(a, Receipt) and isinstance(d, Receipt)
+    assert isinstance(b, AlreadyExists)
+    assert c == a
+    assert ledger.size == 2
+
+
+def test_repeats_across_concurrent_calls(env: Env) -> None:
+    ledger = env.open(max_batch=3, max_wait_ms=50)
+    calls = [[sub(i % 4)] for i in range(12)]
+    results = submit_concurrently(ledger, calls)
+    by_request: dict[str, set[str]] = {}
+    for c, [r] in zip(calls, results, strict=True):
+        assert isinstance(r, Receipt), r
+        by_request.setdefault(c[0].request_id, set()).add(r.entry_id)
+    assert all(len(ids) == 1 for ids in by_request.values())
+    assert ledger.size == 4
+
+
+# --------------------------------------------------------------------------- supersedes
+
+
+def test_supersedes_rules(env: Env) -> None:
+    ledger = env.open()
+    [old, other_loan] = submit(ledger, [sub(1), sub(2, loan="L-9")])
+    assert isinstance(old, Receipt) and isinstance(other_loan, Receipt)
+    ok, unknown, cross = submit(
+        ledger,
+        [
+            sub(3, supersedes=old.entry_id),
+            sub(4, supersedes="nonexistent0000"),
+            sub(5, supersedes=other_loan.entry_id),
+        ],
+    )
+    env.check_receipt(sub(3, supersedes=old.entry_id), ok)
+    assert isinstance(unknown, InvalidArgument) and unknown.violations[0][0] == "supersedes"
+    assert isinstance(cross, InvalidArgument) and "another loan" in cross.violations[0][1]
+    record = ledger.get(old.entry_id)
+    assert isinstance(ok, Receipt)
+    assert record.superseded_by == (ok.entry_id,)
+    assert record.receipt == old
+    assert ledger.get(ok.entry_id).submission.supersedes == old.entry_id
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def test_invalid_items_fail_alone(env: Env) -> None:
+    ledger = env.open()
+    bad_digest = replace(sub(2), digest=b"\x00" * 31)
+    future = replace(sub(3), occurred_at=datetime.now(UTC) + timedelta(minutes=6))
+    bad_meta = replace(sub(4), metadata=(("Bad Key", "x"),))
+    results = submit(ledger, [sub(1), bad_digest, future, bad_meta, sub(5)])
+    assert isinstance(results[0], Receipt) and isinstance(results[4], Receipt)
+    assert isinstance(results[1], InvalidArgument) and results[1].violations[0][0] == "digest"
+    assert isinstance(results[2], InvalidArgument)
+    assert results[2].violations[0][0] == "occurred_at"
+    assert isinstance(results[3], InvalidArgument)
+    assert results[3].violations[0][0] == "metadata[Bad Key]"
+    assert ledger.size == 2
+
+
+def test_tsa_refusing_sm3_is_invalid_argument(env: Env) -> None:
+    ledger = env.open()
+    [r] = submit(ledger, [sub(1, alg="sha256") if False else replace(sub(1), hash_algorithm="sm3")])
+    assert isinstance(r, InvalidArgument) and r.violations[0][0] == "hash_algorithm"
+    assert ledger.size == 0
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def test_get_find_and_list_with_pages(env: Env) -> None:
+    ledger = env.open()
+    same = b"the same document"
+    items = [
+        sub(i, data=same if i % 2 else None, loan="L-1" if i < 7 else "L-2") for i in range(10)
+    ]
+    receipts = submit(ledger, items)
+    assert all(isinstance(r, Receipt) for r in receipts)
+
+    record = ledger.get(receipts[3].entry_id)  # type: ignore[union-attr]
+    assert record.submission == items[3] and record.receipt == receipts[3]
+    with pytest.raises(NotFound):
+        ledger.get("doesnotexist")
+    with pytest.raises(InvalidArgument):
+        ledger.get("bad id!")
+
+    digest = hashlib.sha256(same).digest()
+    page, token = ledger.find("sha256", digest, 2, "")
+    seen = [r.receipt.leaf_index for r in page]
+    while token:
+        page, token = ledger.find("sha256", digest, 2, token)
+        seen += [r.receipt.leaf_index for r in page]
+    assert seen == [1, 3, 5, 7, 9]
+    assert ledger.find("sha256", hashlib.sha256(b"none").digest(), 0, "") == ([], "")
+    with pytest.raises(InvalidArgument) as info:
+        ledger.find("sha256", b"\x00" * 31, 0, "")
+    assert info.value.violations[0][0] == "digest"
+    with pytest.raises(InvalidArgument) as info:
+        ledger.find("sha256", digest, -1, "")
+    assert info.value.violations[0][0] == "page_size"
+
+    page, token = ledger.list_by_loan("bank-a", "L-1", 3, "")
+    assert [r.receipt.loan_sequence for r in page] == [1, 2, 3] and token
+    with pytest.raises(InvalidArgument) as info:
+        ledger.list_by_loan("bank-a", "L-2", 3, token)  # a token of another query
+    assert info.value.violations[0][0] == "page_token"
+    submit(ledger, [sub(99)])  # a new record of L-1 lands on a later page
+    rest, token2 = ledger.list_by_loan("bank-a", "L-1", 100, token)
+    assert [r.receipt.loan_sequence for r in rest] == [4, 5, 6, 7, 8] and token2 == ""
+    assert ledger.list_by_loan("bank-a", "unknown", 0, "") == ([], "")
+    with pytest.raises(InvalidArgument):
+        ledger.list_by_loan("bank-a", "bad loan ref", 0, "")
+
+
+def test_log_reads(env: Env) -> None:
+    ledger = env.open(max_batch=5, max_wait_ms=0)
+    receipts = [r for r in submit(ledger, [sub(i, loan=f"L{i}") for i in range(12)])]
+    size = ledger.size
+    assert size == 12
+    cp = verify_checkpoint(ledger.checkpoint(), env.vkey)
+    for r in receipts:
+        assert isinstance(r, Receipt)
+        proof = ledger.inclusion_proof(r.leaf_index, 0)
+        verify_inclusion(r.leaf_index, size, leaf_hash(r.leaf), proof, cp.root_hash)
+        assert ledger.leaf_index(leaf_hash(r.leaf)) == r.leaf_index
+        old = verify_checkpoint(ledger.checkpoint_at(r.tree_size), env.vkey)
+        verify_consistency(
+            old.size, size, ledger.consistency_proof(old.size, 0), old.root_hash, cp.root_hash
+        )
+        verify_inclusion(
+            r.leaf_index,
+            r.tree_size,
+            leaf_hash(r.leaf),
+            ledger.inclusion_proof(r.leaf_index, r.tree_size),
+            old.root_hash,
+        )
+    assert [i for i, _ in ledger.entries(3, 7)] == [3, 4, 5, 6]
+    assert ledger.entries(0, 12)[11][1] == receipts[11].leaf  # type: ignore[union-attr]
+    with pytest.raises(NotFound):
+        ledger.leaf_index(b"\x00" * 32)
+    checks: list[tuple[Callable[[], object], str]] = [
+        (lambda: ledger.inclusion_proof(12, 0), "leaf_index"),
+        (lambda: ledger.inclusion_proof(0, 13), "tree_size"),
+        (lambda: ledger.consistency_proof(0, 5), "from_size"),
+        (lambda: ledger.consistency_proof(6, 5), "from_size"),
+        (lambda: ledger.consistency_proof(1, 13), "to_size"),
+        (lambda: ledger.entries(5, 5), "end"),
+        (lambda: ledger.entries(0, 13), "end"),
+        (lambda: ledger.leaf_index(b"short"), "leaf_hash"),
+    ]
+    for call, field in checks:
+        with pytest.raises(InvalidArgument) as info:
+            call()
+        assert info.value.violations[0][0] == field
+    assert ledger.health() == {"store": True, "tsa": True}
+
+
+# --------------------------------------------------------------------------- restart
+
+
+def test_restart_continues_the_log(env: Env) -> None:
+    ledger = env.open()
+    before = submit(ledger, [sub(i) for i in range(5)])
+    old = verify_checkpoint(ledger.checkpoint(), env.vkey)
+    env.close(ledger)
+
+    again = env.open()
+    assert again.size == 5
+    assert verify_checkpoint(again.checkpoint(), env.vkey) == old
+    after = submit(again, [sub(i) for i in range(5, 9)])
+    receipts = [env.check_receipt(sub(i), r) for i, r in enumerate(before + after)]
+    assert [r.leaf_index for r in receipts] == list(range(9))
+    check_chain(receipts)
+    new = verify_checkpoint(again.checkpoint(), env.vkey)
+    verify_consistency(
+        old.size,
+        new.size,
+        again.consistency_proof(old.size, new.size),
+        old.root_hash,
+        new.root_hash,
+    )
+    [replayed] = submit(again, [sub(2)])
+    assert replayed == before[2]
+
+
+# --------------------------------------------------------------------------- faults
+
+
+class FlakyStore:
+    """A SqlStore whose next appends fail: before writing, or after writing (lost reply)."""
+
+    def __init__(self, inner: SqlStore) -> None:
+        self.inner = inner
+        self.fail_before = 0
+        self.fail_after = 0
+        self.down = False
+
+    def append_batch(
+        self, entries: Sequence[StoredEntry], nodes: Sequence[Any], checkpoint: StoredCheckpoint
+    ) -> None:
+        if self.down or self.fail_before:
+            self.fail_before = max(0, self.fail_before - 1)
+            raise StoreError("injected: database unreachable")
+        self.inner.append_batch(entries, nodes, checkpoint)
+        if self.fail_after:
+            self.fail_after -= 1
+            raise StoreError("injected: connection lost after COMMIT")
+
+    def get_nodes(self, ids: Sequence[NodeID]) -> list[bytes]:
+        if self.down:
+            raise StoreError("injected: database unreachable")
+        return self.inner.get_nodes(ids)
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        target = getattr(self.inner, name)
+        if not callable(target) or name in ("close",):
+            return target  # type: ignore[no-any-return]
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if self.down:
+                raise StoreError("injected: database unreachable")
+            return target(*args, **kwargs)
+
+        return call
+
+
+def test_store_failure_is_unavailable_and_nothing_is_lost(env: Env) -> None:
+    flaky = FlakyStore(SqlStore.sqlite(env.db))
+    ledger = env.open(store=flaky)
+    first = submit(ledger, [sub(1), sub(2)])
+    flaky.fail_before = 1
+    failed = submit(ledger, [sub(3), sub(4)])
+    assert all(isinstance(r, Unavailable) for r in failed)
+    assert ledger.size == 2 and flaky.inner.get_entry("e") is None
+    assert flaky.inner.entries_range(0, 100) == [(0, first[0].leaf), (1, first[1].leaf)]  # type: ignore[union-attr]
+    retried = submit(ledger, [sub(3), sub(4)])
+    receipts = [
+        env.check_receipt(sub(i), r) for i, r in zip([1, 2, 3, 4], first + retried, strict=True)
+    ]
+    assert [r.leaf_index for r in receipts] == [0, 1, 2, 3]
+    check_chain(receipts)
+
+
+def test_commit_with_lost_reply_reloads_and_stays_consistent(env: Env) -> None:
+    flaky = FlakyStore(SqlStore.sqlite(env.db))
+    ledger = env.open(store=flaky)
+    submit(ledger, [sub(1)])
+    flaky.fail_after = 1
+    [lost] = submit(ledger, [sub(2)])
+    assert isinstance(lost, Unavailable)
+    # the entry was in fact committed: a retry finds it, the log continues after it
+    [retry, nxt] = submit(ledger, [sub(2), sub(3)])
+    assert isinstance(retry, Receipt) and retry.leaf_index == 1
+    env.check_receipt(sub(2), retry)
+    env.check_receipt(sub(3), nxt)
+    assert isinstance(nxt, Receipt) and nxt.leaf_index == 2 and nxt.loan_sequence == 3
+
+
+def test_store_down_then_back(env: Env) -> None:
+    flaky = FlakyStore(SqlStore.sqlite(env.db))
+    ledger = env.open(store=flaky)
+    submit(ledger, [sub(1)])
+    flaky.down = True
+    assert all(isinstance(r, Unavailable) for r in submit(ledger, [sub(2), sub(3)]))
+    assert ledger.health()["store"] is False
+    with pytest.raises(Unavailable):
+        ledger.get("anything")
+    flaky.down = False
+    results = submit(ledger, [sub(2), sub(3)])
+    assert [r.leaf_index for r in results] == [1, 2]  # type: ignore[union-attr]
+
+
+class FailingTsa:
+    """Wraps a token source; digests in ``bad`` fail as if the TSA were down."""
+
+    def __init__(self, inner: EngineTokenSource) -> None:
+        self.inner = inner
+        self.bad: set[bytes] = set()
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def stamp(self, hash_algorithm: str, digest: bytes) -> bytes:
+        self.gate.wait()
+        if digest in self.bad:
+            raise Unavailable("injected: TSA down")
+        return self.inner.stamp(hash_algorithm, digest)
+
+    def stamp_batch(self, items: Sequence[tuple[str, bytes]]) -> list[bytes | GatewayError]:
+        out: list[bytes | GatewayError] = []
+        for alg, digest in items:
+            try:
+                out.append(self.stamp(alg, digest))
+            except GatewayError as exc:
+                out.append(exc)
+        return out
+
+    def healthy(self) -> bool:
+        return not self.bad
+
+
+def test_tsa_failure_is_unavailable_for_the_affected_items(env: Env) -> None:
+    tsa = FailingTsa(env.tsa())
+    ledger = env.open(tsa=tsa)
+    tsa.bad.add(sub(2).digest)
+    results = submit(ledger, [sub(1), sub(2), sub(3)])
+    assert isinstance(results[1], Unavailable)
+    env.check_receipt(sub(1), results[0])
+    env.check_receipt(sub(3), results[2])
+    assert ledger.health()["tsa"] is False
+    tsa.bad.clear()
+    [later] = submit(ledger, [sub(2)])
+    receipt = env.check_receipt(sub(2), later)
+    assert receipt.loan_sequence == 3
+
+
+def test_full_queue_is_resource_exhausted(env: Env) -> None:
+    tsa = FailingTsa(env.tsa())
+    ledger = env.open(tsa=tsa, max_batch=1, max_queue=2, max_wait_ms=0)
+    tsa.gate.clear()  # the TSA hangs: the first item blocks the pipeline
+
+    async def scenario() -> tuple[list[ItemResult], list[ItemResult]]:
+        first = asyncio.ensure_future(ledger.submit([sub(1)]))
+        while ledger.queued():
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        second = asyncio.ensure_future(ledger.submit([sub(2), sub(3)]))
+        await asyncio.sleep(0.05)
+        with pytest.raises(ResourceExhausted):
+            await ledger.submit([sub(4)])
+        tsa.gate.set()
+        return await first, await second
+
+    first, second = asyncio.run(scenario())
+    assert all(isinstance(r, Receipt) for r in first + second)
+
+
+def test_ledger_with_tokens_from_worker_processes(env: Env) -> None:
+    factory = functools.partial(build_authority, env.pki, env.folder / "serials")
+    ledger = env.open(tsa=ProcessEngineTokenSource(factory, env.roots, processes=1))
+    items = [sub(i, loan=f"L{i % 3}") for i in range(40)]
+    results = submit(ledger, items)
+    receipts = [env.check_receipt(s, r) for s, r in zip(items, results, strict=True)]
+    check_chain([r for r in receipts if r.leaf_index % 3 == 0])
+
+
+class BuggyTsa(FailingTsa):
+    """A token source that crashes (a bug, not a refusal) while ``crash`` is set."""
+
+    crash = True
+
+    def stamp_batch(self, items: Sequence[tuple[str, bytes]]) -> list[bytes | GatewayError]:
+        if self.crash:
+            raise RuntimeError("injected bug")
+        return super().stamp_batch(items)
+
+
+def test_unexpected_failure_answers_every_caller_and_recovers(env: Env) -> None:
+    tsa = BuggyTsa(env.tsa())
+    ledger = env.open(tsa=tsa)
+    results = submit(ledger, [sub(1), sub(2), sub(1)])
+    assert all(isinstance(r, Unavailable) for r in results)
+    tsa.crash = False
+    results = submit(ledger, [sub(1), sub(2)])
+    assert [r.leaf_index for r in results] == [0, 1]  # type: ignore[union-attr]
+
+
+def test_close_finishes_queued_work_then_refuses(env: Env) -> None:
+    ledger = env.open(max_batch=5, max_wait_ms=20)
+
+    async def scenario() -> list[list[ItemResult]]:
+        calls = [asyncio.ensure_future(ledger.submit([sub(i, loan=f"L{i}")])) for i in range(20)]
+        await asyncio.sleep(0)
+        closing = asyncio.ensure_future(ledger.close())
+        done = list(await asyncio.gather(*calls))
+        await closing
+        with pytest.raises(FailedPrecondition):
+            await ledger.submit([sub(99)])
+        return done
+
+    done = asyncio.run(scenario())
+    env.opened.remove(ledger)
+    assert sorted(r.leaf_index for [r] in done) == list(range(20))  # type: ignore[union-attr]

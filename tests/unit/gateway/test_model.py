@@ -1,0 +1,104 @@
+"""Field rules of a submission (the proto's documented bounds), entry ids and errors."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from gateway.errors import InvalidArgument, NotFound
+from gateway.model import (
+    ENTRY_ID_PATTERN,
+    EvidenceKind,
+    Submission,
+    is_valid_entry_id,
+    new_entry_id,
+    new_entry_ids,
+    validate_submission,
+)
+
+NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+GOOD = Submission(
+    institution="bank-a",
+    request_id="0b5e2f1c-9a4e-4f4e-8d55-2a1f5c3e7b10",
+    loan_ref="loan/2024:001.a-b",
+    kind=EvidenceKind.LOAN_CONTRACT,
+    hash_algorithm="sha256",
+    digest=b"\x01" * 32,
+    occurred_at=NOW - timedelta(days=400),
+    metadata=(("agency", "a-17"), ("channel", "sms")),
+    supersedes=None,
+)
+
+
+def fields(s: Submission) -> list[str]:
+    return [f for f, _ in validate_submission(s, NOW)]
+
+
+def test_good_submission_passes() -> None:
+    assert validate_submission(GOOD, NOW) == []
+    for alg, size in (("sha384", 48), ("sha512", 64), ("sm3", 32)):
+        assert fields(replace(GOOD, hash_algorithm=alg, digest=b"\x00" * size)) == []
+    assert fields(replace(GOOD, supersedes="abc_DEF-123")) == []
+    assert fields(replace(GOOD, occurred_at=NOW + timedelta(minutes=5))) == []
+    assert fields(replace(GOOD, metadata=(("k", "v" * 256),))) == []
+    assert fields(replace(GOOD, metadata=tuple((f"k{i:02d}", "") for i in range(16)))) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"request_id": ""}, "request_id"),
+        ({"request_id": "x" * 129}, "request_id"),
+        ({"request_id": "has space"}, "request_id"),
+        ({"loan_ref": ""}, "loan_ref"),
+        ({"loan_ref": "张三"}, "loan_ref"),
+        ({"loan_ref": "x" * 129}, "loan_ref"),
+        ({"institution": ""}, "institution"),
+        ({"kind": "unknown"}, "kind"),
+        ({"hash_algorithm": "md5"}, "hash_algorithm"),
+        ({"hash_algorithm": ""}, "hash_algorithm"),
+        ({"digest": b"\x00" * 31}, "digest"),
+        ({"digest": b"ab" * 32}, "digest"),
+        ({"hash_algorithm": "sha384"}, "digest"),
+        ({"occurred_at": NOW + timedelta(minutes=5, seconds=1)}, "occurred_at"),
+        ({"occurred_at": datetime(2024, 1, 1)}, "occurred_at"),
+        ({"metadata": tuple((f"k{i:02d}", "") for i in range(17))}, "metadata"),
+        ({"metadata": (("b", "1"), ("a", "2"))}, "metadata"),
+        ({"metadata": (("a", "1"), ("a", "2"))}, "metadata"),
+        ({"metadata": (("UPPER", "1"),)}, "metadata[UPPER]"),
+        ({"metadata": (("k" * 65, "1"),)}, "metadata[" + "k" * 65 + "]"),
+        ({"metadata": (("k", "é" * 129),)}, "metadata[k]"),
+        ({"supersedes": ""}, "supersedes"),
+        ({"supersedes": "x" * 65}, "supersedes"),
+        ({"supersedes": "bad/id"}, "supersedes"),
+    ],
+)
+def test_each_rule_names_its_field(changes: dict[str, object], field: str) -> None:
+    assert fields(replace(GOOD, **changes)) == [field]  # type: ignore[arg-type]
+
+
+def test_several_problems_are_all_reported() -> None:
+    bad = replace(GOOD, request_id="", digest=b"", hash_algorithm="sha1")
+    assert fields(bad) == ["request_id", "hash_algorithm", "digest"]
+
+
+def test_occurred_at_in_another_timezone_is_compared_as_an_instant() -> None:
+    beijing = timezone(timedelta(hours=8))
+    assert fields(replace(GOOD, occurred_at=(NOW + timedelta(minutes=4)).astimezone(beijing))) == []
+
+
+def test_entry_ids() -> None:
+    ids = {new_entry_id() for _ in range(100)} | set(new_entry_ids(100))
+    assert len(ids) == 200
+    assert all(ENTRY_ID_PATTERN.fullmatch(i) and len(i) == 26 for i in ids)
+    assert is_valid_entry_id("a" * 64) and not is_valid_entry_id("a" * 65)
+    assert not is_valid_entry_id("") and not is_valid_entry_id("a.b")
+
+
+def test_errors_carry_what_to_do() -> None:
+    err = InvalidArgument([("digest", "must be 32 bytes")])
+    assert err.violations == [("digest", "must be 32 bytes")]
+    assert "digest" in str(err)
+    assert NotFound("x") == NotFound("x") and NotFound("x") != NotFound("y")

@@ -1,0 +1,219 @@
+"""The one place where gateway errors become gRPC statuses.
+
+Every :class:`gateway.errors.GatewayError` maps to exactly one gRPC status
+code. The status travels as a ``google.rpc.Status`` (gRPC "rich error model":
+the serialized status rides in the ``grpc-status-details-bin`` trailer, built
+with ``grpc_status.rpc_status.to_status``), with these details:
+
+* INVALID_ARGUMENT carries a ``google.rpc.BadRequest`` naming every bad field.
+  The core reports paths relative to the request item (``"digest"``); the
+  servicer passes the prefix of that item in the request message
+  (``"submission"``), giving ``"submission.digest"``.
+* RESOURCE_EXHAUSTED and UNAVAILABLE carry a ``google.rpc.RetryInfo`` with a
+  suggested back-off.
+
+Per-item results (BatchSubmitEvidence, SubmitEvidenceStream) use the same
+``google.rpc.Status`` messages, built by :func:`to_rpc_status`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, NoReturn, TypeVar
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from gateway.api.caller import Unauthenticated
+from gateway.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    GatewayError,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Unavailable,
+)
+
+__all__ = [
+    "GRPC_CODE",
+    "abort",
+    "field_path",
+    "grpc_code",
+    "invalid",
+    "rpc_errors",
+    "rpc_stream_errors",
+    "to_grpc_status",
+    "to_rpc_status",
+]
+
+log = logging.getLogger(__name__)
+
+#: google.rpc.Code of each error class (the first matching base class wins).
+GRPC_CODE: dict[type[GatewayError], int] = {
+    InvalidArgument: code_pb2.INVALID_ARGUMENT,
+    NotFound: code_pb2.NOT_FOUND,
+    AlreadyExists: code_pb2.ALREADY_EXISTS,
+    ResourceExhausted: code_pb2.RESOURCE_EXHAUSTED,
+    Unavailable: code_pb2.UNAVAILABLE,
+    FailedPrecondition: code_pb2.FAILED_PRECONDITION,
+    Unauthenticated: code_pb2.UNAUTHENTICATED,
+}
+
+#: Suggested back-off for retryable errors, in milliseconds.
+RETRY_DELAY_MS: dict[int, int] = {
+    code_pb2.RESOURCE_EXHAUSTED: 100,
+    code_pb2.UNAVAILABLE: 1000,
+}
+
+
+def grpc_code(exc: GatewayError) -> int:
+    """The google.rpc.Code for ``exc``; UNKNOWN for a class without a mapping."""
+    for cls in type(exc).__mro__:
+        code = GRPC_CODE.get(cls)
+        if code is not None:
+            return int(code)
+    return int(code_pb2.UNKNOWN)
+
+
+def field_path(prefix: str, field: str) -> str:
+    """Join a message prefix and a field path (``"submission"`` + ``"digest"``).
+
+    An empty prefix leaves the path as it is; an empty field names the prefix
+    itself; an index or key suffix (``"[3]"``) is appended without a dot.
+    """
+    if not prefix:
+        return field
+    if not field:
+        return prefix
+    if field.startswith("["):
+        return prefix + field
+    return f"{prefix}.{field}"
+
+
+def _pack(message: Any) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+def to_rpc_status(exc: GatewayError, field_prefix: str = "") -> status_pb2.Status:
+    """The ``google.rpc.Status`` for ``exc``, field paths prefixed with ``field_prefix``."""
+    code = grpc_code(exc)
+    status = status_pb2.Status(code=code, message=exc.message)
+    if isinstance(exc, InvalidArgument):
+        bad = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=field_path(field_prefix, field), description=description
+                )
+                for field, description in exc.violations
+            ]
+        )
+        status.details.append(_pack(bad))
+    delay_ms = RETRY_DELAY_MS.get(code)
+    if delay_ms is not None:
+        delay = duration_pb2.Duration()
+        delay.FromMilliseconds(delay_ms)
+        status.details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
+    return status
+
+
+def to_grpc_status(exc: GatewayError, field_prefix: str = "") -> grpc.Status:
+    """The ``grpc.Status`` to end an RPC with (rich details in the trailer)."""
+    return rpc_status.to_status(to_rpc_status(exc, field_prefix))
+
+
+def invalid(field: str, description: str) -> InvalidArgument:
+    """An :class:`InvalidArgument` naming one field."""
+    return InvalidArgument([(field, description)])
+
+
+async def abort(
+    context: grpc.aio.ServicerContext[Any, Any], exc: GatewayError, field_prefix: str = ""
+) -> NoReturn:
+    """End the RPC with the status of ``exc``."""
+    await context.abort_with_status(to_grpc_status(exc, field_prefix))
+    raise AssertionError("abort_with_status returned")  # pragma: no cover
+
+
+_INTERNAL = status_pb2.Status(
+    code=code_pb2.INTERNAL,
+    message="internal error in the gateway; it was logged, retry later or contact the operator",
+)
+
+R = TypeVar("R")
+Handler = Callable[..., Awaitable[R]]
+
+
+def _is_abort(exc: BaseException) -> bool:
+    # grpc.aio raises AbortError from context.abort*; it must pass through.
+    return isinstance(exc, grpc.aio.AbortError | grpc.RpcError)
+
+
+def rpc_errors(
+    field_prefix: str = "",
+) -> Callable[[Callable[..., Awaitable[R]]], Callable[..., Awaitable[R]]]:
+    """Decorate a unary servicer method: a GatewayError it raises ends the RPC.
+
+    ``field_prefix`` is the path of the request item the core's field names
+    are relative to (e.g. ``"submission"``). Any other exception is logged
+    and reported as INTERNAL without its text.
+    """
+
+    def decorate(method: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
+        @functools.wraps(method)
+        async def wrapper(self: Any, request: Any, context: Any) -> R:
+            try:
+                return await method(self, request, context)
+            except GatewayError as exc:
+                await abort(context, exc, field_prefix)
+            except Exception as exc:
+                if _is_abort(exc):
+                    raise
+                log.exception("unexpected error in %s", method.__qualname__)
+                await context.abort_with_status(rpc_status.to_status(_INTERNAL))
+                raise AssertionError("abort_with_status returned") from exc  # pragma: no cover
+
+        return wrapper
+
+    return decorate
+
+
+def rpc_stream_errors(
+    field_prefix: str = "",
+) -> Callable[[Callable[..., AsyncIterator[R]]], Callable[..., AsyncIterator[R]]]:
+    """Like :func:`rpc_errors`, for a method that is an async generator of responses."""
+
+    def decorate(method: Callable[..., AsyncIterator[R]]) -> Callable[..., AsyncIterator[R]]:
+        @functools.wraps(method)
+        async def wrapper(self: Any, request: Any, context: Any) -> AsyncIterator[R]:
+            try:
+                async for response in method(self, request, context):
+                    yield response
+            except GatewayError as exc:
+                await abort(context, exc, field_prefix)
+            except Exception as exc:
+                if _is_abort(exc):
+                    raise
+                log.exception("unexpected error in %s", method.__qualname__)
+                await context.abort_with_status(rpc_status.to_status(_INTERNAL))
+                raise AssertionError("abort_with_status returned") from exc  # pragma: no cover
+
+        return wrapper
+
+    return decorate
+
+
+def violations_of(status: status_pb2.Status) -> Sequence[tuple[str, str]]:
+    """The ``(field, description)`` pairs of the BadRequest in ``status``."""
+    out: list[tuple[str, str]] = []
+    for detail in status.details:
+        bad = error_details_pb2.BadRequest()
+        if detail.Unpack(bad):
+            out.extend((v.field, v.description) for v in bad.field_violations)
+    return out

@@ -1,0 +1,284 @@
+"""EvidenceService: validate -> ledger -> response.
+
+Field paths in errors: SubmitEvidence names fields under ``submission``
+(``"submission.digest"``); the per-item errors of BatchSubmitEvidence and
+SubmitEvidenceStream are relative to the item (``"digest"``), as the API
+contract says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from evidence_gateway.v1 import evidence_service_pb2 as pb
+from evidence_gateway.v1 import evidence_service_pb2_grpc as pb_grpc
+from gateway.api import convert
+from gateway.api.caller import DevCallers
+from gateway.api.errors import rpc_errors, rpc_stream_errors, to_rpc_status
+from gateway.api.ports import LedgerPort
+from gateway.errors import GatewayError, InvalidArgument, ResourceExhausted, Unavailable
+from gateway.model import (
+    ItemResult,
+    Submission,
+    validate_entry_id,
+    validate_institution,
+    validate_loan_ref,
+)
+
+__all__ = [
+    "MAX_BATCH_ITEMS",
+    "STREAM_CHUNK",
+    "STREAM_CHUNKS_IN_FLIGHT",
+    "STREAM_WINDOW",
+    "EvidenceServicer",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH_ITEMS = 1000
+#: How many stream submissions may be in flight (read but not yet answered).
+STREAM_WINDOW = 2000
+#: At most this many submissions of one stream go to the ledger in one call ...
+STREAM_CHUNK = 500
+#: ... and at most this many such calls of one stream are in the ledger at a time.
+#: One keeps registration in stream order even when a full queue makes a chunk
+#: wait: the next chunk is submitted only once the previous one is in.
+STREAM_CHUNKS_IN_FLIGHT = 1
+_STREAM_RETRY_DELAYS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
+
+
+_StreamItem = tuple[str, Submission | InvalidArgument]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
+    """The gRPC face of the ledger's evidence operations."""
+
+    def __init__(
+        self,
+        ledger: LedgerPort,
+        callers: DevCallers,
+        clock: Callable[[], datetime] = _utcnow,
+        stream_window: int = STREAM_WINDOW,
+    ) -> None:
+        self._ledger = ledger
+        self._callers = callers
+        self._clock = clock
+        self._stream_window = stream_window
+
+    # ------------------------------------------------------------------ submit
+
+    def _submission(
+        self, message: Any, institution: str, now: datetime
+    ) -> Submission | InvalidArgument:
+        submission, problems = convert.submission_from_proto(message, institution, now)
+        return InvalidArgument(problems) if problems else submission
+
+    @rpc_errors("submission")
+    async def SubmitEvidence(
+        self, request: pb.SubmitEvidenceRequest, context: Any
+    ) -> pb.SubmitEvidenceResponse:
+        institution = self._callers.institution(context)
+        if not request.HasField("submission"):
+            raise InvalidArgument([("", "is required")])
+        item = self._submission(request.submission, institution, self._clock())
+        if isinstance(item, GatewayError):
+            raise item
+        (result,) = await self._ledger.submit([item])
+        if isinstance(result, GatewayError):
+            raise result
+        return pb.SubmitEvidenceResponse(receipt=convert.receipt_to_proto(result))
+
+    @rpc_errors()
+    async def BatchSubmitEvidence(
+        self, request: pb.BatchSubmitEvidenceRequest, context: Any
+    ) -> pb.BatchSubmitEvidenceResponse:
+        institution = self._callers.institution(context)
+        count = len(request.submissions)
+        if not 1 <= count <= MAX_BATCH_ITEMS:
+            raise InvalidArgument(
+                [("submissions", f"must hold 1 to {MAX_BATCH_ITEMS:,} items, got {count:,}")]
+            )
+        now = self._clock()
+        items = [self._submission(m, institution, now) for m in request.submissions]
+        valid = [item for item in items if isinstance(item, Submission)]
+        results = iter(await self._ledger.submit(valid) if valid else [])
+        response = pb.BatchSubmitEvidenceResponse()
+        for message, item in zip(request.submissions, items, strict=True):
+            outcome: ItemResult = next(results) if isinstance(item, Submission) else item
+            result = response.results.add(request_id=message.request_id)
+            if isinstance(outcome, GatewayError):
+                result.error.CopyFrom(to_rpc_status(outcome))
+            else:
+                result.receipt.CopyFrom(convert.receipt_to_proto(outcome))
+        return response
+
+    @rpc_stream_errors()
+    async def SubmitEvidenceStream(
+        self, request_iterator: AsyncIterator[pb.SubmitEvidenceStreamRequest], context: Any
+    ) -> AsyncIterator[pb.SubmitEvidenceStreamResponse]:
+        """Answer each submission in order; read ahead at most ``stream_window`` items.
+
+        A reader takes messages off the stream as they come; a dispatcher hands
+        what has accumulated to the ledger as one chunk, with at most
+        ``STREAM_CHUNKS_IN_FLIGHT`` chunks of one stream in the ledger at a
+        time. So a trickle is submitted item by item at once, and a flood in
+        chunks as large as the ledger's commits are slow (up to
+        ``STREAM_CHUNK`` items); items are registered in stream order. A full
+        queue is waited out (back-pressure), not reported; UNAVAILABLE ends
+        the stream.
+        """
+        institution = self._callers.institution(context)
+        window = asyncio.Semaphore(self._stream_window)
+        in_flight = asyncio.Semaphore(STREAM_CHUNKS_IN_FLIGHT)
+        buffer: list[_StreamItem] = []
+        wake = asyncio.Event()
+        eof = asyncio.Event()
+        chunks: asyncio.Queue[tuple[list[_StreamItem], asyncio.Task[list[ItemResult]]] | None]
+        chunks = asyncio.Queue()
+
+        async def read() -> None:
+            async for request in request_iterator:
+                await window.acquire()
+                message = request.submission
+                item = self._submission(message, institution, self._clock())
+                buffer.append((message.request_id, item))
+                wake.set()
+            eof.set()
+            wake.set()
+
+        async def dispatch() -> None:
+            while True:
+                await wake.wait()
+                await in_flight.acquire()
+                wake.clear()
+                if not buffer:
+                    in_flight.release()
+                    if eof.is_set():
+                        await chunks.put(None)
+                        return
+                    continue
+                chunk = buffer[:STREAM_CHUNK]
+                del buffer[:STREAM_CHUNK]
+                if buffer or eof.is_set():
+                    wake.set()
+                log.debug("stream chunk of %d", len(chunk))
+                task = asyncio.create_task(self._submit_chunk(chunk))
+                task.add_done_callback(lambda _: in_flight.release())
+                await chunks.put((chunk, task))
+
+        reader = asyncio.create_task(read())
+        dispatcher = asyncio.create_task(dispatch())
+        try:
+            while True:
+                getter = asyncio.ensure_future(chunks.get())
+                if not reader.done():
+                    await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+                    if not getter.done() and reader.exception() is not None:
+                        getter.cancel()
+                        reader.result()  # the client's side of the stream failed
+                entry = await getter
+                if entry is None:
+                    return
+                chunk, task = entry
+                for (request_id, _), outcome in zip(chunk, await task, strict=True):
+                    window.release()
+                    if isinstance(outcome, Unavailable):
+                        raise outcome  # the stream cannot go on
+                    response = pb.SubmitEvidenceStreamResponse(request_id=request_id)
+                    if isinstance(outcome, GatewayError):
+                        response.error.CopyFrom(to_rpc_status(outcome))
+                    else:
+                        response.receipt.CopyFrom(convert.receipt_to_proto(outcome))
+                    yield response
+        finally:
+            for helper in (reader, dispatcher):
+                helper.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await helper
+
+    async def _submit_chunk(self, chunk: list[_StreamItem]) -> list[ItemResult]:
+        valid = [item for _, item in chunk if isinstance(item, Submission)]
+        results = iter(await self._submit_patiently(valid) if valid else [])
+        return [next(results) if isinstance(item, Submission) else item for _, item in chunk]
+
+    async def _submit_patiently(
+        self, items: list[Submission], attempt: int = 0
+    ) -> list[ItemResult]:
+        """Submit, waiting out a full queue; a chunk that keeps not fitting is split."""
+        while True:
+            try:
+                return await self._ledger.submit(items)
+            except ResourceExhausted:
+                if len(items) > 1 and attempt >= 2:
+                    half = len(items) // 2
+                    first = await self._submit_patiently(items[:half], attempt)
+                    return first + await self._submit_patiently(items[half:], attempt)
+                await asyncio.sleep(
+                    _STREAM_RETRY_DELAYS[min(attempt, len(_STREAM_RETRY_DELAYS) - 1)]
+                )
+                attempt += 1
+            except GatewayError as exc:
+                return [exc] * len(items)
+
+    # -------------------------------------------------------------------- read
+
+    @rpc_errors()
+    async def GetEvidence(
+        self, request: pb.GetEvidenceRequest, context: Any
+    ) -> pb.GetEvidenceResponse:
+        self._callers.institution(context)
+        problems = validate_entry_id(request.entry_id)
+        if problems:
+            raise InvalidArgument(problems)
+        record = self._ledger.get(request.entry_id)
+        return pb.GetEvidenceResponse(record=convert.record_to_proto(record))
+
+    @rpc_errors()
+    async def FindEvidence(
+        self, request: pb.FindEvidenceRequest, context: Any
+    ) -> pb.FindEvidenceResponse:
+        self._callers.institution(context)
+        problems = convert.digest_violations(
+            request.hash_algorithm, request.digest, "hash_algorithm", "digest"
+        )
+        page_size, more = convert.page_size_from_proto(request.page_size)
+        problems += more
+        if problems:
+            raise InvalidArgument(problems)
+        algorithm = convert.algorithm_from_proto(request.hash_algorithm)
+        assert algorithm is not None
+        records, next_token = self._ledger.find(
+            algorithm, bytes(request.digest), page_size, request.page_token
+        )
+        return pb.FindEvidenceResponse(
+            records=[convert.record_to_proto(r) for r in records], next_page_token=next_token
+        )
+
+    @rpc_errors()
+    async def ListEvidence(
+        self, request: pb.ListEvidenceRequest, context: Any
+    ) -> pb.ListEvidenceResponse:
+        caller = self._callers.institution(context)
+        problems = validate_loan_ref(request.loan_ref)
+        institution = request.institution or caller
+        if request.institution:
+            problems += validate_institution(request.institution)
+        page_size, more = convert.page_size_from_proto(request.page_size)
+        problems += more
+        if problems:
+            raise InvalidArgument(problems)
+        records, next_token = self._ledger.list_by_loan(
+            institution, request.loan_ref, page_size, request.page_token
+        )
+        return pb.ListEvidenceResponse(
+            records=[convert.record_to_proto(r) for r in records], next_page_token=next_token
+        )

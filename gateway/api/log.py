@@ -1,0 +1,137 @@
+"""LogService: checkpoints, inclusion and consistency proofs, raw leaves.
+
+Every request that names a tree size is checked against one checkpoint read
+at the start of the call, so a proof and the checkpoint returned with it
+always agree even while the log grows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evidence_gateway.v1 import common_pb2
+from evidence_gateway.v1 import log_service_pb2 as pb
+from evidence_gateway.v1 import log_service_pb2_grpc as pb_grpc
+from gateway.api import convert
+from gateway.api.caller import DevCallers
+from gateway.api.errors import rpc_errors
+from gateway.api.ports import LedgerPort
+from gateway.errors import InvalidArgument, NotFound
+
+__all__ = ["MAX_ENTRIES", "LogServicer"]
+
+MAX_ENTRIES = 1000
+_HASH_SIZE = 32
+
+
+class LogServicer(pb_grpc.LogServiceServicer):
+    """The gRPC face of the ledger's Merkle log."""
+
+    def __init__(self, ledger: LedgerPort, callers: DevCallers) -> None:
+        self._ledger = ledger
+        self._callers = callers
+
+    def _latest(self) -> common_pb2.Checkpoint:
+        checkpoint = common_pb2.Checkpoint()
+        checkpoint.CopyFrom(convert.checkpoint_to_proto(self._ledger.checkpoint()))
+        return checkpoint
+
+    @rpc_errors()
+    async def GetCheckpoint(
+        self, request: pb.GetCheckpointRequest, context: Any
+    ) -> pb.GetCheckpointResponse:
+        self._callers.institution(context)
+        return pb.GetCheckpointResponse(checkpoint=self._latest())
+
+    @rpc_errors()
+    async def GetInclusionProof(
+        self, request: pb.GetInclusionProofRequest, context: Any
+    ) -> pb.GetInclusionProofResponse:
+        self._callers.institution(context)
+        latest = self._latest()
+        size = request.tree_size or latest.size
+        which = request.WhichOneof("leaf")
+        problems: list[tuple[str, str]] = []
+        if request.tree_size > latest.size:
+            problems.append(
+                (
+                    "tree_size",
+                    f"is {request.tree_size}, beyond the latest checkpoint's {latest.size}",
+                )
+            )
+        if which is None:
+            problems.append(("leaf", "set leaf_index or leaf_hash"))
+        elif which == "leaf_hash" and len(request.leaf_hash) != _HASH_SIZE:
+            problems.append(
+                ("leaf_hash", f"must be 32 bytes (SHA-256 leaf hash), got {len(request.leaf_hash)}")
+            )
+        elif which == "leaf_index" and request.leaf_index >= size and not problems:
+            problems.append(
+                ("leaf_index", f"is {request.leaf_index}, not below the tree size {size}")
+            )
+        if problems:
+            raise InvalidArgument(problems)
+        if which == "leaf_hash":
+            index = self._ledger.leaf_index(bytes(request.leaf_hash))
+            if index >= size:
+                raise NotFound(
+                    f"no leaf with hash {request.leaf_hash.hex()} among the first {size} leaves"
+                )
+        else:
+            index = request.leaf_index
+        hashes = self._ledger.inclusion_proof(index, size)
+        response = pb.GetInclusionProofResponse(
+            inclusion_proof=convert.inclusion_proof_to_proto(index, size, hashes)
+        )
+        if request.tree_size == 0:
+            response.checkpoint.CopyFrom(latest)
+        return response
+
+    @rpc_errors()
+    async def GetConsistencyProof(
+        self, request: pb.GetConsistencyProofRequest, context: Any
+    ) -> pb.GetConsistencyProofResponse:
+        self._callers.institution(context)
+        latest = self._latest()
+        to_size = request.to_size or latest.size
+        problems: list[tuple[str, str]] = []
+        if request.from_size == 0:
+            problems.append(("from_size", "must be at least 1 (size 0 has no consistency proof)"))
+        if request.to_size > latest.size:
+            problems.append(
+                ("to_size", f"is {request.to_size}, beyond the latest checkpoint's {latest.size}")
+            )
+        elif request.from_size > to_size:
+            problems.append(("from_size", f"is {request.from_size}, larger than to_size {to_size}"))
+        if problems:
+            raise InvalidArgument(problems)
+        hashes = self._ledger.consistency_proof(request.from_size, to_size)
+        response = pb.GetConsistencyProofResponse(
+            consistency_proof=common_pb2.ConsistencyProof(
+                from_size=request.from_size, to_size=to_size, hashes=hashes
+            )
+        )
+        if request.to_size == 0:
+            response.checkpoint.CopyFrom(latest)
+        return response
+
+    @rpc_errors()
+    async def GetEntries(
+        self, request: pb.GetEntriesRequest, context: Any
+    ) -> pb.GetEntriesResponse:
+        self._callers.institution(context)
+        latest = self._latest()
+        problems: list[tuple[str, str]] = []
+        if request.start >= request.end:
+            problems.append(("start", f"is {request.start}, not below end {request.end}"))
+        if request.end > latest.size:
+            problems.append(
+                ("end", f"is {request.end}, beyond the latest checkpoint's size {latest.size}")
+            )
+        if problems:
+            raise InvalidArgument(problems)
+        end = min(request.end, request.start + MAX_ENTRIES)
+        entries = self._ledger.entries(request.start, end)
+        return pb.GetEntriesResponse(
+            entries=[pb.LogEntry(leaf_index=i, leaf=leaf) for i, leaf in entries]
+        )

@@ -1,0 +1,58 @@
+"""What the servicers need from the core: the ledger's read and write operations.
+
+:class:`gateway.ledger.Ledger` satisfies this protocol; the servicers are typed
+against it only, so they stay thin and can be unit-tested with a fake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from gateway.model import EvidenceRecord, ItemResult, Submission
+
+__all__ = ["LedgerPort"]
+
+
+class LedgerPort(Protocol):
+    """The ledger as the gRPC edge uses it."""
+
+    async def submit(self, items: Sequence[Submission]) -> list[ItemResult]:
+        """Register ``items``; one result per item, in order, each durable when returned."""
+        ...
+
+    def get(self, entry_id: str) -> EvidenceRecord:
+        """The record with ``entry_id``; raises ``NotFound``."""
+        ...
+
+    def find(
+        self, alg: str, digest: bytes, page_size: int, page_token: str
+    ) -> tuple[list[EvidenceRecord], str]:
+        """Records with this digest in ascending leaf index, and the next page token."""
+        ...
+
+    def list_by_loan(
+        self, institution: str, loan_ref: str, page_size: int, page_token: str
+    ) -> tuple[list[EvidenceRecord], str]:
+        """Records of one loan in ascending loan sequence, and the next page token."""
+        ...
+
+    def checkpoint(self) -> str:
+        """The latest signed checkpoint note."""
+        ...
+
+    def inclusion_proof(self, leaf_index: int, tree_size: int) -> tuple[bytes, ...]: ...
+
+    def leaf_index(self, leaf_hash: bytes) -> int:
+        """The index of the leaf with this RFC 9162 leaf hash; raises ``NotFound``."""
+        ...
+
+    def consistency_proof(self, size1: int, size2: int) -> tuple[bytes, ...]: ...
+
+    def entries(self, start: int, end: int) -> list[tuple[int, bytes]]: ...
+
+    def health(self) -> dict[str, bool]:
+        """Dependency name -> up."""
+        ...
+
+    async def close(self) -> None: ...

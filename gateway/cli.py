@@ -1,0 +1,92 @@
+"""`gateway`: serve the evidence gateway's gRPC API.
+
+Exit codes: 0 stopped normally; 1 the gateway could not start or failed;
+2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from gateway.errors import GatewayError
+
+_EXAMPLE = """\
+import hashlib, uuid, grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from evidence_gateway.v1 import common_pb2, evidence_service_pb2 as ev, evidence_service_pb2_grpc
+stub = evidence_service_pb2_grpc.EvidenceServiceStub(grpc.insecure_channel("{address}"))
+ts = Timestamp(); ts.GetCurrentTime()
+receipt = stub.SubmitEvidence(ev.SubmitEvidenceRequest(submission=common_pb2.EvidenceSubmission(
+    request_id=str(uuid.uuid4()), loan_ref="loan-0001",
+    kind=common_pb2.EVIDENCE_KIND_LOAN_CONTRACT,
+    hash_algorithm=common_pb2.HASH_ALGORITHM_SHA256,
+    digest=hashlib.sha256(open("README.md", "rb").read()).digest(), occurred_at=ts))).receipt
+print(receipt.entry_id, receipt.leaf_index, receipt.checkpoint.signed_note)"""
+
+
+def _announce(info: object) -> None:
+    from gateway.server import ServingInfo
+
+    assert isinstance(info, ServingInfo)
+    print(f"gateway: gRPC listening on {info.address} (plaintext, development mode only)")
+    print(f"gateway: log checkpoint verifier key {info.log_vkey_path}")
+    print(f"  {info.log_verifier_key}")
+    print("gateway: health (grpc.health.v1) and server reflection are on")
+    print("gateway: submit a hash from Python (run in the repository, with the venv):")
+    for line in _EXAMPLE.format(address=info.address).splitlines():
+        print("  " + line)
+    sys.stdout.flush()
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from gateway.config import load_config
+    from gateway.server import run
+
+    config = load_config(args.config, insecure_dev=True if args.insecure_dev else None)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    asyncio.run(run(config, _announce))
+    print("gateway: stopped")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gateway", description="Court e-evidence gateway: the gRPC API."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser("serve", help="serve the gRPC API until SIGTERM or Ctrl-C")
+    serve.add_argument(
+        "--config", type=Path, help="TOML config file (GATEWAY_* environment variables override it)"
+    )
+    serve.add_argument(
+        "--insecure-dev",
+        action="store_true",
+        help="development only: serve plaintext gRPC (the listen address must be loopback)",
+    )
+    serve.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    serve.set_defaults(handler=_cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except GatewayError as exc:
+        print(f"gateway: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,305 @@
+"""Gateway configuration: a TOML file, environment overrides, defaults.
+
+Precedence, highest first: command-line flags (``--insecure-dev``), the
+``GATEWAY_*`` environment variables, the TOML file, the defaults below.
+Every key of the file has one environment variable: the section and the key,
+upper-cased and joined with ``_``, after ``GATEWAY_`` (``[tsa] urls`` ->
+``GATEWAY_TSA_URLS``). Lists in the environment are comma-separated;
+booleans are ``true``/``false`` (also ``1``/``0``, ``yes``/``no``).
+
+Relative paths in the file are relative to the file's folder; relative paths
+from the environment or the defaults are relative to the working directory.
+
+::
+
+    listen = "127.0.0.1:50051"     # HOST:PORT; port 0 picks a free port
+    data_dir = "./data"            # SQLite file, PKI, TSA serial state
+    insecure_dev = false           # plaintext gRPC; only allowed on loopback
+    dev_institution = "dev-bank"   # caller's institution in development mode
+    health_poll_seconds = 1.0      # how often dependencies are probed
+
+    [store]
+    url = ""                       # default: sqlite:///<data_dir>/gateway.sqlite3
+
+    [tsa]
+    urls = []                      # RFC 3161 HTTP TSAs; empty: in-process engine
+    ca_files = []                  # trust anchors of those TSAs (PEM)
+    pki_dir = ""                   # default: <data_dir>/pki
+    processes = 1                  # in-process engine: signing worker processes (0: threads)
+
+    [log]
+    max_batch = 500                # group commit: at most N items per commit
+    max_wait_ms = 5.0              # ... or T milliseconds after the first one
+    max_queue = 20000              # items waiting; beyond: RESOURCE_EXHAUSTED
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from gateway.errors import GatewayError
+from gateway.model import validate_institution
+
+__all__ = [
+    "DEFAULT_LISTEN",
+    "ConfigError",
+    "GatewayConfig",
+    "is_loopback",
+    "load_config",
+    "parse_listen",
+]
+
+DEFAULT_LISTEN = "127.0.0.1:50051"
+
+
+class ConfigError(GatewayError):
+    """The configuration is invalid or does not allow the server to start."""
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """The resolved configuration of one gateway process."""
+
+    listen: str = DEFAULT_LISTEN
+    data_dir: Path = Path("data")
+    insecure_dev: bool = False
+    dev_institution: str = "dev-bank"
+    health_poll_seconds: float = 1.0
+    store_url: str = ""
+    tsa_urls: tuple[str, ...] = ()
+    tsa_ca_files: tuple[Path, ...] = ()
+    tsa_pki_dir: Path | None = None
+    tsa_processes: int = 1
+    log_max_batch: int = 500
+    log_max_wait_ms: float = 5.0
+    log_max_queue: int = 20000
+    max_message_bytes: int = field(default=16 * 1024 * 1024)
+
+    @property
+    def pki_dir(self) -> Path:
+        """The PKI folder (``notary pki init``): TSA key, log signing key, ``log.vkey``."""
+        return self.tsa_pki_dir if self.tsa_pki_dir is not None else self.data_dir / "pki"
+
+    @property
+    def log_vkey_path(self) -> Path:
+        """The log's C2SP note verifier key, as courts and clients need it."""
+        return self.pki_dir / "log.vkey"
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL of the store (SQLite under the data folder by default)."""
+        return self.store_url or f"sqlite:///{self.data_dir / 'gateway.sqlite3'}"
+
+    @property
+    def tsa_state_dir(self) -> Path:
+        """Where the in-process TSA keeps its serial-number leases.
+
+        The same folder `notary serve` uses by default (``<data_dir>/notary``), so
+        the in-process engine and an HTTP notary on the same PKI share one serial
+        space (leases are taken under a file lock).
+        """
+        return self.data_dir / "notary"
+
+    def check_serving(self) -> None:
+        """Refuse configurations the server must not start with.
+
+        Plaintext gRPC is all this version serves (mutual TLS comes later), so
+        it needs ``insecure_dev = true`` *and* a loopback listen address.
+        """
+        host, _ = parse_listen(self.listen)
+        if not self.insecure_dev:
+            raise ConfigError(
+                "refusing to serve plaintext gRPC: TLS is not configured, and plaintext is "
+                "only for development. Set insecure_dev = true (or GATEWAY_INSECURE_DEV=true, "
+                f"or pass --insecure-dev) with a loopback listen address such as {DEFAULT_LISTEN}"
+            )
+        if not is_loopback(host):
+            raise ConfigError(
+                f"refusing to serve plaintext gRPC on {self.listen}: development mode "
+                "(insecure_dev) only listens on a loopback address (127.0.0.1, ::1 or "
+                f"localhost); use e.g. listen = {DEFAULT_LISTEN!r}"
+            )
+
+
+# (section, key) -> (attribute, kind)
+_KEYS: dict[tuple[str, str], tuple[str, str]] = {
+    ("", "listen"): ("listen", "str"),
+    ("", "data_dir"): ("data_dir", "path"),
+    ("", "insecure_dev"): ("insecure_dev", "bool"),
+    ("", "dev_institution"): ("dev_institution", "str"),
+    ("", "health_poll_seconds"): ("health_poll_seconds", "float"),
+    ("store", "url"): ("store_url", "str"),
+    ("tsa", "urls"): ("tsa_urls", "strs"),
+    ("tsa", "ca_files"): ("tsa_ca_files", "paths"),
+    ("tsa", "pki_dir"): ("tsa_pki_dir", "path?"),
+    ("tsa", "processes"): ("tsa_processes", "int"),
+    ("log", "max_batch"): ("log_max_batch", "int"),
+    ("log", "max_wait_ms"): ("log_max_wait_ms", "float"),
+    ("log", "max_queue"): ("log_max_queue", "int"),
+}
+
+
+def _env_name(section: str, key: str) -> str:
+    return "GATEWAY_" + (f"{section}_{key}" if section else key).upper()
+
+
+def _name(section: str, key: str) -> str:
+    return f"{section}.{key}" if section else key
+
+
+def _convert(value: Any, kind: str, where: str, base: Path | None) -> Any:
+    def path(v: Any) -> Path:
+        if not isinstance(v, str) or not v:
+            raise ConfigError(f"{where} must be a non-empty path string, got {v!r}")
+        p = Path(v).expanduser()
+        return p if p.is_absolute() or base is None else base / p
+
+    from_env = isinstance(value, str) and base is None and kind not in ("str", "path", "path?")
+    if kind == "str":
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string, got {value!r}")
+        return value
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "on"):
+            return True
+        if isinstance(value, str) and value.strip().lower() in ("false", "0", "no", "off", ""):
+            return False
+        raise ConfigError(f"{where} must be true or false, got {value!r}")
+    if kind in ("int", "float"):
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            number = int(value) if kind == "int" else float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where} must be a number ({kind}), got {value!r}") from None
+        return number
+    if kind == "path":
+        return path(value)
+    if kind == "path?":
+        return None if value in ("", None) else path(value)
+    if kind in ("strs", "paths"):
+        if from_env:
+            items: list[Any] = [v.strip() for v in value.split(",") if v.strip()]
+        elif isinstance(value, list):
+            items = value
+        else:
+            raise ConfigError(f"{where} must be a list of strings, got {value!r}")
+        if kind == "strs":
+            if not all(isinstance(v, str) and v for v in items):
+                raise ConfigError(f"{where} must be a list of non-empty strings, got {value!r}")
+            return tuple(items)
+        return tuple(path(v) for v in items)
+    raise AssertionError(kind)  # pragma: no cover
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    base = path.parent
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            for sub, subvalue in value.items():
+                _take(values, key, sub, subvalue, path, base)
+        else:
+            _take(values, "", key, value, path, base)
+    return values
+
+
+def _take(
+    values: dict[str, Any], section: str, key: str, value: Any, path: Path, base: Path
+) -> None:
+    spec = _KEYS.get((section, key))
+    if spec is None:
+        known = ", ".join(sorted(_name(s, k) for s, k in _KEYS))
+        raise ConfigError(f"{path}: unknown key {_name(section, key)!r} (known keys: {known})")
+    attribute, kind = spec
+    values[attribute] = _convert(value, kind, f"{path}: {_name(section, key)}", base)
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for (section, key), (attribute, kind) in _KEYS.items():
+        name = _env_name(section, key)
+        if name in environ:
+            values[attribute] = _convert(environ[name], kind, f"environment {name}", None)
+    return values
+
+
+def load_config(
+    path: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    insecure_dev: bool | None = None,
+) -> GatewayConfig:
+    """Read the file (if any), apply the environment and flags, and check the values."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        values.update(_from_file(path))
+    values.update(_from_env(os.environ if environ is None else environ))
+    if insecure_dev is not None and insecure_dev:
+        values["insecure_dev"] = True
+    known = {f.name for f in fields(GatewayConfig)}
+    config = replace(GatewayConfig(), **{k: v for k, v in values.items() if k in known})
+    _check(config)
+    return config
+
+
+def _check(config: GatewayConfig) -> None:
+    parse_listen(config.listen)
+    for _, problem in validate_institution(config.dev_institution, "dev_institution"):
+        raise ConfigError(f"dev_institution {config.dev_institution!r} {problem}")
+    if config.tsa_processes < 0:
+        raise ConfigError(f"tsa.processes must be 0 (threads) or more, got {config.tsa_processes}")
+    if config.log_max_batch < 1:
+        raise ConfigError(f"log.max_batch must be at least 1, got {config.log_max_batch}")
+    if config.log_max_wait_ms < 0:
+        raise ConfigError(f"log.max_wait_ms must not be negative, got {config.log_max_wait_ms}")
+    if config.log_max_queue < config.log_max_batch:
+        raise ConfigError(
+            f"log.max_queue ({config.log_max_queue}) must be at least log.max_batch "
+            f"({config.log_max_batch})"
+        )
+    if config.health_poll_seconds <= 0:
+        raise ConfigError("health_poll_seconds must be positive")
+    for url in config.tsa_urls:
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"tsa.urls: {url!r} is not an http:// or https:// URL")
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """Split ``HOST:PORT`` (IPv6 as ``[::1]:PORT``) into host and port."""
+    host, sep, port_text = listen.rpartition(":")
+    if not sep or not host or not port_text.isdigit():
+        raise ConfigError(f"listen address {listen!r} is not HOST:PORT (e.g. {DEFAULT_LISTEN})")
+    port = int(port_text)
+    if port > 65535:
+        raise ConfigError(f"listen address {listen!r}: port {port} is above 65535")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, port
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback IP addresses (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

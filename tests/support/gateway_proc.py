@@ -1,0 +1,119 @@
+"""A real `gateway serve` process for integration tests: start, kill, restart.
+
+The gateway listens on a free loopback port (``listen = "127.0.0.1:0"``) and
+prints the address it bound; the helper reads it from the process's output,
+then waits until the health service says SERVING.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tests.support.grpc_client import CHANNEL_OPTIONS
+from tests.support.procs import BIN
+
+_LISTENING = re.compile(r"gRPC listening on (\S+)")
+
+
+def make_pki(pki_dir: Path) -> None:
+    """A development PKI made the way an operator makes it: `notary pki init`."""
+    result = subprocess.run(
+        [str(BIN / "notary"), "pki", "init", "--out", str(pki_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def write_config(folder: Path, **log: int | float) -> Path:
+    """A config file with a relative data dir (``data``) next to it."""
+    lines = ['listen = "127.0.0.1:0"', 'data_dir = "data"', "health_poll_seconds = 0.2", "[log]"]
+    lines += [f"{key} = {value}" for key, value in log.items()]
+    path = folder / "gateway.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+class GatewayProcess:
+    """One `gateway serve --config FILE --insecure-dev` process at a time."""
+
+    def __init__(self, config: Path, log_dir: Path) -> None:
+        self.config = config
+        self.log_dir = log_dir
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.address = ""
+        self.starts = 0
+        self.log_path = log_dir / "gateway-0.log"
+
+    def start(self, timeout: float = 30.0) -> str:
+        assert self.proc is None or self.proc.poll() is not None, "already running"
+        self.starts += 1
+        self.log_path = self.log_dir / f"gateway-{self.starts}.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+        with self.log_path.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [str(BIN / "gateway"), "serve", "--config", str(self.config), "--insecure-dev"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.config.parent,
+                env=env,
+            )
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"gateway serve exited {self.proc.returncode}: {self.log_path.read_text()}"
+                )
+            found = _LISTENING.search(self.log_path.read_text(errors="replace"))
+            if found:
+                self.address = found.group(1)
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"gateway did not start: {self.log_path.read_text()}")
+            time.sleep(0.02)
+        self.wait_serving(deadline)
+        return self.address
+
+    def wait_serving(self, deadline: float) -> None:
+        with grpc.insecure_channel(self.address) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            while True:
+                try:
+                    status = stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status
+                    if status == health_pb2.HealthCheckResponse.SERVING:
+                        return
+                except grpc.RpcError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"gateway not SERVING: {self.log_path.read_text()}")
+                time.sleep(0.02)
+
+    def channel(self) -> grpc.Channel:
+        return grpc.insecure_channel(self.address, options=CHANNEL_OPTIONS)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self, timeout: float = 20.0) -> int:
+        """SIGTERM and wait; returns the exit code."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc is not None else 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            raise

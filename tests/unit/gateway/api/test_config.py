@@ -1,0 +1,115 @@
+"""gateway.config: TOML, GATEWAY_* environment overrides, and the plaintext rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.config import ConfigError, GatewayConfig, is_loopback, load_config, parse_listen
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "gateway.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults() -> None:
+    config = load_config(None, environ={})
+    assert config.listen == "127.0.0.1:50051"
+    assert config.data_dir == Path("data")
+    assert config.insecure_dev is False
+    assert config.dev_institution == "dev-bank"
+    assert config.pki_dir == Path("data/pki")
+    assert config.log_vkey_path == Path("data/pki/log.vkey")
+    assert config.database_url == "sqlite:///data/gateway.sqlite3"
+    assert (config.log_max_batch, config.log_max_wait_ms) == (500, 5.0)
+
+
+def test_file_then_environment(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+listen = "127.0.0.1:6000"
+data_dir = "state"
+insecure_dev = true
+[tsa]
+urls = ["http://127.0.0.1:3180/"]
+ca_files = ["ca.pem"]
+[log]
+max_batch = 100
+max_wait_ms = 2.5
+""",
+    )
+    config = load_config(path, environ={"GATEWAY_LOG_MAX_BATCH": "50", "GATEWAY_LISTEN": "[::1]:7"})
+    assert config.listen == "[::1]:7"
+    assert config.data_dir == tmp_path / "state"  # relative to the file
+    assert config.insecure_dev is True
+    assert config.tsa_urls == ("http://127.0.0.1:3180/",)
+    assert config.tsa_ca_files == (tmp_path / "ca.pem",)
+    assert config.log_max_batch == 50
+    assert config.log_max_wait_ms == 2.5
+
+
+def test_environment_lists_and_booleans() -> None:
+    config = load_config(
+        None,
+        environ={
+            "GATEWAY_TSA_URLS": "http://a/, http://b/",
+            "GATEWAY_INSECURE_DEV": "yes",
+            "GATEWAY_DATA_DIR": "/srv/gw",
+        },
+    )
+    assert config.tsa_urls == ("http://a/", "http://b/")
+    assert config.insecure_dev is True
+    assert config.data_dir == Path("/srv/gw")
+
+
+@pytest.mark.parametrize(
+    ("text", "environ", "message"),
+    [
+        ("nonsense = 1", {}, "unknown key 'nonsense'"),
+        ("[log]\nmax_batch = 'many'", {}, "log.max_batch"),
+        ("listen = 'nohostport'", {}, "HOST:PORT"),
+        ("insecure_dev = 'maybe'", {}, "insecure_dev"),
+        ("", {"GATEWAY_LOG_MAX_QUEUE": "1"}, "max_queue"),
+        ("[tsa]\nurls = ['ftp://x']", {}, "http://"),
+        ("dev_institution = 'a bank'", {}, "dev_institution"),
+        ("this is not toml", {}, "not valid TOML"),
+    ],
+)
+def test_bad_config_is_a_clear_error(
+    tmp_path: Path, text: str, environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, text), environ=environ)
+
+
+def test_missing_file() -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(Path("no/such/file.toml"), environ={})
+
+
+def test_plaintext_needs_the_flag_and_loopback() -> None:
+    with pytest.raises(ConfigError, match="insecure_dev"):
+        GatewayConfig().check_serving()
+    with pytest.raises(ConfigError, match="loopback"):
+        GatewayConfig(listen="0.0.0.0:50051", insecure_dev=True).check_serving()
+    with pytest.raises(ConfigError, match="loopback"):
+        GatewayConfig(listen="10.1.2.3:50051", insecure_dev=True).check_serving()
+    for listen in ("127.0.0.1:50051", "localhost:1", "[::1]:50051", "127.8.9.10:0"):
+        GatewayConfig(listen=listen, insecure_dev=True).check_serving()
+
+
+def test_flag_turns_on_insecure_dev() -> None:
+    assert load_config(None, environ={}, insecure_dev=True).insecure_dev is True
+    assert load_config(None, environ={}, insecure_dev=False).insecure_dev is False
+
+
+def test_listen_parsing() -> None:
+    assert parse_listen("[::1]:80") == ("::1", 80)
+    assert parse_listen("localhost:0") == ("localhost", 0)
+    assert is_loopback("::1") and is_loopback("127.0.0.2") and not is_loopback("example.org")
+    with pytest.raises(ConfigError):
+        parse_listen("127.0.0.1:70000")

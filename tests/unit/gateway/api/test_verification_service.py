@@ -1,0 +1,160 @@
+"""VerificationService over real gRPC: the court's checks, on the FakeLedger's real material."""
+
+from __future__ import annotations
+
+import hashlib
+
+import grpc
+import pytest
+
+from court.verify.token import TOKEN_CHECKS
+from evidence_gateway.v1 import common_pb2
+from evidence_gateway.v1 import evidence_service_pb2 as ev
+from evidence_gateway.v1 import verification_service_pb2 as vf
+from gateway.api.verification import ALL_CHECKS, RECORD_CHECKS
+from gateway.model import EvidenceRecord, Receipt
+from tests.support.grpc_client import error_fields, submission
+from tests.unit.gateway.api.conftest import Harness
+
+
+def register(h: Harness, data: bytes = b"contract", loan: str = "loan-v") -> common_pb2.Receipt:
+    s = submission(loan, digest=hashlib.sha256(data).digest())
+    return h.evidence.SubmitEvidence(ev.SubmitEvidenceRequest(submission=s)).receipt
+
+
+def statuses(response: vf.VerifyEvidenceResponse) -> dict[str, int]:
+    return {c.name: c.status for c in response.checks}
+
+
+def test_valid_by_entry_id_lists_every_check_and_the_material(harness: Harness) -> None:
+    receipt = register(harness)
+    register(harness, b"more", "loan-w")
+    response = harness.verification.VerifyEvidence(
+        vf.VerifyEvidenceRequest(entry_id=receipt.entry_id)
+    )
+    assert response.verdict == vf.VERDICT_VALID, response.checks
+    assert [c.name for c in response.checks] == list(ALL_CHECKS)
+    got = statuses(response)
+    assert got["Signature valid"] == vf.CHECK_STATUS_PASSED
+    assert got["Imprint matches"] == vf.CHECK_STATUS_PASSED
+    for name in RECORD_CHECKS[:5]:
+        assert got[name] == vf.CHECK_STATUS_PASSED, name
+    for name in RECORD_CHECKS[5:]:
+        assert got[name] == vf.CHECK_STATUS_NOT_RUN, name
+    assert response.material.timestamp_token == receipt.timestamp_token
+    assert response.material.leaf == receipt.leaf
+    assert response.material.checkpoint.size == 2
+    assert response.material.inclusion_proof.tree_size == 2
+    assert not response.material.HasField("consistency_proof")
+    assert response.record.receipt.entry_id == receipt.entry_id
+
+
+def test_by_digest_with_an_older_receipt_checks_consistency(harness: Harness) -> None:
+    first = register(harness, b"same doc", "loan-1")
+    second = register(harness, b"same doc", "loan-2")
+    register(harness, b"other", "loan-3")
+    request = vf.VerifyEvidenceRequest(
+        digest=vf.Digest(
+            hash_algorithm=common_pb2.HASH_ALGORITHM_SHA256,
+            value=hashlib.sha256(b"same doc").digest(),
+        ),
+        receipt=second,
+    )
+    response = harness.verification.VerifyEvidence(request)
+    assert response.verdict == vf.VERDICT_VALID, response.checks
+    assert response.record.receipt.entry_id == second.entry_id
+    assert list(response.other_entry_ids) == [first.entry_id]
+    assert all(
+        s == vf.CHECK_STATUS_PASSED for n, s in statuses(response).items() if n in RECORD_CHECKS
+    )
+    assert response.material.consistency_proof.from_size == second.checkpoint.size
+    assert response.material.consistency_proof.to_size == 3
+    # Without a receipt, the earliest record is the subject.
+    plain = harness.verification.VerifyEvidence(vf.VerifyEvidenceRequest(digest=request.digest))
+    assert plain.record.receipt.entry_id == first.entry_id
+    assert list(plain.other_entry_ids) == [second.entry_id]
+
+
+def test_tampered_receipt_is_invalid_and_names_the_check(harness: Harness) -> None:
+    receipt = register(harness)
+    forged = common_pb2.Receipt()
+    forged.CopyFrom(receipt)
+    forged.timestamp_token = receipt.timestamp_token[:-1] + bytes([receipt.timestamp_token[-1] ^ 1])
+    response = harness.verification.VerifyEvidence(
+        vf.VerifyEvidenceRequest(entry_id=receipt.entry_id, receipt=forged)
+    )
+    assert response.verdict == vf.VERDICT_INVALID
+    assert statuses(response)["Receipt matches record"] == vf.CHECK_STATUS_FAILED
+
+
+def test_tampered_stored_token_fails_token_and_leaf_checks(harness: Harness) -> None:
+    receipt = register(harness)
+    record = harness.ledger.records[receipt.entry_id]
+    other = register(harness, b"another document")
+    swapped = Receipt(**{**{f: getattr(record.receipt, f) for f in record.receipt.__slots__},
+                         "timestamp_token": other.timestamp_token})  # fmt: skip
+    harness.ledger.records[receipt.entry_id] = EvidenceRecord(record.submission, swapped)
+    response = harness.verification.VerifyEvidence(
+        vf.VerifyEvidenceRequest(entry_id=receipt.entry_id)
+    )
+    assert response.verdict == vf.VERDICT_INVALID
+    got = statuses(response)
+    assert got["Imprint matches"] == vf.CHECK_STATUS_FAILED
+    assert got["Leaf names token"] == vf.CHECK_STATUS_FAILED
+    assert got["Leaf matches record"] == vf.CHECK_STATUS_PASSED
+
+
+def test_unknown_subject_is_not_found_verdict(harness: Harness) -> None:
+    register(harness)
+    by_id = harness.verification.VerifyEvidence(vf.VerifyEvidenceRequest(entry_id="unknown"))
+    assert by_id.verdict == vf.VERDICT_NOT_FOUND and not by_id.HasField("record")
+    by_digest = harness.verification.VerifyEvidence(
+        vf.VerifyEvidenceRequest(
+            digest=vf.Digest(hash_algorithm=common_pb2.HASH_ALGORITHM_SHA256, value=b"\7" * 32)
+        )
+    )
+    assert by_digest.verdict == vf.VERDICT_NOT_FOUND
+    assert [c.name for c in by_digest.checks] == []
+
+
+@pytest.mark.parametrize(
+    ("request_message", "expected"),
+    [
+        (vf.VerifyEvidenceRequest(), ["subject"]),
+        (vf.VerifyEvidenceRequest(entry_id="bad id"), ["entry_id"]),
+        (vf.VerifyEvidenceRequest(digest=vf.Digest(value=b"\0" * 32)), ["digest.hash_algorithm"]),
+        (
+            vf.VerifyEvidenceRequest(
+                digest=vf.Digest(hash_algorithm=common_pb2.HASH_ALGORITHM_SHA384, value=b"\0" * 32)
+            ),
+            ["digest.value"],
+        ),
+        (
+            vf.VerifyEvidenceRequest(
+                entry_id="abc",
+                receipt=common_pb2.Receipt(
+                    entry_id="abc",
+                    leaf=b"x",
+                    timestamp_token=b"y",
+                    checkpoint=common_pb2.Checkpoint(signed_note="not a note"),
+                ),
+            ),
+            ["receipt.checkpoint.signed_note"],
+        ),
+    ],
+)
+def test_bad_input(
+    harness: Harness, request_message: vf.VerifyEvidenceRequest, expected: list[str]
+) -> None:
+    with pytest.raises(grpc.RpcError) as info:
+        harness.verification.VerifyEvidence(request_message)
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert error_fields(info.value) == expected
+
+
+def test_token_check_names_are_the_courts(harness: Harness) -> None:
+    receipt = register(harness)
+    response = harness.verification.VerifyEvidence(
+        vf.VerifyEvidenceRequest(entry_id=receipt.entry_id)
+    )
+    assert [c.name for c in response.checks][: len(TOKEN_CHECKS)] == list(TOKEN_CHECKS)

@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= ./data
 NOTARY_LISTEN ?= 127.0.0.1:3180
+GATEWAY_LISTEN ?= 127.0.0.1:50051
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed
 
@@ -34,9 +35,13 @@ protos: $(STAMP) $(NODE_STAMP)
 lock: $(STAMP)
 	$(BIN)/pip-compile --quiet --strip-extras --allow-unsafe --generate-hashes --extra dev -o requirements.lock pyproject.toml
 
-run: $(STAMP)
+# The notary's HTTP TSA in the background, the gateway in the foreground; Ctrl-C stops both.
+# They share the PKI and the TSA serial-number state, so serials stay unique across both.
+run: $(STAMP) $(NODE_STAMP)
 	@test -f $(DATA_DIR)/pki/tsa.pem || $(BIN)/notary pki init --out $(DATA_DIR)/pki
-	$(BIN)/notary serve --pki $(DATA_DIR)/pki --listen $(NOTARY_LISTEN) --state-dir $(DATA_DIR)/notary
+	@$(BIN)/notary serve --pki $(DATA_DIR)/pki --listen $(NOTARY_LISTEN) --state-dir $(DATA_DIR)/notary & \
+	notary=$$!; trap 'kill $$notary 2>/dev/null; wait $$notary' EXIT INT TERM; \
+	GATEWAY_DATA_DIR=$(DATA_DIR) GATEWAY_LISTEN=$(GATEWAY_LISTEN) $(BIN)/gateway serve --insecure-dev
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -50,6 +55,7 @@ test: lint typecheck $(NODE_STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.tsa
+	$(BIN)/python -m bench.gateway
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .pytest_cache .ruff_cache .hypothesis

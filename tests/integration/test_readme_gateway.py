@@ -1,0 +1,46 @@
+"""The README's Python example registers evidence against a real `gateway serve`."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from court.verify.checkpoint import verify_checkpoint
+from tests.support.gateway_proc import GatewayProcess, make_pki, write_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    folder = tmp_path_factory.mktemp("readme-gateway")
+    make_pki(folder / "data" / "pki")
+    process = GatewayProcess(write_config(folder), folder)
+    process.start()
+    try:
+        yield process.address, folder / "data" / "pki"
+    finally:
+        process.stop()
+
+
+def test_readme_python_example_gets_a_receipt(gateway: tuple[str, Path]) -> None:
+    address, pki = gateway
+    text = (ROOT / "README.md").read_text()
+    match = re.search(r"<<'PY'\n(.*?)\nPY\n", text, re.DOTALL)
+    assert match, "README must hold the Python example between <<'PY' and PY"
+    code = match.group(1).replace("127.0.0.1:50051", address)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    entry_id, leaf_index, note = result.stdout.split(" ", 2)  # print() adds one "\n"
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,64}", entry_id)
+    assert leaf_index == "0"
+    vkey = (pki / "log.vkey").read_text().strip()
+    checkpoint = verify_checkpoint(note.removesuffix("\n"), vkey)
+    assert checkpoint.size == 1

@@ -14,7 +14,9 @@ from court.errors import CourtError
 from court.files import InputError
 from court.tokens import verify_token_file
 
-__all__ = ["add_token_options", "main", "run_token"]
+__all__ = ["add_receipt_options", "add_token_options", "main", "run_receipt", "run_token"]
+
+_HASHES = ("sha256", "sha384", "sha512", "sm3")
 
 
 def _int(value: str) -> int:
@@ -29,7 +31,7 @@ def add_token_options(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--file", type=Path, help="the time-stamped file")
     parser.add_argument(
         "--hash",
-        choices=("sha256", "sha384", "sha512", "sm3"),
+        choices=_HASHES,
         help="algorithm of --digest (default: from its length, SHA-2)",
     )
     parser.add_argument(
@@ -52,17 +54,20 @@ def add_token_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tsa-name", help="pin: the signer's subject (RFC 4514)")
 
 
+def _digest(value: str | None) -> bytes | None:
+    if value is None:
+        return None
+    try:
+        return bytes.fromhex(value)
+    except ValueError as exc:
+        raise InputError(f"--digest must be hexadecimal, got {value!r}") from exc
+
+
 def run_token(args: argparse.Namespace) -> int:
     """Verify the token the options name; print the checks; 0 valid, 1 invalid."""
-    digest = None
-    if args.digest is not None:
-        try:
-            digest = bytes.fromhex(args.digest)
-        except ValueError as exc:
-            raise InputError(f"--digest must be hexadecimal, got {args.digest!r}") from exc
     ok = verify_token_file(
         args.token,
-        digest=digest,
+        digest=_digest(args.digest),
         data_file=args.file,
         hash_name=args.hash,
         ca_files=args.ca,
@@ -71,6 +76,82 @@ def run_token(args: argparse.Namespace) -> int:
         policy=args.policy,
         tsa_cert_file=args.tsa_cert,
         tsa_name=args.tsa_name,
+        out=sys.stdout,
+    )
+    return 0 if ok else 1
+
+
+_RECEIPT_HELP = """\
+Verify a receipt of the evidence gateway offline, trusting only the TSA's root
+certificate and the log's public key: the time-stamp token (every check of
+`court-verify token`), the canonical leaf (well-formed, naming the document's
+digest and the token), the log checkpoint's signature and the leaf's inclusion
+proof. Every check is printed by name.
+
+RECEIPT is a file holding one evidence_gateway.v1.Receipt protobuf message in
+binary wire format, as a lender's system archives it, e.g. in Python:
+  Path("receipt.pb").write_bytes(response.receipt.SerializeToString())
+
+exit codes: 0 the receipt is valid for the document; 1 it is not (the last
+line names the first failed check); 2 usage or input error.
+"""
+
+
+def add_receipt_options(parser: argparse.ArgumentParser) -> None:
+    """The options of `court-verify receipt`."""
+    parser.add_argument(
+        "receipt",
+        type=Path,
+        metavar="RECEIPT",
+        help="file with a serialized evidence_gateway.v1.Receipt (binary protobuf)",
+    )
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--file", type=Path, metavar="DOC", help="the document the receipt is for")
+    what.add_argument("--digest", metavar="HEX", help="the document's digest, hexadecimal")
+    parser.add_argument(
+        "--hash",
+        choices=_HASHES,
+        help="algorithm of --digest (default: from its length, SHA-2) or to hash --file "
+        "with (default: the one the receipt's leaf names)",
+    )
+    parser.add_argument(
+        "--ca",
+        type=Path,
+        action="append",
+        required=True,
+        metavar="ROOT.pem",
+        help="trusted root certificate(s) of the TSA, PEM or DER; repeatable",
+    )
+    parser.add_argument(
+        "--untrusted",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PEM",
+        help="extra certificates (intermediates, TSA cert); repeatable",
+    )
+    parser.add_argument(
+        "--log-key",
+        type=Path,
+        required=True,
+        metavar="log.vkey",
+        help="file with the log's C2SP verifier key (<origin>+<key id>+<key>), "
+        "e.g. the gateway's pki/log.vkey",
+    )
+
+
+def run_receipt(args: argparse.Namespace) -> int:
+    """Verify the receipt the options name; print the checks; 0 valid, 1 invalid."""
+    from court.receipts import verify_receipt_file  # loads the protobuf stubs
+
+    ok = verify_receipt_file(
+        args.receipt,
+        digest=_digest(args.digest),
+        data_file=args.file,
+        hash_name=args.hash,
+        ca_files=args.ca,
+        untrusted_files=args.untrusted,
+        log_key_file=args.log_key,
         out=sys.stdout,
     )
     return 0 if ok else 1
@@ -85,6 +166,14 @@ def build_parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="verify an RFC 3161 time-stamp token")
     add_token_options(token)
     token.set_defaults(handler=run_token)
+    receipt = commands.add_parser(
+        "receipt",
+        help="verify a gateway receipt (token, leaf, checkpoint, inclusion proof)",
+        description=_RECEIPT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_receipt_options(receipt)
+    receipt.set_defaults(handler=run_receipt)
     return parser
 
 

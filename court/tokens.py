@@ -9,9 +9,24 @@ from court.files import InputError, load_certificates, read_file
 from court.report.text import check_lines
 from court.verify.token import verify_timestamp
 
-__all__ = ["verify_token_file"]
+__all__ = ["digest_algorithm", "verify_token_file"]
 
 _BY_LENGTH = {32: "sha256", 48: "sha384", 64: "sha512"}
+
+
+def digest_algorithm(digest: bytes | None, hash_name: str | None) -> str | None:
+    """`hash_name`, or for a bare digest the SHA-2 function of its length.
+
+    Raises InputError when a digest's length matches no SHA-2 size.
+    """
+    if digest is None or hash_name is not None:
+        return hash_name
+    inferred = _BY_LENGTH.get(len(digest))
+    if inferred is None:
+        raise InputError(
+            f"a {len(digest)}-byte --digest matches no SHA-2 size; give --hash explicitly"
+        )
+    return inferred
 
 
 def verify_token_file(
@@ -40,12 +55,7 @@ def verify_token_file(
         cert for path in untrusted_files for cert in load_certificates(path, "--untrusted file")
     ]
     pinned = load_certificates(tsa_cert_file, "--tsa-cert")[0] if tsa_cert_file else None
-    if digest is not None and hash_name is None:
-        hash_name = _BY_LENGTH.get(len(digest))
-        if hash_name is None:
-            raise InputError(
-                f"a {len(digest)}-byte --digest matches no SHA-2 size; give --hash explicitly"
-            )
+    hash_name = digest_algorithm(digest, hash_name)
     try:
         result = verify_timestamp(
             token,

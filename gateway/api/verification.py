@@ -1,30 +1,41 @@
 """VerificationService: run the court's checks on a record and hand back the material.
 
-Every check here is a court-side check (:mod:`court.verify` and
-:mod:`court.evidence`): the time-stamp token checks of
-:func:`court.verify.token.verify_timestamp` under their own names, then the
-leaf, checkpoint and Merkle proof checks, each recorded with a
-:class:`court.verify.result.Checklist`. This module only gathers the inputs
-from the ledger and chooses which checks apply; :func:`check_record` imports
-nothing of the server so that it can move into the court package as is.
+Every check is the court's: :func:`court.verify.receipt.verify_record` runs the
+time-stamp token checks, the leaf, checkpoint and inclusion checks on the
+record, and hands a receipt the caller holds to
+:func:`court.verify.receipt.verify_receipt` (the function `court-verify
+receipt` runs offline). This module only validates the request, fetches the
+record, the latest checkpoint and the proofs from the ledger, and converts to
+and from protobuf.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
 from cryptography import x509
 
 from court.errors import CourtError
-from court.evidence.leaf import LeafFields, decode_leaf
-from court.verify.checkpoint import Checkpoint, parse_checkpoint, verify_checkpoint
-from court.verify.merkle import verify_consistency, verify_inclusion
-from court.verify.result import Checklist, CheckStatus, Verdict
-from court.verify.rfc6962 import leaf_hash
-from court.verify.token import TOKEN_CHECKS, verify_timestamp
+from court.verify.checkpoint import parse_checkpoint
+from court.verify.receipt import (
+    CHECK_CHECKPOINT,
+    CHECK_CONSISTENCY,
+    CHECK_INCLUSION,
+    CHECK_LEAF_FORMAT,
+    CHECK_LEAF_RECORD,
+    CHECK_LEAF_TOKEN,
+    CHECK_RECEIPT_CHECKPOINT,
+    CHECK_RECEIPT_INCLUSION,
+    CHECK_RECEIPT_MATCHES,
+    RECORD_CHECKS,
+    ExpectedRecord,
+    Outcome,
+    ReceiptInput,
+    verify_record,
+)
+from court.verify.result import CheckStatus
+from court.verify.token import TOKEN_CHECKS
 from evidence_gateway.v1 import common_pb2
 from evidence_gateway.v1 import verification_service_pb2 as pb
 from evidence_gateway.v1 import verification_service_pb2_grpc as pb_grpc
@@ -36,6 +47,7 @@ from gateway.errors import InvalidArgument, NotFound
 from gateway.model import EvidenceRecord, validate_entry_id
 
 __all__ = [
+    "ALL_CHECKS",
     "CHECK_CHECKPOINT",
     "CHECK_CONSISTENCY",
     "CHECK_INCLUSION",
@@ -46,291 +58,22 @@ __all__ = [
     "CHECK_RECEIPT_INCLUSION",
     "CHECK_RECEIPT_MATCHES",
     "RECORD_CHECKS",
-    "ExpectedRecord",
-    "ReceiptInput",
     "VerificationServicer",
-    "check_record",
 ]
 
-CHECK_LEAF_FORMAT: Final = "Leaf well-formed"
-CHECK_LEAF_RECORD: Final = "Leaf matches record"
-CHECK_LEAF_TOKEN: Final = "Leaf names token"
-CHECK_CHECKPOINT: Final = "Checkpoint signature valid"
-CHECK_INCLUSION: Final = "Inclusion proof valid"
-CHECK_RECEIPT_MATCHES: Final = "Receipt matches record"
-CHECK_RECEIPT_CHECKPOINT: Final = "Receipt checkpoint signature valid"
-CHECK_RECEIPT_INCLUSION: Final = "Receipt inclusion proof valid"
-CHECK_CONSISTENCY: Final = "Log consistent with receipt checkpoint"
+#: Every check name a response carries, in order.
+ALL_CHECKS: Final[tuple[str, ...]] = TOKEN_CHECKS + RECORD_CHECKS
 
-#: The checks after the token's, in report order.
-RECORD_CHECKS: Final[tuple[str, ...]] = (
-    CHECK_LEAF_FORMAT,
-    CHECK_LEAF_RECORD,
-    CHECK_LEAF_TOKEN,
-    CHECK_CHECKPOINT,
-    CHECK_INCLUSION,
-    CHECK_RECEIPT_MATCHES,
-    CHECK_RECEIPT_CHECKPOINT,
-    CHECK_RECEIPT_INCLUSION,
-    CHECK_CONSISTENCY,
-)
-#: Checks that must pass for a VALID verdict (the receipt checks apply only with a receipt).
-_REQUIRED: Final[tuple[str, ...]] = (CHECK_LEAF_FORMAT, CHECK_LEAF_RECORD, CHECK_LEAF_TOKEN,
-                                     CHECK_CHECKPOINT, CHECK_INCLUSION)  # fmt: skip
-_RECEIPT_REQUIRED: Final[tuple[str, ...]] = (
-    CHECK_RECEIPT_MATCHES,
-    CHECK_RECEIPT_CHECKPOINT,
-    CHECK_RECEIPT_INCLUSION,
-    CHECK_CONSISTENCY,
-)
-
-
-@dataclass(frozen=True, slots=True)
-class ExpectedRecord:
-    """What the record says, to compare with its leaf (court-side view)."""
-
-    entry_id: str
-    institution: str
-    loan_ref: str
-    kind: str
-    hash_algorithm: str
-    digest: bytes
-    occurred_at: Any
-    supersedes: str | None
-    metadata: tuple[tuple[str, str], ...]
-    loan_sequence: int
-    previous_leaf_hash: bytes | None
-    leaf_index: int
-    leaf: bytes
-    timestamp_token: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class ReceiptInput:
-    """A receipt a caller holds (court-side view)."""
-
-    entry_id: str
-    leaf: bytes
-    timestamp_token: bytes
-    checkpoint: str
-    leaf_index: int
-    proof_tree_size: int
-    proof: tuple[bytes, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RecordCheckResult:
-    verdict: Verdict
-    token_ok: bool
-
-
-def _leaf_mismatches(leaf: LeafFields, record: ExpectedRecord) -> list[str]:
-    pairs: list[tuple[str, object, object]] = [
-        ("entry id", leaf.entry_id, record.entry_id),
-        ("institution", leaf.institution, record.institution),
-        ("loan_ref", leaf.loan_ref, record.loan_ref),
-        ("kind", leaf.kind, record.kind),
-        ("hash algorithm", leaf.hash_algorithm, record.hash_algorithm),
-        ("digest", leaf.digest, record.digest),
-        ("occurred_at", leaf.occurred_at, record.occurred_at),
-        ("supersedes", leaf.supersedes, record.supersedes),
-        ("metadata", leaf.metadata, record.metadata),
-        ("loan sequence", leaf.loan_sequence, record.loan_sequence),
-        ("previous leaf hash", leaf.previous_leaf_hash, record.previous_leaf_hash),
-    ]
-    return [name for name, a, b in pairs if a != b]
-
-
-def check_record(
-    record: ExpectedRecord,
-    *,
-    roots: Sequence[x509.Certificate],
-    untrusted: Sequence[x509.Certificate],
-    log_verifier_key: str,
-    checkpoint: str,
-    inclusion_proof: Sequence[bytes],
-    receipt: ReceiptInput | None = None,
-    consistency_proof: Sequence[bytes] | None = None,
-) -> RecordCheckResult:
-    """Run every named check on a record and (optionally) a receipt for it.
-
-    ``checkpoint`` is the log's latest signed note and ``inclusion_proof`` the
-    proof of ``record.leaf`` at its size; ``consistency_proof`` goes from the
-    receipt's checkpoint to ``checkpoint`` (when the receipt's is older).
-    """
-    token = verify_timestamp(
-        record.timestamp_token,
-        roots=roots,
-        untrusted=untrusted,
-        digest=record.digest,
-        hash_algorithm=record.hash_algorithm,
-    )
-    checks = Checklist()
-    for check in token.checks:
-        if check.status is CheckStatus.PASSED:
-            checks.passed(check.name, check.detail)
-        elif check.status is CheckStatus.FAILED:
-            checks.failed(check.name, check.detail)
-        else:
-            checks.not_run(check.name, check.detail)
-
-    # The leaf: canonical, about this record, naming this token.
-    leaf: LeafFields | None = None
-    try:
-        leaf = decode_leaf(record.leaf)
-        checks.passed(CHECK_LEAF_FORMAT, f"canonical DER evidence leaf v{leaf.version}")
-    except CourtError as exc:
-        checks.failed(CHECK_LEAF_FORMAT, str(exc))
-        checks.blocked((CHECK_LEAF_RECORD, CHECK_LEAF_TOKEN), CHECK_LEAF_FORMAT)
-    if leaf is not None:
-        wrong = _leaf_mismatches(leaf, record)
-        checks.record(
-            CHECK_LEAF_RECORD,
-            not wrong,
-            "the leaf records this entry's fields"
-            if not wrong
-            else "the leaf differs from the record in: " + ", ".join(wrong),
-        )
-        token_hash = hashlib.sha256(record.timestamp_token).digest()
-        checks.record(
-            CHECK_LEAF_TOKEN,
-            leaf.token_sha256 == token_hash,
-            f"leaf tokenHash {leaf.token_sha256.hex()}, SHA-256 of the token {token_hash.hex()}",
-        )
-
-    # The latest checkpoint and the inclusion of the leaf in it.
-    latest: Checkpoint | None = None
-    try:
-        latest = verify_checkpoint(checkpoint, log_verifier_key)
-        checks.passed(
-            CHECK_CHECKPOINT, f"{latest.origin} at size {latest.size}, signed by the log key"
-        )
-    except CourtError as exc:
-        checks.failed(CHECK_CHECKPOINT, str(exc))
-        checks.blocked((CHECK_INCLUSION,), CHECK_CHECKPOINT)
-    if latest is not None:
-        try:
-            verify_inclusion(
-                record.leaf_index,
-                latest.size,
-                leaf_hash(record.leaf),
-                inclusion_proof,
-                latest.root_hash,
-            )
-            checks.passed(
-                CHECK_INCLUSION, f"leaf {record.leaf_index} is in the tree of size {latest.size}"
-            )
-        except CourtError as exc:
-            checks.failed(CHECK_INCLUSION, str(exc))
-
-    # The receipt the caller holds, if any.
-    if receipt is None:
-        for name in _RECEIPT_REQUIRED:
-            checks.not_run(name, "no receipt was supplied")
-    else:
-        _check_receipt(checks, record, receipt, log_verifier_key, latest, consistency_proof)
-    return RecordCheckResult(checks.verdict(), token.ok)
-
-
-def _check_receipt(
-    checks: Checklist,
-    record: ExpectedRecord,
-    receipt: ReceiptInput,
-    log_verifier_key: str,
-    latest: Checkpoint | None,
-    consistency_proof: Sequence[bytes] | None,
-) -> None:
-    differs = [
-        name
-        for name, a, b in (
-            ("entry id", receipt.entry_id, record.entry_id),
-            ("leaf", receipt.leaf, record.leaf),
-            ("timestamp token", receipt.timestamp_token, record.timestamp_token),
-            ("leaf index", receipt.leaf_index, record.leaf_index),
-        )
-        if a != b
-    ]
-    checks.record(
-        CHECK_RECEIPT_MATCHES,
-        not differs,
-        "same entry id, leaf index, leaf and token as the record"
-        if not differs
-        else "the receipt differs from the record in: " + ", ".join(differs),
-    )
-    held: Checkpoint | None = None
-    try:
-        held = verify_checkpoint(receipt.checkpoint, log_verifier_key)
-        checks.passed(
-            CHECK_RECEIPT_CHECKPOINT, f"{held.origin} at size {held.size}, signed by the log key"
-        )
-    except CourtError as exc:
-        checks.failed(CHECK_RECEIPT_CHECKPOINT, str(exc))
-        checks.blocked((CHECK_RECEIPT_INCLUSION, CHECK_CONSISTENCY), CHECK_RECEIPT_CHECKPOINT)
-        return
-    if receipt.proof_tree_size != held.size:
-        checks.failed(
-            CHECK_RECEIPT_INCLUSION,
-            f"the proof is for tree size {receipt.proof_tree_size}, the checkpoint has {held.size}",
-        )
-    else:
-        try:
-            verify_inclusion(
-                receipt.leaf_index,
-                held.size,
-                leaf_hash(receipt.leaf),
-                receipt.proof,
-                held.root_hash,
-            )
-            checks.passed(
-                CHECK_RECEIPT_INCLUSION,
-                f"leaf {receipt.leaf_index} is in the receipt's tree of size {held.size}",
-            )
-        except CourtError as exc:
-            checks.failed(CHECK_RECEIPT_INCLUSION, str(exc))
-    if latest is None:
-        checks.blocked((CHECK_CONSISTENCY,), CHECK_CHECKPOINT)
-        return
-    if held.origin != latest.origin:
-        checks.failed(
-            CHECK_CONSISTENCY, f"the receipt is from log {held.origin!r}, not {latest.origin!r}"
-        )
-        return
-    if held.size > latest.size:
-        checks.failed(
-            CHECK_CONSISTENCY,
-            f"the receipt's checkpoint (size {held.size}) is ahead of the log's ({latest.size})",
-        )
-        return
-    try:
-        verify_consistency(
-            held.size, latest.size, consistency_proof or (), held.root_hash, latest.root_hash
-        )
-        checks.passed(
-            CHECK_CONSISTENCY,
-            f"the log of size {latest.size} extends the receipt's of size {held.size}",
-        )
-    except CourtError as exc:
-        checks.failed(CHECK_CONSISTENCY, str(exc))
-
-
-def _verdict(result: RecordCheckResult, with_receipt: bool) -> int:
-    verdict = result.verdict
-    if verdict.failures:
-        return pb.VERDICT_INVALID
-    required = _REQUIRED + (_RECEIPT_REQUIRED if with_receipt else ())
-    if not result.token_ok or not all(verdict[name].passed for name in required):
-        return pb.VERDICT_INCONCLUSIVE
-    return pb.VERDICT_VALID
-
-
-_STATUS = {
+_VERDICT: Final = {
+    Outcome.VALID: pb.VERDICT_VALID,
+    Outcome.INVALID: pb.VERDICT_INVALID,
+    Outcome.INCONCLUSIVE: pb.VERDICT_INCONCLUSIVE,
+}
+_STATUS: Final = {
     CheckStatus.PASSED: pb.CHECK_STATUS_PASSED,
     CheckStatus.FAILED: pb.CHECK_STATUS_FAILED,
     CheckStatus.NOT_RUN: pb.CHECK_STATUS_NOT_RUN,
 }
-
-#: Every check name a response carries, in order.
-ALL_CHECKS: Final[tuple[str, ...]] = TOKEN_CHECKS + RECORD_CHECKS
 
 
 def _expected(record: EvidenceRecord) -> ExpectedRecord:
@@ -453,7 +196,7 @@ class VerificationServicer(pb_grpc.VerificationServiceServicer):
             held = parse_checkpoint(receipt.checkpoint)
             if 1 <= held.size < latest.size:
                 consistency = self._ledger.consistency_proof(held.size, latest.size)
-        result = check_record(
+        result = verify_record(
             _expected(record),
             roots=self._roots,
             untrusted=self._untrusted,
@@ -478,7 +221,7 @@ class VerificationServicer(pb_grpc.VerificationServiceServicer):
                 )
             )
         return pb.VerifyEvidenceResponse(
-            verdict=_verdict(result, receipt is not None),  # type: ignore[arg-type]
+            verdict=_VERDICT[result.outcome],
             checks=[
                 pb.VerificationCheck(name=c.name, status=_STATUS[c.status], detail=c.detail)
                 for c in result.verdict

@@ -1,0 +1,135 @@
+"""Verify a receipt file and print every named check (`court-verify receipt`).
+
+A receipt file holds one serialized ``evidence_gateway.v1.Receipt`` protobuf
+message (binary wire format, ``receipt.SerializeToString()``), the form a
+lender's system archives. The generated ``evidence_gateway`` stubs are a shared
+package, not server code; they are read here, at the edge, and nowhere in
+:mod:`court.verify`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TextIO
+
+from google.protobuf.message import DecodeError
+
+from court.errors import CourtError
+from court.files import InputError, load_certificates, read_file
+from court.report.text import check_lines
+from court.tokens import digest_algorithm
+from court.verify.checkpoint import parse_verifier_key
+from court.verify.receipt import ReceiptVerification, verify_receipt
+from evidence_gateway.v1 import common_pb2
+
+__all__ = ["read_log_key", "read_receipt", "verify_receipt_file"]
+
+
+def read_receipt(path: Path) -> common_pb2.Receipt:
+    """The Receipt message in `path`, or InputError when the file holds none."""
+    data = read_file(path, "receipt")
+    receipt = common_pb2.Receipt()
+    try:
+        receipt.ParseFromString(data)
+    except DecodeError as exc:
+        raise InputError(
+            f"receipt {path} is not a serialized evidence_gateway.v1.Receipt: {exc}"
+        ) from exc
+    missing = [
+        name
+        for name, present in (
+            ("leaf", receipt.leaf),
+            ("timestamp_token", receipt.timestamp_token),
+            ("checkpoint.signed_note", receipt.checkpoint.signed_note),
+        )
+        if not present
+    ]
+    if missing:
+        raise InputError(
+            f"receipt {path} is not a serialized evidence_gateway.v1.Receipt "
+            f"(no {', '.join(missing)})"
+        )
+    if receipt.inclusion_proof.leaf_index != receipt.leaf_index:
+        raise InputError(
+            f"receipt {path} contradicts itself: leaf_index {receipt.leaf_index}, "
+            f"inclusion_proof.leaf_index {receipt.inclusion_proof.leaf_index}"
+        )
+    return receipt
+
+
+def read_log_key(path: Path) -> str:
+    """The log's C2SP verifier key from a file such as ``log.vkey``."""
+    raw = read_file(path, "--log-key file")
+    try:
+        text = raw.decode("utf-8").strip()
+        parse_verifier_key(text)
+    except (UnicodeDecodeError, CourtError) as exc:
+        raise InputError(
+            f"--log-key file {path} holds no C2SP verifier key "
+            f"(<origin>+<key id>+<base64 key>): {exc}"
+        ) from exc
+    return text
+
+
+def verify_receipt_file(
+    receipt_file: Path,
+    *,
+    digest: bytes | None,
+    data_file: Path | None,
+    hash_name: str | None,
+    ca_files: list[Path],
+    untrusted_files: list[Path],
+    log_key_file: Path,
+    out: TextIO,
+) -> bool:
+    """Verify, print every named check to `out`, and return whether the receipt is valid.
+
+    Raises InputError when an input cannot be read or the options make no sense.
+    Without `hash_name`, a digest's algorithm follows from its length (SHA-2)
+    and a file is hashed with the algorithm the receipt's leaf names.
+    """
+    receipt = read_receipt(receipt_file)
+    data = read_file(data_file, "--file") if data_file is not None else None
+    roots = [cert for path in ca_files for cert in load_certificates(path, "--ca file")]
+    untrusted = [
+        cert for path in untrusted_files for cert in load_certificates(path, "--untrusted file")
+    ]
+    log_key = read_log_key(log_key_file)
+    hash_name = digest_algorithm(digest, hash_name)
+    try:
+        result = verify_receipt(
+            leaf=bytes(receipt.leaf),
+            token=bytes(receipt.timestamp_token),
+            checkpoint=receipt.checkpoint.signed_note,
+            leaf_index=receipt.leaf_index,
+            tree_size=receipt.inclusion_proof.tree_size,
+            inclusion_proof=[bytes(h) for h in receipt.inclusion_proof.hashes],
+            log_verifier_key=log_key,
+            roots=roots,
+            untrusted=untrusted,
+            digest=digest,
+            hash_algorithm=hash_name,
+            data=data,
+        )
+    except ValueError as exc:
+        raise InputError(f"cannot verify with these options: {exc}") from exc
+    for line in check_lines(result.checks):
+        print(line, file=out)
+    print(_summary(result, receipt.leaf_index), file=out)
+    return result.ok
+
+
+def _summary(result: ReceiptVerification, leaf_index: int) -> str:
+    if not result.ok:
+        failed = result.first_failure
+        return f"INVALID: {failed.name if failed else 'a required check did not pass'}"
+    leaf, checkpoint, token = result.leaf, result.checkpoint, result.token
+    assert leaf is not None and checkpoint is not None  # a valid receipt has both
+    when = token.gen_time.isoformat() if token.gen_time else "?"
+    signer = token.signer.subject.rfc4514_string() if token.signer else "?"
+    return (
+        f"VALID: entry {leaf.entry_id} of loan {leaf.loan_ref} ({leaf.institution}, "
+        f"{leaf.kind}, #{leaf.loan_sequence}) time-stamped at {when} by {signer}; "
+        f"leaf {leaf_index} in {checkpoint.origin} "
+        f"at size {checkpoint.size}"
+    )

@@ -32,6 +32,9 @@ class GatewayError(Exception):
         return hash((type(self), self.args))
 
 
+_NAMED_FIELDS = 5  # the message names this many fields; BadRequest carries them all
+
+
 class InvalidArgument(GatewayError):
     """The request is malformed.
 
@@ -41,7 +44,10 @@ class InvalidArgument(GatewayError):
 
     def __init__(self, violations: list[tuple[str, str]], message: str | None = None) -> None:
         if message is None:
-            fields = ", ".join(field for field, _ in violations) or "request"
+            names = list(dict.fromkeys(field for field, _ in violations))
+            fields = ", ".join(names[:_NAMED_FIELDS]) or "request"
+            if len(names) > _NAMED_FIELDS:
+                fields += f" and {len(names) - _NAMED_FIELDS} more"
             message = f"invalid argument ({fields}); correct the request and send it again"
         super().__init__(message)
         self.violations = list(violations)

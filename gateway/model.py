@@ -215,14 +215,18 @@ def validate_submission(s: Submission, now: datetime) -> list[tuple[str, str]]:
 def _validate_metadata(metadata: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     if len(metadata) > MAX_METADATA_ENTRIES:
-        out.append(("metadata", f"has {len(metadata)} entries; at most 16 are allowed"))
+        # Said once: checking each of thousands of entries would echo them all back.
+        return [("metadata", f"has {len(metadata)} entries; at most 16 are allowed")]
     previous: str | None = None
     for item in metadata:
         if not (isinstance(item, tuple) and len(item) == 2):
             out.append(("metadata", "must be (key, value) pairs"))
             continue
         key, value = item
-        path = f"metadata[{key}]"
+        # A field path echoes the key: never more than a key may hold, so bad input
+        # cannot blow up the error (gRPC caps the size of error details).
+        shown = key if not isinstance(key, str) or len(key) <= 128 else key[:128] + "…"
+        path = f"metadata[{shown}]"
         if not isinstance(key, str) or not _METADATA_KEY.fullmatch(key):
             out.append((path, "key must be 1 to 64 characters from [a-z0-9_.-]"))
         elif previous is not None and key <= previous:

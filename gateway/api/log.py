@@ -7,6 +7,7 @@ always agree even while the log grows.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from evidence_gateway.v1 import common_pb2
@@ -72,14 +73,14 @@ class LogServicer(pb_grpc.LogServiceServicer):
         if problems:
             raise InvalidArgument(problems)
         if which == "leaf_hash":
-            index = self._ledger.leaf_index(bytes(request.leaf_hash))
+            index = await asyncio.to_thread(self._ledger.leaf_index, bytes(request.leaf_hash))
             if index >= size:
                 raise NotFound(
                     f"no leaf with hash {request.leaf_hash.hex()} among the first {size} leaves"
                 )
         else:
             index = request.leaf_index
-        hashes = self._ledger.inclusion_proof(index, size)
+        hashes = await asyncio.to_thread(self._ledger.inclusion_proof, index, size)
         response = pb.GetInclusionProofResponse(
             inclusion_proof=convert.inclusion_proof_to_proto(index, size, hashes)
         )
@@ -105,7 +106,7 @@ class LogServicer(pb_grpc.LogServiceServicer):
             problems.append(("from_size", f"is {request.from_size}, larger than to_size {to_size}"))
         if problems:
             raise InvalidArgument(problems)
-        hashes = self._ledger.consistency_proof(request.from_size, to_size)
+        hashes = await asyncio.to_thread(self._ledger.consistency_proof, request.from_size, to_size)
         response = pb.GetConsistencyProofResponse(
             consistency_proof=common_pb2.ConsistencyProof(
                 from_size=request.from_size, to_size=to_size, hashes=hashes
@@ -131,7 +132,7 @@ class LogServicer(pb_grpc.LogServiceServicer):
         if problems:
             raise InvalidArgument(problems)
         end = min(request.end, request.start + MAX_ENTRIES)
-        entries = self._ledger.entries(request.start, end)
+        entries = await asyncio.to_thread(self._ledger.entries, request.start, end)
         return pb.GetEntriesResponse(
             entries=[pb.LogEntry(leaf_index=i, leaf=leaf) for i, leaf in entries]
         )

@@ -102,3 +102,15 @@ def test_errors_carry_what_to_do() -> None:
     assert err.violations == [("digest", "must be 32 bytes")]
     assert "digest" in str(err)
     assert NotFound("x") == NotFound("x") and NotFound("x") != NotFound("y")
+
+
+def test_huge_or_many_metadata_keys_are_reported_boundedly() -> None:
+    """Bad input is named, never echoed at length (gRPC caps error details at 16 KiB)."""
+    ((path, _),) = validate_submission(replace(GOOD, metadata=(("K" * 20_000, "v"),)), NOW)
+    assert path == "metadata[" + "K" * 128 + "…]"
+    many = replace(GOOD, metadata=tuple((f"BAD{i:05d}", "v") for i in range(5000)))
+    assert validate_submission(many, NOW) == [
+        ("metadata", "has 5000 entries; at most 16 are allowed")
+    ]
+    message = str(InvalidArgument([(f"field{i}", "bad") for i in range(40)]))
+    assert "(field0, field1, field2, field3, field4 and 35 more)" in message

@@ -14,17 +14,18 @@ ASN.1 module (also in ``docs/leaf-format.md``)::
     EvidenceLeaf ::= SEQUENCE {
         version           INTEGER { v1(1) },
         entryId           UTF8String,        -- 1..64 of [A-Za-z0-9_-]
-        institution       UTF8String,
-        loanRef           UTF8String,
+        institution       UTF8String,        -- 1..128 of [A-Za-z0-9._:-]
+        loanRef           UTF8String,        -- 1..128 of [A-Za-z0-9._:/-]
         kind              EvidenceKind,
         hashAlgorithm     OBJECT IDENTIFIER, -- of the document digest
-        digest            OCTET STRING,      -- the submitted document digest
+        digest            OCTET STRING,      -- the document digest, of the
+                                             -- hashAlgorithm's length
         occurredAt        GeneralizedTime,   -- stated by the lender
         receivedAt        GeneralizedTime,   -- the gateway's clock
         tokenHash         OCTET STRING (SIZE (32)),
                           -- SHA-256 of the DER TimeStampToken
         supersedes        [0] UTF8String OPTIONAL,  -- entry id it corrects
-        metadata          SEQUENCE OF MetadataEntry,
+        metadata          SEQUENCE SIZE (0..16) OF MetadataEntry,
                           -- sorted by key, keys unique; may be empty
         loanSequence      INTEGER (1..MAX),  -- position in the loan's chain
         previousLeafHash  [1] OCTET STRING (SIZE (32)) OPTIONAL
@@ -41,10 +42,18 @@ ASN.1 module (also in ``docs/leaf-format.md``)::
 
     MetadataEntry ::= SEQUENCE {
         key    UTF8String,   -- 1..64 of [a-z0-9_.-]
-        value  UTF8String    -- at most 256 bytes
+        value  UTF8String    -- at most 256 bytes of UTF-8; may be empty
     }
 
     END
+
+The value rules in the comments are those of the API (``EvidenceSubmission``
+in ``protos/evidence_gateway/v1/common.proto``). :func:`encode_leaf` enforces
+every one of them, so :func:`decode_leaf`, which re-encodes what it decoded,
+rejects a leaf that breaks any: a well-formed DER leaf whose loanRef is a
+borrower's name and identity number is not a canonical leaf. The rules are
+exported (``ENTRY_ID_PATTERN``, ``LOAN_REF_PATTERN``, ...) so that other code
+can apply the same ones.
 
 hashAlgorithm is one of SHA-256 2.16.840.1.101.3.4.2.1, SHA-384
 2.16.840.1.101.3.4.2.2, SHA-512 2.16.840.1.101.3.4.2.3 or SM3
@@ -85,9 +94,15 @@ from court.der import (
 from court.errors import CourtError
 
 __all__ = [
+    "ENTRY_ID_PATTERN",
     "HASH_OIDS",
+    "INSTITUTION_PATTERN",
     "KIND_NUMBERS",
     "LEAF_VERSION",
+    "LOAN_REF_PATTERN",
+    "MAX_METADATA_ENTRIES",
+    "MAX_METADATA_VALUE_BYTES",
+    "METADATA_KEY_PATTERN",
     "LeafError",
     "LeafFields",
     "decode_leaf",
@@ -126,11 +141,36 @@ _VERSION_DER: Final = encode_integer(LEAF_VERSION)
 _TAG_SUPERSEDES: Final = 0x80  # [0] IMPLICIT UTF8String
 _TAG_PREVIOUS: Final = 0x81  # [1] IMPLICIT OCTET STRING
 _HASH_SIZE: Final = 32
+
+#: entryId and supersedes: 1 to 64 characters from [A-Za-z0-9_-].
+ENTRY_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: institution: 1 to 128 characters from [A-Za-z0-9._:-].
+INSTITUTION_PATTERN: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+#: loanRef: 1 to 128 characters from [A-Za-z0-9._:/-] (an opaque id, never personal data).
+LOAN_REF_PATTERN: Final = re.compile(r"[A-Za-z0-9._:/-]{1,128}")
+#: Metadata keys: 1 to 64 characters from [a-z0-9_.-].
+METADATA_KEY_PATTERN: Final = re.compile(r"[a-z0-9_.-]{1,64}")
+MAX_METADATA_ENTRIES: Final = 16
+MAX_METADATA_VALUE_BYTES: Final = 256
+_ENTRY_ID: Final = "1 to 64 characters from [A-Za-z0-9_-]"
+_INSTITUTION: Final = "1 to 128 characters from [A-Za-z0-9._:-]"
+_LOAN_REF: Final = (
+    "1 to 128 characters from [A-Za-z0-9._:/-] (the lender's opaque loan id, never personal data)"
+)
 _TIME = re.compile(rb"(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(?:\.(\d{1,6}))?Z")
 
 
 class LeafError(CourtError):
-    """A leaf cannot be encoded, or the bytes are not a canonical evidence leaf."""
+    """A leaf cannot be encoded, or the bytes are not a canonical evidence leaf.
+
+    ``field`` names the :class:`LeafFields` attribute whose value breaks a rule,
+    when one does (the message starts with it). Messages never repeat the
+    offending value: a misused field may hold personal data.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,18 +208,58 @@ def _tlv(tag: int, content: bytes) -> bytes:
     return bytes((tag,)) + encode_length(n) + content
 
 
-def _utf8(tag: int, what: str, value: object, *, allow_empty: bool = False) -> bytes:
-    if not isinstance(value, str) or not (value or allow_empty):
-        raise LeafError(f"{what} must be a non-empty string")
-    try:
-        return _tlv(tag, value.encode("utf-8"))
-    except UnicodeEncodeError as exc:
-        raise LeafError(f"{what} is not valid Unicode text") from exc
+def _identifier(tag: int, field: str, value: object, pattern: re.Pattern[str], rule: str) -> bytes:
+    """An ASCII identifier field; ``rule`` says what ``pattern`` allows."""
+    if not isinstance(value, str) or pattern.fullmatch(value) is None:
+        raise LeafError(f"{field} must be {rule}", field=field)
+    return _tlv(tag, value.encode("ascii"))
+
+
+def _metadata(metadata: object) -> bytes:
+    """The metadata SEQUENCE: at most 16 (key, value) pairs, sorted by unique key."""
+    if not isinstance(metadata, tuple | list):
+        raise LeafError("metadata must be a tuple of (key, value) pairs", field="metadata")
+    if len(metadata) > MAX_METADATA_ENTRIES:
+        raise LeafError(
+            f"metadata has {len(metadata)} entries; at most {MAX_METADATA_ENTRIES} are allowed",
+            field="metadata",
+        )
+    entries = []
+    last: str | None = None
+    for index, item in enumerate(metadata):
+        if not (isinstance(item, tuple) and len(item) == 2):
+            raise LeafError(f"metadata entry {index} is not a (key, value) pair", field="metadata")
+        key, value = item
+        if not isinstance(key, str) or METADATA_KEY_PATTERN.fullmatch(key) is None:
+            raise LeafError(
+                f"metadata key {index} must be 1 to 64 characters from [a-z0-9_.-]",
+                field="metadata",
+            )
+        if last is not None and not key > last:
+            raise LeafError("metadata keys must be unique and sorted", field="metadata")
+        last = key
+        if not isinstance(value, str):
+            raise LeafError(f"metadata[{key}] value must be a string", field="metadata")
+        try:
+            raw = value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise LeafError(
+                f"metadata[{key}] value is not valid Unicode text", field="metadata"
+            ) from exc
+        if len(raw) > MAX_METADATA_VALUE_BYTES:
+            raise LeafError(
+                f"metadata[{key}] value is {len(raw)} bytes of UTF-8; "
+                f"at most {MAX_METADATA_VALUE_BYTES} are allowed",
+                field="metadata",
+            )
+        pair = _tlv(TAG_UTF8_STRING, key.encode("ascii")) + _tlv(TAG_UTF8_STRING, raw)
+        entries.append(_tlv(TAG_SEQUENCE, pair))
+    return _tlv(TAG_SEQUENCE, b"".join(entries))
 
 
 def _time(what: str, value: object) -> bytes:
     if not isinstance(value, datetime) or value.tzinfo is None:
-        raise LeafError(f"{what} must be a timezone-aware datetime")
+        raise LeafError(f"{what} must be a timezone-aware datetime", field=what)
     if value.utcoffset():
         value = value.astimezone(UTC)
     text = (
@@ -195,63 +275,70 @@ def _time(what: str, value: object) -> bytes:
 def encode_leaf(fields: LeafFields) -> bytes:
     """Return the canonical DER encoding of ``fields``.
 
-    Raises :class:`LeafError` when a field is out of its domain (unknown kind
-    or algorithm, wrong digest length, unsorted metadata, a previous leaf hash
-    present for sequence 1 or missing for a later one, ...).
+    Raises :class:`LeafError`, naming the field, when a value breaks a rule of
+    the module docstring: an identifier outside its length or character set
+    (entry_id, institution, loan_ref, supersedes), metadata beyond its bounds or
+    unsorted, an unknown kind or algorithm, a digest of the wrong length, a
+    token hash or previous leaf hash that is not 32 bytes, a loan_sequence
+    below 1, a previous leaf hash present for sequence 1 or missing for a later
+    one, ...
     """
     f = fields
     if f.version != LEAF_VERSION:
-        raise LeafError(f"leaf version {f.version!r} is not supported (only {LEAF_VERSION})")
+        raise LeafError(
+            f"version {f.version!r} is not supported (only {LEAF_VERSION})", field="version"
+        )
+    entry_id = _identifier(TAG_UTF8_STRING, "entry_id", f.entry_id, ENTRY_ID_PATTERN, _ENTRY_ID)
+    institution = _identifier(
+        TAG_UTF8_STRING, "institution", f.institution, INSTITUTION_PATTERN, _INSTITUTION
+    )
+    loan_ref = _identifier(TAG_UTF8_STRING, "loan_ref", f.loan_ref, LOAN_REF_PATTERN, _LOAN_REF)
     kind = _KIND_DER.get(f.kind)
     if kind is None:
-        raise LeafError(f"unknown evidence kind {f.kind!r}")
+        raise LeafError(f"kind: unknown evidence kind {f.kind!r}", field="kind")
     alg = _OID_DER.get(f.hash_algorithm)
     if alg is None:
-        raise LeafError(f"unknown hash algorithm {f.hash_algorithm!r}")
+        raise LeafError(
+            f"hash_algorithm: unknown hash algorithm {f.hash_algorithm!r}", field="hash_algorithm"
+        )
     digest = f.digest
-    if digest.__class__ is not bytes or len(digest) != HASH_OIDS[f.hash_algorithm][1]:
-        raise LeafError(f"digest must be {HASH_OIDS[f.hash_algorithm][1]} bytes")
+    size = HASH_OIDS[f.hash_algorithm][1]
+    if digest.__class__ is not bytes or len(digest) != size:
+        raise LeafError(f"digest must be {size} bytes for {f.hash_algorithm}", field="digest")
     token_hash = f.token_sha256
     if token_hash.__class__ is not bytes or len(token_hash) != _HASH_SIZE:
-        raise LeafError("token_sha256 must be 32 bytes")
+        raise LeafError("token_sha256 must be 32 bytes (a SHA-256 hash)", field="token_sha256")
     seq = f.loan_sequence
     if seq.__class__ is not int or seq < 1:
-        raise LeafError("loan_sequence must be an int >= 1")
+        raise LeafError("loan_sequence must be an int >= 1", field="loan_sequence")
     prev = f.previous_leaf_hash
     if (prev is None) != (seq == 1):
-        raise LeafError("previous_leaf_hash must be absent for loan_sequence 1 and only then")
-    if prev is not None and (prev.__class__ is not bytes or len(prev) != _HASH_SIZE):
-        raise LeafError("previous_leaf_hash must be 32 bytes")
-
-    entries = []
-    last: str | None = None
-    for item in f.metadata:
-        key, value = item
-        if last is not None and not key > last:
-            raise LeafError("metadata keys must be unique and sorted")
-        last = key
-        entries.append(
-            _tlv(
-                TAG_SEQUENCE,
-                _utf8(TAG_UTF8_STRING, "metadata key", key)
-                + _utf8(TAG_UTF8_STRING, "metadata value", value, allow_empty=True),
-            )
+        raise LeafError(
+            "previous_leaf_hash must be absent for loan_sequence 1 and only then",
+            field="previous_leaf_hash",
         )
+    if prev is not None and (prev.__class__ is not bytes or len(prev) != _HASH_SIZE):
+        raise LeafError("previous_leaf_hash must be 32 bytes", field="previous_leaf_hash")
+    supersedes = (
+        b""
+        if f.supersedes is None
+        else _identifier(_TAG_SUPERSEDES, "supersedes", f.supersedes, ENTRY_ID_PATTERN, _ENTRY_ID)
+    )
 
     body = b"".join(
         (
             _VERSION_DER,
-            _utf8(TAG_UTF8_STRING, "entry_id", f.entry_id),
-            _utf8(TAG_UTF8_STRING, "institution", f.institution),
-            _utf8(TAG_UTF8_STRING, "loan_ref", f.loan_ref),
+            entry_id,
+            institution,
+            loan_ref,
             kind,
             alg,
             _tlv(TAG_OCTET_STRING, digest),
             _time("occurred_at", f.occurred_at),
             _time("received_at", f.received_at),
             b"\x04\x20" + token_hash,
-            b"" if f.supersedes is None else _utf8(_TAG_SUPERSEDES, "supersedes", f.supersedes),
-            _tlv(TAG_SEQUENCE, b"".join(entries)),
+            supersedes,
+            _metadata(f.metadata),
             encode_integer(seq),
             b"" if prev is None else b"\x81\x20" + prev,
         )

@@ -8,8 +8,14 @@ each one separately and named, in this order:
 check                                 what passes
 ===================================== =====================================================
 DER well-formed                       strict DER (definite minimal lengths, no trailing
-                                      bytes, canonical BOOLEAN/INTEGER/NULL); the response,
-                                      the SignedData and the TSTInfo all parse
+                                      bytes, canonical BOOLEAN/INTEGER/NULL); every element
+                                      read holds exactly what its ASN.1 type allows: one
+                                      element in each [n] EXPLICIT wrapper, one TSTInfo and
+                                      nothing else in the eContent OCTET STRING, no element
+                                      after the last field of the TimeStampResp, ContentInfo,
+                                      SignedData, SignerInfo, TSTInfo and what they contain
+                                      (see "structure" below); the response, the SignedData
+                                      and the TSTInfo all parse
 Status granted                        PKIStatus 0 or 1 and a token is present (not run for a
                                       bare token, which has no status)
 Content type id-ct-TSTInfo            ContentInfo is signedData whose eContentType is
@@ -56,7 +62,7 @@ hash name, a digest of the wrong length, a malformed policy OID or pinned name.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
@@ -70,6 +76,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from court.der import encode_oid
 from court.verify.result import Check, Checklist, Verdict
 from court.verify.x509chain import build_chain, describe
 
@@ -363,6 +370,361 @@ def der_problem(data: bytes) -> str | None:
     return None
 
 
+# --------------------------------------------------------------------------- structure
+#
+# asn1crypto reads the fields a type defines and silently ignores whatever follows
+# them: junk after the one element of a [0] EXPLICIT wrapper, after the last field
+# of a SEQUENCE, or after the TSTInfo inside the eContent OCTET STRING. Junk outside
+# the signed parts would not even break the signature, so the token bytes would be
+# malleable. Before asn1crypto sees the token, the raw bytes are therefore walked
+# against the ASN.1 definitions below (RFC 3161, RFC 5652, RFC 5816/2634, RFC 5280
+# names and algorithm identifiers, RFC 4055 RSASSA-PSS parameters): every element
+# read must hold exactly the fields its type allows, in order, and nothing else.
+# Only raw bytes are looked at; nothing is re-encoded. Certificates and CRLs are
+# left to cryptography, whose DER parser is strict.
+
+_ID_BOOLEAN: Final = 0x01
+_ID_INTEGER: Final = 0x02
+_ID_BIT_STRING: Final = 0x03
+_ID_OCTET_STRING: Final = 0x04
+_ID_OID: Final = 0x06
+_ID_UTF8_STRING: Final = 0x0C
+_ID_GENERALIZED_TIME: Final = 0x18
+_ID_SEQUENCE: Final = 0x30
+_ID_SET: Final = 0x31
+_ID_CONTEXT_0: Final = 0xA0  # [0] constructed
+_ID_CONTEXT_1: Final = 0xA1
+_ID_CONTEXT_2: Final = 0xA2
+_ID_CONTEXT_3: Final = 0xA3
+_ID_IMPLICIT_0: Final = 0x80  # [0] primitive
+_ID_IMPLICIT_1: Final = 0x81
+_ID_DIRECTORY_NAME: Final = 0xA4  # GeneralName directoryName [4] EXPLICIT Name
+# GeneralName: otherName [0], rfc822Name [1], dNSName [2], x400Address [3],
+# directoryName [4], ediPartyName [5], URI [6], iPAddress [7], registeredID [8].
+_GENERAL_NAME_IDS: Final = frozenset({0xA0, 0x81, 0x82, 0xA3, 0xA4, 0xA5, 0x86, 0x87, 0x88})
+
+
+def _oid_contents(dotted: str) -> bytes:
+    return encode_oid(dotted)[2:]  # every OID compared here is shorter than 128 bytes
+
+
+_OID_BODY_SIGNED_DATA: Final = _oid_contents(OID_SIGNED_DATA)
+_OID_BODY_TST_INFO: Final = _oid_contents(OID_TST_INFO)
+_OID_BODY_RSA_PSS: Final = _oid_contents(_RSA_PSS)
+# Algorithms whose AlgorithmIdentifier must not carry parameters. (RSA and the
+# SHA-2 digests allow both absent and NULL parameters, RFC 4055 / RFC 5754.)
+_OID_BODIES_WITHOUT_PARAMETERS: Final = frozenset(
+    _oid_contents(oid) for oid in (*_ECDSA_WITH, _ED25519)
+)
+
+_Ids = Collection[int] | None  # identifier octets an element may have; None: any
+_Body = Callable[["_Elements"], object]
+
+
+class _Elements:
+    """A strict cursor over the elements inside one element's contents.
+
+    :meth:`take` consumes the next element if it has an expected identifier and
+    checks its contents with a body function (which gets its own cursor, and
+    whatever that cursor has not consumed when the body returns is an error);
+    :meth:`done` fails when anything is left.
+    """
+
+    __slots__ = ("data", "end", "last", "pos", "where")
+
+    def __init__(self, data: bytes, start: int, end: int, where: str) -> None:
+        self.data = data
+        self.pos = start
+        self.end = end
+        self.where = where
+        self.last = ""
+
+    def peek(self) -> int | None:
+        """The identifier octet of the next element (``None`` at the end)."""
+        return self.data[self.pos] if self.pos < self.end else None
+
+    def take(
+        self, label: str, ids: _Ids, body: _Body | None = None, *, optional: bool = False
+    ) -> bytes | None:
+        """Consume the next element as ``label``; return its contents (``None``: absent)."""
+        ident = self.peek()
+        if ident is None or (ids is not None and ident not in ids):
+            if optional:
+                return None
+            found = "nothing" if ident is None else f"identifier 0x{ident:02x}"
+            raise _DerError(f"{self.where}: expected {label}, found {found}")
+        _, _, _, start, stop = _read_tlv(self.data, self.pos, self.end)
+        self.pos = stop
+        self.last = label
+        if body is not None:
+            where = f"{self.where}.{label}" if self.where else label
+            inner = _Elements(self.data, start, stop, where)
+            body(inner)
+            inner.done()
+        return self.data[start:stop]
+
+    def done(self) -> None:
+        if self.pos < self.end:
+            after = f"after {self.last}" if self.last else "where nothing is allowed"
+            raise _DerError(
+                f"{self.where}: {self.end - self.pos} trailing byte(s) {after} "
+                "that its ASN.1 type does not allow"
+            )
+
+
+def _one(label: str, ids: _Ids, body: _Body | None = None) -> _Body:
+    """Body of an EXPLICIT wrapper (or an OCTET STRING): exactly one element."""
+
+    def check(c: _Elements) -> None:
+        c.take(label, ids, body)
+
+    return check
+
+
+def _each(label: str, ids: _Ids, body: _Body | None = None, *, nonempty: bool = False) -> _Body:
+    """Body of a SET OF / SEQUENCE OF: every element is an ``ids`` element.
+
+    ``nonempty`` for a ``SIZE (1..MAX)`` type.
+    """
+
+    def check(c: _Elements) -> None:
+        if nonempty and c.peek() is None:
+            raise _DerError(f"{c.where}: empty, but its type requires at least one {label}")
+        index = 0
+        while c.peek() is not None:
+            c.take(f"{label}[{index}]", ids, body)
+            index += 1
+
+    return check
+
+
+def _shape_algorithm(c: _Elements) -> None:
+    """AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters ANY OPTIONAL }."""
+    oid = c.take("algorithm", (_ID_OID,))
+    if oid in _OID_BODIES_WITHOUT_PARAMETERS:
+        if c.peek() is not None:
+            raise _DerError(
+                f"{c.where}: has parameters, which ECDSA and Ed25519 signature algorithms "
+                "must omit (RFC 5758 3.2, RFC 8410 3)"
+            )
+    elif oid == _OID_BODY_RSA_PSS:
+        c.take("parameters", (_ID_SEQUENCE,), _shape_pss_parameters, optional=True)
+    else:
+        c.take("parameters", None, optional=True)
+
+
+def _shape_pss_parameters(c: _Elements) -> None:
+    """RSASSA-PSS-params (RFC 4055): four optional [n] EXPLICIT fields."""
+    c.take(
+        "hashAlgorithm",
+        (_ID_CONTEXT_0,),
+        _one("hashAlgorithm", (_ID_SEQUENCE,), _shape_algorithm),
+        optional=True,
+    )
+    c.take(
+        "maskGenAlgorithm",
+        (_ID_CONTEXT_1,),
+        _one("maskGenAlgorithm", (_ID_SEQUENCE,), _shape_algorithm),
+        optional=True,
+    )
+    c.take("saltLength", (_ID_CONTEXT_2,), _one("saltLength", (_ID_INTEGER,)), optional=True)
+    c.take("trailerField", (_ID_CONTEXT_3,), _one("trailerField", (_ID_INTEGER,)), optional=True)
+
+
+def _shape_attribute_type_and_value(c: _Elements) -> None:
+    c.take("type", (_ID_OID,))
+    c.take("value", None)
+
+
+_shape_name = _each(
+    "rdn", (_ID_SET,), _each("attribute", (_ID_SEQUENCE,), _shape_attribute_type_and_value)
+)
+
+
+def _shape_other_name(c: _Elements) -> None:
+    c.take("type-id", (_ID_OID,))
+    c.take("value", (_ID_CONTEXT_0,), _one("value", None))
+
+
+def _shape_general_name(c: _Elements) -> None:
+    """One GeneralName; the structured choices are walked, the strings are primitive."""
+    ident = c.peek()
+    if ident == _ID_DIRECTORY_NAME:
+        c.take("directoryName", (ident,), _one("Name", (_ID_SEQUENCE,), _shape_name))
+    elif ident == _ID_CONTEXT_0:
+        c.take("otherName", (ident,), _shape_other_name)
+    else:
+        c.take("GeneralName", _GENERAL_NAME_IDS)
+
+
+def _shape_issuer_serial(c: _Elements) -> None:
+    """IssuerSerial (RFC 5035) ::= SEQUENCE { issuer GeneralNames, serialNumber INTEGER }."""
+    c.take("issuer", (_ID_SEQUENCE,), _each("GeneralName", _GENERAL_NAME_IDS, None))
+    c.take("serialNumber", (_ID_INTEGER,))
+
+
+def _shape_ess_cert_id(c: _Elements) -> None:
+    c.take("certHash", (_ID_OCTET_STRING,))
+    c.take("issuerSerial", (_ID_SEQUENCE,), _shape_issuer_serial, optional=True)
+
+
+def _shape_ess_cert_id_v2(c: _Elements) -> None:
+    c.take("hashAlgorithm", (_ID_SEQUENCE,), _shape_algorithm, optional=True)
+    _shape_ess_cert_id(c)
+
+
+def _shape_signing_certificate(cert_id: _Body) -> _Body:
+    def check(c: _Elements) -> None:
+        c.take("certs", (_ID_SEQUENCE,), _each("certId", (_ID_SEQUENCE,), cert_id))
+        c.take("policies", (_ID_SEQUENCE,), optional=True)
+
+    return check
+
+
+# Attribute values the checks read: (identifier, body) of each value.
+_ATTRIBUTE_VALUES: Final[dict[bytes, tuple[_Ids, _Body | None]]] = {
+    _oid_contents(OID_CONTENT_TYPE): ((_ID_OID,), None),
+    _oid_contents(OID_MESSAGE_DIGEST): ((_ID_OCTET_STRING,), None),
+    _oid_contents(OID_SIGNING_CERTIFICATE): (
+        (_ID_SEQUENCE,),
+        _shape_signing_certificate(_shape_ess_cert_id),
+    ),
+    _oid_contents(OID_SIGNING_CERTIFICATE_V2): (
+        (_ID_SEQUENCE,),
+        _shape_signing_certificate(_shape_ess_cert_id_v2),
+    ),
+}
+
+
+def _shape_attribute(c: _Elements) -> None:
+    """Attribute ::= SEQUENCE { attrType OID, attrValues SET OF AttributeValue }."""
+    oid = c.take("attrType", (_ID_OID,))
+    ids, body = _ATTRIBUTE_VALUES.get(oid or b"", (None, None))
+    c.take("attrValues", (_ID_SET,), _each("value", ids, body))
+
+
+def _shape_issuer_and_serial_number(c: _Elements) -> None:
+    c.take("issuer", (_ID_SEQUENCE,), _shape_name)
+    c.take("serialNumber", (_ID_INTEGER,))
+
+
+def _shape_signer_info(c: _Elements) -> None:
+    """SignerInfo (RFC 5652 5.3)."""
+    c.take("version", (_ID_INTEGER,))
+    if c.peek() == _ID_SEQUENCE:
+        c.take("sid", (_ID_SEQUENCE,), _shape_issuer_and_serial_number)
+    else:
+        c.take("sid", (_ID_IMPLICIT_0,))  # subjectKeyIdentifier
+    c.take("digestAlgorithm", (_ID_SEQUENCE,), _shape_algorithm)
+    # SignedAttributes / UnsignedAttributes ::= SET SIZE (1..MAX) OF Attribute
+    attributes = _each("attribute", (_ID_SEQUENCE,), _shape_attribute, nonempty=True)
+    c.take("signedAttrs", (_ID_CONTEXT_0,), attributes, optional=True)
+    c.take("signatureAlgorithm", (_ID_SEQUENCE,), _shape_algorithm)
+    c.take("signature", (_ID_OCTET_STRING,))
+    c.take("unsignedAttrs", (_ID_CONTEXT_1,), attributes, optional=True)
+
+
+def _shape_accuracy(c: _Elements) -> None:
+    c.take("seconds", (_ID_INTEGER,), optional=True)
+    c.take("millis", (_ID_IMPLICIT_0,), optional=True)
+    c.take("micros", (_ID_IMPLICIT_1,), optional=True)
+
+
+def _shape_extension(c: _Elements) -> None:
+    c.take("extnID", (_ID_OID,))
+    c.take("critical", (_ID_BOOLEAN,), optional=True)
+    c.take("extnValue", (_ID_OCTET_STRING,))
+
+
+def _shape_tst_info(c: _Elements) -> None:
+    """TSTInfo (RFC 3161 2.4.2)."""
+    c.take("version", (_ID_INTEGER,))
+    c.take("policy", (_ID_OID,))
+    c.take("messageImprint", (_ID_SEQUENCE,), _shape_message_imprint)
+    c.take("serialNumber", (_ID_INTEGER,))
+    c.take("genTime", (_ID_GENERALIZED_TIME,))
+    c.take("accuracy", (_ID_SEQUENCE,), _shape_accuracy, optional=True)
+    c.take("ordering", (_ID_BOOLEAN,), optional=True)
+    c.take("nonce", (_ID_INTEGER,), optional=True)
+    c.take("tsa", (_ID_CONTEXT_0,), _shape_general_name, optional=True)
+    c.take(
+        "extensions",
+        (_ID_CONTEXT_1,),
+        _each("extension", (_ID_SEQUENCE,), _shape_extension),
+        optional=True,
+    )
+
+
+def _shape_message_imprint(c: _Elements) -> None:
+    c.take("hashAlgorithm", (_ID_SEQUENCE,), _shape_algorithm)
+    c.take("hashedMessage", (_ID_OCTET_STRING,))
+
+
+def _shape_tst_info_octets(c: _Elements) -> None:
+    """The eContent OCTET STRING of a token: exactly one DER TSTInfo, nothing after."""
+    problem = der_problem(c.data[c.pos : c.end])
+    if problem is not None:
+        raise _DerError(f"TSTInfo: {problem}")
+    c.take("TSTInfo", (_ID_SEQUENCE,), _shape_tst_info)
+
+
+def _shape_encapsulated_content_info(c: _Elements) -> None:
+    """EncapsulatedContentInfo ::= SEQUENCE { eContentType OID,
+    eContent [0] EXPLICIT OCTET STRING OPTIONAL }."""
+    oid = c.take("eContentType", (_ID_OID,))
+    octets = _shape_tst_info_octets if oid == _OID_BODY_TST_INFO else None
+    content = _one("OCTET STRING", (_ID_OCTET_STRING,), octets)
+    c.take("eContent", (_ID_CONTEXT_0,), content, optional=True)
+
+
+def _shape_signed_data(c: _Elements) -> None:
+    """SignedData (RFC 5652 5.1)."""
+    c.take("version", (_ID_INTEGER,))
+    c.take(
+        "digestAlgorithms", (_ID_SET,), _each("digestAlgorithm", (_ID_SEQUENCE,), _shape_algorithm)
+    )
+    c.take("encapContentInfo", (_ID_SEQUENCE,), _shape_encapsulated_content_info)
+    c.take("certificates", (_ID_CONTEXT_0,), optional=True)  # cryptography parses each one
+    c.take("crls", (_ID_CONTEXT_1,), optional=True)  # not read
+    c.take("signerInfos", (_ID_SET,), _each("signerInfo", (_ID_SEQUENCE,), _shape_signer_info))
+
+
+def _shape_content_info(c: _Elements) -> None:
+    """ContentInfo ::= SEQUENCE { contentType OID, content [0] EXPLICIT ANY }."""
+    oid = c.take("contentType", (_ID_OID,))
+    if oid == _OID_BODY_SIGNED_DATA:
+        c.take("content", (_ID_CONTEXT_0,), _one("SignedData", (_ID_SEQUENCE,), _shape_signed_data))
+    else:  # the content-type check names the wrong type
+        c.take("content", (_ID_CONTEXT_0,), _one("content", None))
+
+
+def _shape_pki_status_info(c: _Elements) -> None:
+    c.take("status", (_ID_INTEGER,))
+    c.take("statusString", (_ID_SEQUENCE,), _each("text", (_ID_UTF8_STRING,)), optional=True)
+    c.take("failInfo", (_ID_BIT_STRING,), optional=True)
+
+
+def _shape_time_stamp_resp(c: _Elements) -> None:
+    """TimeStampResp ::= SEQUENCE { status PKIStatusInfo, timeStampToken OPTIONAL }."""
+    c.take("status", (_ID_SEQUENCE,), _shape_pki_status_info)
+    c.take("timeStampToken", (_ID_SEQUENCE,), _shape_content_info, optional=True)
+
+
+def _structure_problem(data: bytes, *, response: bool) -> str | None:
+    """``None`` if every element of the (already :func:`der_problem`-clean) TimeStampResp
+    or bare ContentInfo ``data`` that we read holds exactly what its ASN.1 type allows."""
+    top = _Elements(data, 0, len(data), "")
+    try:
+        if response:
+            top.take("TimeStampResp", (_ID_SEQUENCE,), _shape_time_stamp_resp)
+        else:
+            top.take("ContentInfo", (_ID_SEQUENCE,), _shape_content_info)
+        top.done()
+    except _DerError as exc:
+        return str(exc)
+    return None
+
+
 # --------------------------------------------------------------------------- parsing
 
 
@@ -408,21 +770,27 @@ def _parse(token: bytes) -> _Parsed | str:
     _, _, _, start, stop = _read_tlv(token, 0, len(token))
     if token[0] != 0x30 or start >= stop:
         return "neither a TimeStampResp nor a ContentInfo (not a non-empty SEQUENCE)"
+    if token[start] not in (0x30, 0x06):
+        return "neither a TimeStampResp nor a ContentInfo"
+    is_response = token[start] == 0x30
+    # asn1crypto ignores what follows the fields it knows: the raw bytes are
+    # walked against the ASN.1 types first (see "structure" above).
+    problem = _structure_problem(token, response=is_response)
+    if problem is not None:
+        return problem
     response: TimeStampResp | None = None
     content_info: cms.ContentInfo | None
     cert_ders: tuple[bytes, ...] = ()
     signed_attrs_der: bytes | None = None
     tst_der: bytes | None = None
     try:
-        if token[start] == 0x30:
+        if is_response:
             response = TimeStampResp.load(token, strict=True)
             _ = response["status"].native
             tst_token = response["time_stamp_token"]
             content_info = None if isinstance(tst_token, core.Void) else tst_token
-        elif token[start] == 0x06:
-            content_info = cms.ContentInfo.load(token, strict=True)
         else:
-            return "neither a TimeStampResp nor a ContentInfo"
+            content_info = cms.ContentInfo.load(token, strict=True)
         if content_info is not None:
             content = content_info["content"]
             if content_info["content_type"].dotted != OID_SIGNED_DATA:

@@ -18,6 +18,15 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
+from court.evidence.leaf import (
+    ENTRY_ID_PATTERN,
+    HASH_OIDS,
+    INSTITUTION_PATTERN,
+    LOAN_REF_PATTERN,
+    MAX_METADATA_ENTRIES,
+    MAX_METADATA_VALUE_BYTES,
+    METADATA_KEY_PATTERN,
+)
 from gateway.errors import GatewayError
 
 __all__ = [
@@ -58,26 +67,19 @@ class EvidenceKind(StrEnum):
     OTHER = "other"
 
 
+# The value rules of the canonical leaf live once, in the court's leaf codec.
 #: Accepted document hash algorithms and their digest sizes in bytes.
-DIGEST_SIZES: Final[dict[str, int]] = {"sha256": 32, "sha384": 48, "sha512": 64, "sm3": 32}
+DIGEST_SIZES: Final[dict[str, int]] = {name: size for name, (_, size) in HASH_OIDS.items()}
 HASH_ALGORITHMS: Final[tuple[str, ...]] = tuple(DIGEST_SIZES)
 #: The OIDs recorded in the canonical leaf and in the token's message imprint.
-HASH_ALGORITHM_OIDS: Final[dict[str, str]] = {
-    "sha256": "2.16.840.1.101.3.4.2.1",
-    "sha384": "2.16.840.1.101.3.4.2.2",
-    "sha512": "2.16.840.1.101.3.4.2.3",
-    "sm3": "1.2.156.10197.1.401",
-}
+HASH_ALGORITHM_OIDS: Final[dict[str, str]] = {name: oid for name, (oid, _) in HASH_OIDS.items()}
 
 MAX_FUTURE_SKEW: Final = timedelta(minutes=5)
-MAX_METADATA_ENTRIES: Final = 16
-MAX_METADATA_VALUE_BYTES: Final = 256
 
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-_LOAN_REF = re.compile(r"[A-Za-z0-9._:/-]{1,128}")
-_INSTITUTION = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-_METADATA_KEY = re.compile(r"[a-z0-9_.-]{1,64}")
-ENTRY_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # not in the leaf: the gateway's own rule
+_LOAN_REF = LOAN_REF_PATTERN
+_INSTITUTION = INSTITUTION_PATTERN
+_METADATA_KEY = METADATA_KEY_PATTERN
 
 
 def new_entry_id() -> str:

@@ -41,6 +41,7 @@ from gateway.api.log import LogServicer
 from gateway.api.ports import LedgerPort
 from gateway.api.verification import VerificationServicer
 from gateway.config import ConfigError, GatewayConfig, parse_listen
+from gateway.writer_lock import acquire_writer_lock
 
 __all__ = [
     "API_SERVICES",
@@ -283,7 +284,12 @@ async def run(
         vkey = load_log_verifier_key(config.pki_dir).line
     except NotaryError as exc:
         raise ConfigError(str(exc)) from exc
-    ledger = ledger_factory(config)
+    writer = acquire_writer_lock(config)
+    try:
+        ledger = ledger_factory(config)
+    except BaseException:
+        writer.release()
+        raise
     server = GatewayServer(
         config, ledger, tsa_roots=roots, tsa_untrusted=untrusted, log_verifier_key=vkey
     )
@@ -291,6 +297,7 @@ async def run(
         port = await server.start()
     except BaseException:
         await ledger.close()
+        writer.release()
         raise
     host, _ = parse_listen(config.listen)
     announce(
@@ -312,4 +319,7 @@ async def run(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         log.info("stopping: finishing running calls, then closing the ledger")
-        await server.stop()
+        try:
+            await server.stop()
+        finally:
+            writer.release()

@@ -47,6 +47,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol, runtime_checkable
 
 from cryptography import x509
@@ -417,6 +418,11 @@ class ProcessEngineTokenSource:
     ``roots`` at start, then signs and checks every token exactly as
     :class:`EngineTokenSource` does. Token work then runs on other cores than
     the ledger's Python code, which the GIL would otherwise serialise.
+
+    When a worker dies (crash, OOM kill, SIGKILL) the pool is broken: the
+    next batch starts a new pool (under a lock, with the same start-up probe)
+    and is tried once more on it. Only if that fails are its items
+    :class:`Unavailable`.
     """
 
     def __init__(
@@ -429,27 +435,64 @@ class ProcessEngineTokenSource:
     ) -> None:
         if processes < 1:
             raise ValueError("processes must be at least 1")
-        roots_der = [r.public_bytes(Encoding.DER) for r in roots]
+        self._factory = factory
+        self._roots_der = [r.public_bytes(Encoding.DER) for r in roots]
         self._processes = processes
-        self._pool = ProcessPoolExecutor(
-            max_workers=processes,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_worker_init,
-            initargs=(factory, roots_der),
-        )
         self._health_ttl = health_ttl
         self._health: tuple[float, bool] = (0.0, False)
-        # Start every worker now, so that a bad PKI fails here and not on a request.
+        self._pool_lock = threading.Lock()
+        self._closed = False
+        self._restart_after = 0.0  # no new restart before this (monotonic) time
+        self._pool = self._start_pool()
+
+    def _start_pool(self) -> ProcessPoolExecutor:
+        """A new pool whose every worker has stamped and checked the start-up probe.
+
+        Raises :class:`ValueError` when the workers cannot start or stamp (a bad PKI
+        fails here, not on a request).
+        """
+        pool = ProcessPoolExecutor(
+            max_workers=self._processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_init,
+            initargs=(self._factory, self._roots_der),
+        )
         probe = ("sha256", hashlib.sha256(b"gateway start-up probe").digest())
         try:
-            started = list(self._pool.map(_worker_stamp, [[probe]] * processes))
+            started = list(pool.map(_worker_stamp, [[probe]] * self._processes))
         except Exception as exc:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=False, cancel_futures=True)
             raise ValueError(f"the TSA worker processes cannot start: {exc}") from exc
         for [(kind, value)] in started:
             if kind != 0:
-                self._pool.shutdown(wait=False, cancel_futures=True)
+                pool.shutdown(wait=False, cancel_futures=True)
                 raise ValueError(f"the TSA worker processes cannot stamp: {value}")
+        return pool
+
+    def _restart(self, broken: ProcessPoolExecutor) -> ProcessPoolExecutor:
+        """Replace the broken pool (once, whichever thread gets here first).
+
+        A failed restart is not retried for ``health_ttl`` seconds, so that a
+        PKI that no longer loads does not cost every batch a start attempt.
+        """
+        with self._pool_lock:
+            if self._pool is not broken:  # another caller has replaced it already
+                return self._pool
+            if self._closed:
+                raise RuntimeError("the token source is closed")
+            if time.monotonic() < self._restart_after:
+                raise RuntimeError("restarting them failed moments ago")
+            log.warning("TSA worker processes died; starting new ones")
+            try:
+                pool = self._start_pool()
+            except ValueError:
+                self._restart_after = time.monotonic() + self._health_ttl
+                raise
+            self._pool = pool
+            self._health = (0.0, False)  # probe again on the next healthy()
+        broken.shutdown(wait=False, cancel_futures=True)
+        log.warning("TSA worker processes restarted")
+        return pool
 
     def stamp(self, hash_algorithm: str, digest: bytes) -> bytes:
         [result] = self.stamp_batch([(hash_algorithm, digest)])
@@ -457,28 +500,39 @@ class ProcessEngineTokenSource:
             raise result
         return result
 
+    @staticmethod
+    def _run(
+        pool: ProcessPoolExecutor, chunks: list[list[tuple[str, bytes]]]
+    ) -> list[bytes | GatewayError]:
+        out: list[bytes | GatewayError] = []
+        for chunk in pool.map(_worker_stamp, chunks):
+            for kind, value in chunk:
+                if kind == 0:
+                    out.append(value)
+                elif kind == 1:
+                    out.append(InvalidArgument(value))
+                else:
+                    out.append(Unavailable(value))
+        return out
+
     def stamp_batch(self, items: Sequence[tuple[str, bytes]]) -> list[bytes | GatewayError]:
         if not items:
             return []
         parts = self._processes if len(items) >= 32 * self._processes else 1
         step = -(-len(items) // parts)
         chunks = [list(items[i : i + step]) for i in range(0, len(items), step)]
-        out: list[bytes | GatewayError] = []
+        pool = self._pool
         try:
-            for chunk in self._pool.map(_worker_stamp, chunks):
-                for kind, value in chunk:
-                    if kind == 0:
-                        out.append(value)
-                    elif kind == 1:
-                        out.append(InvalidArgument(value))
-                    else:
-                        out.append(Unavailable(value))
-        except Exception as exc:  # a worker died: the pool is broken
+            try:
+                return self._run(pool, chunks)
+            except BrokenProcessPool as exc:  # a worker died: new workers, one more try
+                log.error("TSA worker processes failed: %s", exc)
+                return self._run(self._restart(pool), chunks)
+        except Exception as exc:
             log.error("TSA worker processes failed: %s", exc)
             self._health = (time.monotonic(), False)
             error = Unavailable(f"the time-stamp authority's workers failed ({exc}); retry later")
             return [error] * len(items)
-        return out
 
     def healthy(self) -> bool:
         checked, ok = self._health
@@ -490,6 +544,8 @@ class ProcessEngineTokenSource:
         return ok
 
     def close(self) -> None:
+        with self._pool_lock:
+            self._closed = True
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -509,6 +565,14 @@ class HttpTokenSource:
     and nonce included); a TSA that does not answer, refuses for system
     reasons or returns a token that fails verification is skipped for the
     next URL. The last URL that worked is tried first.
+
+    Each URL has a circuit breaker: once it fails to answer (time-out,
+    connection or HTTP error) or answers with a bad reply or token, no item
+    of any batch tries it for ``cooldown`` seconds; then a single item tries
+    it again while the others keep using the other URLs. An item whose URLs
+    are all in their cool-down fails at once with :class:`Unavailable`, so a
+    hung TSA costs a batch about one ``timeout``, not one per item. (A TSA
+    that answers with a refusal is up: that does not trip its breaker.)
     """
 
     def __init__(
@@ -519,6 +583,7 @@ class HttpTokenSource:
         timeout: float = 10.0,
         workers: int = 8,
         health_ttl: float = 5.0,
+        cooldown: float = 5.0,
     ) -> None:
         if not urls:
             raise ValueError("give at least one TSA URL")
@@ -532,6 +597,31 @@ class HttpTokenSource:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tsa-http")
         self._health_ttl = health_ttl
         self._health: tuple[float, bool] = (0.0, False)
+        self._cooldown = cooldown
+        # Per URL, under self._lock: not tried before this (monotonic) time, and why.
+        self._open_until = [0.0] * len(self._urls)
+        self._failure: list[str | None] = [None] * len(self._urls)
+
+    def _claim(self, at: int) -> str | None:
+        """May this item try URL ``at`` now? ``None`` if so, else why not.
+
+        A URL whose cool-down is over is tried by the first item that asks;
+        its breaker stays open for the others until that attempt ends.
+        """
+        with self._lock:
+            now = time.monotonic()
+            if now < self._open_until[at]:
+                why = self._failure[at] or "another request is trying it"
+                return f"not tried for {self._open_until[at] - now:.1f} s after it failed: {why}"
+            if self._failure[at] is not None:
+                self._open_until[at] = now + self._timeout + self._cooldown
+            return None
+
+    def _settle(self, at: int, failure: str | None) -> None:
+        """Close URL ``at``'s breaker (``failure`` None) or open it for the cool-down."""
+        with self._lock:
+            self._failure[at] = failure
+            self._open_until[at] = 0.0 if failure is None else time.monotonic() + self._cooldown
 
     def _post(self, url: str, request: bytes) -> bytes:
         http_request = urllib.request.Request(
@@ -602,12 +692,23 @@ class HttpTokenSource:
         for step in range(len(self._urls)):
             at = (start + step) % len(self._urls)
             url = self._urls[at]
+            skipped = self._claim(at)
+            if skipped is not None:
+                problems.append(f"{url}: {skipped}")
+                continue
             try:
                 token = self._try(url, hash_algorithm, digest)
-            except (urllib.error.URLError, OSError, ValueError, IndexError, GatewayError) as exc:
-                log.warning("TSA %s failed: %s", url, exc)
+            except GatewayError as exc:  # it answered, with a refusal: it is up
+                self._settle(at, None)
+                log.warning("TSA %s refused: %s", url, exc)
                 problems.append(f"{url}: {exc}")
                 continue
+            except (urllib.error.URLError, OSError, ValueError, IndexError) as exc:
+                self._settle(at, str(exc))
+                log.warning("TSA %s failed: %s; not tried for %.1f s", url, exc, self._cooldown)
+                problems.append(f"{url}: {exc}")
+                continue
+            self._settle(at, None)
             with self._lock:
                 self._preferred = at
             self._health = (time.monotonic(), True)

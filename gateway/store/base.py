@@ -20,7 +20,11 @@ __all__ = ["LoanHead", "Store", "StoreError", "StoredCheckpoint", "StoredEntry"]
 
 
 class StoreError(Exception):
-    """The store cannot be reached or refused an operation (maps to UNAVAILABLE)."""
+    """The store cannot be reached or refused an operation (maps to UNAVAILABLE).
+
+    Its message reaches callers, so it names the failure only, never the SQL
+    or the values involved (other callers' data); the store logs the detail.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +71,9 @@ class LoanHead:
 class Store(Protocol):
     """Durable storage of entries, tree nodes, checkpoints and loan heads.
 
-    Every method raises :class:`StoreError` when the database fails.
+    Every method raises :class:`StoreError` when the database fails (or does
+    not answer in time), and :class:`ValueError` for a position, size or
+    limit outside the signed 64-bit range of the database's integers.
     """
 
     def append_batch(

@@ -5,24 +5,35 @@ The schema is defined by the SQLModel table models in
 writes through SQLAlchemy Core ``executemany`` batches, one transaction per
 group commit. SQLite runs in WAL mode with ``synchronous=FULL``, so a commit
 returns only once the WAL is synced: what is acknowledged survives a crash
-or a power cut. PostgreSQL commits are durable with its default settings
-(``synchronous_commit=on``); the URL is a SQLAlchemy URL such as
+or a power cut. On PostgreSQL every connection sets ``synchronous_commit =
+on`` itself, whatever the server, role or URL say, so a commit returns only
+once it is flushed to the WAL; the URL is a SQLAlchemy URL such as
 ``postgresql+psycopg://user@host/db`` (driver package ``psycopg``).
+
+A stuck database fails calls instead of hanging them: PostgreSQL connections
+use ``connect_timeout`` 5 s, ``statement_timeout`` 30 s and ``lock_timeout``
+10 s (the URL may override them: ``?connect_timeout=…``,
+``?options=-c statement_timeout=…``); SQLite waits at most 10 s for a lock.
+
+Database errors become :class:`StoreError` with a short message naming the
+error class only; the full text (which holds the SQL and its parameters,
+i.e. other callers' data) goes to the gateway's log.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Row, create_engine, event, select, text, tuple_
+from sqlalchemy import Engine, Row, create_engine, event, make_url, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import StaticPool
 
 from gateway.log.tree import MissingNodeError, Node, NodeID
 from gateway.model import EvidenceKind, Submission
@@ -40,6 +51,9 @@ _CHECKPOINTS = metadata.tables[str(CheckpointRow.__tablename__)]
 _HEADS = metadata.tables[str(LoanHeadRow.__tablename__)]
 _TABLES = [_ENTRIES, _NODES, _CHECKPOINTS, _HEADS]
 _IN_CHUNK = 500  # bound on parameters per IN (...) query
+_INT64 = (-(1 << 63), (1 << 63) - 1)  # the range of the INTEGER/BIGINT columns
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -103,6 +117,13 @@ def _entry_params(e: StoredEntry) -> tuple[Any, ...]:
     )
 
 
+def _int64(**values: int) -> None:
+    """Raise ValueError unless every value fits a signed 64-bit column (checked before binding)."""
+    for name, value in values.items():
+        if not _INT64[0] <= value <= _INT64[1]:
+            raise ValueError(f"{name} {value} is outside the signed 64-bit range")
+
+
 def _entry(row: Row[Any]) -> StoredEntry:
     m = row._mapping
     return StoredEntry(
@@ -156,6 +177,14 @@ class SqlStore:
             sqlite.insert if self._dialect == "sqlite" else postgresql.insert
         )
         self._write_lock = threading.Lock()
+        # An in-memory SQLite database is one connection (StaticPool) shared by all
+        # threads: its transactions must not interleave.
+        url = engine.url
+        self._serial: threading.Lock | None = (
+            threading.Lock()
+            if self._dialect == "sqlite" and url.database in (None, "", ":memory:")
+            else None
+        )
         # The hot path's bulk inserts go to the driver's executemany as plain SQL with
         # positional rows: SQLAlchemy's per-value processing cost more than the insert.
         mark = "?" if self._dialect == "sqlite" else "%s"
@@ -173,24 +202,46 @@ class SqlStore:
     # ---------------------------------------------------------------- opening
 
     @classmethod
-    def open(cls, url: str, *, schema: str | None = None, echo: bool = False) -> SqlStore:
+    def open(
+        cls,
+        url: str,
+        *,
+        schema: str | None = None,
+        echo: bool = False,
+        connect_timeout: float = 5.0,
+        statement_timeout: float = 30.0,
+        lock_timeout: float = 10.0,
+        busy_timeout: float = 10.0,
+    ) -> SqlStore:
         """Open (and create the tables of) the database at a SQLAlchemy URL.
 
         ``schema`` (PostgreSQL only) puts the tables in that schema (it must
-        exist), e.g. to give each test its own.
+        exist), e.g. to give each test its own. The time-outs (seconds) are
+        defaults: on PostgreSQL, ``connect_timeout`` and the ``options`` of the
+        URL take precedence (e.g. ``?options=-c%20lock_timeout%3D2s``);
+        ``busy_timeout`` is SQLite's wait for a lock.
         """
-        if url.startswith("sqlite"):
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            memory = parsed.database in (None, "", ":memory:")
             engine = create_engine(
                 url,
                 echo=echo,
-                connect_args={"check_same_thread": False, "timeout": 30},
-                poolclass=NullPool if url in ("sqlite://", "sqlite:///:memory:") else None,
+                connect_args={"check_same_thread": False, "timeout": busy_timeout},
+                # A new connection to an in-memory database is a new, empty database.
+                poolclass=StaticPool if memory else None,
             )
-            _configure_sqlite(engine)
+            _configure_sqlite(engine, busy_timeout)
         else:
-            engine = create_engine(url, echo=echo, pool_pre_ping=True)
-            if schema is not None:
-                _set_search_path(engine, schema)
+            engine = create_engine(
+                url,
+                echo=echo,
+                pool_pre_ping=True,
+                connect_args=_postgres_connect_args(
+                    parsed.query, connect_timeout, statement_timeout, lock_timeout
+                ),
+            )
+            _configure_postgres(engine, schema)
         return cls(engine)
 
     @classmethod
@@ -212,10 +263,23 @@ class SqlStore:
         self._engine.dispose()
 
     def _guard(self, fn: Callable[[], T]) -> T:
+        """Run ``fn``; database failures become a StoreError that carries no data.
+
+        SQLAlchemy's messages hold the statement and its parameters (request
+        ids, loan refs, digests, tokens of any caller): they are logged here,
+        and the StoreError, which reaches callers, names the error class only.
+        Driver errors that SQLAlchemy does not wrap (e.g. sqlite3's
+        OverflowError for an integer it cannot bind) are handled the same way.
+        """
         try:
-            return fn()
-        except SQLAlchemyError as exc:
-            raise StoreError(f"the database failed: {exc.__class__.__name__}: {exc}") from exc
+            if self._serial is None:
+                return fn()
+            with self._serial:
+                return fn()
+        except (SQLAlchemyError, OverflowError, ValueError) as exc:
+            name = exc.__class__.__name__
+            log.warning("database operation failed (%s)", name, exc_info=True)
+            raise StoreError(f"the database failed ({name}); see the gateway log") from exc
 
     # ---------------------------------------------------------------- writing
 
@@ -294,6 +358,7 @@ class SqlStore:
     def find_by_digest(
         self, hash_algorithm: str, digest: bytes, limit: int, after_index: int = -1
     ) -> list[StoredEntry]:
+        _int64(limit=limit, after_index=after_index)
         c = _ENTRIES.c
         stmt = (
             select(_ENTRIES)
@@ -307,6 +372,7 @@ class SqlStore:
     def list_by_loan(
         self, institution: str, loan_ref: str, after_sequence: int, limit: int
     ) -> list[StoredEntry]:
+        _int64(after_sequence=after_sequence, limit=limit)
         c = _ENTRIES.c
         stmt = (
             select(_ENTRIES)
@@ -367,6 +433,8 @@ class SqlStore:
 
     def get_nodes(self, ids: Sequence[NodeID]) -> list[bytes]:
         wanted = list(dict.fromkeys(ids))
+        for level, idx in wanted:
+            _int64(level=level, index=idx)
         c = _NODES.c
         got: dict[NodeID, bytes] = {}
         for chunk in _chunks(wanted):
@@ -390,10 +458,12 @@ class SqlStore:
         return self._checkpoint(select(c.size, c.root, c.note).order_by(c.size.desc()).limit(1))
 
     def checkpoint_at(self, size: int) -> StoredCheckpoint | None:
+        _int64(size=size)
         c = _CHECKPOINTS.c
         return self._checkpoint(select(c.size, c.root, c.note).where(c.size == size))
 
     def entries_range(self, start: int, end: int) -> list[tuple[int, bytes]]:
+        _int64(start=start, end=end)
         c = _ENTRIES.c
         stmt = (
             select(c.leaf_index, c.leaf)
@@ -415,7 +485,7 @@ class SqlStore:
         return True
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's BEGIN (below) open transactions, not the driver.
@@ -423,7 +493,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={round(busy_timeout * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -431,13 +501,39 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
-def _set_search_path(engine: Engine, schema: str) -> None:
-    if not schema.replace("_", "").isalnum():
+def _postgres_connect_args(
+    query: Any, connect_timeout: float, statement_timeout: float, lock_timeout: float
+) -> dict[str, Any]:
+    """libpq arguments with the default time-outs; those of the URL's query win.
+
+    Ours go first in ``options``: for a setting given twice, PostgreSQL keeps
+    the last, i.e. the URL's.
+    """
+    args: dict[str, Any] = {}
+    if "connect_timeout" not in query:
+        args["connect_timeout"] = max(1, round(connect_timeout))
+    ours = (
+        f"-c statement_timeout={round(statement_timeout * 1000)} "
+        f"-c lock_timeout={round(lock_timeout * 1000)}"
+    )
+    theirs = query.get("options")
+    if isinstance(theirs, tuple):
+        theirs = " ".join(theirs)
+    args["options"] = f"{ours} {theirs}" if theirs else ours
+    return args
+
+
+def _configure_postgres(engine: Engine, schema: str | None) -> None:
+    """Per connection: durable commits whatever the server's defaults, and the schema."""
+    if schema is not None and not schema.replace("_", "").isalnum():
         raise ValueError(f"schema name {schema!r} must be letters, digits and underscores")
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"SET search_path TO {schema}")
+        # "Durable before acknowledge" must not depend on the role's or the URL's defaults.
+        cursor.execute("SET synchronous_commit = on")
+        if schema is not None:
+            cursor.execute(f"SET search_path TO {schema}")
         cursor.close()
         dbapi_connection.commit()

@@ -8,8 +8,11 @@ fail and say so. Each test works in a schema of its own, dropped afterwards.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,10 +21,14 @@ from sqlalchemy import create_engine, text
 
 from court.verify.checkpoint import verify_checkpoint
 from court.verify.merkle import verify_consistency
-from gateway.store.base import Store
+from gateway.store.base import Store, StoreError
 from gateway.store.sql import SqlStore
 from tests.support.ledger_env import Env, check_chain, sub, submit
-from tests.support.store_cases import ALL_CASES
+from tests.support.store_cases import ALL_CASES, make_entry
+from tests.unit.gateway.store.test_sql_robustness import (
+    _append_one,
+    assert_store_error_leaks_nothing,
+)
 
 URL = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -90,3 +97,124 @@ def test_ledger_on_postgres_survives_a_restart(
         ]
     finally:
         env.close(again)
+
+
+def _with_query(url: str, query: str) -> str:
+    return url + ("&" if "?" in url else "?") + query
+
+
+def _show(store: SqlStore, *settings: str) -> list[str]:
+    with store.engine.connect() as conn:
+        return [str(conn.exec_driver_sql(f"SHOW {s}").scalar()) for s in settings]
+
+
+def test_connections_commit_synchronously_whatever_the_url_says(pg_schema: str) -> None:
+    # A role, database or URL default of synchronous_commit=off would make an
+    # acknowledged commit losable; the store sets it back on for its connections.
+    url = _with_query(URL, "options=-csynchronous_commit%3Doff")
+    raw = create_engine(url)
+    try:
+        with raw.connect() as conn:  # the URL does switch it off for a plain connection
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+    finally:
+        raw.dispose()
+    store = SqlStore.open(url, schema=pg_schema)
+    try:
+        with store.engine.connect() as a, store.engine.connect() as b:
+            for conn in (a, b):
+                assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+        _append_one(store)
+        assert store.get_entry("e0") is not None
+    finally:
+        store.close()
+    plain = SqlStore.open(url)  # without a schema too
+    try:
+        assert _show(plain, "synchronous_commit") == ["on"]
+    finally:
+        plain.close()
+
+
+def test_default_timeouts_and_url_overrides(pg_schema: str) -> None:
+    store = SqlStore.open(URL, schema=pg_schema)
+    try:
+        assert _show(store, "statement_timeout", "lock_timeout") == ["30s", "10s"]
+    finally:
+        store.close()
+    url = _with_query(URL, "options=-c%20lock_timeout%3D2s")
+    store = SqlStore.open(url, schema=pg_schema)
+    try:
+        assert _show(store, "statement_timeout", "lock_timeout") == ["30s", "2s"]
+    finally:
+        store.close()
+
+
+def test_a_locked_table_fails_a_write_within_the_lock_timeout(pg_schema: str) -> None:
+    store = SqlStore.open(URL, schema=pg_schema, lock_timeout=1.0)
+    locker = create_engine(URL)
+    outcome: list[BaseException | None] = []
+
+    def write() -> None:
+        try:
+            _append_one(store)
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    try:
+        with locker.connect() as conn:
+            conn.exec_driver_sql(f"LOCK TABLE {pg_schema}.entries IN ACCESS EXCLUSIVE MODE")
+            started = time.monotonic()
+            thread = threading.Thread(target=write, daemon=True)
+            thread.start()
+            thread.join(10)  # the lock is released (rollback) when this block ends
+            took = time.monotonic() - started
+            assert outcome, "the write waited for the lock with no time-out"
+        thread.join(10)
+        assert isinstance(outcome[0], StoreError), outcome[0]
+        assert "OperationalError" in str(outcome[0])
+        assert took < 5
+        _append_one(store)  # the lock is gone: the store works again
+        assert store.get_entry("e0") is not None
+    finally:
+        locker.dispose()
+        store.close()
+
+
+def test_store_error_text_holds_no_data_on_postgres(
+    pg_schema: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = SqlStore.open(URL, schema=pg_schema)
+    try:
+        assert_store_error_leaks_nothing(store, caplog)
+    finally:
+        store.close()
+
+
+def test_positions_outside_int64_are_refused_on_postgres(pg_schema: str) -> None:
+    store = SqlStore.open(URL, schema=pg_schema)
+    try:
+        _append_one(store)
+        digest = make_entry(0).submission.digest
+        for value in (1 << 63, (1 << 64) - 1):
+            with pytest.raises(ValueError, match="64-bit"):
+                store.find_by_digest("sha256", digest, 10, value)
+            with pytest.raises(ValueError, match="64-bit"):
+                store.list_by_loan("bank-a", "L-1", value, 10)
+        assert store.ping()
+    finally:
+        store.close()
+
+
+def test_failures_are_logged_with_their_detail(
+    pg_schema: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = SqlStore.open(URL, schema=pg_schema)
+    try:
+        with (
+            caplog.at_level(logging.WARNING, logger="gateway.store.sql"),
+            pytest.raises(StoreError),
+        ):
+            store._rows(text("SELECT no_such_column FROM entries"))
+        assert "UndefinedColumn" in caplog.text or "no_such_column" in caplog.text
+    finally:
+        store.close()

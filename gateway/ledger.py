@@ -65,7 +65,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from court.evidence.leaf import LeafError, LeafFields, encode_leaf
-from court.verify.checkpoint import parse_checkpoint
+from court.verify.checkpoint import CheckpointError, parse_checkpoint, verify_checkpoint
 from gateway.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -75,7 +75,7 @@ from gateway.errors import (
     ResourceExhausted,
     Unavailable,
 )
-from gateway.log.checkpoint import sign_checkpoint
+from gateway.log.checkpoint import make_verifier_key, sign_checkpoint
 from gateway.log.tree import (
     CompactTree,
     MissingNodeError,
@@ -196,6 +196,9 @@ def _encode_token(kind: bytes, position: int, fingerprint: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
+_CHECKPOINT_CACHE = 4096  # checkpoint notes kept in memory (one per commit)
+
+
 def _decode_token(token: str, kind: bytes, fingerprint: bytes) -> int:
     """The position after which the next page starts (-1 for the first page)."""
     if not token:
@@ -209,7 +212,10 @@ def _decode_token(token: str, kind: bytes, fingerprint: bytes) -> int:
         raise bad from None
     if len(raw) != 17 or raw[:1] != kind or raw[9:] != fingerprint:
         raise bad
-    return int.from_bytes(raw[1:9], "big")
+    position = int.from_bytes(raw[1:9], "big")
+    if position >= 1 << 63:  # never issued: positions are signed 64-bit in the store
+        raise bad
+    return position
 
 
 class Ledger:
@@ -313,9 +319,16 @@ class Ledger:
                 f"the store holds the log {parsed.origin!r}, not {self._origin!r}: "
                 "configure the matching log origin or another database"
             )
+        try:
+            verify_checkpoint(latest.note, make_verifier_key(self._origin, self._key.public_key()))
+        except CheckpointError as exc:
+            raise FailedPrecondition(
+                f"the store's latest checkpoint is not signed by this gateway's log key "
+                f"({exc}): configure the key that signed it, or another database"
+            ) from exc
         self._tree = tree
         self._latest = latest
-        self._checkpoints[latest.size] = latest.note
+        self._remember_checkpoint(latest.size, latest.note)
         self._needs_reload = False
 
     @property
@@ -638,13 +651,17 @@ class Ledger:
         except StoreError as exc:
             log.error("group commit of %d entries failed: %s", len(entries), exc)
             self._needs_reload = True  # the commit's outcome may be unknown
+            # Reload before answering, so no reader sees a stale tree after the error
+            # (a commit that landed but reported failure is then visible at once).
+            with contextlib.suppress(GatewayError):
+                self._load_state()
             self._fail(pending, exc)
             return
 
         # 7. publish, prove (in memory), answer
         self._tree = tree
         self._latest = checkpoint
-        self._checkpoints[size] = checkpoint.note
+        self._remember_checkpoint(size, checkpoint.note)
         overlay: dict[NodeID, bytes] = {(lv, ix): h for lv, ix, h in old_frontier}
         overlay.update(((lv, ix), h) for lv, ix, h in nodes)
         reader = _OverlayReader(overlay, store)
@@ -677,6 +694,12 @@ class Ledger:
 
     # ------------------------------------------------------------ reading
 
+    def _remember_checkpoint(self, size: int, note: str) -> None:
+        """Cache a checkpoint note; the cache stays bounded (one note per commit)."""
+        if len(self._checkpoints) >= _CHECKPOINT_CACHE:
+            self._checkpoints.clear()
+        self._checkpoints[size] = note
+
     def _checkpoint_note(self, size: int) -> str:
         note = self._checkpoints.get(size)
         if note is None:
@@ -684,9 +707,7 @@ class Ledger:
             if stored is None:
                 raise Unavailable(f"the checkpoint of size {size} is missing from the store")
             note = stored.note
-            if len(self._checkpoints) > 4096:
-                self._checkpoints.clear()
-            self._checkpoints[size] = note
+            self._remember_checkpoint(size, note)
         return note
 
     def _receipt(self, entry: StoredEntry) -> Receipt:

@@ -59,6 +59,12 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _echo(request_id: str) -> str:
+    """The request id as echoed in a per-item answer: a valid one is at most 128
+    characters; an invalid one is cut there, so a stream cannot pin huge ids."""
+    return request_id[:128]
+
+
 class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
     """The gRPC face of the ledger's evidence operations."""
 
@@ -114,7 +120,7 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         response = pb.BatchSubmitEvidenceResponse()
         for message, item in zip(request.submissions, items, strict=True):
             outcome: ItemResult = next(results) if isinstance(item, Submission) else item
-            result = response.results.add(request_id=message.request_id)
+            result = response.results.add(request_id=_echo(message.request_id))
             if isinstance(outcome, GatewayError):
                 result.error.CopyFrom(to_rpc_status(outcome))
             else:
@@ -150,7 +156,7 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                 await window.acquire()
                 message = request.submission
                 item = self._submission(message, institution, self._clock())
-                buffer.append((message.request_id, item))
+                buffer.append((_echo(message.request_id), item))
                 wake.set()
             eof.set()
             wake.set()
@@ -239,7 +245,7 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         problems = validate_entry_id(request.entry_id)
         if problems:
             raise InvalidArgument(problems)
-        record = self._ledger.get(request.entry_id)
+        record = await asyncio.to_thread(self._ledger.get, request.entry_id)
         return pb.GetEvidenceResponse(record=convert.record_to_proto(record))
 
     @rpc_errors()
@@ -256,8 +262,8 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
             raise InvalidArgument(problems)
         algorithm = convert.algorithm_from_proto(request.hash_algorithm)
         assert algorithm is not None
-        records, next_token = self._ledger.find(
-            algorithm, bytes(request.digest), page_size, request.page_token
+        records, next_token = await asyncio.to_thread(
+            self._ledger.find, algorithm, bytes(request.digest), page_size, request.page_token
         )
         return pb.FindEvidenceResponse(
             records=[convert.record_to_proto(r) for r in records], next_page_token=next_token
@@ -276,8 +282,8 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         problems += more
         if problems:
             raise InvalidArgument(problems)
-        records, next_token = self._ledger.list_by_loan(
-            institution, request.loan_ref, page_size, request.page_token
+        records, next_token = await asyncio.to_thread(
+            self._ledger.list_by_loan, institution, request.loan_ref, page_size, request.page_token
         )
         return pb.ListEvidenceResponse(
             records=[convert.record_to_proto(r) for r in records], next_page_token=next_token

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from court.evidence.leaf import decode_leaf
 from court.verify.checkpoint import verify_checkpoint
 from court.verify.merkle import verify_consistency, verify_inclusion
 from court.verify.rfc6962 import leaf_hash
@@ -26,6 +27,7 @@ from gateway.errors import (
     ResourceExhausted,
     Unavailable,
 )
+from gateway.ledger import Ledger
 from gateway.log.tree import NodeID
 from gateway.model import EvidenceKind, ItemResult, Receipt
 from gateway.store.base import StoredCheckpoint, StoredEntry, StoreError
@@ -524,3 +526,61 @@ def test_close_finishes_queued_work_then_refuses(env: Env) -> None:
     done = asyncio.run(scenario())
     env.opened.remove(ledger)
     assert sorted(r.leaf_index for [r] in done) == list(range(20))  # type: ignore[union-attr]
+
+
+# --------------------------------------------------------------------------- review fixes
+
+
+def test_lost_reply_is_visible_to_readers_before_the_next_commit(env: Env) -> None:
+    flaky = FlakyStore(SqlStore.sqlite(env.db))
+    ledger = env.open(store=flaky)
+    submit(ledger, [sub(1)])
+    flaky.fail_after = 1
+    [lost] = submit(ledger, [sub(2)])
+    assert isinstance(lost, Unavailable)
+    # No further commit: the ledger reloaded right away, so its view matches the store.
+    assert verify_checkpoint(ledger.checkpoint(), env.vkey).size == 2
+    assert ledger.leaf_index(leaf_hash(ledger.entries(1, 2)[0][1])) == 1
+
+
+def test_checkpoint_cache_stays_bounded(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gateway.ledger
+
+    monkeypatch.setattr(gateway.ledger, "_CHECKPOINT_CACHE", 3)
+    ledger = env.open()
+    for n in range(10):
+        submit(ledger, [sub(100 + n)])
+    assert len(ledger._checkpoints) <= 3
+    # older receipts still come back whole: their checkpoints are read from the store
+    first = ledger.entries(0, 1)[0][1]
+    record = ledger.get(decode_leaf(first).entry_id)
+    assert verify_checkpoint(record.receipt.checkpoint, env.vkey).size == 1
+
+
+def test_forged_page_token_beyond_64_bits_is_invalid(env: Env) -> None:
+    import base64
+
+    import gateway.ledger
+
+    ledger = env.open()
+    submit(ledger, [sub(1), sub(2)])
+    _, token = ledger.list_by_loan("bank-a", "L-1", 1, "")
+    raw = bytearray(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    raw[1:9] = ((1 << 64) - 1).to_bytes(8, "big")
+    forged = base64.urlsafe_b64encode(bytes(raw)).decode().rstrip("=")
+    with pytest.raises(InvalidArgument):
+        ledger.list_by_loan("bank-a", "L-1", 1, forged)
+    assert gateway.ledger._decode_token("", b"x", b"") == -1
+
+
+def test_store_signed_by_another_log_key_is_refused(env: Env, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    env.close(env.open())  # the store now holds a checkpoint signed by the PKI's log key
+    with pytest.raises(FailedPrecondition, match="not signed by this gateway's log key"):
+        Ledger.open(
+            store=SqlStore.sqlite(env.db),
+            tsa=env.tsa(),
+            log_key=Ed25519PrivateKey.generate(),
+            log_origin=env.origin,
+        )

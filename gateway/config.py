@@ -17,6 +17,7 @@ from the environment or the defaults are relative to the working directory.
     insecure_dev = false           # plaintext gRPC; only allowed on loopback
     dev_institution = "dev-bank"   # caller's institution in development mode
     health_poll_seconds = 1.0      # how often dependencies are probed
+    max_concurrent_rpcs = 1000     # beyond: RESOURCE_EXHAUSTED (bounds memory per process)
 
     [store]
     url = ""                       # default: sqlite:///<data_dir>/gateway.sqlite3
@@ -71,6 +72,7 @@ class GatewayConfig:
     insecure_dev: bool = False
     dev_institution: str = "dev-bank"
     health_poll_seconds: float = 1.0
+    max_concurrent_rpcs: int = 1000
     store_url: str = ""
     tsa_urls: tuple[str, ...] = ()
     tsa_ca_files: tuple[Path, ...] = ()
@@ -134,6 +136,7 @@ _KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("", "insecure_dev"): ("insecure_dev", "bool"),
     ("", "dev_institution"): ("dev_institution", "str"),
     ("", "health_poll_seconds"): ("health_poll_seconds", "float"),
+    ("", "max_concurrent_rpcs"): ("max_concurrent_rpcs", "int"),
     ("store", "url"): ("store_url", "str"),
     ("tsa", "urls"): ("tsa_urls", "strs"),
     ("tsa", "ca_files"): ("tsa_ca_files", "paths"),
@@ -274,6 +277,10 @@ def _check(config: GatewayConfig) -> None:
         raise ConfigError(
             f"log.max_queue ({config.log_max_queue}) must be at least log.max_batch "
             f"({config.log_max_batch})"
+        )
+    if config.max_concurrent_rpcs < 1:
+        raise ConfigError(
+            f"max_concurrent_rpcs must be at least 1, got {config.max_concurrent_rpcs}"
         )
     if config.health_poll_seconds <= 0:
         raise ConfigError("health_poll_seconds must be positive")

@@ -184,7 +184,9 @@ class GatewayServer:
             ("grpc.max_send_message_length", config.max_message_bytes),
             ("grpc.so_reuseport", 0),
         ]
-        self.server = grpc.aio.server(options=options)
+        self.server = grpc.aio.server(
+            options=options, maximum_concurrent_rpcs=config.max_concurrent_rpcs
+        )
         verification = VerificationServicer(
             ledger,
             callers,

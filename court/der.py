@@ -1,7 +1,7 @@
 """Minimal DER primitives, shared by the court library, the notary and the gateway.
 
 They live here, in the pure ``court`` package, so that the court can decode what
-the server encodes without importing it; :mod:`notary.tsa.der` re-exports them.
+the server encodes without importing it.
 
 Writing: the notary engine assembles tokens from pre-encoded constant pieces and a few
 per-token fields, so it needs only TLV framing and INTEGER / GeneralizedTime

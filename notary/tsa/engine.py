@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from asn1crypto import algos, cms, core, tsp, x509
 from cryptography.hazmat.primitives import serialization
 
-from notary.tsa.config import TsaConfig
-from notary.tsa.der import (
+from court.der import (
     TAG_OCTET_STRING,
     TAG_SEQUENCE,
     TAG_SET,
@@ -35,6 +34,7 @@ from notary.tsa.der import (
     generalized_time_ms,
     tlv,
 )
+from notary.tsa.config import TsaConfig
 from notary.tsa.request import HASH_BY_NAME, parse_request
 from notary.tsa.serial import SerialSource
 from notary.tsa.signer import Signer

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from notary.tsa.der import (
+from court.der import (
     TAG_BOOLEAN,
     TAG_INTEGER,
     TAG_NULL,

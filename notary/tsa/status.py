@@ -11,8 +11,8 @@ from functools import lru_cache
 
 from asn1crypto import tsp
 
+from court.der import encode_length
 from court.verify.token import TimeStampResp
-from notary.tsa.der import encode_length
 
 __all__ = ["FailInfo", "Rejection", "TimeStampResp", "rejection_response"]
 

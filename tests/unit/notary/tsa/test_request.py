@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from asn1crypto import algos, core, tsp
 
+from court.der import encode_integer, tlv
 from notary.tsa.config import DEFAULT_POLICY_OID, TsaConfig
-from notary.tsa.der import encode_integer, tlv
 from notary.tsa.engine import TimeStampAuthority
 from notary.tsa.status import TimeStampResp
 from tests.support.tsa import make_engine, make_request

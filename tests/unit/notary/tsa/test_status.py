@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from notary.tsa.der import read_children, read_tlv
+from court.der import read_children, read_tlv
 from notary.tsa.status import FailInfo, TimeStampResp, rejection_response
 
 RFC_BITS = {

@@ -7,7 +7,7 @@ from asn1crypto import core
 from hypothesis import given
 from hypothesis import strategies as st
 
-from notary.tsa.der import (
+from court.der import (
     DerError,
     decode_integer,
     decode_oid,

@@ -71,7 +71,9 @@ def tlv(tag: int, content: bytes) -> bytes:
 
 def encode_integer(value: int) -> bytes:
     """A DER INTEGER (two's complement, minimal octets)."""
-    length = value.bit_length() // 8 + 1
+    # Octets for the magnitude bits plus a sign bit; for negatives, ~value's bits
+    # (-128 is 0x80 in one octet, -129 needs two).
+    length = (value if value >= 0 else ~value).bit_length() // 8 + 1
     return tlv(TAG_INTEGER, value.to_bytes(length, "big", signed=True))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from asn1crypto import core
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from court.der import (
@@ -19,6 +19,14 @@ from court.der import (
 
 
 @given(st.integers(min_value=-(1 << 200), max_value=1 << 200))
+@example(-128)  # the two's-complement boundaries, where a minimal length is easy to miss
+@example(-129)
+@example(-32768)
+@example(-32769)
+@example(127)
+@example(128)
+@example(0)
+@example(-1)
 def test_integer_round_trip_matches_asn1crypto(value: int) -> None:
     encoded = encode_integer(value)
     assert encoded == core.Integer(value).dump()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -19,6 +18,7 @@ from court.evidence.leaf import (
     decode_leaf,
     encode_leaf,
 )
+from tests.support.leaf import sample_leaf
 
 _ID = st.text(
     alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-",
@@ -56,25 +56,6 @@ def leaves(draw: st.DrawFn) -> LeafFields:
         metadata=draw(_META),
         previous_leaf_hash=None if seq == 1 else draw(st.binary(min_size=32, max_size=32)),
     )
-
-
-def _sample(**changes: object) -> LeafFields:
-    base = LeafFields(
-        entry_id="e1",
-        institution="bank-a",
-        loan_ref="L-1",
-        kind="repayment",
-        hash_algorithm="sha256",
-        digest=bytes(range(32)),
-        occurred_at=datetime(2024, 5, 6, 7, 8, 9, 120000, tzinfo=UTC),
-        received_at=datetime(2024, 5, 6, 7, 8, 10, tzinfo=UTC),
-        token_sha256=b"\x11" * 32,
-        loan_sequence=2,
-        supersedes="e0",
-        metadata=(("agency", "a-17"), ("channel", "sms")),
-        previous_leaf_hash=b"\x22" * 32,
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 @settings(max_examples=300, deadline=None)
@@ -143,7 +124,7 @@ def test_asn1crypto_reads_it_as_der(fields: LeafFields) -> None:
 
 
 def test_times_as_asn1crypto_reads_them() -> None:
-    fields = _sample()
+    fields = sample_leaf()
     parsed = _EvidenceLeaf.load(encode_leaf(fields))
     assert parsed["occurred_at"].native == fields.occurred_at
     assert parsed["occurred_at"].contents == b"20240506070809.12Z"
@@ -152,7 +133,7 @@ def test_times_as_asn1crypto_reads_them() -> None:
 
 def test_times_are_normalised_to_utc() -> None:
     cst = datetime(2024, 5, 6, 7, 8, 9, 120000, tzinfo=UTC).astimezone(timezone(timedelta(hours=8)))
-    assert encode_leaf(_sample(occurred_at=cst)) == encode_leaf(_sample())
+    assert encode_leaf(sample_leaf(occurred_at=cst)) == encode_leaf(sample_leaf())
 
 
 @pytest.mark.parametrize(
@@ -179,7 +160,7 @@ def test_times_are_normalised_to_utc() -> None:
     ],
 )
 def test_rejects_non_canonical(bad: object) -> None:
-    encoded = encode_leaf(_sample())
+    encoded = encode_leaf(sample_leaf())
     mutated = bad(encoded)  # type: ignore[operator]
     assert mutated != encoded
     if mutated[:1] == b"\x30" and len(mutated) > 2 and mutated[1] < 0x80:
@@ -191,7 +172,7 @@ def test_rejects_non_canonical(bad: object) -> None:
 
 
 def test_rejects_unsorted_metadata_in_bytes() -> None:
-    encoded = encode_leaf(_sample())
+    encoded = encode_leaf(sample_leaf())
     a = b"\x30\x0e\x0c\x06agency\x0c\x04a-17"
     c = b"\x30\x0e\x0c\x07channel\x0c\x03sms"
     assert a + c in encoded
@@ -201,10 +182,10 @@ def test_rejects_unsorted_metadata_in_bytes() -> None:
 
 def test_rejects_previous_hash_for_first_record() -> None:
     with pytest.raises(LeafError):
-        encode_leaf(_sample(loan_sequence=1))
+        encode_leaf(sample_leaf(loan_sequence=1))
     with pytest.raises(LeafError):
-        encode_leaf(_sample(previous_leaf_hash=None))
-    first = encode_leaf(_sample(loan_sequence=1, previous_leaf_hash=None))
+        encode_leaf(sample_leaf(previous_leaf_hash=None))
+    first = encode_leaf(sample_leaf(loan_sequence=1, previous_leaf_hash=None))
     assert decode_leaf(first).previous_leaf_hash is None
 
 
@@ -224,7 +205,7 @@ def test_rejects_previous_hash_for_first_record() -> None:
 )
 def test_encoder_rejects_bad_fields(changes: dict[str, object]) -> None:
     with pytest.raises(LeafError):
-        encode_leaf(_sample(**changes))
+        encode_leaf(sample_leaf(**changes))
 
 
 def test_rejects_garbage() -> None:

@@ -9,7 +9,6 @@ repeats the value. Edge values that the rules allow must round-trip.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -23,27 +22,9 @@ from court.evidence.leaf import (
     decode_leaf,
     encode_leaf,
 )
+from tests.support.leaf import sample_leaf
 
 PERSONAL = "张三 110101199001011234"  # a name and a (made-up) resident identity number
-
-
-def sample(**changes: object) -> LeafFields:
-    base = LeafFields(
-        entry_id="e1",
-        institution="bank-a",
-        loan_ref="L-1",
-        kind="repayment",
-        hash_algorithm="sha256",
-        digest=bytes(range(32)),
-        occurred_at=datetime(2024, 5, 6, 7, 8, 9, 120000, tzinfo=UTC),
-        received_at=datetime(2024, 5, 6, 7, 8, 10, tzinfo=UTC),
-        token_sha256=b"\x11" * 32,
-        loan_sequence=2,
-        supersedes="e0",
-        metadata=(("agency", "a-17"), ("channel", "sms")),
-        previous_leaf_hash=b"\x22" * 32,
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- hand encoder
@@ -150,7 +131,7 @@ def _assert_names(error: LeafError, field: str, changes: dict[str, object]) -> N
 @pytest.mark.parametrize(("changes", "field"), BROKEN_PARAMS)
 def test_encoder_refuses_a_broken_rule(changes: dict[str, object], field: str) -> None:
     with pytest.raises(LeafError) as refused:
-        encode_leaf(sample(**changes))
+        encode_leaf(sample_leaf(**changes))
     _assert_names(refused.value, field, changes)
 
 
@@ -158,7 +139,7 @@ def test_encoder_refuses_a_broken_rule(changes: dict[str, object], field: str) -
 def test_decoder_refuses_well_formed_der_with_a_broken_rule(
     changes: dict[str, object], field: str
 ) -> None:
-    der = hand_der(sample(**changes))
+    der = hand_der(sample_leaf(**changes))
     with pytest.raises(LeafError) as refused:
         decode_leaf(der)
     _assert_names(refused.value, field, changes)
@@ -171,23 +152,23 @@ def test_the_reported_leaves_are_refused() -> None:
         {"metadata": (("UPPER KEY", "x"),)},
         {"metadata": (("note", "x" * 5000),)},
     ):
-        der = hand_der(sample(**changes))
+        der = hand_der(sample_leaf(**changes))
         with pytest.raises(LeafError, match=r"^(loan_ref|metadata)\b"):
             decode_leaf(der)
 
 
 def test_rules_are_checked_on_type_too() -> None:
     with pytest.raises(LeafError) as refused:
-        encode_leaf(sample(loan_ref=42))
+        encode_leaf(sample_leaf(loan_ref=42))
     assert refused.value.field == "loan_ref"
     with pytest.raises(LeafError) as refused:
-        encode_leaf(sample(metadata=(("key", 1),)))
+        encode_leaf(sample_leaf(metadata=(("key", 1),)))
     assert refused.value.field == "metadata"
     with pytest.raises(LeafError) as refused:
-        encode_leaf(sample(metadata=(("key",),)))
+        encode_leaf(sample_leaf(metadata=(("key",),)))
     assert refused.value.field == "metadata"
     with pytest.raises(LeafError) as refused:
-        encode_leaf(sample(metadata=(("key", "\ud800"),)))  # a lone surrogate
+        encode_leaf(sample_leaf(metadata=(("key", "\ud800"),)))  # a lone surrogate
     assert refused.value.field == "metadata"
 
 
@@ -225,7 +206,7 @@ VALID: list[tuple[str, dict[str, object]]] = [
 
 @pytest.mark.parametrize("changes", [pytest.param(c, id=name) for name, c in VALID])
 def test_edge_values_round_trip(changes: dict[str, object]) -> None:
-    fields = sample(**changes)
+    fields = sample_leaf(**changes)
     der = encode_leaf(fields)
     assert der == hand_der(fields)  # the hand encoder agrees on every valid leaf
     assert decode_leaf(der) == fields

@@ -906,21 +906,6 @@ class Ledger:
         self._store.close()
 
 
-def _with_size(entry: StoredEntry, size: int) -> StoredEntry:
-    return StoredEntry(
-        leaf_index=entry.leaf_index,
-        entry_id=entry.entry_id,
-        submission=entry.submission,
-        received_at=entry.received_at,
-        loan_sequence=entry.loan_sequence,
-        previous_leaf_hash=entry.previous_leaf_hash,
-        leaf=entry.leaf,
-        leaf_hash=entry.leaf_hash,
-        token=entry.token,
-        receipt_size=size,
-    )
-
-
 def _receipt(entry: StoredEntry, note: str, proof: tuple[bytes, ...]) -> Receipt:
     return Receipt(
         entry_id=entry.entry_id,

@@ -155,6 +155,22 @@ def _is_abort(exc: BaseException) -> bool:
     return isinstance(exc, grpc.aio.AbortError | grpc.RpcError)
 
 
+async def _end_with_error(context: Any, exc: Exception, field_prefix: str, where: str) -> None:
+    """End the RPC for ``exc`` raised by a servicer method (call inside ``except``).
+
+    A GatewayError gets its own status; grpc.aio's abort exceptions are left to
+    pass (this returns); anything else is logged and reported as INTERNAL
+    without its text.
+    """
+    if isinstance(exc, GatewayError):
+        await abort(context, exc, field_prefix)
+    if _is_abort(exc):
+        return
+    log.exception("unexpected error in %s", where)
+    await context.abort_with_status(rpc_status.to_status(_INTERNAL))
+    raise AssertionError("abort_with_status returned") from exc  # pragma: no cover
+
+
 def rpc_errors(
     field_prefix: str = "",
 ) -> Callable[[Callable[..., Awaitable[R]]], Callable[..., Awaitable[R]]]:
@@ -170,14 +186,9 @@ def rpc_errors(
         async def wrapper(self: Any, request: Any, context: Any) -> R:
             try:
                 return await method(self, request, context)
-            except GatewayError as exc:
-                await abort(context, exc, field_prefix)
             except Exception as exc:
-                if _is_abort(exc):
-                    raise
-                log.exception("unexpected error in %s", method.__qualname__)
-                await context.abort_with_status(rpc_status.to_status(_INTERNAL))
-                raise AssertionError("abort_with_status returned") from exc  # pragma: no cover
+                await _end_with_error(context, exc, field_prefix, method.__qualname__)
+                raise  # an abort of grpc.aio's own passes through
 
         return wrapper
 
@@ -195,14 +206,9 @@ def rpc_stream_errors(
             try:
                 async for response in method(self, request, context):
                     yield response
-            except GatewayError as exc:
-                await abort(context, exc, field_prefix)
             except Exception as exc:
-                if _is_abort(exc):
-                    raise
-                log.exception("unexpected error in %s", method.__qualname__)
-                await context.abort_with_status(rpc_status.to_status(_INTERNAL))
-                raise AssertionError("abort_with_status returned") from exc  # pragma: no cover
+                await _end_with_error(context, exc, field_prefix, method.__qualname__)
+                raise  # an abort of grpc.aio's own passes through
 
         return wrapper
 

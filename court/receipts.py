@@ -16,7 +16,7 @@ from google.protobuf.message import DecodeError
 
 from court.errors import CourtError
 from court.files import InputError, load_certificates, read_file
-from court.report.text import check_lines
+from court.report.text import check_lines, invalid_line
 from court.tokens import digest_algorithm
 from court.verify.checkpoint import parse_verifier_key
 from court.verify.receipt import ReceiptVerification, verify_receipt
@@ -121,8 +121,7 @@ def verify_receipt_file(
 
 def _summary(result: ReceiptVerification, leaf_index: int) -> str:
     if not result.ok:
-        failed = result.first_failure
-        return f"INVALID: {failed.name if failed else 'a required check did not pass'}"
+        return invalid_line(result.checks)
     leaf, checkpoint, token = result.leaf, result.checkpoint, result.token
     assert leaf is not None and checkpoint is not None  # a valid receipt has both
     when = token.gen_time.isoformat() if token.gen_time else "?"

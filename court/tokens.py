@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TextIO
 
 from court.files import InputError, load_certificates, read_file
-from court.report.text import check_lines
+from court.report.text import check_lines, invalid_line
 from court.verify.token import verify_timestamp
 
 __all__ = ["digest_algorithm", "verify_token_file"]
@@ -79,6 +79,5 @@ def verify_token_file(
         signer = result.signer.subject.rfc4514_string() if result.signer else "?"
         print(f"VALID: time-stamped at {when} (serial {serial}) by {signer}", file=out)
     else:
-        failed = result.first_failure
-        print(f"INVALID: {failed.name if failed else 'a required check did not pass'}", file=out)
+        print(invalid_line(result.checks), file=out)
     return result.ok

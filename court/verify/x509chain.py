@@ -47,7 +47,7 @@ Not checked: revocation (CRL/OCSP), name constraints, certificate policies.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -176,7 +176,7 @@ def _subject_key(der: bytes) -> tuple[bytes, bytes]:
 class _Node:
     """One distinct certificate of a search."""
 
-    __slots__ = ("anchor", "cert", "der", "identity")
+    __slots__ = ("anchor", "cert", "der", "identity", "issuer", "subject")
 
     def __init__(self, cert: x509.Certificate, der: bytes, anchor: bool) -> None:
         self.cert = cert
@@ -186,6 +186,20 @@ class _Node:
             self.identity: tuple[bytes, bytes] = _subject_key(der)
         except (DerError, IndexError):  # pragma: no cover - cryptography parsed it already
             self.identity = (der, der)
+        # Names whose values cryptography cannot decode (e.g. bad UTF-8) are None.
+        self.subject: x509.Name | None = _name(lambda: cert.subject)
+        self.issuer: x509.Name | None = _name(lambda: cert.issuer)
+
+    @property
+    def self_issued(self) -> bool:
+        return self.subject is not None and self.subject == self.issuer
+
+
+def _name(read: Callable[[], x509.Name]) -> x509.Name | None:
+    try:
+        return read()
+    except ValueError:
+        return None
 
 
 class _LimitReached(Exception):
@@ -211,7 +225,8 @@ class _Search:
                 continue
             node = _Node(cert, der, anchor)
             self.nodes.append(node)
-            self.by_subject.setdefault(cert.subject, []).append(node)
+            if node.subject is not None:
+                self.by_subject.setdefault(node.subject, []).append(node)
         # What is learnt about a certificate (by DER) or a pair, each thing once.
         self.own: dict[bytes, str | None] = {}
         self.ca: dict[bytes, tuple[str | None, int | None]] = {}
@@ -277,17 +292,20 @@ class _Search:
         if len(path) >= MAX_DEPTH:
             self.note(depth, f"no trust anchor within {MAX_DEPTH} certificates")
             return None
+        if current.issuer is None:
+            self.note(depth, f"the issuer name of {describe(current.cert)} cannot be read")
+            return None
         on_path = {node.identity for node in path}
         candidates = [
             node
-            for node in self.by_subject.get(current.cert.issuer, ())
+            for node in self.by_subject.get(current.issuer, ())
             if node.identity not in on_path and _aki_matches(current.cert, node.cert)
         ]
         candidates.sort(key=lambda node: not node.anchor)  # anchors first, stable
         if not candidates:
             self.note(
                 depth,
-                f"issuer {current.cert.issuer.rfc4514_string()!r} of {describe(current.cert)} "
+                f"issuer {current.issuer.rfc4514_string()!r} of {describe(current.cert)} "
                 "is neither a trust anchor nor among the supplied certificates",
             )
             return None
@@ -305,8 +323,7 @@ class _Search:
                 continue
             if issuer.anchor:
                 return [*path, issuer]
-            self_issued = issuer.cert.subject == issuer.cert.issuer
-            found = self.extend([*path, issuer], below if self_issued else below + 1)
+            found = self.extend([*path, issuer], below if issuer.self_issued else below + 1)
             if found:
                 return found
         return None

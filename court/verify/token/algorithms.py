@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from court.verify.token.parse import SignerInfo
 
 __all__ = [
+    "DIGEST_OIDS",
     "ECDSA_WITH",
     "ED25519",
     "IMPRINT_ALGORITHMS",
@@ -25,6 +26,7 @@ __all__ = [
     "OID_SIGNING_CERTIFICATE",
     "OID_SIGNING_CERTIFICATE_V2",
     "OID_TST_INFO",
+    "RSA_PKCS1_OIDS",
     "RSA_PSS",
     "WEAK_DIGESTS",
     "digest_name",
@@ -57,6 +59,8 @@ _DIGESTS: Final[dict[str, tuple[str, _HashFactory]]] = {
     "1.2.156.10197.1.401": ("sm3", hashes.SM3),
 }
 _DIGEST_OIDS: Final[dict[str, str]] = {name: oid for oid, (name, _) in _DIGESTS.items()}
+#: Digest algorithms the court knows.
+DIGEST_OIDS: Final[frozenset[str]] = frozenset(_DIGESTS)
 
 #: Hash algorithms accepted for the message imprint.
 IMPRINT_ALGORITHMS: Final[frozenset[str]] = frozenset({"sha256", "sha384", "sha512", "sm3"})
@@ -75,6 +79,8 @@ _RSA_WITH: Final[dict[str, str]] = {
     "1.2.840.113549.1.1.12": "sha384",
     "1.2.840.113549.1.1.13": "sha512",
 }
+#: RSA PKCS#1 v1.5 algorithms, whose parameters are NULL (RFC 4055 5).
+RSA_PKCS1_OIDS: Final[frozenset[str]] = frozenset({_RSA_ENCRYPTION, *_RSA_WITH})
 ECDSA_WITH: Final[dict[str, str]] = {
     "1.2.840.10045.4.3.1": "sha224",
     "1.2.840.10045.4.3.2": "sha256",

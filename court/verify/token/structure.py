@@ -32,6 +32,7 @@ from court.der import (
     read_header,
 )
 from court.verify.token.algorithms import (
+    DIGEST_OIDS,
     ECDSA_WITH,
     ED25519,
     OID_CONTENT_TYPE,
@@ -40,6 +41,7 @@ from court.verify.token.algorithms import (
     OID_SIGNING_CERTIFICATE,
     OID_SIGNING_CERTIFICATE_V2,
     OID_TST_INFO,
+    RSA_PKCS1_OIDS,
     RSA_PSS,
 )
 
@@ -49,6 +51,7 @@ _ID_BOOLEAN: Final = 0x01
 _ID_INTEGER: Final = 0x02
 _ID_BIT_STRING: Final = 0x03
 _ID_OCTET_STRING: Final = 0x04
+_ID_NULL: Final = 0x05
 _ID_OID: Final = 0x06
 _ID_UTF8_STRING: Final = 0x0C
 _ID_GENERALIZED_TIME: Final = 0x18
@@ -78,6 +81,10 @@ def _oid_contents(dotted: str) -> bytes:
 _OID_BODY_SIGNED_DATA: Final = _oid_contents(OID_SIGNED_DATA)
 _OID_BODY_TST_INFO: Final = _oid_contents(OID_TST_INFO)
 _OID_BODY_RSA_PSS: Final = _oid_contents(RSA_PSS)
+# Algorithms whose parameters are absent or NULL.
+_OID_BODIES_NULL_PARAMETERS: Final = frozenset(
+    _oid_contents(oid) for oid in (*DIGEST_OIDS, *RSA_PKCS1_OIDS)
+)
 # Algorithms whose AlgorithmIdentifier must not carry parameters. (RSA and the
 # SHA-2 digests allow both absent and NULL parameters, RFC 4055 / RFC 5754.)
 _OID_BODIES_WITHOUT_PARAMETERS: Final = frozenset(
@@ -94,6 +101,13 @@ def _shape_algorithm(c: Cursor) -> None:
                 f"{c.where}: has parameters, which ECDSA and Ed25519 signature algorithms "
                 "must omit (RFC 5758 3.2, RFC 8410 3)"
             )
+    elif oid in _OID_BODIES_NULL_PARAMETERS:
+        if c.peek() not in (None, _ID_NULL):
+            raise DerError(
+                f"{c.where}: has parameters other than NULL, which digest and RSA PKCS#1 "
+                "algorithms do not take (RFC 5754 2, RFC 4055 5)"
+            )
+        c.take("parameters", (_ID_NULL,), optional=True)
     elif oid == _OID_BODY_RSA_PSS:
         c.take("parameters", (_ID_SEQUENCE,), _shape_pss_parameters, optional=True)
     else:

@@ -18,14 +18,13 @@ from cryptography import x509
 from court.der import (
     TAG_SEQUENCE,
     TAG_SET,
-    Tlv,
     encode_integer,
     encode_oid,
     read_children,
-    read_tlv,
     tlv,
 )
 from court.verify.token import (
+    CHECK_DER,
     CHECK_DIGEST_ALGORITHMS,
     CHECK_SIGNED_DATA_VERSION,
     CHECK_SIGNER_FOUND,
@@ -35,6 +34,7 @@ from court.verify.token import (
     verify_timestamp,
 )
 from notary.pki import load_tsa_signing_material
+from tests.support.token_surgery import element_at, replace
 from tests.support.tsa import make_engine
 
 DIGEST = hashlib.sha256(b"a repayment record").digest()
@@ -53,29 +53,6 @@ def _algorithm(name: str) -> bytes:
     oids = {"sha256": "2.16.840.1.101.3.4.2.1", "sha384": "2.16.840.1.101.3.4.2.2"}
     oids["sha512"] = "2.16.840.1.101.3.4.2.3"
     return tlv(TAG_SEQUENCE, encode_oid(oids[name]))
-
-
-def _element(der: bytes) -> Tlv:
-    element, end = read_tlv(der)
-    assert end == len(der)
-    return element
-
-
-def element_at(der: bytes, path: tuple[int, ...]) -> Tlv:
-    element = _element(der)
-    for step in path:
-        element = read_children(element.contents)[step]
-    return element
-
-
-def replace(der: bytes, path: tuple[int, ...], new: bytes) -> bytes:
-    """``der`` with the element at ``path`` replaced by ``new``; enclosing lengths re-framed."""
-    if not path:
-        return new
-    element = _element(der)
-    parts = [child.encoded for child in read_children(element.contents)]
-    parts[path[0]] = replace(parts[path[0]], path[1:], new)
-    return tlv(element.tag, b"".join(parts))
 
 
 class Token:
@@ -203,3 +180,14 @@ def test_signer_identifier_names_the_certificate_and_nothing_else(token: Token) 
     result = token.verify(replace(token.der, (*SID, 1), other))
     assert [c.name for c in result.failures] == [CHECK_SIGNER_FOUND]
     assert "'Signer certificate found' failed" in result.check(CHECK_SIGNER_ID).detail
+
+
+@pytest.mark.parametrize("path", [(*DIGEST_ALGORITHMS, 0), (*SIGNER_INFO, 2)])
+def test_digest_algorithm_parameters_other_than_null_fail_der(
+    token: Token, path: tuple[int, ...]
+) -> None:
+    """SHA-2 parameters are absent or NULL (RFC 5754): anything else would be malleable."""
+    odd = tlv(TAG_SEQUENCE, encode_oid("2.16.840.1.101.3.4.2.1") + b"\x04\x00")
+    result = token.verify(replace(token.der, path, odd))
+    assert [c.name for c in result.failures] == [CHECK_DER]
+    assert "parameters other than NULL" in result.check(CHECK_DER).detail

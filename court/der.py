@@ -33,7 +33,7 @@ from typing import Final
 from court.errors import CourtError
 
 __all__ = [
-    "MAX_ARC_BITS",
+    "MAX_ARC_OCTETS",
     "MAX_DEPTH",
     "TAG_BOOLEAN",
     "TAG_ENUMERATED",
@@ -151,6 +151,17 @@ def read_header(data: bytes, pos: int, end: int) -> tuple[int, int, int, int]:
     of at most 4 octets, and the element inside ``data[pos:end]``. The work is
     constant whatever the input.
     """
+    if pos + 1 < end:  # the common case: one identifier octet, a short length
+        identifier = data[pos]
+        length = data[pos + 1]
+        if length < 0x80 and identifier & 0x1F != 0x1F:
+            stop = pos + 2 + length
+            if stop <= end:
+                return identifier, identifier & 0x1F, pos + 2, stop
+    return _read_long_header(data, pos, end)
+
+
+def _read_long_header(data: bytes, pos: int, end: int) -> tuple[int, int, int, int]:
     if pos >= end:
         raise DerError(f"truncated: no tag at offset {pos}")
     identifier = data[pos]
@@ -226,10 +237,21 @@ def read_tlv(data: bytes, pointer: int = 0) -> tuple[Tlv, int]:
 def read_children(contents: bytes) -> list[Tlv]:
     """All elements inside a constructed element's contents, in order."""
     children = []
-    pointer = 0
-    while pointer < len(contents):
-        child, pointer = read_tlv(contents, pointer)
-        children.append(child)
+    pos = 0
+    end = len(contents)
+    while pos < end:
+        # read_tlv, with read_header's common case inlined: this runs once per element.
+        identifier = contents[pos]
+        length = contents[pos + 1] if pos + 1 < end else 0x80
+        if length < 0x80 and identifier & 0x1F != 0x1F and pos + 2 + length <= end:
+            start, stop = pos + 2, pos + 2 + length
+        else:
+            child, stop = read_tlv(contents, pos)
+            children.append(child)
+            pos = stop
+            continue
+        children.append(Tlv(identifier, contents[pos:stop], contents[start:stop]))
+        pos = stop
     return children
 
 
@@ -252,27 +274,36 @@ def decode_integer(element: Tlv) -> int:
     return int.from_bytes(body, "big", signed=True)
 
 
-#: Longest OBJECT IDENTIFIER sub-identifier :func:`decode_oid` reads (a UUID arc under
-#: 2.25 has 128 bits); longer ones would not even print in decimal.
-MAX_ARC_BITS: Final = 160
+#: Most octets of one OBJECT IDENTIFIER sub-identifier (161 bits: a UUID arc under 2.25
+#: has 128); a longer arc would not even print in decimal.
+MAX_ARC_OCTETS: Final = 23
+
+
+def _oid_problem(body: bytes) -> str | None:
+    """Why ``body`` is not the contents of a DER OBJECT IDENTIFIER (X.690 8.19), if it is not."""
+    if not body or body[-1] & 0x80:
+        return "malformed OBJECT IDENTIFIER"
+    octets = 0
+    for octet in body:
+        if not octets and octet == 0x80:
+            return "OBJECT IDENTIFIER sub-identifier is not minimally encoded"
+        octets = octets + 1 if octet & 0x80 else 0
+        if octets >= MAX_ARC_OCTETS:
+            return f"OBJECT IDENTIFIER sub-identifier longer than {MAX_ARC_OCTETS} octets"
+    return None
 
 
 def decode_oid(element: Tlv) -> str:
     """An OBJECT IDENTIFIER in dotted form; rejects non-minimal and overlong sub-identifiers."""
     body = element.contents
-    if not body or body[-1] & 0x80:
-        raise DerError("malformed OBJECT IDENTIFIER")
+    problem = _oid_problem(body)
+    if problem is not None:
+        raise DerError(problem)
     arcs: list[int] = []
     value = 0
-    start = True
     for octet in body:
-        if start and octet == 0x80:
-            raise DerError("OBJECT IDENTIFIER sub-identifier is not minimally encoded")
-        if value >> MAX_ARC_BITS:
-            raise DerError(f"OBJECT IDENTIFIER sub-identifier longer than {MAX_ARC_BITS} bits")
         value = (value << 7) | (octet & 0x7F)
-        start = not octet & 0x80
-        if start:
+        if not octet & 0x80:
             arcs.append(value)
             value = 0
     first = arcs[0]
@@ -291,49 +322,74 @@ def decode_generalized_time(element: Tlv) -> datetime:
     match = _GENERALIZED_TIME.fullmatch(element.contents)
     if element.tag != TAG_GENERALIZED_TIME or match is None:
         raise DerError("not a DER GeneralizedTime")
-    fraction = (match.group(2) or b"").decode("ascii")
+    digits = match.group(1)
+    fraction = (match.group(2) or b"")[:6].ljust(6, b"0")
     try:
-        when = datetime.strptime(match.group(1).decode("ascii"), "%Y%m%d%H%M%S")
+        return datetime(
+            int(digits[0:4]),
+            int(digits[4:6]),
+            int(digits[6:8]),
+            int(digits[8:10]),
+            int(digits[10:12]),
+            int(digits[12:14]),
+            int(fraction),
+            tzinfo=UTC,
+        )
     except ValueError as exc:
         raise DerError(f"GeneralizedTime is not a valid date: {exc}") from exc
-    return when.replace(tzinfo=UTC, microsecond=int(fraction[:6].ljust(6, "0")))
 
 
 # --------------------------------------------------------------------------- whole elements
 
 
-def _check_primitive(number: int, content: bytes, offset: int) -> None:
+_CANONICAL_PRIMITIVES: Final = frozenset({0, 1, 2, 3, 5, 6, 10})
+
+
+def _check_primitive(number: int, data: bytes, start: int, stop: int, offset: int) -> None:
     """The DER rules for the contents of universal primitive types that have them."""
+    size = stop - start
     if number == 0:
         raise DerError(f"universal tag 0 at offset {offset}")
-    if number == 1 and (len(content) != 1 or content[0] not in (0x00, 0xFF)):
+    if number == 1 and (size != 1 or data[start] not in (0x00, 0xFF)):
         raise DerError(f"non-DER BOOLEAN at offset {offset}")
     if number in (2, 10):
-        if not content:
+        if not size:
             raise DerError(f"empty INTEGER at offset {offset}")
-        if len(content) > 1 and (
-            (content[0] == 0x00 and content[1] < 0x80)
-            or (content[0] == 0xFF and content[1] >= 0x80)
+        if size > 1 and (
+            (data[start] == 0x00 and data[start + 1] < 0x80)
+            or (data[start] == 0xFF and data[start + 1] >= 0x80)
         ):
             raise DerError(f"non-minimal INTEGER at offset {offset}")
-    if number == 5 and content:
+    if number == 5 and size:
         raise DerError(f"NULL with content at offset {offset}")
-    if number == 3 and (not content or content[0] > 7 or (len(content) == 1 and content[0] != 0)):
+    if number == 3 and (not size or data[start] > 7 or (size == 1 and data[start] != 0)):
         raise DerError(f"malformed BIT STRING at offset {offset}")
+    if number == 6:
+        problem = _oid_problem(data[start:stop])
+        if problem is not None:
+            raise DerError(f"{problem} at offset {offset}")
 
 
 def _walk(data: bytes, pos: int, end: int, depth: int) -> None:
     while pos < end:
-        identifier, number, start, stop = read_header(data, pos, end)
-        constructed = identifier & 0x20
+        # read_header's common case, inlined: this loop runs once per element of the input.
+        identifier = data[pos]
+        length = data[pos + 1] if pos + 1 < end else 0x80
+        if length < 0x80 and identifier & 0x1F != 0x1F and pos + 2 + length <= end:
+            number, start, stop = identifier & 0x1F, pos + 2, pos + 2 + length
+        else:
+            identifier, number, start, stop = _read_long_header(data, pos, end)
         if identifier < 0x40:  # universal class
-            if constructed and number not in _CONSTRUCTED_UNIVERSAL:
-                raise DerError(f"constructed form of universal type {number} at offset {pos} (BER)")
-            if not constructed:
-                if number in (16, 17):
-                    raise DerError(f"primitive SEQUENCE/SET at offset {pos}")
-                _check_primitive(number, data[start:stop], pos)
-        if constructed:
+            if identifier & 0x20:
+                if number not in _CONSTRUCTED_UNIVERSAL:
+                    raise DerError(
+                        f"constructed form of universal type {number} at offset {pos} (BER)"
+                    )
+            elif number in (16, 17):
+                raise DerError(f"primitive SEQUENCE/SET at offset {pos}")
+            elif number in _CANONICAL_PRIMITIVES:
+                _check_primitive(number, data, start, stop, pos)
+        if identifier & 0x20:
             if depth >= MAX_DEPTH:
                 raise DerError(f"nesting deeper than {MAX_DEPTH}")
             _walk(data, start, stop, depth + 1)
@@ -345,7 +401,8 @@ def check_der(data: bytes) -> None:
 
     Every element at every depth (at most :data:`MAX_DEPTH`) is read: definite
     minimal lengths, minimal tags, no trailing bytes, canonical BOOLEAN, INTEGER,
-    ENUMERATED, NULL and BIT STRING, no constructed strings. Linear in ``len(data)``.
+    ENUMERATED, NULL, BIT STRING and OBJECT IDENTIFIER (sub-identifiers of at most
+    :data:`MAX_ARC_OCTETS` octets), no constructed strings. Linear in ``len(data)``.
     """
     _, _, _, stop = read_header(data, 0, len(data))
     if stop != len(data):
@@ -377,53 +434,99 @@ class Cursor:
     anything: :meth:`take` consumes the next element if it has an expected
     identifier and checks its contents with a :data:`Body` (which gets its own
     cursor; whatever that cursor has not consumed when the body returns is an
-    error); :meth:`done` fails when anything is left. Errors are
-    :class:`DerError` whose message names the path (``where``) of the element.
+    error); :meth:`value` consumes a primitive element and returns its contents;
+    :meth:`done` fails when anything is left. Errors are :class:`DerError` whose
+    message names the path (:attr:`where`) of the element. Names are only
+    assembled for an error, so a walk costs little more than reading headers.
     """
 
-    __slots__ = ("data", "end", "last", "pos", "where")
+    __slots__ = ("data", "end", "index", "label", "last", "parent", "pos")
 
     def __init__(
-        self, data: bytes, start: int = 0, end: int | None = None, where: str = ""
+        self,
+        data: bytes,
+        start: int = 0,
+        end: int | None = None,
+        where: str = "",
+        *,
+        parent: Cursor | None = None,
+        index: int | None = None,
     ) -> None:
         self.data = data
         self.pos = start
         self.end = len(data) if end is None else end
-        self.where = where
-        self.last = ""
+        self.label = where
+        self.index = index
+        self.parent = parent
+        self.last: tuple[str, int | None] = ("", None)
+
+    @property
+    def where(self) -> str:
+        """The path of this cursor's element: labels from the outermost, dot-separated."""
+        names: list[str] = []
+        cursor: Cursor | None = self
+        while cursor is not None:
+            if cursor.label:
+                names.append(_named(cursor.label, cursor.index))
+            cursor = cursor.parent
+        return ".".join(reversed(names))
 
     def peek(self) -> int | None:
         """The identifier octet of the next element (``None`` at the end)."""
         return self.data[self.pos] if self.pos < self.end else None
 
     def take(
-        self, label: str, ids: Ids, body: Body | None = None, *, optional: bool = False
-    ) -> bytes | None:
-        """Consume the next element as ``label``; return its contents (``None``: absent)."""
-        ident = self.peek()
+        self,
+        label: str,
+        ids: Ids,
+        body: Body | None = None,
+        *,
+        optional: bool = False,
+        index: int | None = None,
+    ) -> bool:
+        """Consume the next element as ``label`` (``label[index]`` in a SET OF / SEQUENCE OF)
+        and check its contents with ``body``; return whether it was there."""
+        ident = self.data[self.pos] if self.pos < self.end else None
         if ident is None or (ids is not None and ident not in ids):
             if optional:
-                return None
+                return False
             found = "nothing" if ident is None else f"identifier 0x{ident:02x}"
-            raise DerError(f"{self.where}: expected {label}, found {found}")
-        _, _, start, stop = read_header(self.data, self.pos, self.end)
+            raise DerError(f"{self.where}: expected {_named(label, index)}, found {found}")
+        pos = self.pos
+        length = self.data[pos + 1] if pos + 1 < self.end else 0x80
+        if length < 0x80 and ident & 0x1F != 0x1F and pos + 2 + length <= self.end:
+            start, stop = pos + 2, pos + 2 + length  # read_header's common case, inlined
+        else:
+            _, _, start, stop = _read_long_header(self.data, pos, self.end)
         self.pos = stop
-        self.last = label
+        self.last = (label, index)
         if body is not None:
-            where = f"{self.where}.{label}" if self.where else label
-            inner = Cursor(self.data, start, stop, where)
+            inner = Cursor(self.data, start, stop, label, parent=self, index=index)
             body(inner)
-            inner.done()
-        return self.data[start:stop]
+            if inner.pos < stop:
+                inner.done()
+        return True
+
+    def value(self, label: str, ids: Ids) -> bytes:
+        """Consume the next element as ``label`` and return its contents."""
+        start = self.pos
+        self.take(label, ids)
+        _, _, contents, stop = read_header(self.data, start, self.end)
+        return self.data[contents:stop]
 
     def done(self) -> None:
         """DerError if any element is left unread."""
         if self.pos < self.end:
-            after = f"after {self.last}" if self.last else "where nothing is allowed"
+            label, index = self.last
+            after = f"after {_named(label, index)}" if label else "where nothing is allowed"
             raise DerError(
                 f"{self.where}: {self.end - self.pos} trailing byte(s) {after} "
                 "that its ASN.1 type does not allow"
             )
+
+
+def _named(label: str, index: int | None) -> str:
+    return label if index is None else f"{label}[{index}]"
 
 
 def one(label: str, ids: Ids, body: Body | None = None) -> Body:
@@ -445,8 +548,8 @@ def each(label: str, ids: Ids, body: Body | None = None, *, nonempty: bool = Fal
         if nonempty and c.peek() is None:
             raise DerError(f"{c.where}: empty, but its type requires at least one {label}")
         index = 0
-        while c.peek() is not None:
-            c.take(f"{label}[{index}]", ids, body)
+        while c.pos < c.end:
+            c.take(label, ids, body, index=index)
             index += 1
 
     return check

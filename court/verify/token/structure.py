@@ -13,7 +13,8 @@ re-encoded. Certificates and CRLs are left to cryptography, whose DER parser is
 strict.
 
 :func:`structure_problem` is the whole "DER well-formed" check of a token;
-the gateway's per-token check of its own engine's tokens runs it too.
+:func:`tst_info_problem` its part for the TSTInfo. The gateway's per-token
+check of its own engine's tokens runs them too (gateway/tsa.py).
 """
 
 from __future__ import annotations
@@ -45,7 +46,13 @@ from court.verify.token.algorithms import (
     RSA_PSS,
 )
 
-__all__ = ["CERTIFICATE_IDS", "CRL_IDS", "is_response", "structure_problem"]
+__all__ = [
+    "CERTIFICATE_IDS",
+    "CRL_IDS",
+    "is_response",
+    "structure_problem",
+    "tst_info_problem",
+]
 
 _ID_BOOLEAN: Final = 0x01
 _ID_INTEGER: Final = 0x02
@@ -94,7 +101,7 @@ _OID_BODIES_WITHOUT_PARAMETERS: Final = frozenset(
 
 def _shape_algorithm(c: Cursor) -> None:
     """AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters ANY OPTIONAL }."""
-    oid = c.take("algorithm", (_ID_OID,))
+    oid = c.value("algorithm", (_ID_OID,))
     if oid in _OID_BODIES_WITHOUT_PARAMETERS:
         if c.peek() is not None:
             raise DerError(
@@ -199,8 +206,8 @@ _ATTRIBUTE_VALUES: Final[dict[bytes, tuple[Ids, Body | None]]] = {
 
 def _shape_attribute(c: Cursor) -> None:
     """Attribute ::= SEQUENCE { attrType OID, attrValues SET OF AttributeValue }."""
-    oid = c.take("attrType", (_ID_OID,))
-    ids, body = _ATTRIBUTE_VALUES.get(oid or b"", (None, None))
+    oid = c.value("attrType", (_ID_OID,))
+    ids, body = _ATTRIBUTE_VALUES.get(oid, (None, None))
     c.take("attrValues", (_ID_SET,), each("value", ids, body))
 
 
@@ -272,7 +279,7 @@ def _shape_tst_info_octets(c: Cursor) -> None:
 def _shape_encapsulated_content_info(c: Cursor) -> None:
     """EncapsulatedContentInfo ::= SEQUENCE { eContentType OID,
     eContent [0] EXPLICIT OCTET STRING OPTIONAL }."""
-    oid = c.take("eContentType", (_ID_OID,))
+    oid = c.value("eContentType", (_ID_OID,))
     octets = _shape_tst_info_octets if oid == _OID_BODY_TST_INFO else None
     content = one("OCTET STRING", (_ID_OCTET_STRING,), octets)
     c.take("eContent", (_ID_CONTEXT_0,), content, optional=True)
@@ -294,7 +301,7 @@ def _shape_signed_data(c: Cursor) -> None:
 
 def _shape_content_info(c: Cursor) -> None:
     """ContentInfo ::= SEQUENCE { contentType OID, content [0] EXPLICIT ANY }."""
-    oid = c.take("contentType", (_ID_OID,))
+    oid = c.value("contentType", (_ID_OID,))
     if oid == _OID_BODY_SIGNED_DATA:
         c.take("content", (_ID_CONTEXT_0,), one("SignedData", (_ID_SEQUENCE,), _shape_signed_data))
     else:  # the content-type check names the wrong type
@@ -311,6 +318,22 @@ def _shape_time_stamp_resp(c: Cursor) -> None:
     """TimeStampResp ::= SEQUENCE { status PKIStatusInfo, timeStampToken OPTIONAL }."""
     c.take("status", (_ID_SEQUENCE,), _shape_pki_status_info)
     c.take("timeStampToken", (_ID_SEQUENCE,), _shape_content_info, optional=True)
+
+
+def tst_info_problem(data: bytes) -> str | None:
+    """``None`` if ``data`` (an eContent OCTET STRING's contents) is exactly one DER TSTInfo
+    whose every element holds what its ASN.1 type allows, else why not.
+
+    This is the part of :func:`structure_problem` that reads the TSTInfo; the
+    gateway's per-token check of its own engine's tokens runs it on every token.
+    """
+    cursor = Cursor(data, where="eContent")
+    try:
+        _shape_tst_info_octets(cursor)
+        cursor.done()
+    except DerError as exc:
+        return str(exc)
+    return None
 
 
 def is_response(data: bytes) -> bool:

@@ -12,7 +12,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from court.der import (
-    MAX_ARC_BITS,
+    MAX_ARC_OCTETS,
     MAX_DEPTH,
     Cursor,
     DerError,
@@ -162,8 +162,10 @@ def test_oid_arcs_longer_than_the_limit_are_der_errors() -> None:
     uuid_arc = "2.25.74167495855605972033681777401069352886"
     assert decode_oid(read_tlv(encode_oid(uuid_arc))[0]) == uuid_arc
     huge = tlv(0x06, b"\x2a" + b"\xff" * 3000 + b"\x7f")
-    with pytest.raises(DerError, match=f"longer than {MAX_ARC_BITS} bits"):
+    with pytest.raises(DerError, match=f"longer than {MAX_ARC_OCTETS} octets"):
         decode_oid(read_tlv(huge)[0])
+    with pytest.raises(DerError, match=f"longer than {MAX_ARC_OCTETS} octets"):
+        check_der(tlv(0x30, huge))
 
 
 @pytest.mark.parametrize(

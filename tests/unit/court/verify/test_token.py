@@ -69,6 +69,13 @@ def test_check_names_are_the_documented_ones() -> None:
     )
 
 
+def test_every_check_is_documented() -> None:
+    """docs/token-checks.md has a table row for each check, in report order."""
+    doc = (Path(__file__).resolve().parents[4] / "docs" / "token-checks.md").read_text()
+    rows = [line.split("|")[1].strip() for line in doc.splitlines() if line.startswith("| ")]
+    assert rows[2:] == list(TOKEN_CHECKS)  # after the header and its rule
+
+
 def test_reference_token_is_valid() -> None:
     """Control for the negative tests in this file."""
     result = verify(RESPONSE)

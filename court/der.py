@@ -151,13 +151,19 @@ def read_header(data: bytes, pos: int, end: int) -> tuple[int, int, int, int]:
     of at most 4 octets, and the element inside ``data[pos:end]``. The work is
     constant whatever the input.
     """
-    if pos + 1 < end:  # the common case: one identifier octet, a short length
-        identifier = data[pos]
+    if pos + 3 < end and data[pos] & 0x1F != 0x1F:  # the common cases: one identifier
+        identifier = data[pos]  # octet and a length of one, two or three octets
         length = data[pos + 1]
-        if length < 0x80 and identifier & 0x1F != 0x1F:
-            stop = pos + 2 + length
-            if stop <= end:
-                return identifier, identifier & 0x1F, pos + 2, stop
+        if length < 0x80:
+            start = pos + 2
+        elif length == 0x81 and data[pos + 2] >= 0x80:
+            length, start = data[pos + 2], pos + 3
+        elif length == 0x82 and data[pos + 2]:
+            length, start = (data[pos + 2] << 8) | data[pos + 3], pos + 4
+        else:
+            return _read_long_header(data, pos, end)
+        if start + length <= end:
+            return identifier, identifier & 0x1F, start, start + length
     return _read_long_header(data, pos, end)
 
 
@@ -378,7 +384,7 @@ def _walk(data: bytes, pos: int, end: int, depth: int) -> None:
         if length < 0x80 and identifier & 0x1F != 0x1F and pos + 2 + length <= end:
             number, start, stop = identifier & 0x1F, pos + 2, pos + 2 + length
         else:
-            identifier, number, start, stop = _read_long_header(data, pos, end)
+            identifier, number, start, stop = read_header(data, pos, end)
         if identifier < 0x40:  # universal class
             if identifier & 0x20:
                 if number not in _CONSTRUCTED_UNIVERSAL:
@@ -497,7 +503,7 @@ class Cursor:
         if length < 0x80 and ident & 0x1F != 0x1F and pos + 2 + length <= self.end:
             start, stop = pos + 2, pos + 2 + length  # read_header's common case, inlined
         else:
-            _, _, start, stop = _read_long_header(self.data, pos, self.end)
+            _, _, start, stop = read_header(self.data, pos, self.end)
         self.pos = stop
         self.last = (label, index)
         if body is not None:

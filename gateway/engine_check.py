@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
@@ -47,12 +47,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from court.der import (
     DerError,
-    Tlv,
     decode_generalized_time,
+    encode_length,
     encode_oid,
     read_children,
+    read_header,
     read_tlv,
-    tlv,
 )
 from court.verify.token.structure import structure_problem, tst_info_problem
 from gateway.model import HASH_ALGORITHM_OIDS
@@ -67,50 +67,83 @@ _SIGN_HASHES: Final[dict[str, hashes.HashAlgorithm]] = {
     "sha512": hashes.SHA512(),
 }
 _TAG_SET: Final = 0x31
+_MAX_LAYOUTS: Final = 64  # lengths of per-token parts whose framing is kept
 
 
 @dataclass(frozen=True, slots=True)
-class _Parts:
-    """The per-token elements of a bare engine token, and where they are."""
+class _Spans:
+    """Where the per-token parts of a bare engine token are: (start, stop) offsets."""
 
-    tst: Tlv  # the eContent OCTET STRING
-    md: Tlv  # the messageDigest attribute's OCTET STRING
-    signed_attrs: Tlv  # the SignerInfo's [0] IMPLICIT signedAttrs
-    signature: Tlv  # the SignerInfo's signature OCTET STRING
+    tst: tuple[int, int]  # the contents of the eContent OCTET STRING (the TSTInfo)
+    md: tuple[int, int]  # the contents of the messageDigest attribute's OCTET STRING
+    signature: tuple[int, int]  # the contents of the signature OCTET STRING
+    signed_attrs: tuple[int, int]  # the whole [0] IMPLICIT signedAttrs element
     signer_infos: int  # index of signerInfos among the SignedData's fields
     md_attribute: int  # index of the messageDigest attribute among the signed attributes
 
+    def lengths(self) -> tuple[int, int, int]:
+        return (
+            self.tst[1] - self.tst[0],
+            self.md[1] - self.md[0],
+            self.signature[1] - self.signature[0],
+        )
 
-def _parts(token: bytes, md_attribute: int | None = None) -> _Parts:
-    """Find the per-token elements (ContentInfo > SignedData > ...); IndexError or DerError
-    when the token is not shaped like one. ``md_attribute``: where the messageDigest
-    attribute is (else the one attribute of that type is looked for)."""
-    content_info, _ = read_tlv(token)
-    [signed_data] = read_children(read_children(content_info.contents)[1].contents)
-    fields = read_children(signed_data.contents)
-    encap = read_children(fields[2].contents)
-    [tst] = read_children(encap[1].contents)
-    [signer_info] = read_children(fields[-1].contents)
-    signer = read_children(signer_info.contents)
-    attributes = read_children(signer[3].contents)
+
+def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]:
+    """(identifier, offset, contents start, end) of each element in ``data[start:end]``."""
+    out = []
+    while start < end:
+        identifier, _, contents, stop = read_header(data, start, end)
+        out.append((identifier, start, contents, stop))
+        start = stop
+    return out
+
+
+def _locate(token: bytes, md_attribute: int | None = None) -> _Spans:
+    """Find the per-token parts (ContentInfo > SignedData > ...) with court.der's reader;
+    IndexError, ValueError or DerError when the token is not shaped like one.
+    ``md_attribute``: where the messageDigest attribute is (else the one attribute of
+    that type is looked for)."""
+    _, _, start, end = read_header(token, 0, len(token))
+    wrapper = _children(token, start, end)[1]
+    [(_, _, start, end)] = _children(token, wrapper[2], wrapper[3])  # the SignedData
+    fields = _children(token, start, end)
+    encap = _children(token, fields[2][2], fields[2][3])
+    [(_, _, tst_start, tst_end)] = _children(token, encap[1][2], encap[1][3])
+    [(_, _, start, end)] = _children(token, fields[-1][2], fields[-1][3])  # the SignerInfo
+    signer = _children(token, start, end)
+    _, attrs_at, attrs_start, attrs_end = signer[3]
+    attributes = _children(token, attrs_start, attrs_end)
     if md_attribute is None:
-        found = [i for i, a in enumerate(attributes) if a.contents.startswith(_MESSAGE_DIGEST)]
+        found = [
+            i
+            for i, (_, _, contents, stop) in enumerate(attributes)
+            if token[contents : contents + len(_MESSAGE_DIGEST)] == _MESSAGE_DIGEST
+        ]
         if len(found) != 1:
             raise DerError("the token must have exactly one messageDigest attribute")
         md_attribute = found[0]
-    _, values = read_children(attributes[md_attribute].contents)
-    [md] = read_children(values.contents)
-    return _Parts(tst, md, signer[3], signer[5], len(fields) - 1, md_attribute)
+    _, _, start, end = attributes[md_attribute]
+    values = _children(token, start, end)[1]
+    [(_, _, md_start, md_end)] = _children(token, values[2], values[3])
+    return _Spans(
+        (tst_start, tst_end),
+        (md_start, md_end),
+        (signer[5][2], signer[5][3]),
+        (attrs_at, attrs_end),
+        len(fields) - 1,
+        md_attribute,
+    )
 
 
-def _paths(parts: _Parts) -> tuple[tuple[int, ...], ...]:
+def _paths(spans: _Spans) -> tuple[tuple[int, ...], ...]:
     """Child-index paths from the ContentInfo to the TSTInfo, messageDigest and signature."""
-    signer_info = (1, 0, parts.signer_infos, 0)
-    return ((1, 0, 2, 1, 0), (*signer_info, 3, parts.md_attribute, 1, 0), (*signer_info, 5))
+    signer_info = (1, 0, spans.signer_infos, 0)
+    return ((1, 0, 2, 1, 0), (*signer_info, 3, spans.md_attribute, 1, 0), (*signer_info, 5))
 
 
 class _Frame:
-    """An element of the template along the paths to the per-token elements: its identifier
+    """An element of the template along the paths to the per-token parts: its identifier
     and its children, each kept as encoded, a frame itself, or a slot (the index of the
     per-token contents that fill it, and the identifier it keeps)."""
 
@@ -120,15 +153,26 @@ class _Frame:
         self.tag = tag
         self.children = children
 
-    def fill(self, contents: Sequence[bytes]) -> bytes:
-        """The encoding with slot ``i`` holding ``contents[i]``, every length re-framed."""
-        body = b"".join(
-            child.fill(contents) if isinstance(child, _Frame)
-            else tlv(child[1], contents[child[0]]) if isinstance(child, tuple)
-            else child
-            for child in self.children
-        )  # fmt: skip
-        return tlv(self.tag, body)
+    def layout(self, lengths: Sequence[int]) -> tuple[list[bytes | int], int]:
+        """The encoding with slots of the given content lengths, every length re-framed:
+        pieces of bytes and slot numbers in order, and the total size."""
+        items: list[bytes | int] = []
+        size = 0
+        for child in self.children:
+            if isinstance(child, _Frame):
+                inner, inner_size = child.layout(lengths)
+                items += inner
+                size += inner_size
+            elif isinstance(child, tuple):
+                slot, tag = child
+                header = bytes((tag,)) + encode_length(lengths[slot])
+                items += [header, slot]
+                size += len(header) + lengths[slot]
+            else:
+                items.append(child)
+                size += len(child)
+        header = bytes((self.tag,)) + encode_length(size)
+        return [header, *items], len(header) + size
 
 
 def _frame(der: bytes, paths: Sequence[tuple[int, ...]], slots: Sequence[int]) -> _Frame:
@@ -153,6 +197,29 @@ class EngineTemplate:
     md_attribute: int
     not_before: datetime  # the latest notBefore of the chain
     not_after: datetime  # the earliest notAfter of the chain
+    # The constant bytes around the three per-token parts, by their lengths.
+    _pieces: dict[tuple[int, int, int], tuple[bytes, bytes, bytes, bytes]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def pieces(self, lengths: tuple[int, int, int]) -> tuple[bytes, bytes, bytes, bytes]:
+        """The bytes before the TSTInfo, between it and the messageDigest, between that and
+        the signature, and after it, for per-token parts of these lengths."""
+        found = self._pieces.get(lengths)
+        if found is None:
+            items, _ = self.frame.layout(lengths)
+            runs: list[bytes] = [b""]
+            for item in items:
+                if isinstance(item, int):
+                    runs.append(b"")
+                else:
+                    runs[-1] += item
+            before, between, after, end = runs
+            found = (before, between, after, end)
+            if len(self._pieces) >= _MAX_LAYOUTS:
+                self._pieces.clear()
+            self._pieces[lengths] = found
+        return found
 
 
 def engine_template(token: bytes, chain: Sequence[x509.Certificate]) -> EngineTemplate:
@@ -160,15 +227,31 @@ def engine_template(token: bytes, chain: Sequence[x509.Certificate]) -> EngineTe
     (signer first, anchor last): its framing, and when every certificate is valid."""
     if not chain:
         raise ValueError("the template token must come with the chain that verified it")
-    parts = _parts(token)
-    frame = _frame(token, _paths(parts), (0, 1, 2))
-    if frame.fill([parts.tst.contents, parts.md.contents, parts.signature.contents]) != token:
-        raise ValueError("the template token is not framed in DER")  # pragma: no cover
-    return EngineTemplate(
-        frame,
-        parts.md_attribute,
+    spans = _locate(token)
+    template = EngineTemplate(
+        _frame(token, _paths(spans), (0, 1, 2)),
+        spans.md_attribute,
         max(cert.not_valid_before_utc for cert in chain),
         min(cert.not_valid_after_utc for cert in chain),
+    )
+    if _framed(template, token, spans) != token:  # pragma: no cover - DER frames one way
+        raise ValueError("the template token is not framed in DER")
+    return template
+
+
+def _framed(template: EngineTemplate, token: bytes, spans: _Spans) -> bytes:
+    """The template with the per-token parts of ``token`` in place."""
+    before, between, after, end = template.pieces(spans.lengths())
+    return b"".join(
+        (
+            before,
+            token[spans.tst[0] : spans.tst[1]],
+            between,
+            token[spans.md[0] : spans.md[1]],
+            after,
+            token[spans.signature[0] : spans.signature[1]],
+            end,
+        )
     )
 
 
@@ -196,22 +279,19 @@ def check_engine_token(
         if problem is not None:
             raise DerError(problem)
     try:
-        parts = _parts(token, template.md_attribute if template else None)
+        spans = _locate(token, template.md_attribute if template else None)
     except (DerError, IndexError, ValueError) as exc:
         raise DerError(f"the token is not shaped like the engine's: {exc}") from exc
+    tst_der = token[spans.tst[0] : spans.tst[1]]
     if template is not None:
-        filled = template.frame.fill(
-            [parts.tst.contents, parts.md.contents, parts.signature.contents]
-        )
-        if filled != token:
+        if _framed(template, token, spans) != token:
             raise DerError(
                 "the token differs from the verified template outside its TSTInfo, "
                 "messageDigest and signature"
             )
-        problem = tst_info_problem(parts.tst.contents)
+        problem = tst_info_problem(tst_der)
         if problem is not None:
             raise DerError(problem)
-    tst_der = parts.tst.contents
     tst = read_children(read_tlv(tst_der)[0].contents)
     algorithm, hashed = read_children(tst[2].contents)
     if read_children(algorithm.contents)[0].encoded != _HASH_OIDS.get(hash_algorithm):
@@ -226,17 +306,14 @@ def check_engine_token(
                 f"certificate chain, root included ({template.not_before.isoformat()} to "
                 f"{template.not_after.isoformat()})"
             )
-    if parts.md.contents != hashlib.new(signature_hash, tst_der).digest():
+    if token[spans.md[0] : spans.md[1]] != hashlib.new(signature_hash, tst_der).digest():
         raise ValueError("messageDigest does not match the TSTInfo")
-    signed = bytes((_TAG_SET,)) + parts.signed_attrs.encoded[1:]
+    signed = bytes((_TAG_SET,)) + token[spans.signed_attrs[0] + 1 : spans.signed_attrs[1]]
+    signature = token[spans.signature[0] : spans.signature[1]]
     try:
         if isinstance(public_key, ec.EllipticCurvePublicKey):
-            public_key.verify(
-                parts.signature.contents, signed, ec.ECDSA(_SIGN_HASHES[signature_hash])
-            )
+            public_key.verify(signature, signed, ec.ECDSA(_SIGN_HASHES[signature_hash]))
         else:
-            public_key.verify(
-                parts.signature.contents, signed, padding.PKCS1v15(), _SIGN_HASHES[signature_hash]
-            )
+            public_key.verify(signature, signed, padding.PKCS1v15(), _SIGN_HASHES[signature_hash])
     except InvalidSignature as exc:
         raise ValueError("the token's signature does not verify") from exc

@@ -55,6 +55,7 @@ test: lint typecheck $(NODE_STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.tsa
+	$(BIN)/python -m bench.token
 	$(BIN)/python -m bench.gateway
 
 clean:

@@ -32,7 +32,8 @@ def add_token_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--hash",
         choices=_HASHES,
-        help="algorithm of --digest (default: from its length, SHA-2)",
+        help="algorithm of --digest (default: SHA-2 of its length, so an SM3 digest needs "
+        "--hash sm3); a token that stamps another algorithm is a usage error (exit 2)",
     )
     parser.add_argument(
         "--ca",

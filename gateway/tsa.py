@@ -10,20 +10,21 @@ digest itself. Every token is verified before the ledger accepts it:
   type, signer, signed attributes, signature, ESSCertIDv2, chain to the
   configured roots at genTime, EKU, TSA name, imprint and nonce.
 * :class:`EngineTokenSource` (the in-process notary engine, the default)
-  cannot afford that per token: the full check costs about 25 ms per token
-  on this machine (asn1crypto parsing and path building in pure Python), i.e.
-  some 40 tokens/s, far below the 5,000 entries/s the batch path must reach.
-  So the engine's certificate, chain and EKU are verified once, at start-up,
-  by running the full court check on a probe token; then every token gets a
-  cheap check (about 60 µs, most of it the ECDSA verification): strict DER
-  framing of the parts read, the imprint is exactly the submitted algorithm
-  and digest, the signed messageDigest attribute is the hash of the TSTInfo,
-  the signature over the signed attributes verifies with the engine's
-  certificate key, and the parts that the signature does not cover and that
-  never change (embedded certificate, signer identifier, algorithms) are
-  byte for byte those of the probe token that passed the full check. Chain,
-  EKU, ESSCertID and TSA name are therefore not re-evaluated per token: they
-  are constant for the engine's lifetime and were covered at start-up.
+  cannot afford that per token: the full check costs milliseconds per token
+  (path building and the typed walk of every element in pure Python), far
+  too slow for the 5,000 entries/s the batch path must reach. So the
+  engine's certificate, chain and EKU are verified once, at start-up, by
+  running the full court check on a probe token, which becomes the template
+  of every later token; then every token gets the cheap check of
+  :mod:`gateway.engine_check`: it is the template with only its TSTInfo,
+  messageDigest and signature replaced (so it is exactly as strict on
+  structure as the court's check), its TSTInfo passes the court's TSTInfo
+  structure check, the imprint is exactly the submitted algorithm and
+  digest, the messageDigest is the hash of the TSTInfo, the signature over
+  the signed attributes verifies with the engine's certificate key, and
+  genTime lies within the validity of the whole chain, root included.
+  Chain, EKU, ESSCertID and TSA name are not re-evaluated per token: they are
+  constant for the engine's lifetime and were covered at start-up.
 * :class:`ProcessEngineTokenSource` does the same in worker processes, so
   that signing and checking tokens run beside the ledger's Python code
   instead of sharing its GIL (about 1.4x the ledger's throughput on this
@@ -51,25 +52,13 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol, runtime_checkable
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from court.der import (
-    TAG_OCTET_STRING,
-    TAG_OID,
-    TAG_SEQUENCE,
-    TAG_SET,
-    DerError,
-    Tlv,
-    encode_oid,
-    read_children,
-    read_tlv,
-)
+from court.der import TAG_SEQUENCE, expect, read_children, read_tlv
 from court.verify.token import verify_timestamp
+from gateway.engine_check import EngineTemplate, check_engine_token, engine_template
 from gateway.errors import GatewayError, InvalidArgument, Unavailable
-from gateway.model import HASH_ALGORITHM_OIDS
 from notary.tsa.engine import TimeStampAuthority
 from notary.tsa.status import FailInfo, Rejection
 
@@ -82,15 +71,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-_OID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
-_OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
-_OID_TST_INFO = "1.2.840.113549.1.9.16.1.4"
-_SIGN_HASHES: dict[str, hashes.HashAlgorithm] = {
-    "sha256": hashes.SHA256(),
-    "sha384": hashes.SHA384(),
-    "sha512": hashes.SHA512(),
-}
 
 
 @runtime_checkable
@@ -115,168 +95,6 @@ class TokenSource(Protocol):
 
 
 # ---------------------------------------------------------------- engine
-
-
-def _child(element: Tlv, tag: int, what: str) -> Tlv:
-    if element.tag != tag:
-        raise DerError(f"{what}: unexpected tag 0x{element.tag:02x}")
-    return element
-
-
-def _hdr(data: bytes, pos: int, end: int, tag: int, what: str) -> tuple[int, int]:
-    """Read the DER header at ``pos`` (expecting ``tag``); return (contents start, end).
-
-    Definite, minimal lengths only; the element must fit before ``end``.
-    """
-    if pos + 2 > end:
-        raise DerError(f"{what}: truncated")
-    if data[pos] != tag:
-        raise DerError(f"{what}: unexpected tag 0x{data[pos]:02x}")
-    first = data[pos + 1]
-    start = pos + 2
-    if first < 0x80:
-        length = first
-    else:
-        count = first & 0x7F
-        if count == 0 or count > 4 or start + count > end or data[start] == 0:
-            raise DerError(f"{what}: bad length")
-        length = int.from_bytes(data[start : start + count], "big")
-        if length < 0x80:
-            raise DerError(f"{what}: length is not minimal")
-        start += count
-    stop = start + length
-    if stop > end:
-        raise DerError(f"{what}: truncated")
-    return start, stop
-
-
-def _skip(data: bytes, pos: int, end: int, what: str) -> int:
-    """The offset after the element at ``pos`` (any tag)."""
-    return _hdr(data, pos, end, data[pos] if pos < end else -1, what)[1]
-
-
-def _oid_at(data: bytes, pos: int, end: int, what: str) -> tuple[bytes, int]:
-    _, stop = _hdr(data, pos, end, TAG_OID, what)
-    return data[pos:stop], stop
-
-
-_DER_OIDS = {
-    name: bytes((TAG_OID, len(body))) + body
-    for name, body in (
-        (oid, encode_oid(oid)[2:]) for oid in (_OID_SIGNED_DATA, _OID_TST_INFO, _OID_MESSAGE_DIGEST)
-    )
-}
-_DER_HASH_OIDS = {name: encode_oid(oid) for name, oid in HASH_ALGORITHM_OIDS.items()}
-
-
-def check_engine_token(
-    token: bytes,
-    hash_algorithm: str,
-    digest: bytes,
-    public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey,
-    signature_hash: str,
-    constant: bytes | None = None,
-) -> bytes:
-    """The per-token check of in-process tokens (see the module docstring).
-
-    Raises :class:`ValueError` (with what is wrong) unless ``token`` is one
-    DER ContentInfo of SignedData over a TSTInfo whose imprint is exactly
-    ``hash_algorithm``/``digest``, with one SignerInfo whose only
-    messageDigest attribute is the ``signature_hash`` of the TSTInfo and
-    whose signature over the signed attributes verifies with ``public_key``.
-
-    Returns the token's parts that are the same in every token of one engine
-    and not covered by the signature (digestAlgorithms, certificates, signer
-    identifier, digest and signature algorithms). When ``constant`` is given
-    (those parts of a token that passed the court's full check) they must be
-    equal to it, byte for byte.
-    """
-    t = token
-    n = len(t)
-    p, end = _hdr(t, 0, n, TAG_SEQUENCE, "ContentInfo")
-    if end != n:
-        raise DerError("trailing bytes after the token")
-    oid, p = _oid_at(t, p, end, "contentType")
-    if oid != _DER_OIDS[_OID_SIGNED_DATA]:
-        raise DerError("not a signedData ContentInfo")
-    p, end = _hdr(t, p, end, 0xA0, "content")
-    p, sd_end = _hdr(t, p, end, TAG_SEQUENCE, "SignedData")
-    head_start = p
-    p = _skip(t, p, sd_end, "version")
-    p = _skip(t, p, sd_end, "digestAlgorithms")
-    head = t[head_start:p]
-    q, encap_end = _hdr(t, p, sd_end, TAG_SEQUENCE, "encapContentInfo")
-    oid, q = _oid_at(t, q, encap_end, "eContentType")
-    if oid != _DER_OIDS[_OID_TST_INFO]:
-        raise DerError("eContentType is not id-ct-TSTInfo")
-    q, q_end = _hdr(t, q, encap_end, 0xA0, "eContent")
-    tst_start, tst_end = _hdr(t, q, q_end, TAG_OCTET_STRING, "eContent")
-    tst_der = t[tst_start:tst_end]
-    # TSTInfo ::= SEQUENCE { version, policy, messageImprint, ... }
-    r, r_end = _hdr(t, tst_start, tst_end, TAG_SEQUENCE, "TSTInfo")
-    r = _skip(t, r, r_end, "version")
-    r = _skip(t, r, r_end, "policy")
-    r, mi_end = _hdr(t, r, r_end, TAG_SEQUENCE, "messageImprint")
-    a, a_end = _hdr(t, r, mi_end, TAG_SEQUENCE, "hashAlgorithm")
-    oid, _ = _oid_at(t, a, a_end, "hashAlgorithm")
-    if oid != _DER_HASH_OIDS.get(hash_algorithm):
-        raise ValueError("the token's imprint algorithm is not the submitted one")
-    h, h_end = _hdr(t, a_end, mi_end, TAG_OCTET_STRING, "hashedMessage")
-    if t[h:h_end] != digest or h_end != mi_end:
-        raise ValueError("the token's imprint is not the submitted digest")
-    # skip to signerInfos: the last element of SignedData
-    p = encap_end
-    while True:
-        nxt = _skip(t, p, sd_end, "SignedData field")
-        if nxt == sd_end:
-            break
-        p = nxt
-    certificates = t[encap_end:p]
-    p, set_end = _hdr(t, p, sd_end, TAG_SET, "signerInfos")
-    p, si_end = _hdr(t, p, set_end, TAG_SEQUENCE, "SignerInfo")
-    if si_end != set_end or set_end != sd_end:
-        raise ValueError("the token must have exactly one signer")
-    si_start = p
-    p = _skip(t, p, si_end, "version")
-    p = _skip(t, p, si_end, "sid")
-    p = _skip(t, p, si_end, "digestAlgorithm")
-    attrs_pos = p
-    signer_head = t[si_start:p]
-    a, attrs_end = _hdr(t, p, si_end, 0xA0, "signedAttrs")
-    expected_md = hashlib.new(signature_hash, tst_der).digest()
-    found = 0
-    while a < attrs_end:
-        b, attr_end = _hdr(t, a, attrs_end, TAG_SEQUENCE, "Attribute")
-        oid, b = _oid_at(t, b, attr_end, "attrType")
-        if oid == _DER_OIDS[_OID_MESSAGE_DIGEST]:
-            v, v_end = _hdr(t, b, attr_end, TAG_SET, "attrValues")
-            m, m_end = _hdr(t, v, v_end, TAG_OCTET_STRING, "messageDigest")
-            if m_end != v_end or v_end != attr_end:
-                raise ValueError("malformed messageDigest attribute")
-            if t[m:m_end] != expected_md:
-                raise ValueError("messageDigest does not match the TSTInfo")
-            found += 1
-        a = attr_end
-    if found != 1:
-        raise ValueError("the token must have exactly one messageDigest attribute")
-    p = _skip(t, attrs_end, si_end, "signatureAlgorithm")
-    signature_algorithm = t[attrs_end:p]
-    s, s_end = _hdr(t, p, si_end, TAG_OCTET_STRING, "signature")
-    if s_end != si_end:
-        raise DerError("unexpected fields after the signature")
-    fixed = b"".join((head, certificates, signer_head, signature_algorithm))
-    if constant is not None and fixed != constant:
-        raise ValueError("the token's certificates or signer fields are not the verified ones")
-    signed = bytes((TAG_SET,)) + t[attrs_pos + 1 : attrs_end]
-    signature = t[s:s_end]
-    try:
-        if isinstance(public_key, ec.EllipticCurvePublicKey):
-            public_key.verify(signature, signed, ec.ECDSA(_SIGN_HASHES[signature_hash]))
-        else:
-            public_key.verify(signature, signed, padding.PKCS1v15(), _SIGN_HASHES[signature_hash])
-    except InvalidSignature as exc:
-        raise ValueError("the token's signature does not verify") from exc
-    return fixed
 
 
 def _rejection_error(hash_algorithm: str, rejection: Rejection) -> GatewayError:
@@ -322,7 +140,7 @@ class EngineTokenSource:
         # Signing and verifying release the GIL: two threads use both cores.
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tsa-engine")
         self._workers = workers
-        self._constant: bytes | None = None
+        self._template: EngineTemplate | None = None
         if roots:
             probe = hashlib.sha256(b"gateway start-up probe").digest()
             token = self.stamp("sha256", probe)
@@ -334,9 +152,7 @@ class EngineTokenSource:
                     f"({failure.name if failure else '?'}: {failure.detail if failure else ''}); "
                     "check the TSA certificate and the trust roots"
                 )
-            self._constant = check_engine_token(
-                token, "sha256", probe, self._public_key, self._sign_hash
-            )
+            self._template = engine_template(token, result.chain)
 
     def stamp(self, hash_algorithm: str, digest: bytes) -> bytes:
         try:
@@ -348,9 +164,9 @@ class EngineTokenSource:
             raise Unavailable(f"the time-stamp authority failed ({exc}); retry later") from exc
         try:
             check_engine_token(
-                token, hash_algorithm, digest, self._public_key, self._sign_hash, self._constant
+                token, hash_algorithm, digest, self._public_key, self._sign_hash, self._template
             )
-        except (ValueError, IndexError) as exc:
+        except ValueError as exc:
             log.error("in-process TSA produced a token that fails its check: %s", exc)
             raise Unavailable(
                 "the time-stamp authority produced a token that fails verification; "
@@ -653,7 +469,7 @@ class HttpTokenSource:
         if end != len(body) or response.tag != TAG_SEQUENCE:
             raise ValueError("the reply is not a DER TimeStampResp")
         parts = read_children(response.contents)
-        status = read_children(_child(parts[0], TAG_SEQUENCE, "PKIStatusInfo").contents)
+        status = read_children(expect(parts[0], TAG_SEQUENCE, "PKIStatusInfo").contents)
         code = int.from_bytes(status[0].contents, "big")
         if code not in (0, 1) or len(parts) < 2:
             text = " ".join(

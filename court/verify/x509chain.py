@@ -1,4 +1,4 @@
-"""Certificate path building and validation at a given time (pure).
+"""Certificate path building and validation at a given time (pure, with bounded work).
 
 Used by the time-stamp token verifier to check the TSA's chain **at the
 token's genTime**, not at "now": a token made while the TSA certificate was
@@ -15,37 +15,84 @@ What is checked on a path ``leaf -> ... -> anchor``:
 * pathLenConstraint of every issuing certificate is respected (self-issued
   intermediates are not counted, RFC 5280 6.1.4 (l));
 * no certificate on the path carries a critical extension that
-  ``cryptography`` does not understand.
+  ``cryptography`` does not understand;
+* issuing keys are RSA of at most :data:`MAX_RSA_BITS` bits, EC, Ed25519 or
+  Ed448 (so that one signature check costs at most about a millisecond).
 
 The anchor is any certificate passed in ``roots`` (compared by DER): it ends
 the path, its own issuer is not looked for. A leaf that is itself a root is a
 path of length one.
+
+The certificates come from the token, i.e. from whoever hands it over, so the
+search is bounded whatever they are (a token with 8 self-issued CA
+certificates sharing one name and key once took 18 s, every ordering of them
+being a path to try):
+
+* certificates are deduplicated by DER, and at most :data:`MAX_CERTIFICATES`
+  distinct ones are considered (the anchors first);
+* a path never holds two certificates with the same subject and key (a
+  path through both has a shorter equivalent without the ones between), so
+  certificates that only re-certify one key add one step, not a permutation;
+* a signature is checked at most once per (certificate, issuing key), each
+  certificate's own checks (validity, extensions, CA rules) at most once;
+* a search tries at most :data:`MAX_ISSUER_TRIES` candidate issuers and
+  makes at most :data:`MAX_SIGNATURE_CHECKS` signature checks, then fails,
+  naming the limit.
+
+:class:`ChainResult` reports the work done (``issuers_tried``,
+``signatures_checked``).
 
 Not checked: revocation (CRL/OCSP), name constraints, certificate policies.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
-__all__ = ["ChainResult", "build_chain", "describe", "valid_at"]
+from court.der import DerError, read_children, read_tlv
 
-MAX_DEPTH = 8
+__all__ = [
+    "MAX_CERTIFICATES",
+    "MAX_DEPTH",
+    "MAX_ISSUER_TRIES",
+    "MAX_RSA_BITS",
+    "MAX_SIGNATURE_CHECKS",
+    "ChainResult",
+    "build_chain",
+    "describe",
+    "valid_at",
+]
+
+#: Most certificates on a path, the leaf and the anchor included.
+MAX_DEPTH: Final = 8
+#: Most distinct certificates (anchors and others) one search considers.
+MAX_CERTIFICATES: Final = 32
+#: Most candidate issuers one search tries.
+MAX_ISSUER_TRIES: Final = 64
+#: Most signature verifications one search makes.
+MAX_SIGNATURE_CHECKS: Final = 16
+#: Largest RSA issuing key accepted.
+MAX_RSA_BITS: Final = 8192
 
 
 @dataclass(frozen=True, slots=True)
 class ChainResult:
-    """Outcome of path building: the path from the leaf to its anchor if ``ok``."""
+    """Outcome of path building: the path from the leaf to its anchor if ``ok``,
+    and the work it took."""
 
     ok: bool
     path: tuple[x509.Certificate, ...]
     detail: str
+    issuers_tried: int = 0
+    signatures_checked: int = 0
 
 
 def describe(cert: x509.Certificate) -> str:
@@ -73,14 +120,6 @@ def valid_at(cert: x509.Certificate, at: datetime) -> str | None:
     return None
 
 
-def _der(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(Encoding.DER)
-
-
-def _self_issued(cert: x509.Certificate) -> bool:
-    return cert.subject == cert.issuer
-
-
 def _unknown_critical(cert: x509.Certificate) -> str | None:
     try:
         extensions = cert.extensions
@@ -92,51 +131,202 @@ def _unknown_critical(cert: x509.Certificate) -> str | None:
     return None
 
 
-def _ca_problem(issuer: x509.Certificate, below: int) -> str | None:
-    """Why ``issuer`` may not issue with ``below`` non-self-issued intermediates under it."""
+def _ca_problem(issuer: x509.Certificate) -> tuple[str | None, int | None]:
+    """Why ``issuer`` may not issue certificates at all, and its pathLenConstraint."""
     try:
         bc = issuer.extensions.get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound:
-        return f"{describe(issuer)} issues certificates but has no basicConstraints"
+        return f"{describe(issuer)} issues certificates but has no basicConstraints", None
     if not bc.ca:
-        return f"{describe(issuer)} issues certificates but basicConstraints cA is false"
-    if bc.path_length is not None and below > bc.path_length:
-        return (
-            f"{describe(issuer)} has pathLenConstraint {bc.path_length} "
-            f"but {below} intermediate certificate(s) follow it"
-        )
+        return f"{describe(issuer)} issues certificates but basicConstraints cA is false", None
     try:
         ku = issuer.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
-        return None
+        return None, bc.path_length
     if not ku.key_cert_sign:
-        return f"{describe(issuer)} keyUsage does not allow keyCertSign"
-    return None
+        return f"{describe(issuer)} keyUsage does not allow keyCertSign", None
+    return None, bc.path_length
 
 
-def _validate_path(path: Sequence[x509.Certificate], at: datetime) -> str | None:
-    for cert in path:
-        problem = valid_at(cert, at) or _unknown_critical(cert)
-        if problem:
-            return problem
-    below = 0
-    for index in range(1, len(path)):
-        problem = _ca_problem(path[index], below)
-        if problem:
-            return problem
-        if not _self_issued(path[index]):
-            below += 1
-    return None
-
-
-def _issued_by(child: x509.Certificate, issuer: x509.Certificate) -> str | None:
+def _key_problem(cert: x509.Certificate) -> str | None:
+    """Why ``cert``'s key is not accepted to check certificate signatures."""
     try:
-        child.verify_directly_issued_by(issuer)
-    except InvalidSignature:
-        return f"signature on {describe(child)} does not verify with the key of {describe(issuer)}"
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        return f"{describe(child)} cannot be checked against {describe(issuer)}: {exc}"
-    return None
+        key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        return f"the key of {describe(cert)} cannot be loaded: {exc}"
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size > MAX_RSA_BITS:
+            return (
+                f"{describe(cert)} has an RSA key of {key.key_size} bits (at most {MAX_RSA_BITS})"
+            )
+        return None
+    if isinstance(key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+        return None
+    return f"{describe(cert)} has a {type(key).__name__} key, not RSA, EC, Ed25519 or Ed448"
+
+
+def _subject_key(der: bytes) -> tuple[bytes, bytes]:
+    """The raw subject and subjectPublicKeyInfo of a certificate's DER (RFC 5280 4.1)."""
+    certificate, _ = read_tlv(der)
+    tbs = read_children(read_children(certificate.contents)[0].contents)
+    first = 1 if tbs[0].tag == 0xA0 else 0  # [0] EXPLICIT version
+    return tbs[first + 4].encoded, tbs[first + 5].encoded
+
+
+class _Node:
+    """One distinct certificate of a search."""
+
+    __slots__ = ("anchor", "cert", "der", "identity", "issuer", "subject")
+
+    def __init__(self, cert: x509.Certificate, der: bytes, anchor: bool) -> None:
+        self.cert = cert
+        self.der = der
+        self.anchor = anchor
+        try:
+            self.identity: tuple[bytes, bytes] = _subject_key(der)
+        except (DerError, IndexError):  # pragma: no cover - cryptography parsed it already
+            self.identity = (der, der)
+        # Names whose values cryptography cannot decode (e.g. bad UTF-8) are None.
+        self.subject: x509.Name | None = _name(lambda: cert.subject)
+        self.issuer: x509.Name | None = _name(lambda: cert.issuer)
+
+    @property
+    def self_issued(self) -> bool:
+        return self.subject is not None and self.subject == self.issuer
+
+
+def _name(read: Callable[[], x509.Name]) -> x509.Name | None:
+    try:
+        return read()
+    except ValueError:
+        return None
+
+
+class _LimitReached(Exception):
+    pass
+
+
+class _Search:
+    def __init__(
+        self, roots: Sequence[x509.Certificate], others: Sequence[x509.Certificate], at: datetime
+    ) -> None:
+        self.at = at
+        self.nodes: list[_Node] = []
+        self.by_subject: dict[x509.Name, list[_Node]] = {}
+        self.ignored = 0
+        seen: set[bytes] = set()
+        for cert, anchor in [*((r, True) for r in roots), *((c, False) for c in others)]:
+            der = cert.public_bytes(Encoding.DER)
+            if der in seen:
+                continue
+            seen.add(der)
+            if len(self.nodes) >= MAX_CERTIFICATES:
+                self.ignored += 1
+                continue
+            node = _Node(cert, der, anchor)
+            self.nodes.append(node)
+            if node.subject is not None:
+                self.by_subject.setdefault(node.subject, []).append(node)
+        # What is learnt about a certificate (by DER) or a pair, each thing once.
+        self.own: dict[bytes, str | None] = {}
+        self.ca: dict[bytes, tuple[str | None, int | None]] = {}
+        self.keys: dict[bytes, str | None] = {}
+        self.signatures: dict[tuple[bytes, bytes], str | None] = {}
+        self.tries = 0
+        self.checks = 0
+        self.best: tuple[int, str] = (-1, "")
+
+    def note(self, depth: int, problem: str) -> None:
+        if depth > self.best[0]:
+            self.best = (depth, problem)
+
+    def own_problem(self, node: _Node) -> str | None:
+        if node.der not in self.own:
+            self.own[node.der] = valid_at(node.cert, self.at) or _unknown_critical(node.cert)
+        return self.own[node.der]
+
+    def issuer_problem(self, node: _Node, below: int) -> str | None:
+        """Why ``node`` may not issue with ``below`` non-self-issued intermediates under it."""
+        if node.der not in self.ca:
+            self.ca[node.der] = _ca_problem(node.cert)
+        problem, path_length = self.ca[node.der]
+        if problem is not None:
+            return problem
+        if path_length is not None and below > path_length:
+            return (
+                f"{describe(node.cert)} has pathLenConstraint {path_length} "
+                f"but {below} intermediate certificate(s) follow it"
+            )
+        return None
+
+    def signature_problem(self, child: _Node, issuer: _Node) -> str | None:
+        if issuer.der not in self.keys:
+            self.keys[issuer.der] = _key_problem(issuer.cert)
+        if self.keys[issuer.der] is not None:
+            return self.keys[issuer.der]
+        memo = (child.der, issuer.identity[1])
+        if memo in self.signatures:
+            return self.signatures[memo]
+        if self.checks >= MAX_SIGNATURE_CHECKS:
+            raise _LimitReached(f"{MAX_SIGNATURE_CHECKS} signature checks")
+        self.checks += 1
+        try:
+            child.cert.verify_directly_issued_by(issuer.cert)
+            problem = None
+        except InvalidSignature:
+            problem = (
+                f"signature on {describe(child.cert)} does not verify with the key of "
+                f"{describe(issuer.cert)}"
+            )
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+            problem = (
+                f"{describe(child.cert)} cannot be checked against {describe(issuer.cert)}: {exc}"
+            )
+        self.signatures[memo] = problem
+        return problem
+
+    def extend(self, path: list[_Node], below: int) -> list[_Node] | None:
+        """A path to an anchor that continues ``path`` (whose last certificate is no anchor)."""
+        current = path[-1]
+        depth = len(path) + 1
+        if len(path) >= MAX_DEPTH:
+            self.note(depth, f"no trust anchor within {MAX_DEPTH} certificates")
+            return None
+        if current.issuer is None:
+            self.note(depth, f"the issuer name of {describe(current.cert)} cannot be read")
+            return None
+        on_path = {node.identity for node in path}
+        candidates = [
+            node
+            for node in self.by_subject.get(current.issuer, ())
+            if node.identity not in on_path and _aki_matches(current.cert, node.cert)
+        ]
+        candidates.sort(key=lambda node: not node.anchor)  # anchors first, stable
+        if not candidates:
+            self.note(
+                depth,
+                f"issuer {current.issuer.rfc4514_string()!r} of {describe(current.cert)} "
+                "is neither a trust anchor nor among the supplied certificates",
+            )
+            return None
+        for issuer in candidates:
+            if self.tries >= MAX_ISSUER_TRIES:
+                raise _LimitReached(f"{MAX_ISSUER_TRIES} candidate issuers")
+            self.tries += 1
+            problem = (
+                self.own_problem(issuer)
+                or self.issuer_problem(issuer, below)
+                or self.signature_problem(current, issuer)
+            )
+            if problem is not None:
+                self.note(depth, problem)
+                continue
+            if issuer.anchor:
+                return [*path, issuer]
+            found = self.extend([*path, issuer], below if issuer.self_issued else below + 1)
+            if found:
+                return found
+        return None
 
 
 def _aki_matches(child: x509.Certificate, issuer: x509.Certificate) -> bool:
@@ -158,64 +348,47 @@ def build_chain(
 ) -> ChainResult:
     """Find a path from ``leaf`` to one of ``roots`` that is valid at ``at``.
 
-    ``at`` must be timezone-aware. Every candidate path is tried (depth-first,
-    anchors first); the first valid one is returned. When none is valid the
-    detail explains the failure of the longest path tried.
+    ``at`` must be timezone-aware. Paths are searched depth-first, anchors
+    first, within the bounds of the module docstring; the first valid one is
+    returned. When none is valid the detail explains the failure of the
+    longest path tried, or names the limit that stopped the search.
     """
     if at.tzinfo is None:
         raise ValueError("reference time must be timezone-aware")
-    root_ders = {_der(r) for r in roots}
-    pool: list[x509.Certificate] = []
-    seen: set[bytes] = set()
-    for cert in (*roots, *intermediates):
-        der = _der(cert)
-        if der not in seen:
-            seen.add(der)
-            pool.append(cert)
+    search = _Search(roots, intermediates, at)
+    der = leaf.public_bytes(Encoding.DER)
+    start = next((node for node in search.nodes if node.der == der), None) or _Node(
+        leaf, der, False
+    )
+    path: list[_Node] | None = None
+    stopped = ""
+    problem = search.own_problem(start)
+    if problem is not None:
+        search.note(1, problem)
+    elif start.anchor:
+        path = [start]
+    else:
+        try:
+            path = search.extend([start], 0)
+        except _LimitReached as limit:
+            stopped = str(limit)
 
-    best: tuple[int, str] = (-1, "")
+    def result(ok: bool, detail: str) -> ChainResult:
+        chain = tuple(node.cert for node in path) if ok and path else ()
+        return ChainResult(ok, chain, detail, search.tries, search.checks)
 
-    def note(depth: int, problem: str) -> None:
-        nonlocal best
-        if depth > best[0]:
-            best = (depth, problem)
-
-    def search(path: list[x509.Certificate], ders: set[bytes]) -> tuple[x509.Certificate, ...]:
-        current = path[-1]
-        if _der(current) in root_ders:
-            problem = _validate_path(path, at)
-            if problem is None:
-                return tuple(path)
-            note(len(path), problem)
-            return ()
-        if len(path) > MAX_DEPTH:
-            note(len(path), f"no trust anchor within {MAX_DEPTH} certificates")
-            return ()
-        candidates = [
-            c
-            for c in pool
-            if c.subject == current.issuer and _der(c) not in ders and _aki_matches(current, c)
-        ]
-        if not candidates:
-            note(
-                len(path),
-                f"issuer {current.issuer.rfc4514_string()!r} of {describe(current)} "
-                "is neither a trust anchor nor among the supplied certificates",
-            )
-            return ()
-        for issuer in candidates:
-            problem = _issued_by(current, issuer)
-            if problem is not None:
-                note(len(path), problem)
-                continue
-            der = _der(issuer)
-            found = search([*path, issuer], ders | {der})
-            if found:
-                return found
-        return ()
-
-    path = search([leaf], {_der(leaf)})
     if path:
-        names = " <- ".join(describe(c) for c in path)
-        return ChainResult(True, path, f"{names} (anchor), valid at {at.isoformat()}")
-    return ChainResult(False, (), best[1] or "no path to a trust anchor")
+        names = " <- ".join(describe(node.cert) for node in path)
+        return result(True, f"{names} (anchor), valid at {at.isoformat()}")
+    detail = search.best[1] or "no path to a trust anchor"
+    if stopped:
+        detail = (
+            f"path search stopped at its limit of {stopped}, with no valid path found "
+            f"(the certificates could issue each other in too many ways); last problem: {detail}"
+        )
+    if search.ignored:
+        detail += (
+            f"; {search.ignored} certificate(s) beyond the first {MAX_CERTIFICATES} "
+            "were not considered"
+        )
+    return result(False, detail)

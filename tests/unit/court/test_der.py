@@ -1,21 +1,37 @@
-"""The strict DER reader agrees with asn1crypto on DER and refuses BER-only forms."""
+"""The strict DER reader agrees with asn1crypto on DER, refuses BER-only forms, and on
+any input returns or raises DerError (a CourtError), nothing else."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
+
 import pytest
 from asn1crypto import core
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from court.der import (
+    MAX_ARC_OCTETS,
+    MAX_DEPTH,
+    Cursor,
     DerError,
+    check_der,
+    decode_generalized_time,
     decode_integer,
     decode_oid,
+    der_problem,
+    each,
     encode_integer,
     encode_length,
+    encode_oid,
+    one,
+    read_children,
+    read_header,
     read_tlv,
     tlv,
 )
+from court.errors import CourtError
 
 
 @given(st.integers(min_value=-(1 << 200), max_value=1 << 200))
@@ -89,3 +105,93 @@ def test_encode_length_forms() -> None:
     assert encode_length(0x7F) == b"\x7f"
     assert encode_length(0x80) == b"\x81\x80"
     assert encode_length(0x100) == b"\x82\x01\x00"
+
+
+# --------------------------------------------------------------------------- hostile input
+
+
+def _only_court_errors(action: Callable[[], object]) -> None:
+    """Run ``action``; any exception it raises must be the court's own (a DerError)."""
+    try:
+        action()
+    except CourtError as exc:
+        assert isinstance(exc, DerError) and str(exc)
+
+
+def _nested(depth: int) -> bytes:
+    der = b"\x05\x00"
+    for _ in range(depth):
+        der = tlv(0x30, der)
+    return der
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=2048),
+        st.builds(lambda d, tail: _nested(d) + tail, st.integers(0, 100), st.binary(max_size=4)),
+        st.builds(lambda t, body: tlv(t, body), st.integers(0, 255), st.binary(max_size=300)),
+    )
+)
+def test_the_reader_raises_only_der_errors(blob: bytes) -> None:
+    """Every reading function, on any bytes: a result or a DerError (a CourtError)."""
+    _only_court_errors(lambda: read_tlv(blob))
+    _only_court_errors(lambda: read_children(blob))
+    _only_court_errors(lambda: read_header(blob, 0, len(blob)))
+    _only_court_errors(lambda: check_der(blob))
+    problem = der_problem(blob)
+    assert problem is None or problem
+    walk = each("element", None, each("inner", None, one("one", None)))
+    _only_court_errors(lambda: walk(Cursor(blob, where="blob")))
+    try:
+        element, _ = read_tlv(blob)
+    except DerError:
+        return
+    for decode in (decode_integer, decode_oid, decode_generalized_time):
+        _only_court_errors(lambda decode=decode: decode(element))  # type: ignore[misc]
+
+
+def test_nesting_deeper_than_the_limit_is_a_der_error() -> None:
+    check_der(_nested(MAX_DEPTH))
+    with pytest.raises(DerError, match="nesting deeper"):
+        check_der(_nested(MAX_DEPTH + 1))
+
+
+def test_oid_arcs_longer_than_the_limit_are_der_errors() -> None:
+    """A decimal arc of more than 4,300 digits could not even be printed."""
+    uuid_arc = "2.25.74167495855605972033681777401069352886"
+    assert decode_oid(read_tlv(encode_oid(uuid_arc))[0]) == uuid_arc
+    huge = tlv(0x06, b"\x2a" + b"\xff" * 3000 + b"\x7f")
+    with pytest.raises(DerError, match=f"longer than {MAX_ARC_OCTETS} octets"):
+        decode_oid(read_tlv(huge)[0])
+    with pytest.raises(DerError, match=f"longer than {MAX_ARC_OCTETS} octets"):
+        check_der(tlv(0x30, huge))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (b"20260101120000Z", dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)),
+        (b"20260101120000.5Z", dt.datetime(2026, 1, 1, 12, 0, 0, 500000, tzinfo=dt.UTC)),
+        (b"20260101120000.1234567Z", dt.datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=dt.UTC)),
+    ],
+)
+def test_generalized_time_reads_der_forms(text: bytes, expected: dt.datetime) -> None:
+    assert decode_generalized_time(read_tlv(tlv(0x18, text))[0]) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [b"20260101120000", b"20260101120000.50Z", b"20260101120000.Z", b"202601011200Z",
+     b"20261301120000Z", b"00000101120000Z", b"20260101120000+0800"],
+)  # fmt: skip
+def test_generalized_time_refuses_other_forms(text: bytes) -> None:
+    with pytest.raises(DerError):
+        decode_generalized_time(read_tlv(tlv(0x18, text))[0])
+
+
+def test_cursor_names_where_trailing_bytes_are() -> None:
+    data = tlv(0x30, tlv(0x02, b"\x01") + b"\x05\x00")
+    cursor = Cursor(data)
+    with pytest.raises(DerError, match=r"Outer: 2 trailing byte\(s\) after version"):
+        cursor.take("Outer", (0x30,), lambda c: c.take("version", (0x02,)))

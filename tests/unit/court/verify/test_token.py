@@ -10,7 +10,7 @@ from cryptography import x509
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from court.verify import token as token_module
+from court.der import der_problem
 from court.verify.result import Check, Checklist, CheckStatus, Verdict
 from court.verify.token import (
     CHECK_CHAIN,
@@ -18,9 +18,10 @@ from court.verify.token import (
     CHECK_SIGNATURE,
     TOKEN_CHECKS,
     TokenVerification,
-    der_problem,
     verify_timestamp,
 )
+from court.verify.token import checks as checks_module
+from court.verify.token import identity as identity_module
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "rfc3161-client"
 RESPONSE = (FIXTURES / "test_tsa" / "response.tsr").read_bytes()
@@ -48,8 +49,12 @@ def test_check_names_are_the_documented_ones() -> None:
         "DER well-formed",
         "Status granted",
         "Content type id-ct-TSTInfo",
+        "SignedData version",
         "Single signer",
+        "SignerInfo version",
+        "digestAlgorithms lists the signer's",
         "Signer certificate found",
+        "Signer identifier exact",
         "contentType attribute",
         "messageDigest attribute",
         "Signature valid",
@@ -62,6 +67,13 @@ def test_check_names_are_the_documented_ones() -> None:
         "Policy matches",
         "TSA identity pinned",
     )
+
+
+def test_every_check_is_documented() -> None:
+    """docs/token-checks.md has a table row for each check, in report order."""
+    doc = (Path(__file__).resolve().parents[4] / "docs" / "token-checks.md").read_text()
+    rows = [line.split("|")[1].strip() for line in doc.splitlines() if line.startswith("| ")]
+    assert rows[2:] == list(TOKEN_CHECKS)  # after the header and its rule
 
 
 def test_reference_token_is_valid() -> None:
@@ -216,7 +228,7 @@ def test_unexpected_exception_fails_the_interrupted_check(monkeypatch: pytest.Mo
     def explode(*args: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(token_module, "_verify_signature", explode)
+    monkeypatch.setattr(checks_module, "verify_signature", explode)
     result = verify(RESPONSE)
     assert not result.ok
     assert [c.name for c in result.failures] == [CHECK_SIGNATURE]
@@ -230,7 +242,7 @@ def test_path_building_exception_fails_the_chain(monkeypatch: pytest.MonkeyPatch
     def explode(*args: object, **kwargs: object) -> None:
         raise ValueError("odd certificate")
 
-    monkeypatch.setattr(token_module, "build_chain", explode)
+    monkeypatch.setattr(identity_module, "build_chain", explode)
     result = verify(RESPONSE)
     assert [c.name for c in result.failures] == [CHECK_CHAIN]
     assert "odd certificate" in result.check(CHECK_CHAIN).detail

@@ -1,7 +1,9 @@
 """court.verify.x509chain: the TSA chain check used by the token verifier.
 
 Certificates are built with ``cryptography`` (EC P-256, fast) so each rule of
-path validation can be broken on its own.
+path validation can be broken on its own. The hostile pools (tests/support/
+hostile_token.py) once made the search try every ordering of the certificates
+(8 took 18 s); here the work is counted, not timed (``make bench`` times it).
 """
 
 from __future__ import annotations
@@ -15,7 +17,18 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from court.verify.x509chain import build_chain, valid_at
+from court.verify.token import CHECK_CHAIN, verify_timestamp
+from court.verify.token import identity as identity_module
+from court.verify.x509chain import (
+    MAX_CERTIFICATES,
+    MAX_DEPTH,
+    MAX_ISSUER_TRIES,
+    MAX_SIGNATURE_CHECKS,
+    ChainResult,
+    build_chain,
+    valid_at,
+)
+from tests.support.hostile_token import HostileToken, hostile_token
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 YEAR = dt.timedelta(days=365)
@@ -182,3 +195,115 @@ def test_naive_time_is_a_programming_error() -> None:
     root = make("Root")
     with pytest.raises(ValueError, match="timezone-aware"):
         build_chain(root.cert, roots=[root.cert], at=dt.datetime(2026, 1, 1))
+
+
+# --------------------------------------------------------------------------- cross-signing
+
+
+def test_cross_signed_root_verifies_through_either_anchor() -> None:
+    """Root A re-certified by root B (A', same name and key as A): either anchor works."""
+    root_a = make("Root A")
+    root_b = make("Root B")
+    cross = make("Root A", issuer=root_b, key=root_a.key)  # A' : subject A, key A, issuer B
+    inter = make("Intermediate", issuer=root_a, path_length=0)
+    tsa = leaf(inter)
+    pool = [inter.cert, root_a.cert, cross.cert]
+    via_b = build_chain(tsa.cert, roots=[root_b.cert], intermediates=pool, at=NOW)
+    assert via_b.ok, via_b.detail
+    assert via_b.path == (tsa.cert, inter.cert, cross.cert, root_b.cert)
+    via_a = build_chain(tsa.cert, roots=[root_a.cert], intermediates=pool, at=NOW)
+    assert via_a.ok and via_a.path == (tsa.cert, inter.cert, root_a.cert)
+
+
+def test_expired_cross_certificate_is_passed_over_for_a_valid_one() -> None:
+    root_a = make("Root A")
+    root_b = make("Root B")
+    old = make("Root A", issuer=root_b, key=root_a.key, not_after=NOW - YEAR / 2)
+    new = make("Root A", issuer=root_b, key=root_a.key)
+    tsa = leaf(root_a)
+    result = build_chain(tsa.cert, roots=[root_b.cert], intermediates=[old.cert, new.cert], at=NOW)
+    assert result.ok and result.path == (tsa.cert, new.cert, root_b.cert)
+
+
+def test_key_rollover_certificates_chain() -> None:
+    """RFC 4210 rollover: old-with-new links a leaf under the new key to the old anchor."""
+    old_root = make("Root")
+    new_key = ec.generate_private_key(ec.SECP256R1())
+    new_with_old = make("Root", issuer=old_root, key=new_key)  # new key, signed by the old
+    tsa = leaf(Node(new_key, new_with_old.cert))
+    result = build_chain(tsa.cert, roots=[old_root.cert], intermediates=[new_with_old.cert], at=NOW)
+    assert result.ok and result.path == (tsa.cert, new_with_old.cert, old_root.cert)
+
+
+def test_path_longer_than_the_limit_fails_by_name() -> None:
+    chain = [make("CA 0")]
+    for i in range(1, MAX_DEPTH + 1):
+        chain.append(make(f"CA {i}", issuer=chain[-1]))
+    tsa = leaf(chain[-1])
+    result = build_chain(
+        tsa.cert, roots=[chain[0].cert], intermediates=[n.cert for n in chain[1:]], at=NOW
+    )
+    assert not result.ok
+    assert f"no trust anchor within {MAX_DEPTH} certificates" in result.detail
+
+
+# --------------------------------------------------------------------------- hostile pools
+
+
+@pytest.fixture(scope="module", params=[8, 64], ids=["8-cas", "64-cas"])
+def hostile(request: pytest.FixtureRequest) -> HostileToken:
+    return hostile_token(request.param)
+
+
+def _tsa_certificate(token: HostileToken) -> x509.Certificate:
+    result = verify_timestamp(
+        token.token, roots=[token.root], digest=token.digest, hash_algorithm="sha256"
+    )
+    assert result.signer is not None
+    return result.signer
+
+
+def test_self_issued_cas_sharing_a_name_and_key_cost_bounded_work(hostile: HostileToken) -> None:
+    """Every ordering of these certificates is a candidate path; the search tries each
+    (certificate, key) link once and stops at its limits, with a named outcome."""
+    now = dt.datetime.now(dt.UTC)
+    result = build_chain(
+        _tsa_certificate(hostile), roots=[hostile.root], intermediates=hostile.cas, at=now
+    )
+    assert not result.ok and result.path == ()
+    assert result.issuers_tried <= MAX_ISSUER_TRIES
+    assert result.signatures_checked <= MAX_SIGNATURE_CHECKS
+    considered = min(len(hostile.cas), MAX_CERTIFICATES - 1)  # the anchor comes first
+    if considered + 2 <= MAX_SIGNATURE_CHECKS:
+        # The TSA certificate against the anchor and against the one hostile key, then
+        # each hostile certificate against the anchor: nothing is checked twice.
+        assert result.signatures_checked == considered + 2
+        assert result.issuers_tried == 2 * considered + 1
+        assert "does not verify with the key of CN=Hostile CA" in result.detail
+    else:
+        assert result.signatures_checked == MAX_SIGNATURE_CHECKS
+        assert f"stopped at its limit of {MAX_SIGNATURE_CHECKS} signature checks" in result.detail
+        ignored = len(hostile.cas) - considered
+        assert f"{ignored} certificate(s) beyond the first {MAX_CERTIFICATES}" in result.detail
+
+
+def test_hostile_token_fails_the_chain_check_with_the_search_bounded(
+    hostile: HostileToken, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole token verification: one path search, within its bounds, named failure."""
+    searches: list[ChainResult] = []
+
+    def counting(*args: object, **kwargs: object) -> ChainResult:
+        result = build_chain(*args, **kwargs)  # type: ignore[arg-type]
+        searches.append(result)
+        return result
+
+    monkeypatch.setattr(identity_module, "build_chain", counting)
+    result = verify_timestamp(
+        hostile.token, roots=[hostile.root], digest=hostile.digest, hash_algorithm="sha256"
+    )
+    assert [c.name for c in result.failures] == [CHECK_CHAIN]
+    [search] = searches
+    assert search.signatures_checked <= MAX_SIGNATURE_CHECKS
+    assert search.issuers_tried <= MAX_ISSUER_TRIES
+    assert result.check(CHECK_CHAIN).detail == search.detail

@@ -679,7 +679,7 @@ def test_subject_key_identifier_signer_id(world: World) -> None:
     der = resign(made.tokens["sha256"].der, signer=made.pki.tsa, sid="subject_key_identifier")
     result = made.verify(der)
     assert_valid(result)
-    assert "subject_key_identifier" in result.check(CHECK_SIGNER_FOUND).detail
+    assert "subjectKeyIdentifier" in result.check(CHECK_SIGNER_FOUND).detail
 
 
 def test_content_type_attribute_must_be_tst_info(world: World) -> None:

@@ -19,10 +19,16 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from court.der import Tlv, encode_length, read_children, read_tlv
-from court.verify import token as token_module
+from court.der import Tlv, der_problem, encode_length, read_children, read_tlv
 from court.verify.result import CheckStatus
-from court.verify.token import CHECK_DER, TOKEN_CHECKS, TokenVerification, verify_timestamp
+from court.verify.token import (
+    CHECK_DER,
+    CHECK_SIGNER_ID,
+    TOKEN_CHECKS,
+    TokenVerification,
+    verify_timestamp,
+)
+from court.verify.token import parse as parse_module
 from notary.pki import load_tsa_signing_material
 from tests.support.openssl_tsa import make_query, make_reply, make_tsa_pki, write_tsa_config
 from tests.support.tsa import make_engine
@@ -247,10 +253,18 @@ def test_empty_attribute_sets_fail_der(source: Source) -> None:
 def test_without_the_structure_check_unsigned_junk_would_verify(
     source: Source, monkeypatch: pytest.MonkeyPatch, path: TlvPath, words: str
 ) -> None:
-    """The tests above aim at real malleability: asn1crypto alone accepts these tokens."""
-    monkeypatch.setattr(token_module, "_structure_problem", lambda *args, **kwargs: None)
+    """The tests above aim at real malleability: only the typed walk refuses these tokens.
+
+    Without it (strict DER alone), the fields read would be the same and the
+    token would verify. (Junk inside the sid's issuer name is also caught by
+    "Signer identifier exact", which compares the sid with the certificate
+    byte for byte.)
+    """
+    monkeypatch.setattr(parse_module, "structure_problem", lambda data, **_: der_problem(data))
     der, where = _paths(source, False, path)
-    assert source.verify(append_inside(der, where, NULL)).ok
+    result = source.verify(append_inside(der, where, NULL))
+    expected = [CHECK_SIGNER_ID] if words.startswith("issuer.rdn") else []
+    assert [c.name for c in result.failures] == expected
 
 
 def test_ecdsa_signature_algorithm_with_parameters_fails_der(engine_source: Source) -> None:

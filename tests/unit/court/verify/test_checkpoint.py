@@ -334,3 +334,41 @@ def test_verifier_key_errors_are_named() -> None:
         parse_verifier_key(None)  # type: ignore[arg-type]
     with pytest.raises(CheckpointError, match="space"):
         encode_verifier_key("a b", b"k" * 32)
+
+
+@pytest.mark.parametrize(
+    ("size", "message"),
+    [
+        ("9" * 4301, "4301 digits"),  # int() would raise ValueError (the 4,300-digit limit)
+        ("1" + "0" * 100_000, "100001 digits"),
+        ("1" + "0" * 20, "21 digits"),
+        (str(1 << 64), "exceeds 2\\^64-1"),  # 20 digits, one too many
+    ],
+)
+def test_a_huge_tree_size_is_a_named_failure(
+    key: Ed25519PrivateKey, vkey: str, size: str, message: str
+) -> None:
+    root_b64 = base64.b64encode(ROOT).decode()
+    body = f"{ORIGIN}\n{size}\n{root_b64}\n"
+    with pytest.raises(CheckpointError, match=message) as caught:
+        parse_checkpoint_body(body)
+    assert len(str(caught.value)) < 200  # the digits are not repeated
+    with pytest.raises(CheckpointError, match=message):
+        parse_checkpoint(_sign(body, key, ORIGIN))
+    with pytest.raises(CheckpointError, match=message):
+        verify_checkpoint(_sign(body, key, ORIGIN), vkey)  # even when the signature is good
+
+
+def test_the_largest_tree_size_parses() -> None:
+    root_b64 = base64.b64encode(ROOT).decode()
+    assert parse_checkpoint_body(f"{ORIGIN}\n{(1 << 64) - 1}\n{root_b64}\n")[1] == (1 << 64) - 1
+
+
+def test_error_messages_quote_input_shortly(key: Ed25519PrivateKey, vkey: str) -> None:
+    long_origin = "o" * 10_000 + " "
+    with pytest.raises(CheckpointError, match=r"\(10001 characters\)") as caught:
+        parse_checkpoint_body(f"{long_origin}\n1\n{base64.b64encode(ROOT).decode()}\n")
+    assert len(str(caught.value)) < 200
+    with pytest.raises(CheckpointError, match="not valid base64") as caught:
+        parse_checkpoint_body(f"{ORIGIN}\n1\n{'!' * 100_000}\n")
+    assert len(str(caught.value)) < 200

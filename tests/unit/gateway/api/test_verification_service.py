@@ -221,3 +221,19 @@ def test_held_receipt_with_a_changed_copy_is_invalid(harness: Harness, change: A
         "Receipt checkpoint fields match note",
         "Receipt matches record",  # the entry id is also compared with the record's
     }
+
+
+def test_a_receipt_checkpoint_with_a_huge_size_is_invalid_argument(harness: Harness) -> None:
+    """A size beyond Python's 4,300-digit int limit used to end the call with INTERNAL."""
+    receipt = register(harness)
+    forged = common_pb2.Receipt()
+    forged.CopyFrom(receipt)
+    origin, _, rest = receipt.checkpoint.signed_note.partition("\n")
+    _, _, rest = rest.partition("\n")
+    forged.checkpoint.signed_note = f"{origin}\n{'9' * 5000}\n{rest}"
+    with pytest.raises(grpc.RpcError) as info:
+        harness.verification.VerifyEvidence(
+            vf.VerifyEvidenceRequest(entry_id=receipt.entry_id, receipt=forged)
+        )
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert error_fields(info.value) == ["receipt.checkpoint.signed_note"]

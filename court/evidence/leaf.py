@@ -53,7 +53,10 @@ every one of them, so :func:`decode_leaf`, which re-encodes what it decoded,
 rejects a leaf that breaks any: a well-formed DER leaf whose loanRef is a
 borrower's name and identity number is not a canonical leaf. The rules are
 exported (``ENTRY_ID_PATTERN``, ``LOAN_REF_PATTERN``, ...) so that other code
-can apply the same ones.
+can apply the same ones. Numbers that look like personal data (identity,
+mobile and card numbers) are refused by the gateway on input
+(:mod:`court.evidence.personal_data`), not by this encoding: a court must not
+call an authentic leaf malformed because a loan number passes a check digit.
 
 hashAlgorithm is one of SHA-256 2.16.840.1.101.3.4.2.1, SHA-384
 2.16.840.1.101.3.4.2.2, SHA-512 2.16.840.1.101.3.4.2.3 or SM3

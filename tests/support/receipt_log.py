@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -19,10 +20,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from court.evidence.leaf import LeafFields, encode_leaf
 from court.verify.checkpoint import parse_checkpoint
 from court.verify.receipt import ReceiptCopies
+from court.verify.record import ExpectedRecord, ReceiptInput
 from court.verify.rfc6962 import leaf_hash
 from evidence_gateway.v1 import common_pb2
 from gateway.log.checkpoint import make_verifier_key, sign_checkpoint
 from gateway.log.tree import CompactTree, MemoryNodeStore, consistency_proof, inclusion_proof
+from notary.pki import load_log_signing_key, load_log_verifier_key, load_tsa_signing_material
 from notary.tsa.engine import TimeStampAuthority
 
 DOCUMENT = b"loan contract, signed"
@@ -86,6 +89,41 @@ class Log:
         }
         return {**base, **changes}
 
+    def record(self, **changes: Any) -> ExpectedRecord:
+        """The stored record of the receipt's entry, as the gateway holds it, with ``changes``."""
+        fields: dict[str, Any] = {
+            "entry_id": ENTRY_ID,
+            "institution": "bank-a",
+            "loan_ref": "loan-42",
+            "kind": "loan_contract",
+            "hash_algorithm": "sha256",
+            "digest": hashlib.sha256(DOCUMENT).digest(),
+            "occurred_at": OCCURRED,
+            "received_at": RECEIVED,
+            "supersedes": None,
+            "metadata": (),
+            "loan_sequence": 1,
+            "previous_leaf_hash": None,
+            "leaf_index": INDEX,
+            "leaf": self.leaf,
+            "timestamp_token": self.token,
+        }
+        return ExpectedRecord(**{**fields, **changes})
+
+    def held(self, **changes: Any) -> ReceiptInput:
+        """The receipt as a caller of VerifyEvidence holds it, with ``changes``."""
+        fields: dict[str, Any] = {
+            "entry_id": ENTRY_ID,
+            "leaf": self.leaf,
+            "timestamp_token": self.token,
+            "checkpoint": self.checkpoint,
+            "leaf_index": INDEX,
+            "proof_tree_size": SIZE,
+            "proof": tuple(self.proof),
+            "copies": self.copies,
+        }
+        return ReceiptInput(**{**fields, **changes})
+
     def receipt_message(self) -> common_pb2.Receipt:
         """The Receipt protobuf message a lender archives, every field filled in."""
         held = parse_checkpoint(self.checkpoint)
@@ -123,6 +161,16 @@ def make_leaf(index: int, token: bytes, digest: bytes) -> bytes:
             token_sha256=hashlib.sha256(token).digest(),
             loan_sequence=1,
         )
+    )
+
+
+def build_log_on_pki(engine: TimeStampAuthority, pki_dir: Path) -> Log:
+    """:func:`build_log` with the TSA roots and the log key of a `notary pki init` folder."""
+    return build_log(
+        engine,
+        load_tsa_signing_material(pki_dir)[2],
+        load_log_signing_key(pki_dir),
+        load_log_verifier_key(pki_dir).origin,
     )
 
 

@@ -21,7 +21,6 @@ from court.cli import main as court_verify
 from court.verify.receipt import RECEIPT_CHECKS, verify_receipt
 from court.verify.result import Check, CheckStatus
 from court.verify.token import TOKEN_CHECKS, verify_timestamp
-from notary.pki import load_log_signing_key, load_log_verifier_key, load_tsa_signing_material
 from tests.support.hostile_pki import (
     FORGED_CN,
     FORGED_O,
@@ -30,7 +29,7 @@ from tests.support.hostile_pki import (
     hostile_engine,
     hostile_subject,
 )
-from tests.support.receipt_log import DOCUMENT, Log, build_log
+from tests.support.receipt_log import DOCUMENT, Log, build_log_on_pki
 
 _MARKS = {CheckStatus.PASSED: "PASS", CheckStatus.FAILED: "FAIL", CheckStatus.NOT_RUN: "----"}
 SUBJECT = hostile_subject().rfc4514_string()
@@ -38,12 +37,7 @@ SUBJECT = hostile_subject().rfc4514_string()
 
 @pytest.fixture(scope="module")
 def hostile(pki_p256: Path, tmp_path_factory: pytest.TempPathFactory) -> Log:
-    return build_log(
-        hostile_engine(pki_p256, tmp_path_factory.mktemp("hostile-tsa")),
-        load_tsa_signing_material(pki_p256)[2],
-        load_log_signing_key(pki_p256),
-        load_log_verifier_key(pki_p256).origin,
-    )
+    return build_log_on_pki(hostile_engine(pki_p256, tmp_path_factory.mktemp("hostile")), pki_p256)
 
 
 @pytest.fixture

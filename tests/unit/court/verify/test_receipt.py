@@ -35,7 +35,6 @@ from court.verify.receipt import (
 )
 from court.verify.record import (
     RECORD_CHECKS,
-    ExpectedRecord,
     ReceiptInput,
     RecordVerification,
     verify_record,
@@ -50,8 +49,6 @@ from tests.support.receipt_log import (
     ENTRY_ID,
     INDEX,
     NEWER,
-    OCCURRED,
-    RECEIVED,
     SIZE,
     Log,
 )
@@ -313,43 +310,9 @@ def test_the_court_check_imports_nothing_of_the_server() -> None:
 # ------------------------------------------------------------- verify_record
 
 
-def _record(log: Log) -> ExpectedRecord:
-    return ExpectedRecord(
-        entry_id=ENTRY_ID,
-        institution="bank-a",
-        loan_ref="loan-42",
-        kind="loan_contract",
-        hash_algorithm="sha256",
-        digest=hashlib.sha256(DOCUMENT).digest(),
-        occurred_at=OCCURRED,
-        received_at=RECEIVED,
-        supersedes=None,
-        metadata=(),
-        loan_sequence=1,
-        previous_leaf_hash=None,
-        leaf_index=INDEX,
-        leaf=log.leaf,
-        timestamp_token=log.token,
-    )
-
-
-def _held(log: Log, **changes: Any) -> ReceiptInput:
-    fields: dict[str, Any] = {
-        "entry_id": ENTRY_ID,
-        "leaf": log.leaf,
-        "timestamp_token": log.token,
-        "checkpoint": log.checkpoint,
-        "leaf_index": INDEX,
-        "proof_tree_size": SIZE,
-        "proof": tuple(log.proof),
-        "copies": log.copies,
-    }
-    return ReceiptInput(**{**fields, **changes})
-
-
 def _verify_record(log: Log, receipt: ReceiptInput | None) -> RecordVerification:
     return verify_record(
-        _record(log),
+        log.record(),
         roots=log.roots,
         log_verifier_key=log.vkey,
         checkpoint=log.newer,
@@ -364,7 +327,7 @@ def test_record_without_and_with_a_held_receipt(log: Log) -> None:
     assert alone.outcome is Outcome.VALID, alone.verdict.failures
     assert [c.name for c in alone.checks] == [*TOKEN_CHECKS, *RECORD_CHECKS]
     assert all(alone.verdict[n].status is CheckStatus.NOT_RUN for n in RECORD_CHECKS[5:])
-    held = _verify_record(log, _held(log))
+    held = _verify_record(log, log.held())
     assert held.outcome is Outcome.VALID, held.verdict.failures
     assert [c.name for c in held.checks] == [*TOKEN_CHECKS, *RECORD_CHECKS]
     assert held.receipt is not None and held.receipt.ok  # verify_receipt's own verdict
@@ -382,7 +345,7 @@ def test_record_without_and_with_a_held_receipt(log: Log) -> None:
 def test_record_with_a_bad_held_receipt(
     log: Log, changes: dict[str, Any], expected: set[str]
 ) -> None:
-    result = _verify_record(log, _held(log, **changes))
+    result = _verify_record(log, log.held(**changes))
     assert result.outcome is Outcome.INVALID
     assert failed(result) == expected
 

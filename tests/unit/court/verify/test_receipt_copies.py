@@ -24,14 +24,13 @@ from court.verify.receipt import (
     Outcome,
     verify_receipt,
 )
-from court.verify.record import ExpectedRecord, ReceiptInput, verify_record
+from court.verify.record import verify_record
 from court.verify.result import CheckStatus
 from court.verify.steps import CHECK_LEAF_RECORD
 from evidence_gateway.v1 import common_pb2
 from tests.support.receipt_log import (
     DOCUMENT,
     ENTRY_ID,
-    INDEX,
     OCCURRED,
     RECEIVED,
     RECEIVED_NS,
@@ -201,27 +200,6 @@ def test_cli_changed_copy_is_invalid(
 # ------------------------------------------------------------- verify_record
 
 
-def _record(log: Log, **changes: Any) -> ExpectedRecord:
-    fields: dict[str, Any] = {
-        "entry_id": ENTRY_ID,
-        "institution": "bank-a",
-        "loan_ref": "loan-42",
-        "kind": "loan_contract",
-        "hash_algorithm": "sha256",
-        "digest": hashlib.sha256(DOCUMENT).digest(),
-        "occurred_at": OCCURRED,
-        "received_at": RECEIVED,
-        "supersedes": None,
-        "metadata": (),
-        "loan_sequence": 1,
-        "previous_leaf_hash": None,
-        "leaf_index": INDEX,
-        "leaf": log.leaf,
-        "timestamp_token": log.token,
-    }
-    return ExpectedRecord(**{**fields, **changes})
-
-
 RECORD_CHANGES: list[tuple[str, Any]] = [
     ("entry_id", "entry-3"),
     ("institution", "bank-b"),
@@ -241,7 +219,7 @@ def test_a_stored_record_that_differs_from_its_leaf_is_invalid(
     log: Log, field: str, value: Any
 ) -> None:
     result = verify_record(
-        _record(log, **{field: value}),
+        log.record(**{field: value}),
         roots=log.roots,
         log_verifier_key=log.vkey,
         checkpoint=log.newer,
@@ -255,18 +233,9 @@ def test_a_stored_record_that_differs_from_its_leaf_is_invalid(
 
 
 def test_a_held_receipt_with_a_changed_copy_is_invalid(log: Log) -> None:
-    held = ReceiptInput(
-        entry_id=ENTRY_ID,
-        leaf=log.leaf,
-        timestamp_token=log.token,
-        checkpoint=log.checkpoint,
-        leaf_index=INDEX,
-        proof_tree_size=SIZE,
-        proof=tuple(log.proof),
-        copies=replace(log.copies, loan_sequence=5),
-    )
+    held = log.held(copies=replace(log.copies, loan_sequence=5))
     result = verify_record(
-        _record(log),
+        log.record(),
         roots=log.roots,
         log_verifier_key=log.vkey,
         checkpoint=log.newer,

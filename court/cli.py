@@ -12,6 +12,7 @@ from pathlib import Path
 
 from court.errors import CourtError
 from court.files import InputError
+from court.report.escape import escape_text
 from court.tokens import verify_token_file
 
 __all__ = ["add_receipt_options", "add_token_options", "main", "run_receipt", "run_token"]
@@ -53,6 +54,15 @@ def add_token_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy", help="expected TSA policy OID")
     parser.add_argument("--tsa-cert", type=Path, help="pin: the signer must be this certificate")
     parser.add_argument("--tsa-name", help="pin: the signer's subject (RFC 4514)")
+    _add_json_option(parser)
+
+
+def _add_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the report as one JSON object (outcome, checks, summary) instead of text",
+    )
 
 
 def _digest(value: str | None) -> bytes | None:
@@ -78,6 +88,7 @@ def run_token(args: argparse.Namespace) -> int:
         tsa_cert_file=args.tsa_cert,
         tsa_name=args.tsa_name,
         out=sys.stdout,
+        as_json=args.json,
     )
     return 0 if ok else 1
 
@@ -139,6 +150,7 @@ def add_receipt_options(parser: argparse.ArgumentParser) -> None:
         help="file with the log's C2SP verifier key (<origin>+<key id>+<key>), "
         "e.g. the gateway's pki/log.vkey",
     )
+    _add_json_option(parser)
 
 
 def run_receipt(args: argparse.Namespace) -> int:
@@ -154,6 +166,7 @@ def run_receipt(args: argparse.Namespace) -> int:
         untrusted_files=args.untrusted,
         log_key_file=args.log_key,
         out=sys.stdout,
+        as_json=args.json,
     )
     return 0 if ok else 1
 
@@ -183,10 +196,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
     except InputError as exc:
-        print(f"court-verify: {exc}", file=sys.stderr)
+        print(f"court-verify: {escape_text(str(exc))}", file=sys.stderr)
         return 2
     except CourtError as exc:
-        print(f"court-verify: {exc}", file=sys.stderr)
+        print(f"court-verify: {escape_text(str(exc))}", file=sys.stderr)
         return 1
     return code
 

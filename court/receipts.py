@@ -16,13 +16,32 @@ from google.protobuf.message import DecodeError
 
 from court.errors import CourtError
 from court.files import InputError, load_certificates, read_file
-from court.report.text import check_lines, invalid_line
+from court.report.output import write_report
+from court.report.text import invalid_line
 from court.tokens import digest_algorithm
 from court.verify.checkpoint import parse_verifier_key
-from court.verify.receipt import ReceiptVerification, verify_receipt
+from court.verify.receipt import ReceiptCopies, ReceiptVerification, verify_receipt
 from evidence_gateway.v1 import common_pb2
 
-__all__ = ["read_log_key", "read_receipt", "verify_receipt_file"]
+__all__ = ["read_log_key", "read_receipt", "receipt_copies", "verify_receipt_file"]
+
+_NS_PER_SECOND = 1_000_000_000
+
+
+def receipt_copies(receipt: common_pb2.Receipt) -> ReceiptCopies:
+    """The values `receipt` repeats outside its signed parts, for the court to compare."""
+    received: int | None = None
+    if receipt.HasField("received_at"):
+        received = receipt.received_at.seconds * _NS_PER_SECOND + receipt.received_at.nanos
+    return ReceiptCopies(
+        entry_id=receipt.entry_id,
+        loan_sequence=receipt.loan_sequence,
+        previous_leaf_hash=bytes(receipt.previous_leaf_hash),
+        received_at_ns=received,
+        checkpoint_origin=receipt.checkpoint.origin,
+        checkpoint_size=receipt.checkpoint.size,
+        checkpoint_root_hash=bytes(receipt.checkpoint.root_hash),
+    )
 
 
 def read_receipt(path: Path) -> common_pb2.Receipt:
@@ -81,12 +100,14 @@ def verify_receipt_file(
     untrusted_files: list[Path],
     log_key_file: Path,
     out: TextIO,
+    as_json: bool = False,
 ) -> bool:
     """Verify, print every named check to `out`, and return whether the receipt is valid.
 
     Raises InputError when an input cannot be read or the options make no sense.
     Without `hash_name`, a digest's algorithm follows from its length (SHA-2)
-    and a file is hashed with the algorithm the receipt's leaf names.
+    and a file is hashed with the algorithm the receipt's leaf names. With
+    `as_json` the report is one JSON document (court.report.json_report).
     """
     receipt = read_receipt(receipt_file)
     data = read_file(data_file, "--file") if data_file is not None else None
@@ -104,6 +125,7 @@ def verify_receipt_file(
             leaf_index=receipt.leaf_index,
             tree_size=receipt.inclusion_proof.tree_size,
             inclusion_proof=[bytes(h) for h in receipt.inclusion_proof.hashes],
+            copies=receipt_copies(receipt),
             log_verifier_key=log_key,
             roots=roots,
             untrusted=untrusted,
@@ -113,13 +135,13 @@ def verify_receipt_file(
         )
     except ValueError as exc:
         raise InputError(f"cannot verify with these options: {exc}") from exc
-    for line in check_lines(result.checks):
-        print(line, file=out)
-    print(_summary(result, receipt.leaf_index), file=out)
+    summary = _summary(result, receipt.leaf_index)
+    write_report(out, result.checks, summary, outcome=result.outcome.value, as_json=as_json)
     return result.ok
 
 
 def _summary(result: ReceiptVerification, leaf_index: int) -> str:
+    """The closing line (unescaped). A valid receipt's copies equal the leaf's values shown."""
     if not result.ok:
         return invalid_line(result.checks)
     leaf, checkpoint, token = result.leaf, result.checkpoint, result.token

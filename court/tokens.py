@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import TextIO
 
 from court.files import InputError, load_certificates, read_file
-from court.report.text import check_lines, invalid_line
+from court.report.output import write_report
+from court.report.text import invalid_line
 from court.verify.token import IMPRINT_ALGORITHMS, TokenVerification, verify_timestamp
 
 __all__ = ["algorithm_slip", "digest_algorithm", "verify_token_file"]
@@ -85,13 +86,15 @@ def verify_token_file(
     tsa_cert_file: Path | None,
     tsa_name: str | None,
     out: TextIO,
+    as_json: bool = False,
 ) -> bool:
     """Verify, print every named check to `out`, and return whether all passed.
 
     Raises InputError when an input cannot be read, the options make no sense,
     or the token stamps a digest under another algorithm than the one asked
     (see :func:`algorithm_slip`). Without `hash_name`, a digest's algorithm
-    follows from its length (SHA-2).
+    follows from its length (SHA-2). With `as_json` the report is one JSON
+    document (court.report.json_report).
     """
     token = read_file(token_file, "token")
     data = read_file(data_file, "--file") if data_file is not None else None
@@ -120,13 +123,13 @@ def verify_token_file(
     slip = algorithm_slip(result, digest=digest, hash_name=hash_name, inferred=inferred)
     if slip is not None:
         raise InputError(slip)
-    for line in check_lines(result.checks):
-        print(line, file=out)
     if result.ok:
         when = result.gen_time.isoformat() if result.gen_time else "?"
         serial = f"{result.serial_number:x}" if result.serial_number is not None else "?"
         signer = result.signer.subject.rfc4514_string() if result.signer else "?"
-        print(f"VALID: time-stamped at {when} (serial {serial}) by {signer}", file=out)
+        summary = f"VALID: time-stamped at {when} (serial {serial}) by {signer}"
     else:
-        print(invalid_line(result.checks), file=out)
+        summary = invalid_line(result.checks)
+    outcome = "valid" if result.ok else "invalid"
+    write_report(out, result.checks, summary, outcome=outcome, as_json=as_json)
     return result.ok

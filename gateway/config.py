@@ -18,6 +18,7 @@ from the environment or the defaults are relative to the working directory.
     dev_institution = "dev-bank"   # caller's institution in development mode
     health_poll_seconds = 1.0      # how often dependencies are probed
     max_concurrent_rpcs = 1000     # beyond: RESOURCE_EXHAUSTED (bounds memory per process)
+    min_occurred_at = "2000-01-01T00:00:00Z"  # earlier occurred_at: INVALID_ARGUMENT (RFC 3339)
 
     [store]
     url = ""                       # default: sqlite:///<data_dir>/gateway.sqlite3
@@ -41,11 +42,12 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from gateway.errors import GatewayError
-from gateway.model import validate_institution
+from gateway.model import DEFAULT_MIN_OCCURRED_AT, validate_institution
 
 __all__ = [
     "DEFAULT_LISTEN",
@@ -73,6 +75,7 @@ class GatewayConfig:
     dev_institution: str = "dev-bank"
     health_poll_seconds: float = 1.0
     max_concurrent_rpcs: int = 1000
+    min_occurred_at: datetime = DEFAULT_MIN_OCCURRED_AT
     store_url: str = ""
     tsa_urls: tuple[str, ...] = ()
     tsa_ca_files: tuple[Path, ...] = ()
@@ -137,6 +140,7 @@ _KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("", "dev_institution"): ("dev_institution", "str"),
     ("", "health_poll_seconds"): ("health_poll_seconds", "float"),
     ("", "max_concurrent_rpcs"): ("max_concurrent_rpcs", "int"),
+    ("", "min_occurred_at"): ("min_occurred_at", "time"),
     ("store", "url"): ("store_url", "str"),
     ("tsa", "urls"): ("tsa_urls", "strs"),
     ("tsa", "ca_files"): ("tsa_ca_files", "paths"),
@@ -184,6 +188,8 @@ def _convert(value: Any, kind: str, where: str, base: Path | None) -> Any:
         except (TypeError, ValueError):
             raise ConfigError(f"{where} must be a number ({kind}), got {value!r}") from None
         return number
+    if kind == "time":
+        return _time(value, where)
     if kind == "path":
         return path(value)
     if kind == "path?":
@@ -201,6 +207,20 @@ def _convert(value: Any, kind: str, where: str, base: Path | None) -> Any:
             return tuple(items)
         return tuple(path(v) for v in items)
     raise AssertionError(kind)  # pragma: no cover
+
+
+def _time(value: Any, where: str) -> datetime:
+    """An RFC 3339 time with its offset (``2000-01-01T00:00:00Z``), or a TOML offset date-time."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            value = None
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise ConfigError(
+            f"{where} must be a date and time with its UTC offset, e.g. 2000-01-01T00:00:00Z"
+        )
+    return value.astimezone(UTC)
 
 
 def _from_file(path: Path) -> dict[str, Any]:
@@ -284,6 +304,11 @@ def _check(config: GatewayConfig) -> None:
         )
     if config.health_poll_seconds <= 0:
         raise ConfigError("health_poll_seconds must be positive")
+    if config.min_occurred_at > datetime.now(UTC):
+        raise ConfigError(
+            f"min_occurred_at ({config.min_occurred_at.isoformat()}) is in the future: "
+            "the gateway would refuse every submission"
+        )
     for url in config.tsa_urls:
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"tsa.urls: {url!r} is not an http:// or https:// URL")

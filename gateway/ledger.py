@@ -85,6 +85,7 @@ from gateway.log.tree import (
     inclusion_proof,
 )
 from gateway.model import (
+    DEFAULT_MIN_OCCURRED_AT,
     DIGEST_SIZES,
     EvidenceRecord,
     ItemResult,
@@ -235,6 +236,7 @@ class Ledger:
         max_batch: int,
         max_wait_ms: float,
         max_queue: int,
+        min_occurred_at: datetime = DEFAULT_MIN_OCCURRED_AT,
     ) -> None:
         if max_batch < 1 or max_queue < 1 or max_wait_ms < 0:
             raise ValueError("max_batch and max_queue must be positive, max_wait_ms >= 0")
@@ -245,6 +247,7 @@ class Ledger:
         self._max_batch = max_batch
         self._max_wait = max_wait_ms / 1000.0
         self._max_queue = max_queue
+        self._min_occurred_at = min_occurred_at
         self._queue: deque[_Item] = deque()
         self._cond = threading.Condition()
         self._closing = False
@@ -274,6 +277,7 @@ class Ledger:
         max_batch: int = 500,
         max_wait_ms: float = 5.0,
         max_queue: int = 20000,
+        min_occurred_at: datetime = DEFAULT_MIN_OCCURRED_AT,
     ) -> Ledger:
         """Open the ledger on ``store``: recover the tree and start the writer.
 
@@ -290,6 +294,7 @@ class Ledger:
             max_batch=max_batch,
             max_wait_ms=max_wait_ms,
             max_queue=max_queue,
+            min_occurred_at=min_occurred_at,
         )
 
     # ------------------------------------------------------------ state
@@ -356,7 +361,7 @@ class Ledger:
         results: list[ItemResult | None] = [None] * len(items)
         valid: list[int] = []
         for i, s in enumerate(items):
-            problems = validate_submission(s, now)
+            problems = validate_submission(s, now, self._min_occurred_at)
             if problems:
                 results[i] = InvalidArgument(problems)
             else:

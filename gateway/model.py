@@ -14,7 +14,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
@@ -27,9 +27,11 @@ from court.evidence.leaf import (
     MAX_METADATA_VALUE_BYTES,
     METADATA_KEY_PATTERN,
 )
+from court.evidence.personal_data import find_personal_data
 from gateway.errors import GatewayError
 
 __all__ = [
+    "DEFAULT_MIN_OCCURRED_AT",
     "DIGEST_SIZES",
     "ENTRY_ID_PATTERN",
     "HASH_ALGORITHMS",
@@ -74,7 +76,10 @@ HASH_ALGORITHMS: Final[tuple[str, ...]] = tuple(DIGEST_SIZES)
 #: The OIDs recorded in the canonical leaf and in the token's message imprint.
 HASH_ALGORITHM_OIDS: Final[dict[str, str]] = {name: oid for name, (oid, _) in HASH_OIDS.items()}
 
+#: occurred_at may be at most this much after the gateway's clock (clock skew).
 MAX_FUTURE_SKEW: Final = timedelta(minutes=5)
+#: occurred_at before this is refused unless configured otherwise (``min_occurred_at``).
+DEFAULT_MIN_OCCURRED_AT: Final = datetime(2000, 1, 1, tzinfo=UTC)
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # not in the leaf: the gateway's own rule
 _LOAN_REF = LOAN_REF_PATTERN
@@ -157,13 +162,19 @@ class Submission:
     supersedes: str | None = None
 
 
-def validate_submission(s: Submission, now: datetime) -> list[tuple[str, str]]:
+def validate_submission(
+    s: Submission, now: datetime, min_occurred_at: datetime = DEFAULT_MIN_OCCURRED_AT
+) -> list[tuple[str, str]]:
     """Every rule of ``EvidenceSubmission`` that ``s`` breaks, as ``(field, description)``.
 
     Pure. Field paths are relative to the submission (``"digest"``,
     ``"metadata[key]"``); ``"institution"`` names the caller's identity.
-    ``now`` is the gateway's clock (aware UTC). Whether ``supersedes`` names an
-    existing entry of the same loan needs the store and is checked by the ledger.
+    ``now`` is the gateway's clock (aware UTC); ``occurred_at`` must lie from
+    ``min_occurred_at`` (the gateway's ``min_occurred_at`` setting) to
+    :data:`MAX_FUTURE_SKEW` after ``now``. ``loan_ref`` and metadata must hold
+    no personal data (:mod:`court.evidence.personal_data`). Whether
+    ``supersedes`` names an existing entry of the same loan needs the store and
+    is checked by the ledger.
     """
     out: list[tuple[str, str]] = []
     out += validate_institution(s.institution)
@@ -174,7 +185,8 @@ def validate_submission(s: Submission, now: datetime) -> list[tuple[str, str]]:
                 "must be 1 to 128 characters from [A-Za-z0-9._:-]; a UUID is a good choice",
             )
         )
-    out += validate_loan_ref(s.loan_ref)
+    loan_ref = validate_loan_ref(s.loan_ref)
+    out += loan_ref or _personal_data("loan_ref", s.loan_ref)
     try:
         EvidenceKind(s.kind)
     except ValueError:
@@ -198,12 +210,23 @@ def validate_submission(s: Submission, now: datetime) -> list[tuple[str, str]]:
     occurred = s.occurred_at
     if not isinstance(occurred, datetime) or occurred.tzinfo is None:
         out.append(("occurred_at", "is required (a timezone-aware UTC time)"))
+    elif occurred < min_occurred_at:
+        floor = min_occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        out.append(
+            (
+                "occurred_at",
+                f"must not be before {floor} (rule: the gateway's earliest occurred_at, "
+                "setting min_occurred_at); an empty or zero Timestamp is 1970-01-01T00:00:00Z: "
+                "send the event's time in seconds since 1970 (from a JavaScript Date: "
+                "Math.floor(date.getTime() / 1000))",
+            )
+        )
     elif occurred - now > MAX_FUTURE_SKEW:
         out.append(
             (
                 "occurred_at",
-                "must not be more than 5 minutes after the gateway's clock; "
-                "check the client's clock",
+                "must not be more than 5 minutes after the gateway's clock (rule: no future "
+                "times); check the client's clock, and that seconds are not milliseconds",
             )
         )
     elif occurred.year < 1:  # pragma: no cover - datetime cannot represent it
@@ -212,6 +235,20 @@ def validate_submission(s: Submission, now: datetime) -> list[tuple[str, str]]:
     if s.supersedes is not None:
         out += validate_entry_id(s.supersedes, "supersedes")
     return out
+
+
+def _personal_data(field_path: str, value: str, what: str = "") -> list[tuple[str, str]]:
+    """The personal-data rule (court.evidence.personal_data): the rule named, not the value."""
+    rule = find_personal_data(value)
+    if rule is None:
+        return []
+    return [
+        (
+            field_path,
+            f"{what}must not contain personal data (the log is public and permanent): "
+            f"it holds what looks like {rule}; see 'Personal data' in docs/leaf-format.md",
+        )
+    ]
 
 
 def _validate_metadata(metadata: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
@@ -231,8 +268,14 @@ def _validate_metadata(metadata: tuple[tuple[str, str], ...]) -> list[tuple[str,
         path = f"metadata[{shown}]"
         if not isinstance(key, str) or not _METADATA_KEY.fullmatch(key):
             out.append((path, "key must be 1 to 64 characters from [a-z0-9_.-]"))
-        elif previous is not None and key <= previous:
-            out.append(("metadata", "keys must be unique and sorted"))
+        else:
+            if previous is not None and key <= previous:
+                out.append(("metadata", "keys must be unique and sorted"))
+            # A key holding personal data is not repeated in the path: "metadata" only.
+            key_problems = _personal_data("metadata", key, "a key ")
+            out += key_problems
+            if key_problems:
+                path = "metadata"
         if isinstance(key, str):
             previous = key
         if not isinstance(value, str):
@@ -245,6 +288,8 @@ def _validate_metadata(metadata: tuple[tuple[str, str], ...]) -> list[tuple[str,
             continue
         if len(encoded) > MAX_METADATA_VALUE_BYTES:
             out.append((path, f"value is {len(encoded)} bytes of UTF-8; at most 256 are allowed"))
+        else:
+            out += _personal_data(path, value, "value ")
     return out
 
 

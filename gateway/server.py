@@ -159,6 +159,7 @@ def open_ledger(config: GatewayConfig) -> LedgerPort:
         max_batch=config.log_max_batch,
         max_wait_ms=config.log_max_wait_ms,
         max_queue=config.log_max_queue,
+        min_occurred_at=config.min_occurred_at,
     )
     return ledger
 
@@ -197,7 +198,7 @@ class GatewayServer:
         for add, servicer in (
             (
                 evidence_service_pb2_grpc.add_EvidenceServiceServicer_to_server,
-                EvidenceServicer(ledger, callers),
+                EvidenceServicer(ledger, callers, min_occurred_at=config.min_occurred_at),
             ),
             (log_service_pb2_grpc.add_LogServiceServicer_to_server, LogServicer(ledger, callers)),
             (

@@ -53,7 +53,10 @@ every one of them, so :func:`decode_leaf`, which re-encodes what it decoded,
 rejects a leaf that breaks any: a well-formed DER leaf whose loanRef is a
 borrower's name and identity number is not a canonical leaf. The rules are
 exported (``ENTRY_ID_PATTERN``, ``LOAN_REF_PATTERN``, ...) so that other code
-can apply the same ones.
+can apply the same ones. Numbers that look like personal data (identity,
+mobile and card numbers) are refused by the gateway on input
+(:mod:`court.evidence.personal_data`), not by this encoding: a court must not
+call an authentic leaf malformed because a loan number passes a check digit.
 
 hashAlgorithm is one of SHA-256 2.16.840.1.101.3.4.2.1, SHA-384
 2.16.840.1.101.3.4.2.2, SHA-512 2.16.840.1.101.3.4.2.3 or SM3
@@ -84,7 +87,6 @@ from court.der import (
     DerError,
     Tlv,
     decode_integer,
-    decode_oid,
     encode_integer,
     encode_length,
     encode_oid,
@@ -135,7 +137,7 @@ HASH_OIDS: Final[dict[str, tuple[str, int]]] = {
     "sm3": ("1.2.156.10197.1.401", 32),
 }
 _OID_DER: Final = {name: encode_oid(oid) for name, (oid, _) in HASH_OIDS.items()}
-_NAME_BY_OID: Final = {oid: name for name, (oid, _) in HASH_OIDS.items()}
+_NAME_BY_OID_DER: Final = {der: name for name, der in _OID_DER.items()}
 _KIND_DER: Final = {k: bytes((TAG_ENUMERATED, 1, n)) for k, n in KIND_NUMBERS.items()}
 _VERSION_DER: Final = encode_integer(LEAF_VERSION)
 _TAG_SUPERSEDES: Final = 0x80  # [0] IMPLICIT UTF8String
@@ -285,9 +287,7 @@ def encode_leaf(fields: LeafFields) -> bytes:
     """
     f = fields
     if f.version != LEAF_VERSION:
-        raise LeafError(
-            f"version {f.version!r} is not supported (only {LEAF_VERSION})", field="version"
-        )
+        raise LeafError(f"version is not supported (only {LEAF_VERSION})", field="version")
     entry_id = _identifier(TAG_UTF8_STRING, "entry_id", f.entry_id, ENTRY_ID_PATTERN, _ENTRY_ID)
     institution = _identifier(
         TAG_UTF8_STRING, "institution", f.institution, INSTITUTION_PATTERN, _INSTITUTION
@@ -295,11 +295,12 @@ def encode_leaf(fields: LeafFields) -> bytes:
     loan_ref = _identifier(TAG_UTF8_STRING, "loan_ref", f.loan_ref, LOAN_REF_PATTERN, _LOAN_REF)
     kind = _KIND_DER.get(f.kind)
     if kind is None:
-        raise LeafError(f"kind: unknown evidence kind {f.kind!r}", field="kind")
+        raise LeafError("kind is not a known evidence kind", field="kind")
     alg = _OID_DER.get(f.hash_algorithm)
     if alg is None:
         raise LeafError(
-            f"hash_algorithm: unknown hash algorithm {f.hash_algorithm!r}", field="hash_algorithm"
+            "hash_algorithm is not a supported document hash (sha256, sha384, sha512, sm3)",
+            field="hash_algorithm",
         )
     digest = f.digest
     size = HASH_OIDS[f.hash_algorithm][1]
@@ -397,7 +398,8 @@ def decode_leaf(data: bytes) -> LeafFields:
         c = read_children(outer.contents)
         version = decode_integer(_expect(c, 0, TAG_INTEGER, "version"))
         if version != LEAF_VERSION:
-            raise LeafError(f"leaf version {version} is not supported (only {LEAF_VERSION})")
+            # Not the value itself: str() refuses an INTEGER of more than 4,300 digits.
+            raise LeafError(f"leaf version is not supported (only {LEAF_VERSION})")
         entry_id = _text(_expect(c, 1, TAG_UTF8_STRING, "entryId"), "entryId")
         institution = _text(_expect(c, 2, TAG_UTF8_STRING, "institution"), "institution")
         loan_ref = _text(_expect(c, 3, TAG_UTF8_STRING, "loanRef"), "loanRef")
@@ -405,10 +407,10 @@ def decode_leaf(data: bytes) -> LeafFields:
         kind = _KIND_NAMES.get(decode_integer(kind_el))
         if kind is None:
             raise LeafError("kind is not a known EvidenceKind")
-        oid = decode_oid(_expect(c, 5, TAG_OID, "hashAlgorithm"))
-        alg = _NAME_BY_OID.get(oid)
+        # Compared encoded: an OID of the input is never converted to text, whatever its arcs.
+        alg = _NAME_BY_OID_DER.get(_expect(c, 5, TAG_OID, "hashAlgorithm").encoded)
         if alg is None:
-            raise LeafError(f"hashAlgorithm {oid} is not a supported document hash")
+            raise LeafError("hashAlgorithm is not a supported document hash")
         digest = _expect(c, 6, TAG_OCTET_STRING, "digest").contents
         occurred = _parse_time(_expect(c, 7, TAG_GENERALIZED_TIME, "occurredAt"), "occurredAt")
         received = _parse_time(_expect(c, 8, TAG_GENERALIZED_TIME, "receivedAt"), "receivedAt")

@@ -71,6 +71,8 @@ _MAX_UINT64 = (1 << 64) - 1
 _DECIMAL = re.compile(r"0|[1-9][0-9]*", re.ASCII)
 _HEX8 = re.compile(r"[0-9a-fA-F]{8}", re.ASCII)
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
+_MAX_SIZE_DIGITS = len(str(_MAX_UINT64))  # 20
+_QUOTED_CHARS = 64
 
 
 class CheckpointError(CourtError):
@@ -137,14 +139,23 @@ class Checkpoint:
 # ------------------------------------------------------------------- helpers
 
 
+def _q(value: object) -> str:
+    """``repr`` of a value from the input for an error message, at most 64 characters of it."""
+    if isinstance(value, str) and len(value) > _QUOTED_CHARS:
+        return f"{value[:_QUOTED_CHARS]!r}… ({len(value)} characters)"
+    if isinstance(value, int) and value.bit_length() > 64:
+        return f"(an integer of {value.bit_length()} bits)"  # repr() refuses > 4,300 digits
+    return repr(value)
+
+
 def _b64decode_canonical(what: str, value: str) -> bytes:
     """Decode standard padded base64, accepting only its canonical encoding."""
     try:
         raw = base64.b64decode(value.encode("ascii"), validate=True)
     except (UnicodeEncodeError, binascii.Error, ValueError):
-        raise CheckpointError(f"{what} is not valid base64: {value!r}") from None
+        raise CheckpointError(f"{what} is not valid base64: {_q(value)}") from None
     if base64.b64encode(raw).decode("ascii") != value:
-        raise CheckpointError(f"{what} is not canonical base64: {value!r}")
+        raise CheckpointError(f"{what} is not canonical base64: {_q(value)}")
     return raw
 
 
@@ -152,9 +163,9 @@ def _check_name(what: str, name: str) -> None:
     if not name:
         raise CheckpointError(f"{what} is empty")
     if "+" in name or any(c.isspace() for c in name):
-        raise CheckpointError(f"{what} {name!r} contains a space or '+'")
+        raise CheckpointError(f"{what} {_q(name)} contains a space or '+'")
     if _CONTROL.search(name) or "\n" in name:
-        raise CheckpointError(f"{what} {name!r} contains a control character")
+        raise CheckpointError(f"{what} {_q(name)} contains a control character")
 
 
 def note_key_id(name: str, public_key: bytes) -> bytes:
@@ -189,7 +200,7 @@ def parse_verifier_key(verifier_key: str) -> VerifierKey:
     name, key_id_hex, key_b64 = parts
     _check_name("verifier key name", name)
     if not _HEX8.fullmatch(key_id_hex):
-        raise CheckpointError(f"verifier key ID {key_id_hex!r} is not 8 hex digits")
+        raise CheckpointError(f"verifier key ID {_q(key_id_hex)} is not 8 hex digits")
     key = _b64decode_canonical("verifier key", key_b64)
     if not key or key[0] != ED25519_SIGNATURE_TYPE:
         kind = f"0x{key[0]:02x}" if key else "(none)"
@@ -286,7 +297,9 @@ def verify_note(note: str | bytes | SignedNote, verifier_key: str | VerifierKey)
                 f"note is signed by {key.name!r} with key ID {', '.join(same_name)}, "
                 f"not with the expected key {key.key_id.hex()}"
             )
-        names = ", ".join(repr(s.name) for s in parsed.signatures)
+        names = ", ".join(_q(s.name) for s in parsed.signatures[:3])
+        if len(parsed.signatures) > 3:
+            names += f" and {len(parsed.signatures) - 3} more"
         raise CheckpointError(f"note has no signature by key {key.name!r}; signed by {names}")
     try:
         public_key = Ed25519PublicKey.from_public_bytes(key.public_key)
@@ -322,7 +335,7 @@ def format_checkpoint_body(
     """
     _check_origin(origin)
     if type(size) is not int or not 0 <= size <= _MAX_UINT64:
-        raise CheckpointError(f"tree size {size!r} is not an unsigned 64-bit integer")
+        raise CheckpointError(f"tree size {_q(size)} is not an unsigned 64-bit integer")
     if not isinstance(root_hash, bytes) or len(root_hash) != HASH_SIZE:
         raise CheckpointError("root hash must be 32 bytes")
     for ext in extensions:
@@ -335,16 +348,16 @@ def _check_origin(origin: str) -> None:
     if not isinstance(origin, str) or not origin:
         raise CheckpointError("checkpoint origin is empty")
     if "\n" in origin or _CONTROL.search(origin):
-        raise CheckpointError(f"checkpoint origin {origin!r} contains a control character")
+        raise CheckpointError(f"checkpoint origin {_q(origin)} contains a control character")
     if origin != origin.strip():
-        raise CheckpointError(f"checkpoint origin {origin!r} has leading or trailing whitespace")
+        raise CheckpointError(f"checkpoint origin {_q(origin)} has leading or trailing whitespace")
 
 
 def _check_extension(ext: str) -> None:
     if not isinstance(ext, str) or not ext:
         raise CheckpointError("checkpoint extension lines must be non-empty")
     if "\n" in ext or _CONTROL.search(ext):
-        raise CheckpointError(f"checkpoint extension line {ext!r} contains a control character")
+        raise CheckpointError(f"checkpoint extension line {_q(ext)} contains a control character")
 
 
 def parse_checkpoint_body(text: str) -> tuple[str, int, bytes, tuple[str, ...]]:
@@ -360,7 +373,13 @@ def parse_checkpoint_body(text: str) -> tuple[str, int, bytes, tuple[str, ...]]:
     _check_origin(origin)
     if not _DECIMAL.fullmatch(size_line):
         raise CheckpointError(
-            f"checkpoint tree size {size_line!r} is not a decimal number without leading zeros"
+            f"checkpoint tree size {_q(size_line)} is not a decimal number without leading zeros"
+        )
+    if len(size_line) > _MAX_SIZE_DIGITS:
+        # Checked before int(): Python refuses to convert more than 4,300 digits.
+        raise CheckpointError(
+            f"checkpoint tree size has {len(size_line)} digits; an unsigned 64-bit size "
+            f"has at most {_MAX_SIZE_DIGITS}"
         )
     size = int(size_line)
     if size > _MAX_UINT64:
@@ -400,5 +419,5 @@ def verify_checkpoint(
     cp_origin, size, root_hash, extensions = parse_checkpoint_body(parsed.text)
     want = key.name if origin is None else origin
     if cp_origin != want:
-        raise CheckpointError(f"checkpoint origin {cp_origin!r} is not the expected {want!r}")
+        raise CheckpointError(f"checkpoint origin {_q(cp_origin)} is not the expected {_q(want)}")
     return Checkpoint(cp_origin, size, root_hash, extensions, parsed.signatures)

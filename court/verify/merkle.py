@@ -70,7 +70,9 @@ def _check_uint64(name: str, value: object) -> int:
     if type(value) is not int:
         raise ProofError(f"{name} must be an int, got {type(value).__name__}")
     if value < 0 or value > _MAX_UINT64:
-        raise ProofError(f"{name} {value} is outside the unsigned 64-bit range")
+        # Not the digits of a huge value: str() refuses more than 4,300 of them.
+        shown = str(value) if value.bit_length() <= 64 else f"of {value.bit_length()} bits"
+        raise ProofError(f"{name} {shown} is outside the unsigned 64-bit range")
     return value
 
 

@@ -1,10 +1,13 @@
-"""Court-side verification of a receipt, and of a record against the log (pure).
+"""Court-side verification of a receipt (pure).
 
 A **receipt** is what the gateway sends a lender once an entry is durable: the
 canonical leaf (:mod:`court.evidence.leaf`), the RFC 3161 time-stamp token, a
 signed C2SP checkpoint that already contains the leaf, and the RFC 9162
-inclusion proof of the leaf in it. :func:`verify_receipt` checks one with
-nothing but the document (or its digest), the TSA's trust anchors and the
+inclusion proof of the leaf in it. It also repeats, for convenience, values
+that only the leaf or the checkpoint note sign: the entry id, loan sequence,
+previous leaf hash and reception time (the leaf's), and the checkpoint's
+origin, size and root hash (the note's). :func:`verify_receipt` checks one
+with nothing but the document (or its digest), the TSA's trust anchors and the
 log's verifier key, each check separately and named, in this order:
 
 ====================================== ==================================================
@@ -17,7 +20,11 @@ Leaf digest matches                    the leaf's hash algorithm and digest are 
                                        document's (the given digest, or the hash of the
                                        given data) and the token's message imprint
 Leaf names token                       the leaf's tokenHash is the SHA-256 of the token
+Receipt fields match leaf              the receipt's entry_id, loan_sequence,
+                                       previous_leaf_hash and received_at are the leaf's
 Receipt checkpoint signature valid     the receipt's checkpoint verifies with the log key
+Receipt checkpoint fields match note   the receipt's checkpoint origin, size and root
+                                       hash are the signed note's
 Receipt inclusion proof valid          the proof is for the checkpoint's size and leads
                                        from the leaf hash at its index to its root
 Checkpoint signature valid             (with a newer checkpoint) it verifies with the
@@ -29,108 +36,88 @@ Log consistent with receipt checkpoint (with a newer checkpoint) same log, not s
 
 The two checks about a newer checkpoint are ``not_run`` when none is given, so
 every receipt report has the same names (:data:`RECEIPT_CHECKS` after the
-token's).
+token's). A report may print the leaf's values once the receipt is valid:
+every copy of them in the receipt was then compared with them.
 
-:func:`verify_record` is what a verification service runs on a record it
-holds: the record's token and leaf against what the record says, the log's
-latest checkpoint and the leaf's inclusion in it, and, when the caller holds a
-receipt for the record, whether it is the record's and :func:`verify_receipt`
-on it against that latest checkpoint. Both functions share the steps below, so
-each rule is written once, here.
-
-Nothing here raises for bad evidence: a bad token, leaf, note, key or proof is
-a failed check. ``ValueError`` is raised only for programming errors (neither
-or both of ``digest`` and ``data``, an unknown hash name, a digest of the wrong
-length, a consistency proof without a newer checkpoint).
+Nothing here raises for bad evidence: a bad token, leaf, note, key, proof or
+copy is a failed check. ``ValueError`` is raised only for programming errors
+(neither or both of ``digest`` and ``data``, an unknown hash name, a digest of
+the wrong length, a consistency proof without a newer checkpoint).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from court.errors import CourtError
-from court.evidence.leaf import LeafFields, decode_leaf
-from court.verify.checkpoint import Checkpoint, verify_checkpoint
-from court.verify.merkle import verify_consistency, verify_inclusion
-from court.verify.result import Check, Checklist, CheckStatus, Verdict
-from court.verify.rfc6962 import leaf_hash
+from court.evidence.leaf import LeafFields
+from court.verify.checkpoint import Checkpoint
+from court.verify.result import Check, Checklist, Verdict
+from court.verify.steps import (
+    CHECK_CHECKPOINT,
+    CHECK_CONSISTENCY,
+    CHECK_LEAF_DIGEST,
+    CHECK_LEAF_FORMAT,
+    CHECK_LEAF_TOKEN,
+    CHECK_RECEIPT_CHECKPOINT,
+    CHECK_RECEIPT_CHECKPOINT_FIELDS,
+    CHECK_RECEIPT_FIELDS,
+    CHECK_RECEIPT_INCLUSION,
+    Outcome,
+    consistent,
+    copy_check,
+    decode_leaf_or_error,
+    included,
+    leaf_format,
+    leaf_names_token,
+    outcome,
+    shown,
+    signed_checkpoint,
+)
 from court.verify.token import TokenVerification, verify_timestamp
 
 __all__ = [
     "CHECK_CHECKPOINT",
     "CHECK_CONSISTENCY",
-    "CHECK_INCLUSION",
     "CHECK_LEAF_DIGEST",
     "CHECK_LEAF_FORMAT",
-    "CHECK_LEAF_RECORD",
     "CHECK_LEAF_TOKEN",
     "CHECK_RECEIPT_CHECKPOINT",
+    "CHECK_RECEIPT_CHECKPOINT_FIELDS",
+    "CHECK_RECEIPT_FIELDS",
     "CHECK_RECEIPT_INCLUSION",
-    "CHECK_RECEIPT_MATCHES",
+    "NEWER_CHECKS",
     "RECEIPT_CHECKS",
-    "RECORD_CHECKS",
-    "ExpectedRecord",
     "Outcome",
-    "ReceiptInput",
+    "ReceiptCopies",
     "ReceiptVerification",
-    "RecordVerification",
     "verify_receipt",
-    "verify_record",
 ]
-
-CHECK_LEAF_FORMAT: Final = "Leaf well-formed"
-CHECK_LEAF_RECORD: Final = "Leaf matches record"
-CHECK_LEAF_DIGEST: Final = "Leaf digest matches"
-CHECK_LEAF_TOKEN: Final = "Leaf names token"
-CHECK_CHECKPOINT: Final = "Checkpoint signature valid"
-CHECK_INCLUSION: Final = "Inclusion proof valid"
-CHECK_RECEIPT_MATCHES: Final = "Receipt matches record"
-CHECK_RECEIPT_CHECKPOINT: Final = "Receipt checkpoint signature valid"
-CHECK_RECEIPT_INCLUSION: Final = "Receipt inclusion proof valid"
-CHECK_CONSISTENCY: Final = "Log consistent with receipt checkpoint"
 
 #: The checks of :func:`verify_receipt` after the token's, in report order.
 RECEIPT_CHECKS: Final[tuple[str, ...]] = (
     CHECK_LEAF_FORMAT,
     CHECK_LEAF_DIGEST,
     CHECK_LEAF_TOKEN,
+    CHECK_RECEIPT_FIELDS,
     CHECK_RECEIPT_CHECKPOINT,
+    CHECK_RECEIPT_CHECKPOINT_FIELDS,
     CHECK_RECEIPT_INCLUSION,
     CHECK_CHECKPOINT,
     CHECK_CONSISTENCY,
 )
 
-#: The checks of :func:`verify_record` after the token's, in report order.
-RECORD_CHECKS: Final[tuple[str, ...]] = (
-    CHECK_LEAF_FORMAT,
-    CHECK_LEAF_RECORD,
-    CHECK_LEAF_TOKEN,
-    CHECK_CHECKPOINT,
-    CHECK_INCLUSION,
-    CHECK_RECEIPT_MATCHES,
-    CHECK_RECEIPT_CHECKPOINT,
-    CHECK_RECEIPT_INCLUSION,
-    CHECK_CONSISTENCY,
-)
+#: The checks about a newer checkpoint (``not_run`` without one).
+NEWER_CHECKS: Final[tuple[str, ...]] = (CHECK_CHECKPOINT, CHECK_CONSISTENCY)
 
 # Checks that must pass (besides the token's) for a VALID outcome.
-_RECEIPT_REQUIRED: Final[tuple[str, ...]] = RECEIPT_CHECKS[:5]
-_NEWER_REQUIRED: Final[tuple[str, ...]] = (CHECK_CHECKPOINT, CHECK_CONSISTENCY)
-_RECORD_REQUIRED: Final[tuple[str, ...]] = RECORD_CHECKS[:5]
-_HELD_REQUIRED: Final[tuple[str, ...]] = RECORD_CHECKS[5:]
-# The checks of a held receipt's own verification that a record report carries.
-_HELD_FROM_RECEIPT: Final[tuple[str, ...]] = (
-    CHECK_RECEIPT_CHECKPOINT,
-    CHECK_RECEIPT_INCLUSION,
-    CHECK_CONSISTENCY,
+_RECEIPT_REQUIRED: Final[tuple[str, ...]] = tuple(
+    name for name in RECEIPT_CHECKS if name not in NEWER_CHECKS
 )
 
 # Document hash algorithms of the leaf (court.evidence.leaf.HASH_OIDS), for `data=`.
@@ -140,28 +127,27 @@ _HASHES: Final[dict[str, Callable[[], hashes.HashAlgorithm]]] = {
     "sha512": hashes.SHA512,
     "sm3": hashes.SM3,
 }
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_NS_PER_SECOND: Final = 1_000_000_000
 
 
-class Outcome(StrEnum):
-    """The overall result of a verification."""
+@dataclass(frozen=True, slots=True)
+class ReceiptCopies:
+    """The values a receipt repeats outside its signed parts (proto ``Receipt``).
 
-    VALID = "valid"
-    """No check failed and every check needed to establish validity passed."""
-    INVALID = "invalid"
-    """At least one check failed."""
-    INCONCLUSIVE = "inconclusive"
-    """No check failed, but a needed check could not run (its input was missing)."""
+    Nothing signs them: the leaf signs the first four (through the log), the
+    checkpoint note the last three. ``received_at_ns`` is the receipt's
+    ``received_at`` in nanoseconds since 1970-01-01T00:00:00Z, ``None`` when
+    the receipt has none; ``previous_leaf_hash`` is empty when it has none.
+    """
 
-
-def _outcome(verdict: Verdict, token_ok: bool, required: Sequence[str]) -> Outcome:
-    if verdict.failures:
-        return Outcome.INVALID
-    if token_ok and all(name in verdict and verdict[name].passed for name in required):
-        return Outcome.VALID
-    return Outcome.INCONCLUSIVE
-
-
-# --------------------------------------------------------------------------- results
+    entry_id: str
+    loan_sequence: int
+    previous_leaf_hash: bytes
+    received_at_ns: int | None
+    checkpoint_origin: str
+    checkpoint_size: int
+    checkpoint_root_hash: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,8 +167,8 @@ class ReceiptVerification:
 
     @property
     def outcome(self) -> Outcome:
-        required = _RECEIPT_REQUIRED + (_NEWER_REQUIRED if self.with_newer else ())
-        return _outcome(self.verdict, self.token.ok, required)
+        required = _RECEIPT_REQUIRED + (NEWER_CHECKS if self.with_newer else ())
+        return outcome(self.verdict, self.token.ok, required)
 
     @property
     def ok(self) -> bool:
@@ -202,66 +188,7 @@ class ReceiptVerification:
         return self.verdict.first_failure
 
 
-@dataclass(frozen=True, slots=True)
-class RecordVerification:
-    """Outcome of :func:`verify_record`; ``receipt`` is the held receipt's own verification."""
-
-    verdict: Verdict
-    token: TokenVerification
-    receipt: ReceiptVerification | None = None
-
-    @property
-    def outcome(self) -> Outcome:
-        required = _RECORD_REQUIRED + (_HELD_REQUIRED if self.receipt is not None else ())
-        return _outcome(self.verdict, self.token.ok, required)
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome is Outcome.VALID
-
-    @property
-    def checks(self) -> tuple[Check, ...]:
-        return self.verdict.checks
-
-
 # --------------------------------------------------------------------------- steps
-
-
-def _copy(checks: Checklist, check: Check) -> None:
-    if check.status is CheckStatus.PASSED:
-        checks.passed(check.name, check.detail)
-    elif check.status is CheckStatus.FAILED:
-        checks.failed(check.name, check.detail)
-    else:
-        checks.not_run(check.name, check.detail)
-
-
-def _decode_leaf(leaf: bytes) -> LeafFields | CourtError:
-    try:
-        return decode_leaf(leaf)
-    except CourtError as exc:
-        return exc
-
-
-def _leaf_format(
-    checks: Checklist, decoded: LeafFields | CourtError, dependants: Sequence[str]
-) -> LeafFields | None:
-    """Leaf well-formed; on failure the ``dependants`` are not run."""
-    if isinstance(decoded, CourtError):
-        checks.failed(CHECK_LEAF_FORMAT, str(decoded))
-        checks.blocked(dependants, CHECK_LEAF_FORMAT)
-        return None
-    checks.passed(CHECK_LEAF_FORMAT, f"canonical DER evidence leaf v{decoded.version}")
-    return decoded
-
-
-def _leaf_names_token(checks: Checklist, leaf: LeafFields, token: bytes) -> None:
-    token_hash = hashlib.sha256(token).digest()
-    checks.record(
-        CHECK_LEAF_TOKEN,
-        leaf.token_sha256 == token_hash,
-        f"leaf tokenHash {leaf.token_sha256.hex()}, SHA-256 of the token {token_hash.hex()}",
-    )
 
 
 def _leaf_digest(
@@ -294,59 +221,102 @@ def _leaf_digest(
         checks.passed(CHECK_LEAF_DIGEST, f"{said}: the document's digest and the token's imprint")
 
 
-def _signed_checkpoint(
-    checks: Checklist, name: str, note: str, log_verifier_key: str, dependants: Sequence[str]
-) -> Checkpoint | None:
-    """A checkpoint signature check; on failure the ``dependants`` are not run."""
+def _nanoseconds(value: datetime) -> int:
+    return (value - _EPOCH) // timedelta(microseconds=1) * 1000
+
+
+def _time_text(ns: int | None) -> str:
+    if ns is None:
+        return "(absent)"
+    seconds, fraction = divmod(ns, _NS_PER_SECOND)
     try:
-        checkpoint = verify_checkpoint(note, log_verifier_key)
-    except CourtError as exc:
-        checks.failed(name, str(exc))
-        checks.blocked(dependants, name)
-        return None
-    checks.passed(name, f"{checkpoint.origin} at size {checkpoint.size}, signed by the log key")
-    return checkpoint
+        when = _EPOCH + timedelta(seconds=seconds)
+    except OverflowError:
+        return f"{ns} ns after 1970-01-01T00:00:00Z"
+    text = when.strftime("%Y-%m-%dT%H:%M:%S")
+    if fraction:
+        text += f".{fraction:09d}".rstrip("0")
+    return text + "Z"
 
 
-def _included(
-    checks: Checklist,
-    name: str,
-    leaf: bytes,
-    leaf_index: int,
-    proof: Sequence[bytes],
-    checkpoint: Checkpoint,
-    tree: str,
+def _hash_text(value: bytes) -> str:
+    return value.hex() if value else "(none)"
+
+
+def _compare(
+    checks: Checklist, name: str, signed: str, rows: list[tuple[str, bool, str, str]]
 ) -> None:
-    try:
-        verify_inclusion(leaf_index, checkpoint.size, leaf_hash(leaf), proof, checkpoint.root_hash)
-    except CourtError as exc:
-        checks.failed(name, str(exc))
+    """Record ``name``: each row is (field, equal, the receipt's value, the signed value)."""
+    wrong = [
+        f"{field} is {copy} in the receipt, {value} in the {signed}"
+        for field, equal, copy, value in rows
+        if not equal
+    ]
+    if wrong:
+        checks.failed(name, f"the receipt's copies differ from the {signed}: " + "; ".join(wrong))
         return
-    checks.passed(name, f"leaf {leaf_index} is in {tree} of size {checkpoint.size}")
+    listed = ", ".join(f"{field} {value}" for field, _, _, value in rows)
+    checks.passed(name, f"{listed}: the receipt's copies equal the {signed}'s")
 
 
-def _consistent(
-    checks: Checklist, held: Checkpoint, newer: Checkpoint, proof: Sequence[bytes]
-) -> None:
-    if held.origin != newer.origin:
-        checks.failed(
-            CHECK_CONSISTENCY, f"the receipt is from log {held.origin!r}, not {newer.origin!r}"
-        )
-        return
-    if held.size > newer.size:
-        checks.failed(
-            CHECK_CONSISTENCY,
-            f"the receipt's checkpoint (size {held.size}) is ahead of the log's ({newer.size})",
-        )
-        return
-    try:
-        verify_consistency(held.size, newer.size, proof, held.root_hash, newer.root_hash)
-    except CourtError as exc:
-        checks.failed(CHECK_CONSISTENCY, str(exc))
-        return
-    checks.passed(
-        CHECK_CONSISTENCY,
-        f"the log of size {newer.size} extends the receipt's of size {held.size}",
+def _receipt_fields(checks: Checklist, leaf: LeafFields, copies: ReceiptCopies) -> None:
+    """Receipt fields match leaf: every unsigned copy of a leaf value equals it."""
+    previous = leaf.previous_leaf_hash or b""
+    received = _nanoseconds(leaf.received_at)
+    _compare(
+        checks,
+        CHECK_RECEIPT_FIELDS,
+        "leaf",
+        [
+            ("entry_id", copies.entry_id == leaf.entry_id, shown(copies.entry_id), leaf.entry_id),
+            (
+                "loan_sequence",
+                copies.loan_sequence == leaf.loan_sequence,
+                str(copies.loan_sequence),
+                str(leaf.loan_sequence),
+            ),
+            (
+                "previous_leaf_hash",
+                copies.previous_leaf_hash == previous,
+                _hash_text(copies.previous_leaf_hash),
+                _hash_text(previous),
+            ),
+            (
+                "received_at",
+                copies.received_at_ns == received,
+                _time_text(copies.received_at_ns),
+                _time_text(received),
+            ),
+        ],
+    )
+
+
+def _checkpoint_fields(checks: Checklist, held: Checkpoint, copies: ReceiptCopies) -> None:
+    """Receipt checkpoint fields match note: the convenience copies equal the signed note."""
+    _compare(
+        checks,
+        CHECK_RECEIPT_CHECKPOINT_FIELDS,
+        "note",
+        [
+            (
+                "origin",
+                copies.checkpoint_origin == held.origin,
+                shown(copies.checkpoint_origin),
+                repr(held.origin),
+            ),
+            (
+                "size",
+                copies.checkpoint_size == held.size,
+                str(copies.checkpoint_size),
+                str(held.size),
+            ),
+            (
+                "root_hash",
+                copies.checkpoint_root_hash == held.root_hash,
+                _hash_text(copies.checkpoint_root_hash),
+                _hash_text(held.root_hash),
+            ),
+        ],
     )
 
 
@@ -367,6 +337,7 @@ def verify_receipt(
     leaf_index: int,
     tree_size: int,
     inclusion_proof: Sequence[bytes],
+    copies: ReceiptCopies,
     log_verifier_key: str,
     roots: Sequence[x509.Certificate],
     untrusted: Sequence[x509.Certificate] = (),
@@ -379,20 +350,20 @@ def verify_receipt(
     """Run every named check of a receipt (see the module docstring).
 
     ``leaf``, ``token`` (DER TimeStampToken or TimeStampResp), ``checkpoint``
-    (the signed note), ``leaf_index``, ``tree_size`` and ``inclusion_proof``
-    are the receipt's. The document is ``digest`` + ``hash_algorithm``, or
-    ``data`` (hashed with ``hash_algorithm``, by default the leaf's algorithm).
-    ``roots`` / ``untrusted`` are the TSA's trust anchors and extra
-    certificates; ``log_verifier_key`` is the log's C2SP verifier key.
-    ``newer_checkpoint`` is a later signed checkpoint of the same log and
-    ``consistency_proof`` the RFC 9162 proof from the receipt's checkpoint to
-    it (empty or ``None`` when both have the same size).
+    (the signed note), ``leaf_index``, ``tree_size``, ``inclusion_proof`` and
+    ``copies`` are the receipt's. The document is ``digest`` +
+    ``hash_algorithm``, or ``data`` (hashed with ``hash_algorithm``, by default
+    the leaf's algorithm). ``roots`` / ``untrusted`` are the TSA's trust
+    anchors and extra certificates; ``log_verifier_key`` is the log's C2SP
+    verifier key. ``newer_checkpoint`` is a later signed checkpoint of the same
+    log and ``consistency_proof`` the RFC 9162 proof from the receipt's
+    checkpoint to it (empty or ``None`` when both have the same size).
     """
     if consistency_proof is not None and newer_checkpoint is None:
         raise ValueError("a consistency_proof needs the newer_checkpoint it leads to")
     if hash_algorithm is not None:
         hash_algorithm = hash_algorithm.lower()
-    decoded = _decode_leaf(leaf)
+    decoded = decode_leaf_or_error(leaf)
     if data is not None and hash_algorithm is None and isinstance(decoded, LeafFields):
         hash_algorithm = decoded.hash_algorithm
     token_result = verify_timestamp(
@@ -406,9 +377,11 @@ def verify_receipt(
 
     checks = Checklist()
     for check in token_result.checks:
-        _copy(checks, check)
+        copy_check(checks, check)
 
-    fields = _leaf_format(checks, decoded, (CHECK_LEAF_DIGEST, CHECK_LEAF_TOKEN))
+    fields = leaf_format(
+        checks, decoded, (CHECK_LEAF_DIGEST, CHECK_LEAF_TOKEN, CHECK_RECEIPT_FIELDS)
+    )
     if fields is not None:
         # verify_timestamp took digest= with its hash_algorithm; data= takes the leaf's by default.
         algorithm = hash_algorithm or fields.hash_algorithm
@@ -418,19 +391,25 @@ def verify_receipt(
             assert data is not None  # exactly one of the two, as verify_timestamp checked
             expected = _document_digest(algorithm, bytes(data))
         _leaf_digest(checks, fields, token_result, algorithm, expected)
-        _leaf_names_token(checks, fields, token)
+        leaf_names_token(checks, fields, token)
+        _receipt_fields(checks, fields, copies)
 
-    held = _signed_checkpoint(
-        checks, CHECK_RECEIPT_CHECKPOINT, checkpoint, log_verifier_key, (CHECK_RECEIPT_INCLUSION,)
+    held = signed_checkpoint(
+        checks,
+        CHECK_RECEIPT_CHECKPOINT,
+        checkpoint,
+        log_verifier_key,
+        (CHECK_RECEIPT_CHECKPOINT_FIELDS, CHECK_RECEIPT_INCLUSION),
     )
     if held is not None:
+        _checkpoint_fields(checks, held, copies)
         if tree_size != held.size:
             checks.failed(
                 CHECK_RECEIPT_INCLUSION,
                 f"the proof is for tree size {tree_size}, the checkpoint has {held.size}",
             )
         else:
-            _included(
+            included(
                 checks,
                 CHECK_RECEIPT_INCLUSION,
                 leaf,
@@ -442,17 +421,17 @@ def verify_receipt(
 
     newer: Checkpoint | None = None
     if newer_checkpoint is None:
-        for name in _NEWER_REQUIRED:
+        for name in NEWER_CHECKS:
             checks.not_run(name, "no newer checkpoint was given")
     else:
-        newer = _signed_checkpoint(
+        newer = signed_checkpoint(
             checks, CHECK_CHECKPOINT, newer_checkpoint, log_verifier_key, (CHECK_CONSISTENCY,)
         )
         if newer is not None:
             if held is None:
                 checks.blocked((CHECK_CONSISTENCY,), CHECK_RECEIPT_CHECKPOINT)
             else:
-                _consistent(checks, held, newer, consistency_proof or ())
+                consistent(checks, held, newer, consistency_proof or ())
     return ReceiptVerification(
         verdict=checks.verdict(),
         token=token_result,
@@ -461,159 +440,3 @@ def verify_receipt(
         newer_checkpoint=newer,
         with_newer=newer_checkpoint is not None,
     )
-
-
-# --------------------------------------------------------------------------- record
-
-
-@dataclass(frozen=True, slots=True)
-class ExpectedRecord:
-    """What a record says, to compare with its leaf (the court-side view of a stored record)."""
-
-    entry_id: str
-    institution: str
-    loan_ref: str
-    kind: str
-    hash_algorithm: str
-    digest: bytes
-    occurred_at: datetime
-    supersedes: str | None
-    metadata: tuple[tuple[str, str], ...]
-    loan_sequence: int
-    previous_leaf_hash: bytes | None
-    leaf_index: int
-    leaf: bytes
-    timestamp_token: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class ReceiptInput:
-    """A receipt a caller holds for a record (the court-side view of the API's Receipt)."""
-
-    entry_id: str
-    leaf: bytes
-    timestamp_token: bytes
-    checkpoint: str
-    leaf_index: int
-    proof_tree_size: int
-    proof: tuple[bytes, ...]
-
-
-def _leaf_mismatches(leaf: LeafFields, record: ExpectedRecord) -> list[str]:
-    pairs: list[tuple[str, object, object]] = [
-        ("entry id", leaf.entry_id, record.entry_id),
-        ("institution", leaf.institution, record.institution),
-        ("loan_ref", leaf.loan_ref, record.loan_ref),
-        ("kind", leaf.kind, record.kind),
-        ("hash algorithm", leaf.hash_algorithm, record.hash_algorithm),
-        ("digest", leaf.digest, record.digest),
-        ("occurred_at", leaf.occurred_at, record.occurred_at),
-        ("supersedes", leaf.supersedes, record.supersedes),
-        ("metadata", leaf.metadata, record.metadata),
-        ("loan sequence", leaf.loan_sequence, record.loan_sequence),
-        ("previous leaf hash", leaf.previous_leaf_hash, record.previous_leaf_hash),
-    ]
-    return [name for name, a, b in pairs if a != b]
-
-
-def verify_record(
-    record: ExpectedRecord,
-    *,
-    roots: Sequence[x509.Certificate],
-    untrusted: Sequence[x509.Certificate] = (),
-    log_verifier_key: str,
-    checkpoint: str,
-    inclusion_proof: Sequence[bytes],
-    receipt: ReceiptInput | None = None,
-    consistency_proof: Sequence[bytes] | None = None,
-) -> RecordVerification:
-    """Run every named check on a record and (optionally) a receipt held for it.
-
-    ``checkpoint`` is the log's latest signed note and ``inclusion_proof`` the
-    proof of ``record.leaf`` at its size. A held ``receipt`` is compared with
-    the record, then verified by :func:`verify_receipt` with ``checkpoint`` as
-    the newer checkpoint and ``consistency_proof`` (from the receipt's
-    checkpoint to it); its log checks are reported here under their names.
-    The receipt checks are ``not_run`` without a receipt.
-    """
-    token = verify_timestamp(
-        record.timestamp_token,
-        roots=roots,
-        untrusted=untrusted,
-        digest=record.digest,
-        hash_algorithm=record.hash_algorithm,
-    )
-    checks = Checklist()
-    for check in token.checks:
-        _copy(checks, check)
-
-    # The leaf: canonical, about this record, naming this token.
-    leaf = _leaf_format(checks, _decode_leaf(record.leaf), (CHECK_LEAF_RECORD, CHECK_LEAF_TOKEN))
-    if leaf is not None:
-        wrong = _leaf_mismatches(leaf, record)
-        checks.record(
-            CHECK_LEAF_RECORD,
-            not wrong,
-            "the leaf records this entry's fields"
-            if not wrong
-            else "the leaf differs from the record in: " + ", ".join(wrong),
-        )
-        _leaf_names_token(checks, leaf, record.timestamp_token)
-
-    # The latest checkpoint and the inclusion of the leaf in it.
-    latest = _signed_checkpoint(
-        checks, CHECK_CHECKPOINT, checkpoint, log_verifier_key, (CHECK_INCLUSION,)
-    )
-    if latest is not None:
-        _included(
-            checks,
-            CHECK_INCLUSION,
-            record.leaf,
-            record.leaf_index,
-            inclusion_proof,
-            latest,
-            "the tree",
-        )
-
-    # The receipt the caller holds, if any.
-    if receipt is None:
-        for name in _HELD_REQUIRED:
-            checks.not_run(name, "no receipt was supplied")
-        return RecordVerification(checks.verdict(), token)
-    differs = [
-        name
-        for name, a, b in (
-            ("entry id", receipt.entry_id, record.entry_id),
-            ("leaf", receipt.leaf, record.leaf),
-            ("timestamp token", receipt.timestamp_token, record.timestamp_token),
-            ("leaf index", receipt.leaf_index, record.leaf_index),
-        )
-        if a != b
-    ]
-    checks.record(
-        CHECK_RECEIPT_MATCHES,
-        not differs,
-        "same entry id, leaf index, leaf and token as the record"
-        if not differs
-        else "the receipt differs from the record in: " + ", ".join(differs),
-    )
-    held = verify_receipt(
-        leaf=receipt.leaf,
-        token=receipt.timestamp_token,
-        checkpoint=receipt.checkpoint,
-        leaf_index=receipt.leaf_index,
-        tree_size=receipt.proof_tree_size,
-        inclusion_proof=receipt.proof,
-        log_verifier_key=log_verifier_key,
-        roots=roots,
-        untrusted=untrusted,
-        digest=record.digest,
-        hash_algorithm=record.hash_algorithm,
-        newer_checkpoint=checkpoint,
-        consistency_proof=consistency_proof,
-    )
-    # A check the held receipt's are blocked on ("Receipt checkpoint signature
-    # valid", "Checkpoint signature valid" on the same note) failed here as well.
-    for name in _HELD_FROM_RECEIPT:
-        _copy(checks, held.verdict[name])
-    return RecordVerification(checks.verdict(), token, held)

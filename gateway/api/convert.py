@@ -20,6 +20,7 @@ from google.protobuf import timestamp_pb2
 from court.verify.checkpoint import CheckpointError, parse_checkpoint
 from evidence_gateway.v1 import common_pb2
 from gateway.model import (
+    DEFAULT_MIN_OCCURRED_AT,
     DIGEST_SIZES,
     EvidenceKind,
     EvidenceRecord,
@@ -128,12 +129,16 @@ def datetime_to_proto(value: datetime) -> timestamp_pb2.Timestamp:
 
 
 def submission_from_proto(
-    message: common_pb2.EvidenceSubmission, institution: str, now: datetime
+    message: common_pb2.EvidenceSubmission,
+    institution: str,
+    now: datetime,
+    min_occurred_at: datetime = DEFAULT_MIN_OCCURRED_AT,
 ) -> tuple[Submission, list[tuple[str, str]]]:
     """Convert and validate one submission; returns it with every violation found.
 
     Paths are relative to the submission (``"digest"``, ``"metadata[key]"``).
-    The submission is meaningful only when the list is empty.
+    The submission is meaningful only when the list is empty. ``now`` and
+    ``min_occurred_at`` bound ``occurred_at`` (:func:`gateway.model.validate_submission`).
     """
     problems: list[tuple[str, str]] = []
     kind = kind_from_proto(message.kind)
@@ -144,7 +149,13 @@ def submission_from_proto(
     else:
         occurred_at = datetime_from_proto(message.occurred_at)
         if occurred_at is None:
-            problems.append(("occurred_at", "is outside the range of google.protobuf.Timestamp"))
+            problems.append(
+                (
+                    "occurred_at",
+                    "is outside the range of google.protobuf.Timestamp (years 1 to 9999; "
+                    "nanos 0 to 999,999,999): a time in milliseconds sent as seconds is beyond it",
+                )
+            )
     submission = Submission(
         institution=institution,
         request_id=message.request_id,
@@ -158,7 +169,7 @@ def submission_from_proto(
         supersedes=message.supersedes or None,
     )
     reported = {field for field, _ in problems}
-    for field, description in validate_submission(submission, now):
+    for field, description in validate_submission(submission, now, min_occurred_at):
         if field == "occurred_at" and field in reported:
             continue
         if field == "digest" and algorithm is None and len(submission.digest) in (32, 48, 64):

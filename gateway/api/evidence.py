@@ -23,6 +23,7 @@ from gateway.api.errors import rpc_errors, rpc_stream_errors, to_rpc_status
 from gateway.api.ports import LedgerPort
 from gateway.errors import GatewayError, InvalidArgument, ResourceExhausted, Unavailable
 from gateway.model import (
+    DEFAULT_MIN_OCCURRED_AT,
     ItemResult,
     Submission,
     validate_entry_id,
@@ -74,10 +75,12 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         callers: DevCallers,
         clock: Callable[[], datetime] = _utcnow,
         stream_window: int = STREAM_WINDOW,
+        min_occurred_at: datetime = DEFAULT_MIN_OCCURRED_AT,
     ) -> None:
         self._ledger = ledger
         self._callers = callers
         self._clock = clock
+        self._min_occurred_at = min_occurred_at
         self._stream_window = stream_window
 
     # ------------------------------------------------------------------ submit
@@ -85,7 +88,9 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
     def _submission(
         self, message: Any, institution: str, now: datetime
     ) -> Submission | InvalidArgument:
-        submission, problems = convert.submission_from_proto(message, institution, now)
+        submission, problems = convert.submission_from_proto(
+            message, institution, now, self._min_occurred_at
+        )
         return InvalidArgument(problems) if problems else submission
 
     @rpc_errors("submission")

@@ -1,12 +1,14 @@
 """VerificationService: run the court's checks on a record and hand back the material.
 
-Every check is the court's: :func:`court.verify.receipt.verify_record` runs the
+Every check is the court's: :func:`court.verify.record.verify_record` runs the
 time-stamp token checks, the leaf, checkpoint and inclusion checks on the
 record, and hands a receipt the caller holds to
 :func:`court.verify.receipt.verify_receipt` (the function `court-verify
 receipt` runs offline). This module only validates the request, fetches the
 record, the latest checkpoint and the proofs from the ledger, and converts to
-and from protobuf.
+and from protobuf. Check names and details are escaped as in the court's
+reports (:mod:`court.report.escape`): a detail quotes the evidence, such as a
+signer's certificate subject, and must not carry its control or bidi characters.
 """
 
 from __future__ import annotations
@@ -18,8 +20,12 @@ from typing import Any, Final
 from cryptography import x509
 
 from court.errors import CourtError
+from court.receipts import receipt_copies
+from court.report.escape import escape_text
 from court.verify.checkpoint import parse_checkpoint
-from court.verify.receipt import (
+from court.verify.record import RECORD_CHECKS, ExpectedRecord, ReceiptInput, verify_record
+from court.verify.result import Check, CheckStatus
+from court.verify.steps import (
     CHECK_CHECKPOINT,
     CHECK_CONSISTENCY,
     CHECK_INCLUSION,
@@ -27,15 +33,12 @@ from court.verify.receipt import (
     CHECK_LEAF_RECORD,
     CHECK_LEAF_TOKEN,
     CHECK_RECEIPT_CHECKPOINT,
+    CHECK_RECEIPT_CHECKPOINT_FIELDS,
+    CHECK_RECEIPT_FIELDS,
     CHECK_RECEIPT_INCLUSION,
     CHECK_RECEIPT_MATCHES,
-    RECORD_CHECKS,
-    ExpectedRecord,
     Outcome,
-    ReceiptInput,
-    verify_record,
 )
-from court.verify.result import CheckStatus
 from court.verify.token import TOKEN_CHECKS
 from evidence_gateway.v1 import common_pb2
 from evidence_gateway.v1 import verification_service_pb2 as pb
@@ -56,6 +59,8 @@ __all__ = [
     "CHECK_LEAF_RECORD",
     "CHECK_LEAF_TOKEN",
     "CHECK_RECEIPT_CHECKPOINT",
+    "CHECK_RECEIPT_CHECKPOINT_FIELDS",
+    "CHECK_RECEIPT_FIELDS",
     "CHECK_RECEIPT_INCLUSION",
     "CHECK_RECEIPT_MATCHES",
     "RECORD_CHECKS",
@@ -87,6 +92,7 @@ def _expected(record: EvidenceRecord) -> ExpectedRecord:
         hash_algorithm=s.hash_algorithm,
         digest=s.digest,
         occurred_at=s.occurred_at,
+        received_at=r.received_at,
         supersedes=s.supersedes,
         metadata=s.metadata,
         loan_sequence=r.loan_sequence,
@@ -107,7 +113,12 @@ def _receipt_input(message: common_pb2.Receipt) -> ReceiptInput:
     try:
         parse_checkpoint(message.checkpoint.signed_note)
     except CourtError as exc:
-        problems.append(("receipt.checkpoint.signed_note", f"is not a signed checkpoint: {exc}"))
+        problems.append(
+            (
+                "receipt.checkpoint.signed_note",
+                f"is not a signed checkpoint: {escape_text(str(exc))}",
+            )
+        )
     if problems:
         raise InvalidArgument(problems)
     return ReceiptInput(
@@ -118,6 +129,16 @@ def _receipt_input(message: common_pb2.Receipt) -> ReceiptInput:
         leaf_index=message.inclusion_proof.leaf_index,
         proof_tree_size=message.inclusion_proof.tree_size,
         proof=tuple(message.inclusion_proof.hashes),
+        copies=receipt_copies(message),
+    )
+
+
+def _check_to_proto(check: Check) -> pb.VerificationCheck:
+    """One check of the answer; its text escaped as in the court's reports (it quotes input)."""
+    return pb.VerificationCheck(
+        name=escape_text(check.name),
+        status=_STATUS[check.status],
+        detail=escape_text(check.detail),
     )
 
 
@@ -228,10 +249,7 @@ class VerificationServicer(pb_grpc.VerificationServiceServicer):
             )
         return pb.VerifyEvidenceResponse(
             verdict=_VERDICT[result.outcome],
-            checks=[
-                pb.VerificationCheck(name=c.name, status=_STATUS[c.status], detail=c.detail)
-                for c in result.verdict
-            ],
+            checks=[_check_to_proto(c) for c in result.verdict],
             record=convert.record_to_proto(record),
             material=material,
             other_entry_ids=others,

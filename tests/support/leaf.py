@@ -1,11 +1,12 @@
-"""A valid canonical leaf's fields for tests, changed where a test says."""
+"""A valid canonical leaf's fields for tests, and an independent DER encoder for any fields."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from court.evidence.leaf import LeafFields
+from court.der import encode_integer, encode_oid, tlv
+from court.evidence.leaf import HASH_OIDS, KIND_NUMBERS, LeafFields
 
 BASE = LeafFields(
     entry_id="e1",
@@ -27,3 +28,50 @@ BASE = LeafFields(
 def sample_leaf(**changes: object) -> LeafFields:
     """`BASE` with `changes` applied."""
     return replace(BASE, **changes)  # type: ignore[arg-type]
+
+
+def _utf8(tag: int, text: str) -> bytes:
+    return tlv(tag, text.encode("utf-8", errors="surrogatepass"))
+
+
+def _time(value: datetime) -> bytes:
+    text = value.astimezone(UTC).strftime("%Y%m%d%H%M%S")
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    return tlv(0x18, (text + "Z").encode("ascii"))
+
+
+def hand_der(f: LeafFields) -> bytes:
+    """The DER of ``f`` per the ASN.1 module, whatever the values (no rule applied).
+
+    Besides the names of the leaf module, ``kind`` may be any ENUMERATED value
+    (an int) and ``hash_algorithm`` any dotted OID, or the contents octets of one.
+    """
+    kind = f.kind if isinstance(f.kind, int) else KIND_NUMBERS[f.kind]
+    algorithm: str | bytes = f.hash_algorithm
+    if isinstance(algorithm, bytes):
+        oid = tlv(0x06, algorithm)
+    else:
+        oid = encode_oid(HASH_OIDS[algorithm][0] if algorithm in HASH_OIDS else algorithm)
+    metadata = b"".join(tlv(0x30, _utf8(0x0C, k) + _utf8(0x0C, v)) for k, v in f.metadata)
+    return tlv(
+        0x30,
+        b"".join(
+            (
+                encode_integer(f.version),
+                _utf8(0x0C, f.entry_id),
+                _utf8(0x0C, f.institution),
+                _utf8(0x0C, f.loan_ref),
+                encode_integer(kind).replace(b"\x02", b"\x0a", 1),
+                oid,
+                tlv(0x04, f.digest),
+                _time(f.occurred_at),
+                _time(f.received_at),
+                tlv(0x04, f.token_sha256),
+                b"" if f.supersedes is None else _utf8(0x80, f.supersedes),
+                tlv(0x30, metadata),
+                encode_integer(f.loan_sequence),
+                b"" if f.previous_leaf_hash is None else tlv(0x81, f.previous_leaf_hash),
+            )
+        ),
+    )

@@ -114,3 +114,106 @@ def test_huge_or_many_metadata_keys_are_reported_boundedly() -> None:
     ]
     message = str(InvalidArgument([(f"field{i}", "bad") for i in range(40)]))
     assert "(field0, field1, field2, field3, field4 and 35 more)" in message
+
+
+# ------------------------------------------------------------------ occurred_at bounds
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "occurred",
+    [
+        EPOCH,  # a zero or empty Timestamp
+        EPOCH + timedelta(seconds=1_717_171),  # seconds taken for milliseconds: 1970-01-20
+        datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(1, 1, 1, tzinfo=UTC),
+    ],
+)
+def test_occurred_at_before_the_floor_is_refused(occurred: datetime) -> None:
+    problems = validate_submission(replace(GOOD, occurred_at=occurred), NOW)
+    assert [f for f, _ in problems] == ["occurred_at"]
+    description = problems[0][1]
+    assert description.startswith("must not be before 2000-01-01T00:00:00Z")
+    assert "min_occurred_at" in description and "1970-01-01" in description
+
+
+def test_the_floor_itself_and_a_configured_floor() -> None:
+    floor = datetime(2000, 1, 1, tzinfo=UTC)
+    assert validate_submission(replace(GOOD, occurred_at=floor), NOW) == []
+    old = replace(GOOD, occurred_at=datetime(1995, 6, 1, tzinfo=UTC))
+    assert fields(old) == ["occurred_at"]
+    assert validate_submission(old, NOW, datetime(1990, 1, 1, tzinfo=UTC)) == []
+    later = validate_submission(GOOD, NOW, NOW - timedelta(days=1))  # GOOD is 400 days old
+    assert later[0][1].startswith("must not be before 2024-12-31T12:00:00Z")
+
+
+def test_occurred_at_in_the_future_names_the_rule() -> None:
+    problems = validate_submission(replace(GOOD, occurred_at=NOW + timedelta(days=365)), NOW)
+    assert problems == [
+        (
+            "occurred_at",
+            "must not be more than 5 minutes after the gateway's clock (rule: no future "
+            "times); check the client's clock, and that seconds are not milliseconds",
+        )
+    ]
+
+
+# ------------------------------------------------------------------ personal data
+
+ID_NUMBER = "11010519491231002X"  # the example of GB 11643-1999 (valid check character)
+MOBILE = "13812345678"
+CARD = "4111111111111111"  # passes Luhn
+
+
+@pytest.mark.parametrize(
+    ("loan_ref", "rule"),
+    [
+        (ID_NUMBER, "resident identity number (18 characters"),
+        (f"loan/{ID_NUMBER}", "resident identity number (18 characters"),
+        ("110105491231002", "resident identity number (old 15-digit form)"),
+        (MOBILE, "mobile phone number"),
+        (f"86-{MOBILE[:3]}-{MOBILE[3:7]}-{MOBILE[7:]}", "mobile phone number"),
+        (CARD, "bank card number"),
+        (f"card:{CARD}", "bank card number"),
+    ],
+)
+def test_loan_ref_with_personal_data_is_refused(loan_ref: str, rule: str) -> None:
+    problems = validate_submission(replace(GOOD, loan_ref=loan_ref), NOW)
+    assert [f for f, _ in problems] == ["loan_ref"]
+    description = problems[0][1]
+    assert description.startswith("must not contain personal data")
+    assert rule in description and "docs/leaf-format.md" in description
+    for digits in (ID_NUMBER, ID_NUMBER[:17], "110105491231002", MOBILE, CARD):
+        assert digits not in description
+
+
+@pytest.mark.parametrize(
+    "loan_ref",
+    [
+        "20240615000012345678",  # a 20-digit loan number
+        ID_NUMBER[:17] + "1",  # 18 digits with a wrong check digit
+        "LN" + CARD,  # letters glued on: the documented way to keep a long number
+        "loan-0001",
+        "branch-07/2024/loan:000123.a",
+    ],
+)
+def test_loan_refs_that_look_alike_are_accepted(loan_ref: str) -> None:
+    assert validate_submission(replace(GOOD, loan_ref=loan_ref), NOW) == []
+
+
+def test_metadata_with_personal_data_is_refused_without_the_value() -> None:
+    value = f"borrower called from {MOBILE[:3]} {MOBILE[3:7]} {MOBILE[7:]}"
+    problems = validate_submission(replace(GOOD, metadata=(("note", value),)), NOW)
+    assert [f for f, _ in problems] == ["metadata[note]"]
+    assert problems[0][1].startswith("value must not contain personal data")
+    assert "mobile phone number" in problems[0][1] and MOBILE[3:7] not in problems[0][1]
+    # A key that is a number is not repeated in the path either.
+    keyed = validate_submission(replace(GOOD, metadata=((CARD, "x"),)), NOW)
+    assert keyed == [(keyed[0][0], keyed[0][1])] and keyed[0][0] == "metadata"
+    assert keyed[0][1].startswith("a key must not contain personal data")
+    assert CARD not in keyed[0][1]
+    # Full-width digits in a value are digits.
+    fullwidth = "".join(chr(ord(c) + 0xFEE0) for c in ID_NUMBER)
+    refused = validate_submission(replace(GOOD, metadata=(("id", fullwidth),)), NOW)
+    assert [f for f, _ in refused] == ["metadata[id]"]

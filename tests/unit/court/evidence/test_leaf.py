@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -9,7 +10,7 @@ from asn1crypto import core
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from court.der import encode_length
+from court.der import read_tlv, tlv
 from court.evidence.leaf import (
     HASH_OIDS,
     KIND_NUMBERS,
@@ -136,39 +137,107 @@ def test_times_are_normalised_to_utc() -> None:
     assert encode_leaf(sample_leaf(occurred_at=cst)) == encode_leaf(sample_leaf())
 
 
+def _reframed(body: bytes) -> bytes:
+    """The outer SEQUENCE around ``body``, with the right (DER) length."""
+    return tlv(0x30, body)
+
+
+def _edit(find: bytes, replace: bytes) -> Callable[[bytes], bytes]:
+    """Replace ``find`` (once, exactly one occurrence) inside the body, then reframe."""
+
+    def edit(leaf: bytes) -> bytes:
+        outer, _ = read_tlv(leaf)
+        assert outer.contents.count(find) == 1, find
+        return _reframed(outer.contents.replace(find, replace))
+
+    return edit
+
+
+def _long_outer_length(leaf: bytes) -> bytes:
+    outer, _ = read_tlv(leaf)
+    n = len(outer.contents)
+    assert 0x80 <= n <= 0xFF  # the sample's one-octet long form 0x81 n ...
+    return b"\x30\x82" + n.to_bytes(2, "big") + outer.contents  # ... written on two octets
+
+
+# Other encodings of the sample leaf's own values: each is refused for what makes it
+# non-canonical, and a lenient BER reader (asn1crypto) reads the same values from it.
+NON_CANONICAL = [
+    pytest.param(
+        _long_outer_length, "length is not minimally encoded", id="long-form outer length"
+    ),
+    pytest.param(
+        _edit(b"\x0c\x02e1", b"\x0c\x81\x02e1"),
+        "length is not minimally encoded",
+        id="long-form length of entryId",
+    ),
+    pytest.param(
+        _edit(b"\x02\x01\x01\x0c", b"\x02\x02\x00\x01\x0c"),
+        "INTEGER is not minimally encoded",
+        id="INTEGER padding of version",
+    ),
+    pytest.param(
+        _edit(b"\x02\x01\x02\x81", b"\x02\x02\x00\x02\x81"),
+        "INTEGER is not minimally encoded",
+        id="INTEGER padding of loanSequence",
+    ),
+    pytest.param(
+        _edit(b"\x18\x0f20240506070810Z", b"\x18\x1320240506070810.000Z"),
+        "not in canonical DER form",
+        id="fraction zeros in receivedAt",
+    ),
+    pytest.param(
+        _edit(b"\x18\x0f20240506070810Z", b"\x18\x1120240506070810.0Z"),
+        "not in canonical DER form",
+        id="zero fraction in receivedAt",
+    ),
+    pytest.param(
+        _edit(b"\x18\x1220240506070809.12Z", b"\x18\x1320240506070809.120Z"),
+        "not in canonical DER form",
+        id="trailing fraction zero in occurredAt",
+    ),
+]
+
+
+@pytest.mark.parametrize(("encode_otherwise", "reason"), NON_CANONICAL)
+def test_rejects_another_encoding_of_the_same_values(
+    encode_otherwise: Callable[[bytes], bytes], reason: str
+) -> None:
+    encoded = encode_leaf(sample_leaf())
+    other = encode_otherwise(encoded)
+    assert other != encoded
+    # The same leaf for a lenient reader: only the encoding differs.
+    assert _EvidenceLeaf.load(other).native == _EvidenceLeaf.load(encoded).native
+    with pytest.raises(LeafError, match=reason):
+        decode_leaf(other)
+
+
 @pytest.mark.parametrize(
-    "bad",
+    ("bad", "reason"),
     [
-        pytest.param(lambda b: b + b"\x00", id="trailing byte"),
-        pytest.param(lambda b: b[:-1], id="truncated"),
+        pytest.param(lambda b: b + b"\x00", "trailing bytes after the leaf", id="trailing byte"),
+        pytest.param(lambda b: b[:-1], "element is truncated", id="truncated"),
         pytest.param(
-            lambda b: b"\x30\x81" + bytes((b[1],)) + b[2:] if b[1] < 0x80 else b"",
-            id="long-form length for a short body",
+            _edit(b"20240506070809.12Z", b"20240506070809.120"),
+            "occurredAt is not a DER GeneralizedTime in UTC",
+            id="time without Z",
         ),
         pytest.param(
-            lambda b: b.replace(b"20240506070809.12Z", b"20240506070809.120"), id="bad time"
+            _edit(b"\x0a\x01\x03", b"\x0a\x01\x63"),
+            "kind is not a known EvidenceKind",
+            id="unknown kind",
         ),
         pytest.param(
-            lambda b: b.replace(b"\x18\x0f20240506070810Z", b"\x18\x1320240506070810.000Z"),
-            id="fraction zeros",
+            _edit(b"\x02\x01\x01\x0c", b"\x02\x01\x02\x0c"),
+            "leaf version is not supported",
+            id="version 2",
         ),
-        pytest.param(lambda b: b.replace(b"\x0a\x01\x03", b"\x0a\x01\x63"), id="unknown kind"),
-        pytest.param(
-            lambda b: b.replace(b"\x02\x01\x01", b"\x02\x02\x00\x01", 1), id="INTEGER padding"
-        ),
-        pytest.param(lambda b: b.replace(b"\x02\x01\x01", b"\x02\x01\x02", 1), id="version 2"),
     ],
 )
-def test_rejects_non_canonical(bad: object) -> None:
+def test_rejects_what_is_not_a_leaf(bad: Callable[[bytes], bytes], reason: str) -> None:
     encoded = encode_leaf(sample_leaf())
-    mutated = bad(encoded)  # type: ignore[operator]
-    assert mutated != encoded
-    if mutated[:1] == b"\x30" and len(mutated) > 2 and mutated[1] < 0x80:
-        # keep the outer length consistent so the inner rule is what fails
-        body = mutated[2:]
-        mutated = b"\x30" + encode_length(len(body)) + body
-    with pytest.raises(LeafError):
-        decode_leaf(mutated)
+    with pytest.raises(LeafError, match=reason):
+        decode_leaf(bad(encoded))
 
 
 def test_rejects_unsorted_metadata_in_bytes() -> None:

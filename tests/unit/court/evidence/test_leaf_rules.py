@@ -9,62 +9,16 @@ repeats the value. Edge values that the rules allow must round-trip.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
-from court.der import encode_integer, encode_oid, tlv
 from court.evidence.leaf import (
-    HASH_OIDS,
-    KIND_NUMBERS,
     LeafError,
-    LeafFields,
     decode_leaf,
     encode_leaf,
 )
-from tests.support.leaf import sample_leaf
+from tests.support.leaf import hand_der, sample_leaf
 
 PERSONAL = "张三 110101199001011234"  # a name and a (made-up) resident identity number
-
-
-# --------------------------------------------------------------------------- hand encoder
-
-
-def _utf8(tag: int, text: str) -> bytes:
-    return tlv(tag, text.encode("utf-8", errors="surrogatepass"))
-
-
-def _time(value: datetime) -> bytes:
-    text = value.astimezone(UTC).strftime("%Y%m%d%H%M%S")
-    if value.microsecond:
-        text += f".{value.microsecond:06d}".rstrip("0")
-    return tlv(0x18, (text + "Z").encode("ascii"))
-
-
-def hand_der(f: LeafFields) -> bytes:
-    """The DER of ``f`` per the ASN.1 module, whatever the values (no rule applied)."""
-    metadata = b"".join(tlv(0x30, _utf8(0x0C, k) + _utf8(0x0C, v)) for k, v in f.metadata)
-    return tlv(
-        0x30,
-        b"".join(
-            (
-                encode_integer(f.version),
-                _utf8(0x0C, f.entry_id),
-                _utf8(0x0C, f.institution),
-                _utf8(0x0C, f.loan_ref),
-                bytes((0x0A, 1, KIND_NUMBERS[f.kind])),
-                encode_oid(HASH_OIDS[f.hash_algorithm][0]),
-                tlv(0x04, f.digest),
-                _time(f.occurred_at),
-                _time(f.received_at),
-                tlv(0x04, f.token_sha256),
-                b"" if f.supersedes is None else _utf8(0x80, f.supersedes),
-                tlv(0x30, metadata),
-                encode_integer(f.loan_sequence),
-                b"" if f.previous_leaf_hash is None else tlv(0x81, f.previous_leaf_hash),
-            )
-        ),
-    )
 
 
 # --------------------------------------------------------------------------- broken rules

@@ -9,6 +9,7 @@ the gateway.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -334,3 +335,107 @@ def test_verifier_key_errors_are_named() -> None:
         parse_verifier_key(None)  # type: ignore[arg-type]
     with pytest.raises(CheckpointError, match="space"):
         encode_verifier_key("a b", b"k" * 32)
+
+
+@pytest.mark.parametrize(
+    ("size", "message"),
+    [
+        ("9" * 4301, "4301 digits"),  # int() would raise ValueError (the 4,300-digit limit)
+        ("1" + "0" * 100_000, "100001 digits"),
+        ("1" + "0" * 20, "21 digits"),
+        (str(1 << 64), "exceeds 2\\^64-1"),  # 20 digits, one too many
+    ],
+)
+def test_a_huge_tree_size_is_a_named_failure(
+    key: Ed25519PrivateKey, vkey: str, size: str, message: str
+) -> None:
+    root_b64 = base64.b64encode(ROOT).decode()
+    body = f"{ORIGIN}\n{size}\n{root_b64}\n"
+    with pytest.raises(CheckpointError, match=message) as caught:
+        parse_checkpoint_body(body)
+    assert len(str(caught.value)) < 200  # the digits are not repeated
+    with pytest.raises(CheckpointError, match=message):
+        parse_checkpoint(_sign(body, key, ORIGIN))
+    with pytest.raises(CheckpointError, match=message):
+        verify_checkpoint(_sign(body, key, ORIGIN), vkey)  # even when the signature is good
+
+
+def test_the_largest_tree_size_parses() -> None:
+    root_b64 = base64.b64encode(ROOT).decode()
+    assert parse_checkpoint_body(f"{ORIGIN}\n{(1 << 64) - 1}\n{root_b64}\n")[1] == (1 << 64) - 1
+
+
+def test_error_messages_quote_input_shortly(key: Ed25519PrivateKey, vkey: str) -> None:
+    long_origin = "o" * 10_000 + " "
+    with pytest.raises(CheckpointError, match=r"\(10001 characters\)") as caught:
+        parse_checkpoint_body(f"{long_origin}\n1\n{base64.b64encode(ROOT).decode()}\n")
+    assert len(str(caught.value)) < 200
+    with pytest.raises(CheckpointError, match="not valid base64") as caught:
+        parse_checkpoint_body(f"{ORIGIN}\n1\n{'!' * 100_000}\n")
+    assert len(str(caught.value)) < 200
+
+
+# ------------------------------------------- key IDs (c2sp.org/signed-note, tlog-cosignature)
+
+
+def _cosignature_line(body: str, key: Ed25519PrivateKey, name: str, timestamp: int) -> str:
+    """A tlog-cosignature/v1 line: key ID with type 0x04, then timestamp and signature."""
+    key_id = hashlib.sha256(name.encode() + b"\n\x04" + _raw(key)).digest()[:4]
+    message = f"cosignature/v1\ntime {timestamp}\n{body}".encode()
+    raw = key_id + timestamp.to_bytes(8, "big") + key.sign(message)
+    return f"\u2014 {name} {base64.b64encode(raw).decode()}\n"
+
+
+def test_a_signature_with_the_same_name_and_another_key_id_is_not_by_the_key(
+    key: Ed25519PrivateKey, note: str, vkey: str
+) -> None:
+    """C2SP signed-note: a verifier identifies its key by name AND key ID. A line with the
+    same name and another key ID is not a signature by that key: it is ignored when a
+    signature by the key is present, and it never counts as one."""
+    other = Ed25519PrivateKey.from_private_bytes(b"\x08" * 32)  # a real second key
+    other_vkey = encode_verifier_key(ORIGIN, _raw(other))  # under the same name
+    ours, theirs = parse_verifier_key(vkey).key_id, parse_verifier_key(other_vkey).key_id
+    assert ours != theirs
+    body = parse_signed_note(note).text
+    other_line = _sign(body, other, ORIGIN)[len(body) + 1 :]
+
+    # Signed by both keys under one name, in either order: each key finds its own.
+    for both in (note + other_line, body + "\n" + other_line + note[len(body) + 1 :]):
+        assert verify_checkpoint(both, vkey).size == 42
+        assert verify_checkpoint(both, other_vkey).size == 42
+        assert {s.key_id for s in parse_checkpoint(both).signatures} == {ours, theirs}
+
+    # A bad signature under the other key ID beside ours: not ours, so ignored.
+    junk = NoteSignature(ORIGIN, theirs, b"\x00" * 64).line()
+    assert verify_checkpoint(note + junk, vkey).size == 42
+
+    # Only the other key signed: there is no signature by the expected key.
+    with pytest.raises(CheckpointError, match=f"with key ID {theirs.hex()}, not with the expected"):
+        verify_checkpoint(body + "\n" + other_line, vkey)
+
+    # Our signature bytes under the other key ID: not a signature by our key either,
+    # and for the other key it is an invalid signature by it.
+    ours_signature = parse_signed_note(note).signatures[0].signature
+    relabelled = body + "\n" + NoteSignature(ORIGIN, theirs, ours_signature).line()
+    with pytest.raises(CheckpointError, match="not with the expected key"):
+        verify_checkpoint(relabelled, vkey)
+    with pytest.raises(CheckpointError, match="invalid signature"):
+        verify_checkpoint(relabelled, other_vkey)
+
+
+def test_a_cosignature_with_the_same_name_is_ignored(
+    key: Ed25519PrivateKey, note: str, vkey: str
+) -> None:
+    """A tlog-cosignature/v1 line under the log's own name has another key ID (signature
+    type 0x04), whether by a second key or by the log's key itself: it is not an Ed25519
+    note signature by the log key, so it is ignored, never checked as one."""
+    body = parse_signed_note(note).text
+    witness = Ed25519PrivateKey.from_private_bytes(b"\x09" * 32)
+    for cosigner in (witness, key):
+        line = _cosignature_line(body, cosigner, ORIGIN, 1_700_000_000)
+        cosigned = note + line
+        checkpoint = verify_checkpoint(cosigned, vkey)
+        assert checkpoint.size == 42 and len(checkpoint.signatures) == 2
+        assert checkpoint.signatures[1].key_id != parse_verifier_key(vkey).key_id
+        with pytest.raises(CheckpointError, match="not with the expected key"):
+            verify_checkpoint(body + "\n" + line, vkey)  # a cosignature alone is not enough

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,29 @@ def test_listen_parsing() -> None:
     assert is_loopback("::1") and is_loopback("127.0.0.2") and not is_loopback("example.org")
     with pytest.raises(ConfigError):
         parse_listen("127.0.0.1:70000")
+
+
+def test_min_occurred_at_from_file_environment_and_default(tmp_path: Path) -> None:
+    floor = datetime(2000, 1, 1, tzinfo=UTC)
+    assert load_config(None, environ={}).min_occurred_at == floor
+    assert GatewayConfig().min_occurred_at == floor
+    toml_time = write(tmp_path, "min_occurred_at = 1990-01-01T00:00:00Z\n")
+    assert load_config(toml_time, environ={}).min_occurred_at == datetime(1990, 1, 1, tzinfo=UTC)
+    text = write(tmp_path, 'min_occurred_at = "1995-06-01T08:00:00+08:00"\n')
+    assert load_config(text, environ={}).min_occurred_at == datetime(1995, 6, 1, tzinfo=UTC)
+    env = load_config(None, environ={"GATEWAY_MIN_OCCURRED_AT": "2010-01-01T00:00:00Z"})
+    assert env.min_occurred_at == datetime(2010, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('min_occurred_at = "2000-01-01T00:00:00"', "with its UTC offset"),
+        ("min_occurred_at = 2000-01-01", "with its UTC offset"),
+        ('min_occurred_at = "yesterday"', "with its UTC offset"),
+        ("min_occurred_at = 2999-01-01T00:00:00Z", "in the future"),
+    ],
+)
+def test_bad_min_occurred_at_is_a_clear_error(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, text + "\n"), environ={})

@@ -59,3 +59,27 @@ def test_page_size(value: int, size: int, bad: bool) -> None:
 def test_checkpoint_fields_are_parsed_from_the_note() -> None:
     bogus = convert.checkpoint_to_proto("not a note")
     assert bogus.signed_note == "not a note" and bogus.size == 0
+
+
+def test_an_empty_timestamp_is_refused_by_the_floor() -> None:
+    message = submission()
+    message.occurred_at.Clear()  # set, but empty: 1970-01-01T00:00:00Z
+    assert message.HasField("occurred_at")
+    _, problems = convert.submission_from_proto(message, "bank-a", NOW)
+    assert [f for f, _ in problems] == ["occurred_at"]
+    assert problems[0][1].startswith("must not be before 2000-01-01T00:00:00Z")
+    # A configured floor is the one applied.
+    message.occurred_at.FromDatetime(datetime(1995, 1, 1, tzinfo=UTC))
+    _, refused = convert.submission_from_proto(message, "bank-a", NOW)
+    _, accepted = convert.submission_from_proto(
+        message, "bank-a", NOW, datetime(1990, 1, 1, tzinfo=UTC)
+    )
+    assert [f for f, _ in refused] == ["occurred_at"] and accepted == []
+
+
+def test_milliseconds_sent_as_seconds_are_out_of_range() -> None:
+    message = submission()
+    message.occurred_at.seconds = 1_717_171_717_123  # Date.now() in a JavaScript client
+    _, problems = convert.submission_from_proto(message, "bank-a", NOW)
+    assert [f for f, _ in problems] == ["occurred_at"]
+    assert "milliseconds sent as seconds" in problems[0][1]

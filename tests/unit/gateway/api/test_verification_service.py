@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
+from typing import Any
 
 import grpc
 import pytest
@@ -158,3 +160,80 @@ def test_token_check_names_are_the_courts(harness: Harness) -> None:
         vf.VerifyEvidenceRequest(entry_id=receipt.entry_id)
     )
     assert [c.name for c in response.checks][: len(TOKEN_CHECKS)] == list(TOKEN_CHECKS)
+
+
+def _stored_with(harness: Harness, entry_id: str, **changes: object) -> None:
+    """Change the stored record's receipt fields (as a tampered database would)."""
+    record = harness.ledger.records[entry_id]
+    fields = {f: getattr(record.receipt, f) for f in record.receipt.__slots__}
+    harness.ledger.records[entry_id] = EvidenceRecord(
+        record.submission, Receipt(**{**fields, **changes})
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("received_at", lambda r: r.received_at + timedelta(seconds=1)),
+        ("loan_sequence", lambda r: r.loan_sequence + 1),
+        ("previous_leaf_hash", lambda r: b"\x22" * 32),
+    ],
+)
+def test_stored_record_that_differs_from_its_leaf_is_invalid(
+    harness: Harness, field: str, value: Any
+) -> None:
+    receipt = register(harness)
+    stored = harness.ledger.records[receipt.entry_id].receipt
+    _stored_with(harness, receipt.entry_id, **{field: value(stored)})
+    response = harness.verification.VerifyEvidence(
+        vf.VerifyEvidenceRequest(entry_id=receipt.entry_id)
+    )
+    assert response.verdict == vf.VERDICT_INVALID
+    failed = [c for c in response.checks if c.status == vf.CHECK_STATUS_FAILED]
+    assert [c.name for c in failed] == ["Leaf matches record"]
+    assert failed[0].detail.startswith(f"the leaf differs from the record in: {field} (record ")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda m: setattr(m, "entry_id", m.entry_id[:-1] + ("a" if m.entry_id[-1] != "a" else "b")),
+        lambda m: setattr(m, "loan_sequence", 9),
+        lambda m: setattr(m, "previous_leaf_hash", b"\x22" * 32),
+        lambda m: m.received_at.FromSeconds(m.received_at.seconds + 3600),
+        lambda m: setattr(m.checkpoint, "size", m.checkpoint.size + 1),
+    ],
+    ids=["entry_id", "loan_sequence", "previous_leaf_hash", "received_at", "checkpoint.size"],
+)
+def test_held_receipt_with_a_changed_copy_is_invalid(harness: Harness, change: Any) -> None:
+    receipt = register(harness)
+    forged = common_pb2.Receipt()
+    forged.CopyFrom(receipt)
+    change(forged)
+    response = harness.verification.VerifyEvidence(
+        vf.VerifyEvidenceRequest(entry_id=receipt.entry_id, receipt=forged)
+    )
+    assert response.verdict == vf.VERDICT_INVALID
+    failed = {c.name for c in response.checks if c.status == vf.CHECK_STATUS_FAILED}
+    assert failed & {"Receipt fields match leaf", "Receipt checkpoint fields match note"}
+    assert failed <= {
+        "Receipt fields match leaf",
+        "Receipt checkpoint fields match note",
+        "Receipt matches record",  # the entry id is also compared with the record's
+    }
+
+
+def test_a_receipt_checkpoint_with_a_huge_size_is_invalid_argument(harness: Harness) -> None:
+    """A size beyond Python's 4,300-digit int limit used to end the call with INTERNAL."""
+    receipt = register(harness)
+    forged = common_pb2.Receipt()
+    forged.CopyFrom(receipt)
+    origin, _, rest = receipt.checkpoint.signed_note.partition("\n")
+    _, _, rest = rest.partition("\n")
+    forged.checkpoint.signed_note = f"{origin}\n{'9' * 5000}\n{rest}"
+    with pytest.raises(grpc.RpcError) as info:
+        harness.verification.VerifyEvidence(
+            vf.VerifyEvidenceRequest(entry_id=receipt.entry_id, receipt=forged)
+        )
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert error_fields(info.value) == ["receipt.checkpoint.signed_note"]

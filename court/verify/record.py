@@ -1,0 +1,274 @@
+"""Court-side verification of a record against the log, and of a receipt held for it (pure).
+
+:func:`verify_record` is what a verification service runs on a record it
+holds: the record's token and leaf against what the record says (every field
+the leaf signs, ``received_at`` included), the log's latest checkpoint and the
+leaf's inclusion in it, and, when the caller holds a receipt for the record,
+whether it is the record's and :func:`court.verify.receipt.verify_receipt` on
+it against that latest checkpoint. The steps are shared with the receipt
+verification (:mod:`court.verify.steps`), so each rule is written once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from cryptography import x509
+
+from court.evidence.leaf import LeafFields
+from court.verify.receipt import ReceiptCopies, ReceiptVerification, verify_receipt
+from court.verify.result import Check, Checklist, Verdict
+from court.verify.steps import (
+    CHECK_CHECKPOINT,
+    CHECK_CONSISTENCY,
+    CHECK_INCLUSION,
+    CHECK_LEAF_FORMAT,
+    CHECK_LEAF_RECORD,
+    CHECK_LEAF_TOKEN,
+    CHECK_RECEIPT_CHECKPOINT,
+    CHECK_RECEIPT_CHECKPOINT_FIELDS,
+    CHECK_RECEIPT_FIELDS,
+    CHECK_RECEIPT_INCLUSION,
+    CHECK_RECEIPT_MATCHES,
+    Outcome,
+    copy_check,
+    decode_leaf_or_error,
+    included,
+    leaf_format,
+    leaf_names_token,
+    outcome,
+    shown,
+    signed_checkpoint,
+)
+from court.verify.token import TokenVerification, verify_timestamp
+
+__all__ = [
+    "RECORD_CHECKS",
+    "ExpectedRecord",
+    "ReceiptInput",
+    "RecordVerification",
+    "verify_record",
+]
+
+#: The checks of :func:`verify_record` after the token's, in report order.
+RECORD_CHECKS: Final[tuple[str, ...]] = (
+    CHECK_LEAF_FORMAT,
+    CHECK_LEAF_RECORD,
+    CHECK_LEAF_TOKEN,
+    CHECK_CHECKPOINT,
+    CHECK_INCLUSION,
+    CHECK_RECEIPT_MATCHES,
+    CHECK_RECEIPT_FIELDS,
+    CHECK_RECEIPT_CHECKPOINT,
+    CHECK_RECEIPT_CHECKPOINT_FIELDS,
+    CHECK_RECEIPT_INCLUSION,
+    CHECK_CONSISTENCY,
+)
+
+_RECORD_REQUIRED: Final[tuple[str, ...]] = RECORD_CHECKS[:5]
+_HELD_REQUIRED: Final[tuple[str, ...]] = RECORD_CHECKS[5:]
+# The checks of a held receipt's own verification that a record report carries.
+_HELD_FROM_RECEIPT: Final[tuple[str, ...]] = RECORD_CHECKS[6:]
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedRecord:
+    """What a record says, to compare with its leaf (the court-side view of a stored record)."""
+
+    entry_id: str
+    institution: str
+    loan_ref: str
+    kind: str
+    hash_algorithm: str
+    digest: bytes
+    occurred_at: datetime
+    received_at: datetime
+    supersedes: str | None
+    metadata: tuple[tuple[str, str], ...]
+    loan_sequence: int
+    previous_leaf_hash: bytes | None
+    leaf_index: int
+    leaf: bytes
+    timestamp_token: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptInput:
+    """A receipt a caller holds for a record (the court-side view of the API's Receipt)."""
+
+    entry_id: str
+    leaf: bytes
+    timestamp_token: bytes
+    checkpoint: str
+    leaf_index: int
+    proof_tree_size: int
+    proof: tuple[bytes, ...]
+    copies: ReceiptCopies
+
+
+@dataclass(frozen=True, slots=True)
+class RecordVerification:
+    """Outcome of :func:`verify_record`; ``receipt`` is the held receipt's own verification."""
+
+    verdict: Verdict
+    token: TokenVerification
+    receipt: ReceiptVerification | None = None
+
+    @property
+    def outcome(self) -> Outcome:
+        required = _RECORD_REQUIRED + (_HELD_REQUIRED if self.receipt is not None else ())
+        return outcome(self.verdict, self.token.ok, required)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.VALID
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        return self.verdict.checks
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, bytes):
+        return value.hex() if value else "(none)"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str):
+        return shown(value)
+    if isinstance(value, tuple):
+        return f"{len(value)} entries"
+    return str(value)
+
+
+def _leaf_mismatches(leaf: LeafFields, record: ExpectedRecord) -> list[str]:
+    """Each field the leaf signs that the record states otherwise, with both values."""
+    pairs: list[tuple[str, object, object]] = [
+        ("entry_id", leaf.entry_id, record.entry_id),
+        ("institution", leaf.institution, record.institution),
+        ("loan_ref", leaf.loan_ref, record.loan_ref),
+        ("kind", leaf.kind, record.kind),
+        ("hash_algorithm", leaf.hash_algorithm, record.hash_algorithm),
+        ("digest", leaf.digest, record.digest),
+        ("occurred_at", leaf.occurred_at, record.occurred_at),
+        ("received_at", leaf.received_at, record.received_at),
+        ("supersedes", leaf.supersedes, record.supersedes),
+        ("metadata", leaf.metadata, record.metadata),
+        ("loan_sequence", leaf.loan_sequence, record.loan_sequence),
+        ("previous_leaf_hash", leaf.previous_leaf_hash, record.previous_leaf_hash),
+    ]
+    return [
+        f"{name} (record {_text(stated)}, leaf {_text(signed)})"
+        for name, signed, stated in pairs
+        if signed != stated
+    ]
+
+
+def verify_record(
+    record: ExpectedRecord,
+    *,
+    roots: Sequence[x509.Certificate],
+    untrusted: Sequence[x509.Certificate] = (),
+    log_verifier_key: str,
+    checkpoint: str,
+    inclusion_proof: Sequence[bytes],
+    receipt: ReceiptInput | None = None,
+    consistency_proof: Sequence[bytes] | None = None,
+) -> RecordVerification:
+    """Run every named check on a record and (optionally) a receipt held for it.
+
+    ``checkpoint`` is the log's latest signed note and ``inclusion_proof`` the
+    proof of ``record.leaf`` at its size. A held ``receipt`` is compared with
+    the record, then verified by :func:`verify_receipt` with ``checkpoint`` as
+    the newer checkpoint and ``consistency_proof`` (from the receipt's
+    checkpoint to it); its copy and log checks are reported here under their
+    names. The receipt checks are ``not_run`` without a receipt.
+    """
+    token = verify_timestamp(
+        record.timestamp_token,
+        roots=roots,
+        untrusted=untrusted,
+        digest=record.digest,
+        hash_algorithm=record.hash_algorithm,
+    )
+    checks = Checklist()
+    for check in token.checks:
+        copy_check(checks, check)
+
+    # The leaf: canonical, about this record, naming this token.
+    leaf = leaf_format(
+        checks, decode_leaf_or_error(record.leaf), (CHECK_LEAF_RECORD, CHECK_LEAF_TOKEN)
+    )
+    if leaf is not None:
+        wrong = _leaf_mismatches(leaf, record)
+        checks.record(
+            CHECK_LEAF_RECORD,
+            not wrong,
+            "the leaf records every field of this record, received_at included"
+            if not wrong
+            else "the leaf differs from the record in: " + "; ".join(wrong),
+        )
+        leaf_names_token(checks, leaf, record.timestamp_token)
+
+    # The latest checkpoint and the inclusion of the leaf in it.
+    latest = signed_checkpoint(
+        checks, CHECK_CHECKPOINT, checkpoint, log_verifier_key, (CHECK_INCLUSION,)
+    )
+    if latest is not None:
+        included(
+            checks,
+            CHECK_INCLUSION,
+            record.leaf,
+            record.leaf_index,
+            inclusion_proof,
+            latest,
+            "the tree",
+        )
+
+    # The receipt the caller holds, if any.
+    if receipt is None:
+        for name in _HELD_REQUIRED:
+            checks.not_run(name, "no receipt was supplied")
+        return RecordVerification(checks.verdict(), token)
+    differs = [
+        name
+        for name, a, b in (
+            ("entry id", receipt.entry_id, record.entry_id),
+            ("leaf", receipt.leaf, record.leaf),
+            ("timestamp token", receipt.timestamp_token, record.timestamp_token),
+            ("leaf index", receipt.leaf_index, record.leaf_index),
+        )
+        if a != b
+    ]
+    checks.record(
+        CHECK_RECEIPT_MATCHES,
+        not differs,
+        "same entry id, leaf index, leaf and token as the record"
+        if not differs
+        else "the receipt differs from the record in: " + ", ".join(differs),
+    )
+    held = verify_receipt(
+        leaf=receipt.leaf,
+        token=receipt.timestamp_token,
+        checkpoint=receipt.checkpoint,
+        leaf_index=receipt.leaf_index,
+        tree_size=receipt.proof_tree_size,
+        inclusion_proof=receipt.proof,
+        copies=receipt.copies,
+        log_verifier_key=log_verifier_key,
+        roots=roots,
+        untrusted=untrusted,
+        digest=record.digest,
+        hash_algorithm=record.hash_algorithm,
+        newer_checkpoint=checkpoint,
+        consistency_proof=consistency_proof,
+    )
+    # A check the held receipt's are blocked on ("Receipt checkpoint signature
+    # valid", "Checkpoint signature valid" on the same note) failed here as well.
+    for name in _HELD_FROM_RECEIPT:
+        copy_check(checks, held.verdict[name])
+    return RecordVerification(checks.verdict(), token, held)

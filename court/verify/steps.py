@@ -1,0 +1,182 @@
+"""The steps that receipt and record verification share, each written once (pure).
+
+:mod:`court.verify.receipt` (a receipt, offline) and :mod:`court.verify.record`
+(a record a verification service holds, and a receipt held for it) run the
+same leaf, checkpoint and proof checks under the same names; the names, the
+overall :class:`Outcome` and those steps live here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Final
+
+from court.errors import CourtError
+from court.evidence.leaf import LeafFields, decode_leaf
+from court.verify.checkpoint import Checkpoint, verify_checkpoint
+from court.verify.merkle import verify_consistency, verify_inclusion
+from court.verify.result import Check, Checklist, CheckStatus, Verdict
+from court.verify.rfc6962 import leaf_hash
+
+__all__ = [
+    "CHECK_CHECKPOINT",
+    "CHECK_CONSISTENCY",
+    "CHECK_INCLUSION",
+    "CHECK_LEAF_DIGEST",
+    "CHECK_LEAF_FORMAT",
+    "CHECK_LEAF_RECORD",
+    "CHECK_LEAF_TOKEN",
+    "CHECK_RECEIPT_CHECKPOINT",
+    "CHECK_RECEIPT_CHECKPOINT_FIELDS",
+    "CHECK_RECEIPT_FIELDS",
+    "CHECK_RECEIPT_INCLUSION",
+    "CHECK_RECEIPT_MATCHES",
+    "Outcome",
+    "consistent",
+    "copy_check",
+    "decode_leaf_or_error",
+    "included",
+    "leaf_format",
+    "leaf_names_token",
+    "outcome",
+    "shown",
+    "signed_checkpoint",
+]
+
+CHECK_LEAF_FORMAT: Final = "Leaf well-formed"
+CHECK_LEAF_RECORD: Final = "Leaf matches record"
+CHECK_LEAF_DIGEST: Final = "Leaf digest matches"
+CHECK_LEAF_TOKEN: Final = "Leaf names token"
+CHECK_RECEIPT_FIELDS: Final = "Receipt fields match leaf"
+CHECK_CHECKPOINT: Final = "Checkpoint signature valid"
+CHECK_INCLUSION: Final = "Inclusion proof valid"
+CHECK_RECEIPT_MATCHES: Final = "Receipt matches record"
+CHECK_RECEIPT_CHECKPOINT: Final = "Receipt checkpoint signature valid"
+CHECK_RECEIPT_CHECKPOINT_FIELDS: Final = "Receipt checkpoint fields match note"
+CHECK_RECEIPT_INCLUSION: Final = "Receipt inclusion proof valid"
+CHECK_CONSISTENCY: Final = "Log consistent with receipt checkpoint"
+
+_SHOWN_CHARS: Final = 80
+
+
+class Outcome(StrEnum):
+    """The overall result of a verification."""
+
+    VALID = "valid"
+    """No check failed and every check needed to establish validity passed."""
+    INVALID = "invalid"
+    """At least one check failed."""
+    INCONCLUSIVE = "inconclusive"
+    """No check failed, but a needed check could not run (its input was missing)."""
+
+
+def outcome(verdict: Verdict, token_ok: bool, required: Sequence[str]) -> Outcome:
+    """INVALID if a check failed; VALID if the token and every ``required`` check passed."""
+    if verdict.failures:
+        return Outcome.INVALID
+    if token_ok and all(name in verdict and verdict[name].passed for name in required):
+        return Outcome.VALID
+    return Outcome.INCONCLUSIVE
+
+
+def shown(value: str) -> str:
+    """A value from the input as a detail quotes it: repr, at most 80 characters of it."""
+    if len(value) <= _SHOWN_CHARS:
+        return repr(value)
+    return repr(value[:_SHOWN_CHARS]) + f"… ({len(value)} characters)"
+
+
+def copy_check(checks: Checklist, check: Check) -> None:
+    """Record ``check`` (from another verification) in ``checks`` as it is."""
+    if check.status is CheckStatus.PASSED:
+        checks.passed(check.name, check.detail)
+    elif check.status is CheckStatus.FAILED:
+        checks.failed(check.name, check.detail)
+    else:
+        checks.not_run(check.name, check.detail)
+
+
+def decode_leaf_or_error(leaf: bytes) -> LeafFields | CourtError:
+    try:
+        return decode_leaf(leaf)
+    except CourtError as exc:
+        return exc
+
+
+def leaf_format(
+    checks: Checklist, decoded: LeafFields | CourtError, dependants: Sequence[str]
+) -> LeafFields | None:
+    """Leaf well-formed; on failure the ``dependants`` are not run."""
+    if isinstance(decoded, CourtError):
+        checks.failed(CHECK_LEAF_FORMAT, str(decoded))
+        checks.blocked(dependants, CHECK_LEAF_FORMAT)
+        return None
+    checks.passed(CHECK_LEAF_FORMAT, f"canonical DER evidence leaf v{decoded.version}")
+    return decoded
+
+
+def leaf_names_token(checks: Checklist, leaf: LeafFields, token: bytes) -> None:
+    token_hash = hashlib.sha256(token).digest()
+    checks.record(
+        CHECK_LEAF_TOKEN,
+        leaf.token_sha256 == token_hash,
+        f"leaf tokenHash {leaf.token_sha256.hex()}, SHA-256 of the token {token_hash.hex()}",
+    )
+
+
+def signed_checkpoint(
+    checks: Checklist, name: str, note: str, log_verifier_key: str, dependants: Sequence[str]
+) -> Checkpoint | None:
+    """A checkpoint signature check; on failure the ``dependants`` are not run."""
+    try:
+        checkpoint = verify_checkpoint(note, log_verifier_key)
+    except CourtError as exc:
+        checks.failed(name, str(exc))
+        checks.blocked(dependants, name)
+        return None
+    checks.passed(name, f"{checkpoint.origin} at size {checkpoint.size}, signed by the log key")
+    return checkpoint
+
+
+def included(
+    checks: Checklist,
+    name: str,
+    leaf: bytes,
+    leaf_index: int,
+    proof: Sequence[bytes],
+    checkpoint: Checkpoint,
+    tree: str,
+) -> None:
+    try:
+        verify_inclusion(leaf_index, checkpoint.size, leaf_hash(leaf), proof, checkpoint.root_hash)
+    except CourtError as exc:
+        checks.failed(name, str(exc))
+        return
+    checks.passed(name, f"leaf {leaf_index} is in {tree} of size {checkpoint.size}")
+
+
+def consistent(
+    checks: Checklist, held: Checkpoint, newer: Checkpoint, proof: Sequence[bytes]
+) -> None:
+    if held.origin != newer.origin:
+        checks.failed(
+            CHECK_CONSISTENCY, f"the receipt is from log {held.origin!r}, not {newer.origin!r}"
+        )
+        return
+    if held.size > newer.size:
+        checks.failed(
+            CHECK_CONSISTENCY,
+            f"the receipt's checkpoint (size {held.size}) is ahead of the log's ({newer.size})",
+        )
+        return
+    try:
+        verify_consistency(held.size, newer.size, proof, held.root_hash, newer.root_hash)
+    except CourtError as exc:
+        checks.failed(CHECK_CONSISTENCY, str(exc))
+        return
+    checks.passed(
+        CHECK_CONSISTENCY,
+        f"the log of size {newer.size} extends the receipt's of size {held.size}",
+    )

@@ -164,11 +164,11 @@ def _long_outer_length(leaf: bytes) -> bytes:
 # non-canonical, and a lenient BER reader (asn1crypto) reads the same values from it.
 NON_CANONICAL = [
     pytest.param(
-        _long_outer_length, "length is not minimally encoded", id="long-form outer length"
+        _long_outer_length, "non-minimal length", id="long-form outer length"
     ),
     pytest.param(
         _edit(b"\x0c\x02e1", b"\x0c\x81\x02e1"),
-        "length is not minimally encoded",
+        "non-minimal length",
         id="long-form length of entryId",
     ),
     pytest.param(
@@ -216,7 +216,7 @@ def test_rejects_another_encoding_of_the_same_values(
     ("bad", "reason"),
     [
         pytest.param(lambda b: b + b"\x00", "trailing bytes after the leaf", id="trailing byte"),
-        pytest.param(lambda b: b[:-1], "element is truncated", id="truncated"),
+        pytest.param(lambda b: b[:-1], "truncat", id="truncated"),
         pytest.param(
             _edit(b"20240506070809.12Z", b"20240506070809.120"),
             "occurredAt is not a DER GeneralizedTime in UTC",

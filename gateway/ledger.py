@@ -25,10 +25,21 @@ The committing stage, one batch at a time:
 5. appends the leaf hashes to a copy of the in-memory compact tree and signs
    ONE checkpoint for the new size;
 6. writes entries, new tree nodes, loan heads and the checkpoint in one
-   transaction (synced before it returns);
+   transaction (synced before it returns): this publishes the batch;
 7. only then swaps in the new tree, computes each inclusion proof in memory
    (from the new nodes and the old tree's frontier: no database read) and
    answers every waiting caller.
+
+Publication
+-----------
+Reads answer only for entries below the size of the latest published
+checkpoint, which is the store's own latest checkpoint
+(:meth:`Ledger.published`, the one place that decides it). Entries, nodes
+and their checkpoint become visible together, in one transaction, so
+whatever a read returns can be proven, by this process or by any other
+reading the same store. The writer's in-memory tree is not what readers
+see: it lags the store between steps 6 and 7, and another process's is
+never moved at all.
 
 If the store fails, the whole batch fails with ``Unavailable`` and nothing of
 it is written (one transaction); the in-memory tree was never changed, and
@@ -249,8 +260,7 @@ class Ledger:
         self._cond = threading.Condition()
         self._closing = False
         self._needs_reload = False
-        self._tree = CompactTree()
-        self._latest: StoredCheckpoint | None = None
+        self._tree = CompactTree()  # the writer's; readers use published()
         self._checkpoints: dict[int, str] = {}
         self._load_state()
         self._lock = threading.Lock()  # guards _inflight and answering callers
@@ -327,15 +337,37 @@ class Ledger:
                 f"({exc}): configure the key that signed it, or another database"
             ) from exc
         self._tree = tree
-        self._latest = latest
         self._remember_checkpoint(latest.size, latest.note)
         self._needs_reload = False
 
+    # ------------------------------------------------------------ publishing
+
+    def published(self) -> StoredCheckpoint:
+        """The latest published checkpoint: the bound of every read.
+
+        It is the store's own latest checkpoint. A group commit writes its
+        entries, their tree nodes and the checkpoint covering them in one
+        transaction, so everything at or below this size can be proven from
+        the store, and a record that a read returns is covered by every
+        checkpoint a later read returns (the size only grows). The writer's
+        in-memory tree is never consulted: it lags the store between a commit
+        and the answers to its callers, and in another process reading the
+        same store it never moves. One indexed read (the checkpoints' primary
+        key). Raises :class:`Unavailable` if the store fails.
+        """
+        try:
+            latest = self._store.latest_checkpoint()
+        except StoreError as exc:
+            raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
+        if latest is None:
+            raise Unavailable("the store holds no checkpoint; retry later")
+        self._remember_checkpoint(latest.size, latest.note)
+        return latest
+
     @property
     def size(self) -> int:
-        """The size of the latest checkpoint."""
-        assert self._latest is not None
-        return self._latest.size
+        """The size of the latest published checkpoint (see :meth:`published`)."""
+        return self.published().size
 
     # ------------------------------------------------------------ submitting
 
@@ -658,9 +690,8 @@ class Ledger:
             self._fail(pending, exc)
             return
 
-        # 7. publish, prove (in memory), answer
+        # 7. prove (in memory), answer; the commit published the checkpoint to readers
         self._tree = tree
-        self._latest = checkpoint
         self._remember_checkpoint(size, checkpoint.note)
         overlay: dict[NodeID, bytes] = {(lv, ix): h for lv, ix, h in old_frontier}
         overlay.update(((lv, ix), h) for lv, ix, h in nodes)
@@ -753,11 +784,12 @@ class Ledger:
         problems = validate_entry_id(entry_id)
         if problems:
             raise InvalidArgument(problems)
+        visible = self.size
         try:
             entry = self._store.get_entry(entry_id)
         except StoreError as exc:
             raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
-        if entry is None:
+        if entry is None or entry.leaf_index >= visible:
             raise NotFound(f"no evidence record has the entry id {entry_id!r}; check the receipt")
         return self._records([entry])[0]
 
@@ -777,10 +809,12 @@ class Ledger:
         limit = _page_size(page_size)
         fingerprint = _fingerprint(hash_algorithm.encode(), digest)
         after = _decode_token(page_token, b"F", fingerprint)
+        visible = self.size
         try:
             found = self._store.find_by_digest(hash_algorithm, digest, limit + 1, after)
         except StoreError as exc:
             raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
+        found = [e for e in found if e.leaf_index < visible]
         more = len(found) > limit
         found = found[:limit]
         token = _encode_token(b"F", found[-1].leaf_index, fingerprint) if more else ""
@@ -796,24 +830,26 @@ class Ledger:
         limit = _page_size(page_size)
         fingerprint = _fingerprint(institution.encode(), loan_ref.encode())
         after = _decode_token(page_token, b"L", fingerprint)
+        visible = self.size
         try:
             found = self._store.list_by_loan(institution, loan_ref, max(after, 0), limit + 1)
         except StoreError as exc:
             raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
+        found = [e for e in found if e.leaf_index < visible]
         more = len(found) > limit
         found = found[:limit]
         token = _encode_token(b"L", found[-1].loan_sequence, fingerprint) if more else ""
         return self._records(found), token
 
     def checkpoint(self) -> str:
-        """The latest signed checkpoint (C2SP signed note text)."""
-        assert self._latest is not None
-        return self._latest.note
+        """The latest published checkpoint (C2SP signed note text)."""
+        return self.published().note
 
     def checkpoint_at(self, size: int) -> str:
         """The signed checkpoint of exactly ``size`` (one exists per group commit)."""
-        if size < 0 or size > self.size:
-            raise InvalidArgument([("tree_size", f"must be between 0 and {self.size}")])
+        latest = self.size
+        if size < 0 or size > latest:
+            raise InvalidArgument([("tree_size", f"must be between 0 and {latest}")])
         try:
             return self._checkpoint_note(size)
         except Unavailable:
@@ -845,11 +881,12 @@ class Ledger:
         """The index of the leaf with this RFC 9162 leaf hash. :class:`NotFound` if none."""
         if len(leaf_hash) != 32:
             raise InvalidArgument([("leaf_hash", "must be 32 bytes (an RFC 9162 leaf hash)")])
+        visible = self.size
         try:
             index = self._store.leaf_index_by_hash(leaf_hash)
         except StoreError as exc:
             raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
-        if index is None or index >= self.size:
+        if index is None or index >= visible:
             raise NotFound("no leaf of the log has this leaf hash")
         return index
 

@@ -11,9 +11,11 @@ are waiting, or ``max_wait_ms`` after the first of them arrived) go through a
 two-stage pipeline of threads, so that batch N+1 is time-stamped while batch
 N is written. The preparing stage:
 
-1. resolves idempotency keys: a ``request_id`` already registered (or seen
-   earlier in the same batch) with identical content gets the original
-   receipt, with different content ``AlreadyExists``;
+1. resolves idempotency keys: a ``request_id`` already registered with
+   identical content gets the original receipt, with different content
+   ``AlreadyExists``; a ``request_id`` that an earlier item still in the
+   pipeline holds (earlier in the same batch, or in a batch being
+   committed) waits for that item's outcome (see "Repeated request ids");
 2. checks ``supersedes`` (an existing entry of the same loan);
 3. time-stamps every new digest (the token source verifies each token).
 
@@ -47,8 +49,19 @@ it is reloaded from the store before the next batch if the store's size might
 differ. If the TSA fails for an item, that item fails with ``Unavailable``
 and the others go on.
 
+Repeated request ids
+--------------------
 A ``request_id`` still in the pipeline is matched against it (atomically
-with the pipeline's answers), so a repeat is never registered twice.
+with the pipeline's answers), so a repeat is never registered twice. A
+repeat (a "follower") is treated exactly as a separate call made after the
+earlier item, in order: once the earlier item has a receipt, an identical
+follower gets that receipt and a different one ``AlreadyExists``; if the
+earlier item failed (refused ``supersedes``, TSA down, store down), the
+follower is judged on its own. Inside one batch that happens in another
+round of the preparing stage, and the batch still registers in its own
+order (a loan's chain follows the order of the items); a follower whose
+earlier item failed in the committing stage goes back to the head of the
+queue.
 
 Single writer: one ledger process appends to a given database at a time.
 (A second writer would not corrupt the log: leaf indices, checkpoint sizes
@@ -161,10 +174,15 @@ class _Item:
 
 @dataclass(slots=True, eq=False)
 class _New:
-    """An item being registered in the current batch."""
+    """An item being registered in the current batch.
+
+    ``followers`` are later items with the same idempotency key (in the same
+    batch or a later one), in order: each is judged once this one's outcome is
+    known, as a separate later call would be (see :meth:`Ledger._finish`).
+    """
 
     item: _Item
-    aliases: list[_Item] = field(default_factory=list)
+    followers: list[_Item] = field(default_factory=list)
     token: bytes = b""
     entry: StoredEntry | None = None
     error: GatewayError | None = None
@@ -259,6 +277,7 @@ class Ledger:
         self._queue: deque[_Item] = deque()
         self._cond = threading.Condition()
         self._closing = False
+        self._drained = False  # closing, and the preparing stage took its last batch
         self._needs_reload = False
         self._tree = CompactTree()  # the writer's; readers use published()
         self._checkpoints: dict[int, str] = {}
@@ -420,6 +439,7 @@ class Ledger:
         with self._cond:
             while not self._queue:
                 if self._closing:
+                    self._drained = True
                     return None
                 self._cond.wait()
             deadline = self._queue[0].enqueued + self._max_wait
@@ -434,24 +454,50 @@ class Ledger:
     def _resolve(self, pairs: Sequence[tuple[_Item, ItemResult]]) -> None:
         with self._lock:
             for item, result in pairs:
-                if item.call.results[item.position] is None:
-                    item.call.resolve(item.position, result)
+                _answer(item, result)
 
-    def _finish(self, done: Sequence[_New], result_of: Any = None) -> None:
-        """Answer ``done`` (each its ``error``, or ``result_of(p)``) and its aliases.
+    def _finish(self, done: Sequence[_New], result_of: Any = None) -> list[_Item]:
+        """Answer ``done`` (each its ``error``, or ``result_of(p)``) and its followers.
 
-        Under the lock, so that the preparing stage either attaches an alias
-        before this (and it is answered here) or finds the key committed.
+        A follower gets what a separate call made after this item's would get:
+        after a receipt, that same receipt if its content is identical, else
+        ``AlreadyExists``; after an error, nothing yet: it is returned, to be
+        judged on its own (the caller puts it through the pipeline again).
+        Under the lock, so that the preparing stage either attaches a follower
+        before this (and it is handled here) or finds the key settled.
         """
+        again: list[_Item] = []
         with self._lock:
             for p in done:
                 result = p.error if p.error is not None else result_of(p)
-                for item in (p.item, *p.aliases):
-                    if item.call.results[item.position] is None:
-                        item.call.resolve(item.position, result)
+                _answer(p.item, result)
+                for f in p.followers:
+                    if isinstance(result, GatewayError):
+                        again.append(f)
+                    elif f.submission == p.item.submission:
+                        _answer(f, result)
+                    else:
+                        _answer(f, _conflict(f.submission))
                 self._inflight.pop(
                     (p.item.submission.institution, p.item.submission.request_id), None
                 )
+        return again
+
+    def _requeue(self, items: list[_Item]) -> None:
+        """Put followers of items that failed when committing back at the head of the
+        queue, to be judged on their own; refuse them once the queue is drained."""
+        with self._lock:
+            items = [i for i in items if i.call.results[i.position] is None]
+        if not items:
+            return
+        items.sort(key=lambda i: (i.enqueued, i.position))
+        with self._cond:
+            if not self._drained:
+                self._queue.extendleft(reversed(items))
+                self._cond.notify()
+                return
+        refused = FailedPrecondition("the ledger is shutting down; retry on another server")
+        self._resolve([(i, refused) for i in items])
 
     def _unanswered(self, batch: Sequence[_Item], exc: Exception) -> None:
         log.exception("group commit failed unexpectedly", exc_info=exc)
@@ -462,10 +508,9 @@ class Ledger:
             stuck = [k for k, p in self._inflight.items() if id(p.item) in mine]
             waiting = list(batch)
             for key in stuck:
-                waiting.extend(self._inflight.pop(key).aliases)  # from later batches too
+                waiting.extend(self._inflight.pop(key).followers)  # from later batches too
             for item in waiting:
-                if item.call.results[item.position] is None:
-                    item.call.resolve(item.position, error)
+                _answer(item, error)
 
     def _run_prepare(self) -> None:
         """Stage 1: idempotency, supersedes and time-stamps of the next batch."""
@@ -497,22 +542,37 @@ class Ledger:
                 self._unanswered(batch, exc)
 
     def _prepare(self, batch: list[_Item]) -> list[_New]:
+        """Stage 1 of a batch, in rounds: an item whose request_id repeats one that
+        failed in an earlier round is judged in the next. Returns the items to
+        register, in batch order (the order of the loans' chains)."""
+        order = {id(item): n for n, item in enumerate(batch)}
+        prepared: list[_New] = []
+        todo = batch
+        while todo:
+            ready, again = self._prepare_round(todo)
+            prepared += ready
+            todo = sorted(again, key=lambda i: order[id(i)])
+        prepared.sort(key=lambda p: order[id(p.item)])
+        return prepared
+
+    def _prepare_round(self, items: list[_Item]) -> tuple[list[_New], list[_Item]]:
+        """Idempotency, supersedes and time-stamps of ``items``.
+
+        Returns the items ready to commit and the followers of items that
+        failed (to be judged on their own in another round).
+        """
         store = self._store
-        keys = [(i.submission.institution, i.submission.request_id) for i in batch]
         replays: list[tuple[_Item, ItemResult]] = []
-        # 1. idempotency: first against batches still in the pipeline (atomically
+        # 1. idempotency: first against items still in the pipeline (atomically
         #    with their completion, see _finish), then against the store.
         new: dict[tuple[str, str], _New] = {}
         originals: list[tuple[_Item, StoredEntry]] = []
         ask_store: list[_Item] = []
         with self._lock:
-            for item, key in zip(batch, keys, strict=True):
-                busy = self._inflight.get(key)
+            for item in items:
+                busy = self._inflight.get((item.submission.institution, item.submission.request_id))
                 if busy is not None:
-                    if busy.item.submission == item.submission:
-                        busy.aliases.append(item)
-                    else:
-                        replays.append((item, _conflict(item.submission)))
+                    busy.followers.append(item)
                 else:
                     ask_store.append(item)
         try:
@@ -521,8 +581,8 @@ class Ledger:
             )
         except StoreError as exc:
             error = _store_down(exc)
-            self._resolve(replays + [(i, error) for i in ask_store])
-            return []
+            self._resolve([(i, error) for i in ask_store])
+            return [], []
         for item in ask_store:
             s = item.submission
             key = (s.institution, s.request_id)
@@ -536,10 +596,8 @@ class Ledger:
             first = new.get(key)
             if first is None:
                 new[key] = _New(item)
-            elif first.item.submission == s:
-                first.aliases.append(item)
             else:
-                replays.append((item, _conflict(s)))
+                first.followers.append(item)
         if originals:
             try:
                 receipts = self._receipts([old for _, old in originals])
@@ -552,12 +610,13 @@ class Ledger:
             self._inflight.update(new)
 
         # 2. supersedes: an existing entry of the same loan
+        again: list[_Item] = []
         wanted = {p.item.submission.supersedes for p in pending} - {None}
         if wanted:
             try:
                 found = store.get_entries(w for w in wanted if w is not None)
             except StoreError as exc:
-                return self._fail(pending, exc)
+                return [], self._fail(pending, exc)
             for p in pending:
                 s = p.item.submission
                 if s.supersedes is None:
@@ -585,7 +644,7 @@ class Ledger:
                             )
                         ]
                     )
-            pending = self._settle(pending)
+            pending = self._settle(pending, again)
 
         # 3. time-stamps (each verified by the token source)
         if pending:
@@ -597,8 +656,8 @@ class Ledger:
                     p.error = token
                 else:
                     p.token = token
-            pending = self._settle(pending)
-        return pending
+            pending = self._settle(pending, again)
+        return pending, again
 
     def _commit(self, pending: list[_New]) -> None:
         store = self._store
@@ -606,7 +665,7 @@ class Ledger:
             try:
                 self._load_state()
             except GatewayError as exc:
-                self._fail(pending, exc)
+                self._requeue(self._fail(pending, exc))
                 return
 
         # 4. leaves and per-loan chains (after the previous batch's commit)
@@ -615,7 +674,7 @@ class Ledger:
                 {(p.item.submission.institution, p.item.submission.loan_ref) for p in pending}
             )
         except StoreError as exc:
-            self._fail(pending, exc)
+            self._requeue(self._fail(pending, exc))
             return
         chain: dict[tuple[str, str], tuple[int, bytes]] = {
             k: (h.sequence, h.leaf_hash) for k, h in heads.items()
@@ -654,7 +713,9 @@ class Ledger:
             leaf_hash = sha256(_LEAF_PREFIX + leaf).digest()
             chain[loan] = (sequence + 1, leaf_hash)
             built.append((p, entry_id, leaf, leaf_hash, sequence + 1, previous))
-        pending = self._settle(pending)
+        again: list[_Item] = []
+        pending = self._settle(pending, again)
+        self._requeue(again)
         if not built:
             return
 
@@ -687,7 +748,7 @@ class Ledger:
             # (a commit that landed but reported failure is then visible at once).
             with contextlib.suppress(GatewayError):
                 self._load_state()
-            self._fail(pending, exc)
+            self._requeue(self._fail(pending, exc))
             return
 
         # 7. prove (in memory), answer; the commit published the checkpoint to readers
@@ -707,21 +768,21 @@ class Ledger:
                 return Unavailable(f"registered, but the proof could not be built ({exc})")
             return _receipt(entry, note, proof)
 
-        self._finish(pending, receipt)
+        self._requeue(self._finish(pending, receipt))
 
-    def _settle(self, pending: list[_New]) -> list[_New]:
-        """Answer the items that failed; return the others."""
+    def _settle(self, pending: list[_New], again: list[_Item]) -> list[_New]:
+        """Answer the items that failed (their followers go to ``again``); return the others."""
         failed = [p for p in pending if p.error is not None]
         if failed:
-            self._finish(failed)
+            again += self._finish(failed)
         return [p for p in pending if p.error is None]
 
-    def _fail(self, pending: list[_New], exc: Exception) -> list[_New]:
+    def _fail(self, pending: list[_New], exc: Exception) -> list[_Item]:
+        """Fail ``pending`` with the store's error; return their followers."""
         error = _store_down(exc)
         for p in pending:
             p.error = error
-        self._finish(pending)
-        return []
+        return self._finish(pending)
 
     # ------------------------------------------------------------ reading
 
@@ -941,6 +1002,12 @@ class Ledger:
         if callable(closer):
             closer()
         self._store.close()
+
+
+def _answer(item: _Item, result: ItemResult) -> None:
+    """Give ``item`` its result unless it has one (call under the ledger's lock)."""
+    if item.call.results[item.position] is None:
+        item.call.resolve(item.position, result)
 
 
 def _receipt(entry: StoredEntry, note: str, proof: tuple[bytes, ...]) -> Receipt:

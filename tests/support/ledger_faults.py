@@ -89,19 +89,24 @@ class FaultyStore:
 
 
 class FailingTsa:
-    """Wraps a token source: ``down`` for every digest or for those in ``bad``;
-    ``gate`` cleared makes it hang until set again."""
+    """Wraps a token source: ``down`` for every digest, for those in ``bad``, or
+    for the next ``fail_next[digest]`` stamps of a digest; ``gate`` cleared makes
+    it hang until set again."""
 
     def __init__(self, inner: TokenSource) -> None:
         self.inner = inner
         self.bad: set[bytes] = set()
+        self.fail_next: dict[bytes, int] = {}
         self.down = False
         self.gate = threading.Event()
         self.gate.set()
 
     def stamp(self, hash_algorithm: str, digest: bytes) -> bytes:
         self.gate.wait()
-        if self.down or digest in self.bad:
+        failures = self.fail_next.get(digest, 0)
+        if failures:
+            self.fail_next[digest] = failures - 1
+        if self.down or digest in self.bad or failures:
             raise Unavailable("injected: TSA down")
         return self.inner.stamp(hash_algorithm, digest)
 

@@ -27,7 +27,7 @@ from gateway.errors import (
     Unavailable,
 )
 from gateway.ledger import Ledger
-from gateway.model import EvidenceKind, ItemResult, Receipt
+from gateway.model import EvidenceKind, ItemResult, Receipt, Submission
 from gateway.store.sql import SqlStore
 from gateway.tsa import ProcessEngineTokenSource
 from notary.serve import build_authority
@@ -145,6 +145,126 @@ def test_repeated_request_ids_inside_one_batch(env: Env) -> None:
     assert isinstance(b, AlreadyExists)
     assert c == a
     assert ledger.size == 2
+
+
+def test_repeat_after_a_failed_first_is_judged_on_its_own(env: Env) -> None:
+    # "as if separate calls, in order": the first item fails at the TSA, so the
+    # second with the same request_id is a new registration, identical or not.
+    tsa = FailingTsa(env.tsa())
+    ledger = env.open(tsa=tsa)
+    tsa.fail_next[sub(1).digest] = 1
+    tsa.fail_next[sub(2).digest] = 1
+    items = [sub(1), sub(1, data=b"corrected"), sub(2), sub(2)]
+    failed1, other, failed2, same = submit(ledger, items)
+    assert isinstance(failed1, Unavailable) and isinstance(failed2, Unavailable)
+    env.check_receipt(items[1], other)
+    env.check_receipt(items[3], same)
+    assert ledger.size == 2
+
+
+def test_repeat_after_a_rejected_first_is_judged_on_its_own(env: Env) -> None:
+    ledger = env.open()
+    [unrelated] = submit(ledger, [sub(9, loan="L-9")])
+    assert isinstance(unrelated, Receipt)
+    bad = sub(1, supersedes=unrelated.entry_id)  # another loan's entry: refused
+    invalid = replace(sub(1), metadata=(("Bad Key", "x"),))  # refused before the queue
+    rejected, accepted, refused, again = submit(ledger, [bad, sub(1), invalid, sub(1)])
+    assert isinstance(rejected, InvalidArgument)
+    assert isinstance(refused, InvalidArgument)
+    env.check_receipt(sub(1), accepted)
+    assert again == accepted
+
+
+def test_repeats_keep_the_order_of_the_batch(env: Env) -> None:
+    # A1 fails; A2 (same request_id) is registered where a separate call would be:
+    # after B and before C in the loan's chain. A3, identical to A1, then conflicts
+    # with A2, which holds the request_id.
+    tsa = FailingTsa(env.tsa())
+    ledger = env.open(tsa=tsa)
+    tsa.fail_next[sub(1).digest] = 1
+    a1, b, a2, c, a3 = sub(1), sub(2), sub(1, data=b"corrected"), sub(3), sub(1)
+    r_a1, r_b, r_a2, r_c, r_a3 = submit(ledger, [a1, b, a2, c, a3])
+    assert isinstance(r_a1, Unavailable) and isinstance(r_a3, AlreadyExists)
+    chain = [env.check_receipt(s, r) for s, r in ((b, r_b), (a2, r_a2), (c, r_c))]
+    assert [r.leaf_index for r in chain] == [0, 1, 2]
+    check_chain(chain)
+
+
+def test_repeat_after_a_first_whose_commit_failed_is_judged_on_its_own(env: Env) -> None:
+    store = FaultyStore(SqlStore.sqlite(env.db))
+    ledger = env.open(store=store)
+    store.fail_before = 1  # the batch's commit fails; the repeat comes after it
+    lost, later, conflict = submit(ledger, [sub(1), sub(1), sub(1, data=b"other")])
+    assert isinstance(lost, Unavailable)
+    env.check_receipt(sub(1), later)
+    assert isinstance(conflict, AlreadyExists)
+    assert ledger.size == 1
+
+
+def _wait_for(condition: Callable[[], bool]) -> None:
+    for _ in range(1000):
+        if condition():
+            return
+        threading.Event().wait(0.01)
+    raise AssertionError("condition not reached in 10 s")
+
+
+def _held_first_with_a_lost_reply(
+    env: Env, repeats: Sequence[Submission]
+) -> tuple[Ledger, FaultyStore, list[threading.Thread], dict[int, list[ItemResult]]]:
+    """A ledger whose first commit (of sub(1)) is written but held, then reported
+    failed; ``repeats`` are submitted meanwhile, one call each, and wait on it."""
+    store = FaultyStore(SqlStore.sqlite(env.db))
+    ledger = env.open(store=store)
+    store.hold = True
+    store.fail_after = 1
+    results: dict[int, list[ItemResult]] = {}
+
+    def call(n: int, items: list[Submission]) -> threading.Thread:
+        t = threading.Thread(target=lambda: results.__setitem__(n, submit(ledger, items)))
+        t.start()
+        return t
+
+    threads = [call(0, [sub(1)])]
+    assert store.committed.wait(10)
+    threads += [call(n, [s]) for n, s in enumerate(repeats, start=1)]
+    key = ("bank-a", "req-1")
+    try:
+        _wait_for(lambda: len(ledger._inflight[key].followers) == len(repeats))
+    except BaseException:
+        store.release.set()
+        raise
+    return ledger, store, threads, results
+
+
+def test_repeat_waiting_on_a_commit_that_failed_is_judged_on_its_own(env: Env) -> None:
+    # Calls repeating a request_id whose commit is under way wait for it. That
+    # commit landed but reported failure: the repeats then find the entry, as
+    # separate later calls would (the original receipt, or a conflict).
+    ledger, store, threads, results = _held_first_with_a_lost_reply(
+        env, [sub(1), sub(1, data=b"other")]
+    )
+    store.release.set()
+    for t in threads:
+        t.join(10)
+    assert isinstance(results[0][0], Unavailable)
+    env.check_receipt(sub(1), results[1][0])
+    assert isinstance(results[2][0], AlreadyExists)
+    assert ledger.size == 1
+
+
+def test_repeat_waiting_on_a_failed_commit_is_refused_once_the_ledger_has_closed(
+    env: Env,
+) -> None:
+    ledger, store, threads, results = _held_first_with_a_lost_reply(env, [sub(1)])
+    closing = threading.Thread(target=env.close, args=(ledger,))
+    closing.start()
+    _wait_for(lambda: ledger._drained)
+    store.release.set()
+    for t in [*threads, closing]:
+        t.join(10)
+    assert isinstance(results[0][0], Unavailable)
+    assert isinstance(results[1][0], FailedPrecondition)
 
 
 def test_repeats_across_concurrent_calls(env: Env) -> None:

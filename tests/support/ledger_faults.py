@@ -4,8 +4,8 @@ Each class wraps a real component and changes nothing until a test arms it:
 :class:`FaultyStore` (a store that fails, loses a reply, or pauses a commit
 between writing and answering), :class:`FailingTsa` (a TSA that is down for
 some digests, or hangs) and :class:`ProbedLedger` (the real ledger, counting
-its ``submit`` calls and refusing some whole calls, for the servicers' tests
-of how they react to a full queue).
+the ``submit`` calls it took and refusing whole calls when told, for the
+servicers' tests of how they call it and react to a full queue).
 """
 
 from __future__ import annotations
@@ -93,15 +93,18 @@ class FailingTsa:
     for the next ``fail_next[digest]`` stamps of a digest; ``gate`` cleared makes
     it hang until set again."""
 
-    def __init__(self, inner: TokenSource) -> None:
+    def __init__(self, inner: TokenSource, *, owns_inner: bool = True) -> None:
         self.inner = inner
+        self.owns_inner = owns_inner  # close() closes inner (not when it is shared)
         self.bad: set[bytes] = set()
         self.fail_next: dict[bytes, int] = {}
         self.down = False
         self.gate = threading.Event()
         self.gate.set()
+        self.entered = threading.Event()  # set by the first stamp asked for
 
     def stamp(self, hash_algorithm: str, digest: bytes) -> bytes:
+        self.entered.set()
         self.gate.wait()
         failures = self.fail_next.get(digest, 0)
         if failures:
@@ -124,13 +127,13 @@ class FailingTsa:
 
     def close(self) -> None:
         closer = getattr(self.inner, "close", None)
-        if callable(closer):
+        if self.owns_inner and callable(closer):
             closer()
 
 
 class ProbedLedger(Ledger):
-    """The real ledger; records the size of each ``submit`` call, and ``refuse``
-    (when set) may fail a whole call before it reaches the ledger."""
+    """The real ledger; ``submit_calls`` has the size of each call it took, and
+    ``refuse`` (when set) may fail a whole call before it reaches the ledger."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -138,8 +141,9 @@ class ProbedLedger(Ledger):
         self.refuse: Callable[[Sequence[Submission]], GatewayError | None] | None = None
 
     async def submit(self, items: Sequence[Submission]) -> list[ItemResult]:
-        self.submit_calls.append(len(items))
         error = self.refuse(items) if self.refuse is not None else None
         if error is not None:
             raise error
-        return await super().submit(items)
+        results = await super().submit(items)  # raises when the queue cannot take them
+        self.submit_calls.append(len(items))
+        return results

@@ -1,4 +1,4 @@
-"""VerificationService over real gRPC: the court's checks, on the FakeLedger's real material."""
+"""VerificationService over real gRPC: the court's checks, on the real ledger's records."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import hashlib
 
 import grpc
 import pytest
+from sqlalchemy import text
 
+from court.evidence.leaf import decode_leaf
 from court.verify.token import TOKEN_CHECKS
 from evidence_gateway.v1 import common_pb2
 from evidence_gateway.v1 import evidence_service_pb2 as ev
 from evidence_gateway.v1 import verification_service_pb2 as vf
 from gateway.api.verification import ALL_CHECKS, RECORD_CHECKS
-from gateway.model import EvidenceRecord, Receipt
 from tests.support.grpc_client import error_fields, submission
 from tests.unit.gateway.api.conftest import Harness
 
@@ -89,11 +90,12 @@ def test_tampered_receipt_is_invalid_and_names_the_check(harness: Harness) -> No
 
 def test_tampered_stored_token_fails_token_and_leaf_checks(harness: Harness) -> None:
     receipt = register(harness)
-    record = harness.ledger.records[receipt.entry_id]
     other = register(harness, b"another document")
-    swapped = Receipt(**{**{f: getattr(record.receipt, f) for f in record.receipt.__slots__},
-                         "timestamp_token": other.timestamp_token})  # fmt: skip
-    harness.ledger.records[receipt.entry_id] = EvidenceRecord(record.submission, swapped)
+    with harness.store.inner.engine.begin() as db:  # the database's row is changed behind it
+        db.execute(
+            text("UPDATE entries SET token = :token WHERE entry_id = :id"),
+            {"token": other.timestamp_token, "id": receipt.entry_id},
+        )
     response = harness.verification.VerifyEvidence(
         vf.VerifyEvidenceRequest(entry_id=receipt.entry_id)
     )
@@ -158,3 +160,29 @@ def test_token_check_names_are_the_courts(harness: Harness) -> None:
         vf.VerifyEvidenceRequest(entry_id=receipt.entry_id)
     )
     assert [c.name for c in response.checks][: len(TOKEN_CHECKS)] == list(TOKEN_CHECKS)
+
+
+def test_a_record_being_committed_verifies_valid(harness: Harness) -> None:
+    # The writer is held between its commit and its answers: the record is in the
+    # store, so it may be served, and then only with a checkpoint and a proof that
+    # cover it (the old ledger answered INVALID here: "Inclusion proof valid" failed).
+    register(harness)
+    harness.store.hold = True
+    s = submission("loan-v", digest=hashlib.sha256(b"being committed").digest())
+    pending = harness.evidence.SubmitEvidence.future(ev.SubmitEvidenceRequest(submission=s))
+    try:
+        assert harness.store.committed.wait(10)
+        [(_, leaf)] = harness.store.inner.entries_range(1, 2)
+        entry_id = decode_leaf(leaf).entry_id
+        for request in (
+            vf.VerifyEvidenceRequest(entry_id=entry_id),
+            vf.VerifyEvidenceRequest(
+                digest=vf.Digest(hash_algorithm=common_pb2.HASH_ALGORITHM_SHA256, value=s.digest)
+            ),
+        ):
+            response = harness.verification.VerifyEvidence(request)
+            assert response.verdict == vf.VERDICT_VALID, response.checks
+            assert response.material.checkpoint.size == 2
+    finally:
+        harness.store.release.set()
+    assert pending.result(10).receipt.entry_id == entry_id

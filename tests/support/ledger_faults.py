@@ -103,24 +103,26 @@ class FailingTsa:
         self.gate.set()
         self.entered = threading.Event()  # set by the first stamp asked for
 
-    def stamp(self, hash_algorithm: str, digest: bytes) -> bytes:
-        self.entered.set()
-        self.gate.wait()
+    def _fails(self, digest: bytes) -> bool:
         failures = self.fail_next.get(digest, 0)
         if failures:
             self.fail_next[digest] = failures - 1
-        if self.down or digest in self.bad or failures:
+        return self.down or digest in self.bad or failures > 0
+
+    def stamp(self, hash_algorithm: str, digest: bytes) -> bytes:
+        self.entered.set()
+        self.gate.wait()
+        if self._fails(digest):
             raise Unavailable("injected: TSA down")
         return self.inner.stamp(hash_algorithm, digest)
 
     def stamp_batch(self, items: Sequence[tuple[str, bytes]]) -> list[bytes | GatewayError]:
-        out: list[bytes | GatewayError] = []
-        for alg, digest in items:
-            try:
-                out.append(self.stamp(alg, digest))
-            except GatewayError as exc:
-                out.append(exc)
-        return out
+        self.entered.set()
+        self.gate.wait()
+        fails = [self._fails(digest) for _, digest in items]
+        good = [item for item, fail in zip(items, fails, strict=True) if not fail]
+        tokens = iter(self.inner.stamp_batch(good))
+        return [Unavailable("injected: TSA down") if f else next(tokens) for f in fails]
 
     def healthy(self) -> bool:
         return not self.down and not self.bad and self.inner.healthy()

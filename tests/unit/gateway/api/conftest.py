@@ -31,6 +31,7 @@ from gateway.store.sql import SqlStore
 from gateway.tsa import EngineTokenSource, TokenSource
 from notary.pki import load_log_signing_key, load_log_verifier_key
 from notary.serve import build_authority
+from tests.support.grpc_client import CHANNEL_OPTIONS
 from tests.support.ledger_faults import FailingTsa, FaultyStore, ProbedLedger
 
 
@@ -111,13 +112,7 @@ def _start(
     stack.append(lambda: asyncio.run_coroutine_threadsafe(server.stop(0.5), loop).result(10))
     asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
     address = f"127.0.0.1:{server.port}"
-    channel = grpc.insecure_channel(
-        address,
-        options=[
-            ("grpc.max_receive_message_length", 16 * 1024 * 1024),
-            ("grpc.max_send_message_length", 16 * 1024 * 1024),
-        ],
-    )
+    channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
     stack.append(channel.close)
     return Harness(
         ledger=probed,

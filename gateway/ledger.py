@@ -11,9 +11,11 @@ are waiting, or ``max_wait_ms`` after the first of them arrived) go through a
 two-stage pipeline of threads, so that batch N+1 is time-stamped while batch
 N is written. The preparing stage:
 
-1. resolves idempotency keys: a ``request_id`` already registered (or seen
-   earlier in the same batch) with identical content gets the original
-   receipt, with different content ``AlreadyExists``;
+1. resolves idempotency keys: a ``request_id`` already registered with
+   identical content gets the original receipt, with different content
+   ``AlreadyExists``; a ``request_id`` that an earlier item still in the
+   pipeline holds (earlier in the same batch, or in a batch being
+   committed) waits for that item's outcome (see "Repeated request ids");
 2. checks ``supersedes`` (an existing entry of the same loan);
 3. time-stamps every new digest (the token source verifies each token).
 
@@ -25,10 +27,21 @@ The committing stage, one batch at a time:
 5. appends the leaf hashes to a copy of the in-memory compact tree and signs
    ONE checkpoint for the new size;
 6. writes entries, new tree nodes, loan heads and the checkpoint in one
-   transaction (synced before it returns);
+   transaction (synced before it returns): this publishes the batch;
 7. only then swaps in the new tree, computes each inclusion proof in memory
    (from the new nodes and the old tree's frontier: no database read) and
    answers every waiting caller.
+
+Publication
+-----------
+Reads answer only for entries below the size of the latest published
+checkpoint, which is the store's own latest checkpoint
+(:meth:`Ledger.published`, the one place that decides it). Entries, nodes
+and their checkpoint become visible together, in one transaction, so
+whatever a read returns can be proven, by this process or by any other
+reading the same store. The writer's in-memory tree is not what readers
+see: it lags the store between steps 6 and 7, and another process's is
+never moved at all.
 
 If the store fails, the whole batch fails with ``Unavailable`` and nothing of
 it is written (one transaction); the in-memory tree was never changed, and
@@ -36,8 +49,19 @@ it is reloaded from the store before the next batch if the store's size might
 differ. If the TSA fails for an item, that item fails with ``Unavailable``
 and the others go on.
 
+Repeated request ids
+--------------------
 A ``request_id`` still in the pipeline is matched against it (atomically
-with the pipeline's answers), so a repeat is never registered twice.
+with the pipeline's answers), so a repeat is never registered twice. A
+repeat (a "follower") is treated exactly as a separate call made after the
+earlier item, in order: once the earlier item has a receipt, an identical
+follower gets that receipt and a different one ``AlreadyExists``; if the
+earlier item failed (refused ``supersedes``, TSA down, store down), the
+follower is judged on its own. Inside one batch that happens in another
+round of the preparing stage, and the batch still registers in its own
+order (a loan's chain follows the order of the items); a follower whose
+earlier item failed in the committing stage goes back to the head of the
+queue.
 
 Single writer: one ledger process appends to a given database at a time.
 (A second writer would not corrupt the log: leaf indices, checkpoint sizes
@@ -151,10 +175,15 @@ class _Item:
 
 @dataclass(slots=True, eq=False)
 class _New:
-    """An item being registered in the current batch."""
+    """An item being registered in the current batch.
+
+    ``followers`` are later items with the same idempotency key (in the same
+    batch or a later one), in order: each is judged once this one's outcome is
+    known, as a separate later call would be (see :meth:`Ledger._finish`).
+    """
 
     item: _Item
-    aliases: list[_Item] = field(default_factory=list)
+    followers: list[_Item] = field(default_factory=list)
     token: bytes = b""
     entry: StoredEntry | None = None
     error: GatewayError | None = None
@@ -251,9 +280,9 @@ class Ledger:
         self._queue: deque[_Item] = deque()
         self._cond = threading.Condition()
         self._closing = False
+        self._drained = False  # closing, and the preparing stage took its last batch
         self._needs_reload = False
-        self._tree = CompactTree()
-        self._latest: StoredCheckpoint | None = None
+        self._tree = CompactTree()  # the writer's; readers use published()
         self._checkpoints: dict[int, str] = {}
         self._load_state()
         self._lock = threading.Lock()  # guards _inflight and answering callers
@@ -332,15 +361,37 @@ class Ledger:
                 f"({exc}): configure the key that signed it, or another database"
             ) from exc
         self._tree = tree
-        self._latest = latest
         self._remember_checkpoint(latest.size, latest.note)
         self._needs_reload = False
 
+    # ------------------------------------------------------------ publishing
+
+    def published(self) -> StoredCheckpoint:
+        """The latest published checkpoint: the bound of every read.
+
+        It is the store's own latest checkpoint. A group commit writes its
+        entries, their tree nodes and the checkpoint covering them in one
+        transaction, so everything at or below this size can be proven from
+        the store, and a record that a read returns is covered by every
+        checkpoint a later read returns (the size only grows). The writer's
+        in-memory tree is never consulted: it lags the store between a commit
+        and the answers to its callers, and in another process reading the
+        same store it never moves. One indexed read (the checkpoints' primary
+        key). Raises :class:`Unavailable` if the store fails.
+        """
+        try:
+            latest = self._store.latest_checkpoint()
+        except StoreError as exc:
+            raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
+        if latest is None:
+            raise Unavailable("the store holds no checkpoint; retry later")
+        self._remember_checkpoint(latest.size, latest.note)
+        return latest
+
     @property
     def size(self) -> int:
-        """The size of the latest checkpoint."""
-        assert self._latest is not None
-        return self._latest.size
+        """The size of the latest published checkpoint (see :meth:`published`)."""
+        return self.published().size
 
     # ------------------------------------------------------------ submitting
 
@@ -393,6 +444,7 @@ class Ledger:
         with self._cond:
             while not self._queue:
                 if self._closing:
+                    self._drained = True
                     return None
                 self._cond.wait()
             deadline = self._queue[0].enqueued + self._max_wait
@@ -407,24 +459,50 @@ class Ledger:
     def _resolve(self, pairs: Sequence[tuple[_Item, ItemResult]]) -> None:
         with self._lock:
             for item, result in pairs:
-                if item.call.results[item.position] is None:
-                    item.call.resolve(item.position, result)
+                _answer(item, result)
 
-    def _finish(self, done: Sequence[_New], result_of: Any = None) -> None:
-        """Answer ``done`` (each its ``error``, or ``result_of(p)``) and its aliases.
+    def _finish(self, done: Sequence[_New], result_of: Any = None) -> list[_Item]:
+        """Answer ``done`` (each its ``error``, or ``result_of(p)``) and its followers.
 
-        Under the lock, so that the preparing stage either attaches an alias
-        before this (and it is answered here) or finds the key committed.
+        A follower gets what a separate call made after this item's would get:
+        after a receipt, that same receipt if its content is identical, else
+        ``AlreadyExists``; after an error, nothing yet: it is returned, to be
+        judged on its own (the caller puts it through the pipeline again).
+        Under the lock, so that the preparing stage either attaches a follower
+        before this (and it is handled here) or finds the key settled.
         """
+        again: list[_Item] = []
         with self._lock:
             for p in done:
                 result = p.error if p.error is not None else result_of(p)
-                for item in (p.item, *p.aliases):
-                    if item.call.results[item.position] is None:
-                        item.call.resolve(item.position, result)
+                _answer(p.item, result)
+                for f in p.followers:
+                    if isinstance(result, GatewayError):
+                        again.append(f)
+                    elif f.submission == p.item.submission:
+                        _answer(f, result)
+                    else:
+                        _answer(f, _conflict(f.submission))
                 self._inflight.pop(
                     (p.item.submission.institution, p.item.submission.request_id), None
                 )
+        return again
+
+    def _requeue(self, items: list[_Item]) -> None:
+        """Put followers of items that failed when committing back at the head of the
+        queue, to be judged on their own; refuse them once the queue is drained."""
+        with self._lock:
+            items = [i for i in items if i.call.results[i.position] is None]
+        if not items:
+            return
+        items.sort(key=lambda i: (i.enqueued, i.position))
+        with self._cond:
+            if not self._drained:
+                self._queue.extendleft(reversed(items))
+                self._cond.notify()
+                return
+        refused = FailedPrecondition("the ledger is shutting down; retry on another server")
+        self._resolve([(i, refused) for i in items])
 
     def _unanswered(self, batch: Sequence[_Item], exc: Exception) -> None:
         log.exception("group commit failed unexpectedly", exc_info=exc)
@@ -435,10 +513,9 @@ class Ledger:
             stuck = [k for k, p in self._inflight.items() if id(p.item) in mine]
             waiting = list(batch)
             for key in stuck:
-                waiting.extend(self._inflight.pop(key).aliases)  # from later batches too
+                waiting.extend(self._inflight.pop(key).followers)  # from later batches too
             for item in waiting:
-                if item.call.results[item.position] is None:
-                    item.call.resolve(item.position, error)
+                _answer(item, error)
 
     def _run_prepare(self) -> None:
         """Stage 1: idempotency, supersedes and time-stamps of the next batch."""
@@ -470,22 +547,37 @@ class Ledger:
                 self._unanswered(batch, exc)
 
     def _prepare(self, batch: list[_Item]) -> list[_New]:
+        """Stage 1 of a batch, in rounds: an item whose request_id repeats one that
+        failed in an earlier round is judged in the next. Returns the items to
+        register, in batch order (the order of the loans' chains)."""
+        order = {id(item): n for n, item in enumerate(batch)}
+        prepared: list[_New] = []
+        todo = batch
+        while todo:
+            ready, again = self._prepare_round(todo)
+            prepared += ready
+            todo = sorted(again, key=lambda i: order[id(i)])
+        prepared.sort(key=lambda p: order[id(p.item)])
+        return prepared
+
+    def _prepare_round(self, items: list[_Item]) -> tuple[list[_New], list[_Item]]:
+        """Idempotency, supersedes and time-stamps of ``items``.
+
+        Returns the items ready to commit and the followers of items that
+        failed (to be judged on their own in another round).
+        """
         store = self._store
-        keys = [(i.submission.institution, i.submission.request_id) for i in batch]
         replays: list[tuple[_Item, ItemResult]] = []
-        # 1. idempotency: first against batches still in the pipeline (atomically
+        # 1. idempotency: first against items still in the pipeline (atomically
         #    with their completion, see _finish), then against the store.
         new: dict[tuple[str, str], _New] = {}
         originals: list[tuple[_Item, StoredEntry]] = []
         ask_store: list[_Item] = []
         with self._lock:
-            for item, key in zip(batch, keys, strict=True):
-                busy = self._inflight.get(key)
+            for item in items:
+                busy = self._inflight.get((item.submission.institution, item.submission.request_id))
                 if busy is not None:
-                    if busy.item.submission == item.submission:
-                        busy.aliases.append(item)
-                    else:
-                        replays.append((item, _conflict(item.submission)))
+                    busy.followers.append(item)
                 else:
                     ask_store.append(item)
         try:
@@ -494,8 +586,8 @@ class Ledger:
             )
         except StoreError as exc:
             error = _store_down(exc)
-            self._resolve(replays + [(i, error) for i in ask_store])
-            return []
+            self._resolve([(i, error) for i in ask_store])
+            return [], []
         for item in ask_store:
             s = item.submission
             key = (s.institution, s.request_id)
@@ -509,10 +601,8 @@ class Ledger:
             first = new.get(key)
             if first is None:
                 new[key] = _New(item)
-            elif first.item.submission == s:
-                first.aliases.append(item)
             else:
-                replays.append((item, _conflict(s)))
+                first.followers.append(item)
         if originals:
             try:
                 receipts = self._receipts([old for _, old in originals])
@@ -525,12 +615,13 @@ class Ledger:
             self._inflight.update(new)
 
         # 2. supersedes: an existing entry of the same loan
+        again: list[_Item] = []
         wanted = {p.item.submission.supersedes for p in pending} - {None}
         if wanted:
             try:
                 found = store.get_entries(w for w in wanted if w is not None)
             except StoreError as exc:
-                return self._fail(pending, exc)
+                return [], self._fail(pending, exc)
             for p in pending:
                 s = p.item.submission
                 if s.supersedes is None:
@@ -558,7 +649,7 @@ class Ledger:
                             )
                         ]
                     )
-            pending = self._settle(pending)
+            pending = self._settle(pending, again)
 
         # 3. time-stamps (each verified by the token source)
         if pending:
@@ -570,8 +661,8 @@ class Ledger:
                     p.error = token
                 else:
                     p.token = token
-            pending = self._settle(pending)
-        return pending
+            pending = self._settle(pending, again)
+        return pending, again
 
     def _commit(self, pending: list[_New]) -> None:
         store = self._store
@@ -579,7 +670,7 @@ class Ledger:
             try:
                 self._load_state()
             except GatewayError as exc:
-                self._fail(pending, exc)
+                self._requeue(self._fail(pending, exc))
                 return
 
         # 4. leaves and per-loan chains (after the previous batch's commit)
@@ -588,7 +679,7 @@ class Ledger:
                 {(p.item.submission.institution, p.item.submission.loan_ref) for p in pending}
             )
         except StoreError as exc:
-            self._fail(pending, exc)
+            self._requeue(self._fail(pending, exc))
             return
         chain: dict[tuple[str, str], tuple[int, bytes]] = {
             k: (h.sequence, h.leaf_hash) for k, h in heads.items()
@@ -627,7 +718,9 @@ class Ledger:
             leaf_hash = sha256(_LEAF_PREFIX + leaf).digest()
             chain[loan] = (sequence + 1, leaf_hash)
             built.append((p, entry_id, leaf, leaf_hash, sequence + 1, previous))
-        pending = self._settle(pending)
+        again: list[_Item] = []
+        pending = self._settle(pending, again)
+        self._requeue(again)
         if not built:
             return
 
@@ -660,12 +753,11 @@ class Ledger:
             # (a commit that landed but reported failure is then visible at once).
             with contextlib.suppress(GatewayError):
                 self._load_state()
-            self._fail(pending, exc)
+            self._requeue(self._fail(pending, exc))
             return
 
-        # 7. publish, prove (in memory), answer
+        # 7. prove (in memory), answer; the commit published the checkpoint to readers
         self._tree = tree
-        self._latest = checkpoint
         self._remember_checkpoint(size, checkpoint.note)
         overlay: dict[NodeID, bytes] = {(lv, ix): h for lv, ix, h in old_frontier}
         overlay.update(((lv, ix), h) for lv, ix, h in nodes)
@@ -681,21 +773,21 @@ class Ledger:
                 return Unavailable(f"registered, but the proof could not be built ({exc})")
             return _receipt(entry, note, proof)
 
-        self._finish(pending, receipt)
+        self._requeue(self._finish(pending, receipt))
 
-    def _settle(self, pending: list[_New]) -> list[_New]:
-        """Answer the items that failed; return the others."""
+    def _settle(self, pending: list[_New], again: list[_Item]) -> list[_New]:
+        """Answer the items that failed (their followers go to ``again``); return the others."""
         failed = [p for p in pending if p.error is not None]
         if failed:
-            self._finish(failed)
+            again += self._finish(failed)
         return [p for p in pending if p.error is None]
 
-    def _fail(self, pending: list[_New], exc: Exception) -> list[_New]:
+    def _fail(self, pending: list[_New], exc: Exception) -> list[_Item]:
+        """Fail ``pending`` with the store's error; return their followers."""
         error = _store_down(exc)
         for p in pending:
             p.error = error
-        self._finish(pending)
-        return []
+        return self._finish(pending)
 
     # ------------------------------------------------------------ reading
 
@@ -758,11 +850,12 @@ class Ledger:
         problems = validate_entry_id(entry_id)
         if problems:
             raise InvalidArgument(problems)
+        visible = self.size
         try:
             entry = self._store.get_entry(entry_id)
         except StoreError as exc:
             raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
-        if entry is None:
+        if entry is None or entry.leaf_index >= visible:
             raise NotFound(f"no evidence record has the entry id {entry_id!r}; check the receipt")
         return self._records([entry])[0]
 
@@ -782,10 +875,12 @@ class Ledger:
         limit = _page_size(page_size)
         fingerprint = _fingerprint(hash_algorithm.encode(), digest)
         after = _decode_token(page_token, b"F", fingerprint)
+        visible = self.size
         try:
             found = self._store.find_by_digest(hash_algorithm, digest, limit + 1, after)
         except StoreError as exc:
             raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
+        found = [e for e in found if e.leaf_index < visible]
         more = len(found) > limit
         found = found[:limit]
         token = _encode_token(b"F", found[-1].leaf_index, fingerprint) if more else ""
@@ -801,24 +896,26 @@ class Ledger:
         limit = _page_size(page_size)
         fingerprint = _fingerprint(institution.encode(), loan_ref.encode())
         after = _decode_token(page_token, b"L", fingerprint)
+        visible = self.size
         try:
             found = self._store.list_by_loan(institution, loan_ref, max(after, 0), limit + 1)
         except StoreError as exc:
             raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
+        found = [e for e in found if e.leaf_index < visible]
         more = len(found) > limit
         found = found[:limit]
         token = _encode_token(b"L", found[-1].loan_sequence, fingerprint) if more else ""
         return self._records(found), token
 
     def checkpoint(self) -> str:
-        """The latest signed checkpoint (C2SP signed note text)."""
-        assert self._latest is not None
-        return self._latest.note
+        """The latest published checkpoint (C2SP signed note text)."""
+        return self.published().note
 
     def checkpoint_at(self, size: int) -> str:
         """The signed checkpoint of exactly ``size`` (one exists per group commit)."""
-        if size < 0 or size > self.size:
-            raise InvalidArgument([("tree_size", f"must be between 0 and {self.size}")])
+        latest = self.size
+        if size < 0 or size > latest:
+            raise InvalidArgument([("tree_size", f"must be between 0 and {latest}")])
         try:
             return self._checkpoint_note(size)
         except Unavailable:
@@ -850,11 +947,12 @@ class Ledger:
         """The index of the leaf with this RFC 9162 leaf hash. :class:`NotFound` if none."""
         if len(leaf_hash) != 32:
             raise InvalidArgument([("leaf_hash", "must be 32 bytes (an RFC 9162 leaf hash)")])
+        visible = self.size
         try:
             index = self._store.leaf_index_by_hash(leaf_hash)
         except StoreError as exc:
             raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
-        if index is None or index >= self.size:
+        if index is None or index >= visible:
             raise NotFound("no leaf of the log has this leaf hash")
         return index
 
@@ -909,6 +1007,12 @@ class Ledger:
         if callable(closer):
             closer()
         self._store.close()
+
+
+def _answer(item: _Item, result: ItemResult) -> None:
+    """Give ``item`` its result unless it has one (call under the ledger's lock)."""
+    if item.call.results[item.position] is None:
+        item.call.resolve(item.position, result)
 
 
 def _receipt(entry: StoredEntry, note: str, proof: tuple[bytes, ...]) -> Receipt:

@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -28,11 +27,9 @@ from gateway.errors import (
     Unavailable,
 )
 from gateway.ledger import Ledger
-from gateway.log.tree import NodeID
-from gateway.model import EvidenceKind, ItemResult, Receipt
-from gateway.store.base import StoredCheckpoint, StoredEntry, StoreError
+from gateway.model import EvidenceKind, ItemResult, Receipt, Submission
 from gateway.store.sql import SqlStore
-from gateway.tsa import EngineTokenSource, ProcessEngineTokenSource
+from gateway.tsa import ProcessEngineTokenSource
 from notary.serve import build_authority
 from tests.support.ledger_env import (
     Env,
@@ -41,6 +38,7 @@ from tests.support.ledger_env import (
     submit,
     submit_concurrently,
 )
+from tests.support.ledger_faults import FailingTsa, FaultyStore
 
 
 @pytest.fixture
@@ -147,6 +145,126 @@ def test_repeated_request_ids_inside_one_batch(env: Env) -> None:
     assert isinstance(b, AlreadyExists)
     assert c == a
     assert ledger.size == 2
+
+
+def test_repeat_after_a_failed_first_is_judged_on_its_own(env: Env) -> None:
+    # "as if separate calls, in order": the first item fails at the TSA, so the
+    # second with the same request_id is a new registration, identical or not.
+    tsa = FailingTsa(env.tsa())
+    ledger = env.open(tsa=tsa)
+    tsa.fail_next[sub(1).digest] = 1
+    tsa.fail_next[sub(2).digest] = 1
+    items = [sub(1), sub(1, data=b"corrected"), sub(2), sub(2)]
+    failed1, other, failed2, same = submit(ledger, items)
+    assert isinstance(failed1, Unavailable) and isinstance(failed2, Unavailable)
+    env.check_receipt(items[1], other)
+    env.check_receipt(items[3], same)
+    assert ledger.size == 2
+
+
+def test_repeat_after_a_rejected_first_is_judged_on_its_own(env: Env) -> None:
+    ledger = env.open()
+    [unrelated] = submit(ledger, [sub(9, loan="L-9")])
+    assert isinstance(unrelated, Receipt)
+    bad = sub(1, supersedes=unrelated.entry_id)  # another loan's entry: refused
+    invalid = replace(sub(1), metadata=(("Bad Key", "x"),))  # refused before the queue
+    rejected, accepted, refused, again = submit(ledger, [bad, sub(1), invalid, sub(1)])
+    assert isinstance(rejected, InvalidArgument)
+    assert isinstance(refused, InvalidArgument)
+    env.check_receipt(sub(1), accepted)
+    assert again == accepted
+
+
+def test_repeats_keep_the_order_of_the_batch(env: Env) -> None:
+    # A1 fails; A2 (same request_id) is registered where a separate call would be:
+    # after B and before C in the loan's chain. A3, identical to A1, then conflicts
+    # with A2, which holds the request_id.
+    tsa = FailingTsa(env.tsa())
+    ledger = env.open(tsa=tsa)
+    tsa.fail_next[sub(1).digest] = 1
+    a1, b, a2, c, a3 = sub(1), sub(2), sub(1, data=b"corrected"), sub(3), sub(1)
+    r_a1, r_b, r_a2, r_c, r_a3 = submit(ledger, [a1, b, a2, c, a3])
+    assert isinstance(r_a1, Unavailable) and isinstance(r_a3, AlreadyExists)
+    chain = [env.check_receipt(s, r) for s, r in ((b, r_b), (a2, r_a2), (c, r_c))]
+    assert [r.leaf_index for r in chain] == [0, 1, 2]
+    check_chain(chain)
+
+
+def test_repeat_after_a_first_whose_commit_failed_is_judged_on_its_own(env: Env) -> None:
+    store = FaultyStore(SqlStore.sqlite(env.db))
+    ledger = env.open(store=store)
+    store.fail_before = 1  # the batch's commit fails; the repeat comes after it
+    lost, later, conflict = submit(ledger, [sub(1), sub(1), sub(1, data=b"other")])
+    assert isinstance(lost, Unavailable)
+    env.check_receipt(sub(1), later)
+    assert isinstance(conflict, AlreadyExists)
+    assert ledger.size == 1
+
+
+def _wait_for(condition: Callable[[], bool]) -> None:
+    for _ in range(1000):
+        if condition():
+            return
+        threading.Event().wait(0.01)
+    raise AssertionError("condition not reached in 10 s")
+
+
+def _held_first_with_a_lost_reply(
+    env: Env, repeats: Sequence[Submission]
+) -> tuple[Ledger, FaultyStore, list[threading.Thread], dict[int, list[ItemResult]]]:
+    """A ledger whose first commit (of sub(1)) is written but held, then reported
+    failed; ``repeats`` are submitted meanwhile, one call each, and wait on it."""
+    store = FaultyStore(SqlStore.sqlite(env.db))
+    ledger = env.open(store=store)
+    store.hold = True
+    store.fail_after = 1
+    results: dict[int, list[ItemResult]] = {}
+
+    def call(n: int, items: list[Submission]) -> threading.Thread:
+        t = threading.Thread(target=lambda: results.__setitem__(n, submit(ledger, items)))
+        t.start()
+        return t
+
+    threads = [call(0, [sub(1)])]
+    assert store.committed.wait(10)
+    threads += [call(n, [s]) for n, s in enumerate(repeats, start=1)]
+    key = ("bank-a", "req-1")
+    try:
+        _wait_for(lambda: len(ledger._inflight[key].followers) == len(repeats))
+    except BaseException:
+        store.release.set()
+        raise
+    return ledger, store, threads, results
+
+
+def test_repeat_waiting_on_a_commit_that_failed_is_judged_on_its_own(env: Env) -> None:
+    # Calls repeating a request_id whose commit is under way wait for it. That
+    # commit landed but reported failure: the repeats then find the entry, as
+    # separate later calls would (the original receipt, or a conflict).
+    ledger, store, threads, results = _held_first_with_a_lost_reply(
+        env, [sub(1), sub(1, data=b"other")]
+    )
+    store.release.set()
+    for t in threads:
+        t.join(10)
+    assert isinstance(results[0][0], Unavailable)
+    env.check_receipt(sub(1), results[1][0])
+    assert isinstance(results[2][0], AlreadyExists)
+    assert ledger.size == 1
+
+
+def test_repeat_waiting_on_a_failed_commit_is_refused_once_the_ledger_has_closed(
+    env: Env,
+) -> None:
+    ledger, store, threads, results = _held_first_with_a_lost_reply(env, [sub(1)])
+    closing = threading.Thread(target=env.close, args=(ledger,))
+    closing.start()
+    _wait_for(lambda: ledger._drained)
+    store.release.set()
+    for t in [*threads, closing]:
+        t.join(10)
+    assert isinstance(results[0][0], Unavailable)
+    assert isinstance(results[1][0], FailedPrecondition)
 
 
 def test_repeats_across_concurrent_calls(env: Env) -> None:
@@ -301,6 +419,85 @@ def test_log_reads(env: Env) -> None:
     assert ledger.health() == {"store": True, "tsa": True}
 
 
+# --------------------------------------------------------------------------- publication
+
+
+def test_reads_during_a_commit_answer_only_what_they_can_prove(env: Env) -> None:
+    # The writer is held after its commit, before it answers: every read meanwhile
+    # returns only what the checkpoint it serves proves (the old ledger served the
+    # record, but the checkpoint of its in-memory tree, one commit behind).
+    store = FaultyStore(SqlStore.sqlite(env.db))
+    ledger = env.open(store=store)
+    submit(ledger, [sub(1)])
+    store.hold = True
+    answered: list[list[ItemResult]] = []
+    writer = threading.Thread(target=lambda: answered.append(submit(ledger, [sub(2)])))
+    writer.start()
+    try:
+        assert store.committed.wait(10)
+        [(index, leaf)] = store.inner.entries_range(1, 2)  # durable, not yet answered
+        record = ledger.get(decode_leaf(leaf).entry_id)
+        assert record.receipt.leaf_index == index == 1
+        cp = verify_checkpoint(ledger.checkpoint(), env.vkey)
+        assert cp.size == 2
+        proof = ledger.inclusion_proof(index, 0)
+        verify_inclusion(index, cp.size, leaf_hash(leaf), proof, cp.root_hash)
+        assert ledger.leaf_index(leaf_hash(leaf)) == index
+        assert [i for i, _ in ledger.entries(0, 2)] == [0, 1]
+        found, _ = ledger.find("sha256", sub(2).digest, 0, "")
+        assert [r.receipt.leaf_index for r in found] == [1]
+        listed, _ = ledger.list_by_loan("bank-a", "L-1", 0, "")
+        assert [r.receipt.leaf_index for r in listed] == [0, 1]
+    finally:
+        store.release.set()
+        writer.join(10)
+    assert answered == [[record.receipt]]
+
+
+def test_another_ledger_on_the_same_store_serves_what_was_published(env: Env) -> None:
+    # A replica (or any other process) reading the store: its bound is the store's
+    # latest checkpoint, not the one it loaded when it opened.
+    writer = env.open()
+    reader = env.open()
+    receipts = submit(writer, [sub(1), sub(2)])
+    latest = reader.get(receipts[1].entry_id).receipt  # type: ignore[union-attr]
+    cp = verify_checkpoint(reader.checkpoint(), env.vkey)
+    assert cp.size == reader.size == 2
+    proof = reader.inclusion_proof(latest.leaf_index, 0)
+    verify_inclusion(latest.leaf_index, 2, leaf_hash(latest.leaf), proof, cp.root_hash)
+    assert [i for i, _ in reader.entries(0, 2)] == [0, 1]
+
+
+def test_entries_beyond_the_published_checkpoint_are_not_served(env: Env) -> None:
+    # A reader whose bound was read just before a commit: the entries of that commit
+    # are not part of its answers, although the store already returns them.
+    store = FaultyStore(SqlStore.sqlite(env.db))
+    ledger = env.open(store=store)
+    [first] = submit(ledger, [sub(1, data=b"same")])
+    store.latest = store.inner.latest_checkpoint()
+    [second] = submit(ledger, [sub(2, data=b"same")])
+    assert isinstance(first, Receipt) and isinstance(second, Receipt)
+    assert ledger.size == 1 and verify_checkpoint(ledger.checkpoint(), env.vkey).size == 1
+    with pytest.raises(NotFound):
+        ledger.get(second.entry_id)
+    found, token = ledger.find("sha256", sub(1, data=b"same").digest, 1, "")
+    assert [r.receipt.entry_id for r in found] == [first.entry_id] and token == ""
+    listed, token = ledger.list_by_loan("bank-a", "L-1", 1, "")
+    assert [r.receipt.entry_id for r in listed] == [first.entry_id] and token == ""
+    with pytest.raises(NotFound):
+        ledger.leaf_index(leaf_hash(second.leaf))
+    for call, field in (
+        (lambda: ledger.inclusion_proof(1, 0), "leaf_index"),
+        (lambda: ledger.entries(0, 2), "end"),
+        (lambda: ledger.consistency_proof(1, 2), "to_size"),
+    ):
+        with pytest.raises(InvalidArgument) as info:
+            call()
+        assert info.value.violations[0][0] == field
+    store.latest = None
+    assert ledger.get(second.entry_id).receipt == second
+
+
 # --------------------------------------------------------------------------- restart
 
 
@@ -332,46 +529,8 @@ def test_restart_continues_the_log(env: Env) -> None:
 # --------------------------------------------------------------------------- faults
 
 
-class FlakyStore:
-    """A SqlStore whose next appends fail: before writing, or after writing (lost reply)."""
-
-    def __init__(self, inner: SqlStore) -> None:
-        self.inner = inner
-        self.fail_before = 0
-        self.fail_after = 0
-        self.down = False
-
-    def append_batch(
-        self, entries: Sequence[StoredEntry], nodes: Sequence[Any], checkpoint: StoredCheckpoint
-    ) -> None:
-        if self.down or self.fail_before:
-            self.fail_before = max(0, self.fail_before - 1)
-            raise StoreError("injected: database unreachable")
-        self.inner.append_batch(entries, nodes, checkpoint)
-        if self.fail_after:
-            self.fail_after -= 1
-            raise StoreError("injected: connection lost after COMMIT")
-
-    def get_nodes(self, ids: Sequence[NodeID]) -> list[bytes]:
-        if self.down:
-            raise StoreError("injected: database unreachable")
-        return self.inner.get_nodes(ids)
-
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        target = getattr(self.inner, name)
-        if not callable(target) or name in ("close",):
-            return target  # type: ignore[no-any-return]
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            if self.down:
-                raise StoreError("injected: database unreachable")
-            return target(*args, **kwargs)
-
-        return call
-
-
 def test_store_failure_is_unavailable_and_nothing_is_lost(env: Env) -> None:
-    flaky = FlakyStore(SqlStore.sqlite(env.db))
+    flaky = FaultyStore(SqlStore.sqlite(env.db))
     ledger = env.open(store=flaky)
     first = submit(ledger, [sub(1), sub(2)])
     flaky.fail_before = 1
@@ -388,7 +547,7 @@ def test_store_failure_is_unavailable_and_nothing_is_lost(env: Env) -> None:
 
 
 def test_commit_with_lost_reply_reloads_and_stays_consistent(env: Env) -> None:
-    flaky = FlakyStore(SqlStore.sqlite(env.db))
+    flaky = FaultyStore(SqlStore.sqlite(env.db))
     ledger = env.open(store=flaky)
     submit(ledger, [sub(1)])
     flaky.fail_after = 1
@@ -403,7 +562,7 @@ def test_commit_with_lost_reply_reloads_and_stays_consistent(env: Env) -> None:
 
 
 def test_store_down_then_back(env: Env) -> None:
-    flaky = FlakyStore(SqlStore.sqlite(env.db))
+    flaky = FaultyStore(SqlStore.sqlite(env.db))
     ledger = env.open(store=flaky)
     submit(ledger, [sub(1)])
     flaky.down = True
@@ -414,34 +573,6 @@ def test_store_down_then_back(env: Env) -> None:
     flaky.down = False
     results = submit(ledger, [sub(2), sub(3)])
     assert [r.leaf_index for r in results] == [1, 2]  # type: ignore[union-attr]
-
-
-class FailingTsa:
-    """Wraps a token source; digests in ``bad`` fail as if the TSA were down."""
-
-    def __init__(self, inner: EngineTokenSource) -> None:
-        self.inner = inner
-        self.bad: set[bytes] = set()
-        self.gate = threading.Event()
-        self.gate.set()
-
-    def stamp(self, hash_algorithm: str, digest: bytes) -> bytes:
-        self.gate.wait()
-        if digest in self.bad:
-            raise Unavailable("injected: TSA down")
-        return self.inner.stamp(hash_algorithm, digest)
-
-    def stamp_batch(self, items: Sequence[tuple[str, bytes]]) -> list[bytes | GatewayError]:
-        out: list[bytes | GatewayError] = []
-        for alg, digest in items:
-            try:
-                out.append(self.stamp(alg, digest))
-            except GatewayError as exc:
-                out.append(exc)
-        return out
-
-    def healthy(self) -> bool:
-        return not self.bad
 
 
 def test_tsa_failure_is_unavailable_for_the_affected_items(env: Env) -> None:
@@ -532,7 +663,7 @@ def test_close_finishes_queued_work_then_refuses(env: Env) -> None:
 
 
 def test_lost_reply_is_visible_to_readers_before_the_next_commit(env: Env) -> None:
-    flaky = FlakyStore(SqlStore.sqlite(env.db))
+    flaky = FaultyStore(SqlStore.sqlite(env.db))
     ledger = env.open(store=flaky)
     submit(ledger, [sub(1)])
     flaky.fail_after = 1

@@ -163,9 +163,7 @@ def _long_outer_length(leaf: bytes) -> bytes:
 # Other encodings of the sample leaf's own values: each is refused for what makes it
 # non-canonical, and a lenient BER reader (asn1crypto) reads the same values from it.
 NON_CANONICAL = [
-    pytest.param(
-        _long_outer_length, "non-minimal length", id="long-form outer length"
-    ),
+    pytest.param(_long_outer_length, "non-minimal length", id="long-form outer length"),
     pytest.param(
         _edit(b"\x0c\x02e1", b"\x0c\x81\x02e1"),
         "non-minimal length",

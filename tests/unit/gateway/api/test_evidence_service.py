@@ -1,9 +1,11 @@
-"""EvidenceService over real gRPC, on the in-memory FakeLedger."""
+"""EvidenceService over real gRPC, on the real ledger (SQLite, in-process TSA)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -15,7 +17,9 @@ from court.verify.merkle import verify_inclusion
 from court.verify.rfc6962 import leaf_hash
 from evidence_gateway.v1 import common_pb2
 from evidence_gateway.v1 import evidence_service_pb2 as ev
-from gateway.errors import ResourceExhausted, Unavailable
+from gateway.api.caller import DevCallers
+from gateway.api.evidence import EvidenceServicer
+from gateway.errors import ResourceExhausted
 from tests.support.grpc_client import error_fields, rich_status, submission
 from tests.unit.gateway.api.conftest import Harness
 
@@ -31,7 +35,7 @@ def test_submit_returns_a_complete_receipt(harness: Harness) -> None:
     assert receipt.leaf_index == 0
     assert receipt.loan_sequence == 1 and receipt.previous_leaf_hash == b""
     assert receipt.checkpoint.size == 1 and receipt.inclusion_proof.tree_size == 1
-    cp = verify_checkpoint(receipt.checkpoint.signed_note, harness.ledger.verifier_key)
+    cp = verify_checkpoint(receipt.checkpoint.signed_note, harness.vkey)
     assert (cp.origin, cp.size, cp.root_hash) == (
         receipt.checkpoint.origin,
         receipt.checkpoint.size,
@@ -44,7 +48,7 @@ def test_submit_returns_a_complete_receipt(harness: Harness) -> None:
         list(receipt.inclusion_proof.hashes),
         cp.root_hash,
     )
-    record = harness.ledger.records[receipt.entry_id]
+    record = harness.ledger.get(receipt.entry_id)
     assert record.submission.institution == "dev-bank"
     assert record.submission.metadata == (("channel", "sms"),)
     assert record.submission.digest == s.digest
@@ -61,14 +65,14 @@ def test_second_record_of_a_loan_chains_to_the_first(harness: Harness) -> None:
 
 def test_x_institution_header_names_the_caller(harness: Harness) -> None:
     receipt = submit(harness, submission(), institution="bank-b").receipt
-    assert harness.ledger.records[receipt.entry_id].submission.institution == "bank-b"
+    assert harness.ledger.get(receipt.entry_id).submission.institution == "bank-b"
 
 
 def test_malformed_x_institution_is_unauthenticated(harness: Harness) -> None:
     with pytest.raises(grpc.RpcError) as info:
         submit(harness, submission(), institution="bank b")
     assert info.value.code() is grpc.StatusCode.UNAUTHENTICATED
-    assert not harness.ledger.records
+    assert harness.ledger.size == 0
 
 
 def test_idempotent_resubmission_returns_the_original_receipt(harness: Harness) -> None:
@@ -76,7 +80,7 @@ def test_idempotent_resubmission_returns_the_original_receipt(harness: Harness) 
     first = submit(harness, s).receipt
     again = submit(harness, s).receipt
     assert again == first
-    assert len(harness.ledger.records) == 1
+    assert harness.ledger.size == 1
 
 
 def test_request_id_reused_with_other_content_is_already_exists(harness: Harness) -> None:
@@ -133,7 +137,7 @@ def test_bad_field_is_named_in_bad_request(
         submit(harness, _bad(**changes))
     assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert field in error_fields(info.value)
-    assert not harness.ledger.records
+    assert harness.ledger.size == 0
 
 
 def test_occurred_at_in_the_future_is_rejected(harness: Harness) -> None:
@@ -178,17 +182,19 @@ def test_supersedes_must_name_an_entry_of_the_same_loan(harness: Harness) -> Non
 
 
 def test_resource_exhausted_and_unavailable_carry_retry_info(harness: Harness) -> None:
-    for error, code in (
-        (ResourceExhausted("queue full"), grpc.StatusCode.RESOURCE_EXHAUSTED),
-        (Unavailable("store down"), grpc.StatusCode.UNAVAILABLE),
-    ):
-        harness.ledger.submit_error = error
+    def fails(code: grpc.StatusCode, message: str) -> None:
         with pytest.raises(grpc.RpcError) as info:
             submit(harness, submission())
         assert info.value.code() is code
-        assert info.value.details() == error.message
+        assert message in info.value.details()
         status = rich_status(info.value)
         assert any(d.Is(error_details_pb2.RetryInfo.DESCRIPTOR) for d in status.details)
+
+    harness.ledger.refuse = lambda _: ResourceExhausted("queue full")
+    fails(grpc.StatusCode.RESOURCE_EXHAUSTED, "queue full")
+    harness.ledger.refuse = None
+    harness.store.down = True
+    fails(grpc.StatusCode.UNAVAILABLE, "the store is unavailable")
 
 
 # ------------------------------------------------------------------ batch
@@ -243,13 +249,101 @@ def test_batch_per_item_already_exists_and_repeated_request_id(harness: Harness)
     assert c.error.code == code_pb2.ALREADY_EXISTS
 
 
-def test_batch_queue_full_fails_the_whole_call(harness: Harness) -> None:
-    harness.ledger.submit_error = ResourceExhausted("queue full")
+def _copy(s: common_pb2.EvidenceSubmission, **changes: object) -> common_pb2.EvidenceSubmission:
+    out = common_pb2.EvidenceSubmission()
+    out.CopyFrom(s)
+    for name, value in changes.items():
+        setattr(out, name, value)
+    return out
+
+
+def test_batch_repeat_after_a_failed_first_is_judged_on_its_own(harness: Harness) -> None:
+    # As separate calls in order: the first item fails (TSA down for its digest, or a
+    # field the servicer refuses), so a repeat of its request_id is a new registration.
+    down = submission("loan-r")
+    harness.tsa.fail_next[down.digest] = 1
+    other = _copy(down, digest=hashlib.sha256(b"other").digest())
+    bad = submission("loan-r", digest=b"short")
+    fixed = _copy(bad, digest=hashlib.sha256(b"fixed").digest())
+    retried = submission("loan-r")
+    harness.tsa.fail_next[retried.digest] = 1
+    response = harness.evidence.BatchSubmitEvidence(
+        ev.BatchSubmitEvidenceRequest(submissions=[down, other, bad, fixed, retried, retried])
+    )
+    r = list(response.results)
+    assert [x.WhichOneof("result") for x in r] == [
+        "error", "receipt", "error", "receipt", "error", "receipt"
+    ]  # fmt: skip
+    assert (r[0].error.code, r[2].error.code, r[4].error.code) == (
+        code_pb2.UNAVAILABLE,
+        code_pb2.INVALID_ARGUMENT,
+        code_pb2.UNAVAILABLE,
+    )
+    assert [x.receipt.loan_sequence for x in (r[1], r[3], r[5])] == [1, 2, 3]
+    assert harness.ledger.get(r[1].receipt.entry_id).submission.digest == other.digest
+    assert harness.ledger.size == 3
+
+
+def test_batch_repeat_after_a_refused_supersedes_is_judged_on_its_own(harness: Harness) -> None:
+    elsewhere = submit(harness, submission("loan-x")).receipt
+    refused = submission("loan-y", supersedes=elsewhere.entry_id)  # another loan's entry
+    plain = _copy(refused, supersedes="")
+    response = harness.evidence.BatchSubmitEvidence(
+        ev.BatchSubmitEvidenceRequest(submissions=[refused, plain, plain, refused])
+    )
+    a, b, c, d = response.results
+    assert a.error.code == code_pb2.INVALID_ARGUMENT
+    assert b.receipt.loan_sequence == 1 and c.receipt == b.receipt
+    assert d.error.code == code_pb2.ALREADY_EXISTS  # the request_id is now plain's
+
+
+class _Context:
+    """What the servicer reads of a call's context: no metadata (dev institution)."""
+
+    def invocation_metadata(self) -> tuple[()]:
+        return ()
+
+
+def test_stream_repeats_inside_one_chunk_are_separate_submissions(harness: Harness) -> None:
+    # The servicer on a stream we pace: the first message is alone in the ledger
+    # (held at the TSA) while the next four are read, so they reach the ledger
+    # as one chunk, i.e. one submit call.
+    elsewhere = submit(harness, submission("loan-x")).receipt
+    refused = submission("loan-z", supersedes=elsewhere.entry_id)  # another loan's entry
+    plain = _copy(refused, supersedes="")
+    changed = _copy(plain, loan_ref="loan-w")
+    harness.tsa.gate.clear()
+    harness.tsa.entered.clear()
+
+    async def requests() -> AsyncIterator[ev.SubmitEvidenceStreamRequest]:
+        yield ev.SubmitEvidenceStreamRequest(submission=submission("loan-c"))
+        while not harness.tsa.entered.is_set():
+            await asyncio.sleep(0.001)
+        for s in (refused, plain, plain, changed):
+            yield ev.SubmitEvidenceStreamRequest(submission=s)
+        harness.tsa.gate.set()  # all four are read: the first finishes, the rest follow
+
+    async def stream() -> list[ev.SubmitEvidenceStreamResponse]:
+        servicer = EvidenceServicer(harness.ledger, DevCallers("dev-bank"))
+        return [r async for r in servicer.SubmitEvidenceStream(requests(), _Context())]
+
+    first, a, b, c, d = asyncio.run(stream())
+    assert harness.ledger.submit_calls[-2:] == [1, 4]  # the premise: one chunk of four
+    assert first.HasField("receipt")
+    assert a.error.code == code_pb2.INVALID_ARGUMENT
+    assert b.HasField("receipt") and c.receipt == b.receipt
+    assert d.error.code == code_pb2.ALREADY_EXISTS
+    assert harness.ledger.size == 3
+
+
+def test_batch_queue_full_fails_the_whole_call(start_harness: Callable[..., Harness]) -> None:
+    harness = start_harness(max_queue=2)
     with pytest.raises(grpc.RpcError) as info:
         harness.evidence.BatchSubmitEvidence(
-            ev.BatchSubmitEvidenceRequest(submissions=[submission()])
+            ev.BatchSubmitEvidenceRequest(submissions=[submission() for _ in range(3)])
         )
     assert info.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert harness.ledger.size == 0
 
 
 # ----------------------------------------------------------------- stream
@@ -274,15 +368,12 @@ def test_stream_answers_in_order_with_per_item_errors(harness: Harness) -> None:
 
 def test_stream_waits_out_a_full_queue(harness: Harness) -> None:
     calls = {"n": 0}
-    original = harness.ledger.submit
 
-    async def flaky(items):  # type: ignore[no-untyped-def]
+    def full_three_times(_: object) -> ResourceExhausted | None:
         calls["n"] += 1
-        if calls["n"] <= 3:
-            raise ResourceExhausted("queue full")
-        return await original(items)
+        return ResourceExhausted("queue full") if calls["n"] <= 3 else None
 
-    harness.ledger.submit = flaky  # type: ignore[method-assign]
+    harness.ledger.refuse = full_three_times
     responses = list(
         harness.evidence.SubmitEvidenceStream(
             iter([ev.SubmitEvidenceStreamRequest(submission=submission())])
@@ -294,7 +385,7 @@ def test_stream_waits_out_a_full_queue(harness: Harness) -> None:
 
 def test_stream_ends_with_unavailable_when_a_dependency_is_down(harness: Harness) -> None:
     submit(harness, submission())
-    harness.ledger.up["tsa"] = False
+    harness.tsa.down = True
     call = harness.evidence.SubmitEvidenceStream(
         iter([ev.SubmitEvidenceStreamRequest(submission=submission())])
     )
@@ -441,7 +532,7 @@ def test_list_evidence_bad_input(
 
 
 def test_store_down_is_unavailable_for_reads(harness: Harness) -> None:
-    harness.ledger.up["store"] = False
+    harness.store.down = True
     with pytest.raises(grpc.RpcError) as info:
         harness.evidence.GetEvidence(ev.GetEvidenceRequest(entry_id="abc"))
     assert info.value.code() is grpc.StatusCode.UNAVAILABLE
@@ -459,16 +550,8 @@ def test_stream_flood_shares_ledger_calls(harness: Harness) -> None:
     assert len(harness.ledger.submit_calls) < 300  # chunks, not one call per message
 
 
-def test_stream_splits_a_chunk_that_never_fits(harness: Harness) -> None:
-    original = harness.ledger.submit
-
-    async def small_queue(items):  # type: ignore[no-untyped-def]
-        if len(items) > 4:
-            raise ResourceExhausted("queue full")
-        return await original(items)
-
-    harness.ledger.submit = small_queue  # type: ignore[method-assign]
-    harness.ledger.submit_calls.clear()
+def test_stream_splits_a_chunk_that_never_fits(start_harness: Callable[..., Harness]) -> None:
+    harness = start_harness(max_queue=4)  # a chunk of more than 4 never fits
     items = [submission("loan-q") for _ in range(40)]
     responses = list(
         harness.evidence.SubmitEvidenceStream(
@@ -487,4 +570,4 @@ def test_stream_with_a_malformed_institution_is_unauthenticated(harness: Harness
     with pytest.raises(grpc.RpcError) as info:
         list(call)
     assert info.value.code() is grpc.StatusCode.UNAUTHENTICATED
-    assert not harness.ledger.records
+    assert harness.ledger.size == 0

@@ -1,4 +1,4 @@
-"""LogService over real gRPC, on the in-memory FakeLedger."""
+"""LogService over real gRPC, on the real ledger (SQLite, in-process TSA)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def test_checkpoint_is_signed_and_parsed(harness: Harness) -> None:
     assert empty.size == 0
     fill(harness, 5)
     cp = harness.log.GetCheckpoint(lg.GetCheckpointRequest()).checkpoint
-    verified = verify_checkpoint(cp.signed_note, harness.ledger.verifier_key)
+    verified = verify_checkpoint(cp.signed_note, harness.vkey)
     assert (verified.size, verified.root_hash, verified.origin) == (5, cp.root_hash, cp.origin)
 
 

@@ -1,4 +1,4 @@
-"""Health checking and reflection of the gRPC server (FakeLedger)."""
+"""Health checking and reflection of the gRPC server (on the real ledger)."""
 
 from __future__ import annotations
 
@@ -31,10 +31,10 @@ def test_health_follows_the_ledgers_dependencies(harness: Harness) -> None:
     assert check(harness) == SERVING
     for name in API_SERVICES:
         assert check(harness, name) == SERVING
-    harness.ledger.up["tsa"] = False
+    harness.tsa.down = True
     assert wait_for(harness, NOT_SERVING) == NOT_SERVING
     assert check(harness, API_SERVICES[0]) == NOT_SERVING
-    harness.ledger.up["tsa"] = True
+    harness.tsa.down = False
     assert wait_for(harness, SERVING) == SERVING
 
 

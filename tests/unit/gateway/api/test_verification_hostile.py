@@ -1,6 +1,6 @@
 """VerifyEvidence answers cannot be forged by a signer's certificate subject.
 
-The FakeLedger's TSA is replaced by one whose certificate subject (issued by
+The real ledger's TSA is swapped for one whose certificate subject (issued by
 the development root the server trusts) carries a fake report line, terminal
 escapes and bidi characters (``tests.support.hostile_pki``). The answer's
 check names and details must hold none of them raw: each is shown escaped.
@@ -15,6 +15,7 @@ from evidence_gateway.v1 import common_pb2
 from evidence_gateway.v1 import evidence_service_pb2 as ev
 from evidence_gateway.v1 import verification_service_pb2 as vf
 from gateway.api.verification import ALL_CHECKS
+from gateway.tsa import EngineTokenSource
 from tests.support.grpc_client import submission
 from tests.support.hostile_pki import expected_escape, hostile_engine, hostile_subject
 from tests.unit.gateway.api.conftest import Harness
@@ -23,7 +24,10 @@ SUBJECT = hostile_subject().rfc4514_string()
 
 
 def _register(harness: Harness, pki: Path, state: Path) -> common_pb2.Receipt:
-    harness.ledger.engine = hostile_engine(pki, state)
+    # Without roots: the engine's own start-up probe would pass anyway (the root
+    # is the one the server trusts); the court's checks run on VerifyEvidence.
+    harness.tsa.inner = EngineTokenSource(hostile_engine(pki, state))
+    harness.tsa.owns_inner = True
     s = submission("loan-hostile", digest=hashlib.sha256(b"hostile").digest())
     return harness.evidence.SubmitEvidence(ev.SubmitEvidenceRequest(submission=s)).receipt
 

@@ -1,20 +1,20 @@
-"""VerificationService over real gRPC: the court's checks, on the FakeLedger's real material."""
+"""VerificationService over real gRPC: the court's checks, on the real ledger's records."""
 
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
 from typing import Any
 
 import grpc
 import pytest
+from sqlalchemy import text
 
+from court.evidence.leaf import decode_leaf
 from court.verify.token import TOKEN_CHECKS
 from evidence_gateway.v1 import common_pb2
 from evidence_gateway.v1 import evidence_service_pb2 as ev
 from evidence_gateway.v1 import verification_service_pb2 as vf
 from gateway.api.verification import ALL_CHECKS, RECORD_CHECKS
-from gateway.model import EvidenceRecord, Receipt
 from tests.support.grpc_client import error_fields, submission
 from tests.unit.gateway.api.conftest import Harness
 
@@ -91,11 +91,12 @@ def test_tampered_receipt_is_invalid_and_names_the_check(harness: Harness) -> No
 
 def test_tampered_stored_token_fails_token_and_leaf_checks(harness: Harness) -> None:
     receipt = register(harness)
-    record = harness.ledger.records[receipt.entry_id]
     other = register(harness, b"another document")
-    swapped = Receipt(**{**{f: getattr(record.receipt, f) for f in record.receipt.__slots__},
-                         "timestamp_token": other.timestamp_token})  # fmt: skip
-    harness.ledger.records[receipt.entry_id] = EvidenceRecord(record.submission, swapped)
+    with harness.store.inner.engine.begin() as db:  # the database's row is changed behind it
+        db.execute(
+            text("UPDATE entries SET token = :token WHERE entry_id = :id"),
+            {"token": other.timestamp_token, "id": receipt.entry_id},
+        )
     response = harness.verification.VerifyEvidence(
         vf.VerifyEvidenceRequest(entry_id=receipt.entry_id)
     )
@@ -162,29 +163,30 @@ def test_token_check_names_are_the_courts(harness: Harness) -> None:
     assert [c.name for c in response.checks][: len(TOKEN_CHECKS)] == list(TOKEN_CHECKS)
 
 
-def _stored_with(harness: Harness, entry_id: str, **changes: object) -> None:
-    """Change the stored record's receipt fields (as a tampered database would)."""
-    record = harness.ledger.records[entry_id]
-    fields = {f: getattr(record.receipt, f) for f in record.receipt.__slots__}
-    harness.ledger.records[entry_id] = EvidenceRecord(
-        record.submission, Receipt(**{**fields, **changes})
-    )
+_COLUMNS = {
+    "received_at": ("received_at_us", lambda r: r.received_at_us + 1_000_000),
+    "loan_sequence": ("loan_sequence", lambda r: r.loan_sequence + 1),
+    "previous_leaf_hash": ("previous_leaf_hash", lambda r: b"\x22" * 32),
+}
 
 
-@pytest.mark.parametrize(
-    ("field", "value"),
-    [
-        ("received_at", lambda r: r.received_at + timedelta(seconds=1)),
-        ("loan_sequence", lambda r: r.loan_sequence + 1),
-        ("previous_leaf_hash", lambda r: b"\x22" * 32),
-    ],
-)
-def test_stored_record_that_differs_from_its_leaf_is_invalid(
-    harness: Harness, field: str, value: Any
-) -> None:
+def _stored_with(harness: Harness, entry_id: str, field: str) -> None:
+    """Change one column of the stored record (as a tampered database would)."""
+    column, change = _COLUMNS[field]
+    with harness.store.inner.engine.begin() as db:
+        row = db.execute(
+            text(f"SELECT {column} FROM entries WHERE entry_id = :id"), {"id": entry_id}
+        ).one()
+        db.execute(
+            text(f"UPDATE entries SET {column} = :value WHERE entry_id = :id"),
+            {"value": change(row), "id": entry_id},
+        )
+
+
+@pytest.mark.parametrize("field", sorted(_COLUMNS))
+def test_stored_record_that_differs_from_its_leaf_is_invalid(harness: Harness, field: str) -> None:
     receipt = register(harness)
-    stored = harness.ledger.records[receipt.entry_id].receipt
-    _stored_with(harness, receipt.entry_id, **{field: value(stored)})
+    _stored_with(harness, receipt.entry_id, field)
     response = harness.verification.VerifyEvidence(
         vf.VerifyEvidenceRequest(entry_id=receipt.entry_id)
     )
@@ -237,3 +239,29 @@ def test_a_receipt_checkpoint_with_a_huge_size_is_invalid_argument(harness: Harn
         )
     assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert error_fields(info.value) == ["receipt.checkpoint.signed_note"]
+
+
+def test_a_record_being_committed_verifies_valid(harness: Harness) -> None:
+    # The writer is held between its commit and its answers: the record is in the
+    # store, so it may be served, and then only with a checkpoint and a proof that
+    # cover it (the old ledger answered INVALID here: "Inclusion proof valid" failed).
+    register(harness)
+    harness.store.hold = True
+    s = submission("loan-v", digest=hashlib.sha256(b"being committed").digest())
+    pending = harness.evidence.SubmitEvidence.future(ev.SubmitEvidenceRequest(submission=s))
+    try:
+        assert harness.store.committed.wait(10)
+        [(_, leaf)] = harness.store.inner.entries_range(1, 2)
+        entry_id = decode_leaf(leaf).entry_id
+        for request in (
+            vf.VerifyEvidenceRequest(entry_id=entry_id),
+            vf.VerifyEvidenceRequest(
+                digest=vf.Digest(hash_algorithm=common_pb2.HASH_ALGORITHM_SHA256, value=s.digest)
+            ),
+        ):
+            response = harness.verification.VerifyEvidence(request)
+            assert response.verdict == vf.VERDICT_VALID, response.checks
+            assert response.material.checkpoint.size == 2
+    finally:
+        harness.store.release.set()
+    assert pending.result(10).receipt.entry_id == entry_id

@@ -30,7 +30,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Row, create_engine, event, make_url, select, text, tuple_
+from sqlalchemy import (
+    Engine,
+    Row,
+    and_,
+    create_engine,
+    event,
+    func,
+    make_url,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -424,7 +435,7 @@ class SqlStore:
         for chunk in _chunks(ids):
             stmt = (
                 select(c.supersedes, c.entry_id)
-                .where(c.supersedes.in_(chunk))
+                .where(c.supersedes.is_not(None), c.supersedes.in_(chunk))
                 .order_by(c.leaf_index)
             )
             for old, new in self._rows(stmt):
@@ -438,8 +449,15 @@ class SqlStore:
         c = _NODES.c
         got: dict[NodeID, bytes] = {}
         for chunk in _chunks(wanted):
-            stmt = select(c.level, c.idx, c.hash).where(tuple_(c.level, c.idx).in_(chunk))
-            for level, idx, h in self._rows(stmt):
+            # One IN list per level, OR-ed: both planners search the primary key once per
+            # term. (SQLite scans the whole table for a row-value `(level, idx) IN (...)`.)
+            by_level: dict[int, list[int]] = {}
+            for level, idx in chunk:
+                by_level.setdefault(level, []).append(idx)
+            where = or_(
+                *(and_(c.level == level, c.idx.in_(idxs)) for level, idxs in by_level.items())
+            )
+            for level, idx, h in self._rows(select(c.level, c.idx, c.hash).where(where)):
                 got[(level, idx)] = bytes(h)
         try:
             return [got[i] for i in ids]
@@ -455,7 +473,10 @@ class SqlStore:
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         c = _CHECKPOINTS.c
-        return self._checkpoint(select(c.size, c.root, c.note).order_by(c.size.desc()).limit(1))
+        # max() is one B-tree descent on both databases; SQLite's plan for
+        # `ORDER BY size DESC LIMIT 1` reads the same row but says SCAN.
+        largest = select(func.max(c.size)).scalar_subquery()
+        return self._checkpoint(select(c.size, c.root, c.note).where(c.size == largest))
 
     def checkpoint_at(self, size: int) -> StoredCheckpoint | None:
         _int64(size=size)

@@ -73,6 +73,18 @@ def _decode_token(token: str, kind: bytes, fingerprint: bytes) -> int:
     return position
 
 
+def _check_digest(hash_algorithm: str, digest: bytes) -> None:
+    size = DIGEST_SIZES.get(hash_algorithm)
+    if size is None:
+        raise InvalidArgument(
+            [("hash_algorithm", "is required and must be SHA-256, SHA-384, SHA-512 or SM3")]
+        )
+    if len(digest) != size:
+        raise InvalidArgument(
+            [("digest", f"must be {size} bytes for {hash_algorithm}, got {len(digest)}")]
+        )
+
+
 class LedgerReads:
     """The ledger's read operations (see the module docstring)."""
 
@@ -157,15 +169,7 @@ class LedgerReads:
         self, hash_algorithm: str, digest: bytes, page_size: int, page_token: str
     ) -> tuple[list[EvidenceRecord], str]:
         """Records with this digest, in log order; returns ``(records, next_page_token)``."""
-        size = DIGEST_SIZES.get(hash_algorithm)
-        if size is None:
-            raise InvalidArgument(
-                [("hash_algorithm", "is required and must be SHA-256, SHA-384, SHA-512 or SM3")]
-            )
-        if len(digest) != size:
-            raise InvalidArgument(
-                [("digest", f"must be {size} bytes for {hash_algorithm}, got {len(digest)}")]
-            )
+        _check_digest(hash_algorithm, digest)
         limit = _page_size(page_size)
         fingerprint = _fingerprint(hash_algorithm.encode(), digest)
         after = _decode_token(page_token, b"F", fingerprint)
@@ -177,6 +181,20 @@ class LedgerReads:
         found = found[:limit]
         token = _encode_token(b"F", found[-1].leaf_index, fingerprint) if more else ""
         return self._records(found), token
+
+    def entry_ids_by_digest(self, hash_algorithm: str, digest: bytes, limit: int) -> list[str]:
+        """The entry ids of the first ``limit`` records with this digest, in log order.
+
+        Reads the ids only (one index range, no receipts): a bounded answer
+        whatever the number of records with this digest.
+        """
+        _check_digest(hash_algorithm, digest)
+        if limit < 1:
+            raise ValueError("limit must be positive")
+        try:
+            return self._store.entry_ids_by_digest(hash_algorithm, digest, limit)
+        except StoreError as exc:
+            raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
 
     def list_by_loan(
         self, institution: str, loan_ref: str, page_size: int, page_token: str

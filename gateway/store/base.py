@@ -106,6 +106,10 @@ class Store(Protocol):
         """
         ...
 
+    def entry_ids_by_digest(self, hash_algorithm: str, digest: bytes, limit: int) -> list[str]:
+        """The ids of the first ``limit`` entries with this digest, ascending leaf index."""
+        ...
+
     def list_by_loan(
         self, institution: str, loan_ref: str, after_sequence: int, limit: int
     ) -> list[StoredEntry]:

@@ -380,6 +380,17 @@ class SqlStore:
         )
         return [_entry(r) for r in self._rows(stmt)]
 
+    def entry_ids_by_digest(self, hash_algorithm: str, digest: bytes, limit: int) -> list[str]:
+        _int64(limit=limit)
+        c = _ENTRIES.c
+        stmt = (
+            select(c.entry_id)
+            .where(c.hash_algorithm == hash_algorithm, c.digest == digest)
+            .order_by(c.leaf_index)
+            .limit(limit)
+        )
+        return [r[0] for r in self._rows(stmt)]
+
     def list_by_loan(
         self, institution: str, loan_ref: str, after_sequence: int, limit: int
     ) -> list[StoredEntry]:

@@ -239,6 +239,10 @@ class FakeLedger:
         scope = hashlib.sha256(alg.encode() + digest).hexdigest()[:8]
         return self._page(matches, page_size, page_token, scope)
 
+    def entry_ids_by_digest(self, alg: str, digest: bytes, limit: int) -> list[str]:
+        records, _ = self.find(alg, digest, limit, "")
+        return [r.receipt.entry_id for r in records]
+
     def list_by_loan(
         self, institution: str, loan_ref: str, page_size: int, page_token: str
     ) -> tuple[list[EvidenceRecord], str]:

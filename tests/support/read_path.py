@@ -122,6 +122,7 @@ def exercise(ledger: Ledger, store: Store, s: Sample) -> None:
         "checkpoint": ledger.checkpoint,
         "get": lambda: ledger.get(s.late.entry_id),
         "find": lambda: ledger.find("sha256", digest, 50, ledger.find("sha256", digest, 5, "")[1]),
+        "entry_ids_by_digest": lambda: ledger.entry_ids_by_digest("sha256", digest, 1002),
         "list_by_loan": lambda: ledger.list_by_loan(
             "bank-a", "L-0", 20, ledger.list_by_loan("bank-a", "L-0", 3, "")[1]
         ),
@@ -141,6 +142,7 @@ def exercise(ledger: Ledger, store: Store, s: Sample) -> None:
         "get_entry": lambda: store.get_entry(s.first.entry_id),
         "get_entries": lambda: store.get_entries([s.first.entry_id, s.late.entry_id, "none"]),
         "find_by_digest": lambda: store.find_by_digest("sha256", digest, 10, s.first.leaf_index),
+        "entry_ids_by_digest": lambda: store.entry_ids_by_digest("sha256", digest, 30),
         "list_by_loan": lambda: store.list_by_loan("bank-a", "L-1", 2, 10),
         "loan_head": lambda: store.loan_head("bank-a", "L-2"),
         "loan_heads": lambda: store.loan_heads(heads),

@@ -7,10 +7,12 @@ synchronous gRPC client, as a lender's system would.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -28,7 +30,7 @@ from tests.support.fake_ledger import FakeLedger
 
 @dataclass
 class Harness:
-    ledger: FakeLedger
+    ledger: Any  # the FakeLedger, except where a test serves a real ledger
     server: GatewayServer
     loop: asyncio.AbstractEventLoop
     channel: grpc.Channel
@@ -44,14 +46,20 @@ class Harness:
 
 @pytest.fixture
 def harness(pki_p256: Path, tmp_path: Path) -> Iterator[Harness]:
+    with serving(FakeLedger.from_pki(pki_p256, tmp_path / "tsa"), pki_p256, tmp_path) as h:
+        yield h
+
+
+@contextlib.contextmanager
+def serving(ledger: Any, pki: Path, data_dir: Path) -> Iterator[Harness]:
+    """A gateway server on ``ledger`` (the FakeLedger, or a real ledger) and its stubs."""
     config = GatewayConfig(
         listen="127.0.0.1:0",
-        data_dir=tmp_path,
+        data_dir=data_dir,
         insecure_dev=True,
-        tsa_pki_dir=pki_p256,
+        tsa_pki_dir=pki,
         health_poll_seconds=0.05,
     )
-    ledger = FakeLedger.from_pki(pki_p256, tmp_path / "tsa")
     roots, untrusted = load_tsa_trust(config)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
@@ -63,7 +71,7 @@ def harness(pki_p256: Path, tmp_path: Path) -> Iterator[Harness]:
             ledger,
             tsa_roots=roots,
             tsa_untrusted=untrusted,
-            log_verifier_key=load_log_verifier_key(pki_p256).line,
+            log_verifier_key=load_log_verifier_key(pki).line,
         )
         await server.start()
         return server

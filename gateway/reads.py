@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from gateway.errors import InvalidArgument, NotFound, Unavailable
 from gateway.log.tree import MissingNodeError, consistency_proof, inclusion_plan, inclusion_proof
@@ -170,17 +170,14 @@ class LedgerReads:
     ) -> tuple[list[EvidenceRecord], str]:
         """Records with this digest, in log order; returns ``(records, next_page_token)``."""
         _check_digest(hash_algorithm, digest)
-        limit = _page_size(page_size)
-        fingerprint = _fingerprint(hash_algorithm.encode(), digest)
-        after = _decode_token(page_token, b"F", fingerprint)
-        try:
-            found = self._store.find_by_digest(hash_algorithm, digest, limit + 1, after)
-        except StoreError as exc:
-            raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
-        more = len(found) > limit
-        found = found[:limit]
-        token = _encode_token(b"F", found[-1].leaf_index, fingerprint) if more else ""
-        return self._records(found), token
+        return self._page(
+            b"F",
+            _fingerprint(hash_algorithm.encode(), digest),
+            page_size,
+            page_token,
+            lambda after, n: self._store.find_by_digest(hash_algorithm, digest, n, after),
+            lambda e: e.leaf_index,
+        )
 
     def entry_ids_by_digest(self, hash_algorithm: str, digest: bytes, limit: int) -> list[str]:
         """The entry ids of the first ``limit`` records with this digest, in log order.
@@ -203,16 +200,34 @@ class LedgerReads:
         problems = validate_loan_ref(loan_ref) + validate_institution(institution)
         if problems:
             raise InvalidArgument(problems)
+        return self._page(
+            b"L",
+            _fingerprint(institution.encode(), loan_ref.encode()),
+            page_size,
+            page_token,
+            lambda after, n: self._store.list_by_loan(institution, loan_ref, max(after, 0), n),
+            lambda e: e.loan_sequence,
+        )
+
+    def _page(
+        self,
+        kind: bytes,
+        fingerprint: bytes,
+        page_size: int,
+        page_token: str,
+        fetch: Callable[[int, int], list[StoredEntry]],
+        position: Callable[[StoredEntry], int],
+    ) -> tuple[list[EvidenceRecord], str]:
+        """One page: ``fetch(after, n)`` reads n entries past the token's position."""
         limit = _page_size(page_size)
-        fingerprint = _fingerprint(institution.encode(), loan_ref.encode())
-        after = _decode_token(page_token, b"L", fingerprint)
+        after = _decode_token(page_token, kind, fingerprint)
         try:
-            found = self._store.list_by_loan(institution, loan_ref, max(after, 0), limit + 1)
+            found = fetch(after, limit + 1)
         except StoreError as exc:
             raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
         more = len(found) > limit
         found = found[:limit]
-        token = _encode_token(b"L", found[-1].loan_sequence, fingerprint) if more else ""
+        token = _encode_token(kind, position(found[-1]), fingerprint) if more else ""
         return self._records(found), token
 
     def checkpoint(self) -> str:

@@ -166,11 +166,11 @@ def _raw_signatures(pki: Path, seconds: float) -> float:
     return count / (time.perf_counter() - start)
 
 
-def _start_gateway(work: Path, port: int) -> subprocess.Popen[bytes]:
+def _start_gateway(work: Path, port: int, data_dir: Path | None = None) -> subprocess.Popen[bytes]:
+    """`gateway serve` on ``data_dir`` (default: ``work/data``); config and log in ``work``."""
     config = work / "gateway.toml"
-    config.write_text(
-        f'listen = "127.0.0.1:{port}"\ndata_dir = "{work / "data"}"\ninsecure_dev = true\n'
-    )
+    data = data_dir.resolve() if data_dir is not None else work / "data"
+    config.write_text(f'listen = "127.0.0.1:{port}"\ndata_dir = "{data}"\ninsecure_dev = true\n')
     gateway = Path(sys.executable).with_name("gateway")
     log = open(work / "gateway.log", "wb")  # noqa: SIM115 - lives as long as the process
     return subprocess.Popen(

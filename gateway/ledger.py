@@ -1,7 +1,8 @@
 """The ledger: the gateway's application service below the RPC layer.
 
 It registers evidence (time-stamp, canonical leaf, Merkle log, signed
-checkpoint, durable commit) and serves what was registered.
+checkpoint, durable commit) and serves what was registered: the write path
+is here, the reads are :class:`gateway.reads.LedgerReads`, mixed in.
 
 Group commit
 ------------
@@ -73,7 +74,6 @@ fail each other.)
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import hashlib
 import logging
@@ -95,7 +95,6 @@ from gateway.errors import (
     FailedPrecondition,
     GatewayError,
     InvalidArgument,
-    NotFound,
     ResourceExhausted,
     Unavailable,
 )
@@ -104,33 +103,24 @@ from gateway.log.tree import (
     CompactTree,
     MissingNodeError,
     NodeID,
-    consistency_proof,
-    inclusion_plan,
     inclusion_proof,
 )
 from gateway.model import (
     DEFAULT_MIN_OCCURRED_AT,
-    DIGEST_SIZES,
-    EvidenceRecord,
     ItemResult,
-    Receipt,
     Submission,
     new_entry_ids,
-    validate_entry_id,
-    validate_institution,
-    validate_loan_ref,
     validate_submission,
 )
+from gateway.reads import LedgerReads
+from gateway.reads import receipt_of as _receipt
 from gateway.store.base import Store, StoredCheckpoint, StoredEntry, StoreError
 from gateway.tsa import TokenSource
 
-__all__ = ["DEFAULT_PAGE_SIZE", "MAX_ENTRIES", "MAX_PAGE_SIZE", "Ledger"]
+__all__ = ["Ledger"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PAGE_SIZE = 100
-MAX_PAGE_SIZE = 1000
-MAX_ENTRIES = 1000
 _LEAF_PREFIX = b"\x00"
 
 
@@ -206,49 +196,7 @@ class _OverlayReader:
         return [nodes[i] for i in ids]
 
 
-def _page_size(page_size: int) -> int:
-    if page_size < 0:
-        raise InvalidArgument([("page_size", "must not be negative (0 means 100)")])
-    if page_size == 0:
-        return DEFAULT_PAGE_SIZE
-    return min(page_size, MAX_PAGE_SIZE)
-
-
-def _fingerprint(*parts: bytes) -> bytes:
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(len(p).to_bytes(4, "big") + p)
-    return h.digest()[:8]
-
-
-def _encode_token(kind: bytes, position: int, fingerprint: bytes) -> str:
-    raw = kind + position.to_bytes(8, "big") + fingerprint
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-_CHECKPOINT_CACHE = 4096  # checkpoint notes kept in memory (one per commit)
-
-
-def _decode_token(token: str, kind: bytes, fingerprint: bytes) -> int:
-    """The position after which the next page starts (-1 for the first page)."""
-    if not token:
-        return -1
-    bad = InvalidArgument(
-        [("page_token", "is not a next_page_token of this same query; start from an empty one")]
-    )
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-    except (ValueError, TypeError):
-        raise bad from None
-    if len(raw) != 17 or raw[:1] != kind or raw[9:] != fingerprint:
-        raise bad
-    position = int.from_bytes(raw[1:9], "big")
-    if position >= 1 << 63:  # never issued: positions are signed 64-bit in the store
-        raise bad
-    return position
-
-
-class Ledger:
+class Ledger(LedgerReads):
     """Registers evidence with group commit and serves the log (see the module docstring).
 
     Thread-safe for readers; :meth:`submit` may be awaited from any event
@@ -363,35 +311,6 @@ class Ledger:
         self._tree = tree
         self._remember_checkpoint(latest.size, latest.note)
         self._needs_reload = False
-
-    # ------------------------------------------------------------ publishing
-
-    def published(self) -> StoredCheckpoint:
-        """The latest published checkpoint: the bound of every read.
-
-        It is the store's own latest checkpoint. A group commit writes its
-        entries, their tree nodes and the checkpoint covering them in one
-        transaction, so everything at or below this size can be proven from
-        the store, and a record that a read returns is covered by every
-        checkpoint a later read returns (the size only grows). The writer's
-        in-memory tree is never consulted: it lags the store between a commit
-        and the answers to its callers, and in another process reading the
-        same store it never moves. One indexed read (the checkpoints' primary
-        key). Raises :class:`Unavailable` if the store fails.
-        """
-        try:
-            latest = self._store.latest_checkpoint()
-        except StoreError as exc:
-            raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
-        if latest is None:
-            raise Unavailable("the store holds no checkpoint; retry later")
-        self._remember_checkpoint(latest.size, latest.note)
-        return latest
-
-    @property
-    def size(self) -> int:
-        """The size of the latest published checkpoint (see :meth:`published`)."""
-        return self.published().size
 
     # ------------------------------------------------------------ submitting
 
@@ -789,200 +708,7 @@ class Ledger:
             p.error = error
         return self._finish(pending)
 
-    # ------------------------------------------------------------ reading
-
-    def _remember_checkpoint(self, size: int, note: str) -> None:
-        """Cache a checkpoint note; the cache stays bounded (one note per commit)."""
-        if len(self._checkpoints) >= _CHECKPOINT_CACHE:
-            self._checkpoints.clear()
-        self._checkpoints[size] = note
-
-    def _checkpoint_note(self, size: int) -> str:
-        note = self._checkpoints.get(size)
-        if note is None:
-            stored = self._store.checkpoint_at(size)
-            if stored is None:
-                raise Unavailable(f"the checkpoint of size {size} is missing from the store")
-            note = stored.note
-            self._remember_checkpoint(size, note)
-        return note
-
-    def _receipt(self, entry: StoredEntry) -> Receipt:
-        """The receipt as issued at registration (checkpoint and proof of that size)."""
-        return self._receipts([entry])[0]
-
-    def _receipts(self, entries: Sequence[StoredEntry]) -> list[Receipt]:
-        """The registration receipts of ``entries``, reading all proof nodes at once."""
-        try:
-            notes = {
-                size: self._checkpoint_note(size) for size in {e.receipt_size for e in entries}
-            }
-            plans = [inclusion_plan(e.leaf_index, e.receipt_size) for e in entries]
-            wanted = list(dict.fromkeys(i for plan in plans for i in plan.ids))
-            nodes = dict(zip(wanted, self._store.get_nodes(wanted), strict=True)) if wanted else {}
-        except (StoreError, MissingNodeError) as exc:
-            raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
-        return [
-            _receipt(
-                e,
-                notes[e.receipt_size],
-                tuple(plan.assemble([nodes[i] for i in plan.ids])) if plan.ids else (),
-            )
-            for e, plan in zip(entries, plans, strict=True)
-        ]
-
-    def _records(self, entries: list[StoredEntry]) -> list[EvidenceRecord]:
-        try:
-            later = self._store.superseded_by(e.entry_id for e in entries) if entries else {}
-        except StoreError as exc:
-            raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
-        return [
-            EvidenceRecord(
-                submission=e.submission,
-                receipt=receipt,
-                superseded_by=later.get(e.entry_id, ()),
-            )
-            for e, receipt in zip(entries, self._receipts(entries), strict=True)
-        ]
-
-    def get(self, entry_id: str) -> EvidenceRecord:
-        """The record with this entry id. :class:`NotFound` if there is none."""
-        problems = validate_entry_id(entry_id)
-        if problems:
-            raise InvalidArgument(problems)
-        visible = self.size
-        try:
-            entry = self._store.get_entry(entry_id)
-        except StoreError as exc:
-            raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
-        if entry is None or entry.leaf_index >= visible:
-            raise NotFound(f"no evidence record has the entry id {entry_id!r}; check the receipt")
-        return self._records([entry])[0]
-
-    def find(
-        self, hash_algorithm: str, digest: bytes, page_size: int, page_token: str
-    ) -> tuple[list[EvidenceRecord], str]:
-        """Records with this digest, in log order; returns ``(records, next_page_token)``."""
-        size = DIGEST_SIZES.get(hash_algorithm)
-        if size is None:
-            raise InvalidArgument(
-                [("hash_algorithm", "is required and must be SHA-256, SHA-384, SHA-512 or SM3")]
-            )
-        if len(digest) != size:
-            raise InvalidArgument(
-                [("digest", f"must be {size} bytes for {hash_algorithm}, got {len(digest)}")]
-            )
-        limit = _page_size(page_size)
-        fingerprint = _fingerprint(hash_algorithm.encode(), digest)
-        after = _decode_token(page_token, b"F", fingerprint)
-        visible = self.size
-        try:
-            found = self._store.find_by_digest(hash_algorithm, digest, limit + 1, after)
-        except StoreError as exc:
-            raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
-        found = [e for e in found if e.leaf_index < visible]
-        more = len(found) > limit
-        found = found[:limit]
-        token = _encode_token(b"F", found[-1].leaf_index, fingerprint) if more else ""
-        return self._records(found), token
-
-    def list_by_loan(
-        self, institution: str, loan_ref: str, page_size: int, page_token: str
-    ) -> tuple[list[EvidenceRecord], str]:
-        """A loan's records in chain order; returns ``(records, next_page_token)``."""
-        problems = validate_loan_ref(loan_ref) + validate_institution(institution)
-        if problems:
-            raise InvalidArgument(problems)
-        limit = _page_size(page_size)
-        fingerprint = _fingerprint(institution.encode(), loan_ref.encode())
-        after = _decode_token(page_token, b"L", fingerprint)
-        visible = self.size
-        try:
-            found = self._store.list_by_loan(institution, loan_ref, max(after, 0), limit + 1)
-        except StoreError as exc:
-            raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
-        found = [e for e in found if e.leaf_index < visible]
-        more = len(found) > limit
-        found = found[:limit]
-        token = _encode_token(b"L", found[-1].loan_sequence, fingerprint) if more else ""
-        return self._records(found), token
-
-    def checkpoint(self) -> str:
-        """The latest published checkpoint (C2SP signed note text)."""
-        return self.published().note
-
-    def checkpoint_at(self, size: int) -> str:
-        """The signed checkpoint of exactly ``size`` (one exists per group commit)."""
-        latest = self.size
-        if size < 0 or size > latest:
-            raise InvalidArgument([("tree_size", f"must be between 0 and {latest}")])
-        try:
-            return self._checkpoint_note(size)
-        except Unavailable:
-            raise NotFound(f"no checkpoint was signed at size {size}") from None
-
-    def _resolve_size(self, size: int, field_name: str) -> int:
-        latest = self.size
-        if size < 0:
-            raise InvalidArgument([(field_name, "must not be negative")])
-        if size == 0:
-            return latest
-        if size > latest:
-            raise InvalidArgument(
-                [(field_name, f"is larger than the latest checkpoint's size {latest}")]
-            )
-        return size
-
-    def inclusion_proof(self, leaf_index: int, tree_size: int) -> tuple[bytes, ...]:
-        """The inclusion proof of a leaf at ``tree_size`` (0: the latest checkpoint's)."""
-        size = self._resolve_size(tree_size, "tree_size")
-        if leaf_index < 0 or leaf_index >= size:
-            raise InvalidArgument([("leaf_index", f"must be below the tree size {size}")])
-        try:
-            return tuple(inclusion_proof(self._store, leaf_index, size))
-        except (StoreError, MissingNodeError) as exc:
-            raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
-
-    def leaf_index(self, leaf_hash: bytes) -> int:
-        """The index of the leaf with this RFC 9162 leaf hash. :class:`NotFound` if none."""
-        if len(leaf_hash) != 32:
-            raise InvalidArgument([("leaf_hash", "must be 32 bytes (an RFC 9162 leaf hash)")])
-        visible = self.size
-        try:
-            index = self._store.leaf_index_by_hash(leaf_hash)
-        except StoreError as exc:
-            raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
-        if index is None or index >= visible:
-            raise NotFound("no leaf of the log has this leaf hash")
-        return index
-
-    def consistency_proof(self, size1: int, size2: int) -> tuple[bytes, ...]:
-        """The consistency proof from ``size1`` to ``size2`` (0: the latest size)."""
-        to_size = self._resolve_size(size2, "to_size")
-        if size1 < 1:
-            raise InvalidArgument([("from_size", "must be at least 1")])
-        if size1 > to_size:
-            raise InvalidArgument([("from_size", f"must not be larger than to_size {to_size}")])
-        try:
-            return tuple(consistency_proof(self._store, size1, to_size))
-        except (StoreError, MissingNodeError) as exc:
-            raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
-
-    def entries(self, start: int, end: int) -> list[tuple[int, bytes]]:
-        """Leaves ``[start, end)`` as ``(index, leaf)``: at most 1,000, from ``start``."""
-        latest = self.size
-        if start < 0:
-            raise InvalidArgument([("start", "must not be negative")])
-        if end <= start:
-            raise InvalidArgument([("end", "must be greater than start")])
-        if end > latest:
-            raise InvalidArgument(
-                [("end", f"must not exceed the latest checkpoint's size {latest}")]
-            )
-        try:
-            return self._store.entries_range(start, min(end, start + MAX_ENTRIES))
-        except StoreError as exc:
-            raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
+    # ------------------------------------------------------------ health
 
     def health(self) -> dict[str, bool]:
         """``{"store": ..., "tsa": ...}``: whether each dependency works now."""
@@ -1013,21 +739,6 @@ def _answer(item: _Item, result: ItemResult) -> None:
     """Give ``item`` its result unless it has one (call under the ledger's lock)."""
     if item.call.results[item.position] is None:
         item.call.resolve(item.position, result)
-
-
-def _receipt(entry: StoredEntry, note: str, proof: tuple[bytes, ...]) -> Receipt:
-    return Receipt(
-        entry_id=entry.entry_id,
-        leaf_index=entry.leaf_index,
-        leaf=entry.leaf,
-        timestamp_token=entry.token,
-        checkpoint=note,
-        tree_size=entry.receipt_size,
-        inclusion_proof=proof,
-        received_at=entry.received_at,
-        loan_sequence=entry.loan_sequence,
-        previous_leaf_hash=entry.previous_leaf_hash,
-    )
 
 
 def _store_down(exc: Exception) -> Unavailable:

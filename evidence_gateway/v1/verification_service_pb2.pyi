@@ -51,18 +51,20 @@ class VerifyEvidenceRequest(_message.Message):
     def __init__(self, digest: _Optional[_Union[Digest, _Mapping]] = ..., entry_id: _Optional[str] = ..., receipt: _Optional[_Union[_common_pb2.Receipt, _Mapping]] = ...) -> None: ...
 
 class VerifyEvidenceResponse(_message.Message):
-    __slots__ = ("verdict", "checks", "record", "material", "other_entry_ids")
+    __slots__ = ("verdict", "checks", "record", "material", "other_entry_ids", "other_entry_ids_truncated")
     VERDICT_FIELD_NUMBER: _ClassVar[int]
     CHECKS_FIELD_NUMBER: _ClassVar[int]
     RECORD_FIELD_NUMBER: _ClassVar[int]
     MATERIAL_FIELD_NUMBER: _ClassVar[int]
     OTHER_ENTRY_IDS_FIELD_NUMBER: _ClassVar[int]
+    OTHER_ENTRY_IDS_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     verdict: Verdict
     checks: _containers.RepeatedCompositeFieldContainer[VerificationCheck]
     record: _common_pb2.EvidenceRecord
     material: VerificationMaterial
     other_entry_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, verdict: _Optional[_Union[Verdict, str]] = ..., checks: _Optional[_Iterable[_Union[VerificationCheck, _Mapping]]] = ..., record: _Optional[_Union[_common_pb2.EvidenceRecord, _Mapping]] = ..., material: _Optional[_Union[VerificationMaterial, _Mapping]] = ..., other_entry_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    other_entry_ids_truncated: bool
+    def __init__(self, verdict: _Optional[_Union[Verdict, str]] = ..., checks: _Optional[_Iterable[_Union[VerificationCheck, _Mapping]]] = ..., record: _Optional[_Union[_common_pb2.EvidenceRecord, _Mapping]] = ..., material: _Optional[_Union[VerificationMaterial, _Mapping]] = ..., other_entry_ids: _Optional[_Iterable[str]] = ..., other_entry_ids_truncated: _Optional[bool] = ...) -> None: ...
 
 class VerificationCheck(_message.Message):
     __slots__ = ("name", "status", "detail")

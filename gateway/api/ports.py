@@ -31,6 +31,10 @@ class LedgerPort(Protocol):
         """Records with this digest in ascending leaf index, and the next page token."""
         ...
 
+    def entry_ids_by_digest(self, alg: str, digest: bytes, limit: int) -> list[str]:
+        """Entry ids of the first ``limit`` records with this digest, ascending leaf index."""
+        ...
+
     def list_by_loan(
         self, institution: str, loan_ref: str, page_size: int, page_token: str
     ) -> tuple[list[EvidenceRecord], str]:

@@ -63,12 +63,16 @@ __all__ = [
     "CHECK_RECEIPT_FIELDS",
     "CHECK_RECEIPT_INCLUSION",
     "CHECK_RECEIPT_MATCHES",
+    "MAX_OTHER_ENTRY_IDS",
     "RECORD_CHECKS",
     "VerificationServicer",
 ]
 
 #: Every check name a response carries, in order.
 ALL_CHECKS: Final[tuple[str, ...]] = TOKEN_CHECKS + RECORD_CHECKS
+
+#: At most this many `other_entry_ids` in a response (the rest: FindEvidence pages).
+MAX_OTHER_ENTRY_IDS: Final = 1000
 
 _VERDICT: Final = {
     Outcome.VALID: pb.VERDICT_VALID,
@@ -194,6 +198,7 @@ class VerificationServicer(pb_grpc.VerificationServiceServicer):
     ) -> pb.VerifyEvidenceResponse:
         not_found = pb.VerifyEvidenceResponse(verdict=pb.VERDICT_NOT_FOUND)
         others: list[str] = []
+        truncated = False
         if subject == "entry_id":
             try:
                 record = self._ledger.get(request.entry_id)
@@ -202,17 +207,16 @@ class VerificationServicer(pb_grpc.VerificationServiceServicer):
         else:
             algorithm = convert.algorithm_from_proto(request.digest.hash_algorithm)
             assert algorithm is not None
-            records, _ = self._ledger.find(
-                algorithm, bytes(request.digest.value), convert.MAX_PAGE_SIZE, ""
-            )
-            if receipt is not None:
-                chosen = [r for r in records if r.receipt.entry_id == receipt.entry_id]
-            else:
-                chosen = records[:1]
-            if not chosen:
+            digest = bytes(request.digest.value)
+            found = self._by_digest(algorithm, digest, receipt)
+            if found is None:
                 return not_found
-            record = chosen[0]
-            others = [r.receipt.entry_id for r in records if r is not record]
+            record = found
+            # One more than listed, plus the verified record, tells whether the list is cut.
+            ids = self._ledger.entry_ids_by_digest(algorithm, digest, MAX_OTHER_ENTRY_IDS + 2)
+            others = [i for i in ids if i != record.receipt.entry_id]
+            truncated = len(others) > MAX_OTHER_ENTRY_IDS
+            del others[MAX_OTHER_ENTRY_IDS:]
 
         note = self._ledger.checkpoint()
         latest = parse_checkpoint(note)
@@ -253,4 +257,23 @@ class VerificationServicer(pb_grpc.VerificationServiceServicer):
             record=convert.record_to_proto(record),
             material=material,
             other_entry_ids=others,
+            other_entry_ids_truncated=truncated,
         )
+
+    def _by_digest(
+        self, algorithm: str, digest: bytes, receipt: ReceiptInput | None
+    ) -> EvidenceRecord | None:
+        """The record to verify by digest: the receipt's own, or the earliest one.
+
+        The receipt's record is read by its entry id (an index search, however
+        many records share the digest) and must carry this digest.
+        """
+        if receipt is None:
+            records, _ = self._ledger.find(algorithm, digest, 1, "")
+            return records[0] if records else None
+        try:
+            record = self._ledger.get(receipt.entry_id)
+        except NotFound:
+            return None
+        s = record.submission
+        return record if (s.hash_algorithm, s.digest) == (algorithm, digest) else None

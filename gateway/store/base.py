@@ -106,6 +106,13 @@ class Store(Protocol):
         """
         ...
 
+    def entry_ids_by_digest(
+        self, hash_algorithm: str, digest: bytes, limit: int, below: int
+    ) -> list[str]:
+        """The ids of the first ``limit`` entries with this digest and a leaf index
+        below ``below``, ascending leaf index."""
+        ...
+
     def list_by_loan(
         self, institution: str, loan_ref: str, after_sequence: int, limit: int
     ) -> list[StoredEntry]:

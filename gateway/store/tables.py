@@ -8,6 +8,12 @@ per loan, moved forward by each commit.
 Idempotency keys are the unique pair ``(institution, request_id)`` of
 ``entries``; each loan's chain positions are the unique triple
 ``(institution, loan_ref, loan_sequence)``.
+
+Every read of the gateway is an index search on these keys and indexes
+(``tests/unit/gateway/store/test_read_plans.py`` and its PostgreSQL twin
+check the plans). A database created by an earlier version keeps its older
+layout (a full ``ix_entries_supersedes``, rowid ``nodes`` and ``loan_heads``
+on SQLite): the same queries serve it; only new databases are smaller.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -42,7 +49,15 @@ class EntryRow(SQLModel, table=True):
         UniqueConstraint("institution", "request_id", name="uq_entries_request"),
         UniqueConstraint("institution", "loan_ref", "loan_sequence", name="uq_entries_chain"),
         Index("ix_entries_digest", "hash_algorithm", "digest", "leaf_index"),
-        Index("ix_entries_supersedes", "supersedes"),
+        # Partial: almost no record supersedes another, so the index holds only those
+        # that do (an index over all rows would add ~10 bytes per entry of NULLs, and
+        # statistics dominated by NULLs make planners scan the table instead).
+        Index(
+            "ix_entries_supersedes",
+            "supersedes",
+            sqlite_where=text("supersedes IS NOT NULL"),
+            postgresql_where=text("supersedes IS NOT NULL"),
+        ),
     )
 
     leaf_index: int = Field(
@@ -71,6 +86,9 @@ class NodeRow(SQLModel, table=True):
     """The hash of one perfect subtree ``(level, index)`` of the Merkle tree."""
 
     __tablename__ = "nodes"
+    # On SQLite the rows live in the primary key's B-tree itself: no rowid and no
+    # second index of (level, idx) (about 30 bytes per entry less).
+    __table_args__ = {"sqlite_with_rowid": False}
 
     level: int = Field(
         sa_column=Column(SmallInteger, primary_key=True, autoincrement=False, nullable=False)
@@ -98,6 +116,7 @@ class LoanHeadRow(SQLModel, table=True):
     """The latest record of each loan's hash chain."""
 
     __tablename__ = "loan_heads"
+    __table_args__ = {"sqlite_with_rowid": False}  # one B-tree, keyed by the loan
 
     institution: str = Field(sa_column=Column(String(128), primary_key=True, nullable=False))
     loan_ref: str = Field(sa_column=Column(String(128), primary_key=True, nullable=False))

@@ -24,6 +24,7 @@ from court.verify.merkle import verify_consistency
 from gateway.store.base import Store, StoreError
 from gateway.store.sql import SqlStore
 from tests.support.ledger_env import Env, check_chain, sub, submit
+from tests.support.read_path import Statement, captured, exercise, fill, postgres_full_scans
 from tests.support.store_cases import ALL_CASES, make_entry
 from tests.unit.gateway.store.test_sql_robustness import (
     _append_one,
@@ -218,3 +219,29 @@ def test_failures_are_logged_with_their_detail(
         assert "UndefinedColumn" in caplog.text or "no_such_column" in caplog.text
     finally:
         store.close()
+
+
+def test_no_read_scans_a_table_on_postgres(pg_schema: str, pki_p256: Path, tmp_path: Path) -> None:
+    # Every statement of the read path (captured while every ledger and store
+    # read runs) is explained with its own parameters after ANALYZE: none may
+    # read a whole table (see postgres_full_scans for enable_seqscan).
+    env = Env(pki_p256, tmp_path)
+    ledger = env.open(store=SqlStore.open(URL, schema=pg_schema), max_wait_ms=1.0)
+    try:
+        sample = fill(ledger, entries=3000, per_call=30, loans=1000)
+    finally:
+        env.close(ledger)
+    store = SqlStore.open(URL, schema=pg_schema)
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    ledger = env.open(store=store)
+    try:
+        with captured(store.engine) as statements:
+            exercise(ledger, store, sample)
+        scans = postgres_full_scans(store.engine, statements)
+        assert not scans, "full scans:\n" + "\n".join(scans)
+        # and the check does see a query that no index serves
+        unindexed = Statement("SELECT entry_id FROM entries WHERE kind = %(k)s", {"k": "x"})
+        assert postgres_full_scans(store.engine, [unindexed])
+    finally:
+        env.close(ledger)

@@ -675,9 +675,9 @@ def test_lost_reply_is_visible_to_readers_before_the_next_commit(env: Env) -> No
 
 
 def test_checkpoint_cache_stays_bounded(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
-    import gateway.ledger
+    import gateway.reads
 
-    monkeypatch.setattr(gateway.ledger, "_CHECKPOINT_CACHE", 3)
+    monkeypatch.setattr(gateway.reads, "_CHECKPOINT_CACHE", 3)
     ledger = env.open()
     for n in range(10):
         submit(ledger, [sub(100 + n)])
@@ -691,7 +691,7 @@ def test_checkpoint_cache_stays_bounded(env: Env, monkeypatch: pytest.MonkeyPatc
 def test_forged_page_token_beyond_64_bits_is_invalid(env: Env) -> None:
     import base64
 
-    import gateway.ledger
+    import gateway.reads
 
     ledger = env.open()
     submit(ledger, [sub(1), sub(2)])
@@ -701,7 +701,7 @@ def test_forged_page_token_beyond_64_bits_is_invalid(env: Env) -> None:
     forged = base64.urlsafe_b64encode(bytes(raw)).decode().rstrip("=")
     with pytest.raises(InvalidArgument):
         ledger.list_by_loan("bank-a", "L-1", 1, forged)
-    assert gateway.ledger._decode_token("", b"x", b"") == -1
+    assert gateway.reads._decode_token("", b"x", b"") == -1
 
 
 def test_store_signed_by_another_log_key_is_refused(env: Env, tmp_path: Path) -> None:

@@ -59,3 +59,24 @@ def test_unreachable_database_is_store_error(tmp_path: Path) -> None:
 def test_time_conversion_round_trips() -> None:
     assert from_us(to_us(T0)) == T0
     assert to_us(from_us(0)) == 0
+
+
+def test_new_database_spends_no_index_on_what_a_table_already_orders(tmp_path: Path) -> None:
+    # nodes and loan_heads live in their primary key's B-tree (WITHOUT ROWID: no
+    # second index of the key), and only records that supersede another are in
+    # ix_entries_supersedes (about 40 bytes per entry less in all).
+    store = SqlStore.sqlite(tmp_path / "db.sqlite3")
+    try:
+        with store.engine.connect() as conn:
+            indexes = dict(
+                conn.exec_driver_sql(
+                    "SELECT name, tbl_name FROM sqlite_master WHERE type = 'index'"
+                ).all()
+            )
+            supersedes = conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE name = 'ix_entries_supersedes'"
+            ).scalar()
+    finally:
+        store.close()
+    assert set(indexes.values()) == {"entries"}, indexes  # none for nodes or loan_heads
+    assert "WHERE supersedes IS NOT NULL" in supersedes

@@ -1,0 +1,182 @@
+"""`make bench` for reads: latency of proofs and records as the log grows.
+
+For each size (``BENCH_READ_SIZES``, default ``10000,1000000`` entries) a
+valid log is taken from the cache under the data folder (``DATA_DIR``,
+default ``./data``; built once by :mod:`bench.biglog`, with progress), a real
+``gateway serve`` is started on it, and one client calls, one call at a
+time over gRPC, for entries drawn at random from the whole log:
+
+* ``LogService.GetInclusionProof`` (leaf index, latest tree size),
+* ``EvidenceService.GetEvidence`` (entry id),
+* ``VerificationService.VerifyEvidence`` (entry id; every answer must be
+  VALID, which also proves the cached log is sound).
+
+Figures are p50 and p99 per round, medians over rounds (``BENCH_READ_ROUNDS``
+rounds of ``BENCH_READ_CALLS`` calls each), after a warm-up that reads each
+drawn entry once (page cache warm, as on a serving gateway). Then the bytes
+per entry on disk (SQLite ``dbstat``: tables and indexes).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import grpc
+
+from bench.biglog import breakdown, cached_log, sqlite_sizes
+from bench.gateway import OPTIONS, _pct, _start_gateway
+from bench.tsa import _free_port
+from evidence_gateway.v1 import (
+    evidence_service_pb2,
+    evidence_service_pb2_grpc,
+    log_service_pb2,
+    log_service_pb2_grpc,
+    verification_service_pb2,
+    verification_service_pb2_grpc,
+)
+from gateway.store.sql import DEFAULT_SQLITE_NAME
+
+TARGET_P99_MS = 5.0
+_SAMPLE = 500  # entries drawn per size
+
+
+def _sample(db: Path, size: int, seed: int) -> list[Entry]:
+    """``(leaf_index, entry_id)`` of entries drawn uniformly from the log."""
+    indices = random.Random(seed).sample(range(size), min(_SAMPLE, size))
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        query = "SELECT entry_id FROM entries WHERE leaf_index = ?"
+        return [(i, conn.execute(query, (i,)).fetchone()[0]) for i in indices]
+    finally:
+        conn.close()
+
+
+Entry = tuple[int, str]  # (leaf_index, entry_id)
+
+
+def _rounds(call: Callable[[Entry], None], order: list[Entry], rounds: int) -> tuple[float, float]:
+    """Median over ``rounds`` of (p50, p99) in ms of sequential calls on ``order``'s entries."""
+    count = len(order) // rounds
+    p50s, p99s = [], []
+    for r in range(rounds):
+        latencies = []
+        for entry in order[r * count : (r + 1) * count]:
+            start = time.perf_counter()
+            call(entry)
+            latencies.append(time.perf_counter() - start)
+        p50s.append(_pct(latencies, 0.5) * 1e3)
+        p99s.append(_pct(latencies, 0.99) * 1e3)
+    return statistics.median(p50s), statistics.median(p99s)
+
+
+def _measure(folder: Path, size: int, calls: int, rounds: int) -> dict[str, tuple[float, float]]:
+    sample = _sample(folder / DEFAULT_SQLITE_NAME, size, seed=size)
+    pick = random.Random(7)
+    order = [sample[pick.randrange(len(sample))] for _ in range(calls * rounds)]
+    with tempfile.TemporaryDirectory(prefix="bench-reads-") as tmp:
+        port = _free_port()
+        proc = _start_gateway(Path(tmp), port, data_dir=folder)
+        try:
+            channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=OPTIONS)
+            try:
+                _ready(channel, proc)
+                logs = log_service_pb2_grpc.LogServiceStub(channel)
+                evidence = evidence_service_pb2_grpc.EvidenceServiceStub(channel)
+                verify = verification_service_pb2_grpc.VerificationServiceStub(channel)
+
+                def proof(entry: Entry) -> None:
+                    reply = logs.GetInclusionProof(
+                        log_service_pb2.GetInclusionProofRequest(leaf_index=entry[0])
+                    )
+                    assert reply.inclusion_proof.tree_size == size
+
+                def record(entry: Entry) -> None:
+                    reply = evidence.GetEvidence(
+                        evidence_service_pb2.GetEvidenceRequest(entry_id=entry[1])
+                    )
+                    assert reply.record.receipt.leaf_index == entry[0]
+
+                def verified(entry: Entry) -> None:
+                    reply = verify.VerifyEvidence(
+                        verification_service_pb2.VerifyEvidenceRequest(entry_id=entry[1])
+                    )
+                    if reply.verdict != verification_service_pb2.VERDICT_VALID:
+                        raise SystemExit(
+                            f"entry {entry[1]} of the cached log in {folder} is not VALID "
+                            f"({reply.verdict}): delete the folder to rebuild it"
+                        )
+
+                calls_by_name = {
+                    "GetInclusionProof": proof,
+                    "GetEvidence": record,
+                    "VerifyEvidence": verified,
+                }
+                for entry in sample:  # warm-up: each drawn entry once
+                    for call in calls_by_name.values():
+                        call(entry)
+                return {name: _rounds(call, order, rounds) for name, call in calls_by_name.items()}
+            finally:
+                channel.close()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def _ready(channel: grpc.Channel, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 120  # a big log's checkpoint is checked at start
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"gateway serve exited with {proc.returncode}")
+        try:
+            grpc.channel_ready_future(channel).result(timeout=0.5)
+            return
+        except grpc.FutureTimeoutError:
+            continue
+    raise SystemExit("gateway did not become ready")
+
+
+def main() -> None:
+    data_dir = Path(os.environ.get("DATA_DIR", "data"))
+    sizes = [int(s) for s in os.environ.get("BENCH_READ_SIZES", "10000,1000000").split(",")]
+    calls = int(os.environ.get("BENCH_READ_CALLS", "300"))
+    rounds = int(os.environ.get("BENCH_READ_ROUNDS", "3"))
+    results: dict[int, dict[str, tuple[float, float]]] = {}
+    bytes_per_entry: dict[int, dict[str, int]] = {}
+    for size in sizes:
+        folder = cached_log(data_dir, size)
+        results[size] = _measure(folder, size, calls, rounds)
+        bytes_per_entry[size] = sqlite_sizes(folder / DEFAULT_SQLITE_NAME)
+    names = list(next(iter(results.values())))
+    print(
+        f"read latency: one gRPC client, one call at a time, entries drawn from the whole log; "
+        f"p50 / p99 in ms, medians of {rounds} rounds of {calls} calls; SQLite; "
+        f"target p99 ≤ {TARGET_P99_MS:.0f} ms, flat"
+    )
+    print(f"  {'entries':>12}" + "".join(f"  {n:>22}" for n in names) + f"  {'bytes/entry':>12}")
+    for size, row in results.items():
+        cells = "".join(f"  {p50:>9.2f} / {p99:>8.2f}" for p50, p99 in row.values())
+        per_entry = sum(bytes_per_entry[size].values()) / size
+        print(f"  {size:>12,}{cells}  {per_entry:>12,.0f}")
+    if len(sizes) > 1:
+        small, big = min(sizes), max(sizes)
+        ratios = "".join(
+            f"  {results[big][n][0] / results[small][n][0]:>9.2f} / "
+            f"{results[big][n][1] / results[small][n][1]:>8.2f}"
+            for n in names
+        )
+        print(f"  {f'x{big // small:,} size':>12}{ratios}  (ratio of the two sizes)")
+    largest = max(sizes)
+    print(f"  where the bytes go at {largest:,} entries (dbstat, pages included):")
+    print("\n".join(breakdown(bytes_per_entry[largest], largest)))
+
+
+if __name__ == "__main__":
+    main()

@@ -554,6 +554,8 @@ class ProcessEngineTokenSource:
 _QUERY_TYPE = "application/timestamp-query"
 _REPLY_TYPE = "application/timestamp-reply"
 _HTTP_HASHES = ("sha256", "sha384", "sha512")
+#: What a caller learns when no HTTP TSA could stamp (the details are logged).
+_HTTP_UNAVAILABLE = "time-stamp authority unavailable; retry later"
 
 
 class HttpTokenSource:
@@ -573,6 +575,10 @@ class HttpTokenSource:
     are all in their cool-down fails at once with :class:`Unavailable`, so a
     hung TSA costs a batch about one ``timeout``, not one per item. (A TSA
     that answers with a refusal is up: that does not trip its breaker.)
+
+    That :class:`Unavailable` says only "time-stamp authority unavailable":
+    the URLs tried and what each answered (host, port, connection error,
+    refusal text) are logged, never sent to the caller.
     """
 
     def __init__(
@@ -714,11 +720,10 @@ class HttpTokenSource:
             self._health = (time.monotonic(), True)
             return token
         self._health = (time.monotonic(), False)
-        raise Unavailable(
-            "no time-stamp authority could stamp the digest ("
-            + "; ".join(problems)
-            + "); retry later"
-        )
+        # The URLs and the errors (hosts, ports, errno texts) are the operator's business:
+        # they go to the log, the caller gets a generic text.
+        log.error("no time-stamp authority could stamp a digest: %s", "; ".join(problems))
+        raise Unavailable(_HTTP_UNAVAILABLE)
 
     def _stamp_one(self, item: tuple[str, bytes]) -> bytes | GatewayError:
         try:

@@ -20,7 +20,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.support.grpc_client import CHANNEL_OPTIONS
-from tests.support.procs import BIN
+from tests.support.procs import BIN, descendants, reap_zombies, wait_gone
 
 _LISTENING = re.compile(r"gRPC listening on (\S+)")
 
@@ -140,12 +140,21 @@ class GatewayProcess:
     def channel(self) -> grpc.Channel:
         return grpc.insecure_channel(self.address, options=CHANNEL_OPTIONS)
 
-    def kill(self) -> None:
-        """SIGKILL: no shutdown code runs (its TSA workers exit with it)."""
+    def kill(self) -> dict[int, str]:
+        """SIGKILL: no shutdown code runs.
+
+        Returns the processes the gateway had started (TSA workers, the
+        multiprocessing resource tracker) that are still running 5 s later,
+        pid -> command line: none, when they end with the gateway as they must.
+        """
         assert self.proc is not None
+        family = descendants(self.proc.pid)
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=10)
+        left = wait_gone(family, timeout=5.0)
+        reap_zombies(family)  # orphans are re-parented to the test session (its subreaper)
+        return left
 
     def stop(self, timeout: float = 20.0) -> int:
         """SIGTERM and wait; returns the exit code."""

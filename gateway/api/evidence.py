@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +22,19 @@ from gateway.api import convert
 from gateway.api.caller import DevCallers
 from gateway.api.errors import rpc_errors, rpc_stream_errors, to_rpc_status
 from gateway.api.ports import LedgerPort
-from gateway.errors import GatewayError, InvalidArgument, ResourceExhausted, Unavailable
+from gateway.api.stream_budget import (
+    MAX_STREAM_MESSAGE_BYTES,
+    READ_SLOT_BYTES,
+    ByteBudget,
+    message_cost,
+)
+from gateway.errors import (
+    DeadlineExceeded,
+    GatewayError,
+    InvalidArgument,
+    ResourceExhausted,
+    Unavailable,
+)
 from gateway.model import (
     ItemResult,
     Submission,
@@ -31,6 +44,7 @@ from gateway.model import (
 )
 
 __all__ = [
+    "DEFAULT_STREAM_BUFFER_BYTES",
     "MAX_BATCH_ITEMS",
     "STREAM_CHUNK",
     "STREAM_CHUNKS_IN_FLIGHT",
@@ -41,6 +55,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAX_BATCH_ITEMS = 1000
+#: The read-ahead budget of all streams together when none is given (config ``[stream]``).
+DEFAULT_STREAM_BUFFER_BYTES = 64 * 1024 * 1024
 #: How many stream submissions may be in flight (read but not yet answered).
 STREAM_WINDOW = 2000
 #: At most this many submissions of one stream go to the ledger in one call ...
@@ -52,7 +68,19 @@ STREAM_CHUNKS_IN_FLIGHT = 1
 _STREAM_RETRY_DELAYS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
 
 
-_StreamItem = tuple[str, Submission | InvalidArgument]
+#: A message read off a stream: echoed request id, what it holds, its cost in the budget.
+_StreamItem = tuple[str, Submission | InvalidArgument, int]
+
+
+@dataclass
+class _StreamState:
+    """One stream's share: bytes of the budget it holds (its read slot and its
+    unanswered messages), how many messages await their answer, and when (event
+    loop time) it last read or answered one."""
+
+    held: int = 0
+    unanswered: int = 0
+    active: float = 0.0
 
 
 def _utcnow() -> datetime:
@@ -74,11 +102,17 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         callers: DevCallers,
         clock: Callable[[], datetime] = _utcnow,
         stream_window: int = STREAM_WINDOW,
+        *,
+        stream_budget: ByteBudget | None = None,
+        stream_idle_seconds: float = 0.0,
     ) -> None:
         self._ledger = ledger
         self._callers = callers
         self._clock = clock
         self._stream_window = stream_window
+        #: Read-ahead of every stream of this servicer together (one per server).
+        self.stream_budget = stream_budget or ByteBudget(DEFAULT_STREAM_BUFFER_BYTES)
+        self._stream_idle = stream_idle_seconds  # 0: no idle limit
 
     # ------------------------------------------------------------------ submit
 
@@ -131,18 +165,24 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
     async def SubmitEvidenceStream(
         self, request_iterator: AsyncIterator[pb.SubmitEvidenceStreamRequest], context: Any
     ) -> AsyncIterator[pb.SubmitEvidenceStreamResponse]:
-        """Answer each submission in order; read ahead at most ``stream_window`` items.
+        """Answer each submission in order, reading ahead within the stream budget.
 
-        A reader takes messages off the stream as they come; a dispatcher hands
-        what has accumulated to the ledger as one chunk, with at most
-        ``STREAM_CHUNKS_IN_FLIGHT`` chunks of one stream in the ledger at a
-        time. So a trickle is submitted item by item at once, and a flood in
-        chunks as large as the ledger's commits are slow (up to
-        ``STREAM_CHUNK`` items); items are registered in stream order. A full
-        queue is waited out (back-pressure), not reported; UNAVAILABLE ends
-        the stream.
+        A reader takes messages off the stream as they come, at most
+        ``stream_window`` unanswered ones per stream, and only with a read slot
+        of the servicer's :class:`ByteBudget` (shared by every stream) in hand:
+        when the budget is spent it stops reading, and gRPC's flow control
+        slows the sender. A dispatcher hands what has accumulated to the
+        ledger as one chunk, with at most ``STREAM_CHUNKS_IN_FLIGHT`` chunks
+        of one stream in the ledger at a time. So a trickle is submitted item
+        by item at once, and a flood in chunks as large as the ledger's
+        commits are slow (up to ``STREAM_CHUNK`` items); items are registered
+        in stream order. A full queue is waited out (back-pressure), not
+        reported; UNAVAILABLE ends the stream. A stream that sends nothing
+        for ``stream_idle_seconds`` while none of its submissions awaits an
+        answer ends with DEADLINE_EXCEEDED.
         """
         institution = self._callers.institution(context)
+        budget = self.stream_budget
         window = asyncio.Semaphore(self._stream_window)
         in_flight = asyncio.Semaphore(STREAM_CHUNKS_IN_FLIGHT)
         buffer: list[_StreamItem] = []
@@ -150,14 +190,64 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         eof = asyncio.Event()
         chunks: asyncio.Queue[tuple[list[_StreamItem], asyncio.Task[list[ItemResult]]] | None]
         chunks = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        state = _StreamState(active=loop.time())
+
+        async def next_message(
+            messages: AsyncIterator[pb.SubmitEvidenceStreamRequest],
+        ) -> pb.SubmitEvidenceStreamRequest | None:
+            reading = asyncio.ensure_future(anext(messages, None))
+            try:
+                while True:
+                    wait = None
+                    if self._stream_idle:
+                        wait = max(0.0, state.active + self._stream_idle - loop.time())
+                    done, _ = await asyncio.wait({reading}, timeout=wait)
+                    if done:
+                        return reading.result()
+                    quiet = loop.time() - state.active
+                    if not state.unanswered and quiet >= self._stream_idle:
+                        raise DeadlineExceeded(
+                            f"the stream sent nothing for {self._stream_idle:g} s with no "
+                            "submission awaiting an answer, so the gateway closed it; open a "
+                            "new stream to send more"
+                        )
+            finally:
+                reading.cancel()
 
         async def read() -> None:
-            async for request in request_iterator:
+            messages = aiter(request_iterator)
+            while True:
                 await window.acquire()
+                await budget.acquire(READ_SLOT_BYTES)
+                state.held += READ_SLOT_BYTES
+                request = await next_message(messages)
+                if request is None:
+                    break
+                state.active = loop.time()
+                size = request.ByteSize()
+                cost = message_cost(size)
+                budget.release(READ_SLOT_BYTES - cost)
+                state.held -= READ_SLOT_BYTES - cost
+                state.unanswered += 1
                 message = request.submission
-                item = self._submission(message, institution, self._clock())
-                buffer.append((_echo(message.request_id), item))
+                item: Submission | InvalidArgument
+                if size > MAX_STREAM_MESSAGE_BYTES:  # no valid submission is that large
+                    item = InvalidArgument(
+                        [
+                            (
+                                "",
+                                f"the message is {size:,} bytes; no valid submission is larger "
+                                f"than {MAX_STREAM_MESSAGE_BYTES:,}",
+                            )
+                        ]
+                    )
+                else:
+                    item = self._submission(message, institution, self._clock())
+                buffer.append((_echo(message.request_id), item, cost))
                 wake.set()
+            budget.release(READ_SLOT_BYTES)
+            state.held -= READ_SLOT_BYTES
             eof.set()
             wake.set()
 
@@ -190,13 +280,17 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                     await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
                     if not getter.done() and reader.exception() is not None:
                         getter.cancel()
-                        reader.result()  # the client's side of the stream failed
+                        reader.result()  # the client's side of the stream failed, or idled
                 entry = await getter
                 if entry is None:
                     return
                 chunk, task = entry
-                for (request_id, _), outcome in zip(chunk, await task, strict=True):
+                for (request_id, _, cost), outcome in zip(chunk, await task, strict=True):
                     window.release()
+                    budget.release(cost)
+                    state.held -= cost
+                    state.unanswered -= 1
+                    state.active = loop.time()
                     if isinstance(outcome, Unavailable):
                         raise outcome  # the stream cannot go on
                     response = pb.SubmitEvidenceStreamResponse(request_id=request_id)
@@ -210,11 +304,12 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                 helper.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await helper
+            budget.release(state.held)  # what the stream read and never answered
 
     async def _submit_chunk(self, chunk: list[_StreamItem]) -> list[ItemResult]:
-        valid = [item for _, item in chunk if isinstance(item, Submission)]
+        valid = [item for _, item, _ in chunk if isinstance(item, Submission)]
         results = iter(await self._submit_patiently(valid) if valid else [])
-        return [next(results) if isinstance(item, Submission) else item for _, item in chunk]
+        return [next(results) if isinstance(item, Submission) else item for _, item, _ in chunk]
 
     async def _submit_patiently(
         self, items: list[Submission], attempt: int = 0

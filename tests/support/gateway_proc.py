@@ -13,7 +13,7 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import grpc
@@ -23,6 +23,7 @@ from tests.support.grpc_client import CHANNEL_OPTIONS
 from tests.support.procs import BIN, descendants, reap_zombies, wait_gone
 
 _LISTENING = re.compile(r"gRPC listening on (\S+)")
+Option = tuple[str, int | str]
 
 
 def make_pki(pki_dir: Path) -> None:
@@ -137,8 +138,13 @@ class GatewayProcess:
                     raise RuntimeError(f"gateway not SERVING: {self.log_path.read_text()}")
                 time.sleep(0.02)
 
-    def channel(self) -> grpc.Channel:
-        return grpc.insecure_channel(self.address, options=CHANNEL_OPTIONS)
+    def channel(
+        self, *, own_connection: bool = False, options: Sequence[Option] = ()
+    ) -> grpc.Channel:
+        """A channel to the gateway. Channels with equal options share one connection
+        (gRPC's global subchannel pool) unless ``own_connection``."""
+        extra = [("grpc.use_local_subchannel_pool", 1)] if own_connection else []
+        return grpc.insecure_channel(self.address, options=[*CHANNEL_OPTIONS, *extra, *options])
 
     def kill(self) -> dict[int, str]:
         """SIGKILL: no shutdown code runs.

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import signal
 import time
@@ -33,7 +32,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import grpc
 from cryptography import x509
@@ -56,6 +54,7 @@ from gateway.api.ports import LedgerPort
 from gateway.api.stream_budget import ByteBudget
 from gateway.api.verification import VerificationServicer
 from gateway.certificates import Expiry, describe, expiring
+from gateway.components import check_pki, load_tsa_trust, open_ledger
 from gateway.config import ConfigError, GatewayConfig, parse_listen
 from gateway.writer_lock import acquire_writer_lock
 
@@ -134,95 +133,6 @@ class ServingInfo:
     log_vkey_path: Path
     log_verifier_key: str
     insecure: bool
-
-
-def _read_certificates(path: Path) -> list[x509.Certificate]:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read certificate file {path}: {exc.strerror}") from None
-    try:
-        if b"-----BEGIN" in data:
-            return x509.load_pem_x509_certificates(data)
-        return [x509.load_der_x509_certificate(data)]
-    except ValueError as exc:
-        raise ConfigError(f"{path} holds no readable certificate: {exc}") from None
-
-
-def load_tsa_trust(config: GatewayConfig) -> tuple[list[x509.Certificate], list[x509.Certificate]]:
-    """Trust anchors and extra certificates for checking the TSA's tokens.
-
-    In-process TSA: the PKI's root CA, and the TSA certificate as an extra.
-    HTTP TSAs: the configured ``tsa.ca_files`` (all of them are anchors).
-    """
-    if config.tsa_urls:
-        if not config.tsa_ca_files:
-            raise ConfigError(
-                "tsa.urls is set but tsa.ca_files is empty: give the trust anchors (PEM) of "
-                "the time-stamp authorities, so that their tokens can be verified"
-            )
-        roots = [c for path in config.tsa_ca_files for c in _read_certificates(path)]
-        return roots, []
-    pki = config.pki_dir
-    return _read_certificates(pki / "root-ca.pem"), _read_certificates(pki / "tsa.pem")
-
-
-def _check_pki(config: GatewayConfig) -> None:
-    if not (config.pki_dir / "tsa.pem").exists() or not config.log_vkey_path.exists():
-        raise ConfigError(
-            f"no PKI in {config.pki_dir}: create one with `notary pki init --out "
-            f"{config.pki_dir}` (or set tsa.pki_dir)"
-        )
-
-
-def open_ledger(config: GatewayConfig) -> LedgerPort:
-    """Open the store, the TSA and the ledger the configuration describes."""
-    from gateway.ledger import Ledger
-    from gateway.store import SqlStore, StoreError
-    from gateway.tsa import EngineTokenSource, HttpTokenSource, ProcessEngineTokenSource
-    from notary.errors import NotaryError
-    from notary.pki import load_log_signing_key, load_log_verifier_key
-    from notary.serve import build_authority
-
-    _check_pki(config)
-    roots, _ = load_tsa_trust(config)
-    try:
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-        log_key = load_log_signing_key(config.pki_dir)
-        log_origin = load_log_verifier_key(config.pki_dir).origin
-        tsa: Any
-        if config.tsa_urls:
-            tsa = HttpTokenSource(list(config.tsa_urls), roots)
-        else:
-            config.tsa_state_dir.mkdir(parents=True, exist_ok=True)
-            if config.tsa_processes > 0:
-                factory = functools.partial(
-                    build_authority, config.pki_dir, config.tsa_state_dir, accept_sm3=True
-                )
-                tsa = ProcessEngineTokenSource(factory, roots, processes=config.tsa_processes)
-            else:
-                authority = build_authority(config.pki_dir, config.tsa_state_dir, accept_sm3=True)
-                tsa = EngineTokenSource(authority, roots)
-    except (NotaryError, ValueError, OSError) as exc:
-        raise ConfigError(f"cannot set up the time-stamp authority or the log key: {exc}") from exc
-    try:
-        store = (
-            SqlStore.open(config.store_url)
-            if config.store_url
-            else SqlStore.in_data_dir(config.data_dir)
-        )
-    except (StoreError, ValueError, OSError) as exc:
-        raise ConfigError(f"cannot open the store {config.database_url}: {exc}") from exc
-    ledger: LedgerPort = Ledger.open(
-        store=store,
-        tsa=tsa,
-        log_key=log_key,
-        log_origin=log_origin,
-        max_batch=config.log_max_batch,
-        max_wait_ms=config.log_max_wait_ms,
-        max_queue=config.log_max_queue,
-    )
-    return ledger
 
 
 class GatewayServer:
@@ -370,7 +280,7 @@ async def run(
     from notary.pki import load_log_verifier_key
 
     config.check_serving()
-    _check_pki(config)
+    check_pki(config)
     roots, untrusted = load_tsa_trust(config)
     try:
         vkey = load_log_verifier_key(config.pki_dir).line

@@ -30,7 +30,7 @@ from evidence_gateway.v1 import log_service_pb2 as lg
 from notary.pki import init_pki
 
 CAP = 1000
-PER_CONNECTION = 100
+PER_CONNECTION = 250
 CHECKS = 300
 _OWN = [("grpc.use_local_subchannel_pool", 1)]
 

@@ -42,7 +42,7 @@ from the environment or the defaults are relative to the working directory.
     max_connection_idle_seconds = 300      # a connection with no call this long: GOAWAY
     max_connection_age_seconds = 3600      # any connection this old: GOAWAY ...
     max_connection_age_grace_seconds = 30  # ... and its calls get this long to finish
-    max_concurrent_streams = 100   # calls at once on one connection (more wait for a slot)
+    max_concurrent_streams = 256   # calls at once on one connection (see docs/gateway.md)
 
     [stream]                       # SubmitEvidenceStream
     idle_seconds = 60              # no message this long (nothing unanswered): DEADLINE_EXCEEDED
@@ -104,7 +104,7 @@ class GatewayConfig:
     grpc_max_connection_idle_seconds: float = 300.0
     grpc_max_connection_age_seconds: float = 3600.0
     grpc_max_connection_age_grace_seconds: float = 30.0
-    grpc_max_concurrent_streams: int = 100
+    grpc_max_concurrent_streams: int = 256
     stream_idle_seconds: float = 60.0
     stream_buffer_bytes: int = 64 * 1024 * 1024
     max_message_bytes: int = field(default=16 * 1024 * 1024)

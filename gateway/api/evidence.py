@@ -76,11 +76,12 @@ _StreamItem = tuple[str, Submission | InvalidArgument, int]
 class _StreamState:
     """One stream's share: bytes of the budget it holds (its read slot and its
     unanswered messages), how many messages await their answer, and when (event
-    loop time) it last read or answered one."""
+    loop time) it last started waiting for, read or answered one."""
 
     held: int = 0
     unanswered: int = 0
     active: float = 0.0
+    awaiting_client: bool = False  # the reader waits for the client's next message
 
 
 def _utcnow() -> datetime:
@@ -193,27 +194,16 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         loop = asyncio.get_running_loop()
         state = _StreamState(active=loop.time())
 
-        async def next_message(
-            messages: AsyncIterator[pb.SubmitEvidenceStreamRequest],
-        ) -> pb.SubmitEvidenceStreamRequest | None:
-            reading = asyncio.ensure_future(anext(messages, None))
-            try:
-                while True:
-                    wait = None
-                    if self._stream_idle:
-                        wait = max(0.0, state.active + self._stream_idle - loop.time())
-                    done, _ = await asyncio.wait({reading}, timeout=wait)
-                    if done:
-                        return reading.result()
-                    quiet = loop.time() - state.active
-                    if not state.unanswered and quiet >= self._stream_idle:
-                        raise DeadlineExceeded(
-                            f"the stream sent nothing for {self._stream_idle:g} s with no "
-                            "submission awaiting an answer, so the gateway closed it; open a "
-                            "new stream to send more"
-                        )
-            finally:
-                reading.cancel()
+        async def watch_idle() -> None:
+            """Return once the client has kept the stream idle for ``stream_idle_seconds``."""
+            idle = self._stream_idle
+            while True:
+                await asyncio.sleep(max(0.0, state.active + idle - loop.time()))
+                quiet = loop.time() - state.active
+                if state.awaiting_client and not state.unanswered and quiet >= idle:
+                    return
+                if quiet >= idle:  # busy on our side: count again from now
+                    state.active = loop.time()
 
         async def read() -> None:
             messages = aiter(request_iterator)
@@ -221,10 +211,11 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                 await window.acquire()
                 await budget.acquire(READ_SLOT_BYTES)
                 state.held += READ_SLOT_BYTES
-                request = await next_message(messages)
+                state.awaiting_client, state.active = True, loop.time()
+                request = await anext(messages, None)
+                state.awaiting_client, state.active = False, loop.time()
                 if request is None:
                     break
-                state.active = loop.time()
                 size = request.ByteSize()
                 cost = message_cost(size)
                 budget.release(READ_SLOT_BYTES - cost)
@@ -273,14 +264,23 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
 
         reader = asyncio.create_task(read())
         dispatcher = asyncio.create_task(dispatch())
+        watcher = asyncio.create_task(watch_idle()) if self._stream_idle else None
         try:
             while True:
                 getter = asyncio.ensure_future(chunks.get())
                 if not reader.done():
-                    await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-                    if not getter.done() and reader.exception() is not None:
+                    waits = {getter, reader} if watcher is None else {getter, reader, watcher}
+                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                    if not getter.done() and reader.done() and reader.exception() is not None:
                         getter.cancel()
-                        reader.result()  # the client's side of the stream failed, or idled
+                        reader.result()  # the client's side of the stream failed
+                    if not getter.done() and watcher is not None and watcher.done():
+                        getter.cancel()
+                        raise DeadlineExceeded(
+                            f"the stream sent nothing for {self._stream_idle:g} s with no "
+                            "submission awaiting an answer, so the gateway closed it; open a "
+                            "new stream to send more"
+                        )
                 entry = await getter
                 if entry is None:
                     return
@@ -300,7 +300,9 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                         response.receipt.CopyFrom(convert.receipt_to_proto(outcome))
                     yield response
         finally:
-            for helper in (reader, dispatcher):
+            for helper in (reader, dispatcher, watcher):
+                if helper is None:
+                    continue
                 helper.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await helper

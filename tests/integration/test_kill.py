@@ -194,3 +194,11 @@ def test_sigkill_takes_the_tsa_workers_along(tmp_path: Path) -> None:
     finally:
         left = proc.kill()
     assert not left, f"processes outlived the killed gateway: {left}"
+
+
+def test_a_gateway_that_fails_to_start_is_not_left_running(tmp_path: Path) -> None:
+    make_pki(tmp_path / "data" / "pki")
+    proc = GatewayProcess(write_config(tmp_path), tmp_path)
+    with pytest.raises(RuntimeError, match="did not start"):
+        proc.start(timeout=0.0)  # gives up before the gateway has printed its address
+    assert proc.proc is not None and proc.proc.poll() is not None  # killed, not orphaned

@@ -127,7 +127,7 @@ def test_transport_limits_from_file_and_environment(tmp_path: Path) -> None:
     assert defaults.grpc_keepalive_time_seconds == 60
     assert defaults.grpc_max_connection_idle_seconds == 300
     assert defaults.grpc_max_connection_age_seconds == 3600
-    assert defaults.grpc_max_concurrent_streams == 100
+    assert defaults.grpc_max_concurrent_streams == 256
     assert defaults.stream_idle_seconds == 60
     assert defaults.stream_buffer_bytes == 64 * 1024 * 1024
     assert defaults.certificate_warning_days == 30

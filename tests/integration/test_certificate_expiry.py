@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from evidence_gateway.v1 import evidence_service_pb2 as ev
@@ -31,13 +32,17 @@ def _status(proc: GatewayProcess, service: str) -> int:
         return int(stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5).status)
 
 
-def test_certificates_health_warns_30_days_ahead(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("warning_days", "certificates"), [(30, NOT_SERVING), (5, SERVING)])
+def test_certificates_health_warns_ahead_of_expiry(
+    tmp_path: Path, warning_days: int, certificates: int
+) -> None:
+    """TSA certificate valid 10 days, root 20: a warning with 30 days' notice, none with 5."""
     pki = tmp_path / "pki"
     init_pki(pki, validity_days={"tsa": 10, "root": 20})
-    proc = _gateway(tmp_path / "warned", pki, 30)
+    proc = _gateway(tmp_path / "gateway", pki, warning_days)
     proc.start()
     try:
-        assert _status(proc, CERTIFICATES) == NOT_SERVING
+        assert _status(proc, CERTIFICATES) == certificates
         assert _status(proc, "") == SERVING  # submissions still work
         with proc.channel() as channel:
             stub = evidence_service_pb2_grpc.EvidenceServiceStub(channel)
@@ -46,19 +51,9 @@ def test_certificates_health_warns_30_days_ahead(tmp_path: Path) -> None:
     finally:
         assert proc.stop() == 0
     log = proc.log_path.read_text()
+    if certificates == SERVING:
+        assert "certificates:" not in log
+        return
     assert "WARNING gateway.server: certificates: the TSA certificate CN=" in log
     assert " (in 9 days " in log and "renew it before then" in log
     assert "certificates: the root certificate CN=" in log
-
-
-def test_certificates_health_is_serving_outside_the_window(tmp_path: Path) -> None:
-    pki = tmp_path / "pki"
-    init_pki(pki, validity_days={"tsa": 10, "root": 20})
-    proc = _gateway(tmp_path / "quiet", pki, 5)
-    proc.start()
-    try:
-        assert _status(proc, CERTIFICATES) == SERVING
-        assert _status(proc, "") == SERVING
-    finally:
-        assert proc.stop() == 0
-    assert "certificates:" not in proc.log_path.read_text()

@@ -237,8 +237,9 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                     item = self._submission(message, institution, self._clock())
                 buffer.append((_echo(message.request_id), item, cost))
                 wake.set()
-            budget.release(READ_SLOT_BYTES)
+            budget.release(READ_SLOT_BYTES)  # the slot and the window place of no message
             state.held -= READ_SLOT_BYTES
+            window.release()
             eof.set()
             wake.set()
 

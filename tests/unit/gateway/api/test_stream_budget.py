@@ -7,6 +7,7 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
+from google.rpc import code_pb2
 
 from evidence_gateway.v1 import common_pb2
 from evidence_gateway.v1 import evidence_service_pb2 as ev
@@ -105,3 +106,20 @@ def test_many_streams_never_hold_more_than_the_budget(harness: Harness) -> None:
     assert budget.peak <= budget.limit
     assert budget.peak > budget.limit - READ_SLOT_BYTES  # the budget, not the window, held them
     assert budget.used == 0  # every stream gave back what it held
+
+
+def test_a_stream_message_too_large_for_a_submission_is_answered_not_kept(
+    harness: Harness,
+) -> None:
+    big = submission("loan-big", request_id="r" * 10_000)  # far beyond any valid submission
+    fine = submission("loan-big")
+    got = list(
+        harness.evidence.SubmitEvidenceStream(
+            iter([ev.SubmitEvidenceStreamRequest(submission=s) for s in (big, fine)]), timeout=30
+        )
+    )
+    assert got[0].request_id == "r" * 128  # echoed, cut
+    assert got[0].error.code == code_pb2.INVALID_ARGUMENT
+    assert f"no valid submission is larger than {MAX_STREAM_MESSAGE_BYTES:,}" in str(got[0].error)
+    assert got[1].receipt.loan_sequence == 1
+    assert harness.server.evidence.stream_budget.used == 0

@@ -17,7 +17,8 @@ from the environment or the defaults are relative to the working directory.
     insecure_dev = false           # plaintext gRPC; only allowed on loopback
     dev_institution = "dev-bank"   # caller's institution in development mode
     health_poll_seconds = 1.0      # how often dependencies are probed
-    max_concurrent_rpcs = 1000     # beyond: RESOURCE_EXHAUSTED (bounds memory per process)
+    certificate_warning_days = 30  # health warns this long before the TSA or root cert expires
+    max_concurrent_rpcs = 1000     # API calls at once; beyond: RESOURCE_EXHAUSTED (not health)
     min_occurred_at = "2000-01-01T00:00:00Z"  # earlier occurred_at: INVALID_ARGUMENT (RFC 3339)
 
     [store]
@@ -33,6 +34,20 @@ from the environment or the defaults are relative to the working directory.
     max_batch = 500                # group commit: at most N items per commit
     max_wait_ms = 5.0              # ... or T milliseconds after the first one
     max_queue = 20000              # items waiting; beyond: RESOURCE_EXHAUSTED
+
+    [grpc]                         # connections (0 turns an idle or age limit off)
+    keepalive_time_seconds = 60    # the server pings a connection this often ...
+    keepalive_timeout_seconds = 20 # ... and closes it when a ping is not answered in time
+    min_client_ping_interval_seconds = 10  # clients pinging more often get GOAWAY
+    client_ping_without_calls = true       # clients may ping with no call in progress
+    max_connection_idle_seconds = 300      # a connection with no call this long: GOAWAY
+    max_connection_age_seconds = 3600      # any connection this old: GOAWAY ...
+    max_connection_age_grace_seconds = 30  # ... and its calls get this long to finish
+    max_concurrent_streams = 256   # calls at once on one connection (see docs/gateway.md)
+
+    [stream]                       # SubmitEvidenceStream
+    idle_seconds = 60              # no message this long (nothing unanswered): DEADLINE_EXCEEDED
+    buffer_bytes = 67108864        # read-ahead of all streams together (64 MiB)
 """
 
 from __future__ import annotations
@@ -74,6 +89,7 @@ class GatewayConfig:
     insecure_dev: bool = False
     dev_institution: str = "dev-bank"
     health_poll_seconds: float = 1.0
+    certificate_warning_days: float = 30.0
     max_concurrent_rpcs: int = 1000
     min_occurred_at: datetime = DEFAULT_MIN_OCCURRED_AT
     store_url: str = ""
@@ -84,6 +100,16 @@ class GatewayConfig:
     log_max_batch: int = 500
     log_max_wait_ms: float = 5.0
     log_max_queue: int = 20000
+    grpc_keepalive_time_seconds: float = 60.0
+    grpc_keepalive_timeout_seconds: float = 20.0
+    grpc_min_client_ping_interval_seconds: float = 10.0
+    grpc_client_ping_without_calls: bool = True
+    grpc_max_connection_idle_seconds: float = 300.0
+    grpc_max_connection_age_seconds: float = 3600.0
+    grpc_max_connection_age_grace_seconds: float = 30.0
+    grpc_max_concurrent_streams: int = 256
+    stream_idle_seconds: float = 60.0
+    stream_buffer_bytes: int = 64 * 1024 * 1024
     max_message_bytes: int = field(default=16 * 1024 * 1024)
 
     @property
@@ -139,6 +165,7 @@ _KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("", "insecure_dev"): ("insecure_dev", "bool"),
     ("", "dev_institution"): ("dev_institution", "str"),
     ("", "health_poll_seconds"): ("health_poll_seconds", "float"),
+    ("", "certificate_warning_days"): ("certificate_warning_days", "float"),
     ("", "max_concurrent_rpcs"): ("max_concurrent_rpcs", "int"),
     ("", "min_occurred_at"): ("min_occurred_at", "time"),
     ("store", "url"): ("store_url", "str"),
@@ -149,6 +176,22 @@ _KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("log", "max_batch"): ("log_max_batch", "int"),
     ("log", "max_wait_ms"): ("log_max_wait_ms", "float"),
     ("log", "max_queue"): ("log_max_queue", "int"),
+    ("grpc", "keepalive_time_seconds"): ("grpc_keepalive_time_seconds", "float"),
+    ("grpc", "keepalive_timeout_seconds"): ("grpc_keepalive_timeout_seconds", "float"),
+    ("grpc", "min_client_ping_interval_seconds"): (
+        "grpc_min_client_ping_interval_seconds",
+        "float",
+    ),
+    ("grpc", "client_ping_without_calls"): ("grpc_client_ping_without_calls", "bool"),
+    ("grpc", "max_connection_idle_seconds"): ("grpc_max_connection_idle_seconds", "float"),
+    ("grpc", "max_connection_age_seconds"): ("grpc_max_connection_age_seconds", "float"),
+    ("grpc", "max_connection_age_grace_seconds"): (
+        "grpc_max_connection_age_grace_seconds",
+        "float",
+    ),
+    ("grpc", "max_concurrent_streams"): ("grpc_max_concurrent_streams", "int"),
+    ("stream", "idle_seconds"): ("stream_idle_seconds", "float"),
+    ("stream", "buffer_bytes"): ("stream_buffer_bytes", "int"),
 }
 
 
@@ -309,9 +352,39 @@ def _check(config: GatewayConfig) -> None:
             f"min_occurred_at ({config.min_occurred_at.isoformat()}) is in the future: "
             "the gateway would refuse every submission"
         )
+    if config.certificate_warning_days < 0:
+        raise ConfigError("certificate_warning_days must not be negative")
+    _check_transport(config)
     for url in config.tsa_urls:
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"tsa.urls: {url!r} is not an http:// or https:// URL")
+
+
+def _check_transport(config: GatewayConfig) -> None:
+    from gateway.api.stream_budget import READ_SLOT_BYTES
+
+    for name in ("keepalive_time_seconds", "keepalive_timeout_seconds"):
+        if getattr(config, f"grpc_{name}") <= 0:
+            raise ConfigError(f"grpc.{name} must be positive")
+    for name in (
+        "min_client_ping_interval_seconds",
+        "max_connection_idle_seconds",
+        "max_connection_age_seconds",
+        "max_connection_age_grace_seconds",
+    ):
+        if getattr(config, f"grpc_{name}") < 0:
+            raise ConfigError(f"grpc.{name} must not be negative (0 turns the limit off)")
+    if config.grpc_max_concurrent_streams < 1:
+        raise ConfigError("grpc.max_concurrent_streams must be at least 1")
+    if config.stream_idle_seconds < 0:
+        raise ConfigError("stream.idle_seconds must not be negative (0 turns the limit off)")
+    least = config.max_concurrent_rpcs * READ_SLOT_BYTES
+    if config.stream_buffer_bytes < least:
+        raise ConfigError(
+            f"stream.buffer_bytes ({config.stream_buffer_bytes:,}) must be at least "
+            f"max_concurrent_rpcs x {READ_SLOT_BYTES:,} = {least:,} bytes, so that every call "
+            "in progress can read its next message"
+        )
 
 
 def parse_listen(listen: str) -> tuple[str, int]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "AlreadyExists",
+    "DeadlineExceeded",
     "FailedPrecondition",
     "GatewayError",
     "InvalidArgument",
@@ -80,6 +81,10 @@ class Unavailable(GatewayError):
 
     Retrying a submission with the same request_id is always safe.
     """
+
+
+class DeadlineExceeded(GatewayError):
+    """The gateway's own time limit ran out (e.g. a stream that sent nothing for too long)."""
 
 
 class FailedPrecondition(GatewayError):

@@ -7,20 +7,31 @@ grace) and closes the ledger, so every acknowledged entry stays durable.
 Health (``grpc.health.v1``): the overall service ``""`` and each API service
 report SERVING while every dependency of the ledger (store, time-stamp
 authority) is up, NOT_SERVING otherwise; ``ledger.health()`` is polled every
-``health_poll_seconds``. Server reflection lists every service.
+``health_poll_seconds``. The service ``evidence_gateway.certificates`` is
+NOT_SERVING while the TSA certificate or its root expires within
+``certificate_warning_days`` (a warning is logged at start, when that
+changes, and once a day while it lasts); it does not affect the others.
+Server reflection lists every service.
+
+Under load: the API's calls are capped at ``max_concurrent_rpcs``
+(:class:`gateway.api.call_limit.CallLimit`); health and reflection are not
+counted, so they answer whatever the load. Each connection carries at most
+``grpc.max_concurrent_streams`` calls at once; keepalive pings, idle and age
+limits close connections that are dead, idle or old, and a submission stream
+that sends nothing is closed after ``stream.idle_seconds``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import signal
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import grpc
 from cryptography import x509
@@ -35,21 +46,27 @@ from evidence_gateway.v1 import (
     verification_service_pb2,
     verification_service_pb2_grpc,
 )
+from gateway.api.call_limit import CallLimit
 from gateway.api.caller import DevCallers
 from gateway.api.evidence import EvidenceServicer
 from gateway.api.log import LogServicer
 from gateway.api.ports import LedgerPort
+from gateway.api.stream_budget import ByteBudget
 from gateway.api.verification import VerificationServicer
+from gateway.certificates import Expiry, describe, expiring
+from gateway.components import check_pki, load_tsa_trust, open_ledger
 from gateway.config import ConfigError, GatewayConfig, parse_listen
 from gateway.writer_lock import acquire_writer_lock
 
 __all__ = [
     "API_SERVICES",
+    "CERTIFICATES_SERVICE",
     "GatewayServer",
     "ServingInfo",
     "load_tsa_trust",
     "open_ledger",
     "run",
+    "server_options",
 ]
 
 log = logging.getLogger(__name__)
@@ -60,7 +77,51 @@ API_SERVICES: tuple[str, ...] = (
     log_service_pb2.DESCRIPTOR.services_by_name["LogService"].full_name,
     verification_service_pb2.DESCRIPTOR.services_by_name["VerificationService"].full_name,
 )
+#: The health service that warns of certificates about to expire.
+CERTIFICATES_SERVICE = "evidence_gateway.certificates"
+#: Services whose calls are never refused for load (health checks, reflection).
+UNLIMITED_SERVICES = (
+    health.SERVICE_NAME,
+    reflection.SERVICE_NAME,
+    "grpc.reflection.v1.ServerReflection",
+)
 _GRACE_SECONDS = 5.0
+_CERTIFICATE_WARNING_REPEAT = 24 * 3600.0  # seconds between repeated expiry warnings
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+def server_options(config: GatewayConfig) -> list[tuple[str, int]]:
+    """The grpc.aio server's channel arguments for ``config``."""
+    options = [
+        ("grpc.max_receive_message_length", config.max_message_bytes),
+        ("grpc.max_send_message_length", config.max_message_bytes),
+        ("grpc.so_reuseport", 0),
+        ("grpc.max_concurrent_streams", config.grpc_max_concurrent_streams),
+        ("grpc.keepalive_time_ms", _ms(config.grpc_keepalive_time_seconds)),
+        ("grpc.keepalive_timeout_ms", _ms(config.grpc_keepalive_timeout_seconds)),
+        ("grpc.keepalive_permit_without_calls", int(config.grpc_client_ping_without_calls)),
+        (
+            "grpc.http2.min_recv_ping_interval_without_data_ms",
+            round(config.grpc_min_client_ping_interval_seconds * 1000),
+        ),
+        ("grpc.http2.max_ping_strikes", 2),
+    ]
+    if config.grpc_max_connection_idle_seconds:
+        options.append(
+            ("grpc.max_connection_idle_ms", _ms(config.grpc_max_connection_idle_seconds))
+        )
+    if config.grpc_max_connection_age_seconds:
+        options.append(("grpc.max_connection_age_ms", _ms(config.grpc_max_connection_age_seconds)))
+        options.append(
+            (
+                "grpc.max_connection_age_grace_ms",
+                round(config.grpc_max_connection_age_grace_seconds * 1000),
+            )
+        )
+    return options
 
 
 @dataclass(frozen=True)
@@ -72,96 +133,6 @@ class ServingInfo:
     log_vkey_path: Path
     log_verifier_key: str
     insecure: bool
-
-
-def _read_certificates(path: Path) -> list[x509.Certificate]:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read certificate file {path}: {exc.strerror}") from None
-    try:
-        if b"-----BEGIN" in data:
-            return x509.load_pem_x509_certificates(data)
-        return [x509.load_der_x509_certificate(data)]
-    except ValueError as exc:
-        raise ConfigError(f"{path} holds no readable certificate: {exc}") from None
-
-
-def load_tsa_trust(config: GatewayConfig) -> tuple[list[x509.Certificate], list[x509.Certificate]]:
-    """Trust anchors and extra certificates for checking the TSA's tokens.
-
-    In-process TSA: the PKI's root CA, and the TSA certificate as an extra.
-    HTTP TSAs: the configured ``tsa.ca_files`` (all of them are anchors).
-    """
-    if config.tsa_urls:
-        if not config.tsa_ca_files:
-            raise ConfigError(
-                "tsa.urls is set but tsa.ca_files is empty: give the trust anchors (PEM) of "
-                "the time-stamp authorities, so that their tokens can be verified"
-            )
-        roots = [c for path in config.tsa_ca_files for c in _read_certificates(path)]
-        return roots, []
-    pki = config.pki_dir
-    return _read_certificates(pki / "root-ca.pem"), _read_certificates(pki / "tsa.pem")
-
-
-def _check_pki(config: GatewayConfig) -> None:
-    if not (config.pki_dir / "tsa.pem").exists() or not config.log_vkey_path.exists():
-        raise ConfigError(
-            f"no PKI in {config.pki_dir}: create one with `notary pki init --out "
-            f"{config.pki_dir}` (or set tsa.pki_dir)"
-        )
-
-
-def open_ledger(config: GatewayConfig) -> LedgerPort:
-    """Open the store, the TSA and the ledger the configuration describes."""
-    from gateway.ledger import Ledger
-    from gateway.store import SqlStore, StoreError
-    from gateway.tsa import EngineTokenSource, HttpTokenSource, ProcessEngineTokenSource
-    from notary.errors import NotaryError
-    from notary.pki import load_log_signing_key, load_log_verifier_key
-    from notary.serve import build_authority
-
-    _check_pki(config)
-    roots, _ = load_tsa_trust(config)
-    try:
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-        log_key = load_log_signing_key(config.pki_dir)
-        log_origin = load_log_verifier_key(config.pki_dir).origin
-        tsa: Any
-        if config.tsa_urls:
-            tsa = HttpTokenSource(list(config.tsa_urls), roots)
-        else:
-            config.tsa_state_dir.mkdir(parents=True, exist_ok=True)
-            if config.tsa_processes > 0:
-                factory = functools.partial(
-                    build_authority, config.pki_dir, config.tsa_state_dir, accept_sm3=True
-                )
-                tsa = ProcessEngineTokenSource(factory, roots, processes=config.tsa_processes)
-            else:
-                authority = build_authority(config.pki_dir, config.tsa_state_dir, accept_sm3=True)
-                tsa = EngineTokenSource(authority, roots)
-    except (NotaryError, ValueError, OSError) as exc:
-        raise ConfigError(f"cannot set up the time-stamp authority or the log key: {exc}") from exc
-    try:
-        store = (
-            SqlStore.open(config.store_url)
-            if config.store_url
-            else SqlStore.in_data_dir(config.data_dir)
-        )
-    except (StoreError, ValueError, OSError) as exc:
-        raise ConfigError(f"cannot open the store {config.database_url}: {exc}") from exc
-    ledger: LedgerPort = Ledger.open(
-        store=store,
-        tsa=tsa,
-        log_key=log_key,
-        log_origin=log_origin,
-        max_batch=config.log_max_batch,
-        max_wait_ms=config.log_max_wait_ms,
-        max_queue=config.log_max_queue,
-        min_occurred_at=config.min_occurred_at,
-    )
-    return ledger
 
 
 class GatewayServer:
@@ -180,14 +151,22 @@ class GatewayServer:
         self.ledger = ledger
         self.health = health.aio.HealthServicer()
         callers = DevCallers(config.dev_institution)
-        options = [
-            ("grpc.max_receive_message_length", config.max_message_bytes),
-            ("grpc.max_send_message_length", config.max_message_bytes),
-            ("grpc.so_reuseport", 0),
-        ]
-        self.server = grpc.aio.server(
-            options=options, maximum_concurrent_rpcs=config.max_concurrent_rpcs
+        #: Counts and caps the API's calls (not health checks nor reflection).
+        self.calls = CallLimit(config.max_concurrent_rpcs, UNLIMITED_SERVICES)
+        self.server = grpc.aio.server(options=server_options(config), interceptors=[self.calls])
+        self.evidence = EvidenceServicer(
+            ledger,
+            callers,
+            stream_budget=ByteBudget(config.stream_buffer_bytes),
+            stream_idle_seconds=config.stream_idle_seconds,
+            min_occurred_at=config.min_occurred_at,
         )
+        # The certificates the tokens depend on: the TSA's (in-process TSA) and the roots.
+        self._certificates = [("TSA certificate", c) for c in tsa_untrusted] + [
+            ("root certificate", c) for c in tsa_roots
+        ]
+        self._expiring: list[Expiry] | None = None
+        self._warned_at = 0.0
         verification = VerificationServicer(
             ledger,
             callers,
@@ -196,10 +175,7 @@ class GatewayServer:
             log_verifier_key=log_verifier_key,
         )
         for add, servicer in (
-            (
-                evidence_service_pb2_grpc.add_EvidenceServiceServicer_to_server,
-                EvidenceServicer(ledger, callers, min_occurred_at=config.min_occurred_at),
-            ),
+            (evidence_service_pb2_grpc.add_EvidenceServiceServicer_to_server, self.evidence),
             (log_service_pb2_grpc.add_LogServiceServicer_to_server, LogServicer(ledger, callers)),
             (
                 verification_service_pb2_grpc.add_VerificationServiceServicer_to_server,
@@ -231,8 +207,32 @@ class GatewayServer:
         self._poller = asyncio.create_task(self._poll_health())
         return self.port
 
+    async def update_certificates(self) -> list[Expiry]:
+        """Publish whether a certificate expires within the warning window; warn in the log."""
+        now = datetime.now(UTC)
+        soon = expiring(
+            self._certificates, now, timedelta(days=self.config.certificate_warning_days)
+        )
+        repeat = time.monotonic() - self._warned_at >= _CERTIFICATE_WARNING_REPEAT
+        if soon and (soon != self._expiring or repeat):
+            for expiry in soon:
+                log.warning("certificates: %s", describe(expiry, now))
+            self._warned_at = time.monotonic()
+        if soon != self._expiring:
+            if not soon and self._expiring:
+                log.warning("certificates: none expires within the warning window any more")
+            value = (
+                health_pb2.HealthCheckResponse.NOT_SERVING
+                if soon
+                else health_pb2.HealthCheckResponse.SERVING
+            )
+            await self.health.set(CERTIFICATES_SERVICE, value)
+            self._expiring = soon
+        return soon
+
     async def update_health(self) -> dict[str, bool]:
         """Probe the ledger's dependencies once and publish the result."""
+        await self.update_certificates()
         try:
             # A probe may block (an HTTP TSA, a database): keep it off the event loop.
             status = await asyncio.to_thread(self.ledger.health)
@@ -281,7 +281,7 @@ async def run(
     from notary.pki import load_log_verifier_key
 
     config.check_serving()
-    _check_pki(config)
+    check_pki(config)
     roots, untrusted = load_tsa_trust(config)
     try:
         vkey = load_log_verifier_key(config.pki_dir).line

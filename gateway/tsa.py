@@ -41,6 +41,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import multiprocessing
+import os
 import secrets
 import threading
 import time
@@ -59,6 +60,7 @@ from court.der import TAG_SEQUENCE, expect, read_children, read_tlv
 from court.verify.token import verify_timestamp
 from gateway.engine_check import EngineTemplate, check_engine_token, engine_template
 from gateway.errors import GatewayError, InvalidArgument, Unavailable
+from gateway.parent_death import die_with_parent
 from notary.tsa.engine import TimeStampAuthority
 from notary.tsa.status import FailInfo, Rejection
 
@@ -205,7 +207,10 @@ class EngineTokenSource:
 _worker: dict[str, EngineTokenSource] = {}
 
 
-def _worker_init(factory: Callable[[], TimeStampAuthority], roots_der: list[bytes]) -> None:
+def _worker_init(
+    parent_pid: int, factory: Callable[[], TimeStampAuthority], roots_der: list[bytes]
+) -> None:
+    die_with_parent(parent_pid)  # no orphan holding the TSA key after a gateway crash
     roots = [x509.load_der_x509_certificate(der) for der in roots_der]
     _worker["source"] = EngineTokenSource(factory(), roots, workers=1)
 
@@ -239,6 +244,12 @@ class ProcessEngineTokenSource:
     next batch starts a new pool (under a lock, with the same start-up probe)
     and is tried once more on it. Only if that fails are its items
     :class:`Unavailable`.
+
+    When the gateway dies, even by SIGKILL, its workers die with it
+    (:func:`gateway.parent_death.die_with_parent`). The kernel ties that to
+    the thread that started a worker, so every pool is started, and its
+    workers spawned (by the start-up probe, one task per worker), on one
+    thread of this source's that lives until :meth:`close`.
     """
 
     def __init__(
@@ -259,7 +270,12 @@ class ProcessEngineTokenSource:
         self._pool_lock = threading.Lock()
         self._closed = False
         self._restart_after = 0.0  # no new restart before this (monotonic) time
-        self._pool = self._start_pool()
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tsa-spawner")
+        try:
+            self._pool = self._start_pool()
+        except BaseException:
+            self._spawner.shutdown()
+            raise
 
     def _start_pool(self) -> ProcessPoolExecutor:
         """A new pool whose every worker has stamped and checked the start-up probe.
@@ -267,11 +283,14 @@ class ProcessEngineTokenSource:
         Raises :class:`ValueError` when the workers cannot start or stamp (a bad PKI
         fails here, not on a request).
         """
+        return self._spawner.submit(self._new_pool).result()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
         pool = ProcessPoolExecutor(
             max_workers=self._processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_worker_init,
-            initargs=(self._factory, self._roots_der),
+            initargs=(os.getpid(), self._factory, self._roots_der),
         )
         probe = ("sha256", hashlib.sha256(b"gateway start-up probe").digest())
         try:
@@ -363,6 +382,7 @@ class ProcessEngineTokenSource:
         with self._pool_lock:
             self._closed = True
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._spawner.shutdown()
 
 
 # ---------------------------------------------------------------- HTTP
@@ -370,6 +390,8 @@ class ProcessEngineTokenSource:
 _QUERY_TYPE = "application/timestamp-query"
 _REPLY_TYPE = "application/timestamp-reply"
 _HTTP_HASHES = ("sha256", "sha384", "sha512")
+#: What a caller learns when no HTTP TSA could stamp (the details are logged).
+_HTTP_UNAVAILABLE = "time-stamp authority unavailable; retry later"
 
 
 class HttpTokenSource:
@@ -389,6 +411,10 @@ class HttpTokenSource:
     are all in their cool-down fails at once with :class:`Unavailable`, so a
     hung TSA costs a batch about one ``timeout``, not one per item. (A TSA
     that answers with a refusal is up: that does not trip its breaker.)
+
+    That :class:`Unavailable` says only "time-stamp authority unavailable":
+    the URLs tried and what each answered (host, port, connection error,
+    refusal text) are logged, never sent to the caller.
     """
 
     def __init__(
@@ -530,11 +556,10 @@ class HttpTokenSource:
             self._health = (time.monotonic(), True)
             return token
         self._health = (time.monotonic(), False)
-        raise Unavailable(
-            "no time-stamp authority could stamp the digest ("
-            + "; ".join(problems)
-            + "); retry later"
-        )
+        # The URLs and the errors (hosts, ports, errno texts) are the operator's business:
+        # they go to the log, the caller gets a generic text.
+        log.error("no time-stamp authority could stamp a digest: %s", "; ".join(problems))
+        raise Unavailable(_HTTP_UNAVAILABLE)
 
     def _stamp_one(self, item: tuple[str, bytes]) -> bytes | GatewayError:
         try:

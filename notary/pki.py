@@ -24,6 +24,7 @@ has ``tsa.pem`` holds a complete PKI.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import ipaddress
 import os
 import shutil
@@ -383,14 +384,17 @@ def init_pki(
     force: bool = False,
     log_origin: str = DEFAULT_LOG_ORIGIN,
     now: datetime | None = None,
+    validity_days: Mapping[str, int] | None = None,
 ) -> PkiPaths:
     """Create the development PKI in ``directory`` (created if missing) and return its paths.
 
     ``key_type`` chooses the keys of the four certificates (ECDSA P-256 with
     ecdsa-with-SHA256, or RSA-3072 with sha256WithRSAEncryption); the log key is
     always Ed25519. Existing files are never replaced unless ``force`` is true.
+    ``validity_days`` overrides the profile's validity of some certificates, by
+    role (``{"tsa": 10}``: a TSA certificate that expires in ten days).
     """
-    profile = DEFAULT_PROFILE
+    profile = _with_validity(DEFAULT_PROFILE, validity_days or {})
     if key_type not in KEY_TYPES:
         raise PkiError(
             f"unknown key type {key_type!r}: choose one of {', '.join(KEY_TYPES)} (--key-type)"
@@ -439,6 +443,19 @@ def init_pki(
             "`notary pki init` again with --force"
         ) from exc
     return paths
+
+
+def _with_validity(profile: DevPkiProfile, validity_days: Mapping[str, int]) -> DevPkiProfile:
+    roles = profile.certificates()
+    for role, days in validity_days.items():
+        if role not in roles:
+            raise PkiError(f"no certificate role {role!r}: choose among {', '.join(roles)}")
+        if days < 1:
+            raise PkiError(f"the validity of the {role} certificate must be at least 1 day")
+    for role, days in validity_days.items():
+        changed = dataclasses.replace(roles[role], validity_days=days)
+        profile = dataclasses.replace(profile, **{role: changed})  # type: ignore[arg-type]
+    return profile
 
 
 @contextlib.contextmanager

@@ -31,6 +31,7 @@ from grpc_status import rpc_status
 from gateway.api.caller import Unauthenticated
 from gateway.errors import (
     AlreadyExists,
+    DeadlineExceeded,
     FailedPrecondition,
     GatewayError,
     InvalidArgument,
@@ -61,6 +62,7 @@ GRPC_CODE: dict[type[GatewayError], int] = {
     ResourceExhausted: code_pb2.RESOURCE_EXHAUSTED,
     Unavailable: code_pb2.UNAVAILABLE,
     FailedPrecondition: code_pb2.FAILED_PRECONDITION,
+    DeadlineExceeded: code_pb2.DEADLINE_EXCEEDED,
     Unauthenticated: code_pb2.UNAUTHENTICATED,
 }
 

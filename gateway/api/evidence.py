@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +22,19 @@ from gateway.api import convert
 from gateway.api.caller import DevCallers
 from gateway.api.errors import rpc_errors, rpc_stream_errors, to_rpc_status
 from gateway.api.ports import LedgerPort
-from gateway.errors import GatewayError, InvalidArgument, ResourceExhausted, Unavailable
+from gateway.api.stream_budget import (
+    MAX_STREAM_MESSAGE_BYTES,
+    READ_SLOT_BYTES,
+    ByteBudget,
+    message_cost,
+)
+from gateway.errors import (
+    DeadlineExceeded,
+    GatewayError,
+    InvalidArgument,
+    ResourceExhausted,
+    Unavailable,
+)
 from gateway.model import (
     DEFAULT_MIN_OCCURRED_AT,
     ItemResult,
@@ -32,6 +45,7 @@ from gateway.model import (
 )
 
 __all__ = [
+    "DEFAULT_STREAM_BUFFER_BYTES",
     "MAX_BATCH_ITEMS",
     "STREAM_CHUNK",
     "STREAM_CHUNKS_IN_FLIGHT",
@@ -42,6 +56,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAX_BATCH_ITEMS = 1000
+#: The read-ahead budget of all streams together when none is given (config ``[stream]``).
+DEFAULT_STREAM_BUFFER_BYTES = 64 * 1024 * 1024
 #: How many stream submissions may be in flight (read but not yet answered).
 STREAM_WINDOW = 2000
 #: At most this many submissions of one stream go to the ledger in one call ...
@@ -53,7 +69,20 @@ STREAM_CHUNKS_IN_FLIGHT = 1
 _STREAM_RETRY_DELAYS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
 
 
-_StreamItem = tuple[str, Submission | InvalidArgument]
+#: A message read off a stream: echoed request id, what it holds, its cost in the budget.
+_StreamItem = tuple[str, Submission | InvalidArgument, int]
+
+
+@dataclass
+class _StreamState:
+    """One stream's share: bytes of the budget it holds (its read slot and its
+    unanswered messages), how many messages await their answer, and when (event
+    loop time) it last started waiting for, read or answered one."""
+
+    held: int = 0
+    unanswered: int = 0
+    active: float = 0.0
+    awaiting_client: bool = False  # the reader waits for the client's next message
 
 
 def _utcnow() -> datetime:
@@ -75,13 +104,19 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         callers: DevCallers,
         clock: Callable[[], datetime] = _utcnow,
         stream_window: int = STREAM_WINDOW,
+        *,
         min_occurred_at: datetime = DEFAULT_MIN_OCCURRED_AT,
+        stream_budget: ByteBudget | None = None,
+        stream_idle_seconds: float = 0.0,
     ) -> None:
         self._ledger = ledger
         self._callers = callers
         self._clock = clock
         self._min_occurred_at = min_occurred_at
         self._stream_window = stream_window
+        #: Read-ahead of every stream of this servicer together (one per server).
+        self.stream_budget = stream_budget or ByteBudget(DEFAULT_STREAM_BUFFER_BYTES)
+        self._stream_idle = stream_idle_seconds  # 0: no idle limit
 
     # ------------------------------------------------------------------ submit
 
@@ -136,18 +171,24 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
     async def SubmitEvidenceStream(
         self, request_iterator: AsyncIterator[pb.SubmitEvidenceStreamRequest], context: Any
     ) -> AsyncIterator[pb.SubmitEvidenceStreamResponse]:
-        """Answer each submission in order; read ahead at most ``stream_window`` items.
+        """Answer each submission in order, reading ahead within the stream budget.
 
-        A reader takes messages off the stream as they come; a dispatcher hands
-        what has accumulated to the ledger as one chunk, with at most
-        ``STREAM_CHUNKS_IN_FLIGHT`` chunks of one stream in the ledger at a
-        time. So a trickle is submitted item by item at once, and a flood in
-        chunks as large as the ledger's commits are slow (up to
-        ``STREAM_CHUNK`` items); items are registered in stream order. A full
-        queue is waited out (back-pressure), not reported; UNAVAILABLE ends
-        the stream.
+        A reader takes messages off the stream as they come, at most
+        ``stream_window`` unanswered ones per stream, and only with a read slot
+        of the servicer's :class:`ByteBudget` (shared by every stream) in hand:
+        when the budget is spent it stops reading, and gRPC's flow control
+        slows the sender. A dispatcher hands what has accumulated to the
+        ledger as one chunk, with at most ``STREAM_CHUNKS_IN_FLIGHT`` chunks
+        of one stream in the ledger at a time. So a trickle is submitted item
+        by item at once, and a flood in chunks as large as the ledger's
+        commits are slow (up to ``STREAM_CHUNK`` items); items are registered
+        in stream order. A full queue is waited out (back-pressure), not
+        reported; UNAVAILABLE ends the stream. A stream that sends nothing
+        for ``stream_idle_seconds`` while none of its submissions awaits an
+        answer ends with DEADLINE_EXCEEDED.
         """
         institution = self._callers.institution(context)
+        budget = self.stream_budget
         window = asyncio.Semaphore(self._stream_window)
         in_flight = asyncio.Semaphore(STREAM_CHUNKS_IN_FLIGHT)
         buffer: list[_StreamItem] = []
@@ -155,14 +196,55 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         eof = asyncio.Event()
         chunks: asyncio.Queue[tuple[list[_StreamItem], asyncio.Task[list[ItemResult]]] | None]
         chunks = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        state = _StreamState(active=loop.time())
+
+        async def watch_idle() -> None:
+            """Return once the client has kept the stream idle for ``stream_idle_seconds``."""
+            idle = self._stream_idle
+            while True:
+                await asyncio.sleep(max(0.0, state.active + idle - loop.time()))
+                quiet = loop.time() - state.active
+                if state.awaiting_client and not state.unanswered and quiet >= idle:
+                    return
+                if quiet >= idle:  # busy on our side: count again from now
+                    state.active = loop.time()
 
         async def read() -> None:
-            async for request in request_iterator:
+            messages = aiter(request_iterator)
+            while True:
                 await window.acquire()
+                await budget.acquire(READ_SLOT_BYTES)
+                state.held += READ_SLOT_BYTES
+                state.awaiting_client, state.active = True, loop.time()
+                request = await anext(messages, None)
+                state.awaiting_client, state.active = False, loop.time()
+                if request is None:
+                    break
+                size = request.ByteSize()
+                cost = message_cost(size)
+                budget.release(READ_SLOT_BYTES - cost)
+                state.held -= READ_SLOT_BYTES - cost
+                state.unanswered += 1
                 message = request.submission
-                item = self._submission(message, institution, self._clock())
-                buffer.append((_echo(message.request_id), item))
+                item: Submission | InvalidArgument
+                if size > MAX_STREAM_MESSAGE_BYTES:  # no valid submission is that large
+                    item = InvalidArgument(
+                        [
+                            (
+                                "",
+                                f"the message is {size:,} bytes; no valid submission is larger "
+                                f"than {MAX_STREAM_MESSAGE_BYTES:,}",
+                            )
+                        ]
+                    )
+                else:
+                    item = self._submission(message, institution, self._clock())
+                buffer.append((_echo(message.request_id), item, cost))
                 wake.set()
+            budget.release(READ_SLOT_BYTES)  # the slot and the window place of no message
+            state.held -= READ_SLOT_BYTES
+            window.release()
             eof.set()
             wake.set()
 
@@ -188,20 +270,33 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
 
         reader = asyncio.create_task(read())
         dispatcher = asyncio.create_task(dispatch())
+        watcher = asyncio.create_task(watch_idle()) if self._stream_idle else None
         try:
             while True:
                 getter = asyncio.ensure_future(chunks.get())
                 if not reader.done():
-                    await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-                    if not getter.done() and reader.exception() is not None:
+                    waits = {getter, reader} if watcher is None else {getter, reader, watcher}
+                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                    if not getter.done() and reader.done() and reader.exception() is not None:
                         getter.cancel()
                         reader.result()  # the client's side of the stream failed
+                    if not getter.done() and watcher is not None and watcher.done():
+                        getter.cancel()
+                        raise DeadlineExceeded(
+                            f"the stream sent nothing for {self._stream_idle:g} s with no "
+                            "submission awaiting an answer, so the gateway closed it; open a "
+                            "new stream to send more"
+                        )
                 entry = await getter
                 if entry is None:
                     return
                 chunk, task = entry
-                for (request_id, _), outcome in zip(chunk, await task, strict=True):
+                for (request_id, _, cost), outcome in zip(chunk, await task, strict=True):
                     window.release()
+                    budget.release(cost)
+                    state.held -= cost
+                    state.unanswered -= 1
+                    state.active = loop.time()
                     if isinstance(outcome, Unavailable):
                         raise outcome  # the stream cannot go on
                     response = pb.SubmitEvidenceStreamResponse(request_id=request_id)
@@ -211,15 +306,18 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                         response.receipt.CopyFrom(convert.receipt_to_proto(outcome))
                     yield response
         finally:
-            for helper in (reader, dispatcher):
+            for helper in (reader, dispatcher, watcher):
+                if helper is None:
+                    continue
                 helper.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await helper
+            budget.release(state.held)  # what the stream read and never answered
 
     async def _submit_chunk(self, chunk: list[_StreamItem]) -> list[ItemResult]:
-        valid = [item for _, item in chunk if isinstance(item, Submission)]
+        valid = [item for _, item, _ in chunk if isinstance(item, Submission)]
         results = iter(await self._submit_patiently(valid) if valid else [])
-        return [next(results) if isinstance(item, Submission) else item for _, item in chunk]
+        return [next(results) if isinstance(item, Submission) else item for _, item, _ in chunk]
 
     async def _submit_patiently(
         self, items: list[Submission], attempt: int = 0

@@ -47,6 +47,7 @@ from sqlalchemy.pool import StaticPool
 from gateway.log.tree import MissingNodeError, Node, NodeID
 from gateway.model import EvidenceKind, Submission
 from gateway.store.base import LoanHead, StoredCheckpoint, StoredEntry, StoreError
+from gateway.store.lock import StoreWriter, UnlockedWriter, take_writer_lock
 from gateway.store.tables import CheckpointRow, EntryRow, LoanHeadRow, NodeRow, metadata
 
 __all__ = ["DEFAULT_SQLITE_NAME", "SqlStore", "from_us", "to_us"]
@@ -186,6 +187,9 @@ class SqlStore:
             sqlite.insert if self._dialect == "sqlite" else postgresql.insert
         )
         self._write_lock = threading.Lock()
+        # Every write goes through the writer: the lock's own session on PostgreSQL
+        # once hold_writer_lock() has run (see gateway.store.lock).
+        self._writer: StoreWriter = UnlockedWriter(engine)
         # An in-memory SQLite database is one connection (StaticPool) shared by all
         # threads: its transactions must not interleave.
         url = engine.url
@@ -270,7 +274,20 @@ class SqlStore:
     def engine(self) -> Engine:
         return self._engine
 
+    def hold_writer_lock(self) -> None:
+        """Become the database's only writer for as long as this store is open.
+
+        Raises :class:`~gateway.store.lock.WriterLockHeld` when another process
+        holds the lock (see :mod:`gateway.store.lock`); a lost lock makes
+        every later write fail and :meth:`ping` False.
+        """
+        writer = self._guard(lambda: take_writer_lock(self._engine))
+        with self._write_lock:
+            self._writer = writer
+
     def close(self) -> None:
+        with self._write_lock:
+            self._writer.close()
         self._engine.dispose()
 
     def _guard(self, fn: Callable[[], T]) -> T:
@@ -318,7 +335,7 @@ class SqlStore:
         ]
 
         def write() -> None:
-            with self._write_lock, self._engine.begin() as conn:
+            with self._write_lock, self._writer.transaction() as conn:
                 for table, rows in (
                     (_ENTRIES, entry_params),
                     (_NODES, node_params),
@@ -536,6 +553,10 @@ class SqlStore:
         return int(rows[0][0]) if rows else None
 
     def ping(self) -> bool:
+        """The database answers, and this store may still write (its writer lock holds)."""
+        with self._write_lock:
+            if not self._writer.check():
+                return False
         try:
             self._rows(text("SELECT 1"))
         except StoreError:

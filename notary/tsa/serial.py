@@ -42,24 +42,28 @@ class LeasedSerials:
         self._lock_path = state_dir / "serial.lock"
         self._block_size = block_size
         self._mutex = threading.Lock()
-        self._epoch = 0
-        self._counter: itertools.count[int] = itertools.count()
-        self._limit = 0  # no block leased yet
+        # The leased block as ONE attribute, read in one step: (counter, limit, epoch).
+        # A thread may draw from a block that another thread has just replaced; it
+        # keeps a number only if it lies below the limit of the block it was drawn
+        # from, so no number is taken from a block twice (itertools.count hands out
+        # each of its numbers once: its `next` runs under the GIL).
+        self._block: tuple[itertools.count[int], int, int] = (itertools.count(), 0, 0)
 
     def next_serial(self) -> int:
-        value = next(self._counter)
-        if value >= self._limit:
+        counter, limit, epoch = self._block
+        value = next(counter)
+        if value >= limit:
             with self._mutex:
-                value = next(self._counter)
-                if value >= self._limit:
-                    start = self._lease()
-                    self._counter = itertools.count(start + 1)
-                    self._limit = start + self._block_size
+                counter, limit, epoch = self._block
+                value = next(counter)
+                if value >= limit:
+                    epoch, start = self._lease()
+                    self._block = (itertools.count(start + 1), start + self._block_size, epoch)
                     value = start
-        return (self._epoch << 64) | value
+        return (epoch << 64) | value
 
-    def _lease(self) -> int:
-        """Reserve the next block on disk and return its first counter value."""
+    def _lease(self) -> tuple[int, int]:
+        """Reserve the next block on disk; return the epoch and the block's first counter."""
         fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -69,8 +73,7 @@ class LeasedSerials:
             else:
                 epoch, start = secrets.randbits(63) | 1, 1
             self._write_state(epoch, start + self._block_size)
-            self._epoch = epoch
-            return start
+            return epoch, start
         finally:
             os.close(fd)  # releases the lock
 

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 import pytest
@@ -29,6 +30,7 @@ from evidence_gateway.v1 import evidence_service_pb2 as ev
 from evidence_gateway.v1 import log_service_pb2 as lg
 from tests.support.gateway_proc import GatewayProcess, make_pki, write_config
 from tests.support.grpc_client import submission
+from tests.support.procs import descendants
 
 ROUNDS = 20
 
@@ -131,7 +133,8 @@ def test_sigkill_loses_nothing_acknowledged(rig: Rig, round_no: int) -> None:
     while len(acked.receipts) < 5 and time.monotonic() < deadline:
         time.sleep(0.005)
     time.sleep(rig.rng.uniform(0.0, 0.4))
-    rig.proc.kill()
+    left = rig.proc.kill()
+    assert not left, f"processes outlived the killed gateway: {left}"
     for worker in workers:
         worker.join(15)
         assert not worker.is_alive()
@@ -177,3 +180,25 @@ def test_sigkill_loses_nothing_acknowledged(rig: Rig, round_no: int) -> None:
             )
     print(f"round {round_no}: {len(receipts)} acknowledged; checkpoint {old.size} -> {new.size}")
     rig.last_size = new.size
+
+
+def test_sigkill_takes_the_tsa_workers_along(tmp_path: Path) -> None:
+    """The gateway's TSA worker processes (and multiprocessing's resource tracker) end with it."""
+    make_pki(tmp_path / "data" / "pki")
+    proc = GatewayProcess(write_config(tmp_path, sections={"tsa": {"processes": 2}}), tmp_path)
+    proc.start()
+    try:
+        family = descendants(proc.proc.pid if proc.proc else 0)
+        workers = [cmd for cmd in family.values() if "multiprocessing" in cmd]
+        assert len(workers) >= 2, family  # the two workers (and the tracker)
+    finally:
+        left = proc.kill()
+    assert not left, f"processes outlived the killed gateway: {left}"
+
+
+def test_a_gateway_that_fails_to_start_is_not_left_running(tmp_path: Path) -> None:
+    make_pki(tmp_path / "data" / "pki")
+    proc = GatewayProcess(write_config(tmp_path), tmp_path)
+    with pytest.raises(RuntimeError, match="did not start"):
+        proc.start(timeout=0.0)  # gives up before the gateway has printed its address
+    assert proc.proc is not None and proc.proc.poll() is not None  # killed, not orphaned

@@ -7,20 +7,23 @@ then waits until the health service says SERVING.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.support.grpc_client import CHANNEL_OPTIONS
-from tests.support.procs import BIN
+from tests.support.procs import BIN, descendants, reap_zombies, wait_gone
 
 _LISTENING = re.compile(r"gRPC listening on (\S+)")
+Option = tuple[str, int | str]
 
 
 def make_pki(pki_dir: Path) -> None:
@@ -34,10 +37,41 @@ def make_pki(pki_dir: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def write_config(folder: Path, **log: int | float) -> Path:
-    """A config file with a relative data dir (``data``) next to it."""
-    lines = ['listen = "127.0.0.1:0"', 'data_dir = "data"', "health_poll_seconds = 0.2", "[log]"]
-    lines += [f"{key} = {value}" for key, value in log.items()]
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str | Path):
+        return json.dumps(str(value))  # a TOML basic string
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    raise TypeError(f"no TOML for {value!r}")
+
+
+def write_config(
+    folder: Path,
+    *,
+    top: Mapping[str, object] | None = None,
+    sections: Mapping[str, Mapping[str, object]] | None = None,
+    **log: int | float,
+) -> Path:
+    """A config file with a relative data dir (``data``) next to it.
+
+    ``top`` adds top-level keys, ``sections`` whole sections (``{"tsa": {...}}``);
+    the keyword arguments are ``[log]`` keys.
+    """
+    values: dict[str, object] = {
+        "listen": "127.0.0.1:0",
+        "data_dir": "data",
+        "health_poll_seconds": 0.2,
+        **(top or {}),
+    }
+    lines = [f"{key} = {_toml(value)}" for key, value in values.items()]
+    tables = {**(sections or {}), "log": {**(sections or {}).get("log", {}), **log}}
+    for name, table in tables.items():
+        lines.append(f"[{name}]")
+        lines += [f"{key} = {_toml(value)}" for key, value in table.items()]
     path = folder / "gateway.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -67,7 +101,15 @@ class GatewayProcess:
                 cwd=self.config.parent,
                 env=env,
             )
-        deadline = time.monotonic() + timeout
+        try:
+            self._wait_started(time.monotonic() + timeout)
+        except BaseException:
+            self.kill()  # a gateway that failed to start is not left running
+            raise
+        return self.address
+
+    def _wait_started(self, deadline: float) -> None:
+        assert self.proc is not None
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(
@@ -81,7 +123,6 @@ class GatewayProcess:
                 raise RuntimeError(f"gateway did not start: {self.log_path.read_text()}")
             time.sleep(0.02)
         self.wait_serving(deadline)
-        return self.address
 
     def wait_serving(self, deadline: float) -> None:
         with grpc.insecure_channel(self.address) as channel:
@@ -97,14 +138,29 @@ class GatewayProcess:
                     raise RuntimeError(f"gateway not SERVING: {self.log_path.read_text()}")
                 time.sleep(0.02)
 
-    def channel(self) -> grpc.Channel:
-        return grpc.insecure_channel(self.address, options=CHANNEL_OPTIONS)
+    def channel(
+        self, *, own_connection: bool = False, options: Sequence[Option] = ()
+    ) -> grpc.Channel:
+        """A channel to the gateway. Channels with equal options share one connection
+        (gRPC's global subchannel pool) unless ``own_connection``."""
+        extra = [("grpc.use_local_subchannel_pool", 1)] if own_connection else []
+        return grpc.insecure_channel(self.address, options=[*CHANNEL_OPTIONS, *extra, *options])
 
-    def kill(self) -> None:
-        """SIGKILL: no shutdown code runs."""
+    def kill(self) -> dict[int, str]:
+        """SIGKILL: no shutdown code runs.
+
+        Returns the processes the gateway had started (TSA workers, the
+        multiprocessing resource tracker) that are still running 5 s later,
+        pid -> command line: none, when they end with the gateway as they must.
+        """
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
+        family = descendants(self.proc.pid)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=10)
+        left = wait_gone(family, timeout=5.0)
+        reap_zombies(family)  # orphans are re-parented to the test session (its subreaper)
+        return left
 
     def stop(self, timeout: float = 20.0) -> int:
         """SIGTERM and wait; returns the exit code."""

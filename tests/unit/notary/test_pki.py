@@ -338,6 +338,18 @@ def test_validity_follows_the_profile(tmp_path: Path) -> None:
         init_pki(tmp_path / "other", now=datetime(2030, 1, 2))  # naive datetime
 
 
+def test_validity_can_be_set_per_role(tmp_path: Path) -> None:
+    now = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    paths = init_pki(tmp_path, now=now, validity_days={"tsa": 10, "root": 20})
+    assert _cert(paths.tsa).not_valid_after_utc == now + timedelta(days=10)
+    assert _cert(paths.root).not_valid_after_utc == now + timedelta(days=20)
+    assert _cert(paths.server).not_valid_after_utc == now + timedelta(days=825)
+    with pytest.raises(PkiError, match="no certificate role 'tsa-ca'"):
+        init_pki(tmp_path / "a", validity_days={"tsa-ca": 10})
+    with pytest.raises(PkiError, match="at least 1 day"):
+        init_pki(tmp_path / "b", validity_days={"tsa": 0})
+
+
 def test_chain_file_is_tsa_then_root(built: PkiPaths) -> None:
     assert built.tsa_chain.read_bytes() == built.tsa.read_bytes() + built.root.read_bytes()
     chain = x509.load_pem_x509_certificates(built.tsa_chain.read_bytes())

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import ConfigError, GatewayConfig, is_loopback, load_config, parse_listen
+from gateway.server import server_options
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -78,6 +79,12 @@ def test_environment_lists_and_booleans() -> None:
         ("[tsa]\nurls = ['ftp://x']", {}, "http://"),
         ("dev_institution = 'a bank'", {}, "dev_institution"),
         ("this is not toml", {}, "not valid TOML"),
+        ("[grpc]\nkeepalive_time_seconds = 0", {}, "grpc.keepalive_time_seconds"),
+        ("[grpc]\nmax_connection_idle_seconds = -1", {}, "turns the limit off"),
+        ("[grpc]\nmax_concurrent_streams = 0", {}, "grpc.max_concurrent_streams"),
+        ("[stream]\nidle_seconds = -1", {}, "stream.idle_seconds"),
+        ("[stream]\nbuffer_bytes = 1000000", {}, "every call in progress"),
+        ("certificate_warning_days = -1", {}, "certificate_warning_days"),
     ],
 )
 def test_bad_config_is_a_clear_error(
@@ -140,3 +147,47 @@ def test_min_occurred_at_from_file_environment_and_default(tmp_path: Path) -> No
 def test_bad_min_occurred_at_is_a_clear_error(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(write(tmp_path, text + "\n"), environ={})
+
+
+def test_transport_limits_from_file_and_environment(tmp_path: Path) -> None:
+    defaults = load_config(None, environ={})
+    assert defaults.grpc_keepalive_time_seconds == 60
+    assert defaults.grpc_max_connection_idle_seconds == 300
+    assert defaults.grpc_max_connection_age_seconds == 3600
+    assert defaults.grpc_max_concurrent_streams == 256
+    assert defaults.stream_idle_seconds == 60
+    assert defaults.stream_buffer_bytes == 64 * 1024 * 1024
+    assert defaults.certificate_warning_days == 30
+    path = write(
+        tmp_path,
+        """
+certificate_warning_days = 10
+max_concurrent_rpcs = 8
+[grpc]
+keepalive_time_seconds = 5
+keepalive_timeout_seconds = 2
+min_client_ping_interval_seconds = 1
+client_ping_without_calls = false
+max_connection_idle_seconds = 0
+max_connection_age_seconds = 120
+max_connection_age_grace_seconds = 3
+max_concurrent_streams = 4
+[stream]
+idle_seconds = 0.5
+buffer_bytes = 1048576
+""",
+    )
+    config = load_config(path, environ={"GATEWAY_GRPC_MAX_CONCURRENT_STREAMS": "6"})
+    assert config.certificate_warning_days == 10
+    assert config.grpc_client_ping_without_calls is False
+    assert config.grpc_max_concurrent_streams == 6
+    assert (config.stream_idle_seconds, config.stream_buffer_bytes) == (0.5, 1048576)
+    options = dict(server_options(config))
+    assert options["grpc.keepalive_time_ms"] == 5000
+    assert options["grpc.keepalive_timeout_ms"] == 2000
+    assert options["grpc.keepalive_permit_without_calls"] == 0
+    assert options["grpc.http2.min_recv_ping_interval_without_data_ms"] == 1000
+    assert options["grpc.max_concurrent_streams"] == 6
+    assert "grpc.max_connection_idle_ms" not in options  # 0: no limit
+    assert options["grpc.max_connection_age_ms"] == 120_000
+    assert options["grpc.max_connection_age_grace_ms"] == 3000

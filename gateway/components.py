@@ -1,0 +1,139 @@
+"""The parts a configuration describes, opened for serving: the store (with its
+writer lock), the time-stamp authority and the ledger over them."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cryptography import x509
+
+from gateway.api.ports import LedgerPort
+from gateway.config import ConfigError, GatewayConfig
+
+if TYPE_CHECKING:
+    from gateway.store import SqlStore
+
+__all__ = ["check_pki", "load_tsa_trust", "open_ledger", "open_store"]
+
+
+def _read_certificates(path: Path) -> list[x509.Certificate]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read certificate file {path}: {exc.strerror}") from None
+    try:
+        if b"-----BEGIN" in data:
+            return x509.load_pem_x509_certificates(data)
+        return [x509.load_der_x509_certificate(data)]
+    except ValueError as exc:
+        raise ConfigError(f"{path} holds no readable certificate: {exc}") from None
+
+
+def load_tsa_trust(config: GatewayConfig) -> tuple[list[x509.Certificate], list[x509.Certificate]]:
+    """Trust anchors and extra certificates for checking the TSA's tokens.
+
+    In-process TSA: the PKI's root CA, and the TSA certificate as an extra.
+    HTTP TSAs: the configured ``tsa.ca_files`` (all of them are anchors).
+    """
+    if config.tsa_urls:
+        if not config.tsa_ca_files:
+            raise ConfigError(
+                "tsa.urls is set but tsa.ca_files is empty: give the trust anchors (PEM) of "
+                "the time-stamp authorities, so that their tokens can be verified"
+            )
+        roots = [c for path in config.tsa_ca_files for c in _read_certificates(path)]
+        return roots, []
+    pki = config.pki_dir
+    return _read_certificates(pki / "root-ca.pem"), _read_certificates(pki / "tsa.pem")
+
+
+def check_pki(config: GatewayConfig) -> None:
+    if not (config.pki_dir / "tsa.pem").exists() or not config.log_vkey_path.exists():
+        raise ConfigError(
+            f"no PKI in {config.pki_dir}: create one with `notary pki init --out "
+            f"{config.pki_dir}` (or set tsa.pki_dir)"
+        )
+
+
+def open_store(config: GatewayConfig) -> SqlStore:
+    """The store of ``config``, holding its writer lock (see :mod:`gateway.store.lock`)."""
+    from gateway.store import SqlStore, StoreError
+    from gateway.store.lock import WriterLockHeld
+
+    try:
+        store = (
+            SqlStore.open(config.store_url)
+            if config.store_url
+            else SqlStore.in_data_dir(config.data_dir)
+        )
+    except (StoreError, ValueError, OSError) as exc:
+        raise ConfigError(f"cannot open the store {config.database_url}: {exc}") from exc
+    try:
+        store.hold_writer_lock()
+    except WriterLockHeld as exc:
+        store.close()
+        raise ConfigError(str(exc)) from None
+    except (StoreError, OSError) as exc:
+        store.close()
+        raise ConfigError(f"cannot lock the store {config.database_url}: {exc}") from exc
+    return store
+
+
+def _open_tsa(config: GatewayConfig, roots: list[x509.Certificate]) -> Any:
+    from gateway.tsa import EngineTokenSource, HttpTokenSource, ProcessEngineTokenSource
+    from notary.serve import build_authority
+
+    if config.tsa_urls:
+        return HttpTokenSource(list(config.tsa_urls), roots)
+    config.tsa_state_dir.mkdir(parents=True, exist_ok=True)
+    if config.tsa_processes > 0:
+        factory = functools.partial(
+            build_authority, config.pki_dir, config.tsa_state_dir, accept_sm3=True
+        )
+        return ProcessEngineTokenSource(factory, roots, processes=config.tsa_processes)
+    authority = build_authority(config.pki_dir, config.tsa_state_dir, accept_sm3=True)
+    return EngineTokenSource(authority, roots)
+
+
+def open_ledger(config: GatewayConfig) -> LedgerPort:
+    """Open the store (and take its writer lock), the TSA and the ledger of ``config``.
+
+    The store comes first: a gateway that may not write starts no TSA worker.
+    """
+    from gateway.ledger import Ledger
+    from notary.errors import NotaryError
+    from notary.pki import load_log_signing_key, load_log_verifier_key
+
+    check_pki(config)
+    roots, _ = load_tsa_trust(config)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    store = open_store(config)
+    tsa: Any = None
+    try:
+        try:
+            log_key = load_log_signing_key(config.pki_dir)
+            log_origin = load_log_verifier_key(config.pki_dir).origin
+            tsa = _open_tsa(config, roots)
+        except (NotaryError, ValueError, OSError) as exc:
+            raise ConfigError(
+                f"cannot set up the time-stamp authority or the log key: {exc}"
+            ) from exc
+        ledger: LedgerPort = Ledger.open(
+            store=store,
+            tsa=tsa,
+            log_key=log_key,
+            log_origin=log_origin,
+            max_batch=config.log_max_batch,
+            max_wait_ms=config.log_max_wait_ms,
+            max_queue=config.log_max_queue,
+            min_occurred_at=config.min_occurred_at,
+        )
+    except BaseException:
+        closer = getattr(tsa, "close", None)
+        if callable(closer):
+            closer()
+        store.close()
+        raise
+    return ledger

@@ -24,6 +24,7 @@ from typing import Any
 
 import grpc
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -37,7 +38,7 @@ from evidence_gateway.v1 import (
 )
 from gateway.api.caller import DevCallers
 from gateway.api.evidence import EvidenceServicer
-from gateway.api.log import LogServicer
+from gateway.api.log import LogServicer, TrustInfo, TsaSource, TsaTrust
 from gateway.api.ports import LedgerPort
 from gateway.api.verification import VerificationServicer
 from gateway.config import ConfigError, GatewayConfig, parse_listen
@@ -50,6 +51,7 @@ __all__ = [
     "load_tsa_trust",
     "open_ledger",
     "run",
+    "trust_info",
 ]
 
 log = logging.getLogger(__name__)
@@ -103,6 +105,43 @@ def load_tsa_trust(config: GatewayConfig) -> tuple[list[x509.Certificate], list[
         return roots, []
     pki = config.pki_dir
     return _read_certificates(pki / "root-ca.pem"), _read_certificates(pki / "tsa.pem")
+
+
+def trust_info(
+    config: GatewayConfig,
+    roots: Sequence[x509.Certificate],
+    untrusted: Sequence[x509.Certificate],
+    log_verifier_key: str,
+) -> TrustInfo:
+    """What LogService.GetTrustInfo answers: the log's key, each TSA's chain and policy.
+
+    ``roots`` and ``untrusted`` are :func:`load_tsa_trust`'s. Each root is one
+    chain; a root that issued the last of ``untrusted`` (the in-process TSA's
+    certificate) gets it, and what precedes it, in front.
+    """
+    from court.verify.checkpoint import parse_verifier_key
+    from gateway.model import HASH_ALGORITHMS
+    from notary.tsa.config import DEFAULT_POLICY_OID
+
+    source = TsaSource.HTTP if config.tsa_urls else TsaSource.IN_PROCESS
+    # The in-process TSA is built by open_ledger with the engine's default policy.
+    policies = (DEFAULT_POLICY_OID,) if source is TsaSource.IN_PROCESS else ()
+    der = [c.public_bytes(Encoding.DER) for c in untrusted]
+    tsas = []
+    for root in roots:
+        issued = bool(untrusted) and untrusted[-1].issuer == root.subject
+        chain = (
+            (*der, root.public_bytes(Encoding.DER))
+            if issued
+            else (root.public_bytes(Encoding.DER),)
+        )
+        tsas.append(TsaTrust(source=source, chain=chain, policies=policies))
+    return TrustInfo(
+        log_origin=parse_verifier_key(log_verifier_key).name,
+        log_verifier_key=log_verifier_key,
+        tsas=tuple(tsas),
+        hash_algorithms=HASH_ALGORITHMS,
+    )
 
 
 def _check_pki(config: GatewayConfig) -> None:
@@ -199,7 +238,14 @@ class GatewayServer:
                 evidence_service_pb2_grpc.add_EvidenceServiceServicer_to_server,
                 EvidenceServicer(ledger, callers),
             ),
-            (log_service_pb2_grpc.add_LogServiceServicer_to_server, LogServicer(ledger, callers)),
+            (
+                log_service_pb2_grpc.add_LogServiceServicer_to_server,
+                LogServicer(
+                    ledger,
+                    callers,
+                    trust_info(config, tsa_roots, tsa_untrusted, log_verifier_key),
+                ),
+            ),
             (
                 verification_service_pb2_grpc.add_VerificationServiceServicer_to_server,
                 verification,

@@ -148,6 +148,7 @@ def test_generated_modules_import_and_expose_the_services() -> None:
                 "GetInclusionProof": (False, False),
                 "GetConsistencyProof": (False, False),
                 "GetEntries": (False, False),
+                "GetTrustInfo": (False, False),
             }
         },
         "verification_service": {"VerificationService": {"VerifyEvidence": (False, False)}},

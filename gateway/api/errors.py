@@ -161,8 +161,10 @@ def shown(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     ``\\x1b``, ``\\u202e``). Text cut at ``limit`` ends with ``...``; an escape
     is never cut in half.
     """
-    pieces = [_escape(ch) for ch in _HIDDEN.sub(_hide, text)]
-    if sum(map(len, pieces)) <= limit:
+    # Only the start can be shown: the work stays bounded whatever the text.
+    scanned = text[: 2 * limit + 64]
+    pieces = [_escape(ch) for ch in _HIDDEN.sub(_hide, scanned)]
+    if len(scanned) == len(text) and sum(map(len, pieces)) <= limit:
         return "".join(pieces)
     out: list[str] = []
     room = limit - len(_CUT)

@@ -217,6 +217,11 @@ def test_huge_violations_are_cut_within_bounds() -> None:
     assert len(status.SerializeToString()) < 6000  # the trailer stays far below gRPC's 8 KiB
 
 
+def test_a_huge_text_is_cut_and_says_so() -> None:
+    assert shown("7" * 100_000, 100) == "[264 digits hidden]..."  # what was read of it
+    assert shown("x" * 100_000, 10) == "xxxxxxx..."
+
+
 def test_an_escape_is_never_cut_in_half() -> None:
     assert shown("\x00" * 10, 13) == "\\x00\\x00..."
     assert shown("abcdef", 6) == "abcdef"

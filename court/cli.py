@@ -6,6 +6,7 @@ Exit codes: 0 the evidence is valid; 1 it is invalid; 2 usage or input error.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -175,6 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="court-verify",
         description="Verify e-evidence offline, trusting only the TSA certificate (and the chain).",
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"%(prog)s {importlib.metadata.version('court-evidence-gateway')}",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     token = commands.add_parser("token", help="verify an RFC 3161 time-stamp token")

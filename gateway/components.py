@@ -4,18 +4,21 @@ writer lock), the time-stamp authority and the ledger over them."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
+from gateway.api.log import TrustInfo, TsaSource, TsaTrust
 from gateway.api.ports import LedgerPort
 from gateway.config import ConfigError, GatewayConfig
 
 if TYPE_CHECKING:
     from gateway.store import SqlStore
 
-__all__ = ["check_pki", "load_tsa_trust", "open_ledger", "open_store"]
+__all__ = ["check_pki", "load_tsa_trust", "open_ledger", "open_store", "trust_info"]
 
 
 def _read_certificates(path: Path) -> list[x509.Certificate]:
@@ -47,6 +50,43 @@ def load_tsa_trust(config: GatewayConfig) -> tuple[list[x509.Certificate], list[
         return roots, []
     pki = config.pki_dir
     return _read_certificates(pki / "root-ca.pem"), _read_certificates(pki / "tsa.pem")
+
+
+def trust_info(
+    config: GatewayConfig,
+    roots: Sequence[x509.Certificate],
+    untrusted: Sequence[x509.Certificate],
+    log_verifier_key: str,
+) -> TrustInfo:
+    """What LogService.GetTrustInfo answers: the log's key, each TSA's chain and policy.
+
+    ``roots`` and ``untrusted`` are :func:`load_tsa_trust`'s. Each root is one
+    chain; a root that issued the last of ``untrusted`` (the in-process TSA's
+    certificate) gets it, and what precedes it, in front.
+    """
+    from court.verify.checkpoint import parse_verifier_key
+    from gateway.model import HASH_ALGORITHMS
+    from notary.tsa.config import DEFAULT_POLICY_OID
+
+    source = TsaSource.HTTP if config.tsa_urls else TsaSource.IN_PROCESS
+    # The in-process TSA is built by open_ledger with the engine's default policy.
+    policies = (DEFAULT_POLICY_OID,) if source is TsaSource.IN_PROCESS else ()
+    der = [c.public_bytes(Encoding.DER) for c in untrusted]
+    tsas = []
+    for root in roots:
+        issued = bool(untrusted) and untrusted[-1].issuer == root.subject
+        chain = (
+            (*der, root.public_bytes(Encoding.DER))
+            if issued
+            else (root.public_bytes(Encoding.DER),)
+        )
+        tsas.append(TsaTrust(source=source, chain=chain, policies=policies))
+    return TrustInfo(
+        log_origin=parse_verifier_key(log_verifier_key).name,
+        log_verifier_key=log_verifier_key,
+        tsas=tuple(tsas),
+        hash_algorithms=HASH_ALGORITHMS,
+    )
 
 
 def check_pki(config: GatewayConfig) -> None:

@@ -54,7 +54,7 @@ from gateway.api.ports import LedgerPort
 from gateway.api.stream_budget import ByteBudget
 from gateway.api.verification import VerificationServicer
 from gateway.certificates import Expiry, describe, expiring
-from gateway.components import check_pki, load_tsa_trust, open_ledger
+from gateway.components import check_pki, load_tsa_trust, open_ledger, trust_info
 from gateway.config import ConfigError, GatewayConfig, parse_listen
 from gateway.writer_lock import acquire_writer_lock
 
@@ -67,6 +67,7 @@ __all__ = [
     "open_ledger",
     "run",
     "server_options",
+    "trust_info",
 ]
 
 log = logging.getLogger(__name__)
@@ -176,7 +177,14 @@ class GatewayServer:
         )
         for add, servicer in (
             (evidence_service_pb2_grpc.add_EvidenceServiceServicer_to_server, self.evidence),
-            (log_service_pb2_grpc.add_LogServiceServicer_to_server, LogServicer(ledger, callers)),
+            (
+                log_service_pb2_grpc.add_LogServiceServicer_to_server,
+                LogServicer(
+                    ledger,
+                    callers,
+                    trust_info(config, tsa_roots, tsa_untrusted, log_verifier_key),
+                ),
+            ),
             (
                 verification_service_pb2_grpc.add_VerificationServiceServicer_to_server,
                 verification,

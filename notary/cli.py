@@ -7,6 +7,7 @@ invalid); 2 usage or input error.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -101,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="notary", description="Time-stamp authority and admin tools of the evidence gateway."
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"%(prog)s {importlib.metadata.version('court-evidence-gateway')}",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "protos"
-# Vendored imports (google/rpc/status.proto); never generated: the runtime
+# Vendored upstream google/rpc/*.proto, unchanged; never generated: the runtime
 # modules come from googleapis-common-protos.
 THIRD_PARTY = PROTO_ROOT / "third_party"
 PACKAGE = "evidence_gateway"

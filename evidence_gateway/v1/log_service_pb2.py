@@ -25,13 +25,16 @@ _sym_db = _symbol_database.Default()
 from evidence_gateway.v1 import common_pb2 as evidence__gateway_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%evidence_gateway/v1/log_service.proto\x12\x13\x65vidence_gateway.v1\x1a evidence_gateway/v1/common.proto\"\x16\n\x14GetCheckpointRequest\"L\n\x15GetCheckpointResponse\x12\x33\n\ncheckpoint\x18\x01 \x01(\x0b\x32\x1f.evidence_gateway.v1.Checkpoint\"`\n\x18GetInclusionProofRequest\x12\x14\n\nleaf_index\x18\x01 \x01(\x04H\x00\x12\x13\n\tleaf_hash\x18\x02 \x01(\x0cH\x00\x12\x11\n\ttree_size\x18\x03 \x01(\x04\x42\x06\n\x04leaf\"\x8e\x01\n\x19GetInclusionProofResponse\x12<\n\x0finclusion_proof\x18\x01 \x01(\x0b\x32#.evidence_gateway.v1.InclusionProof\x12\x33\n\ncheckpoint\x18\x02 \x01(\x0b\x32\x1f.evidence_gateway.v1.Checkpoint\"@\n\x1aGetConsistencyProofRequest\x12\x11\n\tfrom_size\x18\x01 \x01(\x04\x12\x0f\n\x07to_size\x18\x02 \x01(\x04\"\x94\x01\n\x1bGetConsistencyProofResponse\x12@\n\x11\x63onsistency_proof\x18\x01 \x01(\x0b\x32%.evidence_gateway.v1.ConsistencyProof\x12\x33\n\ncheckpoint\x18\x02 \x01(\x0b\x32\x1f.evidence_gateway.v1.Checkpoint\"/\n\x11GetEntriesRequest\x12\r\n\x05start\x18\x01 \x01(\x04\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x04\"D\n\x12GetEntriesResponse\x12.\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1d.evidence_gateway.v1.LogEntry\",\n\x08LogEntry\x12\x12\n\nleaf_index\x18\x01 \x01(\x04\x12\x0c\n\x04leaf\x18\x02 \x01(\x0c\x32\xc1\x03\n\nLogService\x12\x66\n\rGetCheckpoint\x12).evidence_gateway.v1.GetCheckpointRequest\x1a*.evidence_gateway.v1.GetCheckpointResponse\x12r\n\x11GetInclusionProof\x12-.evidence_gateway.v1.GetInclusionProofRequest\x1a..evidence_gateway.v1.GetInclusionProofResponse\x12x\n\x13GetConsistencyProof\x12/.evidence_gateway.v1.GetConsistencyProofRequest\x1a\x30.evidence_gateway.v1.GetConsistencyProofResponse\x12]\n\nGetEntries\x12&.evidence_gateway.v1.GetEntriesRequest\x1a\'.evidence_gateway.v1.GetEntriesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%evidence_gateway/v1/log_service.proto\x12\x13\x65vidence_gateway.v1\x1a evidence_gateway/v1/common.proto\"\x16\n\x14GetCheckpointRequest\"L\n\x15GetCheckpointResponse\x12\x33\n\ncheckpoint\x18\x01 \x01(\x0b\x32\x1f.evidence_gateway.v1.Checkpoint\"`\n\x18GetInclusionProofRequest\x12\x14\n\nleaf_index\x18\x01 \x01(\x04H\x00\x12\x13\n\tleaf_hash\x18\x02 \x01(\x0cH\x00\x12\x11\n\ttree_size\x18\x03 \x01(\x04\x42\x06\n\x04leaf\"\x8e\x01\n\x19GetInclusionProofResponse\x12<\n\x0finclusion_proof\x18\x01 \x01(\x0b\x32#.evidence_gateway.v1.InclusionProof\x12\x33\n\ncheckpoint\x18\x02 \x01(\x0b\x32\x1f.evidence_gateway.v1.Checkpoint\"@\n\x1aGetConsistencyProofRequest\x12\x11\n\tfrom_size\x18\x01 \x01(\x04\x12\x0f\n\x07to_size\x18\x02 \x01(\x04\"\x94\x01\n\x1bGetConsistencyProofResponse\x12@\n\x11\x63onsistency_proof\x18\x01 \x01(\x0b\x32%.evidence_gateway.v1.ConsistencyProof\x12\x33\n\ncheckpoint\x18\x02 \x01(\x0b\x32\x1f.evidence_gateway.v1.Checkpoint\"/\n\x11GetEntriesRequest\x12\r\n\x05start\x18\x01 \x01(\x04\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x04\"D\n\x12GetEntriesResponse\x12.\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1d.evidence_gateway.v1.LogEntry\",\n\x08LogEntry\x12\x12\n\nleaf_index\x18\x01 \x01(\x04\x12\x0c\n\x04leaf\x18\x02 \x01(\x0c\"\x15\n\x13GetTrustInfoRequest\"\xca\x01\n\x14GetTrustInfoResponse\x12\x12\n\nlog_origin\x18\x01 \x01(\t\x12\x18\n\x10log_verifier_key\x18\x02 \x01(\t\x12G\n\x16time_stamp_authorities\x18\x03 \x03(\x0b\x32\'.evidence_gateway.v1.TimeStampAuthority\x12;\n\x0fhash_algorithms\x18\x04 \x03(\x0e\x32\".evidence_gateway.v1.HashAlgorithm\"\x83\x01\n\x12TimeStampAuthority\x12=\n\x06source\x18\x01 \x01(\x0e\x32-.evidence_gateway.v1.TimeStampAuthoritySource\x12\x19\n\x11\x63\x65rtificate_chain\x18\x02 \x03(\x0c\x12\x13\n\x0bpolicy_oids\x18\x03 \x03(\t*\x99\x01\n\x18TimeStampAuthoritySource\x12+\n\'TIME_STAMP_AUTHORITY_SOURCE_UNSPECIFIED\x10\x00\x12*\n&TIME_STAMP_AUTHORITY_SOURCE_IN_PROCESS\x10\x01\x12$\n TIME_STAMP_AUTHORITY_SOURCE_HTTP\x10\x02\x32\xa6\x04\n\nLogService\x12\x66\n\rGetCheckpoint\x12).evidence_gateway.v1.GetCheckpointRequest\x1a*.evidence_gateway.v1.GetCheckpointResponse\x12r\n\x11GetInclusionProof\x12-.evidence_gateway.v1.GetInclusionProofRequest\x1a..evidence_gateway.v1.GetInclusionProofResponse\x12x\n\x13GetConsistencyProof\x12/.evidence_gateway.v1.GetConsistencyProofRequest\x1a\x30.evidence_gateway.v1.GetConsistencyProofResponse\x12]\n\nGetEntries\x12&.evidence_gateway.v1.GetEntriesRequest\x1a\'.evidence_gateway.v1.GetEntriesResponse\x12\x63\n\x0cGetTrustInfo\x12(.evidence_gateway.v1.GetTrustInfoRequest\x1a).evidence_gateway.v1.GetTrustInfoResponseB\xa2\x01\n#cn.courtevidence.evidencegateway.v1B\x0fLogServiceProtoP\x01ZEcourtevidence.cn/gateway/gen/go/evidence_gateway/v1;evidencegatewayv1\xaa\x02 CourtEvidence.EvidenceGateway.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'evidence_gateway.v1.log_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'\n#cn.courtevidence.evidencegateway.v1B\017LogServiceProtoP\001ZEcourtevidence.cn/gateway/gen/go/evidence_gateway/v1;evidencegatewayv1\252\002 CourtEvidence.EvidenceGateway.V1'
+  _globals['_TIMESTAMPAUTHORITYSOURCE']._serialized_start=1186
+  _globals['_TIMESTAMPAUTHORITYSOURCE']._serialized_end=1339
   _globals['_GETCHECKPOINTREQUEST']._serialized_start=96
   _globals['_GETCHECKPOINTREQUEST']._serialized_end=118
   _globals['_GETCHECKPOINTRESPONSE']._serialized_start=120
@@ -50,6 +53,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETENTRIESRESPONSE']._serialized_end=775
   _globals['_LOGENTRY']._serialized_start=777
   _globals['_LOGENTRY']._serialized_end=821
-  _globals['_LOGSERVICE']._serialized_start=824
-  _globals['_LOGSERVICE']._serialized_end=1273
+  _globals['_GETTRUSTINFOREQUEST']._serialized_start=823
+  _globals['_GETTRUSTINFOREQUEST']._serialized_end=844
+  _globals['_GETTRUSTINFORESPONSE']._serialized_start=847
+  _globals['_GETTRUSTINFORESPONSE']._serialized_end=1049
+  _globals['_TIMESTAMPAUTHORITY']._serialized_start=1052
+  _globals['_TIMESTAMPAUTHORITY']._serialized_end=1183
+  _globals['_LOGSERVICE']._serialized_start=1342
+  _globals['_LOGSERVICE']._serialized_end=1892
 # @@protoc_insertion_point(module_scope)

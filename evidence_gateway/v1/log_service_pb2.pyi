@@ -1,11 +1,21 @@
 from evidence_gateway.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class TimeStampAuthoritySource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TIME_STAMP_AUTHORITY_SOURCE_UNSPECIFIED: _ClassVar[TimeStampAuthoritySource]
+    TIME_STAMP_AUTHORITY_SOURCE_IN_PROCESS: _ClassVar[TimeStampAuthoritySource]
+    TIME_STAMP_AUTHORITY_SOURCE_HTTP: _ClassVar[TimeStampAuthoritySource]
+TIME_STAMP_AUTHORITY_SOURCE_UNSPECIFIED: TimeStampAuthoritySource
+TIME_STAMP_AUTHORITY_SOURCE_IN_PROCESS: TimeStampAuthoritySource
+TIME_STAMP_AUTHORITY_SOURCE_HTTP: TimeStampAuthoritySource
 
 class GetCheckpointRequest(_message.Message):
     __slots__ = ()
@@ -72,3 +82,29 @@ class LogEntry(_message.Message):
     leaf_index: int
     leaf: bytes
     def __init__(self, leaf_index: _Optional[int] = ..., leaf: _Optional[bytes] = ...) -> None: ...
+
+class GetTrustInfoRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetTrustInfoResponse(_message.Message):
+    __slots__ = ("log_origin", "log_verifier_key", "time_stamp_authorities", "hash_algorithms")
+    LOG_ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    LOG_VERIFIER_KEY_FIELD_NUMBER: _ClassVar[int]
+    TIME_STAMP_AUTHORITIES_FIELD_NUMBER: _ClassVar[int]
+    HASH_ALGORITHMS_FIELD_NUMBER: _ClassVar[int]
+    log_origin: str
+    log_verifier_key: str
+    time_stamp_authorities: _containers.RepeatedCompositeFieldContainer[TimeStampAuthority]
+    hash_algorithms: _containers.RepeatedScalarFieldContainer[_common_pb2.HashAlgorithm]
+    def __init__(self, log_origin: _Optional[str] = ..., log_verifier_key: _Optional[str] = ..., time_stamp_authorities: _Optional[_Iterable[_Union[TimeStampAuthority, _Mapping]]] = ..., hash_algorithms: _Optional[_Iterable[_Union[_common_pb2.HashAlgorithm, str]]] = ...) -> None: ...
+
+class TimeStampAuthority(_message.Message):
+    __slots__ = ("source", "certificate_chain", "policy_oids")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_CHAIN_FIELD_NUMBER: _ClassVar[int]
+    POLICY_OIDS_FIELD_NUMBER: _ClassVar[int]
+    source: TimeStampAuthoritySource
+    certificate_chain: _containers.RepeatedScalarFieldContainer[bytes]
+    policy_oids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, source: _Optional[_Union[TimeStampAuthoritySource, str]] = ..., certificate_chain: _Optional[_Iterable[bytes]] = ..., policy_oids: _Optional[_Iterable[str]] = ...) -> None: ...

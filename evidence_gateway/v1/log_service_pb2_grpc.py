@@ -61,6 +61,11 @@ class LogServiceStub:
                 request_serializer=evidence__gateway_dot_v1_dot_log__service__pb2.GetEntriesRequest.SerializeToString,
                 response_deserializer=evidence__gateway_dot_v1_dot_log__service__pb2.GetEntriesResponse.FromString,
                 _registered_method=True)
+        self.GetTrustInfo = channel.unary_unary(
+                '/evidence_gateway.v1.LogService/GetTrustInfo',
+                request_serializer=evidence__gateway_dot_v1_dot_log__service__pb2.GetTrustInfoRequest.SerializeToString,
+                response_deserializer=evidence__gateway_dot_v1_dot_log__service__pb2.GetTrustInfoResponse.FromString,
+                _registered_method=True)
 
 
 class LogServiceServicer:
@@ -121,6 +126,27 @@ class LogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetTrustInfo(self, request, context):
+        """Returns what a verifier needs besides the evidence itself, so that a
+        client or a court fetches it instead of copying files from the
+        operator: the log's origin and checkpoint verifier key, the certificate
+        chain and policy of every time-stamp authority whose tokens the gateway
+        accepts, and the document hash algorithms it accepts. With it, a receipt
+        is checked offline (`court-verify receipt --ca <root> --untrusted
+        <intermediates> --log-key <verifier key>`).
+
+        Fetching trust material from the party being checked is trust on first
+        use: before relying on it, compare the verifier key and the root
+        certificates' SHA-256 fingerprints with those the operator publishes by
+        another channel. The answer changes only when the operator changes the
+        configuration (a new TSA, a rotated key) and restarts the gateway.
+
+        Errors: none but UNAUTHENTICATED (a malformed caller identity).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LogServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -143,6 +169,11 @@ def add_LogServiceServicer_to_server(servicer, server):
                     servicer.GetEntries,
                     request_deserializer=evidence__gateway_dot_v1_dot_log__service__pb2.GetEntriesRequest.FromString,
                     response_serializer=evidence__gateway_dot_v1_dot_log__service__pb2.GetEntriesResponse.SerializeToString,
+            ),
+            'GetTrustInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTrustInfo,
+                    request_deserializer=evidence__gateway_dot_v1_dot_log__service__pb2.GetTrustInfoRequest.FromString,
+                    response_serializer=evidence__gateway_dot_v1_dot_log__service__pb2.GetTrustInfoResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -260,6 +291,33 @@ class LogService:
             '/evidence_gateway.v1.LogService/GetEntries',
             evidence__gateway_dot_v1_dot_log__service__pb2.GetEntriesRequest.SerializeToString,
             evidence__gateway_dot_v1_dot_log__service__pb2.GetEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTrustInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/evidence_gateway.v1.LogService/GetTrustInfo',
+            evidence__gateway_dot_v1_dot_log__service__pb2.GetTrustInfoRequest.SerializeToString,
+            evidence__gateway_dot_v1_dot_log__service__pb2.GetTrustInfoResponse.FromString,
             options,
             channel_credentials,
             insecure,

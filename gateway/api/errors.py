@@ -12,6 +12,17 @@ with ``grpc_status.rpc_status.to_status``), with these details:
 * RESOURCE_EXHAUSTED and UNAVAILABLE carry a ``google.rpc.RetryInfo`` with a
   suggested back-off.
 
+The top-level message says the same in plain text, because many clients show
+only that (``buf curl``, grpc-js and grpcurl print the details, if at all, as
+base64): for INVALID_ARGUMENT it names each bad field *and* the rule it
+breaks (``"submission.digest: must be 32 bytes for sha256, got 31; ..."``), for
+every other status the core's message. Whatever the error says, what reaches
+the caller is bounded and escaped (:func:`shown`): text from the request is
+never echoed raw (it is printable ASCII: control characters, line breaks,
+bidi overrides and any other character become ``\\xNN`` / ``\\uNNNN``
+escapes) and never carries a run of 11 or more digits (the shape of identity,
+mobile and bank card numbers), in the message and in the details alike.
+
 Per-item results (BatchSubmitEvidence, SubmitEvidenceStream) use the same
 ``google.rpc.Status`` messages, built by :func:`to_rpc_status`.
 """
@@ -20,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, NoReturn, TypeVar
 
@@ -48,6 +60,7 @@ __all__ = [
     "invalid",
     "rpc_errors",
     "rpc_stream_errors",
+    "shown",
     "to_grpc_status",
     "to_rpc_status",
 ]
@@ -97,23 +110,127 @@ def field_path(prefix: str, field: str) -> str:
     return f"{prefix}.{field}"
 
 
+#: Bounds, in characters, of what an error shows: one field path, one rule
+#: (a violation's description), the whole message, and all the violations of
+#: one BadRequest together (gRPC limits the size of a status's trailers). What
+#: is shown is ASCII, so characters are bytes.
+MAX_FIELD_CHARS = 160
+MAX_RULE_CHARS = 240
+MAX_MESSAGE_CHARS = 1024
+MAX_DETAILS_CHARS = 4096
+#: The message names this many violations; the BadRequest carries them all.
+MESSAGE_VIOLATIONS = 3
+_MORE_WHERE = "google.rpc.BadRequest in the details lists them"
+_MORE_CHARS = len(f"; and {10**6} more ({_MORE_WHERE})")
+
+# A run of 11+ digits, with single spaces or hyphens between them and an ID
+# number's check character: never shown. A hash in hex (32-128 hex digits)
+# is matched first and kept whole.
+_HIDDEN = re.compile(
+    r"(?P<hex>(?<![0-9A-Za-z])[0-9A-Fa-f]{32,128}(?![0-9A-Za-z]))"
+    r"|(?P<digits>\d(?:[ -]?\d){10,}(?:[ -]?[Xx](?![0-9A-Za-z]))?)"
+)
+_CUT = "..."
+
+
+def _hide(match: re.Match[str]) -> str:
+    if match.group("hex") is not None:
+        return match.group(0)
+    count = sum(ch.isdigit() for ch in match.group(0))
+    return f"[{count} digits hidden]"
+
+
+def _escape(ch: str) -> str:
+    if ch == "\\":
+        return "\\\\"
+    if " " <= ch <= "~":
+        return ch
+    point = ord(ch)
+    if point <= 0xFF:
+        return f"\\x{point:02x}"
+    if point <= 0xFFFF:
+        return f"\\u{point:04x}"
+    return f"\\U{point:08x}"
+
+
+def shown(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` as an error may show it: printable ASCII, at most ``limit`` characters.
+
+    A run of 11 or more digits (what an identity, mobile or bank card number
+    looks like) becomes ``[N digits hidden]``; a backslash and every character
+    outside printable ASCII (controls, line breaks, ANSI escape sequences' ESC,
+    bidi overrides, any non-ASCII letter) become escapes (``\\\\``,
+    ``\\x1b``, ``\\u202e``). Text cut at ``limit`` ends with ``...``; an escape
+    is never cut in half.
+    """
+    # Only the start can be shown: the work stays bounded whatever the text.
+    scanned = text[: 2 * limit + 64]
+    pieces = [_escape(ch) for ch in _HIDDEN.sub(_hide, scanned)]
+    if len(scanned) == len(text) and sum(map(len, pieces)) <= limit:
+        return "".join(pieces)
+    out: list[str] = []
+    room = limit - len(_CUT)
+    for piece in pieces:
+        room -= len(piece)
+        if room < 0:
+            break
+        out.append(piece)
+    return "".join(out) + _CUT
+
+
 def _pack(message: Any) -> any_pb2.Any:
     packed = any_pb2.Any()
     packed.Pack(message)
     return packed
 
 
+def _violations(exc: InvalidArgument, field_prefix: str) -> list[tuple[str, str]]:
+    """The violations as shown: prefixed, escaped, bounded in size by MAX_DETAILS_CHARS."""
+    out: list[tuple[str, str]] = []
+    used = 0
+    for index, (field, description) in enumerate(exc.violations):
+        pair = (
+            shown(field_path(field_prefix, field) or "request", MAX_FIELD_CHARS),
+            shown(description, MAX_RULE_CHARS),
+        )
+        used += len(pair[0]) + len(pair[1])
+        if used > MAX_DETAILS_CHARS:
+            left = len(exc.violations) - index
+            out.append((shown(field_prefix or "request", MAX_FIELD_CHARS), f"and {left} more"))
+            break
+        out.append(pair)
+    return out
+
+
+def _message(violations: Sequence[tuple[str, str]], total: int) -> str:
+    """Plain text naming the first of ``total`` violations (already shown), each field
+    with its rule, within MAX_MESSAGE_CHARS (a violation that does not fit is counted)."""
+    named: list[str] = []
+    used = 0
+    for field, rule in violations[:MESSAGE_VIOLATIONS]:
+        text = f"{field}: {rule}"
+        used += len(text) + 2
+        if named and used > MAX_MESSAGE_CHARS - _MORE_CHARS:
+            break
+        named.append(text)
+    message = "; ".join(named)
+    if total > len(named):
+        message += f"; and {total - len(named)} more ({_MORE_WHERE})"
+    return message
+
+
 def to_rpc_status(exc: GatewayError, field_prefix: str = "") -> status_pb2.Status:
     """The ``google.rpc.Status`` for ``exc``, field paths prefixed with ``field_prefix``."""
     code = grpc_code(exc)
-    status = status_pb2.Status(code=code, message=exc.message)
+    status = status_pb2.Status(code=code, message=shown(exc.message))
     if isinstance(exc, InvalidArgument):
+        violations = _violations(exc, field_prefix)
+        if violations:
+            status.message = _message(violations, len(exc.violations))
         bad = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(
-                    field=field_path(field_prefix, field), description=description
-                )
-                for field, description in exc.violations
+                error_details_pb2.BadRequest.FieldViolation(field=field, description=description)
+                for field, description in violations
             ]
         )
         status.details.append(_pack(bad))

@@ -1,13 +1,16 @@
-"""LogService: checkpoints, inclusion and consistency proofs, raw leaves.
+"""LogService: checkpoints, inclusion and consistency proofs, raw leaves, trust material.
 
 Every request that names a tree size is checked against one checkpoint read
 at the start of the call, so a proof and the checkpoint returned with it
-always agree even while the log grows.
+always agree even while the log grows. ``GetTrustInfo`` answers the
+:class:`TrustInfo` the server was started with.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from evidence_gateway.v1 import common_pb2
@@ -19,18 +22,76 @@ from gateway.api.errors import rpc_errors
 from gateway.api.ports import LedgerPort
 from gateway.errors import InvalidArgument, NotFound
 
-__all__ = ["MAX_ENTRIES", "LogServicer"]
+__all__ = ["MAX_ENTRIES", "LogServicer", "TrustInfo", "TsaSource", "TsaTrust"]
 
 MAX_ENTRIES = 1000
 _HASH_SIZE = 32
 
 
+class TsaSource(StrEnum):
+    """Where a time-stamp authority runs (proto ``TimeStampAuthoritySource``)."""
+
+    IN_PROCESS = "in_process"
+    HTTP = "http"
+
+
+@dataclass(frozen=True, slots=True)
+class TsaTrust:
+    """The trust material of one time-stamp authority (proto ``TimeStampAuthority``).
+
+    ``chain`` is DER certificates, leaf first, the trust anchor last.
+    """
+
+    source: TsaSource
+    chain: tuple[bytes, ...]
+    policies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TrustInfo:
+    """What a verifier needs besides the evidence (proto ``GetTrustInfoResponse``).
+
+    ``hash_algorithms`` are core names (``"sha256"``, ...).
+    """
+
+    log_origin: str
+    log_verifier_key: str
+    tsas: tuple[TsaTrust, ...]
+    hash_algorithms: tuple[str, ...]
+
+
+_SOURCE = {
+    TsaSource.IN_PROCESS: pb.TIME_STAMP_AUTHORITY_SOURCE_IN_PROCESS,
+    TsaSource.HTTP: pb.TIME_STAMP_AUTHORITY_SOURCE_HTTP,
+}
+
+
+def trust_info_to_proto(trust: TrustInfo) -> pb.GetTrustInfoResponse:
+    return pb.GetTrustInfoResponse(
+        log_origin=trust.log_origin,
+        log_verifier_key=trust.log_verifier_key,
+        time_stamp_authorities=[
+            pb.TimeStampAuthority(
+                source=_SOURCE[tsa.source],
+                certificate_chain=tsa.chain,
+                policy_oids=tsa.policies,
+            )
+            for tsa in trust.tsas
+        ],
+        hash_algorithms=[
+            convert.algorithm_to_proto(name)  # type: ignore[misc]
+            for name in trust.hash_algorithms
+        ],
+    )
+
+
 class LogServicer(pb_grpc.LogServiceServicer):
     """The gRPC face of the ledger's Merkle log."""
 
-    def __init__(self, ledger: LedgerPort, callers: DevCallers) -> None:
+    def __init__(self, ledger: LedgerPort, callers: DevCallers, trust: TrustInfo) -> None:
         self._ledger = ledger
         self._callers = callers
+        self._trust = trust_info_to_proto(trust)
 
     def _latest(self) -> common_pb2.Checkpoint:
         checkpoint = common_pb2.Checkpoint()
@@ -136,3 +197,12 @@ class LogServicer(pb_grpc.LogServiceServicer):
         return pb.GetEntriesResponse(
             entries=[pb.LogEntry(leaf_index=i, leaf=leaf) for i, leaf in entries]
         )
+
+    @rpc_errors()
+    async def GetTrustInfo(
+        self, request: pb.GetTrustInfoRequest, context: Any
+    ) -> pb.GetTrustInfoResponse:
+        self._callers.institution(context)
+        response = pb.GetTrustInfoResponse()
+        response.CopyFrom(self._trust)
+        return response

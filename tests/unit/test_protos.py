@@ -7,14 +7,20 @@
   pinned in package.json. A missing ``node_modules/`` is a failure, not a skip.
 - Every message, field, oneof, enum, enum value, service and RPC carries a
   non-empty leading comment: the comments are the API documentation.
-- The vendored ``google/rpc/status.proto`` describes the same message as the
-  ``google.rpc.status_pb2`` module the generated code imports at run time.
+- Every file of the package carries the same ``java_package``,
+  ``java_multiple_files``, ``go_package`` and ``csharp_namespace``, as
+  protos/README.md documents them.
+- The vendored ``google/rpc/status.proto`` and ``error_details.proto`` are byte
+  for byte the files of the installed googleapis-common-protos (unchanged
+  upstream files, so they never clash with proto-google-common-protos in Java),
+  and describe the same messages as the runtime modules the code imports.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.resources
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -28,6 +34,7 @@ PROTOS = ROOT / "protos"
 GEN_SCRIPT = ROOT / "scripts" / "gen_protos.py"
 PACKAGE_DIR = "evidence_gateway"
 BUF = ROOT / "node_modules" / ".bin" / "buf"
+THIRD_PARTY = PROTOS / "third_party"
 API_PROTOS = sorted(
     p.relative_to(PROTOS).as_posix() for p in (PROTOS / PACKAGE_DIR).rglob("*.proto")
 )
@@ -141,6 +148,7 @@ def test_generated_modules_import_and_expose_the_services() -> None:
                 "GetInclusionProof": (False, False),
                 "GetConsistencyProof": (False, False),
                 "GetEntries": (False, False),
+                "GetTrustInfo": (False, False),
             }
         },
         "verification_service": {"VerificationService": {"VerifyEvidence": (False, False)}},
@@ -327,19 +335,61 @@ def test_comment_check_catches_an_undocumented_element(tmp_path: Path) -> None:
 # --- vendored third-party protos ----------------------------------------------------------
 
 
-def test_vendored_status_proto_matches_the_runtime_module(tmp_path: Path) -> None:
-    from google.rpc import status_pb2
+VENDORED = ["google/rpc/error_details.proto", "google/rpc/status.proto"]
 
-    fds = _descriptor_set(
-        tmp_path / "status.binpb", PROTOS / "third_party", ["google/rpc/status.proto"]
-    )
-    vendored = next(fd for fd in fds.file if fd.name == "google/rpc/status.proto")
+
+def test_vendored_protos_are_the_installed_upstream_files() -> None:
+    vendored = sorted(p.relative_to(THIRD_PARTY).as_posix() for p in THIRD_PARTY.rglob("*"))
+    assert vendored == ["google", "google/rpc", *VENDORED]
+    for name in VENDORED:
+        installed = importlib.resources.files("google.rpc") / Path(name).name
+        assert (THIRD_PARTY / name).read_bytes() == installed.read_bytes(), (
+            f"protos/third_party/{name} differs from the installed googleapis-common-protos: "
+            "copy it again, unchanged (see protos/README.md)"
+        )
+
+
+@pytest.mark.parametrize("name", VENDORED)
+def test_vendored_protos_match_the_runtime_modules(name: str, tmp_path: Path) -> None:
+    module = importlib.import_module(name.removesuffix(".proto").replace("/", ".") + "_pb2")
+    fds = _descriptor_set(tmp_path / "vendored.binpb", THIRD_PARTY, [name])
+    vendored = next(fd for fd in fds.file if fd.name == name)
     vendored.ClearField("source_code_info")
-    for message in vendored.message_type:
+
+    def clear_json_names(message: descriptor_pb2.DescriptorProto) -> None:
         for field in message.field:
             field.ClearField("json_name")  # generated code leaves the derived default out
-    runtime = descriptor_pb2.FileDescriptorProto.FromString(status_pb2.DESCRIPTOR.serialized_pb)
+        for nested in message.nested_type:
+            clear_json_names(nested)
+
+    for message in vendored.message_type:
+        clear_json_names(message)
+    runtime = descriptor_pb2.FileDescriptorProto.FromString(module.DESCRIPTOR.serialized_pb)
     assert vendored == runtime, (
-        "protos/third_party/google/rpc/status.proto differs from the installed "
-        "googleapis-common-protos: copy it again (see protos/README.md)"
+        f"protos/third_party/{name} differs from the installed googleapis-common-protos: "
+        "copy it again (see protos/README.md)"
     )
+
+
+# --- options for other languages ----------------------------------------------------------
+
+LANGUAGE_OPTIONS = {
+    "java_package": "cn.courtevidence.evidencegateway.v1",
+    "java_multiple_files": True,
+    "go_package": "courtevidence.cn/gateway/gen/go/evidence_gateway/v1;evidencegatewayv1",
+    "csharp_namespace": "CourtEvidence.EvidenceGateway.V1",
+}
+
+
+def test_every_api_file_names_its_java_go_and_csharp_packages(tmp_path: Path) -> None:
+    fds = _descriptor_set(tmp_path / "api.binpb", PROTOS, API_PROTOS)
+    for fd in (fd for fd in fds.file if fd.name in API_PROTOS):
+        got = {name: getattr(fd.options, name) for name in LANGUAGE_OPTIONS}
+        assert got == LANGUAGE_OPTIONS, fd.name
+        stem = Path(fd.name).stem
+        outer = "".join(part.title() for part in stem.split("_")) + "Proto"
+        assert fd.options.java_outer_classname == outer, fd.name
+    readme = (PROTOS / "README.md").read_text()
+    for value in LANGUAGE_OPTIONS.values():
+        if isinstance(value, str):
+            assert f"`{value}`" in readme, f"protos/README.md does not document {value}"

@@ -1,0 +1,122 @@
+// A lender's Node.js client of the gateway, as an integrator writes one:
+// @grpc/grpc-js with @grpc/proto-loader loading the repository's .proto files.
+//
+// Usage: node grpc_js_client.js HOST:PORT
+// Prints one JSON object: the trust info's log key, a receipt for a valid
+// submission, and the error for a submission whose digest is one byte short
+// (code, message, and the google.rpc.BadRequest decoded from the
+// grpc-status-details-bin trailer with the vendored error_details.proto).
+"use strict";
+
+const crypto = require("node:crypto");
+const fs = require("node:fs");
+const path = require("node:path");
+const grpc = require("@grpc/grpc-js");
+const protoLoader = require("@grpc/proto-loader");
+const protobuf = require("protobufjs");
+
+const PROTOS = path.resolve(__dirname, "..", "..", "..", "protos");
+const INCLUDE = [PROTOS, path.join(PROTOS, "third_party")];
+
+function loadServices() {
+  const definition = protoLoader.loadSync(
+    ["evidence_gateway/v1/evidence_service.proto", "evidence_gateway/v1/log_service.proto"],
+    { includeDirs: INCLUDE, keepCase: true, longs: String, enums: String, defaults: true, oneofs: true },
+  );
+  return grpc.loadPackageDefinition(definition).evidence_gateway.v1;
+}
+
+function loadErrorTypes() {
+  const root = new protobuf.Root();
+  root.resolvePath = (_origin, target) => {
+    for (const dir of INCLUDE) {
+      const candidate = path.join(dir, target);
+      if (fs.existsSync(candidate)) return candidate;
+    }
+    return target; // google/protobuf/*.proto: protobufjs has them built in
+  };
+  root.loadSync(["google/rpc/status.proto", "google/rpc/error_details.proto"], { keepCase: true });
+  return {
+    Status: root.lookupType("google.rpc.Status"),
+    BadRequest: root.lookupType("google.rpc.BadRequest"),
+  };
+}
+
+function call(client, method, request) {
+  return new Promise((resolve, reject) => {
+    const deadline = new Date(Date.now() + 30_000);
+    client[method](request, { deadline }, (error, response) => (error ? reject(error) : resolve(response)));
+  });
+}
+
+function submission(requestId, digest) {
+  const seconds = Math.floor(Date.now() / 1000) - 60;
+  return {
+    request_id: requestId,
+    loan_ref: "loan-node-0001",
+    kind: "EVIDENCE_KIND_REPAYMENT",
+    hash_algorithm: "HASH_ALGORITHM_SHA256",
+    digest,
+    occurred_at: { seconds: String(seconds), nanos: 0 },
+  };
+}
+
+function violations(error, types) {
+  const [raw] = error.metadata.get("grpc-status-details-bin");
+  const status = types.Status.decode(raw);
+  const out = [];
+  for (const detail of status.details) {
+    if (detail.type_url === "type.googleapis.com/google.rpc.BadRequest") {
+      for (const v of types.BadRequest.decode(detail.value).field_violations) {
+        out.push([v.field, v.description]);
+      }
+    }
+  }
+  return out;
+}
+
+async function main() {
+  const address = process.argv[2];
+  const v1 = loadServices();
+  const types = loadErrorTypes();
+  const credentials = grpc.credentials.createInsecure();
+  const evidence = new v1.EvidenceService(address, credentials);
+  const log = new v1.LogService(address, credentials);
+  const out = {};
+
+  const trust = await call(log, "GetTrustInfo", {});
+  out.log_verifier_key = trust.log_verifier_key;
+
+  const digest = crypto.createHash("sha256").update("a repayment record").digest();
+  const { receipt } = await call(evidence, "SubmitEvidence", {
+    submission: submission(crypto.randomUUID(), digest),
+  });
+  out.receipt = {
+    entry_id: receipt.entry_id,
+    leaf_index: receipt.leaf_index,
+    tree_size: receipt.checkpoint.size,
+    signed_note: receipt.checkpoint.signed_note,
+  };
+
+  try {
+    await call(evidence, "SubmitEvidence", {
+      submission: submission(crypto.randomUUID(), digest.subarray(0, 31)),
+    });
+    out.error = null;
+  } catch (error) {
+    out.error = {
+      code: error.code,
+      code_name: grpc.status[error.code],
+      details: error.details, // what grpc-js shows: the status message
+      violations: violations(error, types),
+    };
+  }
+  evidence.close();
+  log.close();
+  process.stdout.write(JSON.stringify(out) + "\n");
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error.stack || error}\n`);
+  process.exit(1);
+});

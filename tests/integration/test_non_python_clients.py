@@ -1,0 +1,146 @@
+"""Clients in other languages against a real `gateway serve --insecure-dev`.
+
+What a non-Python integrator reaches for first:
+
+* `buf curl` (the buf pinned in package.json) over plaintext HTTP/2 with the
+  server's reflection: every `buf curl` call in docs/gateway.md runs, as
+  written. Its output shows an error's message only (the details stay
+  base64), so the refused submission's message must name the field and the
+  rule.
+* A Node.js client (@grpc/grpc-js + @grpc/proto-loader, pinned in
+  package.json) loading the repository's .proto files: it registers a digest
+  and sends one a byte short; grpc-js shows only the status message, which
+  names the field and the rule, and the BadRequest in the details decodes
+  with the vendored google/rpc/error_details.proto.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from court.verify.checkpoint import verify_checkpoint
+from tests.support.gateway_proc import GatewayProcess, make_pki, write_config
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "gateway.md"
+BUF = "node_modules/.bin/buf"
+DOC_ADDRESS = "http://127.0.0.1:50051"
+NODE_CLIENT = Path(__file__).parent / "node" / "grpc_js_client.js"
+RULE = "must be 32 bytes for sha256, got 31; send the raw digest, not its hex text"
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    folder = tmp_path_factory.mktemp("clients-gateway")
+    make_pki(folder / "data" / "pki")
+    process = GatewayProcess(write_config(folder), folder)
+    try:
+        process.start()
+        yield process.address, folder / "data" / "pki"
+    finally:
+        process.stop()
+
+
+# --- buf curl ----------------------------------------------------------------------------
+
+
+def doc_commands() -> list[str]:
+    """The `buf curl` commands of the doc's sh blocks, continuation lines joined."""
+    blocks = re.findall(r"```sh\n(.*?)```", DOC.read_text(), re.DOTALL)
+    commands: list[str] = []
+    for block in blocks:
+        for command in block.replace("\\\n", " ").splitlines():
+            if command.startswith(f"{BUF} curl "):
+                commands.append(command)
+    return commands
+
+
+def run(command: str, address: str) -> subprocess.CompletedProcess[str]:
+    assert (ROOT / BUF).exists(), "node_modules/.bin/buf is missing: run `make setup` (npm ci)"
+    assert command.count(DOC_ADDRESS) == 1, command
+    return subprocess.run(
+        ["bash", "-c", command.replace(DOC_ADDRESS, f"http://{address}")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_every_buf_curl_call_of_the_doc_works(gateway: tuple[str, Path]) -> None:
+    address, pki = gateway
+    commands = doc_commands()
+    seen: set[str] = set()
+    for command in commands:
+        assert "--protocol grpc --http2-prior-knowledge" in command, command
+        result = run(command, address)
+        if "--list-methods" in command:
+            seen.add("list")
+            assert result.returncode == 0, result.stderr
+            assert "evidence_gateway.v1.LogService/GetTrustInfo" in result.stdout.split()
+        elif command.endswith("/SubmitEvidence") and '"request_id": "example-1"' in command:
+            seen.add("submit")
+            assert result.returncode == 0, result.stderr
+            receipt = json.loads(result.stdout)["receipt"]
+            assert re.fullmatch(r"[A-Za-z0-9_-]{1,64}", receipt["entryId"])
+            assert receipt["checkpoint"]["signedNote"].startswith(receipt["checkpoint"]["origin"])
+        elif command.endswith("/SubmitEvidence"):
+            seen.add("refused")
+            assert result.returncode != 0
+            assert result.stderr.startswith("{"), (result.returncode, result.stdout, result.stderr)
+            error = json.loads(result.stderr)
+            assert error["code"] == "invalid_argument"
+            # The rule, in plain text, in buf's output, as the doc shows it.
+            message = f"submission.digest: {RULE}"
+            assert error["message"] == message
+            assert f'"message": "{message}"' in DOC.read_text()
+        elif command.endswith("/GetEvidence"):
+            seen.add("get")
+            assert json.loads(result.stderr)["code"] == "not_found"  # ENTRY_ID is a placeholder
+        elif command.endswith("/GetTrustInfo"):
+            seen.add("trust")
+            assert result.returncode == 0, result.stderr
+            info = json.loads(result.stdout)
+            assert info["logVerifierKey"] == (pki / "log.vkey").read_text().strip()
+            assert len(info["timeStampAuthorities"][0]["certificateChain"]) == 2
+        elif command.endswith("/grpc.health.v1.Health/Check"):
+            seen.add("health")
+            assert result.returncode == 0, result.stderr
+            assert json.loads(result.stdout) == {"status": "SERVING"}
+        else:
+            pytest.fail(
+                f"a buf curl call of docs/gateway.md that this test does not know: {command}"
+            )
+    assert seen == {"list", "submit", "refused", "get", "trust", "health"}, commands
+
+
+# --- Node.js grpc-js ----------------------------------------------------------------------
+
+
+def test_grpc_js_client_gets_a_receipt_and_reads_the_rule(gateway: tuple[str, Path]) -> None:
+    address, pki = gateway
+    node = shutil.which("node")
+    assert node, "node is not on PATH: the project needs Node.js (see README.md)"
+    assert (ROOT / "node_modules" / "@grpc" / "grpc-js").is_dir(), "run `make setup` (npm ci)"
+    result = subprocess.run(
+        [node, str(NODE_CLIENT), address], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    vkey = (pki / "log.vkey").read_text().strip()
+    assert out["log_verifier_key"] == vkey
+    receipt = out["receipt"]
+    checkpoint = verify_checkpoint(receipt["signed_note"], vkey)
+    assert checkpoint.size == int(receipt["tree_size"]) > int(receipt["leaf_index"])
+    error = out["error"]
+    assert (error["code"], error["code_name"]) == (3, "INVALID_ARGUMENT")
+    assert error["details"] == f"submission.digest: {RULE}"
+    assert error["violations"] == [["submission.digest", RULE]]

@@ -7,6 +7,7 @@ protobuf JSON) or serializes the whole response instead of its receipt.
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,17 @@ def test_other_junk_gets_no_advice(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         read_receipt(path)
     assert "looks like" not in str(info.value)
+
+
+def test_the_advised_conversion_works(tmp_path: Path) -> None:
+    """The `buf convert` line of the advice (and of docs/gateway.md), with the pinned buf."""
+    root = Path(__file__).resolve().parents[3]
+    buf = root / "node_modules" / ".bin" / "buf"
+    assert buf.exists(), "node_modules/.bin/buf is missing: run `make setup` (npm ci)"
+    (tmp_path / "receipt.json").write_text(json.dumps(json_format.MessageToDict(RECEIPT)))
+    command = (
+        f"{buf} convert {root / 'protos'} --type evidence_gateway.v1.Receipt "
+        f"--from {tmp_path / 'receipt.json'} --to {tmp_path / 'receipt.pb'}"
+    )
+    subprocess.run(command.split(), check=True, capture_output=True, timeout=120)
+    assert read_receipt(tmp_path / "receipt.pb") == RECEIPT

@@ -15,6 +15,7 @@ from typing import TextIO
 from google.protobuf.message import DecodeError
 
 from court.errors import CourtError
+from court.evidence.opening import LeafOpening
 from court.files import InputError, load_certificates, read_file
 from court.report.output import write_report
 from court.report.text import invalid_line
@@ -23,7 +24,13 @@ from court.verify.checkpoint import parse_verifier_key
 from court.verify.receipt import ReceiptCopies, ReceiptVerification, verify_receipt
 from evidence_gateway.v1 import common_pb2
 
-__all__ = ["read_log_key", "read_receipt", "receipt_copies", "verify_receipt_file"]
+__all__ = [
+    "read_log_key",
+    "read_receipt",
+    "receipt_copies",
+    "receipt_opening",
+    "verify_receipt_file",
+]
 
 _NS_PER_SECOND = 1_000_000_000
 
@@ -41,6 +48,16 @@ def receipt_copies(receipt: common_pb2.Receipt) -> ReceiptCopies:
         checkpoint_origin=receipt.checkpoint.origin,
         checkpoint_size=receipt.checkpoint.size,
         checkpoint_root_hash=bytes(receipt.checkpoint.root_hash),
+    )
+
+
+def receipt_opening(receipt: common_pb2.Receipt) -> LeafOpening | None:
+    """The opening of the receipt's version 2 leaf, ``None`` when it carries none."""
+    if not receipt.HasField("opening"):
+        return None
+    return LeafOpening(
+        private_record=bytes(receipt.opening.private_record),
+        loan_salt=bytes(receipt.opening.loan_salt),
     )
 
 
@@ -132,6 +149,7 @@ def verify_receipt_file(
             digest=digest,
             hash_algorithm=hash_name,
             data=data,
+            opening=receipt_opening(receipt),
         )
     except ValueError as exc:
         raise InputError(f"cannot verify with these options: {exc}") from exc
@@ -148,8 +166,9 @@ def _summary(result: ReceiptVerification, leaf_index: int) -> str:
     assert leaf is not None and checkpoint is not None  # a valid receipt has both
     when = token.gen_time.isoformat() if token.gen_time else "?"
     signer = token.signer.subject.rfc4514_string() if token.signer else "?"
+    by = "" if leaf.submitter == leaf.owner else f", submitted by {leaf.submitter}"
     return (
-        f"VALID: entry {leaf.entry_id} of loan {leaf.loan_ref} ({leaf.institution}, "
+        f"VALID: entry {leaf.entry_id} of loan {leaf.loan_ref} ({leaf.owner}{by}, "
         f"{leaf.kind}, #{leaf.loan_sequence}) time-stamped at {when} by {signer}; "
         f"leaf {leaf_index} in {checkpoint.origin} "
         f"at size {checkpoint.size}"

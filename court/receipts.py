@@ -22,6 +22,7 @@ from court.report.text import invalid_line
 from court.tokens import digest_algorithm
 from court.verify.checkpoint import parse_verifier_key
 from court.verify.receipt import ReceiptCopies, ReceiptVerification, verify_receipt
+from court.verify.steps import Outcome
 from evidence_gateway.v1 import common_pb2
 
 __all__ = [
@@ -160,6 +161,12 @@ def verify_receipt_file(
 
 def _summary(result: ReceiptVerification, leaf_index: int) -> str:
     """The closing line (unescaped). A valid receipt's copies equal the leaf's values shown."""
+    if result.outcome is Outcome.INCONCLUSIVE:
+        missing = next(
+            (c for c in result.checks if c.name in result.required and not c.passed), None
+        )
+        if missing is not None:
+            return f"INCONCLUSIVE: {missing.name}: {missing.detail}"
     if not result.ok:
         return invalid_line(result.checks)
     leaf, checkpoint, token = result.leaf, result.checkpoint, result.token

@@ -190,12 +190,16 @@ class ReceiptVerification:
     with_newer: bool = False
 
     @property
-    def outcome(self) -> Outcome:
+    def required(self) -> tuple[str, ...]:
+        """The checks (besides the token's) that must pass for a VALID outcome."""
         clear = isinstance(self.public_leaf, LeafFields)
-        required = (_RECEIPT_REQUIRED_V1 if clear else _RECEIPT_REQUIRED) + (
+        return (_RECEIPT_REQUIRED_V1 if clear else _RECEIPT_REQUIRED) + (
             NEWER_CHECKS if self.with_newer else ()
         )
-        return outcome(self.verdict, self.token.ok, required)
+
+    @property
+    def outcome(self) -> Outcome:
+        return outcome(self.verdict, self.token.ok, self.required)
 
     @property
     def ok(self) -> bool:

@@ -22,6 +22,8 @@ from google.rpc import code_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from court.evidence.leaf_v2 import PublicLeaf
+from court.evidence.opening import decode_any_leaf
 from court.verify.checkpoint import verify_checkpoint
 from court.verify.merkle import verify_consistency, verify_inclusion
 from court.verify.rfc6962 import leaf_hash
@@ -435,6 +437,49 @@ def test_get_entries_caps_at_1000(gw: Gateway) -> None:
     assert size > 1000
     entries = gw.log.GetEntries(lg.GetEntriesRequest(start=0, end=size)).entries
     assert len(entries) == 1000 and entries[-1].leaf_index == 999
+
+
+def test_get_entries_serves_leaves_that_reveal_nothing(gw: Gateway) -> None:
+    ref = loan()
+    first = submission(ref, metadata={"agency": "collector-x", "channel": "sms"})
+    first_receipt = gw.submit(first)
+    second = submission(
+        ref, kind=common_pb2.EVIDENCE_KIND_COLLECTION_CALL, supersedes=first_receipt.entry_id
+    )
+    second_receipt = gw.submit(second)
+    third = submission(ref)  # the same loan_ref at another lender: another loan
+    third_receipt = gw.submit(third, institution="bank-b")
+    size = gw.log.GetCheckpoint(lg.GetCheckpointRequest()).checkpoint.size
+    start = first_receipt.leaf_index
+    served = gw.log.GetEntries(lg.GetEntriesRequest(start=start, end=size)).entries
+    leaves = {e.leaf_index: e.leaf for e in served}
+    ours = [first_receipt, second_receipt, third_receipt]
+    private = [
+        b"dev-bank",
+        b"bank-b",
+        ref.encode(),
+        b"collector-x",
+        b"sms",
+        first_receipt.entry_id.encode(),  # named by the second record's supersedes
+        bytes((0x0A, 0x01, common_pb2.EVIDENCE_KIND_COLLECTION_CALL)),
+        *(s.digest for s in (first, second, third)),
+    ]
+    for receipt in ours:
+        leaf = leaves[receipt.leaf_index]
+        assert leaf == receipt.leaf
+        public = decode_any_leaf(leaf)
+        assert isinstance(public, PublicLeaf) and public.version == 2
+        found = [p for p in private if p in leaf and p != public.entry_id.encode()]
+        assert not found, f"leaf {receipt.leaf_index} shows {found}"
+    keys = [decode_any_leaf(leaves[r.leaf_index]).loan_key for r in ours]  # type: ignore[union-attr]
+    assert keys[0] == keys[1] != keys[2]  # one opaque key per loan, linkable only with the salt
+    # The owner's opening opens the public leaf: the record it commits to is the one submitted.
+    record = opened(second_receipt)
+    assert (record.owner, record.loan_ref, record.digest) == ("dev-bank", ref, second.digest)
+    assert record.supersedes == first_receipt.entry_id and record.kind == "collection_call"
+    # Every leaf served is a public version 2 leaf.
+    for entry in gw.log.GetEntries(lg.GetEntriesRequest(start=0, end=min(size, 1000))).entries:
+        assert isinstance(decode_any_leaf(entry.leaf), PublicLeaf)
 
 
 @pytest.mark.parametrize(

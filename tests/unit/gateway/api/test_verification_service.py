@@ -55,8 +55,8 @@ def test_valid_by_entry_id_lists_every_check_and_the_material(harness: Harness) 
 @pytest.mark.parametrize(
     ("column", "value", "reason"),
     [
-        ("record_salt", b"\x00" * 32, "commitment: "),
-        ("loan_salt", b"\x00" * 32, "loan key: "),
+        pytest.param("record_salt", b"\x00" * 32, "commitment: ", id="record salt"),
+        pytest.param("loan_salt", b"\x00" * 32, "loan key: ", id="loan salt"),
     ],
 )
 def test_a_stored_opening_that_does_not_open_the_leaf_is_invalid(

@@ -390,7 +390,10 @@ def decode_leaf(data: bytes) -> LeafFields:
     data = bytes(data)
     if version != LEAF_VERSION_1:
         # Not the value itself: str() refuses an INTEGER of more than 4,300 digits.
-        raise LeafError(f"leaf version is not supported here (only {LEAF_VERSION_1})")
+        raise LeafError(
+            f"leaf version is not supported here (only {LEAF_VERSION_1}; "
+            "court.evidence.opening.decode_any_leaf reads every version)"
+        )
     try:
         entry_id = text(expect(c, 1, TAG_UTF8_STRING, "entryId"), "entryId")
         institution = text(expect(c, 2, TAG_UTF8_STRING, "institution"), "institution")

@@ -262,7 +262,10 @@ def decode_public_leaf(data: bytes) -> PublicLeaf:
     version, c = read_version(data)
     data = bytes(data)
     if version != LEAF_VERSION:
-        raise LeafError(f"leaf version is not supported here (only {LEAF_VERSION})")
+        raise LeafError(
+            f"leaf version is not supported here (only {LEAF_VERSION}; "
+            "court.evidence.opening.decode_any_leaf reads every version)"
+        )
     try:
         entry_id = text(expect(c, 1, TAG_UTF8_STRING, "entryId"), "entryId")
         loan_key = expect(c, 2, TAG_OCTET_STRING, "loanKey").contents

@@ -227,7 +227,11 @@ _RECORD_V2 = encode_private_record(RECORD)
 
 
 @FUZZ
-@given(st.one_of(st.binary(), mutated(_LEAF_V2, _DER_PIECES), mutated(_LEAF, _DER_PIECES)))
+@given(
+    st.one_of(
+        st.binary(), mutated(_LEAF_V2, _DER_PIECES), mutated(_LEAF, _DER_PIECES), wild_leaves()
+    )
+)
 def test_any_leaf_decoder(data: bytes) -> None:
     only_court_errors(lambda: decode_any_leaf(data))
 

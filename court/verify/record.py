@@ -269,13 +269,15 @@ def verify_record(
             ("leaf", receipt.leaf, record.leaf),
             ("timestamp token", receipt.timestamp_token, record.timestamp_token),
             ("leaf index", receipt.leaf_index, record.leaf_index),
+            # a held receipt may lack the opening; one it carries must be the record's
+            ("opening", receipt.opening or record.opening, record.opening),
         )
         if a != b
     ]
     checks.record(
         CHECK_RECEIPT_MATCHES,
         not differs,
-        "same entry id, leaf index, leaf and token as the record"
+        "same entry id, leaf index, leaf, token (and opening) as the record"
         if not differs
         else "the receipt differs from the record in: " + ", ".join(differs),
     )

@@ -19,8 +19,9 @@ from court.verify.receipt import (
     Outcome,
     verify_receipt,
 )
-from court.verify.record import RECORD_CHECKS, verify_record
+from court.verify.record import RECORD_CHECKS, ReceiptInput, RecordVerification, verify_record
 from court.verify.result import CheckStatus
+from court.verify.steps import CHECK_RECEIPT_MATCHES
 from court.verify.token import TOKEN_CHECKS
 from evidence_gateway.v1 import common_pb2
 from tests.support.receipt_log import DOCUMENT, INDEX, Log
@@ -199,3 +200,21 @@ def test_cli_verifies_a_version_1_receipt(
     assert not receipt.HasField("opening")
     assert court_verify(_files(log_v1, pki_p256, tmp_path, receipt)) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith(f"VALID: entry entry-{INDEX} ")
+
+
+def test_a_held_receipt_must_carry_the_record_s_opening_if_any(log: Log) -> None:
+    def run(held: ReceiptInput) -> RecordVerification:
+        return verify_record(
+            log.record(),
+            roots=log.roots,
+            log_verifier_key=log.vkey,
+            checkpoint=log.newer,
+            inclusion_proof=log.newer_proof,
+            receipt=held,
+            consistency_proof=log.consistency,
+        )
+
+    assert run(log.held(opening=None)).outcome is Outcome.VALID  # an archived copy without it
+    other = run(log.held(opening=_tampered_record(log)))
+    assert {c.name for c in other.verdict.failures} == {CHECK_RECEIPT_MATCHES}
+    assert other.verdict[CHECK_RECEIPT_MATCHES].detail.endswith("in: opening")

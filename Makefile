@@ -58,6 +58,7 @@ test: lint typecheck $(NODE_STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.tsa
 	$(BIN)/python -m bench.token
+	$(BIN)/python -m bench.leaf
 	$(BIN)/python -m bench.gateway
 	DATA_DIR=$(DATA_DIR) $(BIN)/python -m bench.reads
 

@@ -9,8 +9,9 @@ commit call) — nothing is faked:
 * every entry has its own digest, request id (random, as clients send
   UUIDs) and a real RFC 3161 token from the notary engine on the log's PKI,
   issued for that digest (so ``VerifyEvidence`` says VALID);
-* leaves are canonical (:func:`court.evidence.leaf.encode_leaf`), chained per
-  loan (10,000 loans), hashed into the Merkle tree
+* leaves are canonical, of version 2 as the ledger writes them
+  (:func:`gateway.leaves.seal`: a salt per record, one secret salt per loan,
+  stored with the openings), chained per loan (10,000 loans), hashed into the Merkle tree
   (:class:`gateway.log.tree.CompactTree`) whose nodes are stored;
 * each commit's checkpoint is signed with the log key.
 
@@ -38,16 +39,16 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from court.evidence.leaf import LeafFields, encode_leaf
+from gateway.leaves import new_salt, seal
 from gateway.log.checkpoint import sign_checkpoint
 from gateway.log.tree import CompactTree, Node
 from gateway.model import EvidenceKind, Submission, new_entry_ids
-from gateway.store.base import StoredCheckpoint, StoredEntry
+from gateway.store.base import LoanSalt, StoredCheckpoint, StoredEntry, StoredOpening
 from gateway.store.sql import DEFAULT_SQLITE_NAME, SqlStore
 from notary.pki import init_pki, load_log_signing_key, load_log_verifier_key
 from notary.serve import build_authority
 
-VERSION = 1  # bump when the loader's output changes: older caches are then rebuilt
+VERSION = 2  # bump when the loader's output changes: older caches are then rebuilt
 BATCH = 10_000  # entries per commit (one signed checkpoint each)
 LOANS = 10_000
 INSTITUTION = "bank-bench"
@@ -70,13 +71,18 @@ class _Batch:
     entries: list[StoredEntry]
     nodes: list[Node]
     checkpoint: StoredCheckpoint
+    loan_salts: list[LoanSalt]
 
 
 class _Builder:
     """Makes the batches of the log after ``start`` entries (tree and loan heads given)."""
 
     def __init__(
-        self, folder: Path, tree: CompactTree, heads: dict[str, tuple[int, bytes]]
+        self,
+        folder: Path,
+        tree: CompactTree,
+        heads: dict[str, tuple[int, bytes]],
+        salts: dict[str, bytes],
     ) -> None:
         pki = folder / "pki"
         self._tsa = build_authority(pki, folder / "notary")
@@ -84,6 +90,7 @@ class _Builder:
         self._origin = load_log_verifier_key(pki).origin
         self._tree = tree
         self._heads = heads
+        self._salts = salts
         now = datetime.now(UTC)
         self._received = now.replace(microsecond=now.microsecond // 1000 * 1000)
         self._occurred = self._received.replace(microsecond=0) - timedelta(days=1)
@@ -96,6 +103,7 @@ class _Builder:
     def batch(self, count: int) -> _Batch:
         start = self._tree.size
         entries: list[StoredEntry] = []
+        new_salts: list[LoanSalt] = []
         sha256 = hashlib.sha256
         for offset, entry_id in enumerate(new_entry_ids(count)):
             index = start + offset
@@ -111,21 +119,19 @@ class _Builder:
             )
             token = self._tsa.issue("sha256", s.digest).token
             sequence, previous = self._heads.get(s.loan_ref, (0, b""))
-            leaf = encode_leaf(
-                LeafFields(
-                    entry_id=entry_id,
-                    institution=s.institution,
-                    loan_ref=s.loan_ref,
-                    kind=str(s.kind),
-                    hash_algorithm=s.hash_algorithm,
-                    digest=s.digest,
-                    occurred_at=s.occurred_at,
-                    received_at=self._received,
-                    token_sha256=sha256(token).digest(),
-                    loan_sequence=sequence + 1,
-                    metadata=s.metadata,
-                    previous_leaf_hash=previous or None,
-                )
+            loan_salt = self._salts.get(s.loan_ref)
+            if loan_salt is None:
+                loan_salt = self._salts[s.loan_ref] = new_salt()
+                new_salts.append(LoanSalt(s.institution, s.loan_ref, loan_salt))
+            opening = StoredOpening(s.institution, s.institution, new_salt(), loan_salt)
+            leaf = seal(
+                s,
+                opening,
+                entry_id=entry_id,
+                received_at=self._received,
+                token=token,
+                loan_sequence=sequence + 1,
+                previous_leaf_hash=previous or None,
             )
             leaf_hash = sha256(b"\x00" + leaf).digest()
             self._heads[s.loan_ref] = (sequence + 1, leaf_hash)
@@ -141,16 +147,17 @@ class _Builder:
                     leaf_hash=leaf_hash,
                     token=token,
                     receipt_size=start + count,
+                    opening=opening,
                 )
             )
         nodes = self._tree.append_leaves([e.leaf_hash for e in entries])
-        return _Batch(entries, nodes, self.checkpoint())
+        return _Batch(entries, nodes, self.checkpoint(), new_salts)
 
 
 def _resume(store: SqlStore, folder: Path) -> _Builder:
     latest = store.latest_checkpoint()
     if latest is None:
-        builder = _Builder(folder, CompactTree(), {})
+        builder = _Builder(folder, CompactTree(), {}, {})
         store.append_batch([], [], builder.checkpoint())  # as the ledger starts a new log
         return builder
     tree = CompactTree.from_reader(store, latest.size)
@@ -158,7 +165,8 @@ def _resume(store: SqlStore, folder: Path) -> _Builder:
         raise SystemExit(f"the cached log in {folder} is damaged: delete the folder")
     loans = [(INSTITUTION, f"bench-loan-{i}") for i in range(LOANS)]
     heads = {k[1]: (h.sequence, h.leaf_hash) for k, h in store.loan_heads(loans).items()}
-    return _Builder(folder, tree, heads)
+    salts = {k[1]: salt for k, salt in store.loan_salts(loans).items()}
+    return _Builder(folder, tree, heads, salts)
 
 
 def fill(store: SqlStore, folder: Path, size: int, progress: Progress) -> None:
@@ -195,7 +203,7 @@ def fill(store: SqlStore, folder: Path, size: int, progress: Progress) -> None:
             break
         if isinstance(item, BaseException):
             raise item
-        store.append_batch(item.entries, item.nodes, item.checkpoint)
+        store.append_batch(item.entries, item.nodes, item.checkpoint, item.loan_salts)
         written = item.checkpoint.size
         if written % 100_000 == 0 or written == size:
             rate = (written - first) / (time.perf_counter() - started)

@@ -97,16 +97,18 @@ def run_token(args: argparse.Namespace) -> int:
 _RECEIPT_HELP = """\
 Verify a receipt of the evidence gateway offline, trusting only the TSA's root
 certificate and the log's public key: the time-stamp token (every check of
-`court-verify token`), the canonical leaf (well-formed, naming the document's
-digest and the token), the log checkpoint's signature and the leaf's inclusion
-proof. Every check is printed by name.
+`court-verify token`), the canonical leaf (well-formed; for version 2, opened
+with the receipt's opening, which must match its commitment and loan key;
+naming the document's digest and the token), the log checkpoint's signature
+and the leaf's inclusion proof. Every check is printed by name.
 
 RECEIPT is a file holding one evidence_gateway.v1.Receipt protobuf message in
 binary wire format, as a lender's system archives it, e.g. in Python:
   Path("receipt.pb").write_bytes(response.receipt.SerializeToString())
 
 exit codes: 0 the receipt is valid for the document; 1 it is not (the last
-line names the first failed check); 2 usage or input error.
+line names the first failed check, or the check that could not run); 2 usage
+or input error.
 """
 
 

@@ -15,15 +15,23 @@ from typing import TextIO
 from google.protobuf.message import DecodeError
 
 from court.errors import CourtError
+from court.evidence.opening import LeafOpening
 from court.files import InputError, load_certificates, read_file
 from court.report.output import write_report
 from court.report.text import invalid_line
 from court.tokens import digest_algorithm
 from court.verify.checkpoint import parse_verifier_key
 from court.verify.receipt import ReceiptCopies, ReceiptVerification, verify_receipt
+from court.verify.steps import Outcome
 from evidence_gateway.v1 import common_pb2, evidence_service_pb2
 
-__all__ = ["read_log_key", "read_receipt", "receipt_copies", "verify_receipt_file"]
+__all__ = [
+    "read_log_key",
+    "read_receipt",
+    "receipt_copies",
+    "receipt_opening",
+    "verify_receipt_file",
+]
 
 _NS_PER_SECOND = 1_000_000_000
 
@@ -41,6 +49,16 @@ def receipt_copies(receipt: common_pb2.Receipt) -> ReceiptCopies:
         checkpoint_origin=receipt.checkpoint.origin,
         checkpoint_size=receipt.checkpoint.size,
         checkpoint_root_hash=bytes(receipt.checkpoint.root_hash),
+    )
+
+
+def receipt_opening(receipt: common_pb2.Receipt) -> LeafOpening | None:
+    """The opening of the receipt's version 2 leaf, ``None`` when it carries none."""
+    if not receipt.HasField("opening"):
+        return None
+    return LeafOpening(
+        private_record=bytes(receipt.opening.private_record),
+        loan_salt=bytes(receipt.opening.loan_salt),
     )
 
 
@@ -161,6 +179,7 @@ def verify_receipt_file(
             digest=digest,
             hash_algorithm=hash_name,
             data=data,
+            opening=receipt_opening(receipt),
         )
     except ValueError as exc:
         raise InputError(f"cannot verify with these options: {exc}") from exc
@@ -171,14 +190,21 @@ def verify_receipt_file(
 
 def _summary(result: ReceiptVerification, leaf_index: int) -> str:
     """The closing line (unescaped). A valid receipt's copies equal the leaf's values shown."""
+    if result.outcome is Outcome.INCONCLUSIVE:
+        missing = next(
+            (c for c in result.checks if c.name in result.required and not c.passed), None
+        )
+        if missing is not None:
+            return f"INCONCLUSIVE: {missing.name}: {missing.detail}"
     if not result.ok:
         return invalid_line(result.checks)
     leaf, checkpoint, token = result.leaf, result.checkpoint, result.token
     assert leaf is not None and checkpoint is not None  # a valid receipt has both
     when = token.gen_time.isoformat() if token.gen_time else "?"
     signer = token.signer.subject.rfc4514_string() if token.signer else "?"
+    by = "" if leaf.submitter == leaf.owner else f", submitted by {leaf.submitter}"
     return (
-        f"VALID: entry {leaf.entry_id} of loan {leaf.loan_ref} ({leaf.institution}, "
+        f"VALID: entry {leaf.entry_id} of loan {leaf.loan_ref} ({leaf.owner}{by}, "
         f"{leaf.kind}, #{leaf.loan_sequence}) time-stamped at {when} by {signer}; "
         f"leaf {leaf_index} in {checkpoint.origin} "
         f"at size {checkpoint.size}"

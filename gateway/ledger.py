@@ -22,13 +22,15 @@ N is written. The preparing stage:
 
 The committing stage, one batch at a time:
 
-4. builds each canonical leaf, chaining each loan's records (sequence number
-   and previous leaf hash, also between several records of one loan inside
-   the batch);
+4. builds each canonical leaf (version 2, :mod:`gateway.leaves`: a random
+   salt per record, the loan's secret salt, chosen at its first version 2
+   record), chaining each loan's records (sequence number and previous leaf
+   hash, also between several records of one loan inside the batch);
 5. appends the leaf hashes to a copy of the in-memory compact tree and signs
    ONE checkpoint for the new size;
-6. writes entries, new tree nodes, loan heads and the checkpoint in one
-   transaction (synced before it returns): this publishes the batch;
+6. writes entries, their openings, new loan salts, new tree nodes, loan
+   heads and the checkpoint in one transaction (synced before it returns):
+   this publishes the batch;
 7. only then swaps in the new tree, computes each inclusion proof in memory
    (from the new nodes and the old tree's frontier: no database read) and
    answers every waiting caller.
@@ -88,7 +90,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from court.evidence.leaf import LeafError, LeafFields, encode_leaf
+from court.evidence.leaf import LeafError
 from court.verify.checkpoint import CheckpointError, parse_checkpoint, verify_checkpoint
 from gateway.errors import (
     AlreadyExists,
@@ -98,6 +100,7 @@ from gateway.errors import (
     ResourceExhausted,
     Unavailable,
 )
+from gateway.leaves import loan_owner, new_salt, seal
 from gateway.log.checkpoint import make_verifier_key, sign_checkpoint
 from gateway.log.tree import (
     CompactTree,
@@ -114,7 +117,14 @@ from gateway.model import (
 )
 from gateway.reads import LedgerReads
 from gateway.reads import receipt_of as _receipt
-from gateway.store.base import Store, StoredCheckpoint, StoredEntry, StoreError
+from gateway.store.base import (
+    LoanSalt,
+    Store,
+    StoredCheckpoint,
+    StoredEntry,
+    StoredOpening,
+    StoreError,
+)
 from gateway.tsa import TokenSource
 
 __all__ = ["Ledger"]
@@ -597,6 +607,9 @@ class Ledger(LedgerReads):
             heads = store.loan_heads(
                 {(p.item.submission.institution, p.item.submission.loan_ref) for p in pending}
             )
+            salts = store.loan_salts(
+                {(loan_owner(p.item.submission), p.item.submission.loan_ref) for p in pending}
+            )
         except StoreError as exc:
             self._requeue(self._fail(pending, exc))
             return
@@ -606,37 +619,40 @@ class Ledger(LedgerReads):
         old_frontier = self._tree.frontier()
         tree = CompactTree(self._tree.size, [h for _, _, h in old_frontier])
         index = tree.size
-        built: list[tuple[_New, str, bytes, bytes, int, bytes]] = []
+        built: list[tuple[_New, str, bytes, bytes, int, bytes, StoredOpening]] = []
+        new_salts: dict[tuple[str, str], LoanSalt] = {}
         sha256 = hashlib.sha256
         ids = new_entry_ids(len(pending))
         for p, entry_id in zip(pending, ids, strict=True):
             s = p.item.submission
             loan = (s.institution, s.loan_ref)
             sequence, previous = chain.get(loan, (0, b""))
+            owner = loan_owner(s)
+            loan_salt = salts.get((owner, s.loan_ref))
+            if loan_salt is None:  # the loan's first version 2 record
+                loan_salt = new_salt()
+            opening = StoredOpening(
+                owner=owner, submitter=s.institution, record_salt=new_salt(), loan_salt=loan_salt
+            )
             try:
-                leaf = encode_leaf(
-                    LeafFields(
-                        entry_id=entry_id,
-                        institution=s.institution,
-                        loan_ref=s.loan_ref,
-                        kind=str(s.kind),
-                        hash_algorithm=s.hash_algorithm,
-                        digest=s.digest,
-                        occurred_at=s.occurred_at,
-                        received_at=p.item.received_at,
-                        token_sha256=sha256(p.token).digest(),
-                        loan_sequence=sequence + 1,
-                        supersedes=s.supersedes,
-                        metadata=s.metadata,
-                        previous_leaf_hash=previous or None,
-                    )
+                leaf = seal(
+                    s,
+                    opening,
+                    entry_id=entry_id,
+                    received_at=p.item.received_at,
+                    token=p.token,
+                    loan_sequence=sequence + 1,
+                    previous_leaf_hash=previous or None,
                 )
             except LeafError as exc:
                 p.error = InvalidArgument([("submission", f"cannot be recorded: {exc}")])
                 continue
+            if (owner, s.loan_ref) not in salts:
+                salts[(owner, s.loan_ref)] = loan_salt
+                new_salts[(owner, s.loan_ref)] = LoanSalt(owner, s.loan_ref, loan_salt)
             leaf_hash = sha256(_LEAF_PREFIX + leaf).digest()
             chain[loan] = (sequence + 1, leaf_hash)
-            built.append((p, entry_id, leaf, leaf_hash, sequence + 1, previous))
+            built.append((p, entry_id, leaf, leaf_hash, sequence + 1, previous, opening))
         again: list[_Item] = []
         pending = self._settle(pending, again)
         self._requeue(again)
@@ -647,7 +663,7 @@ class Ledger(LedgerReads):
         nodes = tree.append_leaves([b[3] for b in built])
         size = tree.size
         checkpoint = self._sign(size, tree.root())
-        for offset, (p, entry_id, leaf, leaf_hash, sequence, previous) in enumerate(built):
+        for offset, (p, entry_id, leaf, leaf_hash, sequence, previous, opening) in enumerate(built):
             p.entry = StoredEntry(
                 leaf_index=index + offset,
                 entry_id=entry_id,
@@ -659,12 +675,13 @@ class Ledger(LedgerReads):
                 leaf_hash=leaf_hash,
                 token=p.token,
                 receipt_size=size,
+                opening=opening,
             )
         entries = [p.entry for p in pending if p.entry is not None]
 
         # 6. one durable transaction
         try:
-            store.append_batch(entries, nodes, checkpoint)
+            store.append_batch(entries, nodes, checkpoint, list(new_salts.values()))
         except StoreError as exc:
             log.error("group commit of %d entries failed: %s", len(entries), exc)
             self._needs_reload = True  # the commit's outcome may be unknown

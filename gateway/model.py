@@ -27,6 +27,7 @@ from court.evidence.leaf import (
     MAX_METADATA_VALUE_BYTES,
     METADATA_KEY_PATTERN,
 )
+from court.evidence.opening import LeafOpening
 from court.evidence.personal_data import find_personal_data
 from gateway.errors import GatewayError
 
@@ -318,6 +319,7 @@ class Receipt:
     ``checkpoint`` is the C2SP signed note text of a checkpoint whose size is
     ``tree_size`` (> ``leaf_index``); ``inclusion_proof`` proves the leaf in
     it. ``previous_leaf_hash`` is ``b""`` when ``loan_sequence`` is 1.
+    ``opening`` opens a version 2 leaf (``None`` for a version 1 leaf).
     """
 
     entry_id: str
@@ -330,6 +332,7 @@ class Receipt:
     received_at: datetime
     loan_sequence: int
     previous_leaf_hash: bytes
+    opening: LeafOpening | None = None
 
 
 @dataclass(frozen=True, slots=True)

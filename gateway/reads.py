@@ -13,10 +13,13 @@ O(log n) tree nodes per proof, never a scan.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 from collections.abc import Callable, Sequence
 
+from court.evidence.leaf import LeafError
 from gateway.errors import InvalidArgument, NotFound, Unavailable
+from gateway.leaves import opening_of
 from gateway.log.tree import MissingNodeError, consistency_proof, inclusion_plan, inclusion_proof
 from gateway.model import (
     DIGEST_SIZES,
@@ -140,8 +143,10 @@ class LedgerReads:
         return self._receipts([entry])[0]
 
     def _receipts(self, entries: Sequence[StoredEntry]) -> list[Receipt]:
-        """The registration receipts of ``entries``, reading all proof nodes at once."""
+        """The registration receipts of ``entries``, reading all proof nodes (and the
+        openings of version 2 leaves) at once."""
         try:
+            entries = self._with_openings(entries)
             notes = {
                 size: self._checkpoint_note(size) for size in {e.receipt_size for e in entries}
             }
@@ -157,6 +162,21 @@ class LedgerReads:
                 tuple(plan.assemble([nodes[i] for i in plan.ids])) if plan.ids else (),
             )
             for e, plan in zip(entries, plans, strict=True)
+        ]
+
+    def _with_openings(self, entries: Sequence[StoredEntry]) -> Sequence[StoredEntry]:
+        """``entries`` with their stored openings (one primary-key query for those without)."""
+        wanted = [e.leaf_index for e in entries if e.opening is None]
+        if not wanted:
+            return entries
+        found = self._store.openings(wanted)
+        if not found:
+            return entries
+        return [
+            e
+            if e.opening is not None or e.leaf_index not in found
+            else dataclasses.replace(e, opening=found[e.leaf_index])
+            for e in entries
         ]
 
     def _records(self, entries: list[StoredEntry]) -> list[EvidenceRecord]:
@@ -335,7 +355,14 @@ class LedgerReads:
 
 
 def receipt_of(entry: StoredEntry, note: str, proof: tuple[bytes, ...]) -> Receipt:
-    """The receipt of ``entry`` with this checkpoint note and inclusion proof."""
+    """The receipt of ``entry`` with this checkpoint note and inclusion proof (and the
+    opening of its version 2 leaf, when ``entry`` carries the stored one)."""
+    opening = None
+    if entry.opening is not None:
+        try:
+            opening = opening_of(entry.submission, entry.opening)
+        except LeafError as exc:  # pragma: no cover - the same values made its leaf
+            raise Unavailable(f"the record's opening cannot be rebuilt ({exc})") from exc
     return Receipt(
         entry_id=entry.entry_id,
         leaf_index=entry.leaf_index,
@@ -347,4 +374,5 @@ def receipt_of(entry: StoredEntry, note: str, proof: tuple[bytes, ...]) -> Recei
         received_at=entry.received_at,
         loan_sequence=entry.loan_sequence,
         previous_leaf_hash=entry.previous_leaf_hash,
+        opening=opening,
     )

@@ -16,6 +16,11 @@ check                                  what passes
 (every check of :func:`court.verify.token.verify_timestamp`, under its own name:
 "DER well-formed", ..., "Signature valid", "Chain valid at genTime", "Imprint matches", ...)
 Leaf well-formed                       the leaf is a canonical DER evidence leaf
+                                       (version 1 or 2)
+Leaf opening matches                   (version 2) the opening's private record hashes
+                                       to the leaf's commitment and its loan salt,
+                                       owner and loan_ref give the leaf's loan key;
+                                       ``not_run`` for a version 1 leaf (in clear)
 Leaf digest matches                    the leaf's hash algorithm and digest are the
                                        document's (the given digest, or the hash of the
                                        given data) and the token's message imprint
@@ -39,6 +44,10 @@ every receipt report has the same names (:data:`RECEIPT_CHECKS` after the
 token's). A report may print the leaf's values once the receipt is valid:
 every copy of them in the receipt was then compared with them.
 
+A version 2 leaf names the document only inside its commitment: without its
+opening (the receipt's ``opening``, given to the loan's owner) the receipt
+is at best inconclusive, and "Leaf digest matches" is not run.
+
 Nothing here raises for bad evidence: a bad token, leaf, note, key, proof or
 copy is a failed check. ``ValueError`` is raised only for programming errors
 (neither or both of ``digest`` and ``data``, an unknown hash name, a digest of
@@ -55,7 +64,9 @@ from typing import Final
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from court.errors import CourtError
 from court.evidence.leaf import LeafFields
+from court.evidence.opening import LeafOpening, OpenedLeaf
 from court.verify.checkpoint import Checkpoint
 from court.verify.result import Check, Checklist, Verdict
 from court.verify.steps import (
@@ -63,11 +74,13 @@ from court.verify.steps import (
     CHECK_CONSISTENCY,
     CHECK_LEAF_DIGEST,
     CHECK_LEAF_FORMAT,
+    CHECK_LEAF_OPENING,
     CHECK_LEAF_TOKEN,
     CHECK_RECEIPT_CHECKPOINT,
     CHECK_RECEIPT_CHECKPOINT_FIELDS,
     CHECK_RECEIPT_FIELDS,
     CHECK_RECEIPT_INCLUSION,
+    Leaf,
     Outcome,
     consistent,
     copy_check,
@@ -75,6 +88,8 @@ from court.verify.steps import (
     included,
     leaf_format,
     leaf_names_token,
+    leaf_opening,
+    open_or_error,
     outcome,
     shown,
     signed_checkpoint,
@@ -86,6 +101,7 @@ __all__ = [
     "CHECK_CONSISTENCY",
     "CHECK_LEAF_DIGEST",
     "CHECK_LEAF_FORMAT",
+    "CHECK_LEAF_OPENING",
     "CHECK_LEAF_TOKEN",
     "CHECK_RECEIPT_CHECKPOINT",
     "CHECK_RECEIPT_CHECKPOINT_FIELDS",
@@ -102,6 +118,7 @@ __all__ = [
 #: The checks of :func:`verify_receipt` after the token's, in report order.
 RECEIPT_CHECKS: Final[tuple[str, ...]] = (
     CHECK_LEAF_FORMAT,
+    CHECK_LEAF_OPENING,
     CHECK_LEAF_DIGEST,
     CHECK_LEAF_TOKEN,
     CHECK_RECEIPT_FIELDS,
@@ -115,9 +132,13 @@ RECEIPT_CHECKS: Final[tuple[str, ...]] = (
 #: The checks about a newer checkpoint (``not_run`` without one).
 NEWER_CHECKS: Final[tuple[str, ...]] = (CHECK_CHECKPOINT, CHECK_CONSISTENCY)
 
-# Checks that must pass (besides the token's) for a VALID outcome.
+# Checks that must pass (besides the token's) for a VALID outcome; the opening only for
+# a version 2 leaf.
 _RECEIPT_REQUIRED: Final[tuple[str, ...]] = tuple(
     name for name in RECEIPT_CHECKS if name not in NEWER_CHECKS
+)
+_RECEIPT_REQUIRED_V1: Final[tuple[str, ...]] = tuple(
+    name for name in _RECEIPT_REQUIRED if name != CHECK_LEAF_OPENING
 )
 
 # Document hash algorithms of the leaf (court.evidence.leaf.HASH_OIDS), for `data=`.
@@ -155,20 +176,30 @@ class ReceiptVerification:
     """Outcome of :func:`verify_receipt`: the named checks and what was learnt.
 
     ``leaf``, ``checkpoint`` and ``newer_checkpoint`` are set when they decoded
-    and (for checkpoints) verified with the log key, even if another check failed.
+    and (for checkpoints) verified with the log key, even if another check failed;
+    ``leaf`` is the record the leaf states (opened, for version 2), and
+    ``public_leaf`` the leaf as decoded.
     """
 
     verdict: Verdict
     token: TokenVerification
-    leaf: LeafFields | None = None
+    leaf: OpenedLeaf | None = None
+    public_leaf: Leaf | None = None
     checkpoint: Checkpoint | None = None
     newer_checkpoint: Checkpoint | None = None
     with_newer: bool = False
 
     @property
+    def required(self) -> tuple[str, ...]:
+        """The checks (besides the token's) that must pass for a VALID outcome."""
+        clear = isinstance(self.public_leaf, LeafFields)
+        return (_RECEIPT_REQUIRED_V1 if clear else _RECEIPT_REQUIRED) + (
+            NEWER_CHECKS if self.with_newer else ()
+        )
+
+    @property
     def outcome(self) -> Outcome:
-        required = _RECEIPT_REQUIRED + (NEWER_CHECKS if self.with_newer else ())
-        return outcome(self.verdict, self.token.ok, required)
+        return outcome(self.verdict, self.token.ok, self.required)
 
     @property
     def ok(self) -> bool:
@@ -193,7 +224,7 @@ class ReceiptVerification:
 
 def _leaf_digest(
     checks: Checklist,
-    leaf: LeafFields,
+    leaf: OpenedLeaf,
     token: TokenVerification,
     algorithm: str,
     digest: bytes,
@@ -259,7 +290,7 @@ def _compare(
     checks.passed(name, f"{listed}: the receipt's copies equal the {signed}'s")
 
 
-def _receipt_fields(checks: Checklist, leaf: LeafFields, copies: ReceiptCopies) -> None:
+def _receipt_fields(checks: Checklist, leaf: Leaf, copies: ReceiptCopies) -> None:
     """Receipt fields match leaf: every unsigned copy of a leaf value equals it."""
     previous = leaf.previous_leaf_hash or b""
     received = _nanoseconds(leaf.received_at)
@@ -346,6 +377,7 @@ def verify_receipt(
     data: bytes | None = None,
     newer_checkpoint: str | None = None,
     consistency_proof: Sequence[bytes] | None = None,
+    opening: LeafOpening | None = None,
 ) -> ReceiptVerification:
     """Run every named check of a receipt (see the module docstring).
 
@@ -358,14 +390,16 @@ def verify_receipt(
     verifier key. ``newer_checkpoint`` is a later signed checkpoint of the same
     log and ``consistency_proof`` the RFC 9162 proof from the receipt's
     checkpoint to it (empty or ``None`` when both have the same size).
+    ``opening`` is the receipt's opening of a version 2 leaf.
     """
     if consistency_proof is not None and newer_checkpoint is None:
         raise ValueError("a consistency_proof needs the newer_checkpoint it leads to")
     if hash_algorithm is not None:
         hash_algorithm = hash_algorithm.lower()
     decoded = decode_leaf_or_error(leaf)
-    if data is not None and hash_algorithm is None and isinstance(decoded, LeafFields):
-        hash_algorithm = decoded.hash_algorithm
+    opened = None if isinstance(decoded, CourtError) else open_or_error(decoded, opening)
+    if data is not None and hash_algorithm is None and isinstance(opened, OpenedLeaf):
+        hash_algorithm = opened.hash_algorithm
     token_result = verify_timestamp(
         token,
         roots=roots,
@@ -380,17 +414,22 @@ def verify_receipt(
         copy_check(checks, check)
 
     fields = leaf_format(
-        checks, decoded, (CHECK_LEAF_DIGEST, CHECK_LEAF_TOKEN, CHECK_RECEIPT_FIELDS)
+        checks,
+        decoded,
+        (CHECK_LEAF_OPENING, CHECK_LEAF_DIGEST, CHECK_LEAF_TOKEN, CHECK_RECEIPT_FIELDS),
     )
+    record: OpenedLeaf | None = None
     if fields is not None:
-        # verify_timestamp took digest= with its hash_algorithm; data= takes the leaf's by default.
-        algorithm = hash_algorithm or fields.hash_algorithm
-        if digest is not None:
-            expected = bytes(digest)
-        else:
-            assert data is not None  # exactly one of the two, as verify_timestamp checked
-            expected = _document_digest(algorithm, bytes(data))
-        _leaf_digest(checks, fields, token_result, algorithm, expected)
+        record = leaf_opening(checks, fields, opened, (CHECK_LEAF_DIGEST,))
+        if record is not None:
+            # verify_timestamp took digest= with its hash_algorithm; data= takes the leaf's.
+            algorithm = hash_algorithm or record.hash_algorithm
+            if digest is not None:
+                expected = bytes(digest)
+            else:
+                assert data is not None  # exactly one of the two, as verify_timestamp checked
+                expected = _document_digest(algorithm, bytes(data))
+            _leaf_digest(checks, record, token_result, algorithm, expected)
         leaf_names_token(checks, fields, token)
         _receipt_fields(checks, fields, copies)
 
@@ -435,7 +474,8 @@ def verify_receipt(
     return ReceiptVerification(
         verdict=checks.verdict(),
         token=token_result,
-        leaf=fields,
+        leaf=record,
+        public_leaf=fields,
         checkpoint=held,
         newer_checkpoint=newer,
         with_newer=newer_checkpoint is not None,

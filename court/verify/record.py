@@ -5,8 +5,10 @@ holds: the record's token and leaf against what the record says (every field
 the leaf signs, ``received_at`` included), the log's latest checkpoint and the
 leaf's inclusion in it, and, when the caller holds a receipt for the record,
 whether it is the record's and :func:`court.verify.receipt.verify_receipt` on
-it against that latest checkpoint. The steps are shared with the receipt
-verification (:mod:`court.verify.steps`), so each rule is written once.
+it against that latest checkpoint. A version 2 leaf is compared with the
+record through the record's opening ("Leaf opening matches" first). The
+steps are shared with the receipt verification (:mod:`court.verify.steps`),
+so each rule is written once.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Final
 from cryptography import x509
 
 from court.evidence.leaf import LeafFields
+from court.evidence.opening import LeafOpening, OpenedLeaf
 from court.verify.receipt import ReceiptCopies, ReceiptVerification, verify_receipt
 from court.verify.result import Check, Checklist, Verdict
 from court.verify.steps import (
@@ -26,6 +29,7 @@ from court.verify.steps import (
     CHECK_CONSISTENCY,
     CHECK_INCLUSION,
     CHECK_LEAF_FORMAT,
+    CHECK_LEAF_OPENING,
     CHECK_LEAF_RECORD,
     CHECK_LEAF_TOKEN,
     CHECK_RECEIPT_CHECKPOINT,
@@ -39,6 +43,8 @@ from court.verify.steps import (
     included,
     leaf_format,
     leaf_names_token,
+    leaf_opening,
+    open_or_error,
     outcome,
     shown,
     signed_checkpoint,
@@ -56,6 +62,7 @@ __all__ = [
 #: The checks of :func:`verify_record` after the token's, in report order.
 RECORD_CHECKS: Final[tuple[str, ...]] = (
     CHECK_LEAF_FORMAT,
+    CHECK_LEAF_OPENING,
     CHECK_LEAF_RECORD,
     CHECK_LEAF_TOKEN,
     CHECK_CHECKPOINT,
@@ -68,15 +75,22 @@ RECORD_CHECKS: Final[tuple[str, ...]] = (
     CHECK_CONSISTENCY,
 )
 
-_RECORD_REQUIRED: Final[tuple[str, ...]] = RECORD_CHECKS[:5]
-_HELD_REQUIRED: Final[tuple[str, ...]] = RECORD_CHECKS[5:]
+_RECORD_REQUIRED: Final[tuple[str, ...]] = RECORD_CHECKS[:6]
+_RECORD_REQUIRED_V1: Final[tuple[str, ...]] = tuple(
+    name for name in _RECORD_REQUIRED if name != CHECK_LEAF_OPENING
+)
+_HELD_REQUIRED: Final[tuple[str, ...]] = RECORD_CHECKS[6:]
 # The checks of a held receipt's own verification that a record report carries.
-_HELD_FROM_RECEIPT: Final[tuple[str, ...]] = RECORD_CHECKS[6:]
+_HELD_FROM_RECEIPT: Final[tuple[str, ...]] = RECORD_CHECKS[7:]
 
 
 @dataclass(frozen=True, slots=True)
 class ExpectedRecord:
-    """What a record says, to compare with its leaf (the court-side view of a stored record)."""
+    """What a record says, to compare with its leaf (the court-side view of a stored record).
+
+    ``institution`` is the loan's owner; ``submitter`` the institution that
+    submitted it (``None``: the owner). ``opening`` opens a version 2 leaf.
+    """
 
     entry_id: str
     institution: str
@@ -93,6 +107,8 @@ class ExpectedRecord:
     leaf_index: int
     leaf: bytes
     timestamp_token: bytes
+    submitter: str | None = None
+    opening: LeafOpening | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +123,7 @@ class ReceiptInput:
     proof_tree_size: int
     proof: tuple[bytes, ...]
     copies: ReceiptCopies
+    opening: LeafOpening | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,10 +133,12 @@ class RecordVerification:
     verdict: Verdict
     token: TokenVerification
     receipt: ReceiptVerification | None = None
+    clear: bool = False  # a version 1 leaf: nothing to open
 
     @property
     def outcome(self) -> Outcome:
-        required = _RECORD_REQUIRED + (_HELD_REQUIRED if self.receipt is not None else ())
+        own = _RECORD_REQUIRED_V1 if self.clear else _RECORD_REQUIRED
+        required = own + (_HELD_REQUIRED if self.receipt is not None else ())
         return outcome(self.verdict, self.token.ok, required)
 
     @property
@@ -145,11 +164,13 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def _leaf_mismatches(leaf: LeafFields, record: ExpectedRecord) -> list[str]:
+def _leaf_mismatches(leaf: OpenedLeaf, record: ExpectedRecord) -> list[str]:
     """Each field the leaf signs that the record states otherwise, with both values."""
+    submitter = record.institution if record.submitter is None else record.submitter
     pairs: list[tuple[str, object, object]] = [
         ("entry_id", leaf.entry_id, record.entry_id),
-        ("institution", leaf.institution, record.institution),
+        ("institution", leaf.owner, record.institution),
+        ("submitter", leaf.submitter, submitter),
         ("loan_ref", leaf.loan_ref, record.loan_ref),
         ("kind", leaf.kind, record.kind),
         ("hash_algorithm", leaf.hash_algorithm, record.hash_algorithm),
@@ -201,18 +222,25 @@ def verify_record(
 
     # The leaf: canonical, about this record, naming this token.
     leaf = leaf_format(
-        checks, decode_leaf_or_error(record.leaf), (CHECK_LEAF_RECORD, CHECK_LEAF_TOKEN)
+        checks,
+        decode_leaf_or_error(record.leaf),
+        (CHECK_LEAF_OPENING, CHECK_LEAF_RECORD, CHECK_LEAF_TOKEN),
     )
     if leaf is not None:
-        wrong = _leaf_mismatches(leaf, record)
-        checks.record(
-            CHECK_LEAF_RECORD,
-            not wrong,
-            "the leaf records every field of this record, received_at included"
-            if not wrong
-            else "the leaf differs from the record in: " + "; ".join(wrong),
+        opened = leaf_opening(
+            checks, leaf, open_or_error(leaf, record.opening), (CHECK_LEAF_RECORD,)
         )
+        if opened is not None:
+            wrong = _leaf_mismatches(opened, record)
+            checks.record(
+                CHECK_LEAF_RECORD,
+                not wrong,
+                "the leaf records every field of this record, received_at included"
+                if not wrong
+                else "the leaf differs from the record in: " + "; ".join(wrong),
+            )
         leaf_names_token(checks, leaf, record.timestamp_token)
+    clear = isinstance(leaf, LeafFields)
 
     # The latest checkpoint and the inclusion of the leaf in it.
     latest = signed_checkpoint(
@@ -233,7 +261,7 @@ def verify_record(
     if receipt is None:
         for name in _HELD_REQUIRED:
             checks.not_run(name, "no receipt was supplied")
-        return RecordVerification(checks.verdict(), token)
+        return RecordVerification(checks.verdict(), token, clear=clear)
     differs = [
         name
         for name, a, b in (
@@ -241,13 +269,15 @@ def verify_record(
             ("leaf", receipt.leaf, record.leaf),
             ("timestamp token", receipt.timestamp_token, record.timestamp_token),
             ("leaf index", receipt.leaf_index, record.leaf_index),
+            # a held receipt may lack the opening; one it carries must be the record's
+            ("opening", receipt.opening or record.opening, record.opening),
         )
         if a != b
     ]
     checks.record(
         CHECK_RECEIPT_MATCHES,
         not differs,
-        "same entry id, leaf index, leaf and token as the record"
+        "same entry id, leaf index, leaf, token (and opening) as the record"
         if not differs
         else "the receipt differs from the record in: " + ", ".join(differs),
     )
@@ -266,9 +296,10 @@ def verify_record(
         hash_algorithm=record.hash_algorithm,
         newer_checkpoint=checkpoint,
         consistency_proof=consistency_proof,
+        opening=receipt.opening or record.opening,
     )
     # A check the held receipt's are blocked on ("Receipt checkpoint signature
     # valid", "Checkpoint signature valid" on the same note) failed here as well.
     for name in _HELD_FROM_RECEIPT:
         copy_check(checks, held.verdict[name])
-    return RecordVerification(checks.verdict(), token, held)
+    return RecordVerification(checks.verdict(), token, held, clear=clear)

@@ -14,7 +14,16 @@ from enum import StrEnum
 from typing import Final
 
 from court.errors import CourtError
-from court.evidence.leaf import LeafFields, decode_leaf
+from court.evidence.leaf import LeafFields
+from court.evidence.leaf_v2 import PublicLeaf
+from court.evidence.opening import (
+    LeafOpening,
+    OpenedLeaf,
+    OpeningError,
+    decode_any_leaf,
+    open_leaf,
+    opened_v1,
+)
 from court.verify.checkpoint import Checkpoint, verify_checkpoint
 from court.verify.merkle import verify_consistency, verify_inclusion
 from court.verify.result import Check, Checklist, CheckStatus, Verdict
@@ -26,6 +35,7 @@ __all__ = [
     "CHECK_INCLUSION",
     "CHECK_LEAF_DIGEST",
     "CHECK_LEAF_FORMAT",
+    "CHECK_LEAF_OPENING",
     "CHECK_LEAF_RECORD",
     "CHECK_LEAF_TOKEN",
     "CHECK_RECEIPT_CHECKPOINT",
@@ -33,6 +43,7 @@ __all__ = [
     "CHECK_RECEIPT_FIELDS",
     "CHECK_RECEIPT_INCLUSION",
     "CHECK_RECEIPT_MATCHES",
+    "Leaf",
     "Outcome",
     "consistent",
     "copy_check",
@@ -40,12 +51,15 @@ __all__ = [
     "included",
     "leaf_format",
     "leaf_names_token",
+    "leaf_opening",
+    "open_or_error",
     "outcome",
     "shown",
     "signed_checkpoint",
 ]
 
 CHECK_LEAF_FORMAT: Final = "Leaf well-formed"
+CHECK_LEAF_OPENING: Final = "Leaf opening matches"
 CHECK_LEAF_RECORD: Final = "Leaf matches record"
 CHECK_LEAF_DIGEST: Final = "Leaf digest matches"
 CHECK_LEAF_TOKEN: Final = "Leaf names token"
@@ -98,16 +112,72 @@ def copy_check(checks: Checklist, check: Check) -> None:
         checks.not_run(check.name, check.detail)
 
 
-def decode_leaf_or_error(leaf: bytes) -> LeafFields | CourtError:
+Leaf = LeafFields | PublicLeaf
+"""A decoded leaf: version 1 (fields in clear) or version 2 (public fields only)."""
+
+
+def decode_leaf_or_error(leaf: bytes) -> Leaf | CourtError:
     try:
-        return decode_leaf(leaf)
+        return decode_any_leaf(leaf)
     except CourtError as exc:
         return exc
 
 
+def open_or_error(leaf: Leaf, opening: LeafOpening | None) -> OpenedLeaf | OpeningError | None:
+    """The record of ``leaf``: in clear (version 1), opened (version 2), the reason the
+    opening fails, or ``None`` for a version 2 leaf without an opening."""
+    if isinstance(leaf, LeafFields):
+        return opened_v1(leaf)
+    if opening is None:
+        return None
+    try:
+        return open_leaf(leaf, opening)
+    except OpeningError as exc:
+        return exc
+
+
+def leaf_opening(
+    checks: Checklist,
+    leaf: Leaf,
+    opened: OpenedLeaf | OpeningError | None,
+    dependants: Sequence[str],
+) -> OpenedLeaf | None:
+    """Leaf opening matches: the opening (version 2) opens the leaf's commitment and loan key.
+
+    A version 1 leaf holds its fields in clear: the check is not run and the
+    record is returned. Without an opening, or with one that fails, the
+    ``dependants`` (checks that need the private fields) are not run.
+    """
+    if isinstance(leaf, LeafFields):
+        checks.not_run(
+            CHECK_LEAF_OPENING, f"a version {leaf.version} leaf holds its fields in clear"
+        )
+        assert isinstance(opened, OpenedLeaf)
+        return opened
+    if opened is None:
+        checks.not_run(
+            CHECK_LEAF_OPENING,
+            "no opening was supplied: a version 2 leaf holds its private fields only as a "
+            "commitment (the receipt's opening goes to the loan's owner)",
+        )
+        for name in dependants:
+            checks.not_run(name, "not run: the version 2 leaf was not opened")
+        return None
+    if isinstance(opened, OpeningError):
+        checks.failed(CHECK_LEAF_OPENING, f"{opened.reason.value}: {opened}")
+        checks.blocked(dependants, CHECK_LEAF_OPENING)
+        return None
+    checks.passed(
+        CHECK_LEAF_OPENING,
+        f"the private record hashes to the leaf's commitment {leaf.commitment.hex()} and the "
+        f"loan salt gives its loan key {leaf.loan_key.hex()}",
+    )
+    return opened
+
+
 def leaf_format(
-    checks: Checklist, decoded: LeafFields | CourtError, dependants: Sequence[str]
-) -> LeafFields | None:
+    checks: Checklist, decoded: Leaf | CourtError, dependants: Sequence[str]
+) -> Leaf | None:
     """Leaf well-formed; on failure the ``dependants`` are not run."""
     if isinstance(decoded, CourtError):
         checks.failed(CHECK_LEAF_FORMAT, str(decoded))
@@ -117,7 +187,7 @@ def leaf_format(
     return decoded
 
 
-def leaf_names_token(checks: Checklist, leaf: LeafFields, token: bytes) -> None:
+def leaf_names_token(checks: Checklist, leaf: Leaf, token: bytes) -> None:
     token_hash = hashlib.sha256(token).digest()
     checks.record(
         CHECK_LEAF_TOKEN,

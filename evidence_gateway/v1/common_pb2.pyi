@@ -110,7 +110,7 @@ class EvidenceSubmission(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., loan_ref: _Optional[str] = ..., kind: _Optional[_Union[EvidenceKind, str]] = ..., hash_algorithm: _Optional[_Union[HashAlgorithm, str]] = ..., digest: _Optional[bytes] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., supersedes: _Optional[str] = ...) -> None: ...
 
 class Receipt(_message.Message):
-    __slots__ = ("entry_id", "leaf_index", "leaf", "timestamp_token", "checkpoint", "inclusion_proof", "received_at", "loan_sequence", "previous_leaf_hash")
+    __slots__ = ("entry_id", "leaf_index", "leaf", "timestamp_token", "checkpoint", "inclusion_proof", "received_at", "loan_sequence", "previous_leaf_hash", "opening")
     ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
     LEAF_INDEX_FIELD_NUMBER: _ClassVar[int]
     LEAF_FIELD_NUMBER: _ClassVar[int]
@@ -120,6 +120,7 @@ class Receipt(_message.Message):
     RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
     LOAN_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     PREVIOUS_LEAF_HASH_FIELD_NUMBER: _ClassVar[int]
+    OPENING_FIELD_NUMBER: _ClassVar[int]
     entry_id: str
     leaf_index: int
     leaf: bytes
@@ -129,7 +130,16 @@ class Receipt(_message.Message):
     received_at: _timestamp_pb2.Timestamp
     loan_sequence: int
     previous_leaf_hash: bytes
-    def __init__(self, entry_id: _Optional[str] = ..., leaf_index: _Optional[int] = ..., leaf: _Optional[bytes] = ..., timestamp_token: _Optional[bytes] = ..., checkpoint: _Optional[_Union[Checkpoint, _Mapping]] = ..., inclusion_proof: _Optional[_Union[InclusionProof, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., loan_sequence: _Optional[int] = ..., previous_leaf_hash: _Optional[bytes] = ...) -> None: ...
+    opening: LeafOpening
+    def __init__(self, entry_id: _Optional[str] = ..., leaf_index: _Optional[int] = ..., leaf: _Optional[bytes] = ..., timestamp_token: _Optional[bytes] = ..., checkpoint: _Optional[_Union[Checkpoint, _Mapping]] = ..., inclusion_proof: _Optional[_Union[InclusionProof, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., loan_sequence: _Optional[int] = ..., previous_leaf_hash: _Optional[bytes] = ..., opening: _Optional[_Union[LeafOpening, _Mapping]] = ...) -> None: ...
+
+class LeafOpening(_message.Message):
+    __slots__ = ("private_record", "loan_salt")
+    PRIVATE_RECORD_FIELD_NUMBER: _ClassVar[int]
+    LOAN_SALT_FIELD_NUMBER: _ClassVar[int]
+    private_record: bytes
+    loan_salt: bytes
+    def __init__(self, private_record: _Optional[bytes] = ..., loan_salt: _Optional[bytes] = ...) -> None: ...
 
 class EvidenceRecord(_message.Message):
     __slots__ = ("submission", "receipt", "institution", "superseded_by")

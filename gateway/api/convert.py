@@ -220,6 +220,9 @@ def receipt_to_proto(r: Receipt) -> common_pb2.Receipt:
         previous_leaf_hash=r.previous_leaf_hash,
     )
     message.checkpoint.CopyFrom(checkpoint_to_proto(r.checkpoint))
+    if r.opening is not None:
+        message.opening.private_record = r.opening.private_record
+        message.opening.loan_salt = r.opening.loan_salt
     return message
 
 

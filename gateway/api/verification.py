@@ -20,7 +20,7 @@ from typing import Any, Final
 from cryptography import x509
 
 from court.errors import CourtError
-from court.receipts import receipt_copies
+from court.receipts import receipt_copies, receipt_opening
 from court.report.escape import escape_text
 from court.verify.checkpoint import parse_checkpoint
 from court.verify.record import RECORD_CHECKS, ExpectedRecord, ReceiptInput, verify_record
@@ -112,6 +112,7 @@ def _expected(record: EvidenceRecord) -> ExpectedRecord:
         leaf_index=r.leaf_index,
         leaf=r.leaf,
         timestamp_token=r.timestamp_token,
+        opening=r.opening,
     )
 
 
@@ -160,6 +161,7 @@ def _receipt_input(message: common_pb2.Receipt) -> ReceiptInput:
         proof_tree_size=message.inclusion_proof.tree_size,
         proof=tuple(message.inclusion_proof.hashes),
         copies=receipt_copies(message),
+        opening=receipt_opening(message),
     )
 
 

@@ -16,7 +16,15 @@ from typing import Protocol
 from gateway.log.tree import Node, NodeID
 from gateway.model import Submission
 
-__all__ = ["LoanHead", "Store", "StoreError", "StoredCheckpoint", "StoredEntry"]
+__all__ = [
+    "LoanHead",
+    "LoanSalt",
+    "Store",
+    "StoreError",
+    "StoredCheckpoint",
+    "StoredEntry",
+    "StoredOpening",
+]
 
 
 class StoreError(Exception):
@@ -28,12 +36,32 @@ class StoreError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class StoredOpening:
+    """What opens a version 2 leaf besides the submission: owner, submitter, salts."""
+
+    owner: str
+    submitter: str
+    record_salt: bytes
+    loan_salt: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LoanSalt:
+    """A loan's secret salt, stored at the loan's first version 2 record."""
+
+    owner: str
+    loan_ref: str
+    salt: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class StoredEntry:
     """One registered record as stored.
 
     ``receipt_size`` is the size of the checkpoint issued in the record's
     receipt (the first checkpoint containing it); ``previous_leaf_hash`` is
-    ``b""`` for a loan's first record.
+    ``b""`` for a loan's first record. ``opening`` is what opens a version 2
+    leaf (``None`` for version 1; reads fetch it with :meth:`Store.openings`).
     """
 
     leaf_index: int
@@ -46,6 +74,7 @@ class StoredEntry:
     leaf_hash: bytes
     token: bytes
     receipt_size: int
+    opening: StoredOpening | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +110,14 @@ class Store(Protocol):
         entries: Sequence[StoredEntry],
         nodes: Sequence[Node],
         checkpoint: StoredCheckpoint,
+        loan_salts: Sequence[LoanSalt] = (),
     ) -> None:
         """Write a group commit atomically and durably (one transaction, synced).
 
-        Also moves each loan's head to its last entry in ``entries``. Either
-        everything is written or nothing is.
+        Also moves each loan's head to its last entry in ``entries``, stores
+        each entry's ``opening`` and the salts of loans new to version 2
+        (``loan_salts``; a loan that has one already makes the commit fail).
+        Either everything is written or nothing is.
         """
         ...
 
@@ -125,6 +157,15 @@ class Store(Protocol):
 
     def loan_heads(self, loans: Iterable[tuple[str, str]]) -> dict[tuple[str, str], LoanHead]:
         """The heads of several loans (unknown loans are left out)."""
+        ...
+
+    def loan_salts(self, loans: Iterable[tuple[str, str]]) -> dict[tuple[str, str], bytes]:
+        """The secret salts of these ``(owner, loan_ref)`` loans (loans without one are
+        left out)."""
+        ...
+
+    def openings(self, leaf_indexes: Iterable[int]) -> dict[int, StoredOpening]:
+        """What opens the version 2 leaves at these indexes (version 1 leaves are left out)."""
         ...
 
     def entry_by_request(self, institution: str, request_id: str) -> StoredEntry | None:

@@ -46,8 +46,17 @@ from sqlalchemy.pool import StaticPool
 
 from gateway.log.tree import MissingNodeError, Node, NodeID
 from gateway.model import EvidenceKind, Submission
-from gateway.store.base import LoanHead, StoredCheckpoint, StoredEntry, StoreError
+from gateway.store.base import LoanHead, LoanSalt, StoredCheckpoint, StoredEntry, StoreError
 from gateway.store.lock import StoreWriter, UnlockedWriter, take_writer_lock
+from gateway.store.openings import (
+    LOAN_SALT_COLUMNS,
+    LOAN_SALTS,
+    OPENING_COLUMNS,
+    OPENINGS,
+    OpeningReads,
+    loan_salt_params,
+    opening_params,
+)
 from gateway.store.tables import CheckpointRow, EntryRow, LoanHeadRow, NodeRow, metadata
 
 __all__ = ["DEFAULT_SQLITE_NAME", "SqlStore", "from_us", "to_us"]
@@ -59,7 +68,7 @@ _ENTRIES = metadata.tables[str(EntryRow.__tablename__)]
 _NODES = metadata.tables[str(NodeRow.__tablename__)]
 _CHECKPOINTS = metadata.tables[str(CheckpointRow.__tablename__)]
 _HEADS = metadata.tables[str(LoanHeadRow.__tablename__)]
-_TABLES = [_ENTRIES, _NODES, _CHECKPOINTS, _HEADS]
+_TABLES = [_ENTRIES, _NODES, _CHECKPOINTS, _HEADS, OPENINGS, LOAN_SALTS]
 _IN_CHUNK = 500  # bound on parameters per IN (...) query
 _INT64 = (-(1 << 63), (1 << 63) - 1)  # the range of the INTEGER/BIGINT columns
 
@@ -175,7 +184,7 @@ def _by_first(pairs: Iterable[tuple[str, str]]) -> Iterable[tuple[str, Sequence[
             yield a, chunk
 
 
-class SqlStore:
+class SqlStore(OpeningReads):
     """:class:`gateway.store.base.Store` on SQLAlchemy (SQLite or PostgreSQL)."""
 
     def __init__(self, engine: Engine) -> None:
@@ -210,6 +219,8 @@ class SqlStore:
                 (_ENTRIES, _ENTRY_COLUMNS),
                 (_NODES, _NODE_COLUMNS),
                 (_CHECKPOINTS, _CHECKPOINT_COLUMNS),
+                (OPENINGS, OPENING_COLUMNS),
+                (LOAN_SALTS, LOAN_SALT_COLUMNS),
             )
         }
         self._guard(lambda: metadata.create_all(engine, tables=_TABLES))
@@ -316,6 +327,7 @@ class SqlStore:
         entries: Sequence[StoredEntry],
         nodes: Sequence[Node],
         checkpoint: StoredCheckpoint,
+        loan_salts: Sequence[LoanSalt] = (),
     ) -> None:
         heads: dict[tuple[str, str], dict[str, Any]] = {}
         for e in entries:
@@ -330,6 +342,8 @@ class SqlStore:
         entry_params = [_entry_params(e) for e in entries]
         node_params = list(nodes)
         head_params = list(heads.values())
+        opening_rows = opening_params(entries)
+        salt_rows = loan_salt_params(loan_salts)
         checkpoint_params = [
             (checkpoint.size, checkpoint.root, checkpoint.note, to_us(datetime.now(UTC)))
         ]
@@ -340,6 +354,8 @@ class SqlStore:
                     (_ENTRIES, entry_params),
                     (_NODES, node_params),
                     (_CHECKPOINTS, checkpoint_params),
+                    (OPENINGS, opening_rows),
+                    (LOAN_SALTS, salt_rows),
                 ):
                     if rows:  # an empty list would run the statement once, unbound
                         conn.exec_driver_sql(self._insert_sql[table.name], rows)

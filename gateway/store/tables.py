@@ -32,7 +32,15 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-__all__ = ["CheckpointRow", "EntryRow", "LoanHeadRow", "NodeRow", "metadata"]
+__all__ = [
+    "CheckpointRow",
+    "EntryRow",
+    "LoanHeadRow",
+    "LoanSaltRow",
+    "NodeRow",
+    "OpeningRow",
+    "metadata",
+]
 
 metadata = SQLModel.metadata
 
@@ -123,3 +131,35 @@ class LoanHeadRow(SQLModel, table=True):
     sequence: int = Field(sa_column=Column(BigInteger, nullable=False))
     leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     leaf_index: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+# ---------------------------------------------------------------- openings (leaf version 2)
+# A version 2 leaf shows its private record only as a salted commitment and its loan only
+# as an opaque key (court.evidence.leaf_v2). What opens it is kept here: each record's
+# salt with its owner and submitter (the rest of the private record is the entry's own
+# columns), and each loan's secret salt. Entries of version 1 have no opening row.
+
+
+class OpeningRow(SQLModel, table=True):
+    """What opens one version 2 leaf, besides the entry's own columns."""
+
+    __tablename__ = "openings"
+
+    leaf_index: int = Field(
+        sa_column=Column(_RowId, primary_key=True, autoincrement=False, nullable=False)
+    )
+    owner: str = Field(sa_column=Column(String(128), nullable=False))
+    submitter: str = Field(sa_column=Column(String(128), nullable=False))
+    record_salt: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    loan_salt: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class LoanSaltRow(SQLModel, table=True):
+    """The secret salt of one loan's opaque key, chosen at its first version 2 record."""
+
+    __tablename__ = "loan_salts"
+    __table_args__ = {"sqlite_with_rowid": False}  # one B-tree, keyed by the loan
+
+    owner: str = Field(sa_column=Column(String(128), primary_key=True, nullable=False))
+    loan_ref: str = Field(sa_column=Column(String(128), primary_key=True, nullable=False))
+    salt: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

@@ -22,7 +22,8 @@ from google.rpc import code_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from court.evidence.leaf import decode_leaf
+from court.evidence.leaf_v2 import PublicLeaf
+from court.evidence.opening import decode_any_leaf
 from court.verify.checkpoint import verify_checkpoint
 from court.verify.merkle import verify_consistency, verify_inclusion
 from court.verify.rfc6962 import leaf_hash
@@ -40,6 +41,7 @@ from gateway.api.errors import violations_of
 from notary.pki import load_tsa_signing_material
 from tests.support.gateway_proc import GatewayProcess, make_pki, write_config
 from tests.support.grpc_client import error_fields, rich_status, submission
+from tests.support.opened import opened
 from tests.support.procs import BIN, free_port
 
 
@@ -99,7 +101,7 @@ def check_receipt(gw: Gateway, s: common_pb2.EvidenceSubmission, r: common_pb2.R
     verify_inclusion(
         r.leaf_index, cp.size, leaf_hash(r.leaf), list(r.inclusion_proof.hashes), cp.root_hash
     )
-    leaf = decode_leaf(r.leaf)
+    leaf = opened(r)
     assert leaf.entry_id == r.entry_id and leaf.digest == s.digest
     assert leaf.token_sha256 == hashlib.sha256(r.timestamp_token).digest()
     assert leaf.loan_ref == s.loan_ref and leaf.loan_sequence == r.loan_sequence
@@ -113,7 +115,7 @@ def test_submit_evidence_receipt_is_complete_and_checkable(gw: Gateway) -> None:
     r = gw.submit(s)
     check_receipt(gw, s, r)
     assert r.loan_sequence == 1 and r.previous_leaf_hash == b""
-    assert decode_leaf(r.leaf).institution == "dev-bank"
+    assert opened(r).owner == "dev-bank"
 
 
 def test_token_verifies_with_stock_openssl(gw: Gateway, tmp_path: Path) -> None:
@@ -142,7 +144,7 @@ def test_loan_hash_chain_and_institution_header(gw: Gateway) -> None:
     # The same loan_ref at another institution is another loan.
     other = gw.submit(submission(ref), institution="bank-b")
     assert other.loan_sequence == 1
-    assert decode_leaf(other.leaf).institution == "bank-b"
+    assert opened(other).owner == "bank-b"
 
 
 def test_idempotency(gw: Gateway) -> None:
@@ -169,7 +171,7 @@ def test_all_algorithms_are_accepted(gw: Gateway) -> None:
     ):
         digest = hashlib.new(name, name.encode()).digest()
         r = gw.submit(submission(loan(), hash_algorithm=alg, digest=digest))
-        assert decode_leaf(r.leaf).hash_algorithm == name
+        assert opened(r).hash_algorithm == name
 
 
 def _bad(**changes: object) -> common_pb2.EvidenceSubmission:
@@ -309,7 +311,7 @@ def test_supersession(gw: Gateway) -> None:
     fix2 = gw.submit(submission(ref, supersedes=original.entry_id))
     record = gw.evidence.GetEvidence(ev.GetEvidenceRequest(entry_id=original.entry_id)).record
     assert list(record.superseded_by) == [fix1.entry_id, fix2.entry_id]
-    assert decode_leaf(fix1.leaf).supersedes == original.entry_id
+    assert opened(fix1).supersedes == original.entry_id
     correction = gw.evidence.GetEvidence(ev.GetEvidenceRequest(entry_id=fix1.entry_id)).record
     assert correction.submission.supersedes == original.entry_id
     assert list(correction.superseded_by) == []
@@ -435,6 +437,48 @@ def test_get_entries_caps_at_1000(gw: Gateway) -> None:
     assert size > 1000
     entries = gw.log.GetEntries(lg.GetEntriesRequest(start=0, end=size)).entries
     assert len(entries) == 1000 and entries[-1].leaf_index == 999
+
+
+def test_get_entries_serves_leaves_that_reveal_nothing(gw: Gateway) -> None:
+    ref = loan()
+    first = submission(ref, metadata={"agency": "collector-x", "channel": "sms-gateway-7"})
+    first_receipt = gw.submit(first)
+    second = submission(
+        ref, kind=common_pb2.EVIDENCE_KIND_COLLECTION_CALL, supersedes=first_receipt.entry_id
+    )
+    second_receipt = gw.submit(second)
+    third = submission(ref)  # the same loan_ref at another lender: another loan
+    third_receipt = gw.submit(third, institution="bank-b")
+    size = gw.log.GetCheckpoint(lg.GetCheckpointRequest()).checkpoint.size
+    start = first_receipt.leaf_index
+    served = gw.log.GetEntries(lg.GetEntriesRequest(start=start, end=size)).entries
+    leaves = {e.leaf_index: e.leaf for e in served}
+    ours = [first_receipt, second_receipt, third_receipt]
+    private = [
+        b"dev-bank",
+        b"bank-b",
+        ref.encode(),
+        b"collector-x",
+        b"sms-gateway-7",
+        first_receipt.entry_id.encode(),  # named by the second record's supersedes
+        *(s.digest for s in (first, second, third)),
+    ]  # (the kind has no place in a version 2 leaf: its structure is checked below)
+    for receipt in ours:
+        leaf = leaves[receipt.leaf_index]
+        assert leaf == receipt.leaf
+        public = decode_any_leaf(leaf)
+        assert isinstance(public, PublicLeaf) and public.version == 2
+        found = [p for p in private if p in leaf and p != public.entry_id.encode()]
+        assert not found, f"leaf {receipt.leaf_index} shows {found}"
+    keys = [decode_any_leaf(leaves[r.leaf_index]).loan_key for r in ours]  # type: ignore[union-attr]
+    assert keys[0] == keys[1] != keys[2]  # one opaque key per loan, linkable only with the salt
+    # The owner's opening opens the public leaf: the record it commits to is the one submitted.
+    record = opened(second_receipt)
+    assert (record.owner, record.loan_ref, record.digest) == ("dev-bank", ref, second.digest)
+    assert record.supersedes == first_receipt.entry_id and record.kind == "collection_call"
+    # Every leaf served is a public version 2 leaf.
+    for entry in gw.log.GetEntries(lg.GetEntriesRequest(start=0, end=min(size, 1000))).entries:
+        assert isinstance(decode_any_leaf(entry.leaf), PublicLeaf)
 
 
 @pytest.mark.parametrize(

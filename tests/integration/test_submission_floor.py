@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 import grpc
 import pytest
 
-from court.evidence.leaf import decode_leaf
 from evidence_gateway.v1 import evidence_service_pb2 as ev
 from evidence_gateway.v1 import evidence_service_pb2_grpc
 from gateway.api.errors import violations_of
 from tests.support.gateway_proc import GatewayProcess, make_pki
 from tests.support.grpc_client import rich_status, submission
+from tests.support.opened import opened
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_a_configured_floor_is_applied(
 ) -> None:
     old = submission("loan-1995", occurred_at=datetime(1995, 6, 1, tzinfo=UTC))
     receipt = evidence.SubmitEvidence(ev.SubmitEvidenceRequest(submission=old), timeout=30)
-    assert decode_leaf(receipt.receipt.leaf).occurred_at == datetime(1995, 6, 1, tzinfo=UTC)
+    assert opened(receipt.receipt).occurred_at == datetime(1995, 6, 1, tzinfo=UTC)
 
     older = submission("loan-1989", occurred_at=datetime(1989, 12, 31, tzinfo=UTC))
     with pytest.raises(grpc.RpcError) as info:

@@ -1,4 +1,4 @@
-"""A valid canonical leaf's fields for tests, and an independent DER encoder for any fields."""
+"""Valid canonical leaves (version 1 and 2) for tests, and an independent DER encoder of v1."""
 
 from __future__ import annotations
 
@@ -7,6 +7,13 @@ from datetime import UTC, datetime
 
 from court.der import encode_integer, encode_oid, tlv
 from court.evidence.leaf import HASH_OIDS, KIND_NUMBERS, LeafFields
+from court.evidence.leaf_v2 import (
+    PrivateRecord,
+    PublicLeaf,
+    derive_loan_key,
+    encode_private_record,
+    record_commitment,
+)
 
 BASE = LeafFields(
     entry_id="e1",
@@ -75,3 +82,37 @@ def hand_der(f: LeafFields) -> bytes:
             )
         ),
     )
+
+
+RECORD = PrivateRecord(
+    salt=bytes(range(32)),
+    owner="bank-a",
+    submitter="agency-7",
+    loan_ref="L-1",
+    kind="collection_call",
+    hash_algorithm="sha256",
+    digest=bytes(range(200, 232)),
+    occurred_at=datetime(2024, 5, 6, 7, 8, 9, 120000, tzinfo=UTC),
+    supersedes="e0",
+    metadata=(("agency", "a-17"), ("channel", "sms")),
+)
+LOAN_SALT = bytes(range(64, 96))
+
+
+def sample_record(**changes: object) -> PrivateRecord:
+    """`RECORD` with `changes` applied."""
+    return replace(RECORD, **changes)  # type: ignore[arg-type]
+
+
+def sample_public_leaf(record: PrivateRecord = RECORD, **changes: object) -> PublicLeaf:
+    """The version 2 leaf committing to ``record`` (loan salt LOAN_SALT), with ``changes``."""
+    leaf = PublicLeaf(
+        entry_id="e1",
+        loan_key=derive_loan_key(LOAN_SALT, record.owner, record.loan_ref),
+        loan_sequence=2,
+        received_at=datetime(2024, 5, 6, 7, 8, 10, tzinfo=UTC),
+        token_sha256=b"\x11" * 32,
+        commitment=record_commitment(encode_private_record(record)),
+        previous_leaf_hash=b"\x22" * 32,
+    )
+    return replace(leaf, **changes)  # type: ignore[arg-type]

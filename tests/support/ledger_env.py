@@ -11,7 +11,8 @@ from typing import Any
 
 from cryptography import x509
 
-from court.evidence.leaf import decode_leaf
+from court.evidence.leaf_v2 import PublicLeaf
+from court.evidence.opening import decode_any_leaf, open_leaf
 from court.verify.checkpoint import verify_checkpoint
 from court.verify.merkle import verify_inclusion
 from court.verify.rfc6962 import leaf_hash
@@ -91,9 +92,12 @@ class Env:
         cp = verify_checkpoint(r.checkpoint, self.vkey)
         assert cp.size == r.tree_size > r.leaf_index
         verify_inclusion(r.leaf_index, cp.size, leaf_hash(r.leaf), r.inclusion_proof, cp.root_hash)
-        leaf = decode_leaf(r.leaf)
+        public = decode_any_leaf(r.leaf)
+        assert isinstance(public, PublicLeaf) and r.opening is not None  # version 2, opened
+        leaf = open_leaf(public, r.opening)
         assert leaf.entry_id == r.entry_id
-        assert (leaf.institution, leaf.loan_ref, leaf.kind) == (s.institution, s.loan_ref, s.kind)
+        assert (leaf.owner, leaf.submitter) == (s.institution, s.institution)
+        assert (leaf.loan_ref, leaf.kind) == (s.loan_ref, s.kind)
         assert (leaf.hash_algorithm, leaf.digest) == (s.hash_algorithm, s.digest)
         assert leaf.occurred_at == s.occurred_at
         assert leaf.received_at == r.received_at

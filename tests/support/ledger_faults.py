@@ -18,7 +18,7 @@ from gateway.errors import GatewayError, Unavailable
 from gateway.ledger import Ledger
 from gateway.log.tree import NodeID
 from gateway.model import ItemResult, Submission
-from gateway.store.base import StoredCheckpoint, StoredEntry, StoreError
+from gateway.store.base import LoanSalt, StoredCheckpoint, StoredEntry, StoreError
 from gateway.store.sql import SqlStore
 from gateway.tsa import TokenSource
 
@@ -48,12 +48,16 @@ class FaultyStore:
         self.latest: StoredCheckpoint | None = None  # answered by latest_checkpoint if set
 
     def append_batch(
-        self, entries: Sequence[StoredEntry], nodes: Sequence[Any], checkpoint: StoredCheckpoint
+        self,
+        entries: Sequence[StoredEntry],
+        nodes: Sequence[Any],
+        checkpoint: StoredCheckpoint,
+        loan_salts: Sequence[LoanSalt] = (),
     ) -> None:
         if self.down or self.fail_before:
             self.fail_before = max(0, self.fail_before - 1)
             raise StoreError("injected: database unreachable")
-        self.inner.append_batch(entries, nodes, checkpoint)
+        self.inner.append_batch(entries, nodes, checkpoint, loan_salts)
         if self.hold:
             self.hold = False
             self.committed.set()

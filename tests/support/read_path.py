@@ -147,6 +147,8 @@ def exercise(ledger: Ledger, store: Store, s: Sample) -> None:
         "list_by_loan": lambda: store.list_by_loan("bank-a", "L-1", 2, 10),
         "loan_head": lambda: store.loan_head("bank-a", "L-2"),
         "loan_heads": lambda: store.loan_heads(heads),
+        "loan_salts": lambda: store.loan_salts([*heads, ("bank-b", "L-0")]),
+        "openings": lambda: store.openings([s.first.leaf_index, s.late.leaf_index, 1 << 40]),
         "entry_by_request": lambda: store.entry_by_request("bank-a", s.request_id),
         "entries_by_requests": lambda: store.entries_by_requests(
             [("bank-a", s.request_id), ("bank-a", "req-rp-2"), ("bank-b", "req-rp-3")]

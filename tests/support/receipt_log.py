@@ -1,7 +1,8 @@
 """A real receipt and the log around it, built the way the gateway builds them.
 
-A token from the notary engine, the canonical leaf naming it, a Merkle log
-(``gateway.log.tree``) and checkpoints signed with the log key
+A token from the notary engine, the canonical leaf naming it (version 2 with
+its opening, as the gateway writes it, or version 1 as earlier gateways did),
+a Merkle log (``gateway.log.tree``) and checkpoints signed with the log key
 (``gateway.log.checkpoint``): the receipt is for DOCUMENT at leaf INDEX of a
 log of SIZE leaves; the log then grows to NEWER leaves.
 """
@@ -18,6 +19,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from court.evidence.leaf import LeafFields, encode_leaf
+from court.evidence.leaf_v2 import (
+    PrivateRecord,
+    PublicLeaf,
+    derive_loan_key,
+    encode_private_record,
+    encode_public_leaf,
+    record_commitment,
+)
+from court.evidence.opening import LeafOpening
 from court.verify.checkpoint import parse_checkpoint
 from court.verify.receipt import ReceiptCopies
 from court.verify.record import ExpectedRecord, ReceiptInput
@@ -36,6 +46,7 @@ ENTRY_ID = f"entry-{INDEX}"
 OCCURRED = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
 RECEIVED = datetime(2026, 11, 1, 9, 30, 0, 123000, tzinfo=UTC)
 RECEIVED_NS = 1_793_525_400_123_000_000  # RECEIVED in nanoseconds since 1970
+LOAN_SALT = bytes(range(100, 132))
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,7 @@ class Log:
     newer: str
     consistency: list[bytes]
     newer_proof: list[bytes]  # of the leaf at INDEX, to the newer checkpoint
+    opening: LeafOpening | None = None  # of a version 2 leaf
 
     @property
     def copies(self) -> ReceiptCopies:
@@ -86,6 +98,7 @@ class Log:
             "roots": self.roots,
             "digest": hashlib.sha256(DOCUMENT).digest(),
             "hash_algorithm": "sha256",
+            "opening": self.opening,
         }
         return {**base, **changes}
 
@@ -107,6 +120,7 @@ class Log:
             "leaf_index": INDEX,
             "leaf": self.leaf,
             "timestamp_token": self.token,
+            "opening": self.opening,
         }
         return ExpectedRecord(**{**fields, **changes})
 
@@ -121,6 +135,7 @@ class Log:
             "proof_tree_size": SIZE,
             "proof": tuple(self.proof),
             "copies": self.copies,
+            "opening": self.opening,
         }
         return ReceiptInput(**{**fields, **changes})
 
@@ -144,10 +159,38 @@ class Log:
             loan_sequence=1,
         )
         message.received_at.FromDatetime(RECEIVED)
+        if self.opening is not None:
+            message.opening.private_record = self.opening.private_record
+            message.opening.loan_salt = self.opening.loan_salt
         return message
 
 
-def make_leaf(index: int, token: bytes, digest: bytes) -> bytes:
+def make_leaf(
+    index: int, token: bytes, digest: bytes, version: int = 2
+) -> tuple[bytes, LeafOpening | None]:
+    """The leaf of entry ``index`` (first of loan-42 of bank-a), with its opening (v2)."""
+    if version == 2:
+        record = encode_private_record(
+            PrivateRecord(
+                salt=hashlib.sha256(b"record salt %d" % index).digest(),
+                owner="bank-a",
+                submitter="bank-a",
+                loan_ref="loan-42",
+                kind="loan_contract",
+                hash_algorithm="sha256",
+                digest=digest,
+                occurred_at=OCCURRED,
+            )
+        )
+        leaf = PublicLeaf(
+            entry_id=f"entry-{index}",
+            loan_key=derive_loan_key(LOAN_SALT, "bank-a", "loan-42"),
+            loan_sequence=1,
+            received_at=RECEIVED,
+            token_sha256=hashlib.sha256(token).digest(),
+            commitment=record_commitment(record),
+        )
+        return encode_public_leaf(leaf), LeafOpening(record, LOAN_SALT)
     return encode_leaf(
         LeafFields(
             entry_id=f"entry-{index}",
@@ -161,16 +204,17 @@ def make_leaf(index: int, token: bytes, digest: bytes) -> bytes:
             token_sha256=hashlib.sha256(token).digest(),
             loan_sequence=1,
         )
-    )
+    ), None
 
 
-def build_log_on_pki(engine: TimeStampAuthority, pki_dir: Path) -> Log:
+def build_log_on_pki(engine: TimeStampAuthority, pki_dir: Path, version: int = 2) -> Log:
     """:func:`build_log` with the TSA roots and the log key of a `notary pki init` folder."""
     return build_log(
         engine,
         load_tsa_signing_material(pki_dir)[2],
         load_log_signing_key(pki_dir),
         load_log_verifier_key(pki_dir).origin,
+        version,
     )
 
 
@@ -179,17 +223,21 @@ def build_log(
     roots: list[x509.Certificate],
     log_key: Ed25519PrivateKey,
     origin: str,
+    version: int = 2,
 ) -> Log:
-    """NEWER leaves, each with a token from ``engine``; the receipt is the one at INDEX."""
+    """NEWER leaves of ``version``, each with a token from ``engine``; the receipt is the
+    one at INDEX."""
     nodes, tree = MemoryNodeStore(), CompactTree()
     ours: tuple[bytes, bytes] = (b"", b"")
+    opening: LeafOpening | None = None
     checkpoint = ""
     for i in range(NEWER):
         digest = hashlib.sha256(DOCUMENT if i == INDEX else b"doc %d" % i).digest()
         token = engine.issue("sha256", digest).token
-        leaf = make_leaf(i, token, digest)
+        leaf, leaf_opening = make_leaf(i, token, digest, version)
         if i == INDEX:
             ours = (leaf, token)
+            opening = leaf_opening
         nodes.put_nodes(tree.append_leaves([leaf_hash(leaf)]))
         if tree.size == SIZE:
             checkpoint = sign_checkpoint(origin, SIZE, tree.root(), log_key, origin)
@@ -206,4 +254,5 @@ def build_log(
         newer=newer,
         consistency=consistency_proof(nodes, SIZE, NEWER),
         newer_proof=inclusion_proof(nodes, INDEX, NEWER),
+        opening=opening,
     )

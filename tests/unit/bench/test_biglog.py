@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bench import biglog
-from court.evidence.leaf import decode_leaf
+from court.evidence.opening import decode_any_leaf
 from court.verify.checkpoint import verify_checkpoint
 from court.verify.merkle import verify_consistency
 from gateway.store.sql import DEFAULT_SQLITE_NAME, SqlStore
@@ -39,7 +39,7 @@ def test_loaded_log_verifies_and_a_build_resumes(
         verify_consistency(first.size, new.size, proof, first.root_hash, new.root_hash)
         for index in (0, 119, 120, 249, 250, 499):
             (_, leaf) = ledger.entries(index, index + 1)[0]
-            record = ledger.get(decode_leaf(leaf).entry_id)
+            record = ledger.get(decode_any_leaf(leaf).entry_id)
             assert record.submission.digest == biglog.digest_of(index)
             env.check_receipt(record.submission, record.receipt)  # token, leaf, proof
         records, _ = ledger.list_by_loan(biglog.INSTITUTION, "bench-loan-3", 1000, "")

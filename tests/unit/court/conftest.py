@@ -13,3 +13,10 @@ from tests.support.tsa import make_engine
 @pytest.fixture(scope="module")
 def log(pki_p256: Path, tmp_path_factory: pytest.TempPathFactory) -> Log:
     return build_log_on_pki(make_engine(pki_p256, tmp_path_factory.mktemp("tsa-state")), pki_p256)
+
+
+@pytest.fixture(scope="module")
+def log_v1(pki_p256: Path, tmp_path_factory: pytest.TempPathFactory) -> Log:
+    """The same log with version 1 leaves (fields in clear), as earlier gateways wrote them."""
+    engine = make_engine(pki_p256, tmp_path_factory.mktemp("tsa-state"))
+    return build_log_on_pki(engine, pki_p256, version=1)

@@ -30,6 +30,8 @@ from hypothesis import strategies as st
 from court.cli import main as court_verify
 from court.errors import CourtError
 from court.evidence.leaf import HASH_OIDS, KIND_NUMBERS, decode_leaf, encode_leaf
+from court.evidence.leaf_v2 import decode_private_record, encode_private_record, encode_public_leaf
+from court.evidence.opening import LeafOpening, decode_any_leaf, open_leaf
 from court.receipts import read_receipt, receipt_copies
 from court.verify.checkpoint import (
     parse_checkpoint,
@@ -48,7 +50,7 @@ from court.verify.merkle import (
 from court.verify.receipt import ReceiptCopies, verify_receipt
 from evidence_gateway.v1 import common_pb2
 from gateway.log.checkpoint import sign_note
-from tests.support.leaf import hand_der, sample_leaf
+from tests.support.leaf import LOAN_SALT, RECORD, hand_der, sample_leaf, sample_public_leaf
 from tests.support.procs import BIN
 from tests.support.receipt_log import DOCUMENT, Log
 
@@ -218,6 +220,31 @@ def wild_leaves(draw: st.DrawFn) -> bytes:
 @given(st.one_of(st.binary(), mutated(_LEAF, _DER_PIECES), wild_leaves()))
 def test_leaf_decoder(data: bytes) -> None:
     only_court_errors(lambda: decode_leaf(data))
+
+
+_LEAF_V2 = encode_public_leaf(sample_public_leaf())
+_RECORD_V2 = encode_private_record(RECORD)
+
+
+@FUZZ
+@given(
+    st.one_of(
+        st.binary(), mutated(_LEAF_V2, _DER_PIECES), mutated(_LEAF, _DER_PIECES), wild_leaves()
+    )
+)
+def test_any_leaf_decoder(data: bytes) -> None:
+    only_court_errors(lambda: decode_any_leaf(data))
+
+
+@FUZZ
+@given(
+    st.one_of(st.binary(), mutated(_RECORD_V2, _DER_PIECES)),
+    st.one_of(st.just(LOAN_SALT), st.binary(max_size=40)),
+)
+def test_opening(record: bytes, loan_salt: bytes) -> None:
+    leaf = sample_public_leaf()
+    only_court_errors(lambda: decode_private_record(record))
+    only_court_errors(lambda: open_leaf(leaf, LeafOpening(record, loan_salt)))
 
 
 # --------------------------------------------------------------------------- merkle

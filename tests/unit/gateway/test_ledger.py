@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from court.evidence.leaf import decode_leaf
+from court.evidence.opening import decode_any_leaf
 from court.verify.checkpoint import verify_checkpoint
 from court.verify.merkle import verify_consistency, verify_inclusion
 from court.verify.rfc6962 import leaf_hash
@@ -436,7 +436,7 @@ def test_reads_during_a_commit_answer_only_what_they_can_prove(env: Env) -> None
     try:
         assert store.committed.wait(10)
         [(index, leaf)] = store.inner.entries_range(1, 2)  # durable, not yet answered
-        record = ledger.get(decode_leaf(leaf).entry_id)
+        record = ledger.get(decode_any_leaf(leaf).entry_id)
         assert record.receipt.leaf_index == index == 1
         cp = verify_checkpoint(ledger.checkpoint(), env.vkey)
         assert cp.size == 2
@@ -684,7 +684,7 @@ def test_checkpoint_cache_stays_bounded(env: Env, monkeypatch: pytest.MonkeyPatc
     assert len(ledger._checkpoints) <= 3
     # older receipts still come back whole: their checkpoints are read from the store
     first = ledger.entries(0, 1)[0][1]
-    record = ledger.get(decode_leaf(first).entry_id)
+    record = ledger.get(decode_any_leaf(first).entry_id)
     assert verify_checkpoint(record.receipt.checkpoint, env.vkey).size == 1
 
 

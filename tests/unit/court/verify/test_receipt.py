@@ -12,6 +12,7 @@ import hashlib
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from court.cli import main as court_verify
+from court.evidence.leaf_v2 import derive_loan_key, record_commitment
+from court.evidence.opening import LeafOpening
 from court.verify.receipt import (
     CHECK_CHECKPOINT,
     CHECK_CONSISTENCY,
     CHECK_LEAF_DIGEST,
     CHECK_LEAF_FORMAT,
+    CHECK_LEAF_OPENING,
     CHECK_LEAF_TOKEN,
     CHECK_RECEIPT_CHECKPOINT,
     CHECK_RECEIPT_FIELDS,
@@ -107,6 +111,26 @@ def test_newer_checkpoint_and_consistency_proof(log: Log) -> None:
 # -------------------------------------------------------------------- tampering
 
 
+def _opened(log: Log) -> LeafOpening:
+    assert log.opening is not None
+    return log.opening
+
+
+def _commitment(log: Log) -> bytes:
+    return record_commitment(_opened(log).private_record)
+
+
+def _loan_key(log: Log) -> bytes:
+    return derive_loan_key(_opened(log).loan_salt, "bank-a", "loan-42")
+
+
+def _opening_with(log: Log, needle: bytes, offset: int) -> LeafOpening:
+    """The opening with one bit of ``needle`` in its private record flipped."""
+    record = _opened(log).private_record
+    at = record.index(needle) + offset
+    return replace(_opened(log), private_record=flip(record, at))
+
+
 def _leaf_offset(log: Log, needle: bytes) -> int:
     at = log.leaf.index(needle)
     assert log.leaf.count(needle) == 1
@@ -122,9 +146,24 @@ def _tamper_cases() -> list[tuple[str, Callable[[Log], dict[str, Any]], set[str]
             {CHECK_LEAF_FORMAT, CHECK_RECEIPT_INCLUSION},
         ),
         (
-            "leaf digest byte",
-            lambda g: g.kwargs(leaf=flip(g.leaf, _leaf_offset(g, sha(DOCUMENT).digest()) + 5)),
-            {CHECK_LEAF_DIGEST, CHECK_RECEIPT_INCLUSION},
+            "leaf commitment byte",  # the digest is in the opened private record only
+            lambda g: g.kwargs(leaf=flip(g.leaf, _leaf_offset(g, _commitment(g)) + 5)),
+            {CHECK_LEAF_OPENING, CHECK_RECEIPT_INCLUSION},
+        ),
+        (
+            "leaf loan key byte",
+            lambda g: g.kwargs(leaf=flip(g.leaf, _leaf_offset(g, _loan_key(g)))),
+            {CHECK_LEAF_OPENING, CHECK_RECEIPT_INCLUSION},
+        ),
+        (
+            "opening digest byte",  # canonical, but not what the leaf commits to
+            lambda g: g.kwargs(opening=_opening_with(g, sha(DOCUMENT).digest(), 3)),
+            {CHECK_LEAF_OPENING},
+        ),
+        (
+            "opening of another loan",
+            lambda g: g.kwargs(opening=replace(_opened(g), loan_salt=b"\x07" * 32)),
+            {CHECK_LEAF_OPENING},
         ),
         (
             "leaf token hash byte",
@@ -326,7 +365,7 @@ def test_record_without_and_with_a_held_receipt(log: Log) -> None:
     alone = _verify_record(log, None)
     assert alone.outcome is Outcome.VALID, alone.verdict.failures
     assert [c.name for c in alone.checks] == [*TOKEN_CHECKS, *RECORD_CHECKS]
-    assert all(alone.verdict[n].status is CheckStatus.NOT_RUN for n in RECORD_CHECKS[5:])
+    assert all(alone.verdict[n].status is CheckStatus.NOT_RUN for n in RECORD_CHECKS[6:])
     held = _verify_record(log, log.held())
     assert held.outcome is Outcome.VALID, held.verdict.failures
     assert [c.name for c in held.checks] == [*TOKEN_CHECKS, *RECORD_CHECKS]

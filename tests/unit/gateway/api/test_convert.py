@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 from google.protobuf import timestamp_pb2
 
+from court.evidence.opening import LeafOpening
+from court.receipts import receipt_opening
 from evidence_gateway.v1 import common_pb2
 from gateway.api import convert
-from gateway.model import EvidenceKind
+from gateway.model import EvidenceKind, Receipt
 from tests.support.grpc_client import submission
 
 
@@ -81,3 +84,29 @@ def test_milliseconds_sent_as_seconds_are_out_of_range() -> None:
     _, problems = convert.submission_from_proto(message, "bank-a", datetime.now(UTC))
     assert [f for f, _ in problems] == ["occurred_at"]
     assert "milliseconds sent as seconds" in problems[0][1]
+
+
+def test_a_receipt_carries_the_opening_of_a_version_2_leaf_only() -> None:
+    opening = LeafOpening(private_record=b"\x30\x00", loan_salt=b"\x07" * 32)
+    receipt = Receipt(
+        entry_id="e1",
+        leaf_index=3,
+        leaf=b"leaf",
+        timestamp_token=b"token",
+        checkpoint="not a note",
+        tree_size=4,
+        inclusion_proof=(),
+        received_at=datetime(2026, 1, 1, tzinfo=UTC),
+        loan_sequence=1,
+        previous_leaf_hash=b"",
+        opening=opening,
+    )
+    message = convert.receipt_to_proto(receipt)
+    assert message.HasField("opening")
+    assert (message.opening.private_record, message.opening.loan_salt) == (
+        opening.private_record,
+        opening.loan_salt,
+    )
+    assert receipt_opening(message) == opening  # what court-verify reads back
+    v1 = convert.receipt_to_proto(replace(receipt, opening=None))
+    assert not v1.HasField("opening") and receipt_opening(v1) is None

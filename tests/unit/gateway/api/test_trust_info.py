@@ -7,7 +7,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from court.receipts import receipt_copies
+from court.receipts import receipt_copies, receipt_opening
 from court.verify.receipt import verify_receipt
 from court.verify.token import verify_timestamp
 from evidence_gateway.v1 import common_pb2
@@ -67,6 +67,7 @@ def test_trust_info_alone_verifies_a_receipt(harness: Harness) -> None:
         tree_size=receipt.inclusion_proof.tree_size,
         inclusion_proof=list(receipt.inclusion_proof.hashes),
         copies=receipt_copies(receipt),
+        opening=receipt_opening(receipt),
         log_verifier_key=info.log_verifier_key,
         roots=roots,
         untrusted=untrusted,

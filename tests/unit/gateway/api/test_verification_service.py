@@ -11,7 +11,7 @@ import grpc
 import pytest
 from sqlalchemy import Connection, text
 
-from court.evidence.leaf import decode_leaf
+from court.evidence.opening import decode_any_leaf
 from court.verify.token import TOKEN_CHECKS
 from evidence_gateway.v1 import common_pb2
 from evidence_gateway.v1 import evidence_service_pb2 as ev
@@ -41,9 +41,9 @@ def test_valid_by_entry_id_lists_every_check_and_the_material(harness: Harness) 
     got = statuses(response)
     assert got["Signature valid"] == vf.CHECK_STATUS_PASSED
     assert got["Imprint matches"] == vf.CHECK_STATUS_PASSED
-    for name in RECORD_CHECKS[:5]:
+    for name in RECORD_CHECKS[:6]:  # "Leaf opening matches" included: a version 2 leaf
         assert got[name] == vf.CHECK_STATUS_PASSED, name
-    for name in RECORD_CHECKS[5:]:
+    for name in RECORD_CHECKS[6:]:
         assert got[name] == vf.CHECK_STATUS_NOT_RUN, name
     assert response.material.timestamp_token == receipt.timestamp_token
     assert response.material.leaf == receipt.leaf
@@ -51,6 +51,33 @@ def test_valid_by_entry_id_lists_every_check_and_the_material(harness: Harness) 
     assert response.material.inclusion_proof.tree_size == 2
     assert not response.material.HasField("consistency_proof")
     assert response.record.receipt.entry_id == receipt.entry_id
+    assert response.record.receipt.opening == receipt.opening  # the stored opening, rebuilt
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        pytest.param("record_salt", b"\x00" * 32, "commitment: ", id="record salt"),
+        pytest.param("loan_salt", b"\x00" * 32, "loan key: ", id="loan salt"),
+    ],
+)
+def test_a_stored_opening_that_does_not_open_the_leaf_is_invalid(
+    harness: Harness, column: str, value: bytes, reason: str
+) -> None:
+    receipt = register(harness)
+    with harness.store.inner.engine.begin() as db:  # the database's row is changed behind it
+        db.execute(
+            text(f"UPDATE openings SET {column} = :value WHERE leaf_index = :index"),
+            {"value": value, "index": receipt.leaf_index},
+        )
+    response = harness.verification.VerifyEvidence(
+        vf.VerifyEvidenceRequest(entry_id=receipt.entry_id)
+    )
+    assert response.verdict == vf.VERDICT_INVALID
+    (check,) = [c for c in response.checks if c.name == "Leaf opening matches"]
+    assert check.status == vf.CHECK_STATUS_FAILED
+    assert check.detail.startswith(reason)
+    assert statuses(response)["Leaf matches record"] == vf.CHECK_STATUS_NOT_RUN
 
 
 def test_by_digest_with_an_older_receipt_checks_consistency(harness: Harness) -> None:
@@ -267,7 +294,7 @@ def test_a_record_being_committed_verifies_valid(harness: Harness) -> None:
     try:
         assert harness.store.committed.wait(10)
         [(_, leaf)] = harness.store.inner.entries_range(1, 2)
-        entry_id = decode_leaf(leaf).entry_id
+        entry_id = decode_any_leaf(leaf).entry_id
         for request in (
             vf.VerifyEvidenceRequest(entry_id=entry_id),
             vf.VerifyEvidenceRequest(

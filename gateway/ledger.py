@@ -90,6 +90,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from court.evidence.leaf import LeafError, LeafFields, encode_leaf
 from court.verify.checkpoint import CheckpointError, parse_checkpoint, verify_checkpoint
+from gateway.access import LedgerAccess
 from gateway.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -196,7 +197,7 @@ class _OverlayReader:
         return [nodes[i] for i in ids]
 
 
-class Ledger(LedgerReads):
+class Ledger(LedgerReads, LedgerAccess):
     """Registers evidence with group commit and serves the log (see the module docstring).
 
     Thread-safe for readers; :meth:`submit` may be awaited from any event
@@ -545,26 +546,15 @@ class Ledger(LedgerReads):
                 s = p.item.submission
                 if s.supersedes is None:
                     continue
-                target = found.get(s.supersedes)
-                if target is None:
+                if not _may_supersede(s, found.get(s.supersedes)):
+                    # One answer whether the entry is missing, of another loan or
+                    # not the submitter's to correct: no existence oracle.
                     p.error = InvalidArgument(
                         [
                             (
                                 "supersedes",
-                                "names no registered entry; give the entry id of a receipt",
-                            )
-                        ]
-                    )
-                elif (target.submission.institution, target.submission.loan_ref) != (
-                    s.institution,
-                    s.loan_ref,
-                ):
-                    p.error = InvalidArgument(
-                        [
-                            (
-                                "supersedes",
-                                "names an entry of another loan; a record can only supersede "
-                                "a record of the same institution and loan_ref",
+                                "names no entry of this loan that you may correct; give the "
+                                "entry id of a receipt of the same owner and loan_ref",
                             )
                         ]
                     )
@@ -595,7 +585,7 @@ class Ledger(LedgerReads):
         # 4. leaves and per-loan chains (after the previous batch's commit)
         try:
             heads = store.loan_heads(
-                {(p.item.submission.institution, p.item.submission.loan_ref) for p in pending}
+                {(p.item.submission.owner, p.item.submission.loan_ref) for p in pending}
             )
         except StoreError as exc:
             self._requeue(self._fail(pending, exc))
@@ -611,7 +601,7 @@ class Ledger(LedgerReads):
         ids = new_entry_ids(len(pending))
         for p, entry_id in zip(pending, ids, strict=True):
             s = p.item.submission
-            loan = (s.institution, s.loan_ref)
+            loan = (s.owner, s.loan_ref)
             sequence, previous = chain.get(loan, (0, b""))
             try:
                 leaf = encode_leaf(
@@ -739,6 +729,17 @@ def _answer(item: _Item, result: ItemResult) -> None:
     """Give ``item`` its result unless it has one (call under the ledger's lock)."""
     if item.call.results[item.position] is None:
         item.call.resolve(item.position, result)
+
+
+def _may_supersede(s: Submission, target: StoredEntry | None) -> bool:
+    """Whether ``s`` may correct ``target``: a record of the same loan (owner and
+    loan_ref) that its submitter may read (a lender: any record of its loan; a
+    collection agency: its own)."""
+    if target is None:
+        return False
+    t = target.submission
+    same_loan = (t.owner, t.loan_ref) == (s.owner, s.loan_ref)
+    return same_loan and (s.institution == s.owner or t.institution == s.institution)
 
 
 def _store_down(exc: Exception) -> Unavailable:

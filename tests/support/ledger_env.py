@@ -36,6 +36,7 @@ def sub(
     data: bytes | None = None,
     supersedes: str | None = None,
     metadata: tuple[tuple[str, str], ...] = (("channel", "sms"),),
+    owner: str = "",
 ) -> Submission:
     return Submission(
         institution=institution,
@@ -47,6 +48,7 @@ def sub(
         occurred_at=NOW - timedelta(days=1),
         metadata=metadata,
         supersedes=supersedes,
+        owner=owner,
     )
 
 

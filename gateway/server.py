@@ -1,4 +1,9 @@
-"""The gRPC server: the three services, health checking and reflection.
+"""The gRPC server: the API's services, health checking and reflection.
+
+Every API call goes through two interceptors: :class:`CallLimit` (the cap on
+calls at once), then :class:`gateway.api.authz.Authorization` (who calls, and
+whether the authorization table lets its role make the call; see
+docs/access.md).
 
 ``run`` opens the ledger from the configuration, serves until SIGTERM or
 SIGINT, then stops accepting calls, lets running ones finish (a few seconds of

@@ -21,6 +21,7 @@ import grpc
 import pytest
 
 from evidence_gateway.v1 import (
+    access_service_pb2_grpc,
     evidence_service_pb2_grpc,
     log_service_pb2_grpc,
     verification_service_pb2_grpc,
@@ -48,6 +49,7 @@ class Harness:
     evidence: evidence_service_pb2_grpc.EvidenceServiceStub
     log: log_service_pb2_grpc.LogServiceStub
     verification: verification_service_pb2_grpc.VerificationServiceStub
+    access: access_service_pb2_grpc.AccessServiceStub
 
     def run(self, coro: object) -> object:
         """Run a coroutine on the server's loop and wait for it."""
@@ -126,6 +128,7 @@ def _start(
         evidence=evidence_service_pb2_grpc.EvidenceServiceStub(channel),
         log=log_service_pb2_grpc.LogServiceStub(channel),
         verification=verification_service_pb2_grpc.VerificationServiceStub(channel),
+        access=access_service_pb2_grpc.AccessServiceStub(channel),
     )
 
 

@@ -29,7 +29,14 @@ from typing import Final
 
 from gateway.authz.policy import Delegation
 from gateway.errors import GatewayError, InvalidArgument, Unavailable
-from gateway.model import ALL_LOANS, EvidenceKind, ItemResult, Receipt, Submission
+from gateway.model import (
+    ALL_LOANS,
+    INSTITUTIONS_LOAN,
+    EvidenceKind,
+    ItemResult,
+    Receipt,
+    Submission,
+)
 from gateway.store.base import DayCount, Store, StoredGrant, StoreError
 
 __all__ = [
@@ -37,6 +44,7 @@ __all__ = [
     "MAX_STATISTICS_DAYS",
     "GrantRequest",
     "LedgerAccess",
+    "change_document",
     "grant_document",
 ]
 
@@ -80,6 +88,24 @@ def grant_document(
     ).encode()
 
 
+def change_document(institution: str, change: str) -> bytes:
+    """The document an institution change record's digest is the SHA-256 of."""
+    return (
+        f"evidence-gateway institution change v1\ninstitution={institution}\nchange={change}\n"
+    ).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    """One record the gateway registers itself."""
+
+    request_id: str
+    loan_ref: str
+    kind: EvidenceKind
+    document: bytes
+    metadata: tuple[tuple[str, str], ...]
+
+
 def _request_id(kind: EvidenceKind, request_id: str, loan_ref: str) -> str:
     """The idempotency key of one loan's record of a grant call (distinct per loan)."""
     h = hashlib.sha256(f"{kind.value}\0{request_id}\0{loan_ref}".encode()).digest()
@@ -107,6 +133,45 @@ class LedgerAccess:
         except StoreError as exc:
             raise _store_down(exc) from exc
 
+    async def _register(
+        self, institution: str, specs: list[_Record], now: datetime, field: str
+    ) -> list[Receipt]:
+        """Register the gateway's own records of ``institution`` (its own loans); a
+        retried call (same request ids) gets the original receipts. An item's
+        InvalidArgument is reported on ``field``; other errors as they are."""
+        keys = [(institution, spec.request_id) for spec in specs]
+        try:
+            earlier = self._store.entries_by_requests(keys)
+        except StoreError as exc:
+            raise _store_down(exc) from exc
+        items = []
+        for spec, key in zip(specs, keys, strict=True):
+            old = earlier.get(key)
+            items.append(
+                Submission(
+                    institution=institution,
+                    owner=institution,
+                    request_id=spec.request_id,
+                    loan_ref=spec.loan_ref,
+                    kind=spec.kind,
+                    hash_algorithm="sha256",
+                    digest=hashlib.sha256(spec.document).digest(),
+                    # A retried call finds its records: same content, same time.
+                    occurred_at=old.submission.occurred_at if old is not None else now,
+                    metadata=spec.metadata,
+                )
+            )
+        receipts: list[Receipt] = []
+        for result in await self.submit(items):
+            if isinstance(result, InvalidArgument):
+                raise InvalidArgument(
+                    [(field, description) for _, description in result.violations]
+                )
+            if isinstance(result, GatewayError):
+                raise result
+            receipts.append(result)
+        return receipts
+
     async def record_grant(self, grant: GrantRequest, now: datetime) -> list[Receipt]:
         """Register one record per loan of ``grant``, then put it in (or out of) force.
 
@@ -116,45 +181,18 @@ class LedgerAccess:
         table, grants = _KINDS[grant.kind]
         loans = [ALL_LOANS] if grant.loan_refs is None else list(grant.loan_refs)
         expires = _iso(grant.expires_at) if grant.expires_at is not None else ""
-        keys = [(grant.owner, _request_id(grant.kind, grant.request_id, loan)) for loan in loans]
-        try:
-            earlier = self._store.entries_by_requests(keys)
-        except StoreError as exc:
-            raise _store_down(exc) from exc
-        items: list[Submission] = []
-        for loan, key in zip(loans, keys, strict=True):
-            old = earlier.get(key)
-            metadata = (
-                (("expires_at", expires), ("grantee", grant.grantee))
-                if expires
-                else (("grantee", grant.grantee),)
+        metadata = (("expires_at", expires),) if expires else ()
+        specs = [
+            _Record(
+                request_id=_request_id(grant.kind, grant.request_id, loan),
+                loan_ref=loan,
+                kind=grant.kind,
+                document=grant_document(grant.kind, grant.owner, grant.grantee, loan, expires),
+                metadata=(*metadata, ("grantee", grant.grantee)),
             )
-            items.append(
-                Submission(
-                    institution=grant.owner,
-                    owner=grant.owner,
-                    request_id=key[1],
-                    loan_ref=loan,
-                    kind=grant.kind,
-                    hash_algorithm="sha256",
-                    digest=hashlib.sha256(
-                        grant_document(grant.kind, grant.owner, grant.grantee, loan, expires)
-                    ).digest(),
-                    # A retried call finds its records: same content, same time.
-                    occurred_at=old.submission.occurred_at if old is not None else now,
-                    metadata=metadata,
-                )
-            )
-        results = await self.submit(items)
-        receipts: list[Receipt] = []
-        for result in results:
-            if isinstance(result, GatewayError):
-                if isinstance(result, InvalidArgument):
-                    raise InvalidArgument(
-                        [("loans", description) for _, description in result.violations]
-                    )
-                raise result
-            receipts.append(result)
+            for loan in loans
+        ]
+        receipts = await self._register(grant.owner, specs, now, "loans")
         try:
             if grants:
                 assert grant.expires_at is not None
@@ -176,6 +214,27 @@ class LedgerAccess:
         except StoreError as exc:
             raise _store_down(exc) from exc
         return receipts
+
+    async def record_institution_change(
+        self, operator: str, institution: str, change: str, request_id: str, now: datetime
+    ) -> Receipt:
+        """Register an operator's change to an institution (``change``: e.g. "register",
+        "suspend", "revoke", "rotate") as a record of kind ``institution_changed`` under
+        the loan_ref :data:`~gateway.model.INSTITUTIONS_LOAN` of ``operator``.
+
+        Its digest is the SHA-256 of :func:`change_document`; ``request_id`` makes a
+        retried change return the original receipt.
+        """
+        kind = EvidenceKind.INSTITUTION_CHANGED
+        spec = _Record(
+            request_id=_request_id(kind, request_id, institution),
+            loan_ref=INSTITUTIONS_LOAN,
+            kind=kind,
+            document=change_document(institution, change),
+            metadata=(("change", change), ("institution", institution)),
+        )
+        (receipt,) = await self._register(operator, [spec], now, "institution")
+        return receipt
 
     def statistics(self, first: datetime, last: datetime) -> list[DayCount]:
         """Counts of UTC days ``first`` to ``last`` (dates at midnight UTC), at most 366 days."""

@@ -17,6 +17,7 @@ from court.evidence.leaf import decode_leaf
 from court.verify.checkpoint import verify_checkpoint
 from court.verify.merkle import verify_consistency, verify_inclusion
 from court.verify.rfc6962 import leaf_hash
+from gateway.access import change_document
 from gateway.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -740,3 +741,27 @@ def test_store_signed_by_another_log_key_is_refused(env: Env, tmp_path: Path) ->
             log_key=Ed25519PrivateKey.generate(),
             log_origin=env.origin,
         )
+
+
+def test_an_institution_change_is_a_record_of_the_operator(env: Env) -> None:
+    ledger = env.open()
+    now = datetime.now(UTC)
+    first = asyncio.run(
+        ledger.record_institution_change("operator", "bank-a", "register", "chg-1", now)
+    )
+    again = asyncio.run(
+        ledger.record_institution_change("operator", "bank-a", "register", "chg-1", now)
+    )
+    assert again == first  # a retried change: the original receipt
+    leaf = decode_leaf(first.leaf)
+    assert (leaf.kind, leaf.institution, leaf.loan_ref) == (
+        "institution_changed",
+        "operator",
+        ":institutions",
+    )
+    assert leaf.metadata == (("change", "register"), ("institution", "bank-a"))
+    assert leaf.digest == hashlib.sha256(change_document("bank-a", "register")).digest()
+    second = asyncio.run(
+        ledger.record_institution_change("operator", "bank-a", "suspend", "chg-2", now)
+    )
+    assert second.loan_sequence == 2  # one chain of the operator's changes

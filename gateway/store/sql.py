@@ -51,6 +51,7 @@ from gateway.store.access import ACCESS_TABLES, AccessQueries, count_rows, visib
 from gateway.store.base import LoanHead, StoredCheckpoint, StoredEntry, StoreError
 from gateway.store.lock import StoreWriter, UnlockedWriter, take_writer_lock
 from gateway.store.tables import CheckpointRow, EntryRow, LoanHeadRow, NodeRow, metadata
+from gateway.store.upgrade import upgrade
 
 __all__ = ["DEFAULT_SQLITE_NAME", "SqlStore", "from_us", "to_us"]
 
@@ -217,6 +218,7 @@ class SqlStore(AccessQueries):
                 (_CHECKPOINTS, _CHECKPOINT_COLUMNS),
             )
         }
+        self._guard(lambda: upgrade(engine))  # an earlier version's layout, if any
         self._guard(lambda: metadata.create_all(engine, tables=_TABLES))
 
     # ---------------------------------------------------------------- opening

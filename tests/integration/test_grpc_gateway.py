@@ -287,6 +287,7 @@ def test_get_evidence(gw: Gateway) -> None:
     s = submission(loan(), metadata={"agency": "a-17"})
     r = gw.submit(s)
     record = gw.evidence.GetEvidence(ev.GetEvidenceRequest(entry_id=r.entry_id)).record
+    s.owner = "dev-bank"  # an empty owner is the submitter: the record names it
     assert record.submission == s
     assert record.receipt.entry_id == r.entry_id
     assert record.receipt.leaf == r.leaf and record.receipt.timestamp_token == r.timestamp_token
@@ -560,6 +561,7 @@ def test_health_serving(gw: Gateway) -> None:
         "evidence_gateway.v1.EvidenceService",
         "evidence_gateway.v1.LogService",
         "evidence_gateway.v1.VerificationService",
+        "evidence_gateway.v1.AccessService",
     ):
         status = stub.Check(health_pb2.HealthCheckRequest(service=service)).status
         assert status == health_pb2.HealthCheckResponse.SERVING, service
@@ -578,6 +580,7 @@ def test_reflection_lists_the_services(gw: Gateway) -> None:
         "evidence_gateway.v1.EvidenceService",
         "evidence_gateway.v1.LogService",
         "evidence_gateway.v1.VerificationService",
+        "evidence_gateway.v1.AccessService",
         "grpc.health.v1.Health",
         "grpc.reflection.v1alpha.ServerReflection",
     }

@@ -23,7 +23,7 @@ from gateway.api.caller import Resolver, Unauthenticated, set_current_caller
 from gateway.api.errors import abort, shown
 from gateway.authz.policy import decide
 from gateway.authz.roles import Caller
-from gateway.errors import PermissionDenied
+from gateway.errors import GatewayError, PermissionDenied
 
 __all__ = ["Authorization"]
 
@@ -58,6 +58,8 @@ class Authorization(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         except Unauthenticated as exc:
             self.denied += 1
             log.warning("unauthenticated call to %s: %s", method, shown(exc.message))
+            await abort(context, exc)
+        except GatewayError as exc:  # e.g. the institutions registry is unavailable
             await abort(context, exc)
         decision = decide(method, caller.role)
         if not decision.allowed:

@@ -288,3 +288,29 @@ def test_a_retried_grant_returns_the_original_receipts(harness: Harness) -> None
     with pytest.raises(grpc.RpcError) as info:
         delegate(harness, ["L-1", "L-2"], request_id="grant-1", expires_at=_later(days=9))
     assert info.value.code() is grpc.StatusCode.ALREADY_EXISTS
+
+
+def test_the_resolver_may_be_async_and_its_errors_are_the_call_s(
+    start_harness: Callable[..., Harness],
+) -> None:
+    from gateway.authz.roles import Caller
+    from gateway.errors import Unavailable
+
+    async def regulator(context: Any) -> Caller:
+        return Caller("reg-1", Role.REGULATOR)
+
+    h = start_harness(resolver=regulator)
+    assert h.log.GetCheckpoint(lg.GetCheckpointRequest()).checkpoint.size == 0
+    denied = pytest.raises(grpc.RpcError)
+    with denied as info:
+        h.evidence.GetEvidence(ev.GetEvidenceRequest(entry_id="abc"))
+    assert info.value.code() is grpc.StatusCode.PERMISSION_DENIED
+
+    def registry_down(context: Any) -> Caller:
+        raise Unavailable("the institutions registry is unavailable; retry later")
+
+    down = start_harness(resolver=registry_down)
+    with pytest.raises(grpc.RpcError) as info:
+        down.log.GetCheckpoint(lg.GetCheckpointRequest())
+    assert info.value.code() is grpc.StatusCode.UNAVAILABLE
+    assert info.value.details() == "the institutions registry is unavailable; retry later"

@@ -130,10 +130,11 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         return InvalidArgument(problems) if problems else submission
 
     async def _authorized(
-        self, caller: Caller, items: Sequence[Submission | GatewayError]
+        self, rpc: str, caller: Caller, items: Sequence[Submission | GatewayError]
     ) -> list[Submission | GatewayError]:
         """``items`` with each submission the caller may not write replaced by
-        PERMISSION_DENIED (:func:`gateway.authz.policy.submit_denial`).
+        PERMISSION_DENIED (:func:`gateway.authz.policy.submit_denial`), each
+        denial logged with the caller, the RPC and the reason.
 
         A collection agency's delegations are read once for all the items, per
         owning lender; a lender's need no read.
@@ -162,6 +163,13 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                     caller, item.owner, item.loan_ref, item.kind, delegations, now
                 )
                 if reason is not None:
+                    log.warning(
+                        "denied: caller %s (role %s) called %s: %s",
+                        caller.institution,
+                        caller.role.value,
+                        rpc,
+                        reason,
+                    )
                     out.append(PermissionDenied(reason))
                     continue
             out.append(item)
@@ -175,7 +183,9 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         if not request.HasField("submission"):
             raise InvalidArgument([("", "is required")])
         (item,) = await self._authorized(
-            caller, [self._submission(request.submission, caller.institution, self._clock())]
+            "SubmitEvidence",
+            caller,
+            [self._submission(request.submission, caller.institution, self._clock())],
         )
         if isinstance(item, GatewayError):
             raise item
@@ -196,7 +206,9 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
             )
         now = self._clock()
         items = await self._authorized(
-            caller, [self._submission(m, caller.institution, now) for m in request.submissions]
+            "BatchSubmitEvidence",
+            caller,
+            [self._submission(m, caller.institution, now) for m in request.submissions],
         )
         valid = [item for item in items if isinstance(item, Submission)]
         results = iter(await self._ledger.submit(valid) if valid else [])
@@ -359,7 +371,9 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
             budget.release(state.held)  # what the stream read and never answered
 
     async def _submit_chunk(self, caller: Caller, chunk: list[_StreamItem]) -> list[ItemResult]:
-        items = await self._authorized(caller, [item for _, item, _ in chunk])
+        items = await self._authorized(
+            "SubmitEvidenceStream", caller, [item for _, item, _ in chunk]
+        )
         valid = [item for item in items if isinstance(item, Submission)]
         results = iter(await self._submit_patiently(valid) if valid else [])
         return [next(results) if isinstance(item, Submission) else item for item in items]

@@ -7,6 +7,7 @@ is answered byte for byte as a record that does not exist.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -146,8 +147,11 @@ def test_a_lender_records_only_its_own_loans(harness: Harness) -> None:
 # ------------------------------------------------------------------ collection agencies
 
 
-def test_a_collector_writes_collection_kinds_for_delegated_loans_only(harness: Harness) -> None:
+def test_a_collector_writes_collection_kinds_for_delegated_loans_only(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
     h = harness
+    caplog.set_level(logging.WARNING, logger="gateway.api.evidence")
     call = submission("L-1", kind=CALL, owner="bank-a")
     before = error(lambda: submit(h, call, Role.COLLECTOR))
     assert before.code() is grpc.StatusCode.PERMISSION_DENIED
@@ -159,6 +163,12 @@ def test_a_collector_writes_collection_kinds_for_delegated_loans_only(harness: H
     assert error(lambda: submit(h, repayment, Role.COLLECTOR)).code() is (
         grpc.StatusCode.PERMISSION_DENIED
     )
+    denied = [r.getMessage() for r in caplog.records if r.getMessage().startswith("denied:")]
+    assert denied[-1].startswith(
+        "denied: caller agency-1 (role collector) called SubmitEvidence: "
+        "a collection agency records collection kinds only ("
+    )
+    assert denied[-1].endswith("not repayment")
     not_delegated = submission("L-2", kind=CALL, owner="bank-a")
     assert error(lambda: submit(h, not_delegated, Role.COLLECTOR)).code() is (
         grpc.StatusCode.PERMISSION_DENIED

@@ -294,3 +294,15 @@ def test_a_regulator_reads_counts_not_records(harness: Harness) -> None:
         )
     )
     assert bad.code() is grpc.StatusCode.INVALID_ARGUMENT and "to_day" in (bad.details() or "")
+
+
+def test_corrections_are_listed_only_to_those_who_may_read_them(harness: Harness) -> None:
+    h = harness
+    delegate(h, ["L-1"])
+    agency = submit(h, submission("L-1", kind=CALL, owner="bank-a"), Role.COLLECTOR)
+    fix = submit(h, submission("L-1", supersedes=agency.entry_id), Role.LENDER, "bank-a")
+    assert list(get(h, agency.entry_id, Role.LENDER, "bank-a").record.superseded_by) == [
+        fix.entry_id
+    ]
+    # The agency reads its record, but not the lender's correction, nor that one exists.
+    assert list(get(h, agency.entry_id, Role.COLLECTOR).record.superseded_by) == []

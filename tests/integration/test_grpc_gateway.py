@@ -13,7 +13,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import grpc
@@ -38,6 +38,7 @@ from evidence_gateway.v1 import log_service_pb2 as lg
 from evidence_gateway.v1 import verification_service_pb2 as vf
 from gateway.api.errors import violations_of
 from notary.pki import load_tsa_signing_material
+from tests.support.authz_matrix import Stubs, dev_headers, mismatches
 from tests.support.gateway_proc import GatewayProcess, make_pki, write_config
 from tests.support.grpc_client import error_fields, rich_status, submission
 from tests.support.procs import BIN, free_port
@@ -708,3 +709,15 @@ def test_http_tsa_down_is_unavailable_and_not_serving(tmp_path: Path) -> None:
         assert proc.stop() == 0
         notary.terminate()
         notary.wait(10)
+
+
+# ------------------------------------------------------------------ authorization
+
+
+def test_role_x_rpc_matrix_on_gateway_serve(gw: Gateway) -> None:
+    """Every RPC as every role against the real process (development identities for
+    now: the same table and interceptor serve the identities of client certificates)."""
+    stubs = Stubs.of(gw.channel)
+    wrong = mismatches(lambda role: replace(stubs, metadata=dev_headers(role)))
+    assert not wrong, "\n".join(wrong)
+    assert "denied: caller court-1 (role court) called" in gw.proc.log_path.read_text()

@@ -25,7 +25,7 @@ from evidence_gateway.v1 import log_service_pb2 as lg
 from gateway.authz.roles import Role
 from gateway.server import API_SERVICES
 from tests.support.authz_matrix import ALLOWED, Stubs, dev_headers, mismatches
-from tests.support.grpc_client import submission, timestamp
+from tests.support.grpc_client import error_fields, submission, timestamp
 from tests.unit.gateway.api.conftest import Harness
 
 who = dev_headers
@@ -169,3 +169,53 @@ def test_the_resolver_may_be_async_and_its_errors_are_the_call_s(
         down.log.GetCheckpoint(lg.GetCheckpointRequest())
     assert info.value.code() is grpc.StatusCode.UNAVAILABLE
     assert info.value.details() == "the institutions registry is unavailable; retry later"
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"loans": ac.LoanSelection()}, ["loans.loan_refs"]),
+        ({"loans": ac.LoanSelection(loan_refs=["L-1"], all_loans=True)}, ["loans.loan_refs"]),
+        ({"loans": ac.LoanSelection(loan_refs=["L-1", "L-1"])}, ["loans.loan_refs"]),
+        ({"loans": ac.LoanSelection(loan_refs=[":all-loans"])}, ["loans.loan_refs[0]"]),
+        ({"loans": ac.LoanSelection(loan_refs=["bad loan"])}, ["loans.loan_refs[0]"]),
+        ({"collector": "agency 1"}, ["collector"]),
+        ({"collector": "bank-a"}, ["collector"]),
+        ({"request_id": ""}, ["request_id"]),
+        ({"expires_at": None}, ["expires_at"]),
+        ({"expires_at": "past"}, ["expires_at"]),
+    ],
+)
+def test_a_bad_grant_names_the_field(
+    harness: Harness, fields: dict[str, Any], expected: list[str]
+) -> None:
+    values: dict[str, Any] = {
+        "request_id": "g-1",
+        "collector": "agency-1",
+        "loans": ac.LoanSelection(loan_refs=["L-1"]),
+        "expires_at": _later(days=1),
+        **fields,
+    }
+    if values["expires_at"] is None:
+        del values["expires_at"]
+    elif values["expires_at"] == "past":
+        values["expires_at"] = _later(seconds=-1)
+    with pytest.raises(grpc.RpcError) as info:
+        harness.access.DelegateLoans(ac.DelegateLoansRequest(**values), metadata=who(Role.LENDER))
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert error_fields(info.value) == expected
+    assert harness.ledger.size == 0  # nothing recorded
+
+
+def test_a_share_names_its_loans(harness: Harness) -> None:
+    with pytest.raises(grpc.RpcError) as info:
+        harness.access.ShareLoan(
+            ac.ShareLoanRequest(
+                request_id="s-1",
+                grantee="court-1",
+                loans=ac.LoanSelection(all_loans=True),
+                expires_at=_later(days=1),
+            ),
+            metadata=who(Role.LENDER),
+        )
+    assert error_fields(info.value) == ["loans.all_loans"]

@@ -14,6 +14,7 @@ __all__ = [
     "GatewayError",
     "InvalidArgument",
     "NotFound",
+    "PermissionDenied",
     "ResourceExhausted",
     "Unavailable",
 ]
@@ -66,6 +67,14 @@ class InvalidArgument(GatewayError):
 
 class NotFound(GatewayError):
     """The named entry (or leaf, or loan) does not exist."""
+
+
+class PermissionDenied(GatewayError):
+    """The caller's role may not make this call, or may not touch this loan.
+
+    Never used for a record the caller may not read: that is :class:`NotFound`,
+    exactly as for a record that does not exist.
+    """
 
 
 class AlreadyExists(GatewayError):

@@ -28,12 +28,7 @@ from court.evidence.opening import LeafOpening
 from gateway.model import Submission
 from gateway.store.base import StoredOpening
 
-__all__ = ["loan_owner", "new_salt", "opening_of", "seal"]
-
-
-def loan_owner(s: Submission) -> str:
-    """The lender owning the submission's loan: for now always the submitting institution."""
-    return s.institution
+__all__ = ["new_salt", "opening_of", "seal"]
 
 
 def new_salt() -> bytes:

@@ -92,6 +92,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from court.evidence.leaf import LeafError
 from court.verify.checkpoint import CheckpointError, parse_checkpoint, verify_checkpoint
+from gateway.access import LedgerAccess
 from gateway.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -100,7 +101,7 @@ from gateway.errors import (
     ResourceExhausted,
     Unavailable,
 )
-from gateway.leaves import loan_owner, new_salt, seal
+from gateway.leaves import new_salt, seal
 from gateway.log.checkpoint import make_verifier_key, sign_checkpoint
 from gateway.log.tree import (
     CompactTree,
@@ -206,7 +207,7 @@ class _OverlayReader:
         return [nodes[i] for i in ids]
 
 
-class Ledger(LedgerReads):
+class Ledger(LedgerReads, LedgerAccess):
     """Registers evidence with group commit and serves the log (see the module docstring).
 
     Thread-safe for readers; :meth:`submit` may be awaited from any event
@@ -555,26 +556,15 @@ class Ledger(LedgerReads):
                 s = p.item.submission
                 if s.supersedes is None:
                     continue
-                target = found.get(s.supersedes)
-                if target is None:
+                if not _may_supersede(s, found.get(s.supersedes)):
+                    # One answer whether the entry is missing, of another loan or
+                    # not the submitter's to correct: no existence oracle.
                     p.error = InvalidArgument(
                         [
                             (
                                 "supersedes",
-                                "names no registered entry; give the entry id of a receipt",
-                            )
-                        ]
-                    )
-                elif (target.submission.institution, target.submission.loan_ref) != (
-                    s.institution,
-                    s.loan_ref,
-                ):
-                    p.error = InvalidArgument(
-                        [
-                            (
-                                "supersedes",
-                                "names an entry of another loan; a record can only supersede "
-                                "a record of the same institution and loan_ref",
+                                "names no entry of this loan that you may correct; give the "
+                                "entry id of a receipt of the same owner and loan_ref",
                             )
                         ]
                     )
@@ -604,12 +594,9 @@ class Ledger(LedgerReads):
 
         # 4. leaves and per-loan chains (after the previous batch's commit)
         try:
-            heads = store.loan_heads(
-                {(p.item.submission.institution, p.item.submission.loan_ref) for p in pending}
-            )
-            salts = store.loan_salts(
-                {(loan_owner(p.item.submission), p.item.submission.loan_ref) for p in pending}
-            )
+            loans = {(p.item.submission.owner, p.item.submission.loan_ref) for p in pending}
+            heads = store.loan_heads(loans)
+            salts = store.loan_salts(loans)
         except StoreError as exc:
             self._requeue(self._fail(pending, exc))
             return
@@ -625,9 +612,9 @@ class Ledger(LedgerReads):
         ids = new_entry_ids(len(pending))
         for p, entry_id in zip(pending, ids, strict=True):
             s = p.item.submission
-            loan = (s.institution, s.loan_ref)
+            loan = (s.owner, s.loan_ref)
             sequence, previous = chain.get(loan, (0, b""))
-            owner = loan_owner(s)
+            owner = s.owner
             loan_salt = salts.get((owner, s.loan_ref))
             if loan_salt is None:  # the loan's first version 2 record
                 loan_salt = new_salt()
@@ -756,6 +743,17 @@ def _answer(item: _Item, result: ItemResult) -> None:
     """Give ``item`` its result unless it has one (call under the ledger's lock)."""
     if item.call.results[item.position] is None:
         item.call.resolve(item.position, result)
+
+
+def _may_supersede(s: Submission, target: StoredEntry | None) -> bool:
+    """Whether ``s`` may correct ``target``: a record of the same loan (owner and
+    loan_ref) that its submitter may read (a lender: any record of its loan; a
+    collection agency: its own)."""
+    if target is None:
+        return False
+    t = target.submission
+    same_loan = (t.owner, t.loan_ref) == (s.owner, s.loan_ref)
+    return same_loan and (s.institution == s.owner or t.institution == s.institution)
 
 
 def _store_down(exc: Exception) -> Unavailable:

@@ -32,13 +32,17 @@ from court.evidence.personal_data import find_personal_data
 from gateway.errors import GatewayError
 
 __all__ = [
+    "ALL_LOANS",
     "DEFAULT_MIN_OCCURRED_AT",
     "DIGEST_SIZES",
     "ENTRY_ID_PATTERN",
+    "GATEWAY_KINDS",
     "HASH_ALGORITHMS",
     "HASH_ALGORITHM_OIDS",
+    "INSTITUTIONS_LOAN",
     "MAX_FUTURE_SKEW",
     "MAX_METADATA_ENTRIES",
+    "RESERVED_LOAN_REFS",
     "EvidenceKind",
     "EvidenceRecord",
     "ItemResult",
@@ -47,9 +51,11 @@ __all__ = [
     "is_valid_entry_id",
     "new_entry_id",
     "new_entry_ids",
+    "validate_client_submission",
     "validate_entry_id",
     "validate_institution",
     "validate_loan_ref",
+    "validate_request_id",
     "validate_submission",
 ]
 
@@ -68,6 +74,12 @@ class EvidenceKind(StrEnum):
     SETTLEMENT_AGREEMENT = "settlement_agreement"
     DEBT_ASSIGNMENT = "debt_assignment"
     OTHER = "other"
+    # Recorded by the gateway itself (grants and admin actions), never submitted by a client.
+    LOAN_DELEGATED = "loan_delegated"
+    DELEGATION_REVOKED = "delegation_revoked"
+    LOAN_SHARED = "loan_shared"
+    SHARE_REVOKED = "share_revoked"
+    INSTITUTION_CHANGED = "institution_changed"
 
 
 # The value rules of the canonical leaf live once, in the court's leaf codec.
@@ -160,6 +172,15 @@ def validate_loan_ref(value: str, field_path: str = "loan_ref") -> list[tuple[st
     ]
 
 
+def validate_request_id(value: str, field_path: str = "request_id") -> list[tuple[str, str]]:
+    """Violations of the idempotency key rules (1-128 of ``[A-Za-z0-9._:-]``)."""
+    if isinstance(value, str) and _REQUEST_ID.fullmatch(value):
+        return []
+    return [
+        (field_path, "must be 1 to 128 characters from [A-Za-z0-9._:-]; a UUID is a good choice")
+    ]
+
+
 def validate_institution(value: str, field_path: str = "institution") -> list[tuple[str, str]]:
     """Violations of the institution identifier rules (1-128 of ``[A-Za-z0-9._:-]``)."""
     if isinstance(value, str) and _INSTITUTION.fullmatch(value):
@@ -171,7 +192,12 @@ def validate_institution(value: str, field_path: str = "institution") -> list[tu
 class Submission:
     """One evidence registration as the core sees it.
 
-    ``institution`` comes from the caller's identity, not from the request.
+    ``institution`` (the submitting institution) comes from the caller's
+    identity, not from the request. ``owner`` is the lender whose loan the
+    record belongs to: the submitter itself for a lender's own records, the
+    delegating lender for a collection agency's; empty means the submitter
+    (it is filled in on construction). A loan is ``(owner, loan_ref)``: its
+    records form one hash chain, whoever submitted them.
     ``occurred_at`` is an aware UTC datetime (microsecond precision, the
     precision recorded in the leaf). ``metadata`` is sorted by key.
     ``supersedes`` is ``None`` when the record corrects nothing. Two
@@ -187,6 +213,11 @@ class Submission:
     occurred_at: datetime
     metadata: tuple[tuple[str, str], ...] = ()
     supersedes: str | None = None
+    owner: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.owner:
+            object.__setattr__(self, "owner", self.institution)
 
 
 def validate_submission(
@@ -205,13 +236,9 @@ def validate_submission(
     """
     out: list[tuple[str, str]] = []
     out += validate_institution(s.institution)
-    if not isinstance(s.request_id, str) or not _REQUEST_ID.fullmatch(s.request_id):
-        out.append(
-            (
-                "request_id",
-                "must be 1 to 128 characters from [A-Za-z0-9._:-]; a UUID is a good choice",
-            )
-        )
+    if s.owner != s.institution:
+        out += validate_institution(s.owner, "owner")
+    out += validate_request_id(s.request_id)
     loan_ref = validate_loan_ref(s.loan_ref)
     out += loan_ref or _personal_data("loan_ref", s.loan_ref)
     try:
@@ -253,6 +280,41 @@ def validate_submission(
     out += _validate_metadata(s.metadata)
     if s.supersedes is not None:
         out += validate_entry_id(s.supersedes, "supersedes")
+    return out
+
+
+#: Kinds the gateway records itself (grants, admin actions); a client never submits them.
+GATEWAY_KINDS: Final = frozenset(
+    {
+        EvidenceKind.LOAN_DELEGATED,
+        EvidenceKind.DELEGATION_REVOKED,
+        EvidenceKind.LOAN_SHARED,
+        EvidenceKind.SHARE_REVOKED,
+        EvidenceKind.INSTITUTION_CHANGED,
+    }
+)
+#: The loan_ref under which a grant of all of a lender's loans is recorded.
+ALL_LOANS: Final = ":all-loans"
+#: The loan_ref under which an operator's changes to an institution are recorded.
+INSTITUTIONS_LOAN: Final = ":institutions"
+#: loan_refs the gateway records under itself; a client never submits them.
+RESERVED_LOAN_REFS: Final = frozenset({ALL_LOANS, INSTITUTIONS_LOAN})
+
+
+def validate_client_submission(s: Submission) -> list[tuple[str, str]]:
+    """What a client may not submit although the log holds it: the gateway's own kinds
+    and reserved loan_refs (on top of :func:`validate_submission`)."""
+    out: list[tuple[str, str]] = []
+    if s.kind in GATEWAY_KINDS:
+        out.append(
+            (
+                "kind",
+                f"{s.kind.value} is recorded by the gateway itself (AccessService); "
+                "submit a post-loan record kind",
+            )
+        )
+    if s.loan_ref in RESERVED_LOAN_REFS:
+        out.append(("loan_ref", f"{s.loan_ref} is reserved for the gateway's own records"))
     return out
 
 

@@ -18,6 +18,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 
 from court.evidence.leaf import LeafError
+from gateway.authz.policy import ReadScope
 from gateway.errors import InvalidArgument, NotFound, Unavailable
 from gateway.leaves import opening_of
 from gateway.log.tree import MissingNodeError, consistency_proof, inclusion_plan, inclusion_proof
@@ -179,9 +180,13 @@ class LedgerReads:
             for e in entries
         ]
 
-    def _records(self, entries: list[StoredEntry]) -> list[EvidenceRecord]:
+    def _records(
+        self, entries: list[StoredEntry], scope: ReadScope | None = None
+    ) -> list[EvidenceRecord]:
         try:
-            later = self._store.superseded_by(e.entry_id for e in entries) if entries else {}
+            later = (
+                self._store.superseded_by((e.entry_id for e in entries), scope) if entries else {}
+            )
         except StoreError as exc:
             raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
         return [
@@ -193,35 +198,48 @@ class LedgerReads:
             for e, receipt in zip(entries, self._receipts(entries), strict=True)
         ]
 
-    def get(self, entry_id: str) -> EvidenceRecord:
-        """The record with this entry id. :class:`NotFound` if there is none."""
+    def get(self, entry_id: str, scope: ReadScope | None = None) -> EvidenceRecord:
+        """The record with this entry id within ``scope`` (None: any).
+
+        :class:`NotFound` if there is none; a record outside ``scope`` is not
+        found, with the same message (the scope is a condition of the query).
+        """
         problems = validate_entry_id(entry_id)
         if problems:
             raise InvalidArgument(problems)
         visible = self.size
         try:
-            entry = self._store.get_entry(entry_id)
+            entry = self._store.get_entry(entry_id, scope)
         except StoreError as exc:
             raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
         if entry is None or entry.leaf_index >= visible:
             raise NotFound(f"no evidence record has the entry id {entry_id!r}; check the receipt")
-        return self._records([entry])[0]
+        return self._records([entry], scope)[0]
 
     def find(
-        self, hash_algorithm: str, digest: bytes, page_size: int, page_token: str
+        self,
+        hash_algorithm: str,
+        digest: bytes,
+        page_size: int,
+        page_token: str,
+        scope: ReadScope | None = None,
     ) -> tuple[list[EvidenceRecord], str]:
-        """Records with this digest, in log order; returns ``(records, next_page_token)``."""
+        """Records with this digest within ``scope``, in log order; returns
+        ``(records, next_page_token)``."""
         _check_digest(hash_algorithm, digest)
         return self._page(
             b"F",
             _fingerprint(hash_algorithm.encode(), digest),
             page_size,
             page_token,
-            lambda after, n: self._store.find_by_digest(hash_algorithm, digest, n, after),
+            lambda after, n: self._store.find_by_digest(hash_algorithm, digest, n, after, scope),
             lambda e: e.leaf_index,
+            scope,
         )
 
-    def entry_ids_by_digest(self, hash_algorithm: str, digest: bytes, limit: int) -> list[str]:
+    def entry_ids_by_digest(
+        self, hash_algorithm: str, digest: bytes, limit: int, scope: ReadScope | None = None
+    ) -> list[str]:
         """The entry ids of the first ``limit`` published records with this digest, in log order.
 
         Reads the ids only (one index range, no receipts): a bounded answer
@@ -232,24 +250,31 @@ class LedgerReads:
             raise ValueError("limit must be positive")
         visible = self.size
         try:
-            return self._store.entry_ids_by_digest(hash_algorithm, digest, limit, visible)
+            return self._store.entry_ids_by_digest(hash_algorithm, digest, limit, visible, scope)
         except StoreError as exc:
             raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
 
     def list_by_loan(
-        self, institution: str, loan_ref: str, page_size: int, page_token: str
+        self,
+        owner: str,
+        loan_ref: str,
+        page_size: int,
+        page_token: str,
+        scope: ReadScope | None = None,
     ) -> tuple[list[EvidenceRecord], str]:
-        """A loan's records in chain order; returns ``(records, next_page_token)``."""
-        problems = validate_loan_ref(loan_ref) + validate_institution(institution)
+        """The records of the loan ``(owner, loan_ref)`` within ``scope``, in chain order;
+        returns ``(records, next_page_token)``."""
+        problems = validate_loan_ref(loan_ref) + validate_institution(owner)
         if problems:
             raise InvalidArgument(problems)
         return self._page(
             b"L",
-            _fingerprint(institution.encode(), loan_ref.encode()),
+            _fingerprint(owner.encode(), loan_ref.encode()),
             page_size,
             page_token,
-            lambda after, n: self._store.list_by_loan(institution, loan_ref, max(after, 0), n),
+            lambda after, n: self._store.list_by_loan(owner, loan_ref, max(after, 0), n, scope),
             lambda e: e.loan_sequence,
+            scope,
         )
 
     def _page(
@@ -260,6 +285,7 @@ class LedgerReads:
         page_token: str,
         fetch: Callable[[int, int], list[StoredEntry]],
         position: Callable[[StoredEntry], int],
+        scope: ReadScope | None = None,
     ) -> tuple[list[EvidenceRecord], str]:
         """One page: ``fetch(after, n)`` reads n entries past the token's position."""
         limit = _page_size(page_size)
@@ -274,7 +300,7 @@ class LedgerReads:
         more = len(found) > limit
         found = found[:limit]
         token = _encode_token(kind, position(found[-1]), fingerprint) if more else ""
-        return self._records(found), token
+        return self._records(found, scope), token
 
     def checkpoint(self) -> str:
         """The latest published checkpoint (C2SP signed note text)."""

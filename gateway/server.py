@@ -1,4 +1,9 @@
-"""The gRPC server: the three services, health checking and reflection.
+"""The gRPC server: the API's services, health checking and reflection.
+
+Every API call goes through two interceptors: :class:`CallLimit` (the cap on
+calls at once), then :class:`gateway.api.authz.Authorization` (who calls, and
+whether the authorization table lets its role make the call; see
+docs/access.md).
 
 ``run`` opens the ledger from the configuration, serves until SIGTERM or
 SIGINT, then stops accepting calls, lets running ones finish (a few seconds of
@@ -39,6 +44,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from evidence_gateway.v1 import (
+    access_service_pb2,
+    access_service_pb2_grpc,
     evidence_service_pb2,
     evidence_service_pb2_grpc,
     log_service_pb2,
@@ -46,8 +53,10 @@ from evidence_gateway.v1 import (
     verification_service_pb2,
     verification_service_pb2_grpc,
 )
+from gateway.api.access import AccessServicer
+from gateway.api.authz import Authorization
 from gateway.api.call_limit import CallLimit
-from gateway.api.caller import DevCallers
+from gateway.api.caller import DevCallers, Resolver
 from gateway.api.evidence import EvidenceServicer
 from gateway.api.log import LogServicer
 from gateway.api.ports import LedgerPort
@@ -77,6 +86,7 @@ API_SERVICES: tuple[str, ...] = (
     evidence_service_pb2.DESCRIPTOR.services_by_name["EvidenceService"].full_name,
     log_service_pb2.DESCRIPTOR.services_by_name["LogService"].full_name,
     verification_service_pb2.DESCRIPTOR.services_by_name["VerificationService"].full_name,
+    access_service_pb2.DESCRIPTOR.services_by_name["AccessService"].full_name,
 )
 #: The health service that warns of certificates about to expire.
 CERTIFICATES_SERVICE = "evidence_gateway.certificates"
@@ -147,17 +157,22 @@ class GatewayServer:
         tsa_roots: Sequence[x509.Certificate],
         tsa_untrusted: Sequence[x509.Certificate],
         log_verifier_key: str,
+        resolver: Resolver | None = None,
     ) -> None:
         self.config = config
         self.ledger = ledger
         self.health = health.aio.HealthServicer()
-        callers = DevCallers(config.dev_institution)
         #: Counts and caps the API's calls (not health checks nor reflection).
         self.calls = CallLimit(config.max_concurrent_rpcs, UNLIMITED_SERVICES)
-        self.server = grpc.aio.server(options=server_options(config), interceptors=[self.calls])
+        #: Who calls, and whether the authorization table lets it (same exemptions).
+        self.authorization = Authorization(
+            resolver or DevCallers(config.dev_institution).resolve, UNLIMITED_SERVICES
+        )
+        self.server = grpc.aio.server(
+            options=server_options(config), interceptors=[self.calls, self.authorization]
+        )
         self.evidence = EvidenceServicer(
             ledger,
-            callers,
             stream_budget=ByteBudget(config.stream_buffer_bytes),
             stream_idle_seconds=config.stream_idle_seconds,
             min_occurred_at=config.min_occurred_at,
@@ -170,7 +185,6 @@ class GatewayServer:
         self._warned_at = 0.0
         verification = VerificationServicer(
             ledger,
-            callers,
             tsa_roots=tsa_roots,
             tsa_untrusted=tsa_untrusted,
             log_verifier_key=log_verifier_key,
@@ -181,7 +195,6 @@ class GatewayServer:
                 log_service_pb2_grpc.add_LogServiceServicer_to_server,
                 LogServicer(
                     ledger,
-                    callers,
                     trust_info(config, tsa_roots, tsa_untrusted, log_verifier_key),
                 ),
             ),
@@ -189,6 +202,7 @@ class GatewayServer:
                 verification_service_pb2_grpc.add_VerificationServiceServicer_to_server,
                 verification,
             ),
+            (access_service_pb2_grpc.add_AccessServiceServicer_to_server, AccessServicer(ledger)),
         ):
             add(servicer, self.server)  # type: ignore[no-untyped-call]
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)

@@ -43,7 +43,10 @@ ASN.1 module of version 1 (also in ``docs/leaf-format.md``)::
         loanContract(1), repaymentSchedule(2), repayment(3), overdueNotice(4),
         collateralStatus(5), collectionCall(6), collectionVisit(7),
         collectionMessage(8), settlementAgreement(9), debtAssignment(10),
-        other(11)
+        other(11),
+        -- recorded by the gateway itself: grants and admin actions
+        loanDelegated(12), delegationRevoked(13), loanShared(14),
+        shareRevoked(15), institutionChanged(16)
     }
 
     MetadataEntry ::= SEQUENCE {
@@ -166,6 +169,12 @@ KIND_NUMBERS: Final[dict[str, int]] = {
     "settlement_agreement": 9,
     "debt_assignment": 10,
     "other": 11,
+    # Recorded by the gateway itself: grants and admin actions.
+    "loan_delegated": 12,
+    "delegation_revoked": 13,
+    "loan_shared": 14,
+    "share_revoked": 15,
+    "institution_changed": 16,
 }
 
 #: Document hash algorithms: name -> (OID, digest size).

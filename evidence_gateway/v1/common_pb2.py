@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n evidence_gateway/v1/common.proto\x12\x13\x65vidence_gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"R\n\nCheckpoint\x12\x13\n\x0bsigned_note\x18\x01 \x01(\t\x12\x0e\n\x06origin\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x04\x12\x11\n\troot_hash\x18\x04 \x01(\x0c\"G\n\x0eInclusionProof\x12\x12\n\nleaf_index\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\x12\x0e\n\x06hashes\x18\x03 \x03(\x0c\"F\n\x10\x43onsistencyProof\x12\x11\n\tfrom_size\x18\x01 \x01(\x04\x12\x0f\n\x07to_size\x18\x02 \x01(\x04\x12\x0e\n\x06hashes\x18\x03 \x03(\x0c\"\xf6\x02\n\x12\x45videnceSubmission\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08loan_ref\x18\x02 \x01(\t\x12/\n\x04kind\x18\x03 \x01(\x0e\x32!.evidence_gateway.v1.EvidenceKind\x12:\n\x0ehash_algorithm\x18\x04 \x01(\x0e\x32\".evidence_gateway.v1.HashAlgorithm\x12\x0e\n\x06\x64igest\x18\x05 \x01(\x0c\x12/\n\x0boccurred_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12G\n\x08metadata\x18\x07 \x03(\x0b\x32\x35.evidence_gateway.v1.EvidenceSubmission.MetadataEntry\x12\x12\n\nsupersedes\x18\x08 \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xe0\x02\n\x07Receipt\x12\x10\n\x08\x65ntry_id\x18\x01 \x01(\t\x12\x12\n\nleaf_index\x18\x02 \x01(\x04\x12\x0c\n\x04leaf\x18\x03 \x01(\x0c\x12\x17\n\x0ftimestamp_token\x18\x04 \x01(\x0c\x12\x33\n\ncheckpoint\x18\x05 \x01(\x0b\x32\x1f.evidence_gateway.v1.Checkpoint\x12<\n\x0finclusion_proof\x18\x06 \x01(\x0b\x32#.evidence_gateway.v1.InclusionProof\x12/\n\x0breceived_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rloan_sequence\x18\x08 \x01(\x04\x12\x1a\n\x12previous_leaf_hash\x18\t \x01(\x0c\x12\x31\n\x07opening\x18\n \x01(\x0b\x32 .evidence_gateway.v1.LeafOpening\"8\n\x0bLeafOpening\x12\x16\n\x0eprivate_record\x18\x01 \x01(\x0c\x12\x11\n\tloan_salt\x18\x02 \x01(\x0c\"\xa8\x01\n\x0e\x45videnceRecord\x12;\n\nsubmission\x18\x01 \x01(\x0b\x32\'.evidence_gateway.v1.EvidenceSubmission\x12-\n\x07receipt\x18\x02 \x01(\x0b\x32\x1c.evidence_gateway.v1.Receipt\x12\x13\n\x0binstitution\x18\x03 \x01(\t\x12\x15\n\rsuperseded_by\x18\x04 \x03(\t*\x98\x01\n\rHashAlgorithm\x12\x1e\n\x1aHASH_ALGORITHM_UNSPECIFIED\x10\x00\x12\x19\n\x15HASH_ALGORITHM_SHA256\x10\x01\x12\x19\n\x15HASH_ALGORITHM_SHA384\x10\x02\x12\x19\n\x15HASH_ALGORITHM_SHA512\x10\x03\x12\x16\n\x12HASH_ALGORITHM_SM3\x10\x04*\xa9\x03\n\x0c\x45videnceKind\x12\x1d\n\x19\x45VIDENCE_KIND_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x45VIDENCE_KIND_LOAN_CONTRACT\x10\x01\x12$\n EVIDENCE_KIND_REPAYMENT_SCHEDULE\x10\x02\x12\x1b\n\x17\x45VIDENCE_KIND_REPAYMENT\x10\x03\x12 \n\x1c\x45VIDENCE_KIND_OVERDUE_NOTICE\x10\x04\x12#\n\x1f\x45VIDENCE_KIND_COLLATERAL_STATUS\x10\x05\x12!\n\x1d\x45VIDENCE_KIND_COLLECTION_CALL\x10\x06\x12\"\n\x1e\x45VIDENCE_KIND_COLLECTION_VISIT\x10\x07\x12$\n EVIDENCE_KIND_COLLECTION_MESSAGE\x10\x08\x12&\n\"EVIDENCE_KIND_SETTLEMENT_AGREEMENT\x10\t\x12!\n\x1d\x45VIDENCE_KIND_DEBT_ASSIGNMENT\x10\n\x12\x17\n\x13\x45VIDENCE_KIND_OTHER\x10\x0b\x42\x9e\x01\n#cn.courtevidence.evidencegateway.v1B\x0b\x43ommonProtoP\x01ZEcourtevidence.cn/gateway/gen/go/evidence_gateway/v1;evidencegatewayv1\xaa\x02 CourtEvidence.EvidenceGateway.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n evidence_gateway/v1/common.proto\x12\x13\x65vidence_gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"R\n\nCheckpoint\x12\x13\n\x0bsigned_note\x18\x01 \x01(\t\x12\x0e\n\x06origin\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x04\x12\x11\n\troot_hash\x18\x04 \x01(\x0c\"G\n\x0eInclusionProof\x12\x12\n\nleaf_index\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\x12\x0e\n\x06hashes\x18\x03 \x03(\x0c\"F\n\x10\x43onsistencyProof\x12\x11\n\tfrom_size\x18\x01 \x01(\x04\x12\x0f\n\x07to_size\x18\x02 \x01(\x04\x12\x0e\n\x06hashes\x18\x03 \x03(\x0c\"\x85\x03\n\x12\x45videnceSubmission\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08loan_ref\x18\x02 \x01(\t\x12/\n\x04kind\x18\x03 \x01(\x0e\x32!.evidence_gateway.v1.EvidenceKind\x12:\n\x0ehash_algorithm\x18\x04 \x01(\x0e\x32\".evidence_gateway.v1.HashAlgorithm\x12\x0e\n\x06\x64igest\x18\x05 \x01(\x0c\x12/\n\x0boccurred_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12G\n\x08metadata\x18\x07 \x03(\x0b\x32\x35.evidence_gateway.v1.EvidenceSubmission.MetadataEntry\x12\x12\n\nsupersedes\x18\x08 \x01(\t\x12\r\n\x05owner\x18\t \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xe0\x02\n\x07Receipt\x12\x10\n\x08\x65ntry_id\x18\x01 \x01(\t\x12\x12\n\nleaf_index\x18\x02 \x01(\x04\x12\x0c\n\x04leaf\x18\x03 \x01(\x0c\x12\x17\n\x0ftimestamp_token\x18\x04 \x01(\x0c\x12\x33\n\ncheckpoint\x18\x05 \x01(\x0b\x32\x1f.evidence_gateway.v1.Checkpoint\x12<\n\x0finclusion_proof\x18\x06 \x01(\x0b\x32#.evidence_gateway.v1.InclusionProof\x12/\n\x0breceived_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rloan_sequence\x18\x08 \x01(\x04\x12\x1a\n\x12previous_leaf_hash\x18\t \x01(\x0c\x12\x31\n\x07opening\x18\n \x01(\x0b\x32 .evidence_gateway.v1.LeafOpening\"8\n\x0bLeafOpening\x12\x16\n\x0eprivate_record\x18\x01 \x01(\x0c\x12\x11\n\tloan_salt\x18\x02 \x01(\x0c\"\xa8\x01\n\x0e\x45videnceRecord\x12;\n\nsubmission\x18\x01 \x01(\x0b\x32\'.evidence_gateway.v1.EvidenceSubmission\x12-\n\x07receipt\x18\x02 \x01(\x0b\x32\x1c.evidence_gateway.v1.Receipt\x12\x13\n\x0binstitution\x18\x03 \x01(\t\x12\x15\n\rsuperseded_by\x18\x04 \x03(\t*\x98\x01\n\rHashAlgorithm\x12\x1e\n\x1aHASH_ALGORITHM_UNSPECIFIED\x10\x00\x12\x19\n\x15HASH_ALGORITHM_SHA256\x10\x01\x12\x19\n\x15HASH_ALGORITHM_SHA384\x10\x02\x12\x19\n\x15HASH_ALGORITHM_SHA512\x10\x03\x12\x16\n\x12HASH_ALGORITHM_SM3\x10\x04*\xd8\x04\n\x0c\x45videnceKind\x12\x1d\n\x19\x45VIDENCE_KIND_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x45VIDENCE_KIND_LOAN_CONTRACT\x10\x01\x12$\n EVIDENCE_KIND_REPAYMENT_SCHEDULE\x10\x02\x12\x1b\n\x17\x45VIDENCE_KIND_REPAYMENT\x10\x03\x12 \n\x1c\x45VIDENCE_KIND_OVERDUE_NOTICE\x10\x04\x12#\n\x1f\x45VIDENCE_KIND_COLLATERAL_STATUS\x10\x05\x12!\n\x1d\x45VIDENCE_KIND_COLLECTION_CALL\x10\x06\x12\"\n\x1e\x45VIDENCE_KIND_COLLECTION_VISIT\x10\x07\x12$\n EVIDENCE_KIND_COLLECTION_MESSAGE\x10\x08\x12&\n\"EVIDENCE_KIND_SETTLEMENT_AGREEMENT\x10\t\x12!\n\x1d\x45VIDENCE_KIND_DEBT_ASSIGNMENT\x10\n\x12\x17\n\x13\x45VIDENCE_KIND_OTHER\x10\x0b\x12 \n\x1c\x45VIDENCE_KIND_LOAN_DELEGATED\x10\x0c\x12$\n EVIDENCE_KIND_DELEGATION_REVOKED\x10\r\x12\x1d\n\x19\x45VIDENCE_KIND_LOAN_SHARED\x10\x0e\x12\x1f\n\x1b\x45VIDENCE_KIND_SHARE_REVOKED\x10\x0f\x12%\n!EVIDENCE_KIND_INSTITUTION_CHANGED\x10\x10\x42\x9e\x01\n#cn.courtevidence.evidencegateway.v1B\x0b\x43ommonProtoP\x01ZEcourtevidence.cn/gateway/gen/go/evidence_gateway/v1;evidencegatewayv1\xaa\x02 CourtEvidence.EvidenceGateway.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,10 +35,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'\n#cn.courtevidence.evidencegateway.v1B\013CommonProtoP\001ZEcourtevidence.cn/gateway/gen/go/evidence_gateway/v1;evidencegatewayv1\252\002 CourtEvidence.EvidenceGateway.V1'
   _globals['_EVIDENCESUBMISSION_METADATAENTRY']._loaded_options = None
   _globals['_EVIDENCESUBMISSION_METADATAENTRY']._serialized_options = b'8\001'
-  _globals['_HASHALGORITHM']._serialized_start=1281
-  _globals['_HASHALGORITHM']._serialized_end=1433
-  _globals['_EVIDENCEKIND']._serialized_start=1436
-  _globals['_EVIDENCEKIND']._serialized_end=1861
+  _globals['_HASHALGORITHM']._serialized_start=1296
+  _globals['_HASHALGORITHM']._serialized_end=1448
+  _globals['_EVIDENCEKIND']._serialized_start=1451
+  _globals['_EVIDENCEKIND']._serialized_end=2051
   _globals['_CHECKPOINT']._serialized_start=90
   _globals['_CHECKPOINT']._serialized_end=172
   _globals['_INCLUSIONPROOF']._serialized_start=174
@@ -46,13 +46,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONSISTENCYPROOF']._serialized_start=247
   _globals['_CONSISTENCYPROOF']._serialized_end=317
   _globals['_EVIDENCESUBMISSION']._serialized_start=320
-  _globals['_EVIDENCESUBMISSION']._serialized_end=694
-  _globals['_EVIDENCESUBMISSION_METADATAENTRY']._serialized_start=647
-  _globals['_EVIDENCESUBMISSION_METADATAENTRY']._serialized_end=694
-  _globals['_RECEIPT']._serialized_start=697
-  _globals['_RECEIPT']._serialized_end=1049
-  _globals['_LEAFOPENING']._serialized_start=1051
-  _globals['_LEAFOPENING']._serialized_end=1107
-  _globals['_EVIDENCERECORD']._serialized_start=1110
-  _globals['_EVIDENCERECORD']._serialized_end=1278
+  _globals['_EVIDENCESUBMISSION']._serialized_end=709
+  _globals['_EVIDENCESUBMISSION_METADATAENTRY']._serialized_start=662
+  _globals['_EVIDENCESUBMISSION_METADATAENTRY']._serialized_end=709
+  _globals['_RECEIPT']._serialized_start=712
+  _globals['_RECEIPT']._serialized_end=1064
+  _globals['_LEAFOPENING']._serialized_start=1066
+  _globals['_LEAFOPENING']._serialized_end=1122
+  _globals['_EVIDENCERECORD']._serialized_start=1125
+  _globals['_EVIDENCERECORD']._serialized_end=1293
 # @@protoc_insertion_point(module_scope)

@@ -32,6 +32,11 @@ class EvidenceKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVIDENCE_KIND_SETTLEMENT_AGREEMENT: _ClassVar[EvidenceKind]
     EVIDENCE_KIND_DEBT_ASSIGNMENT: _ClassVar[EvidenceKind]
     EVIDENCE_KIND_OTHER: _ClassVar[EvidenceKind]
+    EVIDENCE_KIND_LOAN_DELEGATED: _ClassVar[EvidenceKind]
+    EVIDENCE_KIND_DELEGATION_REVOKED: _ClassVar[EvidenceKind]
+    EVIDENCE_KIND_LOAN_SHARED: _ClassVar[EvidenceKind]
+    EVIDENCE_KIND_SHARE_REVOKED: _ClassVar[EvidenceKind]
+    EVIDENCE_KIND_INSTITUTION_CHANGED: _ClassVar[EvidenceKind]
 HASH_ALGORITHM_UNSPECIFIED: HashAlgorithm
 HASH_ALGORITHM_SHA256: HashAlgorithm
 HASH_ALGORITHM_SHA384: HashAlgorithm
@@ -49,6 +54,11 @@ EVIDENCE_KIND_COLLECTION_MESSAGE: EvidenceKind
 EVIDENCE_KIND_SETTLEMENT_AGREEMENT: EvidenceKind
 EVIDENCE_KIND_DEBT_ASSIGNMENT: EvidenceKind
 EVIDENCE_KIND_OTHER: EvidenceKind
+EVIDENCE_KIND_LOAN_DELEGATED: EvidenceKind
+EVIDENCE_KIND_DELEGATION_REVOKED: EvidenceKind
+EVIDENCE_KIND_LOAN_SHARED: EvidenceKind
+EVIDENCE_KIND_SHARE_REVOKED: EvidenceKind
+EVIDENCE_KIND_INSTITUTION_CHANGED: EvidenceKind
 
 class Checkpoint(_message.Message):
     __slots__ = ("signed_note", "origin", "size", "root_hash")
@@ -83,7 +93,7 @@ class ConsistencyProof(_message.Message):
     def __init__(self, from_size: _Optional[int] = ..., to_size: _Optional[int] = ..., hashes: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class EvidenceSubmission(_message.Message):
-    __slots__ = ("request_id", "loan_ref", "kind", "hash_algorithm", "digest", "occurred_at", "metadata", "supersedes")
+    __slots__ = ("request_id", "loan_ref", "kind", "hash_algorithm", "digest", "occurred_at", "metadata", "supersedes", "owner")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -99,6 +109,7 @@ class EvidenceSubmission(_message.Message):
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     SUPERSEDES_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     loan_ref: str
     kind: EvidenceKind
@@ -107,7 +118,8 @@ class EvidenceSubmission(_message.Message):
     occurred_at: _timestamp_pb2.Timestamp
     metadata: _containers.ScalarMap[str, str]
     supersedes: str
-    def __init__(self, request_id: _Optional[str] = ..., loan_ref: _Optional[str] = ..., kind: _Optional[_Union[EvidenceKind, str]] = ..., hash_algorithm: _Optional[_Union[HashAlgorithm, str]] = ..., digest: _Optional[bytes] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., supersedes: _Optional[str] = ...) -> None: ...
+    owner: str
+    def __init__(self, request_id: _Optional[str] = ..., loan_ref: _Optional[str] = ..., kind: _Optional[_Union[EvidenceKind, str]] = ..., hash_algorithm: _Optional[_Union[HashAlgorithm, str]] = ..., digest: _Optional[bytes] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., supersedes: _Optional[str] = ..., owner: _Optional[str] = ...) -> None: ...
 
 class Receipt(_message.Message):
     __slots__ = ("entry_id", "leaf_index", "leaf", "timestamp_token", "checkpoint", "inclusion_proof", "received_at", "loan_sequence", "previous_leaf_hash", "opening")

@@ -98,9 +98,11 @@ class EvidenceServiceServicer:
 
         Errors: INVALID_ARGUMENT (with google.rpc.BadRequest naming each bad
         field, e.g. "submission.digest"); ALREADY_EXISTS (request_id already
-        used with different content); RESOURCE_EXHAUSTED (queue full; retry with
-        back-off); UNAVAILABLE (store or time-stamp authority down; retrying
-        with the same request_id is always safe).
+        used with different content); PERMISSION_DENIED (the caller may not
+        record this kind for this loan: see EvidenceSubmission.owner);
+        RESOURCE_EXHAUSTED (queue full; retry with back-off); UNAVAILABLE (store
+        or time-stamp authority down; retrying with the same request_id is
+        always safe).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -141,7 +143,8 @@ class EvidenceServiceServicer:
     def GetEvidence(self, request, context):
         """Returns one record by its entry id.
 
-        Errors: INVALID_ARGUMENT (malformed entry_id); NOT_FOUND; UNAVAILABLE.
+        Errors: INVALID_ARGUMENT (malformed entry_id); NOT_FOUND (also for a
+        record the caller may not read, with the same message); UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -155,7 +158,8 @@ class EvidenceServiceServicer:
 
         Errors: INVALID_ARGUMENT (google.rpc.BadRequest naming the field: bad
         algorithm, digest length, page_size or page_token); UNAVAILABLE. No match
-        is not an error: the response is empty.
+        is not an error: the response is empty. Only records the caller may read
+        are returned.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

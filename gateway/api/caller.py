@@ -1,29 +1,75 @@
-"""Who is calling: the institution a request acts for.
+"""Who is calling: the :class:`~gateway.authz.roles.Caller` a request acts for.
 
-This version serves plaintext gRPC in development mode only (mutual TLS, with
-the institution taken from the client certificate, comes later). In that mode
-the institution is the ``x-institution`` request header when present, else the
-configured ``dev_institution``.
+A resolver turns a call's context into a Caller (or raises
+:class:`Unauthenticated`); the authorization interceptor
+(:mod:`gateway.api.authz`) runs it once per call and makes the Caller
+available to the servicers through :func:`current_caller`. Servicers never
+look at headers or certificates.
+
+:class:`DevCallers` is the development-mode resolver (plaintext on loopback
+only): the institution is the ``x-institution`` request header when present,
+else the configured ``dev_institution``; the role is the ``x-role`` header
+when present, else ``lender``. (Mutual TLS, with the institution and its role
+taken from the client certificate and the institutions registry, resolves
+callers in production.)
 """
 
 from __future__ import annotations
 
+import contextvars
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from gateway.authz.roles import Caller, Role
 from gateway.errors import GatewayError
 from gateway.model import validate_institution
 
-__all__ = ["INSTITUTION_HEADER", "DevCallers", "Unauthenticated"]
+__all__ = [
+    "INSTITUTION_HEADER",
+    "ROLE_HEADER",
+    "DevCallers",
+    "Resolver",
+    "Unauthenticated",
+    "current_caller",
+    "set_current_caller",
+]
 
 INSTITUTION_HEADER = "x-institution"
+ROLE_HEADER = "x-role"
+
+#: Turns a call's context into its Caller, or raises Unauthenticated.
+Resolver = Callable[[Any], Caller | Awaitable[Caller]]
+
+_CURRENT: contextvars.ContextVar[Caller] = contextvars.ContextVar("gateway_caller")
 
 
 class Unauthenticated(GatewayError):
     """The caller's identity is missing or malformed (gRPC UNAUTHENTICATED)."""
 
 
+def current_caller() -> Caller:
+    """The Caller of the RPC being served (set by the authorization interceptor).
+
+    Raises LookupError outside a call that went through the interceptor: a
+    servicer must never serve a call without it.
+    """
+    return _CURRENT.get()
+
+
+def set_current_caller(caller: Caller) -> None:
+    """Make ``caller`` the current caller of this call's task (the interceptor's job)."""
+    _CURRENT.set(caller)
+
+
+def _header(context: Any, name: str) -> str | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == name:
+            return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return None
+
+
 class DevCallers:
-    """Development-mode caller identity: a header, or one configured institution."""
+    """Development-mode caller identity: headers, or one configured institution."""
 
     def __init__(self, dev_institution: str) -> None:
         if validate_institution(dev_institution):
@@ -32,13 +78,27 @@ class DevCallers:
 
     def institution(self, context: Any) -> str:
         """The institution of the call, from ``context``'s metadata."""
-        for key, value in context.invocation_metadata() or ():
-            if key == INSTITUTION_HEADER:
-                text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-                if validate_institution(text):
-                    raise Unauthenticated(
-                        f"the {INSTITUTION_HEADER} header {text!r} is not an institution id "
-                        "(1 to 128 characters from [A-Za-z0-9._:-])"
-                    )
-                return str(text)
-        return self.dev_institution
+        text = _header(context, INSTITUTION_HEADER)
+        if text is None:
+            return self.dev_institution
+        if validate_institution(text):
+            raise Unauthenticated(
+                f"the {INSTITUTION_HEADER} header {text!r} is not an institution id "
+                "(1 to 128 characters from [A-Za-z0-9._:-])"
+            )
+        return text
+
+    def resolve(self, context: Any) -> Caller:
+        """The Caller of the call: institution and role from the dev headers."""
+        institution = self.institution(context)
+        text = _header(context, ROLE_HEADER)
+        if text is None:
+            return Caller(institution, Role.LENDER)
+        try:
+            role = Role(text)
+        except ValueError:
+            names = ", ".join(r.value for r in Role)
+            raise Unauthenticated(
+                f"the {ROLE_HEADER} header {text!r} is not a role (one of: {names})"
+            ) from None
+        return Caller(institution, role)

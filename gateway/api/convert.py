@@ -28,6 +28,7 @@ from gateway.model import (
     Receipt,
     Submission,
     digest_rule,
+    validate_client_submission,
     validate_submission,
 )
 
@@ -161,6 +162,7 @@ def submission_from_proto(
         occurred_at=cast(datetime, occurred_at),
         metadata=tuple(sorted(message.metadata.items())),
         supersedes=message.supersedes or None,
+        owner=message.owner,
     )
     reported = {field for field, _ in problems}
     for field, description in validate_submission(submission, now, min_occurred_at):
@@ -169,6 +171,7 @@ def submission_from_proto(
         if field == "digest" and algorithm is None and len(submission.digest) in (32, 48, 64):
             continue  # the digest may be fine: its length depends on the missing algorithm
         problems.append((field, description))
+    problems += validate_client_submission(submission)
     return submission, problems
 
 
@@ -182,6 +185,7 @@ def submission_to_proto(s: Submission) -> common_pb2.EvidenceSubmission:
         occurred_at=datetime_to_proto(s.occurred_at),
         metadata=dict(s.metadata),
         supersedes=s.supersedes or "",
+        owner=s.owner,
     )
 
 

@@ -49,6 +49,7 @@ from gateway.errors import (
     GatewayError,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     ResourceExhausted,
     Unavailable,
 )
@@ -78,6 +79,7 @@ GRPC_CODE: dict[type[GatewayError], int] = {
     FailedPrecondition: code_pb2.FAILED_PRECONDITION,
     DeadlineExceeded: code_pb2.DEADLINE_EXCEEDED,
     Unauthenticated: code_pb2.UNAUTHENTICATED,
+    PermissionDenied: code_pb2.PERMISSION_DENIED,
 }
 
 #: Suggested back-off for retryable errors, in milliseconds.

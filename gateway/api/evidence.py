@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +19,7 @@ from typing import Any
 from evidence_gateway.v1 import evidence_service_pb2 as pb
 from evidence_gateway.v1 import evidence_service_pb2_grpc as pb_grpc
 from gateway.api import convert
-from gateway.api.caller import DevCallers
+from gateway.api.caller import current_caller
 from gateway.api.errors import rpc_errors, rpc_stream_errors, to_rpc_status
 from gateway.api.ports import LedgerPort
 from gateway.api.stream_budget import (
@@ -28,10 +28,13 @@ from gateway.api.stream_budget import (
     ByteBudget,
     message_cost,
 )
+from gateway.authz.policy import Delegation, read_scope, submit_denial
+from gateway.authz.roles import Caller, Role
 from gateway.errors import (
     DeadlineExceeded,
     GatewayError,
     InvalidArgument,
+    PermissionDenied,
     ResourceExhausted,
     Unavailable,
 )
@@ -70,7 +73,7 @@ _STREAM_RETRY_DELAYS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
 
 
 #: A message read off a stream: echoed request id, what it holds, its cost in the budget.
-_StreamItem = tuple[str, Submission | InvalidArgument, int]
+_StreamItem = tuple[str, Submission | GatewayError, int]
 
 
 @dataclass
@@ -101,7 +104,6 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
     def __init__(
         self,
         ledger: LedgerPort,
-        callers: DevCallers,
         clock: Callable[[], datetime] = _utcnow,
         stream_window: int = STREAM_WINDOW,
         *,
@@ -110,7 +112,6 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         stream_idle_seconds: float = 0.0,
     ) -> None:
         self._ledger = ledger
-        self._callers = callers
         self._clock = clock
         self._min_occurred_at = min_occurred_at
         self._stream_window = stream_window
@@ -128,14 +129,64 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         )
         return InvalidArgument(problems) if problems else submission
 
+    async def _authorized(
+        self, rpc: str, caller: Caller, items: Sequence[Submission | GatewayError]
+    ) -> list[Submission | GatewayError]:
+        """``items`` with each submission the caller may not write replaced by
+        PERMISSION_DENIED (:func:`gateway.authz.policy.submit_denial`), each
+        denial logged with the caller, the RPC and the reason.
+
+        A collection agency's delegations are read once for all the items, per
+        owning lender; a lender's need no read.
+        """
+        valid = [i for i in items if isinstance(i, Submission)]
+        delegations: list[Delegation] = []
+        if caller.role is Role.COLLECTOR and valid:
+            now = self._clock()
+            loans: dict[str, set[str]] = {}
+            for s in valid:
+                loans.setdefault(s.owner, set()).add(s.loan_ref)
+            for owner, refs in loans.items():
+                if owner != caller.institution:
+                    delegations += await asyncio.to_thread(
+                        self._ledger.delegations_in_force,
+                        caller.institution,
+                        owner,
+                        sorted(refs),
+                        now,
+                    )
+        now = self._clock()
+        out: list[Submission | GatewayError] = []
+        for item in items:
+            if isinstance(item, Submission):
+                reason = submit_denial(
+                    caller, item.owner, item.loan_ref, item.kind, delegations, now
+                )
+                if reason is not None:
+                    log.warning(
+                        "denied: caller %s (role %s) called %s: %s",
+                        caller.institution,
+                        caller.role.value,
+                        rpc,
+                        reason,
+                    )
+                    out.append(PermissionDenied(reason))
+                    continue
+            out.append(item)
+        return out
+
     @rpc_errors("submission")
     async def SubmitEvidence(
         self, request: pb.SubmitEvidenceRequest, context: Any
     ) -> pb.SubmitEvidenceResponse:
-        institution = self._callers.institution(context)
+        caller = current_caller()
         if not request.HasField("submission"):
             raise InvalidArgument([("", "is required")])
-        item = self._submission(request.submission, institution, self._clock())
+        (item,) = await self._authorized(
+            "SubmitEvidence",
+            caller,
+            [self._submission(request.submission, caller.institution, self._clock())],
+        )
         if isinstance(item, GatewayError):
             raise item
         (result,) = await self._ledger.submit([item])
@@ -147,14 +198,18 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
     async def BatchSubmitEvidence(
         self, request: pb.BatchSubmitEvidenceRequest, context: Any
     ) -> pb.BatchSubmitEvidenceResponse:
-        institution = self._callers.institution(context)
+        caller = current_caller()
         count = len(request.submissions)
         if not 1 <= count <= MAX_BATCH_ITEMS:
             raise InvalidArgument(
                 [("submissions", f"must hold 1 to {MAX_BATCH_ITEMS:,} items, got {count:,}")]
             )
         now = self._clock()
-        items = [self._submission(m, institution, now) for m in request.submissions]
+        items = await self._authorized(
+            "BatchSubmitEvidence",
+            caller,
+            [self._submission(m, caller.institution, now) for m in request.submissions],
+        )
         valid = [item for item in items if isinstance(item, Submission)]
         results = iter(await self._ledger.submit(valid) if valid else [])
         response = pb.BatchSubmitEvidenceResponse()
@@ -187,7 +242,8 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         for ``stream_idle_seconds`` while none of its submissions awaits an
         answer ends with DEADLINE_EXCEEDED.
         """
-        institution = self._callers.institution(context)
+        caller = current_caller()
+        institution = caller.institution
         budget = self.stream_budget
         window = asyncio.Semaphore(self._stream_window)
         in_flight = asyncio.Semaphore(STREAM_CHUNKS_IN_FLIGHT)
@@ -227,7 +283,7 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                 state.held -= READ_SLOT_BYTES - cost
                 state.unanswered += 1
                 message = request.submission
-                item: Submission | InvalidArgument
+                item: Submission | GatewayError
                 if size > MAX_STREAM_MESSAGE_BYTES:  # no valid submission is that large
                     item = InvalidArgument(
                         [
@@ -264,7 +320,7 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                 if buffer or eof.is_set():
                     wake.set()
                 log.debug("stream chunk of %d", len(chunk))
-                task = asyncio.create_task(self._submit_chunk(chunk))
+                task = asyncio.create_task(self._submit_chunk(caller, chunk))
                 task.add_done_callback(lambda _: in_flight.release())
                 await chunks.put((chunk, task))
 
@@ -314,10 +370,13 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                     await helper
             budget.release(state.held)  # what the stream read and never answered
 
-    async def _submit_chunk(self, chunk: list[_StreamItem]) -> list[ItemResult]:
-        valid = [item for _, item, _ in chunk if isinstance(item, Submission)]
+    async def _submit_chunk(self, caller: Caller, chunk: list[_StreamItem]) -> list[ItemResult]:
+        items = await self._authorized(
+            "SubmitEvidenceStream", caller, [item for _, item, _ in chunk]
+        )
+        valid = [item for item in items if isinstance(item, Submission)]
         results = iter(await self._submit_patiently(valid) if valid else [])
-        return [next(results) if isinstance(item, Submission) else item for _, item, _ in chunk]
+        return [next(results) if isinstance(item, Submission) else item for item in items]
 
     async def _submit_patiently(
         self, items: list[Submission], attempt: int = 0
@@ -344,18 +403,18 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
     async def GetEvidence(
         self, request: pb.GetEvidenceRequest, context: Any
     ) -> pb.GetEvidenceResponse:
-        self._callers.institution(context)
+        scope = read_scope(current_caller(), self._clock())
         problems = validate_entry_id(request.entry_id)
         if problems:
             raise InvalidArgument(problems)
-        record = await asyncio.to_thread(self._ledger.get, request.entry_id)
+        record = await asyncio.to_thread(self._ledger.get, request.entry_id, scope)
         return pb.GetEvidenceResponse(record=convert.record_to_proto(record))
 
     @rpc_errors()
     async def FindEvidence(
         self, request: pb.FindEvidenceRequest, context: Any
     ) -> pb.FindEvidenceResponse:
-        self._callers.institution(context)
+        scope = read_scope(current_caller(), self._clock())
         problems = convert.digest_violations(
             request.hash_algorithm, request.digest, "hash_algorithm", "digest"
         )
@@ -366,7 +425,12 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         algorithm = convert.algorithm_from_proto(request.hash_algorithm)
         assert algorithm is not None
         records, next_token = await asyncio.to_thread(
-            self._ledger.find, algorithm, bytes(request.digest), page_size, request.page_token
+            self._ledger.find,
+            algorithm,
+            bytes(request.digest),
+            page_size,
+            request.page_token,
+            scope,
         )
         return pb.FindEvidenceResponse(
             records=[convert.record_to_proto(r) for r in records], next_page_token=next_token
@@ -376,9 +440,10 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
     async def ListEvidence(
         self, request: pb.ListEvidenceRequest, context: Any
     ) -> pb.ListEvidenceResponse:
-        caller = self._callers.institution(context)
+        caller = current_caller()
+        scope = read_scope(caller, self._clock())
         problems = validate_loan_ref(request.loan_ref)
-        institution = request.institution or caller
+        owner = request.institution or caller.institution
         if request.institution:
             problems += validate_institution(request.institution)
         page_size, more = convert.page_size_from_proto(request.page_size)
@@ -386,7 +451,7 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         if problems:
             raise InvalidArgument(problems)
         records, next_token = await asyncio.to_thread(
-            self._ledger.list_by_loan, institution, request.loan_ref, page_size, request.page_token
+            self._ledger.list_by_loan, owner, request.loan_ref, page_size, request.page_token, scope
         )
         return pb.ListEvidenceResponse(
             records=[convert.record_to_proto(r) for r in records], next_page_token=next_token

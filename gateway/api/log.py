@@ -17,7 +17,6 @@ from evidence_gateway.v1 import common_pb2
 from evidence_gateway.v1 import log_service_pb2 as pb
 from evidence_gateway.v1 import log_service_pb2_grpc as pb_grpc
 from gateway.api import convert
-from gateway.api.caller import DevCallers
 from gateway.api.errors import rpc_errors
 from gateway.api.ports import LedgerPort
 from gateway.errors import InvalidArgument, NotFound
@@ -88,9 +87,8 @@ def trust_info_to_proto(trust: TrustInfo) -> pb.GetTrustInfoResponse:
 class LogServicer(pb_grpc.LogServiceServicer):
     """The gRPC face of the ledger's Merkle log."""
 
-    def __init__(self, ledger: LedgerPort, callers: DevCallers, trust: TrustInfo) -> None:
+    def __init__(self, ledger: LedgerPort, trust: TrustInfo) -> None:
         self._ledger = ledger
-        self._callers = callers
         self._trust = trust_info_to_proto(trust)
 
     def _latest(self) -> common_pb2.Checkpoint:
@@ -102,14 +100,12 @@ class LogServicer(pb_grpc.LogServiceServicer):
     async def GetCheckpoint(
         self, request: pb.GetCheckpointRequest, context: Any
     ) -> pb.GetCheckpointResponse:
-        self._callers.institution(context)
         return pb.GetCheckpointResponse(checkpoint=self._latest())
 
     @rpc_errors()
     async def GetInclusionProof(
         self, request: pb.GetInclusionProofRequest, context: Any
     ) -> pb.GetInclusionProofResponse:
-        self._callers.institution(context)
         latest = self._latest()
         size = request.tree_size or latest.size
         which = request.WhichOneof("leaf")
@@ -153,7 +149,6 @@ class LogServicer(pb_grpc.LogServiceServicer):
     async def GetConsistencyProof(
         self, request: pb.GetConsistencyProofRequest, context: Any
     ) -> pb.GetConsistencyProofResponse:
-        self._callers.institution(context)
         latest = self._latest()
         to_size = request.to_size or latest.size
         problems: list[tuple[str, str]] = []
@@ -181,7 +176,6 @@ class LogServicer(pb_grpc.LogServiceServicer):
     async def GetEntries(
         self, request: pb.GetEntriesRequest, context: Any
     ) -> pb.GetEntriesResponse:
-        self._callers.institution(context)
         latest = self._latest()
         problems: list[tuple[str, str]] = []
         if request.start >= request.end:
@@ -202,7 +196,6 @@ class LogServicer(pb_grpc.LogServiceServicer):
     async def GetTrustInfo(
         self, request: pb.GetTrustInfoRequest, context: Any
     ) -> pb.GetTrustInfoResponse:
-        self._callers.institution(context)
         response = pb.GetTrustInfoResponse()
         response.CopyFrom(self._trust)
         return response

@@ -7,9 +7,13 @@ against it only, so they stay thin and can be unit-tested with a fake.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
-from gateway.model import EvidenceRecord, ItemResult, Submission
+from gateway.access import GrantRequest
+from gateway.authz.policy import Delegation, ReadScope
+from gateway.model import EvidenceRecord, ItemResult, Receipt, Submission
+from gateway.store.base import DayCount
 
 __all__ = ["LedgerPort"]
 
@@ -21,24 +25,53 @@ class LedgerPort(Protocol):
         """Register ``items``; one result per item, in order, each durable when returned."""
         ...
 
-    def get(self, entry_id: str) -> EvidenceRecord:
-        """The record with ``entry_id``; raises ``NotFound``."""
+    def get(self, entry_id: str, scope: ReadScope | None = None) -> EvidenceRecord:
+        """The record with ``entry_id`` within ``scope``; raises ``NotFound``."""
         ...
 
     def find(
-        self, alg: str, digest: bytes, page_size: int, page_token: str
+        self,
+        alg: str,
+        digest: bytes,
+        page_size: int,
+        page_token: str,
+        scope: ReadScope | None = None,
     ) -> tuple[list[EvidenceRecord], str]:
-        """Records with this digest in ascending leaf index, and the next page token."""
+        """Records with this digest within ``scope`` in ascending leaf index, and the
+        next page token."""
         ...
 
-    def entry_ids_by_digest(self, alg: str, digest: bytes, limit: int) -> list[str]:
-        """Entry ids of the first ``limit`` records with this digest, ascending leaf index."""
+    def entry_ids_by_digest(
+        self, alg: str, digest: bytes, limit: int, scope: ReadScope | None = None
+    ) -> list[str]:
+        """Entry ids of the first ``limit`` records with this digest within ``scope``,
+        ascending leaf index."""
         ...
 
     def list_by_loan(
-        self, institution: str, loan_ref: str, page_size: int, page_token: str
+        self,
+        owner: str,
+        loan_ref: str,
+        page_size: int,
+        page_token: str,
+        scope: ReadScope | None = None,
     ) -> tuple[list[EvidenceRecord], str]:
-        """Records of one loan in ascending loan sequence, and the next page token."""
+        """Records of the loan ``(owner, loan_ref)`` within ``scope`` in ascending loan
+        sequence, and the next page token."""
+        ...
+
+    def delegations_in_force(
+        self, collector: str, owner: str, loan_refs: Sequence[str], at: datetime
+    ) -> list[Delegation]:
+        """The delegations from ``owner`` to ``collector`` in force at ``at``."""
+        ...
+
+    async def record_grant(self, grant: GrantRequest, now: datetime) -> list[Receipt]:
+        """Register a grant's records, then put it in (or out of) force."""
+        ...
+
+    def statistics(self, first: datetime, last: datetime) -> list[DayCount]:
+        """Counts per institution, kind and day, for the days ``first`` to ``last``."""
         ...
 
     def checkpoint(self) -> str:

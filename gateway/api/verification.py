@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from cryptography import x509
@@ -44,9 +45,10 @@ from evidence_gateway.v1 import common_pb2
 from evidence_gateway.v1 import verification_service_pb2 as pb
 from evidence_gateway.v1 import verification_service_pb2_grpc as pb_grpc
 from gateway.api import convert
-from gateway.api.caller import DevCallers
+from gateway.api.caller import current_caller
 from gateway.api.errors import rpc_errors
 from gateway.api.ports import LedgerPort
+from gateway.authz.policy import ReadScope, read_scope
 from gateway.errors import InvalidArgument, NotFound
 from gateway.model import EvidenceRecord, validate_entry_id
 
@@ -180,14 +182,12 @@ class VerificationServicer(pb_grpc.VerificationServiceServicer):
     def __init__(
         self,
         ledger: LedgerPort,
-        callers: DevCallers,
         *,
         tsa_roots: Sequence[x509.Certificate],
         tsa_untrusted: Sequence[x509.Certificate],
         log_verifier_key: str,
     ) -> None:
         self._ledger = ledger
-        self._callers = callers
         self._roots = tuple(tsa_roots)
         self._untrusted = tuple(tsa_untrusted)
         self._vkey = log_verifier_key
@@ -196,7 +196,7 @@ class VerificationServicer(pb_grpc.VerificationServiceServicer):
     async def VerifyEvidence(
         self, request: pb.VerifyEvidenceRequest, context: Any
     ) -> pb.VerifyEvidenceResponse:
-        self._callers.institution(context)
+        scope = read_scope(current_caller(), datetime.now(UTC))
         subject = request.WhichOneof("subject")
         problems: list[tuple[str, str]] = []
         if subject is None:
@@ -219,29 +219,37 @@ class VerificationServicer(pb_grpc.VerificationServiceServicer):
         if problems:
             raise InvalidArgument(problems)
         # Store reads and the token check take milliseconds: keep them off the event loop.
-        return await asyncio.to_thread(self._verify, request, subject, receipt)
+        return await asyncio.to_thread(self._verify, request, subject, receipt, scope)
 
     def _verify(
-        self, request: pb.VerifyEvidenceRequest, subject: str, receipt: ReceiptInput | None
+        self,
+        request: pb.VerifyEvidenceRequest,
+        subject: str,
+        receipt: ReceiptInput | None,
+        scope: ReadScope,
     ) -> pb.VerifyEvidenceResponse:
+        """Verify the record the request names, among those ``scope`` may read: a record
+        outside it gets VERDICT_NOT_FOUND, exactly as a record that does not exist."""
         not_found = pb.VerifyEvidenceResponse(verdict=pb.VERDICT_NOT_FOUND)
         others: list[str] = []
         truncated = False
         if subject == "entry_id":
             try:
-                record = self._ledger.get(request.entry_id)
+                record = self._ledger.get(request.entry_id, scope)
             except NotFound:
                 return not_found
         else:
             algorithm = convert.algorithm_from_proto(request.digest.hash_algorithm)
             assert algorithm is not None
             digest = bytes(request.digest.value)
-            found = self._by_digest(algorithm, digest, receipt)
+            found = self._by_digest(algorithm, digest, receipt, scope)
             if found is None:
                 return not_found
             record = found
             # One more than listed, plus the verified record, tells whether the list is cut.
-            ids = self._ledger.entry_ids_by_digest(algorithm, digest, MAX_OTHER_ENTRY_IDS + 2)
+            ids = self._ledger.entry_ids_by_digest(
+                algorithm, digest, MAX_OTHER_ENTRY_IDS + 2, scope
+            )
             others = [i for i in ids if i != record.receipt.entry_id]
             truncated = len(others) > MAX_OTHER_ENTRY_IDS
             del others[MAX_OTHER_ENTRY_IDS:]
@@ -289,7 +297,7 @@ class VerificationServicer(pb_grpc.VerificationServiceServicer):
         )
 
     def _by_digest(
-        self, algorithm: str, digest: bytes, receipt: ReceiptInput | None
+        self, algorithm: str, digest: bytes, receipt: ReceiptInput | None, scope: ReadScope
     ) -> EvidenceRecord | None:
         """The record to verify by digest: the receipt's own, or the earliest one.
 
@@ -297,10 +305,10 @@ class VerificationServicer(pb_grpc.VerificationServiceServicer):
         many records share the digest) and must carry this digest.
         """
         if receipt is None:
-            records, _ = self._ledger.find(algorithm, digest, 1, "")
+            records, _ = self._ledger.find(algorithm, digest, 1, "", scope)
             return records[0] if records else None
         try:
-            record = self._ledger.get(receipt.entry_id)
+            record = self._ledger.get(receipt.entry_id, scope)
         except NotFound:
             return None
         s = record.submission

@@ -13,16 +13,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from gateway.authz.policy import Delegation, ReadScope
 from gateway.log.tree import Node, NodeID
 from gateway.model import Submission
 
 __all__ = [
+    "DayCount",
     "LoanHead",
     "LoanSalt",
     "Store",
     "StoreError",
     "StoredCheckpoint",
     "StoredEntry",
+    "StoredGrant",
     "StoredOpening",
 ]
 
@@ -90,11 +93,34 @@ class StoredCheckpoint:
 class LoanHead:
     """The latest record of one loan's hash chain."""
 
-    institution: str
+    owner: str
     loan_ref: str
     sequence: int
     leaf_hash: bytes
     leaf_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredGrant:
+    """A delegation (``grantee`` a collection agency) or a share (``grantee`` a court or
+    arbitration body) of one loan, made by the log record ``entry_id``; ``loan_ref``
+    is :data:`gateway.model.ALL_LOANS` for a delegation of all the owner's loans."""
+
+    entry_id: str
+    owner: str
+    grantee: str
+    loan_ref: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DayCount:
+    """Records one institution submitted of one kind on one UTC day (days since 1970)."""
+
+    day: int
+    institution: str
+    kind: str
+    count: int
 
 
 class Store(Protocol):
@@ -121,8 +147,13 @@ class Store(Protocol):
         """
         ...
 
-    def get_entry(self, entry_id: str) -> StoredEntry | None:
-        """The entry with this id, or ``None``."""
+    def get_entry(self, entry_id: str, scope: ReadScope | None = None) -> StoredEntry | None:
+        """The entry with this id within ``scope`` (None: any), or ``None``.
+
+        Every read that takes a ``scope`` applies it in the query itself, so
+        a record outside it is exactly a record that does not exist, and a
+        page holds ``limit`` visible records.
+        """
         ...
 
     def get_entries(self, entry_ids: Iterable[str]) -> dict[str, StoredEntry]:
@@ -130,7 +161,12 @@ class Store(Protocol):
         ...
 
     def find_by_digest(
-        self, hash_algorithm: str, digest: bytes, limit: int, after_index: int = -1
+        self,
+        hash_algorithm: str,
+        digest: bytes,
+        limit: int,
+        after_index: int = -1,
+        scope: ReadScope | None = None,
     ) -> list[StoredEntry]:
         """Entries with this digest and leaf index > ``after_index``.
 
@@ -139,19 +175,29 @@ class Store(Protocol):
         ...
 
     def entry_ids_by_digest(
-        self, hash_algorithm: str, digest: bytes, limit: int, below: int
+        self,
+        hash_algorithm: str,
+        digest: bytes,
+        limit: int,
+        below: int,
+        scope: ReadScope | None = None,
     ) -> list[str]:
         """The ids of the first ``limit`` entries with this digest and a leaf index
         below ``below``, ascending leaf index."""
         ...
 
     def list_by_loan(
-        self, institution: str, loan_ref: str, after_sequence: int, limit: int
+        self,
+        owner: str,
+        loan_ref: str,
+        after_sequence: int,
+        limit: int,
+        scope: ReadScope | None = None,
     ) -> list[StoredEntry]:
         """A loan's entries with loan_sequence > ``after_sequence``, ascending."""
         ...
 
-    def loan_head(self, institution: str, loan_ref: str) -> LoanHead | None:
+    def loan_head(self, owner: str, loan_ref: str) -> LoanHead | None:
         """The head of a loan's chain, or ``None`` for an unknown loan."""
         ...
 
@@ -178,8 +224,34 @@ class Store(Protocol):
         """The entries registered under several ``(institution, request_id)`` keys."""
         ...
 
-    def superseded_by(self, entry_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
-        """For each id, the ids of the entries superseding it, in log order."""
+    def superseded_by(
+        self, entry_ids: Iterable[str], scope: ReadScope | None = None
+    ) -> dict[str, tuple[str, ...]]:
+        """For each id, the ids of the entries within ``scope`` superseding it, in log order."""
+        ...
+
+    def add_grants(self, table: str, grants: Sequence[StoredGrant]) -> None:
+        """Record delegations (``table`` "delegations") or shares ("shares"); a grant
+        whose entry id is already recorded is left as it is (a retried call)."""
+        ...
+
+    def revoke_grants(
+        self, table: str, owner: str, grantee: str, loan_refs: Sequence[str] | None, at: datetime
+    ) -> int:
+        """End at ``at`` the grants in force of ``owner`` to ``grantee`` for these loans
+        (None: every loan, and a grant of all loans); returns how many ended."""
+        ...
+
+    def delegations(
+        self, collector: str, owner: str, loan_refs: Iterable[str], at: datetime
+    ) -> list[Delegation]:
+        """The delegations in force at ``at`` from ``owner`` to ``collector`` covering
+        any of ``loan_refs`` (by name or as a delegation of all loans)."""
+        ...
+
+    def day_counts(self, first_day: int, last_day: int) -> list[DayCount]:
+        """The counts of days ``first_day`` to ``last_day`` (days since 1970), ordered by
+        day, institution and kind."""
         ...
 
     def get_nodes(self, ids: Sequence[NodeID]) -> list[bytes]:

@@ -44,8 +44,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
+from gateway.authz.policy import ReadScope
 from gateway.log.tree import MissingNodeError, Node, NodeID
 from gateway.model import EvidenceKind, Submission
+from gateway.store.access import ACCESS_TABLES, AccessQueries, count_rows, visible
 from gateway.store.base import LoanHead, LoanSalt, StoredCheckpoint, StoredEntry, StoreError
 from gateway.store.lock import StoreWriter, UnlockedWriter, take_writer_lock
 from gateway.store.openings import (
@@ -58,6 +60,7 @@ from gateway.store.openings import (
     opening_params,
 )
 from gateway.store.tables import CheckpointRow, EntryRow, LoanHeadRow, NodeRow, metadata
+from gateway.store.upgrade import upgrade
 
 __all__ = ["DEFAULT_SQLITE_NAME", "SqlStore", "from_us", "to_us"]
 
@@ -68,7 +71,7 @@ _ENTRIES = metadata.tables[str(EntryRow.__tablename__)]
 _NODES = metadata.tables[str(NodeRow.__tablename__)]
 _CHECKPOINTS = metadata.tables[str(CheckpointRow.__tablename__)]
 _HEADS = metadata.tables[str(LoanHeadRow.__tablename__)]
-_TABLES = [_ENTRIES, _NODES, _CHECKPOINTS, _HEADS, OPENINGS, LOAN_SALTS]
+_TABLES = [_ENTRIES, _NODES, _CHECKPOINTS, _HEADS, OPENINGS, LOAN_SALTS, *ACCESS_TABLES]
 _IN_CHUNK = 500  # bound on parameters per IN (...) query
 _INT64 = (-(1 << 63), (1 << 63) - 1)  # the range of the INTEGER/BIGINT columns
 
@@ -91,6 +94,7 @@ _ENTRY_COLUMNS = (
     "leaf_index",
     "entry_id",
     "institution",
+    "owner",
     "request_id",
     "loan_ref",
     "kind",
@@ -118,6 +122,7 @@ def _entry_params(e: StoredEntry) -> tuple[Any, ...]:
         e.leaf_index,
         e.entry_id,
         s.institution,
+        s.owner,
         s.request_id,
         s.loan_ref,
         str(s.kind),
@@ -158,6 +163,7 @@ def _entry(row: Row[Any]) -> StoredEntry:
             occurred_at=from_us(m["occurred_at_us"]),
             metadata=tuple((k, v) for k, v in json.loads(m["metadata_json"])),
             supersedes=m["supersedes"],
+            owner=m["owner"],
         ),
         received_at=from_us(m["received_at_us"]),
         loan_sequence=m["loan_sequence"],
@@ -184,7 +190,7 @@ def _by_first(pairs: Iterable[tuple[str, str]]) -> Iterable[tuple[str, Sequence[
             yield a, chunk
 
 
-class SqlStore(OpeningReads):
+class SqlStore(OpeningReads, AccessQueries):
     """:class:`gateway.store.base.Store` on SQLAlchemy (SQLite or PostgreSQL)."""
 
     def __init__(self, engine: Engine) -> None:
@@ -223,6 +229,7 @@ class SqlStore(OpeningReads):
                 (LOAN_SALTS, LOAN_SALT_COLUMNS),
             )
         }
+        self._guard(lambda: upgrade(engine))  # an earlier version's layout, if any
         self._guard(lambda: metadata.create_all(engine, tables=_TABLES))
 
     # ---------------------------------------------------------------- opening
@@ -332,8 +339,8 @@ class SqlStore(OpeningReads):
         heads: dict[tuple[str, str], dict[str, Any]] = {}
         for e in entries:
             s = e.submission
-            heads[(s.institution, s.loan_ref)] = {
-                "institution": s.institution,
+            heads[(s.owner, s.loan_ref)] = {
+                "owner": s.owner,
                 "loan_ref": s.loan_ref,
                 "sequence": e.loan_sequence,
                 "leaf_hash": e.leaf_hash,
@@ -344,6 +351,7 @@ class SqlStore(OpeningReads):
         head_params = list(heads.values())
         opening_rows = opening_params(entries)
         salt_rows = loan_salt_params(loan_salts)
+        counts = count_rows(entries)
         checkpoint_params = [
             (checkpoint.size, checkpoint.root, checkpoint.note, to_us(datetime.now(UTC)))
         ]
@@ -361,6 +369,8 @@ class SqlStore(OpeningReads):
                         conn.exec_driver_sql(self._insert_sql[table.name], rows)
                 if head_params:
                     self._upsert_heads(conn, head_params)
+                if counts:
+                    self.upsert_counts(conn, counts)
 
         self._guard(write)
 
@@ -368,7 +378,7 @@ class SqlStore(OpeningReads):
         """Insert each loan's head, or move an existing one forward."""
         stmt: Any = self._insert_heads(_HEADS)
         stmt = stmt.on_conflict_do_update(
-            index_elements=["institution", "loan_ref"],
+            index_elements=["owner", "loan_ref"],
             set_={
                 "sequence": stmt.excluded.sequence,
                 "leaf_hash": stmt.excluded.leaf_hash,
@@ -404,6 +414,15 @@ class SqlStore(OpeningReads):
 
         return self._guard(run)
 
+    def _write(self, fn: Callable[[Any], None]) -> None:
+        """Run ``fn(connection)`` in one write transaction of the writer."""
+
+        def run() -> None:
+            with self._write_lock, self._writer.transaction() as conn:
+                fn(conn)
+
+        self._guard(run)
+
     def _rows(self, stmt: Any) -> list[Any]:
         def run() -> list[Any]:
             with self._engine.connect() as conn:
@@ -411,8 +430,9 @@ class SqlStore(OpeningReads):
 
         return self._guard(run)
 
-    def get_entry(self, entry_id: str) -> StoredEntry | None:
-        rows = self._rows(select(_ENTRIES).where(_ENTRIES.c.entry_id == entry_id))
+    def get_entry(self, entry_id: str, scope: ReadScope | None = None) -> StoredEntry | None:
+        stmt = select(_ENTRIES).where(_ENTRIES.c.entry_id == entry_id, visible(scope))
+        rows = self._rows(stmt)
         return _entry(rows[0]) if rows else None
 
     def get_entries(self, entry_ids: Iterable[str]) -> dict[str, StoredEntry]:
@@ -425,13 +445,18 @@ class SqlStore(OpeningReads):
         return out
 
     def find_by_digest(
-        self, hash_algorithm: str, digest: bytes, limit: int, after_index: int = -1
+        self,
+        hash_algorithm: str,
+        digest: bytes,
+        limit: int,
+        after_index: int = -1,
+        scope: ReadScope | None = None,
     ) -> list[StoredEntry]:
         _int64(limit=limit, after_index=after_index)
         c = _ENTRIES.c
         stmt = (
             select(_ENTRIES)
-            .where(c.hash_algorithm == hash_algorithm, c.digest == digest)
+            .where(c.hash_algorithm == hash_algorithm, c.digest == digest, visible(scope))
             .where(c.leaf_index > after_index)
             .order_by(c.leaf_index)
             .limit(limit)
@@ -439,13 +464,18 @@ class SqlStore(OpeningReads):
         return [_entry(r) for r in self._rows(stmt)]
 
     def entry_ids_by_digest(
-        self, hash_algorithm: str, digest: bytes, limit: int, below: int
+        self,
+        hash_algorithm: str,
+        digest: bytes,
+        limit: int,
+        below: int,
+        scope: ReadScope | None = None,
     ) -> list[str]:
         _int64(limit=limit, below=below)
         c = _ENTRIES.c
         stmt = (
             select(c.entry_id)
-            .where(c.hash_algorithm == hash_algorithm, c.digest == digest)
+            .where(c.hash_algorithm == hash_algorithm, c.digest == digest, visible(scope))
             .where(c.leaf_index < below)
             .order_by(c.leaf_index)
             .limit(limit)
@@ -453,31 +483,36 @@ class SqlStore(OpeningReads):
         return [r[0] for r in self._rows(stmt)]
 
     def list_by_loan(
-        self, institution: str, loan_ref: str, after_sequence: int, limit: int
+        self,
+        owner: str,
+        loan_ref: str,
+        after_sequence: int,
+        limit: int,
+        scope: ReadScope | None = None,
     ) -> list[StoredEntry]:
         _int64(after_sequence=after_sequence, limit=limit)
         c = _ENTRIES.c
         stmt = (
             select(_ENTRIES)
-            .where(c.institution == institution, c.loan_ref == loan_ref)
+            .where(c.owner == owner, c.loan_ref == loan_ref, visible(scope))
             .where(c.loan_sequence > after_sequence)
             .order_by(c.loan_sequence)
             .limit(limit)
         )
         return [_entry(r) for r in self._rows(stmt)]
 
-    def loan_head(self, institution: str, loan_ref: str) -> LoanHead | None:
-        return self.loan_heads([(institution, loan_ref)]).get((institution, loan_ref))
+    def loan_head(self, owner: str, loan_ref: str) -> LoanHead | None:
+        return self.loan_heads([(owner, loan_ref)]).get((owner, loan_ref))
 
     def loan_heads(self, loans: Iterable[tuple[str, str]]) -> dict[tuple[str, str], LoanHead]:
         c = _HEADS.c
         out: dict[tuple[str, str], LoanHead] = {}
-        for institution, chunk in _by_first(loans):
-            stmt = select(_HEADS).where(c.institution == institution, c.loan_ref.in_(chunk))
+        for owner, chunk in _by_first(loans):
+            stmt = select(_HEADS).where(c.owner == owner, c.loan_ref.in_(chunk))
             for row in self._rows(stmt):
                 m = row._mapping
-                out[(m["institution"], m["loan_ref"])] = LoanHead(
-                    institution=m["institution"],
+                out[(m["owner"], m["loan_ref"])] = LoanHead(
+                    owner=m["owner"],
                     loan_ref=m["loan_ref"],
                     sequence=m["sequence"],
                     leaf_hash=bytes(m["leaf_hash"]),
@@ -500,14 +535,16 @@ class SqlStore(OpeningReads):
                 out[(e.submission.institution, e.submission.request_id)] = e
         return out
 
-    def superseded_by(self, entry_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    def superseded_by(
+        self, entry_ids: Iterable[str], scope: ReadScope | None = None
+    ) -> dict[str, tuple[str, ...]]:
         ids = sorted(set(entry_ids))
         c = _ENTRIES.c
         found: dict[str, list[str]] = {i: [] for i in ids}
         for chunk in _chunks(ids):
             stmt = (
                 select(c.supersedes, c.entry_id)
-                .where(c.supersedes.is_not(None), c.supersedes.in_(chunk))
+                .where(c.supersedes.is_not(None), c.supersedes.in_(chunk), visible(scope))
                 .order_by(c.leaf_index)
             )
             for old, new in self._rows(stmt):

@@ -6,8 +6,9 @@ Entries, nodes and checkpoints are write-once; ``loan_heads`` holds one row
 per loan, moved forward by each commit.
 
 Idempotency keys are the unique pair ``(institution, request_id)`` of
-``entries``; each loan's chain positions are the unique triple
-``(institution, loan_ref, loan_sequence)``.
+``entries`` (the submitting institution); a loan is ``(owner, loan_ref)``
+(the owning lender) and its chain positions are the unique triple
+``(owner, loan_ref, loan_sequence)``.
 
 Every read of the gateway is an index search on these keys and indexes
 (``tests/unit/gateway/store/test_read_plans.py`` and its PostgreSQL twin
@@ -34,11 +35,14 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "CheckpointRow",
+    "DailyCountRow",
+    "DelegationRow",
     "EntryRow",
     "LoanHeadRow",
     "LoanSaltRow",
     "NodeRow",
     "OpeningRow",
+    "ShareRow",
     "metadata",
 ]
 
@@ -55,7 +59,7 @@ class EntryRow(SQLModel, table=True):
     __tablename__ = "entries"
     __table_args__ = (
         UniqueConstraint("institution", "request_id", name="uq_entries_request"),
-        UniqueConstraint("institution", "loan_ref", "loan_sequence", name="uq_entries_chain"),
+        UniqueConstraint("owner", "loan_ref", "loan_sequence", name="uq_entries_chain"),
         Index("ix_entries_digest", "hash_algorithm", "digest", "leaf_index"),
         # Partial: almost no record supersedes another, so the index holds only those
         # that do (an index over all rows would add ~10 bytes per entry of NULLs, and
@@ -73,6 +77,7 @@ class EntryRow(SQLModel, table=True):
     )
     entry_id: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     institution: str = Field(sa_column=Column(String(128), nullable=False))
+    owner: str = Field(sa_column=Column(String(128), nullable=False))
     request_id: str = Field(sa_column=Column(String(128), nullable=False))
     loan_ref: str = Field(sa_column=Column(String(128), nullable=False))
     kind: str = Field(sa_column=Column(String(32), nullable=False))
@@ -126,7 +131,7 @@ class LoanHeadRow(SQLModel, table=True):
     __tablename__ = "loan_heads"
     __table_args__ = {"sqlite_with_rowid": False}  # one B-tree, keyed by the loan
 
-    institution: str = Field(sa_column=Column(String(128), primary_key=True, nullable=False))
+    owner: str = Field(sa_column=Column(String(128), primary_key=True, nullable=False))
     loan_ref: str = Field(sa_column=Column(String(128), primary_key=True, nullable=False))
     sequence: int = Field(sa_column=Column(BigInteger, nullable=False))
     leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
@@ -163,3 +168,49 @@ class LoanSaltRow(SQLModel, table=True):
     owner: str = Field(sa_column=Column(String(128), primary_key=True, nullable=False))
     loan_ref: str = Field(sa_column=Column(String(128), primary_key=True, nullable=False))
     salt: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+# ------------------------------------------------------------------ authorization (grants)
+
+
+class DelegationRow(SQLModel, table=True):
+    """A lender's delegation of one loan (or of all, ``loan_ref`` ":all-loans") to a
+    collection agency, keyed by the entry id of the log record that made it."""
+
+    __tablename__ = "delegations"
+    __table_args__ = (Index("ix_delegations_collector", "collector", "owner", "loan_ref"),)
+
+    entry_id: str = Field(sa_column=Column(String(64), primary_key=True, nullable=False))
+    owner: str = Field(sa_column=Column(String(128), nullable=False))
+    collector: str = Field(sa_column=Column(String(128), nullable=False))
+    loan_ref: str = Field(sa_column=Column(String(128), nullable=False))
+    expires_at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    revoked_at_us: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class ShareRow(SQLModel, table=True):
+    """A lender's share of one loan with a court or arbitration body, keyed by the entry
+    id of the log record that made it."""
+
+    __tablename__ = "shares"
+    __table_args__ = (Index("ix_shares_grantee", "grantee", "owner", "loan_ref"),)
+
+    entry_id: str = Field(sa_column=Column(String(64), primary_key=True, nullable=False))
+    owner: str = Field(sa_column=Column(String(128), nullable=False))
+    grantee: str = Field(sa_column=Column(String(128), nullable=False))
+    loan_ref: str = Field(sa_column=Column(String(128), nullable=False))
+    expires_at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    revoked_at_us: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class DailyCountRow(SQLModel, table=True):
+    """How many records one institution submitted of one kind on one UTC day (the
+    regulator's statistics), moved forward by each commit."""
+
+    __tablename__ = "daily_counts"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    day: int = Field(  # days since 1970-01-01, UTC, of the gateway's receipt time
+        sa_column=Column(Integer, primary_key=True, autoincrement=False, nullable=False)
+    )
+    institution: str = Field(sa_column=Column(String(128), primary_key=True, nullable=False))
+    kind: str = Field(sa_column=Column(String(32), primary_key=True, nullable=False))
+    count: int = Field(sa_column=Column(BigInteger, nullable=False))

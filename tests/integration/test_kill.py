@@ -155,6 +155,8 @@ def test_sigkill_loses_nothing_acknowledged(rig: Rig, round_no: int) -> None:
             assert record.receipt.leaf_index == r.leaf_index
             assert record.receipt.leaf == r.leaf
             assert record.receipt.timestamp_token == r.timestamp_token
+            assert record.submission.owner == "dev-bank"  # an empty owner: the submitter
+            record.submission.owner = ""
             assert record.submission == s
         # Resubmitting acknowledged items returns their original receipts (idempotency survives).
         for s, r in rig.rng.sample(receipts, min(5, len(receipts))):

@@ -21,6 +21,7 @@ from sqlalchemy import create_engine, text
 
 from court.verify.checkpoint import verify_checkpoint
 from court.verify.merkle import verify_consistency
+from gateway.model import EvidenceKind, Receipt
 from gateway.store.base import Store, StoreError
 from gateway.store.sql import SqlStore
 from tests.support.ledger_env import Env, check_chain, sub, submit
@@ -245,3 +246,46 @@ def test_no_read_scans_a_table_on_postgres(pg_schema: str, pki_p256: Path, tmp_p
         assert postgres_full_scans(store.engine, [unindexed])
     finally:
         env.close(ledger)
+
+
+def test_an_earlier_database_is_upgraded_on_postgres(
+    pg_schema: str, pki_p256: Path, tmp_path: Path
+) -> None:
+    """The layout of the version before owner-keyed loans (made here from a new one)
+    is upgraded when a store opens it, and its loans go on; the old chain key goes."""
+    env = Env(pki_p256, tmp_path)
+    ledger = env.open(store=SqlStore.open(URL, schema=pg_schema))
+    try:
+        old = submit(ledger, [sub(1), sub(2), sub(3, loan="L-2")])
+    finally:
+        env.close(ledger)
+    engine = create_engine(URL)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"SET search_path TO {pg_schema}"))
+            for statement in (
+                "ALTER TABLE entries DROP CONSTRAINT uq_entries_chain",
+                "ALTER TABLE entries DROP COLUMN owner",
+                "ALTER TABLE entries ADD CONSTRAINT uq_entries_chain "
+                "UNIQUE (institution, loan_ref, loan_sequence)",
+                "ALTER TABLE loan_heads RENAME COLUMN owner TO institution",
+            ):
+                conn.execute(text(statement))
+    finally:
+        engine.dispose()
+    again = env.open(store=SqlStore.open(URL, schema=pg_schema))
+    try:
+        records, _ = again.list_by_loan("bank-a", "L-1", 10, "")
+        assert [r.receipt for r in records] == old[:2]
+        agency = sub(4, institution="agency-1", owner="bank-a", kind=EvidenceKind.COLLECTION_CALL)
+        (fourth,) = submit(again, [agency])
+        assert isinstance(fourth, Receipt) and fourth.loan_sequence == 3
+        # The old chain key on the submitter is gone: the agency writes the same
+        # sequence number of another lender's loan with the same loan_ref.
+        (bank_b,) = submit(again, [sub(5, institution="bank-b"), sub(6, institution="bank-b")])[1:]
+        assert isinstance(bank_b, Receipt) and bank_b.loan_sequence == 2
+        other = sub(7, institution="agency-1", owner="bank-b", kind=EvidenceKind.COLLECTION_CALL)
+        (seventh,) = submit(again, [other])
+        assert isinstance(seventh, Receipt) and seventh.loan_sequence == 3
+    finally:
+        env.close(again)

@@ -37,6 +37,7 @@ def submission(
     occurred_at: datetime | None = None,
     metadata: dict[str, str] | None = None,
     supersedes: str = "",
+    owner: str = "",
 ) -> common_pb2.EvidenceSubmission:
     """A valid submission unless told otherwise; digest = SHA-256 of ``data`` (random)."""
     if digest is None:
@@ -51,6 +52,7 @@ def submission(
         occurred_at=timestamp(occurred_at),
         metadata=metadata or {},
         supersedes=supersedes,
+        owner=owner,
     )
 
 

@@ -37,6 +37,7 @@ def sub(
     data: bytes | None = None,
     supersedes: str | None = None,
     metadata: tuple[tuple[str, str], ...] = (("channel", "sms"),),
+    owner: str = "",
 ) -> Submission:
     return Submission(
         institution=institution,
@@ -48,6 +49,7 @@ def sub(
         occurred_at=NOW - timedelta(days=1),
         metadata=metadata,
         supersedes=supersedes,
+        owner=owner,
     )
 
 

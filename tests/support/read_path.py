@@ -19,10 +19,13 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, event
 
+from gateway.authz.policy import ReadScope, ScopeKind
+from gateway.errors import NotFound
 from gateway.ledger import Ledger
 from gateway.model import Receipt
 from gateway.reads import LedgerReads
@@ -33,7 +36,14 @@ from tests.support.ledger_env import sub, submit
 TABLES = frozenset(metadata.tables)
 # What the store's connections may send on the read path besides SELECTs.
 _NOT_QUERIES = ("BEGIN",)
-_STORE_WRITES = {"append_batch", "close"}
+_STORE_WRITES = {"append_batch", "close", "add_grants", "revoke_grants"}
+_NOW = datetime.now(UTC)
+#: A read scope of each kind (gateway.authz.policy): each is a condition of the queries.
+SCOPES = [
+    ReadScope(ScopeKind.OWNER, "bank-a", _NOW),
+    ReadScope(ScopeKind.SUBMITTER, "agency-1", _NOW),
+    ReadScope(ScopeKind.SHARED, "court-1", _NOW),
+]
 
 
 @dataclass(frozen=True)
@@ -137,6 +147,12 @@ def exercise(ledger: Ledger, store: Store, s: Sample) -> None:
     assert not missing, f"add the ledger reads {sorted(missing)} to exercise()"
     for read in ledger_reads.values():
         read()
+    for scope in SCOPES:  # the scoped reads: each caller's visibility in the query
+        with contextlib.suppress(NotFound):
+            ledger.get(s.late.entry_id, scope)
+        ledger.find("sha256", digest, 50, "", scope)
+        ledger.entry_ids_by_digest("sha256", digest, 1002, scope)
+        ledger.list_by_loan("bank-a", "L-0", 20, "", scope)
 
     heads = [("bank-a", f"L-{i}") for i in range(0, s.loans, max(1, s.loans // 5))]
     store_reads: dict[str, Callable[[], object]] = {
@@ -160,11 +176,19 @@ def exercise(ledger: Ledger, store: Store, s: Sample) -> None:
         "entries_range": lambda: store.entries_range(10, 60),
         "leaf_index_by_hash": lambda: store.leaf_index_by_hash(leaf_hash(s.first.leaf)),
         "ping": store.ping,
+        "delegations": lambda: store.delegations("agency-1", "bank-a", ["L-1", "L-2"], _NOW),
+        "day_counts": lambda: store.day_counts(0, 1 << 20),
     }
     missing = _public(Store) - _STORE_WRITES - set(store_reads)
     assert not missing, f"add the store reads {sorted(missing)} to exercise()"
     for read in store_reads.values():
         read()
+    for scope in SCOPES:
+        store.get_entry(s.first.entry_id, scope)
+        store.find_by_digest("sha256", digest, 10, s.first.leaf_index, scope)
+        store.entry_ids_by_digest("sha256", digest, 30, 1 << 40, scope)
+        store.list_by_loan("bank-a", "L-1", 2, 10, scope)
+        store.superseded_by([s.superseded, s.late.entry_id], scope)
 
 
 def _short(sql: str) -> str:

@@ -17,6 +17,7 @@ from court.evidence.opening import decode_any_leaf
 from court.verify.checkpoint import verify_checkpoint
 from court.verify.merkle import verify_consistency, verify_inclusion
 from court.verify.rfc6962 import leaf_hash
+from gateway.access import change_document
 from gateway.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -296,12 +297,37 @@ def test_supersedes_rules(env: Env) -> None:
     )
     env.check_receipt(sub(3, supersedes=old.entry_id), ok)
     assert isinstance(unknown, InvalidArgument) and unknown.violations[0][0] == "supersedes"
-    assert isinstance(cross, InvalidArgument) and "another loan" in cross.violations[0][1]
+    # Another loan's entry, and another lender's entry of a loan with the same loan_ref,
+    # are refused exactly as an entry that does not exist: no existence oracle.
+    (foreign,) = submit(ledger, [sub(6, institution="bank-b", supersedes=old.entry_id)])
+    assert cross == unknown and foreign == unknown
+    assert "same owner and loan_ref" in unknown.violations[0][1]
     record = ledger.get(old.entry_id)
     assert isinstance(ok, Receipt)
     assert record.superseded_by == (ok.entry_id,)
     assert record.receipt == old
     assert ledger.get(ok.entry_id).submission.supersedes == old.entry_id
+
+
+def test_a_collector_corrects_only_its_own_records_of_the_loan(env: Env) -> None:
+    ledger = env.open()
+    call = EvidenceKind.COLLECTION_CALL
+    [lenders, agency] = submit(
+        ledger, [sub(1), sub(2, institution="agency-1", kind=call, owner="bank-a")]
+    )
+    assert isinstance(lenders, Receipt) and isinstance(agency, Receipt)
+    # One chain per loan (owner, loan_ref), whoever submitted: the agency's record is second.
+    assert agency.loan_sequence == 2 and agency.previous_leaf_hash == leaf_hash(lenders.leaf)
+    own, not_own, by_lender = submit(
+        ledger,
+        [
+            sub(3, institution="agency-1", kind=call, owner="bank-a", supersedes=agency.entry_id),
+            sub(4, institution="agency-1", kind=call, owner="bank-a", supersedes=lenders.entry_id),
+            sub(5, supersedes=agency.entry_id),  # the owner may correct any record of its loan
+        ],
+    )
+    assert isinstance(own, Receipt) and isinstance(by_lender, Receipt)
+    assert isinstance(not_own, InvalidArgument) and not_own.violations[0][0] == "supersedes"
 
 
 # --------------------------------------------------------------------------- validation
@@ -715,3 +741,27 @@ def test_store_signed_by_another_log_key_is_refused(env: Env, tmp_path: Path) ->
             log_key=Ed25519PrivateKey.generate(),
             log_origin=env.origin,
         )
+
+
+def test_an_institution_change_is_a_record_of_the_operator(env: Env) -> None:
+    ledger = env.open()
+    now = datetime.now(UTC)
+    first = asyncio.run(
+        ledger.record_institution_change("operator", "bank-a", "register", "chg-1", now)
+    )
+    again = asyncio.run(
+        ledger.record_institution_change("operator", "bank-a", "register", "chg-1", now)
+    )
+    assert again == first  # a retried change: the original receipt
+    leaf = decode_leaf(first.leaf)
+    assert (leaf.kind, leaf.institution, leaf.loan_ref) == (
+        "institution_changed",
+        "operator",
+        ":institutions",
+    )
+    assert leaf.metadata == (("change", "register"), ("institution", "bank-a"))
+    assert leaf.digest == hashlib.sha256(change_document("bank-a", "register")).digest()
+    second = asyncio.run(
+        ledger.record_institution_change("operator", "bank-a", "suspend", "chg-2", now)
+    )
+    assert second.loan_sequence == 2  # one chain of the operator's changes

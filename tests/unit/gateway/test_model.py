@@ -12,6 +12,7 @@ from gateway.api.errors import MAX_RULE_CHARS
 from gateway.errors import InvalidArgument, NotFound
 from gateway.model import (
     ENTRY_ID_PATTERN,
+    GATEWAY_KINDS,
     EvidenceKind,
     Submission,
     is_valid_entry_id,
@@ -113,7 +114,10 @@ def test_kind_and_algorithm_rules_name_the_api_enum_values() -> None:
     for number, name in ((1, "EVIDENCE_KIND_LOAN_CONTRACT"), (11, "EVIDENCE_KIND_OTHER")):
         assert f"{name} ({number})" in kind_rule
         assert common_pb2.EvidenceKind.Value(name) == number
-    assert max(common_pb2.EvidenceKind.values()) == 11
+    # The rule names what a client may send: 12 and above are the gateway's own kinds.
+    gateway_own = {common_pb2.EvidenceKind.Value("EVIDENCE_KIND_" + k.name) for k in GATEWAY_KINDS}
+    assert gateway_own == set(range(12, 17))
+    assert max(set(common_pb2.EvidenceKind.values()) - gateway_own) == 11
     ((_, alg_rule),) = validate_submission(replace(GOOD, hash_algorithm="md5"), NOW)
     named = sorted(w.strip(",") for w in alg_rule.split() if w.startswith("HASH_ALGORITHM_"))
     names = common_pb2.HashAlgorithm.DESCRIPTOR.values_by_name

@@ -21,6 +21,7 @@ import grpc
 import pytest
 
 from evidence_gateway.v1 import (
+    access_service_pb2_grpc,
     evidence_service_pb2_grpc,
     log_service_pb2_grpc,
     verification_service_pb2_grpc,
@@ -48,6 +49,7 @@ class Harness:
     evidence: evidence_service_pb2_grpc.EvidenceServiceStub
     log: log_service_pb2_grpc.LogServiceStub
     verification: verification_service_pb2_grpc.VerificationServiceStub
+    access: access_service_pb2_grpc.AccessServiceStub
 
     def run(self, coro: object) -> object:
         """Run a coroutine on the server's loop and wait for it."""
@@ -80,6 +82,7 @@ def _start(
     folder: Path,
     engine: TokenSource,
     stack: list[Callable[[], None]],
+    resolver: Any = None,
     **ledger: Any,
 ) -> Harness:
     config = _config(pki, folder)
@@ -104,7 +107,12 @@ def _start(
 
     async def make() -> GatewayServer:  # a grpc.aio server is made on its loop
         return GatewayServer(
-            config, probed, tsa_roots=roots, tsa_untrusted=untrusted, log_verifier_key=vkey.line
+            config,
+            probed,
+            tsa_roots=roots,
+            tsa_untrusted=untrusted,
+            log_verifier_key=vkey.line,
+            resolver=resolver,
         )
 
     server = asyncio.run_coroutine_threadsafe(make(), loop).result(10)
@@ -126,6 +134,7 @@ def _start(
         evidence=evidence_service_pb2_grpc.EvidenceServiceStub(channel),
         log=log_service_pb2_grpc.LogServiceStub(channel),
         verification=verification_service_pb2_grpc.VerificationServiceStub(channel),
+        access=access_service_pb2_grpc.AccessServiceStub(channel),
     )
 
 
@@ -133,14 +142,16 @@ def _start(
 def start_harness(
     pki_p256: Path, tmp_path: Path, engine_tsa: TokenSource
 ) -> Iterator[Callable[..., Harness]]:
-    """Start a harness; keyword arguments go to ``Ledger.open`` (e.g. ``max_queue``)."""
+    """Start a harness; keyword arguments go to ``Ledger.open`` (e.g. ``max_queue``),
+    except ``resolver`` (the server's caller resolver; the dev headers' by default)."""
     stack: list[Callable[[], None]] = []
     count = 0
 
-    def start(**ledger: Any) -> Harness:
+    def start(resolver: Any = None, **ledger: Any) -> Harness:
         nonlocal count
         count += 1
-        return _start(pki_p256, tmp_path / f"gateway-{count}", engine_tsa, stack, **ledger)
+        folder = tmp_path / f"gateway-{count}"
+        return _start(pki_p256, folder, engine_tsa, stack, resolver, **ledger)
 
     try:
         yield start

@@ -33,7 +33,25 @@ def test_submission_round_trips() -> None:
     assert model.institution == "bank-a"
     assert model.metadata == (("a", "1"), ("b", "2"))
     assert model.kind is EvidenceKind.REPAYMENT
+    assert model.owner == "bank-a"  # empty owner: the submitter's own loan
+    message.owner = "bank-a"
     assert convert.submission_to_proto(model) == message
+
+
+def test_submission_names_its_owner() -> None:
+    message = submission("loan-9", kind=common_pb2.EVIDENCE_KIND_COLLECTION_CALL)
+    message.owner = "bank-b"
+    model, problems = convert.submission_from_proto(message, "agency-1", datetime.now(UTC))
+    assert problems == []
+    assert (model.institution, model.owner) == ("agency-1", "bank-b")
+    assert convert.submission_to_proto(model) == message
+
+
+def test_gateway_kinds_and_reserved_loans_are_not_submitted() -> None:
+    message = submission(":all-loans", kind=common_pb2.EVIDENCE_KIND_LOAN_SHARED)
+    _, problems = convert.submission_from_proto(message, "bank-a", datetime.now(UTC))
+    assert [field for field, _ in problems] == ["kind", "loan_ref"]
+    assert "recorded by the gateway itself" in problems[0][1]
 
 
 def test_timestamps_truncate_to_microseconds_and_reject_out_of_range() -> None:

@@ -17,8 +17,9 @@ from court.verify.merkle import verify_inclusion
 from court.verify.rfc6962 import leaf_hash
 from evidence_gateway.v1 import common_pb2
 from evidence_gateway.v1 import evidence_service_pb2 as ev
-from gateway.api.caller import DevCallers
+from gateway.api.caller import set_current_caller
 from gateway.api.evidence import EvidenceServicer
+from gateway.authz.roles import Caller, Role
 from gateway.errors import ResourceExhausted
 from tests.support.grpc_client import error_fields, rich_status, submission
 from tests.unit.gateway.api.conftest import Harness
@@ -324,7 +325,8 @@ def test_stream_repeats_inside_one_chunk_are_separate_submissions(harness: Harne
         harness.tsa.gate.set()  # all four are read: the first finishes, the rest follow
 
     async def stream() -> list[ev.SubmitEvidenceStreamResponse]:
-        servicer = EvidenceServicer(harness.ledger, DevCallers("dev-bank"))
+        servicer = EvidenceServicer(harness.ledger)
+        set_current_caller(Caller("dev-bank", Role.LENDER))  # the interceptor's part
         return [r async for r in servicer.SubmitEvidenceStream(requests(), _Context())]
 
     first, a, b, c, d = asyncio.run(stream())
@@ -422,6 +424,7 @@ def test_get_evidence(harness: Harness) -> None:
     s = submission(metadata={"agency": "a-17"})
     receipt = submit(harness, s).receipt
     record = harness.evidence.GetEvidence(ev.GetEvidenceRequest(entry_id=receipt.entry_id)).record
+    s.owner = "dev-bank"  # an empty owner is the submitter
     assert record.submission == s
     assert record.receipt == receipt
     assert record.institution == "dev-bank"

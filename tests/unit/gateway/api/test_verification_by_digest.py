@@ -48,7 +48,8 @@ def _by_digest(
     )
     if receipt is not None:
         request.receipt.CopyFrom(receipt_to_proto(receipt))
-    return h.verification.VerifyEvidence(request)
+    # The records are bank-a's (tests.support.ledger_env.sub): bank-a asks.
+    return h.verification.VerifyEvidence(request, metadata=(("x-institution", "bank-a"),))
 
 
 def test_receipt_beyond_the_first_thousand_is_found_and_valid(

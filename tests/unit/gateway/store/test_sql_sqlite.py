@@ -78,5 +78,6 @@ def test_new_database_spends_no_index_on_what_a_table_already_orders(tmp_path: P
             ).scalar()
     finally:
         store.close()
-    assert set(indexes.values()) == {"entries"}, indexes  # none for nodes or loan_heads
+    # none for nodes, loan_heads or daily_counts; grants are searched by grantee
+    assert set(indexes.values()) == {"entries", "delegations", "shares"}, indexes
     assert "WHERE supersedes IS NOT NULL" in supersedes

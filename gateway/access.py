@@ -1,0 +1,246 @@
+"""Grants as evidence: delegations and shares recorded in the log, then put in force.
+
+A lender's grant (a delegation of loans to a collection agency, a share of
+loans with a court or arbitration body) and its revocation are records of
+the log like any evidence, one per loan, in that loan's hash chain (a grant of
+all of a lender's loans under the reserved loan_ref
+:data:`~gateway.model.ALL_LOANS`), so a court can later see when a loan was
+delegated or shared. Each record's digest is the SHA-256 of the grant's
+document (:func:`grant_document`), which anyone can rebuild from the leaf:
+its kind, owner, loan_ref and the metadata ``grantee`` and ``expires_at``.
+
+Order: the records are registered first (durable, with receipts), then the
+grant tables are changed. If the second step fails the call fails
+(UNAVAILABLE) and the lender retries with the same request_id: the records
+are found again (idempotency) and the tables are changed then. So a grant is
+never in force without its record.
+
+:class:`LedgerAccess` is mixed into :class:`gateway.ledger.Ledger`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from gateway.authz.policy import Delegation
+from gateway.errors import GatewayError, InvalidArgument, Unavailable
+from gateway.model import (
+    ALL_LOANS,
+    INSTITUTIONS_LOAN,
+    EvidenceKind,
+    ItemResult,
+    Receipt,
+    Submission,
+)
+from gateway.store.base import DayCount, Store, StoredGrant, StoreError
+
+__all__ = [
+    "MAX_GRANT_LOANS",
+    "MAX_STATISTICS_DAYS",
+    "GrantRequest",
+    "LedgerAccess",
+    "change_document",
+    "grant_document",
+]
+
+MAX_GRANT_LOANS: Final = 1000
+MAX_STATISTICS_DAYS: Final = 366
+_EPOCH_DAY: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+#: Grant kind -> (table, whether it grants (True) or revokes).
+_KINDS: Final = {
+    EvidenceKind.LOAN_DELEGATED: ("delegations", True),
+    EvidenceKind.DELEGATION_REVOKED: ("delegations", False),
+    EvidenceKind.LOAN_SHARED: ("shares", True),
+    EvidenceKind.SHARE_REVOKED: ("shares", False),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class GrantRequest:
+    """One grant or revocation call: ``loan_refs`` None means all the owner's loans."""
+
+    kind: EvidenceKind
+    owner: str
+    grantee: str
+    request_id: str
+    loan_refs: tuple[str, ...] | None
+    expires_at: datetime | None  # None for a revocation
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def grant_document(
+    kind: EvidenceKind, owner: str, grantee: str, loan_ref: str, expires_at: str
+) -> bytes:
+    """The document a grant record's digest is the SHA-256 of (rebuilt from the leaf)."""
+    return (
+        "evidence-gateway grant v1\n"
+        f"kind={kind.value}\nowner={owner}\ngrantee={grantee}\n"
+        f"loan_ref={loan_ref}\nexpires_at={expires_at}\n"
+    ).encode()
+
+
+def change_document(institution: str, change: str) -> bytes:
+    """The document an institution change record's digest is the SHA-256 of."""
+    return (
+        f"evidence-gateway institution change v1\ninstitution={institution}\nchange={change}\n"
+    ).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    """One record the gateway registers itself."""
+
+    request_id: str
+    loan_ref: str
+    kind: EvidenceKind
+    document: bytes
+    metadata: tuple[tuple[str, str], ...]
+
+
+def _request_id(kind: EvidenceKind, request_id: str, loan_ref: str) -> str:
+    """The idempotency key of one loan's record of a grant call (distinct per loan)."""
+    h = hashlib.sha256(f"{kind.value}\0{request_id}\0{loan_ref}".encode()).digest()
+    return "grant-" + base64.b32encode(h[:20]).decode("ascii").lower()
+
+
+def _store_down(exc: StoreError) -> Unavailable:
+    return Unavailable(f"the store is unavailable ({exc}); retry with the same request_id")
+
+
+class LedgerAccess:
+    """Grants and statistics on the ledger's store (mixed into Ledger)."""
+
+    _store: Store
+
+    async def submit(self, items: Sequence[Submission]) -> list[ItemResult]:
+        raise NotImplementedError  # pragma: no cover - Ledger's
+
+    def delegations_in_force(
+        self, collector: str, owner: str, loan_refs: Sequence[str], at: datetime
+    ) -> list[Delegation]:
+        """The delegations from ``owner`` to ``collector`` in force at ``at`` for these loans."""
+        try:
+            return self._store.delegations(collector, owner, loan_refs, at)
+        except StoreError as exc:
+            raise _store_down(exc) from exc
+
+    async def _register(
+        self, institution: str, specs: list[_Record], now: datetime, field: str
+    ) -> list[Receipt]:
+        """Register the gateway's own records of ``institution`` (its own loans); a
+        retried call (same request ids) gets the original receipts. An item's
+        InvalidArgument is reported on ``field``; other errors as they are."""
+        keys = [(institution, spec.request_id) for spec in specs]
+        try:
+            earlier = self._store.entries_by_requests(keys)
+        except StoreError as exc:
+            raise _store_down(exc) from exc
+        items = []
+        for spec, key in zip(specs, keys, strict=True):
+            old = earlier.get(key)
+            items.append(
+                Submission(
+                    institution=institution,
+                    owner=institution,
+                    request_id=spec.request_id,
+                    loan_ref=spec.loan_ref,
+                    kind=spec.kind,
+                    hash_algorithm="sha256",
+                    digest=hashlib.sha256(spec.document).digest(),
+                    # A retried call finds its records: same content, same time.
+                    occurred_at=old.submission.occurred_at if old is not None else now,
+                    metadata=spec.metadata,
+                )
+            )
+        receipts: list[Receipt] = []
+        for result in await self.submit(items):
+            if isinstance(result, InvalidArgument):
+                raise InvalidArgument(
+                    [(field, description) for _, description in result.violations]
+                )
+            if isinstance(result, GatewayError):
+                raise result
+            receipts.append(result)
+        return receipts
+
+    async def record_grant(self, grant: GrantRequest, now: datetime) -> list[Receipt]:
+        """Register one record per loan of ``grant``, then put it in (or out of) force.
+
+        Raises InvalidArgument, AlreadyExists (request_id reused with other
+        content) or Unavailable; receipts in the order of the loans.
+        """
+        table, grants = _KINDS[grant.kind]
+        loans = [ALL_LOANS] if grant.loan_refs is None else list(grant.loan_refs)
+        expires = _iso(grant.expires_at) if grant.expires_at is not None else ""
+        metadata = (("expires_at", expires),) if expires else ()
+        specs = [
+            _Record(
+                request_id=_request_id(grant.kind, grant.request_id, loan),
+                loan_ref=loan,
+                kind=grant.kind,
+                document=grant_document(grant.kind, grant.owner, grant.grantee, loan, expires),
+                metadata=(*metadata, ("grantee", grant.grantee)),
+            )
+            for loan in loans
+        ]
+        receipts = await self._register(grant.owner, specs, now, "loans")
+        try:
+            if grants:
+                assert grant.expires_at is not None
+                self._store.add_grants(
+                    table,
+                    [
+                        StoredGrant(r.entry_id, grant.owner, grant.grantee, loan, grant.expires_at)
+                        for r, loan in zip(receipts, loans, strict=True)
+                    ],
+                )
+            else:
+                self._store.revoke_grants(
+                    table,
+                    grant.owner,
+                    grant.grantee,
+                    None if grant.loan_refs is None else loans,
+                    now,
+                )
+        except StoreError as exc:
+            raise _store_down(exc) from exc
+        return receipts
+
+    async def record_institution_change(
+        self, operator: str, institution: str, change: str, request_id: str, now: datetime
+    ) -> Receipt:
+        """Register an operator's change to an institution (``change``: e.g. "register",
+        "suspend", "revoke", "rotate") as a record of kind ``institution_changed`` under
+        the loan_ref :data:`~gateway.model.INSTITUTIONS_LOAN` of ``operator``.
+
+        Its digest is the SHA-256 of :func:`change_document`; ``request_id`` makes a
+        retried change return the original receipt.
+        """
+        kind = EvidenceKind.INSTITUTION_CHANGED
+        spec = _Record(
+            request_id=_request_id(kind, request_id, institution),
+            loan_ref=INSTITUTIONS_LOAN,
+            kind=kind,
+            document=change_document(institution, change),
+            metadata=(("change", change), ("institution", institution)),
+        )
+        (receipt,) = await self._register(operator, [spec], now, "institution")
+        return receipt
+
+    def statistics(self, first: datetime, last: datetime) -> list[DayCount]:
+        """Counts of UTC days ``first`` to ``last`` (dates at midnight UTC), at most 366 days."""
+        first_day = (first - _EPOCH_DAY) // timedelta(days=1)
+        last_day = (last - _EPOCH_DAY) // timedelta(days=1)
+        try:
+            return self._store.day_counts(first_day, last_day)
+        except StoreError as exc:
+            raise _store_down(exc) from exc

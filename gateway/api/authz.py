@@ -1,0 +1,115 @@
+"""The one server interceptor that enforces the authorization table.
+
+For every call to the API (health checks and reflection excepted) it runs the
+resolver (context -> :class:`~gateway.authz.roles.Caller`, or
+UNAUTHENTICATED), looks the RPC and the caller's role up in
+:data:`gateway.authz.policy.POLICY`, and either ends the call with
+PERMISSION_DENIED (logged with caller, RPC and reason) or makes the Caller the
+call's :func:`gateway.api.caller.current_caller` and lets the servicer run.
+The object rules (which loans and records) are then applied by the servicers
+and the store, from the Caller.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any
+
+import grpc
+
+from gateway.api.caller import Resolver, Unauthenticated, set_current_caller
+from gateway.api.errors import abort, shown
+from gateway.authz.policy import decide
+from gateway.authz.roles import Caller
+from gateway.errors import GatewayError, PermissionDenied
+
+__all__ = ["Authorization"]
+
+log = logging.getLogger(__name__)
+
+
+class Authorization(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Resolve the caller and check the table before any servicer runs."""
+
+    def __init__(self, resolver: Resolver, exempt: Iterable[str]) -> None:
+        self._resolve = resolver
+        self._exempt = tuple(f"/{service}/" for service in exempt)
+        #: Calls denied so far (PERMISSION_DENIED or UNAUTHENTICATED).
+        self.denied = 0
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        method: str = handler_call_details.method
+        if handler is None or method.startswith(self._exempt):
+            return handler
+        return self._guarded(handler, method)
+
+    async def _admit(self, method: str, context: Any) -> None:
+        """Resolve and check the caller; end the call unless the table allows it."""
+        try:
+            result = self._resolve(context)
+            caller: Caller = await result if inspect.isawaitable(result) else result
+        except Unauthenticated as exc:
+            self.denied += 1
+            log.warning("unauthenticated call to %s: %s", method, shown(exc.message))
+            await abort(context, exc)
+        except GatewayError as exc:  # e.g. the institutions registry is unavailable
+            await abort(context, exc)
+        decision = decide(method, caller.role)
+        if not decision.allowed:
+            self.denied += 1
+            log.warning(
+                "denied: caller %s (role %s) called %s: %s",
+                caller.institution,
+                caller.role.value,
+                method,
+                decision.reason,
+            )
+            await abort(
+                context,
+                PermissionDenied(
+                    f"role {caller.role.value} may not call {method.rsplit('/', 1)[-1]}"
+                ),
+            )
+        set_current_caller(caller)
+
+    def _guarded(self, handler: Any, method: str) -> grpc.RpcMethodHandler:
+        kind = (
+            ("stream" if handler.request_streaming else "unary")
+            + "_"
+            + ("stream" if handler.response_streaming else "unary")
+        )
+        behavior = getattr(handler, kind)
+        admit = self._admit
+
+        if handler.response_streaming:
+
+            async def streaming(request: Any, context: Any) -> AsyncIterator[Any]:
+                await admit(method, context)
+                result = behavior(request, context)
+                if inspect.isasyncgen(result):
+                    async for response in result:
+                        yield response
+                else:  # a handler that writes with context.write()
+                    await result
+
+            wrapped: Callable[..., Any] = streaming
+        else:
+
+            async def unary(request: Any, context: Any) -> Any:
+                await admit(method, context)
+                return await behavior(request, context)
+
+            wrapped = unary
+        make = getattr(grpc, f"{kind}_rpc_method_handler")
+        return make(
+            wrapped,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )

@@ -1,0 +1,55 @@
+"""Bring a database made by an earlier version to the owner-keyed loan layout.
+
+Earlier versions keyed a loan by the submitting institution: ``entries`` had
+no ``owner`` column and ``loan_heads`` was keyed by ``institution``. Every
+record of such a database was its submitter's own, so its owner is its
+institution. :func:`upgrade` (run when a store opens, in one transaction;
+nothing happens on a database that has the columns) adds ``entries.owner``
+filled from ``institution``, a unique index ``uq_entries_owner_chain`` on
+``(owner, loan_ref, loan_sequence)`` (the chain key the queries search) and
+renames ``loan_heads.institution`` to ``owner``. On PostgreSQL the old chain
+key ``uq_entries_chain`` on ``(institution, ...)`` is dropped; SQLite cannot
+drop a table's constraint, so an upgraded SQLite file keeps it: there, one
+collection agency cannot write the same sequence number of two lenders'
+loans that share a loan_ref (the commit fails whole and is retried; a new
+database has no such key).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import Engine, inspect
+
+__all__ = ["upgrade"]
+
+log = logging.getLogger(__name__)
+
+
+def upgrade(engine: Engine) -> bool:
+    """Upgrade an earlier version's layout in place; returns whether anything changed."""
+    tables = inspect(engine)
+    if "entries" not in tables.get_table_names():
+        return False
+    entries = {c["name"] for c in tables.get_columns("entries")}
+    heads = {c["name"] for c in tables.get_columns("loan_heads")}
+    if "owner" in entries and "owner" in heads:
+        return False
+    postgres = engine.dialect.name == "postgresql"
+    with engine.begin() as conn:
+        run: Any = conn.exec_driver_sql
+        if "owner" not in entries:
+            log.warning("store: upgrading entries to owner-keyed loans (one time)")
+            run("ALTER TABLE entries ADD COLUMN owner VARCHAR(128)")
+            run("UPDATE entries SET owner = institution")
+            if postgres:
+                run("ALTER TABLE entries ALTER COLUMN owner SET NOT NULL")
+                run("ALTER TABLE entries DROP CONSTRAINT IF EXISTS uq_entries_chain")
+            run(
+                "CREATE UNIQUE INDEX uq_entries_owner_chain "
+                "ON entries (owner, loan_ref, loan_sequence)"
+            )
+        if "owner" not in heads:
+            run("ALTER TABLE loan_heads RENAME COLUMN institution TO owner")
+    return True

@@ -1,0 +1,251 @@
+"""The role x RPC matrix: every RPC of the API called as every role.
+
+:data:`ALLOWED` is the expected matrix, written out by hand (not derived from
+the table it checks). :func:`mismatches` prepares one record every reader role
+may read (a lender's loan delegated to a collection agency, which records a
+call, shared with a court and an arbitration body), then calls each RPC as
+each role through :class:`Callers` and returns every answer that is not the
+expected one (OK for an allowed role, PERMISSION_DENIED for the others).
+
+:class:`Callers` gives the stubs and call metadata of a role: the same channel
+with the development headers (``x-institution``, ``x-role``), or a channel of
+its own per role (client certificates).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import grpc
+
+from evidence_gateway.v1 import access_service_pb2 as ac
+from evidence_gateway.v1 import (
+    access_service_pb2_grpc,
+    common_pb2,
+    evidence_service_pb2_grpc,
+    log_service_pb2_grpc,
+    verification_service_pb2_grpc,
+)
+from evidence_gateway.v1 import evidence_service_pb2 as ev
+from evidence_gateway.v1 import log_service_pb2 as lg
+from evidence_gateway.v1 import verification_service_pb2 as vf
+from gateway.authz.roles import Role
+from tests.support.grpc_client import submission, timestamp
+
+#: One institution of each role.
+WHO: dict[Role, str] = {
+    Role.LENDER: "bank-a",
+    Role.COLLECTOR: "agency-1",
+    Role.COURT: "court-1",
+    Role.ARBITRATION: "arb-1",
+    Role.REGULATOR: "reg-1",
+    Role.ADMIN: "admin-1",
+}
+READERS = {Role.LENDER, Role.COLLECTOR, Role.COURT, Role.ARBITRATION}
+WRITERS = {Role.LENDER, Role.COLLECTOR}
+EVERYONE = set(Role)
+
+#: The expected matrix: RPC (service/method) -> the roles that may call it.
+ALLOWED: dict[str, set[Role]] = {
+    "EvidenceService/SubmitEvidence": WRITERS,
+    "EvidenceService/BatchSubmitEvidence": WRITERS,
+    "EvidenceService/SubmitEvidenceStream": WRITERS,
+    "EvidenceService/GetEvidence": READERS,
+    "EvidenceService/FindEvidence": READERS,
+    "EvidenceService/ListEvidence": READERS,
+    "VerificationService/VerifyEvidence": READERS,
+    "LogService/GetCheckpoint": EVERYONE,
+    "LogService/GetInclusionProof": EVERYONE,
+    "LogService/GetConsistencyProof": EVERYONE,
+    "LogService/GetEntries": EVERYONE,
+    "LogService/GetTrustInfo": EVERYONE,
+    "AccessService/DelegateLoans": {Role.LENDER},
+    "AccessService/RevokeDelegation": {Role.LENDER},
+    "AccessService/ShareLoan": {Role.LENDER},
+    "AccessService/RevokeShare": {Role.LENDER},
+    "AccessService/GetStatistics": {Role.REGULATOR},
+}
+
+
+def dev_headers(role: Role, institution: str | None = None) -> tuple[tuple[str, str], ...]:
+    """The development-mode headers of a caller."""
+    return (("x-institution", institution or WHO[role]), ("x-role", role.value))
+
+
+@dataclass
+class Stubs:
+    """What one caller calls with: the stubs of its channel and its call metadata."""
+
+    evidence: evidence_service_pb2_grpc.EvidenceServiceStub
+    log: log_service_pb2_grpc.LogServiceStub
+    verification: verification_service_pb2_grpc.VerificationServiceStub
+    access: access_service_pb2_grpc.AccessServiceStub
+    metadata: tuple[tuple[str, str], ...] | None = None
+
+    @classmethod
+    def of(cls, channel: grpc.Channel, metadata: Any = None) -> Stubs:
+        return cls(
+            evidence=evidence_service_pb2_grpc.EvidenceServiceStub(channel),
+            log=log_service_pb2_grpc.LogServiceStub(channel),
+            verification=verification_service_pb2_grpc.VerificationServiceStub(channel),
+            access=access_service_pb2_grpc.AccessServiceStub(channel),
+            metadata=metadata,
+        )
+
+
+Callers = Callable[[Role], Stubs]
+
+
+def _later(**delta: float) -> Any:
+    return timestamp(datetime.now(UTC) + timedelta(**delta))
+
+
+def _rid() -> str:
+    return f"m-{time.monotonic_ns()}"
+
+
+def _code(call: Callable[[], Any]) -> grpc.StatusCode:
+    try:
+        result = call()
+        if isinstance(result, Iterator):
+            list(result)
+    except grpc.RpcError as exc:
+        return exc.code()  # type: ignore[no-any-return]
+    return grpc.StatusCode.OK
+
+
+def _calls(as_: Callers) -> dict[str, Callable[[Role], Any]]:
+    """Each RPC with a request an allowed role gets OK for (after the preparation)."""
+    lender = as_(Role.LENDER)
+    md = lender.metadata
+    lender.access.DelegateLoans(
+        ac.DelegateLoansRequest(
+            request_id=_rid(),
+            collector=WHO[Role.COLLECTOR],
+            loans=ac.LoanSelection(loan_refs=["L-M"]),
+            expires_at=_later(days=30),
+        ),
+        metadata=md,
+    )
+    for grantee in (WHO[Role.COURT], WHO[Role.ARBITRATION]):
+        lender.access.ShareLoan(
+            ac.ShareLoanRequest(
+                request_id=_rid(),
+                grantee=grantee,
+                loans=ac.LoanSelection(loan_refs=["L-M"]),
+                expires_at=_later(days=30),
+            ),
+            metadata=md,
+        )
+    call_kind = common_pb2.EVIDENCE_KIND_COLLECTION_CALL
+    data = f"a collection call recording {time.monotonic_ns()}".encode()
+    agency = as_(Role.COLLECTOR)
+    first = agency.evidence.SubmitEvidence(
+        ev.SubmitEvidenceRequest(
+            submission=submission("L-M", data=data, kind=call_kind, owner=WHO[Role.LENDER])
+        ),
+        metadata=agency.metadata,
+    ).receipt
+    digest = hashlib.sha256(data).digest()
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+
+    def fresh() -> common_pb2.EvidenceSubmission:
+        return submission("L-M", kind=call_kind, owner=WHO[Role.LENDER])
+
+    def s(role: Role) -> Stubs:
+        return as_(role)
+
+    return {
+        "EvidenceService/SubmitEvidence": lambda r: s(r).evidence.SubmitEvidence(
+            ev.SubmitEvidenceRequest(submission=fresh()), metadata=s(r).metadata
+        ),
+        "EvidenceService/BatchSubmitEvidence": lambda r: s(r).evidence.BatchSubmitEvidence(
+            ev.BatchSubmitEvidenceRequest(submissions=[fresh()]), metadata=s(r).metadata
+        ),
+        "EvidenceService/SubmitEvidenceStream": lambda r: s(r).evidence.SubmitEvidenceStream(
+            iter([ev.SubmitEvidenceStreamRequest(submission=fresh())]), metadata=s(r).metadata
+        ),
+        "EvidenceService/GetEvidence": lambda r: s(r).evidence.GetEvidence(
+            ev.GetEvidenceRequest(entry_id=first.entry_id), metadata=s(r).metadata
+        ),
+        "EvidenceService/FindEvidence": lambda r: s(r).evidence.FindEvidence(
+            ev.FindEvidenceRequest(hash_algorithm=common_pb2.HASH_ALGORITHM_SHA256, digest=digest),
+            metadata=s(r).metadata,
+        ),
+        "EvidenceService/ListEvidence": lambda r: s(r).evidence.ListEvidence(
+            ev.ListEvidenceRequest(loan_ref="L-M", institution=WHO[Role.LENDER]),
+            metadata=s(r).metadata,
+        ),
+        "VerificationService/VerifyEvidence": lambda r: s(r).verification.VerifyEvidence(
+            vf.VerifyEvidenceRequest(entry_id=first.entry_id), metadata=s(r).metadata
+        ),
+        "LogService/GetCheckpoint": lambda r: s(r).log.GetCheckpoint(
+            lg.GetCheckpointRequest(), metadata=s(r).metadata
+        ),
+        "LogService/GetInclusionProof": lambda r: s(r).log.GetInclusionProof(
+            lg.GetInclusionProofRequest(leaf_index=0), metadata=s(r).metadata
+        ),
+        "LogService/GetConsistencyProof": lambda r: s(r).log.GetConsistencyProof(
+            lg.GetConsistencyProofRequest(from_size=1), metadata=s(r).metadata
+        ),
+        "LogService/GetEntries": lambda r: s(r).log.GetEntries(
+            lg.GetEntriesRequest(start=0, end=1), metadata=s(r).metadata
+        ),
+        "LogService/GetTrustInfo": lambda r: s(r).log.GetTrustInfo(
+            lg.GetTrustInfoRequest(), metadata=s(r).metadata
+        ),
+        "AccessService/DelegateLoans": lambda r: s(r).access.DelegateLoans(
+            ac.DelegateLoansRequest(
+                request_id=_rid(),
+                collector="agency-9",
+                loans=ac.LoanSelection(loan_refs=["L-X"]),
+                expires_at=_later(days=1),
+            ),
+            metadata=s(r).metadata,
+        ),
+        "AccessService/RevokeDelegation": lambda r: s(r).access.RevokeDelegation(
+            ac.RevokeDelegationRequest(
+                request_id=_rid(), collector="agency-9", loans=ac.LoanSelection(loan_refs=["L-X"])
+            ),
+            metadata=s(r).metadata,
+        ),
+        "AccessService/ShareLoan": lambda r: s(r).access.ShareLoan(
+            ac.ShareLoanRequest(
+                request_id=_rid(),
+                grantee="court-9",
+                loans=ac.LoanSelection(loan_refs=["L-X"]),
+                expires_at=_later(days=1),
+            ),
+            metadata=s(r).metadata,
+        ),
+        "AccessService/RevokeShare": lambda r: s(r).access.RevokeShare(
+            ac.RevokeShareRequest(
+                request_id=_rid(), grantee="court-9", loans=ac.LoanSelection(loan_refs=["L-X"])
+            ),
+            metadata=s(r).metadata,
+        ),
+        "AccessService/GetStatistics": lambda r: s(r).access.GetStatistics(
+            ac.GetStatisticsRequest(from_day=today, to_day=today), metadata=s(r).metadata
+        ),
+    }
+
+
+def mismatches(as_: Callers) -> list[str]:
+    """Call every RPC as every role; each answer that is not the expected one, described."""
+    calls = _calls(as_)
+    assert set(calls) == set(ALLOWED)
+    wrong: list[str] = []
+    for rpc, call in calls.items():
+        for role in Role:
+            expected = (
+                grpc.StatusCode.OK if role in ALLOWED[rpc] else grpc.StatusCode.PERMISSION_DENIED
+            )
+            got = _code(lambda call=call, role=role: call(role))  # type: ignore[misc]
+            if got != expected:
+                wrong.append(f"{rpc} as {role.value}: {got.name}, expected {expected.name}")
+    return wrong

@@ -1,0 +1,96 @@
+"""A database made by the version before owner-keyed loans opens, upgraded, and goes on."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.model import EvidenceKind, Receipt
+from gateway.store.sql import SqlStore
+from tests.support.ledger_env import Env, sub, submit
+
+# The layout of `entries` and `loan_heads` as the earlier version created them on SQLite.
+_OLD_ENTRIES = """
+CREATE TABLE entries_old (
+    leaf_index INTEGER NOT NULL, entry_id VARCHAR(64) NOT NULL,
+    institution VARCHAR(128) NOT NULL, request_id VARCHAR(128) NOT NULL,
+    loan_ref VARCHAR(128) NOT NULL, kind VARCHAR(32) NOT NULL,
+    hash_algorithm VARCHAR(16) NOT NULL, digest BLOB NOT NULL,
+    occurred_at_us BIGINT NOT NULL, received_at_us BIGINT NOT NULL,
+    metadata_json TEXT NOT NULL, supersedes VARCHAR(64), loan_sequence BIGINT NOT NULL,
+    previous_leaf_hash BLOB NOT NULL, leaf BLOB NOT NULL, leaf_hash BLOB NOT NULL,
+    token BLOB NOT NULL, receipt_size BIGINT NOT NULL,
+    PRIMARY KEY (leaf_index),
+    CONSTRAINT uq_entries_request UNIQUE (institution, request_id),
+    CONSTRAINT uq_entries_chain UNIQUE (institution, loan_ref, loan_sequence),
+    UNIQUE (entry_id), UNIQUE (leaf_hash)
+)"""
+_COLUMNS = (
+    "leaf_index, entry_id, institution, request_id, loan_ref, kind, hash_algorithm, digest, "
+    "occurred_at_us, received_at_us, metadata_json, supersedes, loan_sequence, "
+    "previous_leaf_hash, leaf, leaf_hash, token, receipt_size"
+)
+
+
+def _to_old_layout(db: Path) -> None:
+    conn = sqlite3.connect(db)
+    try:
+        conn.executescript(
+            f"""
+            {_OLD_ENTRIES};
+            INSERT INTO entries_old ({_COLUMNS}) SELECT {_COLUMNS} FROM entries;
+            DROP TABLE entries;
+            ALTER TABLE entries_old RENAME TO entries;
+            CREATE INDEX ix_entries_digest ON entries (hash_algorithm, digest, leaf_index);
+            CREATE INDEX ix_entries_supersedes ON entries (supersedes)
+                WHERE supersedes IS NOT NULL;
+            ALTER TABLE loan_heads RENAME COLUMN owner TO institution;
+            DROP TABLE delegations; DROP TABLE shares; DROP TABLE daily_counts;
+            """
+        )
+        conn.commit()
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def env(pki_p256: Path, tmp_path: Path) -> Iterator[Env]:
+    e = Env(pki_p256, tmp_path)
+    yield e
+    for ledger in list(e.opened):
+        e.close(ledger)
+
+
+def test_an_earlier_database_is_upgraded_and_its_loans_go_on(env: Env) -> None:
+    ledger = env.open()
+    old = submit(ledger, [sub(1), sub(2), sub(3, loan="L-2")])
+    assert all(isinstance(r, Receipt) for r in old)
+    env.close(ledger)
+    _to_old_layout(env.db)
+    with sqlite3.connect(env.db) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(entries)")}
+    assert "owner" not in columns  # the premise: the earlier layout
+
+    ledger = env.open(store=SqlStore.sqlite(env.db))
+    records, _ = ledger.list_by_loan("bank-a", "L-1", 10, "")
+    assert [r.receipt for r in records] == old[:2]
+    assert records[0].submission.owner == "bank-a"
+    # The loan's chain goes on, and a collection agency's record joins it.
+    (third,) = submit(ledger, [sub(4)])
+    agency = sub(5, institution="agency-1", owner="bank-a", kind=EvidenceKind.COLLECTION_CALL)
+    (fourth,) = submit(ledger, [agency])
+    assert isinstance(third, Receipt) and isinstance(fourth, Receipt)
+    assert (third.loan_sequence, fourth.loan_sequence) == (3, 4)
+    env.close(ledger)
+    # Opening it again changes nothing more.
+    store = SqlStore.sqlite(env.db)
+    try:
+        assert [e.entry_id for e in store.list_by_loan("bank-a", "L-1", 0, 10)] == [
+            r.entry_id
+            for r in (*old[:2], third, fourth)  # type: ignore[union-attr]
+        ]
+    finally:
+        store.close()

@@ -168,6 +168,8 @@ class LoanSaltRow(SQLModel, table=True):
     owner: str = Field(sa_column=Column(String(128), primary_key=True, nullable=False))
     loan_ref: str = Field(sa_column=Column(String(128), primary_key=True, nullable=False))
     salt: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
 # ------------------------------------------------------------------ authorization (grants)
 
 

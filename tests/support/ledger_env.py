@@ -98,7 +98,7 @@ class Env:
         assert isinstance(public, PublicLeaf) and r.opening is not None  # version 2, opened
         leaf = open_leaf(public, r.opening)
         assert leaf.entry_id == r.entry_id
-        assert (leaf.owner, leaf.submitter) == (s.institution, s.institution)
+        assert (leaf.owner, leaf.submitter) == (s.owner, s.institution)
         assert (leaf.loan_ref, leaf.kind) == (s.loan_ref, s.kind)
         assert (leaf.hash_algorithm, leaf.digest) == (s.hash_algorithm, s.digest)
         assert leaf.occurred_at == s.occurred_at

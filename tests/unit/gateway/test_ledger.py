@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from court.evidence.opening import decode_any_leaf
+from court.evidence.leaf_v2 import PublicLeaf
+from court.evidence.opening import decode_any_leaf, open_leaf
 from court.verify.checkpoint import verify_checkpoint
 from court.verify.merkle import verify_consistency, verify_inclusion
 from court.verify.rfc6962 import leaf_hash
@@ -753,9 +754,12 @@ def test_an_institution_change_is_a_record_of_the_operator(env: Env) -> None:
         ledger.record_institution_change("operator", "bank-a", "register", "chg-1", now)
     )
     assert again == first  # a retried change: the original receipt
-    leaf = decode_leaf(first.leaf)
-    assert (leaf.kind, leaf.institution, leaf.loan_ref) == (
+    public = decode_any_leaf(first.leaf)
+    assert isinstance(public, PublicLeaf) and first.opening is not None
+    leaf = open_leaf(public, first.opening)
+    assert (leaf.kind, leaf.owner, leaf.submitter, leaf.loan_ref) == (
         "institution_changed",
+        "operator",
         "operator",
         ":institutions",
     )

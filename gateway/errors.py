@@ -14,6 +14,7 @@ __all__ = [
     "GatewayError",
     "InvalidArgument",
     "NotFound",
+    "PermissionDenied",
     "ResourceExhausted",
     "Unavailable",
 ]
@@ -66,6 +67,10 @@ class InvalidArgument(GatewayError):
 
 class NotFound(GatewayError):
     """The named entry (or leaf, or loan) does not exist."""
+
+
+class PermissionDenied(GatewayError):
+    """The caller's role may not make this call at all."""
 
 
 class AlreadyExists(GatewayError):

@@ -39,6 +39,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from evidence_gateway.v1 import (
+    admin_service_pb2,
+    admin_service_pb2_grpc,
     evidence_service_pb2,
     evidence_service_pb2_grpc,
     log_service_pb2,
@@ -46,19 +48,30 @@ from evidence_gateway.v1 import (
     verification_service_pb2,
     verification_service_pb2_grpc,
 )
+from gateway.api.admin import AdminServicer
 from gateway.api.call_limit import CallLimit
-from gateway.api.caller import DevCallers
 from gateway.api.evidence import EvidenceServicer
+from gateway.api.identity import Identity
 from gateway.api.log import LogServicer
 from gateway.api.ports import LedgerPort
 from gateway.api.stream_budget import ByteBudget
 from gateway.api.verification import VerificationServicer
 from gateway.certificates import Expiry, describe, expiring
-from gateway.components import check_pki, load_tsa_trust, open_ledger, trust_info
+from gateway.components import (
+    check_pki,
+    institutions_registry,
+    load_tsa_trust,
+    open_ledger,
+    register_operator,
+    trust_info,
+)
 from gateway.config import ConfigError, GatewayConfig, parse_listen
+from gateway.store.base import InstitutionStore
+from gateway.tls import load_client_cas, server_credentials
 from gateway.writer_lock import acquire_writer_lock
 
 __all__ = [
+    "ADMIN_SERVICE",
     "API_SERVICES",
     "CERTIFICATES_SERVICE",
     "GatewayServer",
@@ -78,6 +91,8 @@ API_SERVICES: tuple[str, ...] = (
     log_service_pb2.DESCRIPTOR.services_by_name["LogService"].full_name,
     verification_service_pb2.DESCRIPTOR.services_by_name["VerificationService"].full_name,
 )
+#: Served when the gateway has the institutions registry (``gateway serve`` always).
+ADMIN_SERVICE = admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
 #: The health service that warns of certificates about to expire.
 CERTIFICATES_SERVICE = "evidence_gateway.certificates"
 #: Services whose calls are never refused for load (health checks, reflection).
@@ -134,6 +149,8 @@ class ServingInfo:
     log_vkey_path: Path
     log_verifier_key: str
     insecure: bool
+    #: What a client trusts the server's certificate with (mutual TLS).
+    server_ca_paths: tuple[Path, ...] = ()
 
 
 class GatewayServer:
@@ -147,11 +164,27 @@ class GatewayServer:
         tsa_roots: Sequence[x509.Certificate],
         tsa_untrusted: Sequence[x509.Certificate],
         log_verifier_key: str,
+        registry: InstitutionStore | None = None,
+        client_cas: Sequence[x509.Certificate] = (),
+        credentials: grpc.ServerCredentials | None = None,
     ) -> None:
+        """``credentials``: mutual TLS (needs ``registry``); ``None``: plaintext (dev mode).
+
+        With a ``registry`` the AdminService is served; development mode then
+        also takes each institution's registered role.
+        """
+        if credentials is None and not config.insecure_dev:
+            raise ConfigError("serving without TLS credentials needs insecure_dev")
         self.config = config
         self.ledger = ledger
         self.health = health.aio.HealthServicer()
-        callers = DevCallers(config.dev_institution)
+        self._credentials = credentials
+        self.identity = Identity(
+            registry,
+            insecure_dev=credentials is None,
+            dev_institution=config.dev_institution,
+        )
+        callers = self.identity
         #: Counts and caps the API's calls (not health checks nor reflection).
         self.calls = CallLimit(config.max_concurrent_rpcs, UNLIMITED_SERVICES)
         self.server = grpc.aio.server(options=server_options(config), interceptors=[self.calls])
@@ -191,9 +224,16 @@ class GatewayServer:
             ),
         ):
             add(servicer, self.server)  # type: ignore[no-untyped-call]
+        #: The services health reports on and reflection lists (besides its own).
+        self.services = API_SERVICES
+        if registry is not None:
+            admin_service_pb2_grpc.add_AdminServiceServicer_to_server(  # type: ignore[no-untyped-call]
+                AdminServicer(registry, self.identity, client_cas), self.server
+            )
+            self.services = (*API_SERVICES, ADMIN_SERVICE)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
-            (*API_SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+            (*self.services, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
         )
         self._poller: asyncio.Task[None] | None = None
         self.port = 0
@@ -205,7 +245,10 @@ class GatewayServer:
         host, port = parse_listen(self.config.listen)
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         try:
-            self.port = self.server.add_insecure_port(address)
+            if self._credentials is None:
+                self.port = self.server.add_insecure_port(address)
+            else:
+                self.port = self.server.add_secure_port(address, self._credentials)
         except RuntimeError as exc:
             raise ConfigError(f"cannot listen on {self.config.listen}: {exc}") from None
         if self.port == 0:
@@ -258,7 +301,7 @@ class GatewayServer:
                 if up
                 else health_pb2.HealthCheckResponse.NOT_SERVING
             )
-            for name in ("", *API_SERVICES):
+            for name in ("", *self.services):
                 await self.health.set(name, value)
         return status
 
@@ -295,16 +338,28 @@ async def run(
         vkey = load_log_verifier_key(config.pki_dir).line
     except NotaryError as exc:
         raise ConfigError(str(exc)) from exc
+    credentials = None if config.insecure_dev else server_credentials(config)
+    client_cas = load_client_cas(config)
     writer = acquire_writer_lock(config)
     try:
         ledger = ledger_factory(config)
     except BaseException:
         writer.release()
         raise
-    server = GatewayServer(
-        config, ledger, tsa_roots=roots, tsa_untrusted=untrusted, log_verifier_key=vkey
-    )
     try:
+        registry = institutions_registry(ledger)
+        if registry is not None:
+            await asyncio.to_thread(register_operator, registry, config, client_cas)
+        server = GatewayServer(
+            config,
+            ledger,
+            tsa_roots=roots,
+            tsa_untrusted=untrusted,
+            log_verifier_key=vkey,
+            registry=registry,
+            client_cas=client_cas,
+            credentials=credentials,
+        )
         port = await server.start()
     except BaseException:
         await ledger.close()
@@ -317,7 +372,8 @@ async def run(
             port=port,
             log_vkey_path=config.log_vkey_path,
             log_verifier_key=vkey,
-            insecure=True,
+            insecure=credentials is None,
+            server_ca_paths=config.tls_client_ca_paths,
         )
     )
     stopping = asyncio.Event()

@@ -1,25 +1,33 @@
 """Who is calling: the institution a request acts for.
 
-This version serves plaintext gRPC in development mode only (mutual TLS, with
-the institution taken from the client certificate, comes later). In that mode
-the institution is the ``x-institution`` request header when present, else the
-configured ``dev_institution``.
+The servicers ask a :class:`Callers` for the institution of each call:
+:class:`gateway.api.identity.Identity` (mutual TLS, or development mode).
+In development mode the institution is the ``x-institution`` request header
+when present, else the configured ``dev_institution`` (:class:`DevCallers`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.errors import GatewayError
 from gateway.model import validate_institution
 
-__all__ = ["INSTITUTION_HEADER", "DevCallers", "Unauthenticated"]
+__all__ = ["INSTITUTION_HEADER", "Callers", "DevCallers", "Unauthenticated"]
 
 INSTITUTION_HEADER = "x-institution"
 
 
 class Unauthenticated(GatewayError):
     """The caller's identity is missing or malformed (gRPC UNAUTHENTICATED)."""
+
+
+class Callers(Protocol):
+    """What the servicers need to know of a call's caller."""
+
+    def institution(self, context: Any) -> str:
+        """The institution of the call; raises :class:`Unauthenticated`."""
+        ...
 
 
 class DevCallers:

@@ -48,6 +48,7 @@ from gateway.errors import (
     GatewayError,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     ResourceExhausted,
     Unavailable,
 )
@@ -77,6 +78,7 @@ GRPC_CODE: dict[type[GatewayError], int] = {
     FailedPrecondition: code_pb2.FAILED_PRECONDITION,
     DeadlineExceeded: code_pb2.DEADLINE_EXCEEDED,
     Unauthenticated: code_pb2.UNAUTHENTICATED,
+    PermissionDenied: code_pb2.PERMISSION_DENIED,
 }
 
 #: Suggested back-off for retryable errors, in milliseconds.

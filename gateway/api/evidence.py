@@ -19,7 +19,7 @@ from typing import Any
 from evidence_gateway.v1 import evidence_service_pb2 as pb
 from evidence_gateway.v1 import evidence_service_pb2_grpc as pb_grpc
 from gateway.api import convert
-from gateway.api.caller import DevCallers
+from gateway.api.caller import Callers
 from gateway.api.errors import rpc_errors, rpc_stream_errors, to_rpc_status
 from gateway.api.ports import LedgerPort
 from gateway.api.stream_budget import (
@@ -101,7 +101,7 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
     def __init__(
         self,
         ledger: LedgerPort,
-        callers: DevCallers,
+        callers: Callers,
         clock: Callable[[], datetime] = _utcnow,
         stream_window: int = STREAM_WINDOW,
         *,

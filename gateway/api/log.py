@@ -17,7 +17,7 @@ from evidence_gateway.v1 import common_pb2
 from evidence_gateway.v1 import log_service_pb2 as pb
 from evidence_gateway.v1 import log_service_pb2_grpc as pb_grpc
 from gateway.api import convert
-from gateway.api.caller import DevCallers
+from gateway.api.caller import Callers
 from gateway.api.errors import rpc_errors
 from gateway.api.ports import LedgerPort
 from gateway.errors import InvalidArgument, NotFound
@@ -88,7 +88,7 @@ def trust_info_to_proto(trust: TrustInfo) -> pb.GetTrustInfoResponse:
 class LogServicer(pb_grpc.LogServiceServicer):
     """The gRPC face of the ledger's Merkle log."""
 
-    def __init__(self, ledger: LedgerPort, callers: DevCallers, trust: TrustInfo) -> None:
+    def __init__(self, ledger: LedgerPort, callers: Callers, trust: TrustInfo) -> None:
         self._ledger = ledger
         self._callers = callers
         self._trust = trust_info_to_proto(trust)

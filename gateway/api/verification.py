@@ -44,7 +44,7 @@ from evidence_gateway.v1 import common_pb2
 from evidence_gateway.v1 import verification_service_pb2 as pb
 from evidence_gateway.v1 import verification_service_pb2_grpc as pb_grpc
 from gateway.api import convert
-from gateway.api.caller import DevCallers
+from gateway.api.caller import Callers
 from gateway.api.errors import rpc_errors
 from gateway.api.ports import LedgerPort
 from gateway.errors import InvalidArgument, NotFound
@@ -152,7 +152,7 @@ class VerificationServicer(pb_grpc.VerificationServiceServicer):
     def __init__(
         self,
         ledger: LedgerPort,
-        callers: DevCallers,
+        callers: Callers,
         *,
         tsa_roots: Sequence[x509.Certificate],
         tsa_untrusted: Sequence[x509.Certificate],

@@ -13,10 +13,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from gateway.authz.roles import Role
+from gateway.institutions import Institution, RegisteredCertificate, Status
 from gateway.log.tree import Node, NodeID
 from gateway.model import Submission
 
-__all__ = ["LoanHead", "Store", "StoreError", "StoredCheckpoint", "StoredEntry"]
+__all__ = [
+    "InstitutionStore",
+    "LoanHead",
+    "Store",
+    "StoreError",
+    "StoredCheckpoint",
+    "StoredEntry",
+]
 
 
 class StoreError(Exception):
@@ -167,4 +176,49 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+        ...
+
+
+class InstitutionStore(Protocol):
+    """The institutions registry (see :mod:`gateway.institutions`).
+
+    Writes go through the store's writer lock; reads see every committed
+    change, so the gateway's next call after a change sees it. Methods raise
+    :class:`StoreError` when the database fails; those that change a named
+    institution raise ``gateway.errors.NotFound`` for an unknown one and
+    ``AlreadyExists`` for a name or fingerprint already registered.
+    """
+
+    def create(
+        self, name: str, role: Role, certificate: RegisteredCertificate, now: datetime
+    ) -> Institution:
+        """Register a new, active institution with its first certificate."""
+        ...
+
+    def get(self, name: str) -> Institution | None:
+        """The institution and its certificates, or ``None``."""
+        ...
+
+    def list(self, after: str, limit: int) -> list[Institution]:
+        """Institutions with a name after ``after``, by name, at most ``limit``."""
+        ...
+
+    def set_status(self, name: str, status: Status, now: datetime) -> Institution:
+        """Change the status; revoking also revokes every certificate (final)."""
+        ...
+
+    def add_certificate(
+        self, certificate: RegisteredCertificate, retire_others_at: datetime | None
+    ) -> Institution:
+        """Add a certificate; the others then count at most until ``retire_others_at``."""
+        ...
+
+    def revoke_certificate(self, name: str, sha256: bytes, now: datetime) -> Institution:
+        """Revoke one certificate of the institution (final)."""
+        ...
+
+    def by_fingerprint(
+        self, sha256: bytes
+    ) -> tuple[str, Role, Status, RegisteredCertificate] | None:
+        """The institution (name, role, status) and the certificate with this fingerprint."""
         ...

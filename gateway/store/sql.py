@@ -48,7 +48,15 @@ from gateway.log.tree import MissingNodeError, Node, NodeID
 from gateway.model import EvidenceKind, Submission
 from gateway.store.base import LoanHead, StoredCheckpoint, StoredEntry, StoreError
 from gateway.store.lock import StoreWriter, UnlockedWriter, take_writer_lock
-from gateway.store.tables import CheckpointRow, EntryRow, LoanHeadRow, NodeRow, metadata
+from gateway.store.tables import (
+    CheckpointRow,
+    EntryRow,
+    InstitutionCertificateRow,
+    InstitutionRow,
+    LoanHeadRow,
+    NodeRow,
+    metadata,
+)
 
 __all__ = ["DEFAULT_SQLITE_NAME", "SqlStore", "from_us", "to_us"]
 
@@ -59,7 +67,14 @@ _ENTRIES = metadata.tables[str(EntryRow.__tablename__)]
 _NODES = metadata.tables[str(NodeRow.__tablename__)]
 _CHECKPOINTS = metadata.tables[str(CheckpointRow.__tablename__)]
 _HEADS = metadata.tables[str(LoanHeadRow.__tablename__)]
-_TABLES = [_ENTRIES, _NODES, _CHECKPOINTS, _HEADS]
+_TABLES = [
+    _ENTRIES,
+    _NODES,
+    _CHECKPOINTS,
+    _HEADS,
+    metadata.tables[str(InstitutionRow.__tablename__)],
+    metadata.tables[str(InstitutionCertificateRow.__tablename__)],
+]
 _IN_CHUNK = 500  # bound on parameters per IN (...) query
 _INT64 = (-(1 << 63), (1 << 63) - 1)  # the range of the INTEGER/BIGINT columns
 
@@ -308,6 +323,24 @@ class SqlStore:
             name = exc.__class__.__name__
             log.warning("database operation failed (%s)", name, exc_info=True)
             raise StoreError(f"the database failed ({name}); see the gateway log") from exc
+
+    def read(self, fn: Callable[[Any], T]) -> T:
+        """Run ``fn(connection)`` for reading; database failures become StoreError."""
+
+        def run() -> T:
+            with self._engine.connect() as conn:
+                return fn(conn)
+
+        return self._guard(run)
+
+    def write(self, fn: Callable[[Any], T]) -> T:
+        """Run ``fn(connection)`` in one write transaction through the writer lock."""
+
+        def run() -> T:
+            with self._write_lock, self._writer.transaction() as conn:
+                return fn(conn)
+
+        return self._guard(run)
 
     # ---------------------------------------------------------------- writing
 

@@ -32,7 +32,15 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-__all__ = ["CheckpointRow", "EntryRow", "LoanHeadRow", "NodeRow", "metadata"]
+__all__ = [
+    "CheckpointRow",
+    "EntryRow",
+    "InstitutionCertificateRow",
+    "InstitutionRow",
+    "LoanHeadRow",
+    "NodeRow",
+    "metadata",
+]
 
 metadata = SQLModel.metadata
 
@@ -123,3 +131,43 @@ class LoanHeadRow(SQLModel, table=True):
     sequence: int = Field(sa_column=Column(BigInteger, nullable=False))
     leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     leaf_index: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+# --------------------------------------------------------------------------- institutions
+# The registry of institutions (who may call, in which role) and the client
+# certificates each is known by. Rows are changed by AdminService only; every
+# call reads them afresh, so a change applies to the next call.
+
+
+class InstitutionRow(SQLModel, table=True):
+    """One institution: its name (the id callers act as), role and status."""
+
+    __tablename__ = "institutions"
+
+    name: str = Field(sa_column=Column(String(128), primary_key=True, nullable=False))
+    role: str = Field(sa_column=Column(String(16), nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    created_at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    updated_at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class InstitutionCertificateRow(SQLModel, table=True):
+    """A client certificate an institution is known by, and how long it counts.
+
+    ``valid_until_us`` starts as the certificate's notAfter; a rotation moves
+    it closer (the end of the overlap). ``revoked_at_us`` is set once, by a
+    revocation, and then the certificate never counts again.
+    """
+
+    __tablename__ = "institution_certificates"
+    __table_args__ = (Index("ix_institution_certificates_institution", "institution"),)
+
+    sha256: bytes = Field(sa_column=Column(LargeBinary, primary_key=True, nullable=False))
+    institution: str = Field(sa_column=Column(String(128), nullable=False))
+    subject: str = Field(sa_column=Column(Text, nullable=False))
+    serial: str = Field(sa_column=Column(String(64), nullable=False))
+    not_before_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    not_after_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    valid_until_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    added_at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    revoked_at_us: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))

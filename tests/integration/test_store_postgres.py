@@ -23,6 +23,7 @@ from court.verify.checkpoint import verify_checkpoint
 from court.verify.merkle import verify_consistency
 from gateway.store.base import Store, StoreError
 from gateway.store.sql import SqlStore
+from tests.support.institution_cases import ALL_CASES as INSTITUTION_CASES
 from tests.support.ledger_env import Env, check_chain, sub, submit
 from tests.support.read_path import Statement, captured, exercise, fill, postgres_full_scans
 from tests.support.store_cases import ALL_CASES, make_entry
@@ -63,6 +64,16 @@ def pg_schema() -> Iterator[str]:
 def test_store_case_on_postgres(case: Callable[[Store], None], pg_schema: str) -> None:
     store = SqlStore.open(URL, schema=pg_schema)
     try:
+        case(store)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("case", INSTITUTION_CASES, ids=lambda c: c.__name__)
+def test_institution_case_on_postgres(case: Callable[[SqlStore], None], pg_schema: str) -> None:
+    store = SqlStore.open(URL, schema=pg_schema)
+    try:
+        store.hold_writer_lock()
         case(store)
     finally:
         store.close()

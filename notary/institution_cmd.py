@@ -82,7 +82,7 @@ def _print_institution(i: pb.Institution, *, certificates: bool) -> None:
 
 
 def _client(args: argparse.Namespace) -> AdminClient:
-    return AdminClient(args.gateway, args.pki, wait=getattr(args, "wait", 0.0))
+    return AdminClient(args.gateway, args.pki, wait=args.wait)
 
 
 def _issue(args: argparse.Namespace) -> tuple[ClientFiles, bytes]:
@@ -156,6 +156,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_show(args: argparse.Namespace) -> int:
     with _client(args) as admin:
         _print_institution(admin.get(args.name), certificates=True)
+    if args.out is not None:
+        files = client_files(args.out, args.name)
+        if not files.certificate.exists():
+            raise UsageError(f"{files.certificate} does not exist: check --out")
+        _show_files(args, files)
     return 0
 
 
@@ -183,6 +188,9 @@ def add_institution_commands(commands: argparse._SubParsersAction[argparse.Argum
         parser.add_argument(
             "--pki", type=Path, required=True, help="the gateway's PKI folder (operator.pem)"
         )
+        parser.add_argument(
+            "--wait", type=float, default=0.0, help="seconds to wait for the gateway to come up"
+        )
         parser.set_defaults(handler=handler)
         return parser
 
@@ -190,11 +198,11 @@ def add_institution_commands(commands: argparse._SubParsersAction[argparse.Argum
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--out", type=Path, required=True, help="folder for NAME.pem and NAME.key")
     add.add_argument("--days", type=int, default=DEFAULT_CLIENT_DAYS, help="certificate validity")
-    add.add_argument(
-        "--wait", type=float, default=0.0, help="seconds to wait for the gateway to come up"
-    )
     command("list", "list the registered institutions", _cmd_list, named=False)
-    command("show", "an institution and its certificates", _cmd_show)
+    show = command("show", "an institution and its certificates", _cmd_show)
+    show.add_argument(
+        "--out", type=Path, help="folder of NAME.pem and NAME.key: print them and an example"
+    )
     command("suspend", "refuse the institution's calls until reinstated", _cmd_status)
     command("reinstate", "accept a suspended institution's calls again", _cmd_status)
     command("revoke", "refuse the institution's calls for good", _cmd_status)

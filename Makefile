@@ -70,6 +70,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.tsa
 	$(BIN)/python -m bench.token
 	$(BIN)/python -m bench.gateway
+	$(BIN)/python -m bench.tls
 	DATA_DIR=$(DATA_DIR) $(BIN)/python -m bench.reads
 
 clean:

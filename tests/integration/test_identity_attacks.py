@@ -122,6 +122,12 @@ def test_no_client_certificate_fails_the_handshake(gateway: GatewayProcess) -> N
     assert "PEER_DID_NOT_RETURN_A_CERTIFICATE" in gateway.log_text()
 
 
+def test_a_plaintext_client_gets_no_answer(gateway: GatewayProcess) -> None:
+    with gateway.channel(tls=False, own_connection=True) as channel:
+        error = _refused(channel)
+    assert error.code() == grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
+
+
 def test_a_certificate_of_another_ca_fails_the_handshake(
     gateway: GatewayProcess, tmp_path: Path
 ) -> None:

@@ -21,7 +21,7 @@ from court.report.text import invalid_line
 from court.tokens import digest_algorithm
 from court.verify.checkpoint import parse_verifier_key
 from court.verify.receipt import ReceiptCopies, ReceiptVerification, verify_receipt
-from evidence_gateway.v1 import common_pb2
+from evidence_gateway.v1 import common_pb2, evidence_service_pb2
 
 __all__ = ["read_log_key", "read_receipt", "receipt_copies", "verify_receipt_file"]
 
@@ -44,6 +44,35 @@ def receipt_copies(receipt: common_pb2.Receipt) -> ReceiptCopies:
     )
 
 
+#: What to do with a receipt saved as JSON (buf curl, grpcurl, protobuf JSON of any client).
+_FROM_JSON = (
+    "; it looks like JSON: convert the receipt to binary with `buf convert protos --type "
+    "evidence_gateway.v1.Receipt --from receipt.json --to receipt.pb` (docs/gateway.md)"
+)
+#: What to do with a whole response (SubmitEvidenceResponse, GetEvidenceResponse ...) saved.
+_WRAPPED = (
+    "; it looks like a whole response message that holds one: archive its receipt "
+    "(response.receipt, or record.receipt) alone"
+)
+
+
+def _hint(data: bytes) -> str:
+    """Advice for the two usual ways a receipt is archived wrong, or nothing."""
+    if data.lstrip()[:1] == b"{":
+        return _FROM_JSON
+    submitted = evidence_service_pb2.SubmitEvidenceResponse()
+    fetched = evidence_service_pb2.GetEvidenceResponse()
+    for response in (submitted, fetched):
+        try:
+            response.ParseFromString(data)
+        except DecodeError:
+            continue
+        receipt = submitted.receipt if response is submitted else fetched.record.receipt
+        if receipt.leaf and receipt.timestamp_token:
+            return _WRAPPED
+    return ""
+
+
 def read_receipt(path: Path) -> common_pb2.Receipt:
     """The Receipt message in `path`, or InputError when the file holds none."""
     data = read_file(path, "receipt")
@@ -52,7 +81,7 @@ def read_receipt(path: Path) -> common_pb2.Receipt:
         receipt.ParseFromString(data)
     except DecodeError as exc:
         raise InputError(
-            f"receipt {path} is not a serialized evidence_gateway.v1.Receipt: {exc}"
+            f"receipt {path} is not a serialized evidence_gateway.v1.Receipt: {exc}{_hint(data)}"
         ) from exc
     missing = [
         name
@@ -66,7 +95,7 @@ def read_receipt(path: Path) -> common_pb2.Receipt:
     if missing:
         raise InputError(
             f"receipt {path} is not a serialized evidence_gateway.v1.Receipt "
-            f"(no {', '.join(missing)})"
+            f"(no {', '.join(missing)}){_hint(data)}"
         )
     if receipt.inclusion_proof.leaf_index != receipt.leaf_index:
         raise InputError(

@@ -73,6 +73,32 @@ class EvidenceKind(StrEnum):
 #: Accepted document hash algorithms and their digest sizes in bytes.
 DIGEST_SIZES: Final[dict[str, int]] = {name: size for name, (_, size) in HASH_OIDS.items()}
 HASH_ALGORITHMS: Final[tuple[str, ...]] = tuple(DIGEST_SIZES)
+#: The rule an unset or unknown hash algorithm breaks, in the API's enum names.
+HASH_ALGORITHM_RULE: Final = (
+    "is required: HASH_ALGORITHM_SHA256, HASH_ALGORITHM_SHA384, HASH_ALGORITHM_SHA512 or "
+    "HASH_ALGORITHM_SM3"
+)
+#: The rule an unset or unknown kind breaks, in the API's enum names (those of
+#: EvidenceKind with the prefix EVIDENCE_KIND_, upper case).
+KIND_RULE: Final = (
+    "is required: an EvidenceKind from EVIDENCE_KIND_LOAN_CONTRACT (1) to EVIDENCE_KIND_OTHER "
+    "(11), see common.proto"
+)
+
+
+def digest_rule(hash_algorithm: str, digest: bytes) -> str | None:
+    """The rule ``digest`` breaks for ``hash_algorithm`` (one of DIGEST_SIZES), or None."""
+    size = DIGEST_SIZES[hash_algorithm]
+    if not digest:
+        return f"is required: the {size} raw bytes of the {hash_algorithm} digest"
+    if len(digest) != size:
+        return (
+            f"must be {size} bytes for {hash_algorithm}, got {len(digest)}; send the raw "
+            "digest, not its hex text"
+        )
+    return None
+
+
 #: The OIDs recorded in the canonical leaf and in the token's message imprint.
 HASH_ALGORITHM_OIDS: Final[dict[str, str]] = {name: oid for name, (oid, _) in HASH_OIDS.items()}
 
@@ -190,21 +216,14 @@ def validate_submission(
     try:
         EvidenceKind(s.kind)
     except ValueError:
-        names = ", ".join(k.value for k in EvidenceKind)
-        out.append(("kind", f"is required and must be one of: {names}"))
+        out.append(("kind", KIND_RULE))
     size = DIGEST_SIZES.get(s.hash_algorithm)
     if size is None:
-        out.append(("hash_algorithm", "is required and must be SHA-256, SHA-384, SHA-512 or SM3"))
+        out.append(("hash_algorithm", HASH_ALGORITHM_RULE))
     if not isinstance(s.digest, bytes):
         out.append(("digest", "must be bytes"))
-    elif size is not None and len(s.digest) != size:
-        out.append(
-            (
-                "digest",
-                f"must be {size} bytes for {s.hash_algorithm}, got {len(s.digest)}; send the raw "
-                "digest, not its hex text",
-            )
-        )
+    elif size is not None and (rule := digest_rule(s.hash_algorithm, s.digest)) is not None:
+        out.append(("digest", rule))
     elif size is None and not s.digest:
         out.append(("digest", "is required"))
     occurred = s.occurred_at
@@ -215,10 +234,9 @@ def validate_submission(
         out.append(
             (
                 "occurred_at",
-                f"must not be before {floor} (rule: the gateway's earliest occurred_at, "
-                "setting min_occurred_at); an empty or zero Timestamp is 1970-01-01T00:00:00Z: "
-                "send the event's time in seconds since 1970 (from a JavaScript Date: "
-                "Math.floor(date.getTime() / 1000))",
+                f"must not be before {floor} (setting min_occurred_at); an empty Timestamp "
+                "is 1970-01-01T00:00:00Z: send seconds since 1970 (from a JavaScript Date d: "
+                "{seconds: Math.floor(d.getTime() / 1000)})",
             )
         )
     elif occurred - now > MAX_FUTURE_SKEW:

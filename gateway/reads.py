@@ -20,6 +20,7 @@ from gateway.errors import InvalidArgument, NotFound, Unavailable
 from gateway.log.tree import MissingNodeError, consistency_proof, inclusion_plan, inclusion_proof
 from gateway.model import (
     DIGEST_SIZES,
+    HASH_ALGORITHM_RULE,
     EvidenceRecord,
     Receipt,
     validate_entry_id,
@@ -78,9 +79,7 @@ def _decode_token(token: str, kind: bytes, fingerprint: bytes) -> int:
 def _check_digest(hash_algorithm: str, digest: bytes) -> None:
     size = DIGEST_SIZES.get(hash_algorithm)
     if size is None:
-        raise InvalidArgument(
-            [("hash_algorithm", "is required and must be SHA-256, SHA-384, SHA-512 or SM3")]
-        )
+        raise InvalidArgument([("hash_algorithm", HASH_ALGORITHM_RULE)])
     if len(digest) != size:
         raise InvalidArgument(
             [("digest", f"must be {size} bytes for {hash_algorithm}, got {len(digest)}")]

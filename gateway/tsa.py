@@ -65,6 +65,7 @@ from notary.tsa.engine import TimeStampAuthority
 from notary.tsa.status import FailInfo, Rejection
 
 __all__ = [
+    "MAX_REPLY_BYTES",
     "EngineTokenSource",
     "HttpTokenSource",
     "ProcessEngineTokenSource",
@@ -389,6 +390,10 @@ class ProcessEngineTokenSource:
 
 _QUERY_TYPE = "application/timestamp-query"
 _REPLY_TYPE = "application/timestamp-reply"
+#: Largest TimeStampResp read from a TSA. The court's verifier is bounded for tokens
+#: up to 64 KiB (and VerifyEvidence refuses a larger receipt token); a reply that is
+#: larger is refused before it is read further.
+MAX_REPLY_BYTES = 64 * 1024
 _HTTP_HASHES = ("sha256", "sha384", "sha512")
 #: What a caller learns when no HTTP TSA could stamp (the details are logged).
 _HTTP_UNAVAILABLE = "time-stamp authority unavailable; retry later"
@@ -470,9 +475,11 @@ class HttpTokenSource:
             url, data=request, method="POST", headers={"Content-Type": _QUERY_TYPE}
         )
         with urllib.request.urlopen(http_request, timeout=self._timeout) as reply:
-            body: bytes = reply.read()
             if reply.headers.get_content_type() != _REPLY_TYPE:
                 raise ValueError(f"answered {reply.headers.get_content_type()}")
+            body: bytes = reply.read(MAX_REPLY_BYTES + 1)
+        if len(body) > MAX_REPLY_BYTES:
+            raise ValueError(f"answered more than {MAX_REPLY_BYTES} bytes")
         return body
 
     def _try(self, url: str, hash_algorithm: str, digest: bytes) -> bytes:

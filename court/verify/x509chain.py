@@ -16,8 +16,12 @@ What is checked on a path ``leaf -> ... -> anchor``:
   intermediates are not counted, RFC 5280 6.1.4 (l));
 * no certificate on the path carries a critical extension that
   ``cryptography`` does not understand;
-* issuing keys are RSA of at most :data:`MAX_RSA_BITS` bits, EC, Ed25519 or
-  Ed448 (so that one signature check costs at most about a millisecond).
+* issuing keys are RSA of at most :data:`MAX_RSA_BITS` bits with a public
+  exponent of at most :data:`MAX_RSA_EXPONENT_BITS` bits, EC, Ed25519 or Ed448
+  (:func:`key_problem`; the token's signer key obeys the same rule). A public
+  exponent as long as the modulus makes one RSA verification as costly as a
+  private-key operation: a 3072-bit key with a 3071-bit exponent took 45 ms per
+  check, so 16 such would-be issuers took 0.5 s.
 
 The anchor is any certificate passed in ``roots`` (compared by DER): it ends
 the path, its own issuer is not looked for. A leaf that is itself a root is a
@@ -64,10 +68,12 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_ISSUER_TRIES",
     "MAX_RSA_BITS",
+    "MAX_RSA_EXPONENT_BITS",
     "MAX_SIGNATURE_CHECKS",
     "ChainResult",
     "build_chain",
     "describe",
+    "key_problem",
     "valid_at",
 ]
 
@@ -81,6 +87,8 @@ MAX_ISSUER_TRIES: Final = 64
 MAX_SIGNATURE_CHECKS: Final = 16
 #: Largest RSA issuing key accepted.
 MAX_RSA_BITS: Final = 8192
+#: Longest RSA public exponent accepted (65537 has 17 bits; Go and BoringSSL cap it near 32).
+MAX_RSA_EXPONENT_BITS: Final = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +156,8 @@ def _ca_problem(issuer: x509.Certificate) -> tuple[str | None, int | None]:
     return None, bc.path_length
 
 
-def _key_problem(cert: x509.Certificate) -> str | None:
-    """Why ``cert``'s key is not accepted to check certificate signatures."""
+def key_problem(cert: x509.Certificate) -> str | None:
+    """Why ``cert``'s key is not accepted to check signatures (bounded cost per check)."""
     try:
         key = cert.public_key()
     except (ValueError, UnsupportedAlgorithm) as exc:
@@ -158,6 +166,12 @@ def _key_problem(cert: x509.Certificate) -> str | None:
         if key.key_size > MAX_RSA_BITS:
             return (
                 f"{describe(cert)} has an RSA key of {key.key_size} bits (at most {MAX_RSA_BITS})"
+            )
+        exponent_bits = key.public_numbers().e.bit_length()
+        if exponent_bits > MAX_RSA_EXPONENT_BITS:
+            return (
+                f"{describe(cert)} has an RSA public exponent of {exponent_bits} bits "
+                f"(at most {MAX_RSA_EXPONENT_BITS})"
             )
         return None
     if isinstance(key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
@@ -261,7 +275,7 @@ class _Search:
 
     def signature_problem(self, child: _Node, issuer: _Node) -> str | None:
         if issuer.der not in self.keys:
-            self.keys[issuer.der] = _key_problem(issuer.cert)
+            self.keys[issuer.der] = key_problem(issuer.cert)
         if self.keys[issuer.der] is not None:
             return self.keys[issuer.der]
         memo = (child.der, issuer.identity[1])

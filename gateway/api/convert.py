@@ -22,10 +22,12 @@ from evidence_gateway.v1 import common_pb2
 from gateway.model import (
     DEFAULT_MIN_OCCURRED_AT,
     DIGEST_SIZES,
+    HASH_ALGORITHM_RULE,
     EvidenceKind,
     EvidenceRecord,
     Receipt,
     Submission,
+    digest_rule,
     validate_submission,
 )
 
@@ -90,17 +92,9 @@ def digest_violations(
     """Violations of a (hash algorithm, digest) pair as FindEvidence and VerifyEvidence take it."""
     name = algorithm_from_proto(algorithm)
     if name is None:
-        return [(alg_field, "is required and must be SHA-256, SHA-384, SHA-512 or SM3")]
-    size = DIGEST_SIZES[name]
-    if len(digest) != size:
-        return [
-            (
-                digest_field,
-                f"must be {size} bytes for {name}, got {len(digest)}; send the raw digest, "
-                "not its hex text",
-            )
-        ]
-    return []
+        return [(alg_field, HASH_ALGORITHM_RULE)]
+    rule = digest_rule(name, digest)
+    return [] if rule is None else [(digest_field, rule)]
 
 
 def page_size_from_proto(value: int, field: str = "page_size") -> tuple[int, list[tuple[str, str]]]:

@@ -73,6 +73,14 @@ ALL_CHECKS: Final[tuple[str, ...]] = TOKEN_CHECKS + RECORD_CHECKS
 
 #: At most this many `other_entry_ids` in a response (the rest: FindEvidence pages).
 MAX_OTHER_ENTRY_IDS: Final = 1000
+#: Largest receipt token and leaf read. The court's verifier answers within 100 ms for
+#: a token up to 64 KiB; its work grows with the token's size (a 3 MB token of junk
+#: certificates took 1.5 s), and a call may carry up to ``max_message_bytes``.
+#: A leaf holds at most 16 metadata entries of 320 bytes and a few fixed fields.
+MAX_RECEIPT_TOKEN_BYTES: Final = 64 * 1024
+MAX_RECEIPT_LEAF_BYTES: Final = 64 * 1024
+#: An RFC 9162 inclusion proof in a tree of fewer than 2**64 leaves has at most 64 hashes.
+MAX_PROOF_HASHES: Final = 64
 
 _VERDICT: Final = {
     Outcome.VALID: pb.VERDICT_VALID,
@@ -112,8 +120,26 @@ def _receipt_input(message: common_pb2.Receipt) -> ReceiptInput:
     problems += validate_entry_id(message.entry_id, "receipt.entry_id")
     if not message.leaf:
         problems.append(("receipt.leaf", "is required"))
+    elif len(message.leaf) > MAX_RECEIPT_LEAF_BYTES:
+        problems.append(
+            ("receipt.leaf", f"is {len(message.leaf)} bytes; at most {MAX_RECEIPT_LEAF_BYTES}")
+        )
     if not message.timestamp_token:
         problems.append(("receipt.timestamp_token", "is required"))
+    elif len(message.timestamp_token) > MAX_RECEIPT_TOKEN_BYTES:
+        problems.append(
+            (
+                "receipt.timestamp_token",
+                f"is {len(message.timestamp_token)} bytes; at most {MAX_RECEIPT_TOKEN_BYTES}",
+            )
+        )
+    if len(message.inclusion_proof.hashes) > MAX_PROOF_HASHES:
+        problems.append(
+            (
+                "receipt.inclusion_proof.hashes",
+                f"has {len(message.inclusion_proof.hashes)} hashes; at most {MAX_PROOF_HASHES}",
+            )
+        )
     try:
         parse_checkpoint(message.checkpoint.signed_note)
     except CourtError as exc:

@@ -7,7 +7,12 @@ and of every other one. The court's trust anchor carries the same name but
 another key: no path reaches it, and a path search that tries every ordering
 of the hostile certificates never ends in time (8 took 18 s, 12 hours).
 
-Used by the token and chain tests and by ``make bench`` (bench/tsa.py).
+:func:`heavy_key_token` is the same attack with costly keys instead of many
+orderings: its would-be issuers carry RSA-3072 keys whose public exponent is as
+long as the modulus, so each signature check is a private-key-sized operation
+(45 ms; 16 of them took 0.5 s before such keys were refused).
+
+Used by the token and chain tests and by ``make bench`` (bench/token.py).
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
+import random
 from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -27,7 +33,14 @@ from court.der import TAG_SEQUENCE, encode_length, read_children, read_tlv, tlv
 from notary.tsa.engine import TimeStampAuthority
 from notary.tsa.signer import KeySigner
 
-__all__ = ["CA_NAME", "HostileToken", "add_certificates", "hostile_token"]
+__all__ = [
+    "CA_NAME",
+    "HostileToken",
+    "add_certificates",
+    "big_exponent_key",
+    "heavy_key_token",
+    "hostile_token",
+]
 
 CA_NAME = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Hostile CA")])
 DOCUMENT = b"a loan contract"
@@ -47,8 +60,8 @@ class HostileToken:
 
 def _certificate(
     subject: x509.Name,
-    key: ec.EllipticCurvePublicKey,
-    signer: ec.EllipticCurvePrivateKey,
+    key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey,
+    signer: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
     serial: int,
     *,
     ca: bool,
@@ -112,3 +125,35 @@ def hostile_token(cas: int) -> HostileToken:
     token = engine.issue("sha256", digest).token
     token = add_certificates(token, [c.public_bytes(Encoding.DER) for c in hostile])
     return HostileToken(token, digest, root, hostile)
+
+
+def big_exponent_key(bits: int = 3072, seed: int = 1) -> rsa.RSAPublicKey:
+    """An RSA public key (no private key exists for it) whose exponent has ``bits - 1`` bits.
+
+    The modulus's top 16 bits are set so that any ``bits``-bit signature is below it
+    and OpenSSL performs the whole modular exponentiation.
+    """
+    rng = random.Random(seed)
+    n = rng.getrandbits(bits) | (0xFFFF << (bits - 16)) | 1
+    e = rng.getrandbits(bits - 1) | (1 << (bits - 2)) | 1
+    return rsa.RSAPublicNumbers(e, n).public_key()
+
+
+def heavy_key_token(cas: int) -> HostileToken:
+    """A bare token whose TSA certificate (signed with RSA-3072) has ``cas`` embedded
+    would-be issuers named like it, each with a :func:`big_exponent_key`."""
+    ca_key = rsa.generate_private_key(65537, 3072)
+    tsa_key = ec.generate_private_key(ec.SECP256R1())
+    tsa_subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Hostile TSA")])
+    tsa_cert = _certificate(tsa_subject, tsa_key.public_key(), ca_key, 1, ca=False)
+    heavy = tuple(
+        _certificate(CA_NAME, big_exponent_key(seed=i), ca_key, 100 + i, ca=True)
+        for i in range(cas)
+    )
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    root = _certificate(CA_NAME, root_key.public_key(), root_key, 2, ca=True)
+    engine = TimeStampAuthority(KeySigner(tsa_key, tsa_cert), _Counter())
+    digest = hashlib.sha256(DOCUMENT).digest()
+    token = engine.issue("sha256", digest).token
+    token = add_certificates(token, [c.public_bytes(Encoding.DER) for c in heavy])
+    return HostileToken(token, digest, root, heavy)

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from court.der import Tlv, decode_integer, decode_oid, read_children
+from court.verify.x509chain import key_problem
 
 if TYPE_CHECKING:
     from court.verify.token.parse import SignerInfo
@@ -141,6 +142,9 @@ def verify_signature(
         key = cert.public_key()
     except (ValueError, UnsupportedAlgorithm) as exc:
         return f"the signer's public key cannot be loaded: {exc}"
+    problem = key_problem(cert)  # the chain's rule: one verification costs little
+    if problem is not None:
+        return f"the signer's key is not accepted: {problem}"
     hash_algorithm = _DIGESTS[_DIGEST_OIDS[digest]][1]()
     try:
         if oid == ED25519:

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from evidence_gateway.v1 import common_pb2
+from gateway.api.errors import MAX_RULE_CHARS
 from gateway.errors import InvalidArgument, NotFound
 from gateway.model import (
     ENTRY_ID_PATTERN,
@@ -77,6 +79,51 @@ def test_good_submission_passes() -> None:
 )
 def test_each_rule_names_its_field(changes: dict[str, object], field: str) -> None:
     assert fields(replace(GOOD, **changes)) == [field]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"occurred_at": datetime(1970, 1, 1, tzinfo=UTC)},
+        {"occurred_at": NOW + timedelta(days=1)},
+        {"loan_ref": "11010519491231002X"},
+        {"metadata": (("k", "11010519491231002X"),)},
+        {"metadata": (("k", "6222 0212 3456 7890 128"),)},
+        {"kind": "unknown"},
+        {"hash_algorithm": "md5"},
+        {"digest": b""},
+        {"digest": b"ab" * 32},
+        {"request_id": ""},
+        {"loan_ref": ""},
+        {"supersedes": "bad/id"},
+    ],
+)
+def test_every_rule_is_shown_whole(changes: dict[str, object]) -> None:
+    """A rule longer than an error shows (MAX_RULE_CHARS) would reach the caller cut, with
+    its advice lost."""
+    problems = validate_submission(replace(GOOD, **changes), NOW)  # type: ignore[arg-type]
+    assert problems
+    for field, rule in problems:
+        assert len(rule) <= MAX_RULE_CHARS, (field, len(rule), rule)
+
+
+def test_kind_and_algorithm_rules_name_the_api_enum_values() -> None:
+    """A JSON client (buf curl, grpc-js with enums as strings) sends the proto names."""
+    ((_, kind_rule),) = validate_submission(replace(GOOD, kind="unknown"), NOW)
+    for number, name in ((1, "EVIDENCE_KIND_LOAN_CONTRACT"), (11, "EVIDENCE_KIND_OTHER")):
+        assert f"{name} ({number})" in kind_rule
+        assert common_pb2.EvidenceKind.Value(name) == number
+    assert max(common_pb2.EvidenceKind.values()) == 11
+    ((_, alg_rule),) = validate_submission(replace(GOOD, hash_algorithm="md5"), NOW)
+    named = sorted(w.strip(",") for w in alg_rule.split() if w.startswith("HASH_ALGORITHM_"))
+    names = common_pb2.HashAlgorithm.DESCRIPTOR.values_by_name
+    wanted = sorted(n for n in names if not n.endswith("UNSPECIFIED"))
+    assert named == wanted
+
+
+def test_an_empty_digest_is_required_not_hex() -> None:
+    ((field, rule),) = validate_submission(replace(GOOD, digest=b""), NOW)
+    assert (field, rule) == ("digest", "is required: the 32 raw bytes of the sha256 digest")
 
 
 def test_several_problems_are_all_reported() -> None:

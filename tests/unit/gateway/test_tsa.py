@@ -320,3 +320,47 @@ def test_weak_hashes_are_refused_by_the_in_process_engine(
         source.stamp(alg, digest)
     [(field, text)] = invalid.value.violations
     assert field == "hash_algorithm" and f"does not accept {alg}" in text
+
+
+def test_http_source_refuses_a_reply_larger_than_a_token_may_be(
+    roots: list[x509.Certificate], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A misbehaving TSA answering megabytes is refused after MAX_REPLY_BYTES are read."""
+    import http.server
+    import threading
+
+    from gateway.tsa import MAX_REPLY_BYTES
+
+    sent: list[int] = []
+
+    class Flood(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/timestamp-reply")
+            self.send_header("Content-Length", str(64 * MAX_REPLY_BYTES))
+            self.end_headers()
+            chunk = b"\x30" * MAX_REPLY_BYTES
+            try:
+                for _ in range(64):
+                    self.wfile.write(chunk)
+                    sent.append(len(chunk))
+            except OSError:  # the client stopped reading and closed
+                pass
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Flood)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    source = HttpTokenSource([f"http://127.0.0.1:{server.server_address[1]}/"], roots, timeout=5)
+    try:
+        with caplog.at_level("WARNING", logger="gateway.tsa"), pytest.raises(Unavailable):
+            source.stamp("sha256", b"\x00" * 32)
+        assert f"answered more than {MAX_REPLY_BYTES} bytes" in caplog.text
+    finally:
+        source.close()
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

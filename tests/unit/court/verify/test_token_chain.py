@@ -17,18 +17,27 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from court.der import Tlv
 from court.verify.token import CHECK_CHAIN, verify_timestamp
 from court.verify.token import identity as identity_module
+from court.verify.token.algorithms import verify_signature
+from court.verify.token.parse import Algorithm, SignerInfo
 from court.verify.x509chain import (
     MAX_CERTIFICATES,
     MAX_DEPTH,
     MAX_ISSUER_TRIES,
+    MAX_RSA_EXPONENT_BITS,
     MAX_SIGNATURE_CHECKS,
     ChainResult,
     build_chain,
     valid_at,
 )
-from tests.support.hostile_token import HostileToken, hostile_token
+from tests.support.hostile_token import (
+    HostileToken,
+    big_exponent_key,
+    heavy_key_token,
+    hostile_token,
+)
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 YEAR = dt.timedelta(days=365)
@@ -307,3 +316,50 @@ def test_hostile_token_fails_the_chain_check_with_the_search_bounded(
     assert search.signatures_checked <= MAX_SIGNATURE_CHECKS
     assert search.issuers_tried <= MAX_ISSUER_TRIES
     assert result.check(CHECK_CHAIN).detail == search.detail
+
+
+def test_issuers_with_a_huge_rsa_exponent_are_refused_before_any_signature_check() -> None:
+    """An exponent as long as the modulus makes each check cost a private-key operation
+    (45 ms for RSA-3072, 0.5 s for a token with 16 such would-be issuers): such keys
+    are refused by name and never used."""
+    heavy = heavy_key_token(20)
+    now = dt.datetime.now(dt.UTC)
+    result = build_chain(
+        _tsa_certificate(heavy), roots=[heavy.root], intermediates=heavy.cas, at=now
+    )
+    assert not result.ok
+    assert result.signatures_checked == 1  # the anchor's (EC) key only
+    assert result.issuers_tried == 1 + len(heavy.cas)
+    verdict = verify_timestamp(
+        heavy.token, roots=[heavy.root], digest=heavy.digest, hash_algorithm="sha256"
+    )
+    assert [c.name for c in verdict.failures] == [CHECK_CHAIN]
+
+
+def test_signer_key_with_a_huge_rsa_exponent_fails_the_signature_check_by_name() -> None:
+    """The signer's key obeys the issuers' rule: no costly verification, a named reason."""
+    root = make("Root")
+    key = big_exponent_key()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("Heavy TSA"))
+        .issuer_name(root.cert.subject)
+        .public_key(key)
+        .serial_number(7)
+        .not_valid_before(NOW - YEAR)
+        .not_valid_after(NOW + YEAR)
+        .sign(root.key, hashes.SHA256())
+    )
+    signer_info = SignerInfo(
+        version=Tlv(0x02, b"\x02\x01\x01", b"\x01"),
+        sid=Tlv(0x04, b"\x04\x00", b""),
+        digest_algorithm=Algorithm("2.16.840.1.101.3.4.2.1", None),  # SHA-256
+        signed_attrs=None,
+        attributes=(),
+        signature_algorithm=Algorithm("1.2.840.113549.1.1.11", None),  # sha256WithRSA
+        signature=b"\x01" * 384,
+    )
+    assert verify_signature(cert, signer_info, b"signed", "sha256") == (
+        "the signer's key is not accepted: CN=Heavy TSA has an RSA public exponent "
+        f"of 3071 bits (at most {MAX_RSA_EXPONENT_BITS})"
+    )

@@ -12,8 +12,6 @@ from gateway.api import convert
 from gateway.model import EvidenceKind
 from tests.support.grpc_client import submission
 
-NOW = datetime.now(UTC)
-
 
 def test_every_kind_and_algorithm_round_trips() -> None:
     for kind in EvidenceKind:
@@ -27,7 +25,7 @@ def test_every_kind_and_algorithm_round_trips() -> None:
 
 def test_submission_round_trips() -> None:
     message = submission("loan-9", metadata={"b": "2", "a": "1"}, supersedes="abc")
-    model, problems = convert.submission_from_proto(message, "bank-a", NOW)
+    model, problems = convert.submission_from_proto(message, "bank-a", datetime.now(UTC))
     assert problems == []
     assert model.institution == "bank-a"
     assert model.metadata == (("a", "1"), ("b", "2"))
@@ -43,7 +41,7 @@ def test_timestamps_truncate_to_microseconds_and_reject_out_of_range() -> None:
     assert convert.datetime_from_proto(timestamp_pb2.Timestamp(seconds=0, nanos=-1)) is None
     message = submission()
     message.occurred_at.seconds = 253_402_300_800
-    _, problems = convert.submission_from_proto(message, "bank-a", NOW)
+    _, problems = convert.submission_from_proto(message, "bank-a", datetime.now(UTC))
     assert [f for f, _ in problems] == ["occurred_at"]
 
 
@@ -65,14 +63,14 @@ def test_an_empty_timestamp_is_refused_by_the_floor() -> None:
     message = submission()
     message.occurred_at.Clear()  # set, but empty: 1970-01-01T00:00:00Z
     assert message.HasField("occurred_at")
-    _, problems = convert.submission_from_proto(message, "bank-a", NOW)
+    _, problems = convert.submission_from_proto(message, "bank-a", datetime.now(UTC))
     assert [f for f, _ in problems] == ["occurred_at"]
     assert problems[0][1].startswith("must not be before 2000-01-01T00:00:00Z")
     # A configured floor is the one applied.
     message.occurred_at.FromDatetime(datetime(1995, 1, 1, tzinfo=UTC))
-    _, refused = convert.submission_from_proto(message, "bank-a", NOW)
+    _, refused = convert.submission_from_proto(message, "bank-a", datetime.now(UTC))
     _, accepted = convert.submission_from_proto(
-        message, "bank-a", NOW, datetime(1990, 1, 1, tzinfo=UTC)
+        message, "bank-a", datetime.now(UTC), datetime(1990, 1, 1, tzinfo=UTC)
     )
     assert [f for f, _ in refused] == ["occurred_at"] and accepted == []
 
@@ -80,6 +78,6 @@ def test_an_empty_timestamp_is_refused_by_the_floor() -> None:
 def test_milliseconds_sent_as_seconds_are_out_of_range() -> None:
     message = submission()
     message.occurred_at.seconds = 1_717_171_717_123  # Date.now() in a JavaScript client
-    _, problems = convert.submission_from_proto(message, "bank-a", NOW)
+    _, problems = convert.submission_from_proto(message, "bank-a", datetime.now(UTC))
     assert [f for f, _ in problems] == ["occurred_at"]
     assert "milliseconds sent as seconds" in problems[0][1]

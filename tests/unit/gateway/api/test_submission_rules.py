@@ -104,3 +104,7 @@ def test_an_empty_occurred_at_is_invalid_argument(harness: Harness) -> None:
     with pytest.raises(grpc.RpcError) as info:
         harness.evidence.SubmitEvidence(ev.SubmitEvidenceRequest(submission=message))
     assert bad_fields(rich_status(info.value)) == ["submission.occurred_at"]
+    # The hint for a JavaScript client reaches it whole, in the message grpc-js shows.
+    hint = "{seconds: Math.floor(d.getTime() / 1000)})"
+    assert info.value.details().endswith(hint), info.value.details()
+    assert _descriptions(rich_status(info.value))[0].endswith(hint)

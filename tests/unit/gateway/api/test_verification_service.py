@@ -265,3 +265,31 @@ def test_a_record_being_committed_verifies_valid(harness: Harness) -> None:
     finally:
         harness.store.release.set()
     assert pending.result(10).receipt.entry_id == entry_id
+
+
+@pytest.mark.parametrize(
+    ("field", "grow"),
+    [
+        ("receipt.timestamp_token", lambda r: setattr(r, "timestamp_token", b"\x30" * 65537)),
+        ("receipt.leaf", lambda r: setattr(r, "leaf", b"\x30" * 65537)),
+        (
+            "receipt.inclusion_proof.hashes",
+            lambda r: r.inclusion_proof.hashes.extend([b"\x00" * 32] * 65),
+        ),
+    ],
+)
+def test_an_oversized_receipt_part_is_invalid_argument(
+    harness: Harness, field: str, grow: Any
+) -> None:
+    """A receipt token of megabytes (up to the message limit) once held a worker thread
+    for seconds (3 MB: 1.5 s); what no genuine receipt holds is refused before any work."""
+    receipt = register(harness)
+    forged = common_pb2.Receipt()
+    forged.CopyFrom(receipt)
+    grow(forged)
+    with pytest.raises(grpc.RpcError) as info:
+        harness.verification.VerifyEvidence(
+            vf.VerifyEvidenceRequest(entry_id=receipt.entry_id, receipt=forged)
+        )
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert error_fields(info.value) == [field]

@@ -29,13 +29,15 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["escape_text"]
+__all__ = ["escape_char", "escape_text"]
 
 _NAMED: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _AFTER_BACKSLASH: Final = frozenset("\\nrtxuU")
 
 
-def _escape_char(ch: str) -> str:
+def escape_char(ch: str) -> str:
+    """One character as an escape: ``\\n``, ``\\r``, ``\\t``, else ``\\xHH``, ``\\uHHHH``
+    or ``\\UHHHHHHHH`` (the one escape syntax of reports and of the gateway's errors)."""
     named = _NAMED.get(ch)
     if named is not None:
         return named
@@ -65,5 +67,5 @@ def escape_text(text: str) -> str:
         elif ch.isprintable():
             out.append(ch)
         else:
-            out.append(_escape_char(ch))
+            out.append(escape_char(ch))
     return "".join(out)

@@ -40,6 +40,7 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from court.report.escape import escape_char
 from gateway.api.caller import Unauthenticated
 from gateway.errors import (
     AlreadyExists,
@@ -147,12 +148,7 @@ def _escape(ch: str) -> str:
         return "\\\\"
     if " " <= ch <= "~":
         return ch
-    point = ord(ch)
-    if point <= 0xFF:
-        return f"\\x{point:02x}"
-    if point <= 0xFFFF:
-        return f"\\u{point:04x}"
-    return f"\\U{point:08x}"
+    return escape_char(ch)
 
 
 def shown(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:

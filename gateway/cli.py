@@ -48,8 +48,10 @@ def _announce(info: object) -> None:
         for line in _EXAMPLE.format(address=info.address).splitlines():
             print("  " + line)
     else:
-        cas = " ".join(str(p) for p in info.server_ca_paths)
-        print(f"gateway: clients trust the server with {cas}; register an institution with")
+        print(
+            f"gateway: server certificate {info.server_cert_path} (clients check it against "
+            "the CA that issued it); register an institution with"
+        )
         print(
             f"  notary institution add NAME --role lender --gateway {info.address} "
             "--pki PKI_DIR --out DIR"

@@ -149,8 +149,8 @@ class ServingInfo:
     log_vkey_path: Path
     log_verifier_key: str
     insecure: bool
-    #: What a client trusts the server's certificate with (mutual TLS).
-    server_ca_paths: tuple[Path, ...] = ()
+    #: The server's TLS certificate (mutual TLS), which clients check against its CA.
+    server_cert_path: Path | None = None
 
 
 class GatewayServer:
@@ -373,7 +373,7 @@ async def run(
             log_vkey_path=config.log_vkey_path,
             log_verifier_key=vkey,
             insecure=credentials is None,
-            server_ca_paths=config.tls_client_ca_paths,
+            server_cert_path=None if credentials is None else config.tls_cert_path,
         )
     )
     stopping = asyncio.Event()

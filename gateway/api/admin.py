@@ -40,6 +40,7 @@ __all__ = ["AdminServicer", "institution_to_proto"]
 
 log = logging.getLogger(__name__)
 
+ADMIN = pb.DESCRIPTOR.services_by_name["AdminService"].full_name
 _DEFAULT_PAGE = 100
 _MAX_PAGE = 1000
 _STATUS = {
@@ -118,7 +119,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         self._clock = clock
 
     def _admin(self, context: Any, rpc: str) -> Caller:
-        caller = self._identity.resolve(context)
+        caller = self._identity.resolve(context, f"/{ADMIN}/{rpc}")
         if caller.role is not Role.ADMIN:
             log.warning(
                 "denied: %s (%s) called AdminService.%s: admin role required",

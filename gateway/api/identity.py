@@ -76,61 +76,65 @@ class Identity:
     def insecure_dev(self) -> bool:
         return self._dev is not None
 
-    def resolve(self, context: Any) -> Caller:
-        """The caller of the call ``context``; raises :class:`Unauthenticated`."""
+    def resolve(self, context: Any, rpc: str = "") -> Caller:
+        """The caller of the call ``context``; raises :class:`Unauthenticated`.
+
+        ``rpc`` (the full method name, if the caller knows it) goes into the log.
+        """
         if self._dev is not None:
-            return self._resolve_dev(context)
+            return self._resolve_dev(context, rpc)
         assert self._registry is not None
-        sha256 = self._peer_fingerprint(context)
+        sha256 = self._peer_fingerprint(context, rpc)
         found = self._registry.by_fingerprint(sha256)
         if found is None:
-            self._refuse(context, sha256, "certificate not registered")
+            self._refuse(context, sha256, "certificate not registered", rpc)
         name, role, status, certificate = found
         reason = refusal(status, certificate, self._clock())
         if reason is not None:
-            self._refuse(context, sha256, f"{reason} (institution {name})")
+            self._refuse(context, sha256, f"{reason} (institution {name})", rpc)
         return Caller(institution=name, role=role)
 
     def institution(self, context: Any) -> str:
         """The institution of the call (what the servicers record as the submitter)."""
         return self.resolve(context).institution
 
-    def _peer_fingerprint(self, context: Any) -> bytes:
+    def _peer_fingerprint(self, context: Any, rpc: str) -> bytes:
         pems: list[bytes] = list((context.auth_context() or {}).get("x509_pem_cert") or [])
         if not pems:
-            self._refuse(context, b"", "no client certificate")
+            self._refuse(context, b"", "no client certificate", rpc)
         pem = bytes(pems[0])
         sha256 = self._fingerprints.get(pem)
         if sha256 is None:
             try:
                 sha256 = fingerprint(x509.load_pem_x509_certificate(pem))
             except ValueError:
-                self._refuse(context, b"", "unreadable client certificate")
+                self._refuse(context, b"", "unreadable client certificate", rpc)
             if len(self._fingerprints) >= _FINGERPRINTS_CACHED:
                 self._fingerprints.clear()
             self._fingerprints[pem] = sha256
         return sha256
 
-    def _refuse(self, context: Any, sha256: bytes, reason: str) -> NoReturn:
+    def _refuse(self, context: Any, sha256: bytes, reason: str, rpc: str) -> NoReturn:
         peer = context.peer() if hasattr(context, "peer") else "?"
         log.warning(
-            "unauthenticated call from %s refused: %s (certificate sha256 %s)",
+            "unauthenticated call%s from %s refused: %s (certificate sha256 %s)",
+            f" to {rpc}" if rpc else "",
             peer,
             reason,
             sha256.hex() or "-",
         )
         raise Unauthenticated(NOT_AUTHENTICATED)
 
-    def _resolve_dev(self, context: Any) -> Caller:
+    def _resolve_dev(self, context: Any, rpc: str) -> Caller:
         assert self._dev is not None
         name = self._dev.institution(context)
         role = Role.LENDER
         if self._registry is not None:
-            registered = self._registry.get(name)
-            if registered is not None:
-                if registered.status is not Status.ACTIVE:
-                    self._refuse(context, b"", f"institution {name} {registered.status.value}")
-                role = registered.role
+            standing = self._registry.standing(name)
+            if standing is not None:
+                role, status = standing
+                if status is not Status.ACTIVE:
+                    self._refuse(context, b"", f"institution {name} {status.value}", rpc)
         for key, value in context.invocation_metadata() or ():
             if key == ROLE_HEADER:
                 text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value

@@ -217,6 +217,10 @@ class InstitutionStore(Protocol):
         """Revoke one certificate of the institution (final)."""
         ...
 
+    def standing(self, name: str) -> tuple[Role, Status] | None:
+        """The role and status of the institution named, or ``None`` (one key lookup)."""
+        ...
+
     def by_fingerprint(
         self, sha256: bytes
     ) -> tuple[str, Role, Status, RegisteredCertificate] | None:

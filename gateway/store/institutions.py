@@ -222,6 +222,12 @@ class SqlInstitutions:
 
         return self._store.write(write)
 
+    def standing(self, name: str) -> tuple[Role, Status] | None:
+        c = _INSTITUTIONS.c
+        stmt = select(c.role, c.status).where(c.name == name)
+        rows = self._store.read(lambda conn: list(conn.execute(stmt)))
+        return (Role(rows[0][0]), Status(rows[0][1])) if rows else None
+
     def by_fingerprint(
         self, sha256: bytes
     ) -> tuple[str, Role, Status, RegisteredCertificate] | None:

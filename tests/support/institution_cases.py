@@ -44,6 +44,8 @@ def case_register_and_look_up(store: SqlStore) -> None:
     assert registry.get("bank-b") is None
     assert registry.by_fingerprint(cert.sha256) == ("bank-a", Role.LENDER, Status.ACTIVE, cert)
     assert registry.by_fingerprint(b"\x00" * 32) is None
+    assert registry.standing("bank-a") == (Role.LENDER, Status.ACTIVE)
+    assert registry.standing("bank-b") is None
 
 
 def case_names_and_fingerprints_are_unique(store: SqlStore) -> None:

@@ -64,13 +64,15 @@ def _register(registry: SqlInstitutions, pki: Path, name: str, role: Role, now: 
     return issued.pem
 
 
-def _refused(identity: Identity, context: Context, caplog: pytest.LogCaptureFixture) -> str:
+def _refused(
+    identity: Identity, context: Context, caplog: pytest.LogCaptureFixture, rpc: str = ""
+) -> str:
     caplog.clear()
     with (
         caplog.at_level(logging.WARNING, logger="gateway.api.identity"),
         pytest.raises(Unauthenticated) as info,
     ):
-        identity.resolve(context)
+        identity.resolve(context, rpc)
     assert info.value.message == NOT_AUTHENTICATED  # the same words whatever the reason
     return caplog.text
 
@@ -133,6 +135,8 @@ def test_unknown_or_missing_certificates_are_refused_with_the_reason_logged(
     text = _refused(identity, Context(stranger.pem), caplog)
     assert f"certificate not registered (certificate sha256 {stranger.sha256.hex()})" in text
     assert "ipv4:127.0.0.1:40000" in text
+    rpc = "/evidence_gateway.v1.LogService/GetCheckpoint"
+    assert f"call to {rpc} from" in _refused(identity, Context(stranger.pem), caplog, rpc)
     assert "no client certificate" in _refused(identity, Context(None), caplog)
     garbage = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
     assert "unreadable client certificate" in _refused(identity, Context(garbage), caplog)

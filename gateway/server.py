@@ -339,7 +339,13 @@ async def run(
     except NotaryError as exc:
         raise ConfigError(str(exc)) from exc
     credentials = None if config.insecure_dev else server_credentials(config)
-    client_cas = load_client_cas(config)
+    try:
+        client_cas = load_client_cas(config)
+    except ConfigError as exc:
+        if not config.insecure_dev:
+            raise
+        log.warning("development mode: no client CA (%s); AdminService registers nothing", exc)
+        client_cas = []
     writer = acquire_writer_lock(config)
     try:
         ledger = ledger_factory(config)

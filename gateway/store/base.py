@@ -184,7 +184,7 @@ class InstitutionStore(Protocol):
 
     Writes go through the store's writer lock; reads see every committed
     change, so the gateway's next call after a change sees it. Methods raise
-    :class:`StoreError` when the database fails; those that change a named
+    ``gateway.errors.Unavailable`` when the database fails; those that change a named
     institution raise ``gateway.errors.NotFound`` for an unknown one and
     ``AlreadyExists`` for a name or fingerprint already registered.
     """

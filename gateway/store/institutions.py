@@ -9,14 +9,16 @@ joined to the institution's row.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 
 from gateway.authz.roles import Role
-from gateway.errors import AlreadyExists, NotFound
+from gateway.errors import AlreadyExists, NotFound, Unavailable
 from gateway.institutions import Institution, RegisteredCertificate, Status
+from gateway.store.base import StoreError
 from gateway.store.sql import SqlStore, from_us, to_us
 from gateway.store.tables import InstitutionCertificateRow, InstitutionRow, metadata
 
@@ -25,6 +27,7 @@ __all__ = ["SqlInstitutions"]
 _INSTITUTIONS = metadata.tables[str(InstitutionRow.__tablename__)]
 _CERTIFICATES = metadata.tables[str(InstitutionCertificateRow.__tablename__)]
 _MAX_LIST = 1000
+T = TypeVar("T")
 
 
 def _certificate(m: Any) -> RegisteredCertificate:
@@ -108,7 +111,19 @@ class SqlInstitutions:
     """:class:`gateway.store.base.InstitutionStore` on a :class:`SqlStore`."""
 
     def __init__(self, store: SqlStore) -> None:
-        self._store = store
+        self._sql = store
+
+    def _read(self, fn: Callable[[Any], T]) -> T:
+        try:
+            return self._sql.read(fn)
+        except StoreError as exc:
+            raise Unavailable(f"the institutions registry is unavailable ({exc}); retry") from exc
+
+    def _write(self, fn: Callable[[Any], T]) -> T:
+        try:
+            return self._sql.write(fn)
+        except StoreError as exc:
+            raise Unavailable(f"the institutions registry is unavailable ({exc}); retry") from exc
 
     def create(
         self, name: str, role: Role, certificate: RegisteredCertificate, now: datetime
@@ -130,10 +145,10 @@ class SqlInstitutions:
             conn.execute(_CERTIFICATES.insert().values(**_certificate_row(certificate)))
             return _one(conn, name)
 
-        return self._store.write(write)
+        return self._write(write)
 
     def get(self, name: str) -> Institution | None:
-        found = self._store.read(lambda conn: _load(conn, [name]))
+        found = self._read(lambda conn: _load(conn, [name]))
         return found[0] if found else None
 
     def list(self, after: str, limit: int) -> list[Institution]:
@@ -144,7 +159,7 @@ class SqlInstitutions:
             stmt = select(c.name).where(c.name > after).order_by(c.name).limit(limit)
             return _load(conn, [r[0] for r in conn.execute(stmt)])
 
-        return self._store.read(read)
+        return self._read(read)
 
     def set_status(self, name: str, status: Status, now: datetime) -> Institution:
         def write(conn: Any) -> Institution:
@@ -168,7 +183,7 @@ class SqlInstitutions:
                 )
             return _one(conn, name)
 
-        return self._store.write(write)
+        return self._write(write)
 
     def add_certificate(
         self, certificate: RegisteredCertificate, retire_others_at: datetime | None
@@ -196,7 +211,7 @@ class SqlInstitutions:
             )
             return _one(conn, name)
 
-        return self._store.write(write)
+        return self._write(write)
 
     def revoke_certificate(self, name: str, sha256: bytes, now: datetime) -> Institution:
         def write(conn: Any) -> Institution:
@@ -220,12 +235,12 @@ class SqlInstitutions:
                 )
             return _one(conn, name)
 
-        return self._store.write(write)
+        return self._write(write)
 
     def standing(self, name: str) -> tuple[Role, Status] | None:
         c = _INSTITUTIONS.c
         stmt = select(c.role, c.status).where(c.name == name)
-        rows = self._store.read(lambda conn: list(conn.execute(stmt)))
+        rows = self._read(lambda conn: list(conn.execute(stmt)))
         return (Role(rows[0][0]), Status(rows[0][1])) if rows else None
 
     def by_fingerprint(
@@ -236,7 +251,7 @@ class SqlInstitutions:
             .join(_INSTITUTIONS, _INSTITUTIONS.c.name == _CERTIFICATES.c.institution)
             .where(_CERTIFICATES.c.sha256 == sha256)
         )
-        rows = self._store.read(lambda conn: list(conn.execute(stmt)))
+        rows = self._read(lambda conn: list(conn.execute(stmt)))
         if not rows:
             return None
         m = rows[0]._mapping

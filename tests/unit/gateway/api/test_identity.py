@@ -14,6 +14,7 @@ from cryptography import x509
 from gateway.api.caller import Unauthenticated
 from gateway.api.identity import NOT_AUTHENTICATED, Identity
 from gateway.authz.roles import Caller, Role
+from gateway.errors import Unavailable
 from gateway.institutions import Status, registered_certificate
 from gateway.store.institutions import SqlInstitutions
 from gateway.store.sql import SqlStore
@@ -163,3 +164,18 @@ def test_development_mode_takes_headers_and_registered_roles(
 def test_mutual_tls_needs_the_registry() -> None:
     with pytest.raises(ValueError, match="registry"):
         Identity(None, insecure_dev=False)
+
+
+def test_a_registry_that_fails_makes_the_call_unavailable(pki_p256: Path) -> None:
+    store = SqlStore.open("sqlite://")
+    try:
+        registry = SqlInstitutions(store)
+        pem = _register(registry, pki_p256, "bank-a", Role.LENDER, datetime.now(UTC))
+        identity = Identity(registry, insecure_dev=False)
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE institution_certificates")
+        with pytest.raises(Unavailable, match="institutions registry is unavailable") as info:
+            identity.resolve(Context(pem))
+        assert "SELECT" not in info.value.message  # the SQL stays in the log
+    finally:
+        store.close()

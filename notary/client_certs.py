@@ -10,6 +10,7 @@ institution (CN) and its role (OU), signed by ``root-ca.key``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -74,6 +75,8 @@ class ClientFiles:
 
     certificate: Path
     key: Path
+    #: The folder :func:`write_client_files` created for them, if it did.
+    made_directory: Path | None = None
 
 
 def client_files(directory: Path, name: str) -> ClientFiles:
@@ -128,7 +131,9 @@ def write_client_files(issued: IssuedCertificate, directory: Path, name: str) ->
         if path.exists() or path.is_symlink():
             raise PkiError(f"{path} already exists: move it away, or choose another --out folder")
     try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not directory.exists():
+            directory.mkdir(mode=0o700, parents=True)
+            files = ClientFiles(files.certificate, files.key, made_directory=directory)
         _write_new(files.key, issued.key_pem, 0o600)
         try:
             _write_new(files.certificate, issued.pem, 0o644)
@@ -147,6 +152,9 @@ def remove_client_files(files: ClientFiles) -> None:
     """Undo :func:`write_client_files` (the registration failed)."""
     for path in (files.certificate, files.key):
         path.unlink(missing_ok=True)
+    if files.made_directory is not None:
+        with contextlib.suppress(OSError):  # only if nothing else is in it
+            files.made_directory.rmdir()
 
 
 def set_aside(files: ClientFiles) -> ClientFiles:

@@ -164,11 +164,33 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fingerprint(text: str) -> bytes:
+    try:
+        value = bytes.fromhex(text.replace(":", ""))
+    except ValueError:
+        value = b""
+    if len(value) != 32:
+        raise UsageError(
+            f"--certificate must be a SHA-256 fingerprint (64 hex digits, as `notary "
+            f"institution show` prints it), got {escape_text(text)!r}"
+        )
+    return value
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
+    certificate = getattr(args, "certificate", None)
+    sha256 = _fingerprint(certificate) if certificate else None
     with _client(args) as admin:
-        change = {"suspend": admin.suspend, "reinstate": admin.reinstate, "revoke": admin.revoke}
-        institution = change[args.institution_command](args.name)
-    _print_institution(institution, certificates=False)
+        if sha256 is not None:
+            institution = admin.revoke_certificate(args.name, sha256)
+        else:
+            change = {
+                "suspend": admin.suspend,
+                "reinstate": admin.reinstate,
+                "revoke": admin.revoke,
+            }
+            institution = change[args.institution_command](args.name)
+    _print_institution(institution, certificates=sha256 is not None)
     return 0
 
 
@@ -205,7 +227,12 @@ def add_institution_commands(commands: argparse._SubParsersAction[argparse.Argum
     )
     command("suspend", "refuse the institution's calls until reinstated", _cmd_status)
     command("reinstate", "accept a suspended institution's calls again", _cmd_status)
-    command("revoke", "refuse the institution's calls for good", _cmd_status)
+    revoke = command("revoke", "refuse the institution's calls for good", _cmd_status)
+    revoke.add_argument(
+        "--certificate",
+        metavar="SHA256",
+        help="revoke only this certificate of the institution (its fingerprint, hex)",
+    )
     rotate = command("rotate", "issue and register a new certificate", _cmd_rotate)
     rotate.add_argument("--out", type=Path, required=True, help="folder of NAME.pem and NAME.key")
     rotate.add_argument("--days", type=int, default=DEFAULT_CLIENT_DAYS, help="new validity")

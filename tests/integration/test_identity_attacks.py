@@ -22,6 +22,8 @@ from pathlib import Path
 
 import grpc
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from evidence_gateway.v1 import (
     admin_service_pb2,
@@ -223,6 +225,30 @@ def test_rotation_without_overlap_retires_the_old_certificate_at_once(
     assert "certificate retired by a rotation" in gateway.log_text()
 
 
+def test_revoking_one_certificate_leaves_the_others(gateway: GatewayProcess, clients: Path) -> None:
+    _add(gateway, clients, "bank-c")
+    old = ClientIdentity(clients / "bank-c.previous.pem", clients / "bank-c.previous.key")
+    notary("institution", "rotate", "bank-c", "--out", str(clients), gateway=gateway)
+    sha256 = x509.load_pem_x509_certificate(old.certificate.read_bytes()).fingerprint(
+        hashes.SHA256()
+    )
+    with (
+        gateway.channel(identity=old, own_connection=True) as before,
+        gateway.channel(identity=identity_in(clients, "bank-c"), own_connection=True) as new,
+    ):
+        assert _checkpoint(before) >= 0 and _checkpoint(new) >= 0  # both within the overlap
+        shown = notary(
+            "institution", "revoke", "bank-c", "--certificate", sha256.hex(), gateway=gateway
+        )
+        assert f"certificate sha256 {sha256.hex()}  not accepted (revoked" in shown.stdout
+        _assert_unauthenticated(_refused(before))
+        assert _checkpoint(new) >= 0
+    bad = notary(
+        "institution", "revoke", "bank-c", "--certificate", "abc", gateway=gateway, check=False
+    )
+    assert bad.returncode == 2 and "64 hex digits" in bad.stderr
+
+
 def test_admin_service_is_for_admins_only(gateway: GatewayProcess, clients: Path) -> None:
     bank = _add(gateway, clients, "bank-p")
     with gateway.channel(identity=bank, own_connection=True) as channel:
@@ -250,6 +276,9 @@ def test_a_refused_registration_leaves_no_files(
     assert result.returncode == 1
     assert "ALREADY_EXISTS" in result.stderr and "'bank-d' is already registered" in result.stderr
     assert not list(tmp_path.glob("bank-d*"))
+    fresh = tmp_path / "new" / "folder"
+    assert gateway.add_institution("bank-d", "lender", fresh, check=False).returncode == 1
+    assert not fresh.exists()  # the folder it made for the files is gone too
 
 
 def test_the_cli_says_when_the_gateway_does_not_know_the_pki(

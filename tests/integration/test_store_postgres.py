@@ -24,6 +24,7 @@ from court.verify.merkle import verify_consistency
 from gateway.store.base import Store, StoreError
 from gateway.store.sql import SqlStore
 from tests.support.institution_cases import ALL_CASES as INSTITUTION_CASES
+from tests.support.institution_cases import registry_read_statements
 from tests.support.ledger_env import Env, check_chain, sub, submit
 from tests.support.read_path import Statement, captured, exercise, fill, postgres_full_scans
 from tests.support.store_cases import ALL_CASES, make_entry
@@ -256,3 +257,13 @@ def test_no_read_scans_a_table_on_postgres(pg_schema: str, pki_p256: Path, tmp_p
         assert postgres_full_scans(store.engine, [unindexed])
     finally:
         env.close(ledger)
+
+
+def test_no_read_of_the_institutions_registry_scans_a_table_on_postgres(pg_schema: str) -> None:
+    store = SqlStore.open(URL, schema=pg_schema)
+    try:
+        statements = registry_read_statements(store)
+        scans = postgres_full_scans(store.engine, statements)
+        assert not scans, "full scans:\n" + "\n".join(scans)
+    finally:
+        store.close()

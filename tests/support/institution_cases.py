@@ -17,6 +17,7 @@ from gateway.errors import AlreadyExists, NotFound
 from gateway.institutions import RegisteredCertificate, Status, refusal
 from gateway.store.institutions import SqlInstitutions
 from gateway.store.sql import SqlStore
+from tests.support.read_path import Statement, captured
 
 T0 = datetime(2026, 3, 1, 8, 0, 0, 123456, tzinfo=UTC)
 
@@ -135,3 +136,28 @@ ALL_CASES: list[Callable[[SqlStore], None]] = [
     case_revoking_one_certificate,
     case_list_pages_by_name,
 ]
+
+
+REGISTRY_READS = frozenset({"by_fingerprint", "standing", "get", "list"})
+REGISTRY_WRITES = frozenset({"create", "set_status", "add_certificate", "revoke_certificate"})
+
+
+def registry_read_statements(store: SqlStore) -> list[Statement]:
+    """Fill the registry (300 institutions, some with two certificates), then run every
+    read of :class:`SqlInstitutions` on rows that exist and that do not; their SQL."""
+    public = {n for n in dir(SqlInstitutions) if not n.startswith("_")}
+    assert public == REGISTRY_READS | REGISTRY_WRITES, "add the new method to the plan check"
+    registry = SqlInstitutions(store)
+    for i in range(300):
+        name = f"inst-{i:03d}"
+        registry.create(name, Role.LENDER, certificate(name, "1"), T0)
+        if i % 3 == 0:
+            registry.add_certificate(certificate(name, "2"), None)
+    with captured(store.engine) as statements:
+        assert registry.by_fingerprint(certificate("inst-150", "2").sha256) is not None
+        assert registry.by_fingerprint(b"\x00" * 32) is None
+        assert registry.standing("inst-007") is not None
+        assert registry.standing("nobody") is None
+        assert registry.get("inst-201") is not None
+        assert len(registry.list("inst-100", 20)) == 20
+    return statements

@@ -32,7 +32,7 @@ def load_certificates(path: Path, what: str = "certificate file") -> list[x509.C
         if _PEM_MARKER in data:
             return x509.load_pem_x509_certificates(data)
         return [x509.load_der_x509_certificate(data)]
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:
         raise InputError(
             f"{what} {path} holds no readable certificate (PEM or DER expected): {exc}"
         ) from exc

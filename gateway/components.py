@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from court.files import InputError, load_certificates
 from gateway.api.log import TrustInfo, TsaSource, TsaTrust
 from gateway.api.ports import LedgerPort
 from gateway.config import ConfigError, GatewayConfig
@@ -41,15 +42,9 @@ __all__ = [
 def read_certificates(path: Path) -> list[x509.Certificate]:
     """The certificates of a PEM file (one or more) or a DER file; ConfigError otherwise."""
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read certificate file {path}: {exc.strerror}") from None
-    try:
-        if b"-----BEGIN" in data:
-            return x509.load_pem_x509_certificates(data)
-        return [x509.load_der_x509_certificate(data)]
-    except ValueError as exc:
-        raise ConfigError(f"{path} holds no readable certificate: {exc}") from None
+        return load_certificates(path)
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def load_tsa_trust(config: GatewayConfig) -> tuple[list[x509.Certificate], list[x509.Certificate]]:

@@ -159,7 +159,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
     except NotaryError as exc:
-        print(f"notary: {exc}", file=sys.stderr)
+        from court.report.escape import escape_text
+
+        # The text may quote input (a path, a value read from a token): printed escaped.
+        print(f"notary: {escape_text(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from court.evidence.leaf import decode_leaf
 from court.verify.token import TOKEN_CHECKS
@@ -89,10 +91,23 @@ def test_tampered_receipt_is_invalid_and_names_the_check(harness: Harness) -> No
     assert statuses(response)["Receipt matches record"] == vf.CHECK_STATUS_FAILED
 
 
+@contextlib.contextmanager
+def _behind_its_back(harness: Harness) -> Iterator[Connection]:
+    """A transaction on the store's database, as a tampered database would change it.
+
+    The in-memory database is one connection that every thread shares (StaticPool):
+    hold the store's own lock while using it, as the store does, or the gateway's
+    health poll may begin its transaction inside this one.
+    """
+    store = harness.store.inner
+    with store._serial or contextlib.nullcontext(), store.engine.begin() as db:
+        yield db
+
+
 def test_tampered_stored_token_fails_token_and_leaf_checks(harness: Harness) -> None:
     receipt = register(harness)
     other = register(harness, b"another document")
-    with harness.store.inner.engine.begin() as db:  # the database's row is changed behind it
+    with _behind_its_back(harness) as db:  # the database's row is changed behind it
         db.execute(
             text("UPDATE entries SET token = :token WHERE entry_id = :id"),
             {"token": other.timestamp_token, "id": receipt.entry_id},
@@ -173,7 +188,7 @@ _COLUMNS = {
 def _stored_with(harness: Harness, entry_id: str, field: str) -> None:
     """Change one column of the stored record (as a tampered database would)."""
     column, change = _COLUMNS[field]
-    with harness.store.inner.engine.begin() as db:
+    with _behind_its_back(harness) as db:
         row = db.execute(
             text(f"SELECT {column} FROM entries WHERE entry_id = :id"), {"id": entry_id}
         ).one()

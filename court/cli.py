@@ -175,7 +175,9 @@ def run_receipt(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="court-verify",
-        description="Verify e-evidence offline, trusting only the TSA's root certificate and the log's key.",
+        description=(
+            "Verify e-evidence offline, trusting only the TSA's root certificate and the log's key."
+        ),
     )
     parser.add_argument(
         "--version",

@@ -236,6 +236,7 @@ class GatewayServer:
             (*self.services, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
         )
         self._poller: asyncio.Task[None] | None = None
+        self._probe: asyncio.Future[dict[str, bool]] | None = None
         self.port = 0
         self.serving: bool | None = None
 
@@ -286,7 +287,10 @@ class GatewayServer:
         await self.update_certificates()
         try:
             # A probe may block (an HTTP TSA, a database): keep it off the event loop.
-            status = await asyncio.to_thread(self.ledger.health)
+            # The probe's thread runs on even if this task is cancelled: stop() waits
+            # for it before closing the ledger under it.
+            self._probe = asyncio.get_running_loop().run_in_executor(None, self.ledger.health)
+            status = await asyncio.shield(self._probe)
         except Exception:
             log.exception("health probe failed")
             status = {"ledger": False}
@@ -316,6 +320,10 @@ class GatewayServer:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
+        if self._probe is not None:
+            await asyncio.wait([self._probe])  # a probe still running in its thread
+            if not self._probe.cancelled():
+                self._probe.exception()  # seen: a failed probe was logged or is moot now
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         await self.ledger.close()

@@ -66,6 +66,9 @@ STREAM_CHUNK = 500
 #: One keeps registration in stream order even when a full queue makes a chunk
 #: wait: the next chunk is submitted only once the previous one is in.
 STREAM_CHUNKS_IN_FLIGHT = 1
+#: A stream authenticates its caller again after this long (seconds), at its next message:
+#: a revoked or suspended institution cannot go on submitting over a stream it opened before.
+STREAM_RECHECK_SECONDS = 1.0
 _STREAM_RETRY_DELAYS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
 
 
@@ -83,6 +86,7 @@ class _StreamState:
     unanswered: int = 0
     active: float = 0.0
     awaiting_client: bool = False  # the reader waits for the client's next message
+    checked: float = 0.0  # when the caller was last authenticated
 
 
 def _utcnow() -> datetime:
@@ -185,7 +189,10 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         in stream order. A full queue is waited out (back-pressure), not
         reported; UNAVAILABLE ends the stream. A stream that sends nothing
         for ``stream_idle_seconds`` while none of its submissions awaits an
-        answer ends with DEADLINE_EXCEEDED.
+        answer ends with DEADLINE_EXCEEDED. The caller is authenticated again
+        at the first message after every ``STREAM_RECHECK_SECONDS``: once it
+        is refused (revoked, suspended, its certificate expired), the stream
+        ends with UNAUTHENTICATED.
         """
         institution = self._callers.institution(context)
         budget = self.stream_budget
@@ -197,7 +204,7 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         chunks: asyncio.Queue[tuple[list[_StreamItem], asyncio.Task[list[ItemResult]]] | None]
         chunks = asyncio.Queue()
         loop = asyncio.get_running_loop()
-        state = _StreamState(active=loop.time())
+        state = _StreamState(active=loop.time(), checked=loop.time())
 
         async def watch_idle() -> None:
             """Return once the client has kept the stream idle for ``stream_idle_seconds``."""
@@ -221,6 +228,9 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                 state.awaiting_client, state.active = False, loop.time()
                 if request is None:
                     break
+                if loop.time() - state.checked >= STREAM_RECHECK_SECONDS:
+                    self._callers.institution(context)  # Unauthenticated ends the stream
+                    state.checked = loop.time()
                 size = request.ByteSize()
                 cost = message_cost(size)
                 budget.release(READ_SLOT_BYTES - cost)
@@ -287,6 +297,9 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                             "submission awaiting an answer, so the gateway closed it; open a "
                             "new stream to send more"
                         )
+                elif not getter.done() and reader.exception() is not None:
+                    getter.cancel()
+                    reader.result()  # the reader failed (e.g. the caller is refused now)
                 entry = await getter
                 if entry is None:
                     return

@@ -15,7 +15,9 @@ not gets UNAUTHENTICATED from the gateway.
 
 from __future__ import annotations
 
+import queue
 import stat
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -188,6 +190,30 @@ def test_revoked_while_its_connection_stays_open(gateway: GatewayProcess, client
         # The refusal came over the same, still open connection.
         assert channel._channel.check_connectivity_state(False) == 2  # type: ignore[attr-defined]
     assert "refused: institution revoked (institution bank-r)" in gateway.log_text()
+
+
+def test_an_open_stream_ends_once_its_institution_is_revoked(
+    gateway: GatewayProcess, clients: Path
+) -> None:
+    bank = _add(gateway, clients, "bank-st")
+    outbox: queue.Queue[ev.SubmitEvidenceStreamRequest | None] = queue.Queue()
+
+    def requests() -> Iterator[ev.SubmitEvidenceStreamRequest]:
+        while (message := outbox.get(timeout=60)) is not None:
+            yield message
+
+    with gateway.channel(identity=bank, own_connection=True) as channel:
+        replies = ev_grpc.EvidenceServiceStub(channel).SubmitEvidenceStream(requests(), timeout=60)
+        outbox.put(ev.SubmitEvidenceStreamRequest(submission=submission()))
+        assert next(replies).HasField("receipt")
+        notary("institution", "revoke", "bank-st", gateway=gateway)
+        time.sleep(1.1)  # the stream authenticates its caller again after a second
+        outbox.put(ev.SubmitEvidenceStreamRequest(submission=submission()))
+        with pytest.raises(grpc.RpcError) as info:
+            next(replies)
+        outbox.put(None)
+    _assert_unauthenticated(info.value)
+    assert "refused: institution revoked (institution bank-st)" in gateway.log_text()
 
 
 def test_suspension_and_reinstatement_apply_to_the_next_call(

@@ -93,7 +93,10 @@ def test_controls(token: Token) -> None:
 def test_changed_tst_info_fails_only_message_digest(token: Token) -> None:
     """A TSTInfo field changed (the serial number): the signature still verifies."""
     serial = element_at(token.der, TST_SERIAL)
-    changed = bytes([serial.contents[0] ^ 0x01]) + serial.contents[1:]
+    assert len(serial.contents) > 1
+    # The last octet: changing the first could make the INTEGER non-minimal (0x01 -> 0x00
+    # before an octet below 0x80), which fails "DER well-formed" instead.
+    changed = serial.contents[:-1] + bytes([serial.contents[-1] ^ 0x01])
     result = token.verify(replace(token.der, TST_SERIAL, tlv(serial.tag, changed)))
     assert_fails_only_message_digest(result, "messageDigest ")
     assert "but sha256(eContent) = " in result.check(CHECK_MESSAGE_DIGEST).detail

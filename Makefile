@@ -35,13 +35,24 @@ protos: $(STAMP) $(NODE_STAMP)
 lock: $(STAMP)
 	$(BIN)/pip-compile --quiet --strip-extras --allow-unsafe --generate-hashes --extra dev -o requirements.lock pyproject.toml
 
-# The notary's HTTP TSA in the background, the gateway in the foreground; Ctrl-C stops both.
-# They share the PKI and the TSA serial-number state, so serials stay unique across both.
+# The notary's HTTP TSA and the gateway (mutual TLS) in the background; the lender dev-bank is
+# registered on first start (its certificate and key in $(DATA_DIR)/institutions), and its
+# paths and a Python example are printed. Ctrl-C stops both. They share the PKI and the TSA
+# serial-number state, so serials stay unique across both.
 run: $(STAMP) $(NODE_STAMP)
 	@test -f $(DATA_DIR)/pki/tsa.pem || $(BIN)/notary pki init --out $(DATA_DIR)/pki
 	@$(BIN)/notary serve --pki $(DATA_DIR)/pki --listen $(NOTARY_LISTEN) --state-dir $(DATA_DIR)/notary & \
-	notary=$$!; trap 'kill $$notary 2>/dev/null; wait $$notary' EXIT INT TERM; \
-	GATEWAY_DATA_DIR=$(DATA_DIR) GATEWAY_LISTEN=$(GATEWAY_LISTEN) $(BIN)/gateway serve --insecure-dev
+	notary=$$!; \
+	GATEWAY_DATA_DIR=$(DATA_DIR) GATEWAY_LISTEN=$(GATEWAY_LISTEN) $(BIN)/gateway serve & \
+	gateway=$$!; \
+	trap 'kill $$notary $$gateway 2>/dev/null; wait $$notary $$gateway' EXIT INT TERM; \
+	institution="dev-bank --gateway $(GATEWAY_LISTEN) --pki $(DATA_DIR)/pki --out $(DATA_DIR)/institutions --wait 120"; \
+	if test -f $(DATA_DIR)/institutions/dev-bank.pem; then \
+		$(BIN)/notary institution show $$institution; \
+	else \
+		$(BIN)/notary institution add --role lender $$institution; \
+	fi; \
+	wait $$gateway
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -60,6 +71,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.token
 	$(BIN)/python -m bench.leaf
 	$(BIN)/python -m bench.gateway
+	$(BIN)/python -m bench.tls
 	DATA_DIR=$(DATA_DIR) $(BIN)/python -m bench.reads
 
 clean:

@@ -181,11 +181,25 @@ def _raw_signatures(pki: Path, seconds: float) -> float:
     return count / (time.perf_counter() - start)
 
 
-def _start_gateway(work: Path, port: int, data_dir: Path | None = None) -> subprocess.Popen[bytes]:
-    """`gateway serve` on ``data_dir`` (default: ``work/data``); config and log in ``work``."""
+def _start_gateway(
+    work: Path,
+    port: int,
+    data_dir: Path | None = None,
+    *,
+    pki_dir: Path | None = None,
+    insecure: bool = True,
+) -> subprocess.Popen[bytes]:
+    """`gateway serve` on ``data_dir`` (default: ``work/data``); config and log in ``work``.
+
+    ``insecure``: development mode (plaintext); else mutual TLS with the PKI's files.
+    """
     config = work / "gateway.toml"
     data = data_dir.resolve() if data_dir is not None else work / "data"
-    config.write_text(f'listen = "127.0.0.1:{port}"\ndata_dir = "{data}"\ninsecure_dev = true\n')
+    mode = "true" if insecure else "false"
+    text = f'listen = "127.0.0.1:{port}"\ndata_dir = "{data}"\ninsecure_dev = {mode}\n'
+    if pki_dir is not None:
+        text += f'[tsa]\npki_dir = "{pki_dir.resolve()}"\n'
+    config.write_text(text)
     gateway = Path(sys.executable).with_name("gateway")
     log = open(work / "gateway.log", "wb")  # noqa: SIM115 - lives as long as the process
     return subprocess.Popen(

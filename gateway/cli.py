@@ -34,13 +34,29 @@ def _announce(info: object) -> None:
     from gateway.server import ServingInfo
 
     assert isinstance(info, ServingInfo)
-    print(f"gateway: gRPC listening on {info.address} (plaintext, development mode only)")
+    mode = (
+        "plaintext, development mode only"
+        if info.insecure
+        else "mutual TLS: clients need a registered certificate"
+    )
+    print(f"gateway: gRPC listening on {info.address} ({mode})")
     print(f"gateway: log checkpoint verifier key {info.log_vkey_path}")
     print(f"  {info.log_verifier_key}")
     print("gateway: health (grpc.health.v1) and server reflection are on")
-    print("gateway: submit a hash from Python (run in the repository, with the venv):")
-    for line in _EXAMPLE.format(address=info.address).splitlines():
-        print("  " + line)
+    if info.insecure:
+        print("gateway: submit a hash from Python (run in the repository, with the venv):")
+        for line in _EXAMPLE.format(address=info.address).splitlines():
+            print("  " + line)
+    else:
+        print(
+            f"gateway: server certificate {info.server_cert_path} (clients check it against "
+            "the CA that issued it); register an institution with"
+        )
+        print(
+            f"  notary institution add NAME --role lender --gateway {info.address} "
+            "--pki PKI_DIR --out DIR"
+        )
+        print("  (it prints the certificate's paths and a Python example; see docs/onboarding.md)")
     sys.stdout.flush()
 
 

@@ -4,6 +4,7 @@ writer lock), the time-stamp authority and the ledger over them."""
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,11 +19,28 @@ from gateway.config import ConfigError, GatewayConfig
 
 if TYPE_CHECKING:
     from gateway.store import SqlStore
+    from gateway.store.base import InstitutionStore
 
-__all__ = ["check_pki", "load_tsa_trust", "open_ledger", "open_store", "trust_info"]
+log = logging.getLogger(__name__)
+
+#: The institution the PKI's operator certificate is registered as (admin role).
+OPERATOR = "operator"
+
+__all__ = [
+    "OPERATOR",
+    "check_pki",
+    "institutions_registry",
+    "load_tsa_trust",
+    "open_ledger",
+    "open_store",
+    "read_certificates",
+    "register_operator",
+    "trust_info",
+]
 
 
-def _read_certificates(path: Path) -> list[x509.Certificate]:
+def read_certificates(path: Path) -> list[x509.Certificate]:
+    """The certificates of a PEM file (one or more) or a DER file; ConfigError otherwise."""
     try:
         return load_certificates(path)
     except InputError as exc:
@@ -41,10 +59,10 @@ def load_tsa_trust(config: GatewayConfig) -> tuple[list[x509.Certificate], list[
                 "tsa.urls is set but tsa.ca_files is empty: give the trust anchors (PEM) of "
                 "the time-stamp authorities, so that their tokens can be verified"
             )
-        roots = [c for path in config.tsa_ca_files for c in _read_certificates(path)]
+        roots = [c for path in config.tsa_ca_files for c in read_certificates(path)]
         return roots, []
     pki = config.pki_dir
-    return _read_certificates(pki / "root-ca.pem"), _read_certificates(pki / "tsa.pem")
+    return read_certificates(pki / "root-ca.pem"), read_certificates(pki / "tsa.pem")
 
 
 def trust_info(
@@ -172,3 +190,49 @@ def open_ledger(config: GatewayConfig) -> LedgerPort:
         store.close()
         raise
     return ledger
+
+
+def institutions_registry(ledger: object) -> InstitutionStore | None:
+    """The institutions registry in the ledger's store (``None`` for a store without SQL)."""
+    from gateway.store import SqlStore
+    from gateway.store.institutions import SqlInstitutions
+
+    store = getattr(ledger, "store", None)
+    return SqlInstitutions(store) if isinstance(store, SqlStore) else None
+
+
+def register_operator(
+    registry: InstitutionStore, config: GatewayConfig, client_cas: Sequence[x509.Certificate]
+) -> None:
+    """Register the operator's certificate as the admin ``operator``, once.
+
+    Only while no institution of that name exists: once registered, the
+    operator is changed through AdminService like any other (a revocation
+    sticks across restarts).
+    """
+    from datetime import UTC, datetime
+
+    from gateway.authz.roles import Role
+    from gateway.errors import GatewayError
+    from gateway.institutions import registered_certificate
+
+    if registry.get(OPERATOR) is not None:
+        return
+    path = config.operator_cert_path
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        log.warning(
+            "no operator registered: cannot read %s (%s); AdminService has no admin yet",
+            path,
+            exc.strerror,
+        )
+        return
+    now = datetime.now(UTC)
+    try:
+        cert = registered_certificate(data, OPERATOR, client_cas, now, field=str(path))
+        registry.create(OPERATOR, Role.ADMIN, cert, now)
+    except GatewayError as exc:
+        log.warning("no operator registered from %s: %s", path, exc.message)
+        return
+    log.info("registered %s (admin) with %s, sha256 %s", OPERATOR, path, cert.sha256.hex())

@@ -14,12 +14,21 @@ from the environment or the defaults are relative to the working directory.
 
     listen = "127.0.0.1:50051"     # HOST:PORT; port 0 picks a free port
     data_dir = "./data"            # SQLite file, PKI, TSA serial state
-    insecure_dev = false           # plaintext gRPC; only allowed on loopback
+    insecure_dev = false           # plaintext gRPC (no mutual TLS); only allowed on loopback
     dev_institution = "dev-bank"   # caller's institution in development mode
     health_poll_seconds = 1.0      # how often dependencies are probed
     certificate_warning_days = 30  # health warns this long before the TSA or root cert expires
     max_concurrent_rpcs = 1000     # API calls at once; beyond: RESOURCE_EXHAUSTED (not health)
     min_occurred_at = "2000-01-01T00:00:00Z"  # earlier occurred_at: INVALID_ARGUMENT (RFC 3339)
+
+    [tls]                          # mutual TLS (the default; see docs/onboarding.md)
+    cert_file = ""                 # server certificate (PEM); default: <pki_dir>/server.pem
+    key_file = ""                  # its private key (PEM); default: <pki_dir>/server.key
+    client_ca_files = []           # CAs of client certificates; default: [<pki_dir>/root-ca.pem]
+
+    [admin]
+    operator_cert_file = ""        # registered as "operator" (admin) at first start;
+                                   # default: <pki_dir>/operator.pem
 
     [store]
     url = ""                       # default: sqlite:///<data_dir>/gateway.sqlite3
@@ -97,6 +106,10 @@ class GatewayConfig:
     tsa_ca_files: tuple[Path, ...] = ()
     tsa_pki_dir: Path | None = None
     tsa_processes: int = 1
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_client_ca_files: tuple[Path, ...] = ()
+    admin_operator_cert_file: Path | None = None
     log_max_batch: int = 500
     log_max_wait_ms: float = 5.0
     log_max_queue: int = 20000
@@ -123,6 +136,26 @@ class GatewayConfig:
         return self.pki_dir / "log.vkey"
 
     @property
+    def tls_cert_path(self) -> Path:
+        """The server's TLS certificate (PEM), by default the PKI's ``server.pem``."""
+        return self.tls_cert_file or self.pki_dir / "server.pem"
+
+    @property
+    def tls_key_path(self) -> Path:
+        """The server's TLS private key (PEM), by default the PKI's ``server.key``."""
+        return self.tls_key_file or self.pki_dir / "server.key"
+
+    @property
+    def tls_client_ca_paths(self) -> tuple[Path, ...]:
+        """The CAs whose client certificates TLS accepts, by default the PKI's root."""
+        return self.tls_client_ca_files or (self.pki_dir / "root-ca.pem",)
+
+    @property
+    def operator_cert_path(self) -> Path:
+        """The operator's client certificate, registered as the admin "operator" at first start."""
+        return self.admin_operator_cert_file or self.pki_dir / "operator.pem"
+
+    @property
     def database_url(self) -> str:
         """The SQLAlchemy URL of the store (SQLite under the data folder by default)."""
         return self.store_url or f"sqlite:///{self.data_dir / 'gateway.sqlite3'}"
@@ -140,16 +173,13 @@ class GatewayConfig:
     def check_serving(self) -> None:
         """Refuse configurations the server must not start with.
 
-        Plaintext gRPC is all this version serves (mutual TLS comes later), so
-        it needs ``insecure_dev = true`` *and* a loopback listen address.
+        The gateway serves mutual TLS unless ``insecure_dev`` is on; plaintext
+        gRPC (development only) needs a loopback listen address. The TLS files
+        are checked when they are read (:mod:`gateway.tls`).
         """
         host, _ = parse_listen(self.listen)
         if not self.insecure_dev:
-            raise ConfigError(
-                "refusing to serve plaintext gRPC: TLS is not configured, and plaintext is "
-                "only for development. Set insecure_dev = true (or GATEWAY_INSECURE_DEV=true, "
-                f"or pass --insecure-dev) with a loopback listen address such as {DEFAULT_LISTEN}"
-            )
+            return
         if not is_loopback(host):
             raise ConfigError(
                 f"refusing to serve plaintext gRPC on {self.listen}: development mode "
@@ -173,6 +203,10 @@ _KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("tsa", "ca_files"): ("tsa_ca_files", "paths"),
     ("tsa", "pki_dir"): ("tsa_pki_dir", "path?"),
     ("tsa", "processes"): ("tsa_processes", "int"),
+    ("tls", "cert_file"): ("tls_cert_file", "path?"),
+    ("tls", "key_file"): ("tls_key_file", "path?"),
+    ("tls", "client_ca_files"): ("tls_client_ca_files", "paths"),
+    ("admin", "operator_cert_file"): ("admin_operator_cert_file", "path?"),
     ("log", "max_batch"): ("log_max_batch", "int"),
     ("log", "max_wait_ms"): ("log_max_wait_ms", "float"),
     ("log", "max_queue"): ("log_max_queue", "int"),

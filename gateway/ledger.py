@@ -285,6 +285,11 @@ class Ledger(LedgerReads, LedgerAccess):
             min_occurred_at=min_occurred_at,
         )
 
+    @property
+    def store(self) -> Store:
+        """The store the ledger writes to (the institutions registry shares it)."""
+        return self._store
+
     # ------------------------------------------------------------ state
 
     def _sign(self, size: int, root: bytes) -> StoredCheckpoint:

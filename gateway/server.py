@@ -46,6 +46,8 @@ from grpc_reflection.v1alpha import reflection
 from evidence_gateway.v1 import (
     access_service_pb2,
     access_service_pb2_grpc,
+    admin_service_pb2,
+    admin_service_pb2_grpc,
     evidence_service_pb2,
     evidence_service_pb2_grpc,
     log_service_pb2,
@@ -54,20 +56,32 @@ from evidence_gateway.v1 import (
     verification_service_pb2_grpc,
 )
 from gateway.api.access import AccessServicer
+from gateway.api.admin import AdminServicer
 from gateway.api.authz import Authorization
 from gateway.api.call_limit import CallLimit
-from gateway.api.caller import DevCallers, Resolver
+from gateway.api.caller import Resolver
 from gateway.api.evidence import EvidenceServicer
+from gateway.api.identity import Identity
 from gateway.api.log import LogServicer
 from gateway.api.ports import LedgerPort
 from gateway.api.stream_budget import ByteBudget
 from gateway.api.verification import VerificationServicer
 from gateway.certificates import Expiry, describe, expiring
-from gateway.components import check_pki, load_tsa_trust, open_ledger, trust_info
+from gateway.components import (
+    check_pki,
+    institutions_registry,
+    load_tsa_trust,
+    open_ledger,
+    register_operator,
+    trust_info,
+)
 from gateway.config import ConfigError, GatewayConfig, parse_listen
+from gateway.store.base import InstitutionStore
+from gateway.tls import load_client_cas, server_credentials
 from gateway.writer_lock import acquire_writer_lock
 
 __all__ = [
+    "ADMIN_SERVICE",
     "API_SERVICES",
     "CERTIFICATES_SERVICE",
     "GatewayServer",
@@ -88,6 +102,8 @@ API_SERVICES: tuple[str, ...] = (
     verification_service_pb2.DESCRIPTOR.services_by_name["VerificationService"].full_name,
     access_service_pb2.DESCRIPTOR.services_by_name["AccessService"].full_name,
 )
+#: Served when the gateway has the institutions registry (``gateway serve`` always).
+ADMIN_SERVICE = admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
 #: The health service that warns of certificates about to expire.
 CERTIFICATES_SERVICE = "evidence_gateway.certificates"
 #: Services whose calls are never refused for load (health checks, reflection).
@@ -144,6 +160,8 @@ class ServingInfo:
     log_vkey_path: Path
     log_verifier_key: str
     insecure: bool
+    #: The server's TLS certificate (mutual TLS), which clients check against its CA.
+    server_cert_path: Path | None = None
 
 
 class GatewayServer:
@@ -158,16 +176,31 @@ class GatewayServer:
         tsa_untrusted: Sequence[x509.Certificate],
         log_verifier_key: str,
         resolver: Resolver | None = None,
+        registry: InstitutionStore | None = None,
+        client_cas: Sequence[x509.Certificate] = (),
+        credentials: grpc.ServerCredentials | None = None,
     ) -> None:
+        """``credentials``: mutual TLS (needs ``registry``); ``None``: plaintext (dev mode).
+
+        With a ``registry`` the AdminService is served; development mode then
+        also takes each institution's registered role. ``resolver`` replaces
+        the identity's (tests).
+        """
+        if credentials is None and not config.insecure_dev:
+            raise ConfigError("serving without TLS credentials needs insecure_dev")
         self.config = config
         self.ledger = ledger
         self.health = health.aio.HealthServicer()
+        self._credentials = credentials
+        self.identity = Identity(
+            registry,
+            insecure_dev=credentials is None,
+            dev_institution=config.dev_institution,
+        )
         #: Counts and caps the API's calls (not health checks nor reflection).
         self.calls = CallLimit(config.max_concurrent_rpcs, UNLIMITED_SERVICES)
         #: Who calls, and whether the authorization table lets it (same exemptions).
-        self.authorization = Authorization(
-            resolver or DevCallers(config.dev_institution).resolve, UNLIMITED_SERVICES
-        )
+        self.authorization = Authorization(resolver or self.identity.resolve, UNLIMITED_SERVICES)
         self.server = grpc.aio.server(
             options=server_options(config), interceptors=[self.calls, self.authorization]
         )
@@ -176,6 +209,7 @@ class GatewayServer:
             stream_budget=ByteBudget(config.stream_buffer_bytes),
             stream_idle_seconds=config.stream_idle_seconds,
             min_occurred_at=config.min_occurred_at,
+            recheck=resolver or self.identity.resolve,
         )
         # The certificates the tokens depend on: the TSA's (in-process TSA) and the roots.
         self._certificates = [("TSA certificate", c) for c in tsa_untrusted] + [
@@ -205,11 +239,25 @@ class GatewayServer:
             (access_service_pb2_grpc.add_AccessServiceServicer_to_server, AccessServicer(ledger)),
         ):
             add(servicer, self.server)  # type: ignore[no-untyped-call]
+        #: The services health reports on and reflection lists (besides its own).
+        self.services = API_SERVICES
+        if registry is not None:
+            admin_service_pb2_grpc.add_AdminServiceServicer_to_server(  # type: ignore[no-untyped-call]
+                AdminServicer(
+                    registry,
+                    self.identity,
+                    client_cas,
+                    record=ledger.record_institution_change,
+                ),
+                self.server,
+            )
+            self.services = (*API_SERVICES, ADMIN_SERVICE)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
-            (*API_SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+            (*self.services, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
         )
         self._poller: asyncio.Task[None] | None = None
+        self._probe: asyncio.Future[dict[str, bool]] | None = None
         self.port = 0
         self.serving: bool | None = None
 
@@ -219,7 +267,10 @@ class GatewayServer:
         host, port = parse_listen(self.config.listen)
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         try:
-            self.port = self.server.add_insecure_port(address)
+            if self._credentials is None:
+                self.port = self.server.add_insecure_port(address)
+            else:
+                self.port = self.server.add_secure_port(address, self._credentials)
         except RuntimeError as exc:
             raise ConfigError(f"cannot listen on {self.config.listen}: {exc}") from None
         if self.port == 0:
@@ -257,7 +308,10 @@ class GatewayServer:
         await self.update_certificates()
         try:
             # A probe may block (an HTTP TSA, a database): keep it off the event loop.
-            status = await asyncio.to_thread(self.ledger.health)
+            # The probe's thread runs on even if this task is cancelled: stop() waits
+            # for it before closing the ledger under it.
+            self._probe = asyncio.get_running_loop().run_in_executor(None, self.ledger.health)
+            status = await asyncio.shield(self._probe)
         except Exception:
             log.exception("health probe failed")
             status = {"ledger": False}
@@ -272,7 +326,7 @@ class GatewayServer:
                 if up
                 else health_pb2.HealthCheckResponse.NOT_SERVING
             )
-            for name in ("", *API_SERVICES):
+            for name in ("", *self.services):
                 await self.health.set(name, value)
         return status
 
@@ -287,6 +341,10 @@ class GatewayServer:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
+        if self._probe is not None:
+            await asyncio.wait([self._probe])  # a probe still running in its thread
+            if not self._probe.cancelled():
+                self._probe.exception()  # seen: a failed probe was logged or is moot now
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         await self.ledger.close()
@@ -309,16 +367,34 @@ async def run(
         vkey = load_log_verifier_key(config.pki_dir).line
     except NotaryError as exc:
         raise ConfigError(str(exc)) from exc
+    credentials = None if config.insecure_dev else server_credentials(config)
+    try:
+        client_cas = load_client_cas(config)
+    except ConfigError as exc:
+        if not config.insecure_dev:
+            raise
+        log.warning("development mode: no client CA (%s); AdminService registers nothing", exc)
+        client_cas = []
     writer = acquire_writer_lock(config)
     try:
         ledger = ledger_factory(config)
     except BaseException:
         writer.release()
         raise
-    server = GatewayServer(
-        config, ledger, tsa_roots=roots, tsa_untrusted=untrusted, log_verifier_key=vkey
-    )
     try:
+        registry = institutions_registry(ledger)
+        if registry is not None:
+            await asyncio.to_thread(register_operator, registry, config, client_cas)
+        server = GatewayServer(
+            config,
+            ledger,
+            tsa_roots=roots,
+            tsa_untrusted=untrusted,
+            log_verifier_key=vkey,
+            registry=registry,
+            client_cas=client_cas,
+            credentials=credentials,
+        )
         port = await server.start()
     except BaseException:
         await ledger.close()
@@ -331,7 +407,8 @@ async def run(
             port=port,
             log_vkey_path=config.log_vkey_path,
             log_verifier_key=vkey,
-            insecure=True,
+            insecure=credentials is None,
+            server_cert_path=None if credentials is None else config.tls_cert_path,
         )
     )
     stopping = asyncio.Event()

@@ -1,7 +1,8 @@
 """`notary`: the operator's admin CLI. It parses, dispatches and picks the exit code.
 
 Exit codes: 0 success; 1 the operation failed (for `verify`: the token is
-invalid); 2 usage or input error.
+invalid; for `institution`: the gateway refused or could not be reached); 2
+usage or input error.
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from court.cli import add_token_options
+    from notary.institution_cmd import add_institution_commands
 
     parser = argparse.ArgumentParser(
         prog="notary", description="Time-stamp authority and admin tools of the evidence gateway."
@@ -148,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify = commands.add_parser("verify", help="verify a token; prints every named check")
     add_token_options(verify)
     verify.set_defaults(handler=_cmd_verify)
+    add_institution_commands(commands)
     return parser
 
 

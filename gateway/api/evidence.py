@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from typing import Any
 from evidence_gateway.v1 import evidence_service_pb2 as pb
 from evidence_gateway.v1 import evidence_service_pb2_grpc as pb_grpc
 from gateway.api import convert
-from gateway.api.caller import current_caller
+from gateway.api.caller import Resolver, current_caller
 from gateway.api.errors import rpc_errors, rpc_stream_errors, to_rpc_status
 from gateway.api.ports import LedgerPort
 from gateway.api.stream_budget import (
@@ -69,6 +70,9 @@ STREAM_CHUNK = 500
 #: One keeps registration in stream order even when a full queue makes a chunk
 #: wait: the next chunk is submitted only once the previous one is in.
 STREAM_CHUNKS_IN_FLIGHT = 1
+#: A stream authenticates its caller again after this long (seconds), at its next message:
+#: a revoked or suspended institution cannot go on submitting over a stream it opened before.
+STREAM_RECHECK_SECONDS = 1.0
 _STREAM_RETRY_DELAYS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
 
 
@@ -86,6 +90,7 @@ class _StreamState:
     unanswered: int = 0
     active: float = 0.0
     awaiting_client: bool = False  # the reader waits for the client's next message
+    checked: float = 0.0  # when the caller was last authenticated
 
 
 def _utcnow() -> datetime:
@@ -110,8 +115,12 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         min_occurred_at: datetime = DEFAULT_MIN_OCCURRED_AT,
         stream_budget: ByteBudget | None = None,
         stream_idle_seconds: float = 0.0,
+        recheck: Resolver | None = None,
     ) -> None:
+        """``recheck``: the resolver that authenticates an open stream's caller again
+        (see :meth:`SubmitEvidenceStream`); ``None``: never again."""
         self._ledger = ledger
+        self._recheck = recheck
         self._clock = clock
         self._min_occurred_at = min_occurred_at
         self._stream_window = stream_window
@@ -240,7 +249,10 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         in stream order. A full queue is waited out (back-pressure), not
         reported; UNAVAILABLE ends the stream. A stream that sends nothing
         for ``stream_idle_seconds`` while none of its submissions awaits an
-        answer ends with DEADLINE_EXCEEDED.
+        answer ends with DEADLINE_EXCEEDED. The caller is authenticated again
+        at the first message after every ``STREAM_RECHECK_SECONDS``: once it
+        is refused (revoked, suspended, its certificate expired), the stream
+        ends with UNAUTHENTICATED.
         """
         caller = current_caller()
         institution = caller.institution
@@ -253,7 +265,7 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         chunks: asyncio.Queue[tuple[list[_StreamItem], asyncio.Task[list[ItemResult]]] | None]
         chunks = asyncio.Queue()
         loop = asyncio.get_running_loop()
-        state = _StreamState(active=loop.time())
+        state = _StreamState(active=loop.time(), checked=loop.time())
 
         async def watch_idle() -> None:
             """Return once the client has kept the stream idle for ``stream_idle_seconds``."""
@@ -277,6 +289,14 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                 state.awaiting_client, state.active = False, loop.time()
                 if request is None:
                     break
+                if (
+                    self._recheck is not None
+                    and loop.time() - state.checked >= STREAM_RECHECK_SECONDS
+                ):
+                    again = self._recheck(context)  # Unauthenticated ends the stream
+                    if inspect.isawaitable(again):
+                        await again
+                    state.checked = loop.time()
                 size = request.ByteSize()
                 cost = message_cost(size)
                 budget.release(READ_SLOT_BYTES - cost)
@@ -343,6 +363,9 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                             "submission awaiting an answer, so the gateway closed it; open a "
                             "new stream to send more"
                         )
+                elif not getter.done() and reader.exception() is not None:
+                    getter.cancel()
+                    reader.result()  # the reader failed (e.g. the caller is refused now)
                 entry = await getter
                 if entry is None:
                     return

@@ -70,6 +70,12 @@ class LedgerPort(Protocol):
         """Register a grant's records, then put it in (or out of) force."""
         ...
 
+    async def record_institution_change(
+        self, operator: str, institution: str, change: str, request_id: str, now: datetime
+    ) -> Receipt:
+        """Register an operator's change to an institution as a log entry."""
+        ...
+
     def statistics(self, first: datetime, last: datetime) -> list[DayCount]:
         """Counts per institution, kind and day, for the days ``first`` to ``last``."""
         ...

@@ -54,12 +54,15 @@ class Rule(StrEnum):
     GRANT_OWN = "grant_own"
     #: Counts per institution, kind and day; no loan references.
     STATISTICS = "statistics"
+    #: The institutions registry (the operator).
+    ADMINISTER = "administer"
 
 
 _EVIDENCE = "/evidence_gateway.v1.EvidenceService/"
 _LOG = "/evidence_gateway.v1.LogService/"
 _VERIFICATION = "/evidence_gateway.v1.VerificationService/"
 _ACCESS = "/evidence_gateway.v1.AccessService/"
+_ADMIN = "/evidence_gateway.v1.AdminService/"
 
 _SUBMIT: Final = {Role.LENDER: Rule.SUBMIT_OWN, Role.COLLECTOR: Rule.SUBMIT_DELEGATED}
 _READ: Final = {
@@ -67,6 +70,7 @@ _READ: Final = {
 }
 _PUBLIC: Final = {role: Rule.PUBLIC_LOG for role in Role}
 _GRANT: Final = {Role.LENDER: Rule.GRANT_OWN}
+_ADMINISTER: Final = {Role.ADMIN: Rule.ADMINISTER}
 
 #: Full gRPC method name -> role -> the rule a call of that role is held to.
 POLICY: Final[Mapping[str, Mapping[Role, Rule]]] = {
@@ -87,6 +91,19 @@ POLICY: Final[Mapping[str, Mapping[Role, Rule]]] = {
     _ACCESS + "ShareLoan": _GRANT,
     _ACCESS + "RevokeShare": _GRANT,
     _ACCESS + "GetStatistics": {Role.REGULATOR: Rule.STATISTICS},
+    **{
+        _ADMIN + name: _ADMINISTER
+        for name in (
+            "RegisterInstitution",
+            "GetInstitution",
+            "ListInstitutions",
+            "SuspendInstitution",
+            "ReinstateInstitution",
+            "RevokeInstitution",
+            "AddCertificate",
+            "RevokeCertificate",
+        )
+    },
 }
 
 

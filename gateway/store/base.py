@@ -14,11 +14,14 @@ from datetime import datetime
 from typing import Protocol
 
 from gateway.authz.policy import Delegation, ReadScope
+from gateway.authz.roles import Role
+from gateway.institutions import Institution, RegisteredCertificate, Status
 from gateway.log.tree import Node, NodeID
 from gateway.model import Submission
 
 __all__ = [
     "DayCount",
+    "InstitutionStore",
     "LoanHead",
     "LoanSalt",
     "Store",
@@ -280,4 +283,53 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+        ...
+
+
+class InstitutionStore(Protocol):
+    """The institutions registry (see :mod:`gateway.institutions`).
+
+    Writes go through the store's writer lock; reads see every committed
+    change, so the gateway's next call after a change sees it. Methods raise
+    ``gateway.errors.Unavailable`` when the database fails; those that change a named
+    institution raise ``gateway.errors.NotFound`` for an unknown one and
+    ``AlreadyExists`` for a name or fingerprint already registered.
+    """
+
+    def create(
+        self, name: str, role: Role, certificate: RegisteredCertificate, now: datetime
+    ) -> Institution:
+        """Register a new, active institution with its first certificate."""
+        ...
+
+    def get(self, name: str) -> Institution | None:
+        """The institution and its certificates, or ``None``."""
+        ...
+
+    def list(self, after: str, limit: int) -> list[Institution]:
+        """Institutions with a name after ``after``, by name, at most ``limit``."""
+        ...
+
+    def set_status(self, name: str, status: Status, now: datetime) -> Institution:
+        """Change the status; revoking also revokes every certificate (final)."""
+        ...
+
+    def add_certificate(
+        self, certificate: RegisteredCertificate, retire_others_at: datetime | None
+    ) -> Institution:
+        """Add a certificate; the others then count at most until ``retire_others_at``."""
+        ...
+
+    def revoke_certificate(self, name: str, sha256: bytes, now: datetime) -> Institution:
+        """Revoke one certificate of the institution (final)."""
+        ...
+
+    def standing(self, name: str) -> tuple[Role, Status] | None:
+        """The role and status of the institution named, or ``None`` (one key lookup)."""
+        ...
+
+    def by_fingerprint(
+        self, sha256: bytes
+    ) -> tuple[str, Role, Status, RegisteredCertificate] | None:
+        """The institution (name, role, status) and the certificate with this fingerprint."""
         ...

@@ -59,7 +59,15 @@ from gateway.store.openings import (
     loan_salt_params,
     opening_params,
 )
-from gateway.store.tables import CheckpointRow, EntryRow, LoanHeadRow, NodeRow, metadata
+from gateway.store.tables import (
+    CheckpointRow,
+    EntryRow,
+    InstitutionCertificateRow,
+    InstitutionRow,
+    LoanHeadRow,
+    NodeRow,
+    metadata,
+)
 from gateway.store.upgrade import upgrade
 
 __all__ = ["DEFAULT_SQLITE_NAME", "SqlStore", "from_us", "to_us"]
@@ -71,7 +79,17 @@ _ENTRIES = metadata.tables[str(EntryRow.__tablename__)]
 _NODES = metadata.tables[str(NodeRow.__tablename__)]
 _CHECKPOINTS = metadata.tables[str(CheckpointRow.__tablename__)]
 _HEADS = metadata.tables[str(LoanHeadRow.__tablename__)]
-_TABLES = [_ENTRIES, _NODES, _CHECKPOINTS, _HEADS, OPENINGS, LOAN_SALTS, *ACCESS_TABLES]
+_TABLES = [
+    _ENTRIES,
+    _NODES,
+    _CHECKPOINTS,
+    _HEADS,
+    OPENINGS,
+    LOAN_SALTS,
+    *ACCESS_TABLES,
+    metadata.tables[str(InstitutionRow.__tablename__)],
+    metadata.tables[str(InstitutionCertificateRow.__tablename__)],
+]
 _IN_CHUNK = 500  # bound on parameters per IN (...) query
 _INT64 = (-(1 << 63), (1 << 63) - 1)  # the range of the INTEGER/BIGINT columns
 
@@ -326,6 +344,24 @@ class SqlStore(OpeningReads, AccessQueries):
             name = exc.__class__.__name__
             log.warning("database operation failed (%s)", name, exc_info=True)
             raise StoreError(f"the database failed ({name}); see the gateway log") from exc
+
+    def read(self, fn: Callable[[Any], T]) -> T:
+        """Run ``fn(connection)`` for reading; database failures become StoreError."""
+
+        def run() -> T:
+            with self._engine.connect() as conn:
+                return fn(conn)
+
+        return self._guard(run)
+
+    def write(self, fn: Callable[[Any], T]) -> T:
+        """Run ``fn(connection)`` in one write transaction through the writer lock."""
+
+        def run() -> T:
+            with self._write_lock, self._writer.transaction() as conn:
+                return fn(conn)
+
+        return self._guard(run)
 
     # ---------------------------------------------------------------- writing
 

@@ -38,6 +38,8 @@ __all__ = [
     "DailyCountRow",
     "DelegationRow",
     "EntryRow",
+    "InstitutionCertificateRow",
+    "InstitutionRow",
     "LoanHeadRow",
     "LoanSaltRow",
     "NodeRow",
@@ -216,3 +218,43 @@ class DailyCountRow(SQLModel, table=True):
     institution: str = Field(sa_column=Column(String(128), primary_key=True, nullable=False))
     kind: str = Field(sa_column=Column(String(32), primary_key=True, nullable=False))
     count: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+# --------------------------------------------------------------------------- institutions
+# The registry of institutions (who may call, in which role) and the client
+# certificates each is known by. Rows are changed by AdminService only; every
+# call reads them afresh, so a change applies to the next call.
+
+
+class InstitutionRow(SQLModel, table=True):
+    """One institution: its name (the id callers act as), role and status."""
+
+    __tablename__ = "institutions"
+
+    name: str = Field(sa_column=Column(String(128), primary_key=True, nullable=False))
+    role: str = Field(sa_column=Column(String(16), nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    created_at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    updated_at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class InstitutionCertificateRow(SQLModel, table=True):
+    """A client certificate an institution is known by, and how long it counts.
+
+    ``valid_until_us`` starts as the certificate's notAfter; a rotation moves
+    it closer (the end of the overlap). ``revoked_at_us`` is set once, by a
+    revocation, and then the certificate never counts again.
+    """
+
+    __tablename__ = "institution_certificates"
+    __table_args__ = (Index("ix_institution_certificates_institution", "institution"),)
+
+    sha256: bytes = Field(sa_column=Column(LargeBinary, primary_key=True, nullable=False))
+    institution: str = Field(sa_column=Column(String(128), nullable=False))
+    subject: str = Field(sa_column=Column(Text, nullable=False))
+    serial: str = Field(sa_column=Column(String(64), nullable=False))
+    not_before_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    not_after_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    valid_until_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    added_at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    revoked_at_us: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))

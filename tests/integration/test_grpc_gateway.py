@@ -622,6 +622,7 @@ def test_reflection_lists_the_services(gw: Gateway) -> None:
     )
     names = {s.name for s in response.list_services_response.service}
     assert names == {
+        "evidence_gateway.v1.AdminService",
         "evidence_gateway.v1.EvidenceService",
         "evidence_gateway.v1.LogService",
         "evidence_gateway.v1.VerificationService",
@@ -648,11 +649,16 @@ def _serve(
     )
 
 
-def test_serve_refuses_plaintext_without_the_flag(tmp_path: Path) -> None:
+def test_serve_without_the_flag_needs_its_tls_files(tmp_path: Path) -> None:
+    # Without --insecure-dev the gateway serves mutual TLS, never plaintext: no key, no start.
+    make_pki(tmp_path / "data" / "pki")
+    (tmp_path / "data" / "pki" / "server.key").unlink()
     config = write_config(tmp_path)
     result = _serve(tmp_path, "--config", str(config))
     assert result.returncode == 1
-    assert "refusing to serve plaintext" in result.stderr and "insecure_dev" in result.stderr
+    key = tmp_path / "data" / "pki" / "server.key"
+    assert f"TLS private key {key} does not exist" in result.stderr
+    assert "set [tls] key_file" in result.stderr and "--insecure-dev" in result.stderr
 
 
 def test_serve_refuses_plaintext_on_a_non_loopback_address(tmp_path: Path) -> None:
@@ -762,6 +768,6 @@ def test_role_x_rpc_matrix_on_gateway_serve(gw: Gateway) -> None:
     """Every RPC as every role against the real process (development identities for
     now: the same table and interceptor serve the identities of client certificates)."""
     stubs = Stubs.of(gw.channel)
-    wrong = mismatches(lambda role: replace(stubs, metadata=dev_headers(role)))
+    wrong = mismatches(lambda role: replace(stubs, metadata=dev_headers(role)), admin=True)
     assert not wrong, "\n".join(wrong)
     assert "denied: caller court-1 (role court) called" in gw.proc.log_path.read_text()

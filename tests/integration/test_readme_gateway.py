@@ -1,4 +1,6 @@
-"""The README's Python example registers evidence against a real `gateway serve`."""
+"""The README's Python example registers evidence against a real `gateway serve`
+serving mutual TLS, as `dev-bank` registered by `notary institution add` (what
+`make run` does on first start)."""
 
 from __future__ import annotations
 
@@ -20,20 +22,22 @@ ROOT = Path(__file__).resolve().parents[2]
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     folder = tmp_path_factory.mktemp("readme-gateway")
     make_pki(folder / "data" / "pki")
-    process = GatewayProcess(write_config(folder), folder)
+    process = GatewayProcess(write_config(folder), folder, mtls=True)
     process.start()
     try:
-        yield process.address, folder / "data" / "pki"
+        process.add_institution("dev-bank", "lender", folder / "data" / "institutions")
+        yield process.address, folder / "data"
     finally:
         process.stop()
 
 
 def test_readme_python_example_gets_a_receipt(gateway: tuple[str, Path]) -> None:
-    address, pki = gateway
+    address, data = gateway
     text = (ROOT / "README.md").read_text()
     match = re.search(r"<<'PY'\n(.*?)\nPY\n", text, re.DOTALL)
     assert match, "README must hold the Python example between <<'PY' and PY"
-    code = match.group(1).replace("127.0.0.1:50051", address)
+    code = match.group(1).replace("127.0.0.1:50051", address).replace('"data/', f'"{data}/')
+    assert code.count(str(data)) == 3  # the server's CA, dev-bank's key and certificate
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
@@ -41,6 +45,6 @@ def test_readme_python_example_gets_a_receipt(gateway: tuple[str, Path]) -> None
     entry_id, leaf_index, note = result.stdout.split(" ", 2)  # print() adds one "\n"
     assert re.fullmatch(r"[A-Za-z0-9_-]{1,64}", entry_id)
     assert leaf_index == "0"
-    vkey = (pki / "log.vkey").read_text().strip()
+    vkey = (data / "pki" / "log.vkey").read_text().strip()
     checkpoint = verify_checkpoint(note.removesuffix("\n"), vkey)
     assert checkpoint.size == 1

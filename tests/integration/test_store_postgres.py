@@ -24,6 +24,8 @@ from court.verify.merkle import verify_consistency
 from gateway.model import EvidenceKind, Receipt
 from gateway.store.base import Store, StoreError
 from gateway.store.sql import SqlStore
+from tests.support.institution_cases import ALL_CASES as INSTITUTION_CASES
+from tests.support.institution_cases import registry_read_statements
 from tests.support.ledger_env import Env, check_chain, sub, submit
 from tests.support.read_path import Statement, captured, exercise, fill, postgres_full_scans
 from tests.support.store_cases import ALL_CASES, make_entry
@@ -64,6 +66,16 @@ def pg_schema() -> Iterator[str]:
 def test_store_case_on_postgres(case: Callable[[Store], None], pg_schema: str) -> None:
     store = SqlStore.open(URL, schema=pg_schema)
     try:
+        case(store)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("case", INSTITUTION_CASES, ids=lambda c: c.__name__)
+def test_institution_case_on_postgres(case: Callable[[SqlStore], None], pg_schema: str) -> None:
+    store = SqlStore.open(URL, schema=pg_schema)
+    try:
+        store.hold_writer_lock()
         case(store)
     finally:
         store.close()
@@ -289,3 +301,13 @@ def test_an_earlier_database_is_upgraded_on_postgres(
         assert isinstance(seventh, Receipt) and seventh.loan_sequence == 3
     finally:
         env.close(again)
+
+
+def test_no_read_of_the_institutions_registry_scans_a_table_on_postgres(pg_schema: str) -> None:
+    store = SqlStore.open(URL, schema=pg_schema)
+    try:
+        statements = registry_read_statements(store)
+        scans = postgres_full_scans(store.engine, statements)
+        assert not scans, "full scans:\n" + "\n".join(scans)
+    finally:
+        store.close()

@@ -26,11 +26,13 @@ import grpc
 from evidence_gateway.v1 import access_service_pb2 as ac
 from evidence_gateway.v1 import (
     access_service_pb2_grpc,
+    admin_service_pb2_grpc,
     common_pb2,
     evidence_service_pb2_grpc,
     log_service_pb2_grpc,
     verification_service_pb2_grpc,
 )
+from evidence_gateway.v1 import admin_service_pb2 as ad
 from evidence_gateway.v1 import evidence_service_pb2 as ev
 from evidence_gateway.v1 import log_service_pb2 as lg
 from evidence_gateway.v1 import verification_service_pb2 as vf
@@ -70,6 +72,28 @@ ALLOWED: dict[str, set[Role]] = {
     "AccessService/RevokeShare": {Role.LENDER},
     "AccessService/GetStatistics": {Role.REGULATOR},
 }
+#: The AdminService (served with the institutions registry, as by `gateway serve`): the
+#: operator only. Each call names an institution that does not exist, or is incomplete,
+#: so an allowed call gets the servicer's own answer (NOT_FOUND, INVALID_ARGUMENT or OK),
+#: which only a call that passed the authorization table can get.
+ADMIN_ALLOWED: dict[str, set[Role]] = {
+    f"AdminService/{name}": {Role.ADMIN}
+    for name in (
+        "RegisterInstitution",
+        "GetInstitution",
+        "ListInstitutions",
+        "SuspendInstitution",
+        "ReinstateInstitution",
+        "RevokeInstitution",
+        "AddCertificate",
+        "RevokeCertificate",
+    )
+}
+_ADMIN_ANSWER = {
+    "AdminService/RegisterInstitution": grpc.StatusCode.INVALID_ARGUMENT,
+    "AdminService/ListInstitutions": grpc.StatusCode.OK,
+    "AdminService/AddCertificate": grpc.StatusCode.INVALID_ARGUMENT,
+}
 
 
 def dev_headers(role: Role, institution: str | None = None) -> tuple[tuple[str, str], ...]:
@@ -85,6 +109,7 @@ class Stubs:
     log: log_service_pb2_grpc.LogServiceStub
     verification: verification_service_pb2_grpc.VerificationServiceStub
     access: access_service_pb2_grpc.AccessServiceStub
+    admin: admin_service_pb2_grpc.AdminServiceStub
     metadata: tuple[tuple[str, str], ...] | None = None
 
     @classmethod
@@ -94,6 +119,7 @@ class Stubs:
             log=log_service_pb2_grpc.LogServiceStub(channel),
             verification=verification_service_pb2_grpc.VerificationServiceStub(channel),
             access=access_service_pb2_grpc.AccessServiceStub(channel),
+            admin=admin_service_pb2_grpc.AdminServiceStub(channel),  # type: ignore[no-untyped-call]
             metadata=metadata,
         )
 
@@ -235,15 +261,58 @@ def _calls(as_: Callers) -> dict[str, Callable[[Role], Any]]:
     }
 
 
-def mismatches(as_: Callers) -> list[str]:
-    """Call every RPC as every role; each answer that is not the expected one, described."""
+def _admin_calls() -> dict[str, Callable[[Stubs], Any]]:
+    nobody = "nobody-at-all"
+    return {
+        "AdminService/RegisterInstitution": lambda s: s.admin.RegisterInstitution(
+            ad.RegisterInstitutionRequest(), metadata=s.metadata
+        ),
+        "AdminService/GetInstitution": lambda s: s.admin.GetInstitution(
+            ad.GetInstitutionRequest(name=nobody), metadata=s.metadata
+        ),
+        "AdminService/ListInstitutions": lambda s: s.admin.ListInstitutions(
+            ad.ListInstitutionsRequest(), metadata=s.metadata
+        ),
+        "AdminService/SuspendInstitution": lambda s: s.admin.SuspendInstitution(
+            ad.SuspendInstitutionRequest(name=nobody), metadata=s.metadata
+        ),
+        "AdminService/ReinstateInstitution": lambda s: s.admin.ReinstateInstitution(
+            ad.ReinstateInstitutionRequest(name=nobody), metadata=s.metadata
+        ),
+        "AdminService/RevokeInstitution": lambda s: s.admin.RevokeInstitution(
+            ad.RevokeInstitutionRequest(name=nobody), metadata=s.metadata
+        ),
+        "AdminService/AddCertificate": lambda s: s.admin.AddCertificate(
+            ad.AddCertificateRequest(name=nobody), metadata=s.metadata
+        ),
+        "AdminService/RevokeCertificate": lambda s: s.admin.RevokeCertificate(
+            ad.RevokeCertificateRequest(name=nobody, sha256=bytes(32)), metadata=s.metadata
+        ),
+    }
+
+
+def mismatches(as_: Callers, *, admin: bool = False) -> list[str]:
+    """Call every RPC as every role; each answer that is not the expected one, described.
+
+    ``admin``: the server also serves the AdminService (it has the registry)."""
     calls = _calls(as_)
     assert set(calls) == set(ALLOWED)
+    allowed = dict(ALLOWED)
+    answers: dict[str, grpc.StatusCode] = {}
+    if admin:
+        admin_calls = _admin_calls()
+        assert set(admin_calls) == set(ADMIN_ALLOWED)
+        for rpc, admin_call in admin_calls.items():
+            calls[rpc] = lambda role, admin_call=admin_call: admin_call(as_(role))  # type: ignore[misc]
+        allowed.update(ADMIN_ALLOWED)
+        answers = {rpc: _ADMIN_ANSWER.get(rpc, grpc.StatusCode.NOT_FOUND) for rpc in ADMIN_ALLOWED}
     wrong: list[str] = []
     for rpc, call in calls.items():
         for role in Role:
             expected = (
-                grpc.StatusCode.OK if role in ALLOWED[rpc] else grpc.StatusCode.PERMISSION_DENIED
+                answers.get(rpc, grpc.StatusCode.OK)
+                if role in allowed[rpc]
+                else grpc.StatusCode.PERMISSION_DENIED
             )
             got = _code(lambda call=call, role=role: call(role))  # type: ignore[misc]
             if got != expected:

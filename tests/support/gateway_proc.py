@@ -3,6 +3,11 @@
 The gateway listens on a free loopback port (``listen = "127.0.0.1:0"``) and
 prints the address it bound; the helper reads it from the process's output,
 then waits until the health service says SERVING.
+
+By default the gateway runs in development mode (``--insecure-dev``,
+plaintext). With ``mtls=True`` it serves mutual TLS as in production: clients
+connect with a certificate made by ``notary institution add``
+(:func:`add_institution`) or the PKI's operator certificate.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -35,6 +41,28 @@ def make_pki(pki_dir: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def notary(
+    *args: str, gateway: GatewayProcess | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run the `notary` CLI; with ``gateway``, against it (``--gateway``, ``--pki``)."""
+    where = ["--gateway", gateway.address, "--pki", str(gateway.pki)] if gateway else []
+    result = subprocess.run(
+        [str(BIN / "notary"), *args, *where],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def identity_in(folder: Path, name: str) -> ClientIdentity:
+    """The files `notary institution add NAME --out FOLDER` writes."""
+    return ClientIdentity(folder / f"{name}.pem", folder / f"{name}.key")
 
 
 def _toml(value: object) -> str:
@@ -77,11 +105,35 @@ def write_config(
     return path
 
 
-class GatewayProcess:
-    """One `gateway serve --config FILE --insecure-dev` process at a time."""
+@dataclass(frozen=True)
+class ClientIdentity:
+    """A client certificate and its key (PEM files)."""
 
-    def __init__(self, config: Path, log_dir: Path) -> None:
+    certificate: Path
+    key: Path
+
+    def credentials(self, root_ca: Path) -> grpc.ChannelCredentials:
+        return grpc.ssl_channel_credentials(
+            root_certificates=root_ca.read_bytes(),
+            private_key=self.key.read_bytes(),
+            certificate_chain=self.certificate.read_bytes(),
+        )
+
+
+class GatewayProcess:
+    """One `gateway serve --config FILE [--insecure-dev]` process at a time.
+
+    ``mtls``: serve mutual TLS with the PKI in ``pki`` (default: the config's
+    ``data/pki``); else development mode.
+    """
+
+    def __init__(
+        self, config: Path, log_dir: Path, *, mtls: bool = False, pki: Path | None = None
+    ) -> None:
         self.config = config
+        self.mtls = mtls
+        self.pki = pki or config.parent / "data" / "pki"
+        self.operator = ClientIdentity(self.pki / "operator.pem", self.pki / "operator.key")
         self.log_dir = log_dir
         self.proc: subprocess.Popen[bytes] | None = None
         self.address = ""
@@ -95,7 +147,13 @@ class GatewayProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
         with self.log_path.open("wb") as out:
             self.proc = subprocess.Popen(
-                [str(BIN / "gateway"), "serve", "--config", str(self.config), "--insecure-dev"],
+                [
+                    str(BIN / "gateway"),
+                    "serve",
+                    "--config",
+                    str(self.config),
+                    *(() if self.mtls else ("--insecure-dev",)),
+                ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 cwd=self.config.parent,
@@ -125,7 +183,8 @@ class GatewayProcess:
         self.wait_serving(deadline)
 
     def wait_serving(self, deadline: float) -> None:
-        with grpc.insecure_channel(self.address) as channel:
+        identity = self.operator if self.mtls else None
+        with self.channel(identity=identity, own_connection=True) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             while True:
                 try:
@@ -139,12 +198,50 @@ class GatewayProcess:
                 time.sleep(0.02)
 
     def channel(
-        self, *, own_connection: bool = False, options: Sequence[Option] = ()
+        self,
+        *,
+        own_connection: bool = False,
+        options: Sequence[Option] = (),
+        identity: ClientIdentity | None = None,
+        tls: bool | None = None,
     ) -> grpc.Channel:
         """A channel to the gateway. Channels with equal options share one connection
-        (gRPC's global subchannel pool) unless ``own_connection``."""
+        (gRPC's global subchannel pool) unless ``own_connection``.
+
+        With mutual TLS (``tls``, by default when the gateway serves it) the client
+        presents ``identity``, or no certificate at all when it is ``None``.
+        """
         extra = [("grpc.use_local_subchannel_pool", 1)] if own_connection else []
-        return grpc.insecure_channel(self.address, options=[*CHANNEL_OPTIONS, *extra, *options])
+        all_options = [*CHANNEL_OPTIONS, *extra, *options]
+        if not (self.mtls if tls is None else tls):
+            return grpc.insecure_channel(self.address, options=all_options)
+        root = (self.pki / "root-ca.pem").read_bytes()
+        credentials = (
+            identity.credentials(self.pki / "root-ca.pem")
+            if identity is not None
+            else grpc.ssl_channel_credentials(root_certificates=root)
+        )
+        return grpc.secure_channel(self.address, credentials, options=all_options)
+
+    def add_institution(
+        self, name: str, role: str, out: Path, *extra: str, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """`notary institution add NAME --role ROLE` against this gateway, as operators run it."""
+        return notary(
+            "institution",
+            "add",
+            name,
+            "--role",
+            role,
+            "--out",
+            str(out),
+            *extra,
+            gateway=self,
+            check=check,
+        )
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
 
     def kill(self) -> dict[int, str]:
         """SIGKILL: no shutdown code runs.

@@ -39,6 +39,12 @@ class FaultyStore:
 
     def __init__(self, inner: SqlStore) -> None:
         self.inner = inner
+        #: Cleared: ``ping`` waits for it (after setting ``pinging``), as a slow database.
+        self.ping_gate = threading.Event()
+        self.ping_gate.set()
+        self.pinging = threading.Event()
+        #: "ping done" and "close", in the order they happened.
+        self.events: list[str] = []
         self.fail_before = 0
         self.fail_after = 0
         self.down = False
@@ -77,11 +83,21 @@ class FaultyStore:
         return self.latest or self.inner.latest_checkpoint()
 
     def ping(self) -> bool:
-        return not self.down and self.inner.ping()
+        if not self.ping_gate.is_set():
+            self.pinging.set()
+            assert self.ping_gate.wait(30), "the test never opened the ping gate"
+        try:
+            return not self.down and self.inner.ping()
+        finally:
+            self.events.append("ping done")
+
+    def close(self) -> None:
+        self.events.append("close")
+        self.inner.close()
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         target = getattr(self.inner, name)
-        if not callable(target) or name in ("close",):
+        if not callable(target):
             return target  # type: ignore[no-any-return]
 
         def call(*args: Any, **kwargs: Any) -> Any:

@@ -31,3 +31,17 @@ def test_chain_anchoring_is_only_claimed_as_planned() -> None:
     assert paragraphs, "README.md says nothing about chain anchoring"
     for paragraph in paragraphs:
         assert "planned" in paragraph and "not built yet" in paragraph, paragraph
+
+
+def test_the_python_example_is_the_one_make_run_prints() -> None:
+    from notary.client_certs import client_files
+    from notary.institution_cmd import python_example
+
+    match = re.search(r"<<'PY'\n(.*?)\nPY\n", README, re.DOTALL)
+    assert match, "README must hold the Python example between <<'PY' and PY"
+    printed = python_example(
+        "127.0.0.1:50051",
+        Path("data/pki/root-ca.pem"),
+        client_files(Path("data/institutions"), "dev-bank"),
+    )
+    assert match.group(1) == printed

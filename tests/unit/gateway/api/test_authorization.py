@@ -17,7 +17,6 @@ from typing import Any
 import grpc
 import pytest
 
-from court.evidence.leaf import decode_leaf
 from evidence_gateway.v1 import access_service_pb2 as ac
 from evidence_gateway.v1 import common_pb2
 from evidence_gateway.v1 import evidence_service_pb2 as ev
@@ -26,6 +25,7 @@ from gateway.authz.roles import Role
 from gateway.server import API_SERVICES
 from tests.support.authz_matrix import ALLOWED, Stubs, dev_headers, mismatches
 from tests.support.grpc_client import error_fields, submission, timestamp
+from tests.support.opened import opened
 from tests.unit.gateway.api.conftest import Harness
 
 who = dev_headers
@@ -108,7 +108,7 @@ def test_an_unknown_role_is_unauthenticated(harness: Harness) -> None:
             lg.GetCheckpointRequest(), metadata=(("x-institution", "x"), ("x-role", "king"))
         )
     assert info.value.code() is grpc.StatusCode.UNAUTHENTICATED
-    assert "is not a role" in (info.value.details() or "")
+    assert "the x-role header names no role" in (info.value.details() or "")
 
 
 def test_grants_are_records_of_the_loan_s_chain(harness: Harness) -> None:
@@ -117,8 +117,13 @@ def test_grants_are_records_of_the_loan_s_chain(harness: Harness) -> None:
     (granted,) = delegate(h, ["L-1"]).receipts
     (shared,) = share(h, ["L-1"]).receipts
     assert (granted.loan_sequence, shared.loan_sequence) == (2, 3)
-    leaf = decode_leaf(granted.leaf)
-    assert (leaf.kind, leaf.institution, leaf.loan_ref) == ("loan_delegated", "bank-a", "L-1")
+    leaf = opened(granted)
+    assert (leaf.kind, leaf.owner, leaf.submitter, leaf.loan_ref) == (
+        "loan_delegated",
+        "bank-a",
+        "bank-a",
+        "L-1",
+    )
     assert dict(leaf.metadata)["grantee"] == "agency-1"
     listed = h.evidence.ListEvidence(
         ev.ListEvidenceRequest(loan_ref="L-1"), metadata=who(Role.LENDER)
@@ -132,7 +137,7 @@ def test_grants_are_records_of_the_loan_s_chain(harness: Harness) -> None:
     assert listed.records[0].receipt.entry_id == contract.entry_id
     # A delegation of all loans is recorded under the reserved loan_ref.
     (every,) = delegate(h, [], collector="agency-2").receipts
-    assert decode_leaf(every.leaf).loan_ref == ":all-loans"
+    assert opened(every).loan_ref == ":all-loans"
 
 
 def test_a_retried_grant_returns_the_original_receipts(harness: Harness) -> None:

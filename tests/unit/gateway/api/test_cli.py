@@ -20,14 +20,21 @@ def test_missing_config_is_one_clear_line(capsys: pytest.CaptureFixture[str]) ->
     assert err.startswith("gateway: config file") and "does not exist" in err
 
 
-def test_plaintext_refusal(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+def test_without_the_flag_tls_files_are_required(
+    tmp_path: Path,
+    pki_p256: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("GATEWAY_INSECURE_DEV", raising=False)
     config = tmp_path / "g.toml"
-    config.write_text('data_dir = "d"\n')
+    config.write_text(
+        f'data_dir = "d"\n[tsa]\npki_dir = "{pki_p256}"\n[tls]\ncert_file = "missing.pem"\n'
+    )
     assert main(["serve", "--config", str(config)]) == 1
-    assert "refusing to serve plaintext" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"TLS certificate {tmp_path / 'missing.pem'} does not exist" in err
+    assert "set [tls] cert_file" in err and "--insecure-dev" in err
 
 
 def test_usage_error_exits_2() -> None:

@@ -99,9 +99,9 @@ def test_missing_file() -> None:
         load_config(Path("no/such/file.toml"), environ={})
 
 
-def test_plaintext_needs_the_flag_and_loopback() -> None:
-    with pytest.raises(ConfigError, match="insecure_dev"):
-        GatewayConfig().check_serving()
+def test_plaintext_needs_loopback_and_tls_is_the_default() -> None:
+    for listen in ("0.0.0.0:50051", "10.1.2.3:50051"):
+        GatewayConfig(listen=listen).check_serving()  # mutual TLS: any address
     with pytest.raises(ConfigError, match="loopback"):
         GatewayConfig(listen="0.0.0.0:50051", insecure_dev=True).check_serving()
     with pytest.raises(ConfigError, match="loopback"):
@@ -191,3 +191,22 @@ buffer_bytes = 1048576
     assert "grpc.max_connection_idle_ms" not in options  # 0: no limit
     assert options["grpc.max_connection_age_ms"] == 120_000
     assert options["grpc.max_connection_age_grace_ms"] == 3000
+
+
+def test_tls_files_default_to_the_pki_and_follow_the_file(tmp_path: Path) -> None:
+    config = load_config(None, environ={"GATEWAY_DATA_DIR": str(tmp_path)})
+    pki = tmp_path / "pki"
+    assert config.tls_cert_path == pki / "server.pem"
+    assert config.tls_key_path == pki / "server.key"
+    assert config.tls_client_ca_paths == (pki / "root-ca.pem",)
+    assert config.operator_cert_path == pki / "operator.pem"
+    path = tmp_path / "g.toml"
+    path.write_text(
+        '[tls]\ncert_file = "s.pem"\nkey_file = "s.key"\nclient_ca_files = ["a.pem", "b.pem"]\n'
+        '[admin]\noperator_cert_file = "op.pem"\n'
+    )
+    config = load_config(path, environ={"GATEWAY_TLS_KEY_FILE": "/k/x.key"})
+    assert config.tls_cert_path == tmp_path / "s.pem"
+    assert config.tls_key_path == Path("/k/x.key")
+    assert config.tls_client_ca_paths == (tmp_path / "a.pem", tmp_path / "b.pem")
+    assert config.operator_cert_path == tmp_path / "op.pem"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -68,3 +69,19 @@ def test_reflection_serves_the_api_descriptors(harness: Harness) -> None:
     )
     protos = responses[0].file_descriptor_response.file_descriptor_proto
     assert protos, responses[0]
+
+
+def test_stop_waits_for_a_running_health_probe_before_closing_the_store(
+    harness: Harness,
+) -> None:
+    # The health poll probes the store in a thread; cancelling the poll does not stop
+    # that thread. Closing the store under it crashed the process (the in-memory
+    # database's one connection closed in the middle of a query: a segfault).
+    harness.store.ping_gate.clear()
+    assert harness.store.pinging.wait(10), "no health probe came"
+    stopping = asyncio.run_coroutine_threadsafe(harness.server.stop(0.5), harness.loop)
+    time.sleep(0.3)
+    assert "close" not in harness.store.events  # still waiting for the probe
+    harness.store.ping_gate.set()
+    stopping.result(10)
+    assert harness.store.events[-2:] == ["ping done", "close"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.store.sql import SqlStore
+from tests.support.institution_cases import registry_read_statements
 from tests.support.ledger_env import Env
 from tests.support.read_path import Statement, captured, exercise, fill, sqlite_full_scans
 
@@ -41,3 +42,20 @@ def test_no_read_scans_a_table(pki_p256: Path, tmp_path: Path) -> None:
         assert sqlite_full_scans(store.engine, [Statement(old, (0, 1, 1, 0))])
     finally:
         env.close(ledger)
+
+
+def test_no_read_of_the_institutions_registry_scans_a_table(tmp_path: Path) -> None:
+    store = SqlStore.sqlite(tmp_path / "db.sqlite3")
+    try:
+        statements = registry_read_statements(store)
+        for analyzed in (False, True):
+            if analyzed:
+                with store.engine.begin() as conn:
+                    conn.exec_driver_sql("ANALYZE")
+            scans = sqlite_full_scans(store.engine, statements)
+            assert not scans, f"full scans (analyzed: {analyzed}):\n" + "\n".join(scans)
+        # and the check sees a scan of these tables: no index holds the role
+        by_role = Statement("SELECT name FROM institutions WHERE role = ?", ("lender",))
+        assert sqlite_full_scans(store.engine, [by_role])
+    finally:
+        store.close()

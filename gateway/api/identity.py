@@ -1,0 +1,148 @@
+"""Who is calling: the caller of a request, from its client certificate.
+
+With mutual TLS (the default), the caller is the institution registered for
+the SHA-256 fingerprint of the client's leaf certificate, as gRPC's auth
+context presents it (``x509_pem_cert``); headers are ignored. The registry is
+read on every call, so a suspension, a revocation or the end of a rotation's
+overlap applies to the next call, also on a connection opened before it.
+
+TLS itself already refuses a client without a certificate, with one from
+another CA or with an expired one (the handshake fails; see
+``docs/onboarding.md``). What TLS accepts but the registry does not (an
+unregistered, revoked, retired or expired certificate, or a suspended or
+revoked institution) is refused here: :class:`Unauthenticated` with one
+generic message for every reason, so that a caller learns nothing about the
+registry; the reason goes to the gateway's log with the fingerprint.
+
+In development mode (``--insecure-dev``, plaintext on loopback) there are no
+certificates: the caller is the ``x-institution`` header, else the
+configured ``dev_institution``, with the role it is registered with, else
+``lender``; the ``x-role`` header overrides the role (development only).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Final, NoReturn
+
+from cryptography import x509
+
+from gateway.api.caller import DevCallers, Unauthenticated
+from gateway.authz.roles import Caller, Role
+from gateway.institutions import Status, fingerprint, refusal
+from gateway.store.base import InstitutionStore
+
+__all__ = ["NOT_AUTHENTICATED", "ROLE_HEADER", "Identity"]
+
+log = logging.getLogger(__name__)
+
+#: Development mode only: the role the call acts in.
+ROLE_HEADER: Final = "x-role"
+#: What a refused caller is told, whatever the reason (the log has the reason).
+NOT_AUTHENTICATED: Final = (
+    "not authenticated: the client certificate is not registered with this gateway or no "
+    "longer valid; ask the gateway's operator"
+)
+_FINGERPRINTS_CACHED = 1024
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Identity:
+    """Resolves each call's :class:`Caller` (mutual TLS, or development headers)."""
+
+    def __init__(
+        self,
+        registry: InstitutionStore | None,
+        *,
+        insecure_dev: bool,
+        dev_institution: str = "dev-bank",
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        if not insecure_dev and registry is None:
+            raise ValueError("mutual TLS needs the institutions registry")
+        self._registry = registry
+        self._dev = DevCallers(dev_institution) if insecure_dev else None
+        self._clock = clock
+        # PEM of a connection's certificate -> its fingerprint (parsing costs more than
+        # the lookup); only the parse is remembered, never the registry's answer.
+        self._fingerprints: dict[bytes, bytes] = {}
+
+    @property
+    def insecure_dev(self) -> bool:
+        return self._dev is not None
+
+    def resolve(self, context: Any, rpc: str = "") -> Caller:
+        """The caller of the call ``context``; raises :class:`Unauthenticated`.
+
+        ``rpc`` (the full method name, if the caller knows it) goes into the log.
+        """
+        if self._dev is not None:
+            return self._resolve_dev(context, rpc)
+        assert self._registry is not None
+        sha256 = self._peer_fingerprint(context, rpc)
+        found = self._registry.by_fingerprint(sha256)
+        if found is None:
+            self._refuse(context, sha256, "certificate not registered", rpc)
+        name, role, status, certificate = found
+        reason = refusal(status, certificate, self._clock())
+        if reason is not None:
+            self._refuse(context, sha256, f"{reason} (institution {name})", rpc)
+        return Caller(institution=name, role=role)
+
+    def institution(self, context: Any) -> str:
+        """The institution of the call (what the servicers record as the submitter)."""
+        return self.resolve(context).institution
+
+    def _peer_fingerprint(self, context: Any, rpc: str) -> bytes:
+        pems: list[bytes] = list((context.auth_context() or {}).get("x509_pem_cert") or [])
+        if not pems:
+            self._refuse(context, b"", "no client certificate", rpc)
+        pem = bytes(pems[0])
+        sha256 = self._fingerprints.get(pem)
+        if sha256 is None:
+            try:
+                sha256 = fingerprint(x509.load_pem_x509_certificate(pem))
+            except ValueError:
+                self._refuse(context, b"", "unreadable client certificate", rpc)
+            if len(self._fingerprints) >= _FINGERPRINTS_CACHED:
+                self._fingerprints.clear()
+            self._fingerprints[pem] = sha256
+        return sha256
+
+    def _refuse(self, context: Any, sha256: bytes, reason: str, rpc: str) -> NoReturn:
+        peer = context.peer() if hasattr(context, "peer") else "?"
+        log.warning(
+            "unauthenticated call%s from %s refused: %s (certificate sha256 %s)",
+            f" to {rpc}" if rpc else "",
+            peer,
+            reason,
+            sha256.hex() or "-",
+        )
+        raise Unauthenticated(NOT_AUTHENTICATED)
+
+    def _resolve_dev(self, context: Any, rpc: str) -> Caller:
+        assert self._dev is not None
+        name = self._dev.institution(context)
+        role = Role.LENDER
+        if self._registry is not None:
+            standing = self._registry.standing(name)
+            if standing is not None:
+                role, status = standing
+                if status is not Status.ACTIVE:
+                    self._refuse(context, b"", f"institution {name} {status.value}", rpc)
+        for key, value in context.invocation_metadata() or ():
+            if key == ROLE_HEADER:
+                text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+                try:
+                    role = Role(text)
+                except ValueError:
+                    roles = ", ".join(r.value for r in Role)
+                    raise Unauthenticated(
+                        f"the {ROLE_HEADER} header names no role (one of {roles})"
+                    ) from None
+        return Caller(institution=name, role=role)

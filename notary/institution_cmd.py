@@ -1,0 +1,244 @@
+"""`notary institution add|list|show|suspend|reinstate|revoke|rotate`.
+
+Each command is a client of the gateway's AdminService (:mod:`notary.admin`),
+authenticated with the PKI's operator certificate. ``add`` and ``rotate``
+issue the institution's client certificate and key from the PKI's root CA
+first (:mod:`notary.client_certs`), and remove them again if the gateway
+refuses the registration.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from court.report.escape import escape_text
+from evidence_gateway.v1 import admin_service_pb2 as pb
+from notary.admin import AdminClient
+from notary.client_certs import (
+    DEFAULT_CLIENT_DAYS,
+    ClientFiles,
+    client_files,
+    issue_client_certificate,
+    remove_client_files,
+    set_aside,
+    write_client_files,
+)
+from notary.errors import UsageError
+
+__all__ = ["add_institution_commands", "python_example"]
+
+DEFAULT_GATEWAY = "127.0.0.1:50051"
+ROLES = ("lender", "collector", "court", "arbitration", "regulator", "admin")
+_STATUS = {
+    pb.INSTITUTION_STATUS_ACTIVE: "active",
+    pb.INSTITUTION_STATUS_SUSPENDED: "suspended",
+    pb.INSTITUTION_STATUS_REVOKED: "revoked",
+}
+
+_EXAMPLE = """\
+import hashlib, uuid, grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from evidence_gateway.v1 import common_pb2, evidence_service_pb2 as ev, evidence_service_pb2_grpc
+credentials = grpc.ssl_channel_credentials(
+    root_certificates=open("{ca}", "rb").read(),
+    private_key=open("{key}", "rb").read(),
+    certificate_chain=open("{cert}", "rb").read())
+channel = grpc.secure_channel("{address}", credentials)
+stub = evidence_service_pb2_grpc.EvidenceServiceStub(channel)
+ts = Timestamp(); ts.GetCurrentTime()
+receipt = stub.SubmitEvidence(ev.SubmitEvidenceRequest(submission=common_pb2.EvidenceSubmission(
+    request_id=str(uuid.uuid4()), loan_ref="loan-0001",
+    kind=common_pb2.EVIDENCE_KIND_LOAN_CONTRACT,
+    hash_algorithm=common_pb2.HASH_ALGORITHM_SHA256,
+    digest=hashlib.sha256(open("README.md", "rb").read()).digest(), occurred_at=ts))).receipt
+print(receipt.entry_id, receipt.leaf_index, receipt.checkpoint.signed_note)"""
+
+
+def python_example(address: str, ca: Path, files: ClientFiles) -> str:
+    """A Python program that registers a hash as the institution of ``files``."""
+    return _EXAMPLE.format(address=address, ca=ca, cert=files.certificate, key=files.key)
+
+
+def _when(ts: object) -> str:
+    seconds = getattr(ts, "seconds", 0)
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _print_institution(i: pb.Institution, *, certificates: bool) -> None:
+    status = _STATUS.get(i.status, "unknown")
+    print(f"{escape_text(i.name)}  role {escape_text(i.role)}  status {status}")
+    if not certificates:
+        return
+    for c in i.certificates:
+        state = "accepted" if c.accepted else "not accepted"
+        if c.HasField("revoked_at"):
+            state += f" (revoked {_when(c.revoked_at)})"
+        print(f"  certificate sha256 {c.sha256.hex()}  {state}")
+        print(f"    subject  {escape_text(c.subject)}")
+        print(f"    valid    {_when(c.not_before)} .. {_when(c.valid_until)}")
+
+
+def _client(args: argparse.Namespace) -> AdminClient:
+    return AdminClient(args.gateway, args.pki, wait=args.wait)
+
+
+def _issue(args: argparse.Namespace) -> tuple[ClientFiles, bytes]:
+    issued = issue_client_certificate(args.pki, args.name, args.role, days=args.days)
+    return write_client_files(issued, args.out, args.name), issued.pem
+
+
+def _show_files(args: argparse.Namespace, files: ClientFiles) -> None:
+    ca = args.pki / "root-ca.pem"
+    print(f"  certificate  {files.certificate}")
+    print(f"  key          {files.key} (mode 0600: give it to the institution only)")
+    print(f"  server CA    {ca} (clients check the gateway's certificate with it)")
+    print("Call the gateway with them from Python (run in the repository, with the venv):")
+    for line in python_example(args.gateway, ca, files).splitlines():
+        print("  " + line)
+
+
+def _cmd_add(args: argparse.Namespace) -> int:
+    if args.role not in ROLES:
+        raise UsageError(f"--role must be one of {', '.join(ROLES)}")
+    with _client(args) as admin:
+        files, pem = _issue(args)
+        try:
+            institution = admin.register(args.name, args.role, pem)
+        except BaseException:
+            remove_client_files(files)
+            raise
+    print(f"registered {escape_text(institution.name)} ({institution.role}) at {args.gateway}")
+    _show_files(args, files)
+    return 0
+
+
+def _restore(previous: ClientFiles, files: ClientFiles) -> None:
+    for source, target in ((previous.certificate, files.certificate), (previous.key, files.key)):
+        if source.exists():
+            source.replace(target)
+
+
+def _cmd_rotate(args: argparse.Namespace) -> int:
+    with _client(args) as admin:
+        args.role = admin.get(args.name).role
+        files = client_files(args.out, args.name)
+        previous = set_aside(files)
+        try:
+            files, pem = _issue(args)
+        except BaseException:
+            _restore(previous, files)
+            raise
+        try:
+            institution = admin.add_certificate(args.name, pem, round(args.overlap * 3600))
+        except BaseException:
+            remove_client_files(files)
+            _restore(previous, files)
+            raise
+    print(
+        f"rotated {escape_text(institution.name)}: new certificate registered; the previous "
+        f"ones stay valid for {args.overlap:g} more hour(s) (files {previous.certificate.name}, "
+        f"{previous.key.name})"
+    )
+    _show_files(args, files)
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    with _client(args) as admin:
+        for institution in admin.list():
+            _print_institution(institution, certificates=False)
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    with _client(args) as admin:
+        _print_institution(admin.get(args.name), certificates=True)
+    if args.out is not None:
+        files = client_files(args.out, args.name)
+        if not files.certificate.exists():
+            raise UsageError(f"{files.certificate} does not exist: check --out")
+        _show_files(args, files)
+    return 0
+
+
+def _fingerprint(text: str) -> bytes:
+    try:
+        value = bytes.fromhex(text.replace(":", ""))
+    except ValueError:
+        value = b""
+    if len(value) != 32:
+        raise UsageError(
+            f"--certificate must be a SHA-256 fingerprint (64 hex digits, as `notary "
+            f"institution show` prints it), got {escape_text(text)!r}"
+        )
+    return value
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    certificate = getattr(args, "certificate", None)
+    sha256 = _fingerprint(certificate) if certificate else None
+    with _client(args) as admin:
+        if sha256 is not None:
+            institution = admin.revoke_certificate(args.name, sha256)
+        else:
+            change = {
+                "suspend": admin.suspend,
+                "reinstate": admin.reinstate,
+                "revoke": admin.revoke,
+            }
+            institution = change[args.institution_command](args.name)
+    _print_institution(institution, certificates=sha256 is not None)
+    return 0
+
+
+def add_institution_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `notary institution ...` to the CLI's subcommands."""
+    group = commands.add_parser(
+        "institution", help="register and manage institutions (gateway AdminService)"
+    ).add_subparsers(dest="institution_command", required=True, metavar="INSTITUTION_COMMAND")
+
+    def command(name: str, help_text: str, handler: object, *, named: bool = True) -> Any:
+        parser = group.add_parser(name, help=help_text)
+        if named:
+            parser.add_argument("name", help="the institution's id ([A-Za-z0-9._:-], 1-128)")
+        parser.add_argument(
+            "--gateway", default=DEFAULT_GATEWAY, help=f"HOST:PORT ({DEFAULT_GATEWAY})"
+        )
+        parser.add_argument(
+            "--pki", type=Path, required=True, help="the gateway's PKI folder (operator.pem)"
+        )
+        parser.add_argument(
+            "--wait", type=float, default=0.0, help="seconds to wait for the gateway to come up"
+        )
+        parser.set_defaults(handler=handler)
+        return parser
+
+    add = command("add", "issue a client certificate and register the institution", _cmd_add)
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--out", type=Path, required=True, help="folder for NAME.pem and NAME.key")
+    add.add_argument("--days", type=int, default=DEFAULT_CLIENT_DAYS, help="certificate validity")
+    command("list", "list the registered institutions", _cmd_list, named=False)
+    show = command("show", "an institution and its certificates", _cmd_show)
+    show.add_argument(
+        "--out", type=Path, help="folder of NAME.pem and NAME.key: print them and an example"
+    )
+    command("suspend", "refuse the institution's calls until reinstated", _cmd_status)
+    command("reinstate", "accept a suspended institution's calls again", _cmd_status)
+    revoke = command("revoke", "refuse the institution's calls for good", _cmd_status)
+    revoke.add_argument(
+        "--certificate",
+        metavar="SHA256",
+        help="revoke only this certificate of the institution (its fingerprint, hex)",
+    )
+    rotate = command("rotate", "issue and register a new certificate", _cmd_rotate)
+    rotate.add_argument("--out", type=Path, required=True, help="folder of NAME.pem and NAME.key")
+    rotate.add_argument("--days", type=int, default=DEFAULT_CLIENT_DAYS, help="new validity")
+    rotate.add_argument(
+        "--overlap",
+        type=float,
+        default=24.0,
+        help="hours the previous certificates stay valid (default 24, at most 2160)",
+    )

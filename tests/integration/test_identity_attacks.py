@@ -284,7 +284,10 @@ def test_admin_service_is_for_admins_only(gateway: GatewayProcess, clients: Path
         with pytest.raises(grpc.RpcError) as info:
             stub.ListInstitutions(admin_service_pb2.ListInstitutionsRequest(), timeout=10)
     assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED  # type: ignore[attr-defined]
-    assert "denied: bank-p (lender) called AdminService.ListInstitutions" in gateway.log_text()
+    assert (
+        "denied: caller bank-p (role lender) called "
+        "/evidence_gateway.v1.AdminService/ListInstitutions"
+    ) in gateway.log_text()
     with gateway.channel(identity=gateway.operator, own_connection=True) as channel:
         stub = admin_service_pb2_grpc.AdminServiceStub(channel)
         names = [

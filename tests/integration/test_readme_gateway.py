@@ -44,7 +44,7 @@ def test_readme_python_example_gets_a_receipt(gateway: tuple[str, Path]) -> None
     assert result.returncode == 0, result.stderr
     entry_id, leaf_index, note = result.stdout.split(" ", 2)  # print() adds one "\n"
     assert re.fullmatch(r"[A-Za-z0-9_-]{1,64}", entry_id)
-    assert leaf_index == "0"
+    assert int(leaf_index) >= 1  # the first entries record dev-bank's registration
     vkey = (data / "pki" / "log.vkey").read_text().strip()
     checkpoint = verify_checkpoint(note.removesuffix("\n"), vkey)
-    assert checkpoint.size == 1
+    assert checkpoint.size > int(leaf_index)

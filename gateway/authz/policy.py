@@ -215,7 +215,10 @@ def submit_denial(
         return None
     if caller.role is Role.COLLECTOR:
         if owner == caller.institution:
-            return "a collection agency records evidence for a lender's loan: set owner to it"
+            return (
+                "a collection agency records evidence for a lender's loan: set owner to the"
+                " institution id of the lender that delegated the loan"
+            )
         if kind not in COLLECTION_KINDS:
             allowed = ", ".join(sorted(k.value for k in COLLECTION_KINDS))
             return (

@@ -92,7 +92,11 @@ def test_a_collector_records_collection_kinds_of_delegated_loans_until_the_expir
     ]
     assert all(r is not None and r.startswith("no delegation in force") for r in not_covered)
     own = submit_denial(AGENCY, "agency-1", "L-1", call, [one], NOW)
-    assert own is not None and "set owner" in own
+    # Says what to put in owner (an empty owner means the agency itself).
+    assert own == (
+        "a collection agency records evidence for a lender's loan: set owner to the"
+        " institution id of the lender that delegated the loan"
+    )
 
 
 @pytest.mark.parametrize("role", [Role.COURT, Role.ARBITRATION, Role.REGULATOR, Role.ADMIN])

@@ -2,11 +2,12 @@
 
 What a non-Python integrator reaches for first:
 
-* `buf curl` (the buf pinned in package.json) over plaintext HTTP/2 with the
-  server's reflection: every `buf curl` call in docs/gateway.md runs, as
-  written. Its output shows an error's message only (the details stay
-  base64), so the refused submission's message must name the field and the
-  rule.
+* `buf curl` (the buf pinned in package.json) with the server's reflection:
+  every `buf curl` call in docs/gateway.md runs, as written, the plaintext
+  ones against `--insecure-dev`, the mutual TLS ones against a gateway
+  serving it, as `dev-bank` registered by `notary institution add`. Its
+  output shows an error's message only (the details stay base64), so the
+  refused submission's message must name the field and the rule.
 * A Node.js client (@grpc/grpc-js + @grpc/proto-loader, pinned in
   package.json) loading the repository's .proto files: it registers a digest
   and sends one a byte short; grpc-js shows only the status message, which
@@ -32,6 +33,11 @@ ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "gateway.md"
 BUF = "node_modules/.bin/buf"
 DOC_ADDRESS = "http://127.0.0.1:50051"
+DOC_TLS_ADDRESS = "https://127.0.0.1:50051"
+TLS_FILES = (
+    "--cacert data/pki/root-ca.pem --cert data/institutions/dev-bank.pem"
+    " --key data/institutions/dev-bank.key"
+)
 NODE_CLIENT = Path(__file__).parent / "node" / "grpc_js_client.js"
 RULE = "must be 32 bytes for sha256, got 31; send the raw digest, not its hex text"
 
@@ -44,6 +50,20 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pat
     try:
         process.start()
         yield process.address, folder / "data" / "pki"
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def mtls_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A gateway serving mutual TLS, with dev-bank's files where `make run` puts them."""
+    folder = tmp_path_factory.mktemp("clients-mtls-gateway")
+    make_pki(folder / "data" / "pki")
+    process = GatewayProcess(write_config(folder), folder, mtls=True)
+    process.start()
+    try:
+        process.add_institution("dev-bank", "lender", folder / "data" / "institutions")
+        yield process.address, folder
     finally:
         process.stop()
 
@@ -62,12 +82,18 @@ def doc_commands() -> list[str]:
     return commands
 
 
-def run(command: str, address: str) -> subprocess.CompletedProcess[str]:
+def run(command: str, address: str, *, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     assert (ROOT / BUF).exists(), "node_modules/.bin/buf is missing: run `make setup` (npm ci)"
-    assert command.count(DOC_ADDRESS) == 1, command
+    if TLS_FILES in command:  # the doc's relative data/ paths: run where they exist
+        assert command.count(DOC_TLS_ADDRESS) == 1, command
+        command = command.replace(DOC_TLS_ADDRESS, f"https://{address}")
+        command = command.replace(BUF, str(ROOT / BUF), 1)
+    else:
+        assert command.count(DOC_ADDRESS) == 1, command
+        command = command.replace(DOC_ADDRESS, f"http://{address}")
     return subprocess.run(
-        ["bash", "-c", command.replace(DOC_ADDRESS, f"http://{address}")],
-        cwd=ROOT,
+        ["bash", "-c", command],
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
@@ -75,9 +101,36 @@ def run(command: str, address: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def test_every_mutual_tls_buf_curl_call_of_the_doc_works(
+    mtls_gateway: tuple[str, Path],
+) -> None:
+    address, folder = mtls_gateway
+    commands = [c for c in doc_commands() if TLS_FILES in c]
+    seen: set[str] = set()
+    for command in commands:
+        assert f"{BUF} curl --protocol grpc {TLS_FILES} " in command, command
+        result = run(command, address, cwd=folder)
+        assert result.returncode == 0, (command, result.stderr)
+        if "--list-methods" in command:
+            seen.add("list")
+            methods = result.stdout.split()
+            assert "evidence_gateway.v1.EvidenceService/SubmitEvidence" in methods
+            assert "evidence_gateway.v1.AccessService/ShareLoan" in methods
+        elif command.endswith("/SubmitEvidence"):
+            seen.add("submit")
+            receipt = json.loads(result.stdout)["receipt"]
+            assert re.fullmatch(r"[A-Za-z0-9_-]{1,64}", receipt["entryId"])
+            assert receipt["opening"]["privateRecord"]  # the owner gets the opening
+        else:
+            pytest.fail(
+                f"a mutual TLS buf curl call of docs/gateway.md this test does not know: {command}"
+            )
+    assert seen == {"list", "submit"}, commands
+
+
 def test_every_buf_curl_call_of_the_doc_works(gateway: tuple[str, Path]) -> None:
     address, pki = gateway
-    commands = doc_commands()
+    commands = [c for c in doc_commands() if TLS_FILES not in c]
     seen: set[str] = set()
     for command in commands:
         assert "--protocol grpc --http2-prior-knowledge" in command, command

@@ -7,9 +7,10 @@ own loans: the owner is the caller, never a field of the request.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from evidence_gateway.v1 import access_service_pb2 as pb
 from evidence_gateway.v1 import access_service_pb2_grpc as pb_grpc
@@ -28,6 +29,9 @@ from gateway.model import (
 )
 
 __all__ = ["AccessServicer"]
+
+#: A statistics day as the API takes it: exactly YYYY-MM-DD in ASCII digits.
+_DAY: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 #: A grant may last at most this long (renew it to go on).
 MAX_GRANT_DURATION = timedelta(days=3660)
@@ -156,6 +160,9 @@ class AccessServicer(pb_grpc.AccessServiceServicer):
         for field in ("from_day", "to_day"):
             text = getattr(request, field)
             try:
+                # strptime alone takes "2026-1-1" and non-ASCII digits: the form is checked first.
+                if not _DAY.fullmatch(text):
+                    raise ValueError(text)
                 day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
             except ValueError:
                 problems.append((field, "must be a UTC date as YYYY-MM-DD"))

@@ -296,6 +296,20 @@ def test_a_regulator_reads_counts_not_records(harness: Harness) -> None:
     assert bad.code() is grpc.StatusCode.INVALID_ARGUMENT and "to_day" in (bad.details() or "")
 
 
+@pytest.mark.parametrize(
+    "day", ["2026-1-1", "2026-12-1", "\uff12\uff10\uff12\uff16-12-01", "20261201"]
+)
+def test_statistics_days_are_exactly_yyyy_mm_dd(harness: Harness, day: str) -> None:
+    bad = error(
+        lambda: harness.access.GetStatistics(
+            ac.GetStatisticsRequest(from_day=day, to_day="2026-12-31"),
+            metadata=who(Role.REGULATOR),
+        )
+    )
+    assert bad.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert bad.details() == "from_day: must be a UTC date as YYYY-MM-DD"
+
+
 def test_corrections_are_listed_only_to_those_who_may_read_them(harness: Harness) -> None:
     h = harness
     delegate(h, ["L-1"])

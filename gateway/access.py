@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from gateway.authz.policy import Delegation
-from gateway.errors import GatewayError, InvalidArgument, Unavailable
+from gateway.errors import FailedPrecondition, GatewayError, InvalidArgument, Unavailable
 from gateway.model import (
     ALL_LOANS,
     INSTITUTIONS_LOAN,
@@ -176,9 +176,25 @@ class LedgerAccess:
         """Register one record per loan of ``grant``, then put it in (or out of) force.
 
         Raises InvalidArgument, AlreadyExists (request_id reused with other
-        content) or Unavailable; receipts in the order of the loans.
+        content), FailedPrecondition (named loans revoked from an agency that holds a
+        delegation of all loans) or Unavailable; receipts in the order of the loans.
         """
         table, grants = _KINDS[grant.kind]
+        # Revoking named loans would leave a delegation of all loans in force: the
+        # loan's chain would say "revoked" while the agency went on writing it.
+        if (
+            grant.kind is EvidenceKind.DELEGATION_REVOKED
+            and grant.loan_refs is not None
+            and any(
+                d.loan_ref is None
+                for d in self.delegations_in_force(grant.grantee, grant.owner, (), now)
+            )
+        ):
+            raise FailedPrecondition(
+                f"{grant.grantee} holds a delegation of all your loans, which a revocation "
+                "of named loans would leave in force: revoke it with all_loans, then "
+                "delegate by name the loans it should keep"
+            )
         loans = [ALL_LOANS] if grant.loan_refs is None else list(grant.loan_refs)
         expires = _iso(grant.expires_at) if grant.expires_at is not None else ""
         metadata = (("expires_at", expires),) if expires else ()

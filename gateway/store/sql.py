@@ -249,6 +249,7 @@ class SqlStore(OpeningReads, AccessQueries):
         }
         self._guard(lambda: upgrade(engine))  # an earlier version's layout, if any
         self._guard(lambda: metadata.create_all(engine, tables=_TABLES))
+        self._guard(lambda: _create_missing_indexes(engine))
 
     # ---------------------------------------------------------------- opening
 
@@ -651,6 +652,15 @@ class SqlStore(OpeningReads, AccessQueries):
         except StoreError:
             return False
         return True
+
+
+def _create_missing_indexes(engine: Engine) -> None:
+    """Indexes a later version added to a table an earlier version created
+    (``create_all`` makes only missing tables, with their indexes)."""
+    with engine.begin() as conn:
+        for table in _TABLES:
+            for index in table.indexes:
+                index.create(conn, checkfirst=True)
 
 
 def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:

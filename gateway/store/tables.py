@@ -63,6 +63,14 @@ class EntryRow(SQLModel, table=True):
         UniqueConstraint("institution", "request_id", name="uq_entries_request"),
         UniqueConstraint("owner", "loan_ref", "loan_sequence", name="uq_entries_chain"),
         Index("ix_entries_digest", "hash_algorithm", "digest", "leaf_index"),
+        # A lender's (owner) and a collection agency's (submitter) digest searches: the
+        # caller's scope is a column of the index, so the search never reads, and never
+        # takes longer for, another institution's records with the same digest (a
+        # templated text's digest must not tell one lender how often another sends it).
+        Index("ix_entries_owner_digest", "owner", "hash_algorithm", "digest", "leaf_index"),
+        Index(
+            "ix_entries_submitter_digest", "institution", "hash_algorithm", "digest", "leaf_index"
+        ),
         # Partial: almost no record supersedes another, so the index holds only those
         # that do (an index over all rows would add ~10 bytes per entry of NULLs, and
         # statistics dominated by NULLs make planners scan the table instead).

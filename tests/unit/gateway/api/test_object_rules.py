@@ -320,3 +320,35 @@ def test_corrections_are_listed_only_to_those_who_may_read_them(harness: Harness
     ]
     # The agency reads its record, but not the lender's correction, nor that one exists.
     assert list(get(h, agency.entry_id, Role.COLLECTOR).record.superseded_by) == []
+
+
+def test_a_loan_s_revocation_never_leaves_the_agency_writing_it(harness: Harness) -> None:
+    """A delegation of all loans cannot be revoked for one loan: the log would say
+    "delegation revoked" for that loan while the agency, under the delegation of all
+    loans, went on writing it. The revocation is refused and nothing is recorded."""
+    h = harness
+    delegate(h, [])  # all of bank-a's loans to agency-1
+    before = listed(h, "L-1", Role.LENDER, "bank-a")
+    refused = error(
+        lambda: h.access.RevokeDelegation(
+            ac.RevokeDelegationRequest(
+                request_id="r-one", collector="agency-1", loans=ac.LoanSelection(loan_refs=["L-1"])
+            ),
+            metadata=who(Role.LENDER),
+        )
+    )
+    assert refused.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert "all_loans" in (refused.details() or "")
+    assert listed(h, "L-1", Role.LENDER, "bank-a") == before  # no revocation record
+    # A loan delegated by name is revoked by name, the delegation of all loans aside.
+    delegate(h, ["L-2"], collector="agency-2")
+    h.access.RevokeDelegation(
+        ac.RevokeDelegationRequest(
+            request_id="r-two", collector="agency-2", loans=ac.LoanSelection(loan_refs=["L-2"])
+        ),
+        metadata=who(Role.LENDER),
+    )
+    revoked = error(
+        lambda: submit(h, submission("L-2", kind=CALL, owner="bank-a"), Role.COLLECTOR, "agency-2")
+    )
+    assert revoked.code() is grpc.StatusCode.PERMISSION_DENIED

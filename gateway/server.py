@@ -66,6 +66,7 @@ from gateway.api.log import LogServicer
 from gateway.api.ports import LedgerPort
 from gateway.api.stream_budget import ByteBudget
 from gateway.api.verification import VerificationServicer
+from gateway.authz.roles import Role
 from gateway.certificates import Expiry, describe, expiring
 from gateway.components import (
     check_pki,
@@ -76,6 +77,7 @@ from gateway.components import (
     trust_info,
 )
 from gateway.config import ConfigError, GatewayConfig, parse_listen
+from gateway.institutions import Status
 from gateway.store.base import InstitutionStore
 from gateway.tls import load_client_cas, server_credentials
 from gateway.writer_lock import acquire_writer_lock
@@ -164,6 +166,20 @@ class ServingInfo:
     server_cert_path: Path | None = None
 
 
+def _active_role(registry: InstitutionStore | None) -> Callable[[str], Role | None] | None:
+    """The role of an active registered institution (``None`` for any other name)."""
+    if registry is None:
+        return None
+
+    def role_of(name: str) -> Role | None:
+        standing = registry.standing(name)
+        if standing is None or standing[1] is not Status.ACTIVE:
+            return None
+        return standing[0]
+
+    return role_of
+
+
 class GatewayServer:
     """A grpc.aio server wired to one ledger."""
 
@@ -236,7 +252,10 @@ class GatewayServer:
                 verification_service_pb2_grpc.add_VerificationServiceServicer_to_server,
                 verification,
             ),
-            (access_service_pb2_grpc.add_AccessServiceServicer_to_server, AccessServicer(ledger)),
+            (
+                access_service_pb2_grpc.add_AccessServiceServicer_to_server,
+                AccessServicer(ledger, role_of=_active_role(registry)),
+            ),
         ):
             add(servicer, self.server)  # type: ignore[no-untyped-call]
         #: The services health reports on and reflection lists (besides its own).

@@ -7,6 +7,7 @@ own loans: the owner is the caller, never a field of the request.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,8 @@ from gateway.api import convert
 from gateway.api.caller import current_caller
 from gateway.api.errors import rpc_errors
 from gateway.api.ports import LedgerPort
+from gateway.authz.policy import GRANTEE_ROLES
+from gateway.authz.roles import Role
 from gateway.errors import InvalidArgument
 from gateway.model import (
     RESERVED_LOAN_REFS,
@@ -70,9 +73,20 @@ def _loans(
 class AccessServicer(pb_grpc.AccessServiceServicer):
     """The gRPC face of grants and statistics."""
 
-    def __init__(self, ledger: LedgerPort, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(
+        self,
+        ledger: LedgerPort,
+        clock: Callable[[], datetime] = _utcnow,
+        *,
+        role_of: Callable[[str], Role | None] | None = None,
+    ) -> None:
+        """``role_of``: the role of an active registered institution, ``None`` for any
+        other name (the registry); a grant goes only to an institution of a role that may
+        receive it (:data:`gateway.authz.policy.GRANTEE_ROLES`). Without it (no registry:
+        tests of the ledger alone) grantees are not checked."""
         self._ledger = ledger
         self._clock = clock
+        self._role_of = role_of
 
     async def _grant(
         self,
@@ -102,6 +116,14 @@ class AccessServicer(pb_grpc.AccessServiceServicer):
                     problems.append(("expires_at", "must be in the future"))
                 elif expires - now > MAX_GRANT_DURATION:
                     problems.append(("expires_at", "must be at most 10 years from now"))
+        roles = GRANTEE_ROLES.get(kind)
+        if not problems and roles is not None and self._role_of is not None:
+            role = await asyncio.to_thread(self._role_of, grantee)
+            if role not in roles:
+                names = " or ".join(sorted(r.value for r in roles))
+                problems.append(
+                    (grantee_field, f"must name an active registered institution of role {names}")
+                )
         if problems:
             raise InvalidArgument(problems)
         receipts = await self._ledger.record_grant(

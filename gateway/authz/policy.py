@@ -27,6 +27,7 @@ from gateway.model import GATEWAY_KINDS, EvidenceKind
 
 __all__ = [
     "COLLECTION_KINDS",
+    "GRANTEE_ROLES",
     "POLICY",
     "Decision",
     "Delegation",
@@ -231,3 +232,11 @@ def submit_denial(
             return f"no delegation in force from {owner} covers this loan for {caller.institution}"
         return None
     return f"role {caller.role.value} records no evidence"
+
+
+#: Who may receive a grant: a delegation goes to a collection agency, a share to a
+#: court or an arbitration body (an active institution of that role in the registry).
+GRANTEE_ROLES: Final[Mapping[EvidenceKind, frozenset[Role]]] = {
+    EvidenceKind.LOAN_DELEGATED: frozenset({Role.COLLECTOR}),
+    EvidenceKind.LOAN_SHARED: frozenset({Role.COURT, Role.ARBITRATION}),
+}

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import grpc
 import pytest
 
 from gateway.authz.roles import Role
@@ -53,3 +55,48 @@ def test_role_x_rpc_matrix_with_client_certificates(
     for role in Role:
         if role is not Role.ADMIN:
             assert f"caller {WHO[role]} (role {role.value})" in log
+
+
+def test_a_grant_goes_only_to_an_institution_of_the_right_role(
+    gateway: GatewayProcess, tmp_path: Path
+) -> None:
+    from evidence_gateway.v1 import access_service_pb2 as ac
+    from tests.support.grpc_client import error_fields, timestamp
+
+    names = {Role.LENDER: "bank-g", Role.COLLECTOR: "agency-g", Role.COURT: "court-g"}
+    for role, name in names.items():
+        gateway.add_institution(name, role.value, tmp_path)
+    later = timestamp(datetime.now(UTC) + timedelta(days=1))
+    loans = ac.LoanSelection(loan_refs=["L-G"])
+    with gateway.channel(
+        identity=identity_in(tmp_path, names[Role.LENDER]), own_connection=True
+    ) as channel:
+        access = Stubs.of(channel).access
+        refused = [
+            (access.DelegateLoans, ac.DelegateLoansRequest, "collector", names[Role.COURT]),
+            (access.DelegateLoans, ac.DelegateLoansRequest, "collector", "agency-nobody"),
+            (access.ShareLoan, ac.ShareLoanRequest, "grantee", names[Role.COLLECTOR]),
+            (access.ShareLoan, ac.ShareLoanRequest, "grantee", "court-nobody"),
+        ]
+        for n, (call, request, field, grantee) in enumerate(refused):
+            with pytest.raises(grpc.RpcError) as info:
+                call(
+                    request(request_id=f"g-{n}", loans=loans, expires_at=later, **{field: grantee}),
+                    timeout=30,
+                )
+            assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
+            assert error_fields(info.value) == [field]
+        # The right roles get their grants.
+        delegated = access.DelegateLoans(
+            ac.DelegateLoansRequest(
+                request_id="g-ok-1", collector=names[Role.COLLECTOR], loans=loans, expires_at=later
+            ),
+            timeout=30,
+        )
+        shared = access.ShareLoan(
+            ac.ShareLoanRequest(
+                request_id="g-ok-2", grantee=names[Role.COURT], loans=loans, expires_at=later
+            ),
+            timeout=30,
+        )
+    assert len(delegated.receipts) == 1 and len(shared.receipts) == 1

@@ -28,6 +28,7 @@ from court.verify.checkpoint import verify_checkpoint
 from court.verify.merkle import verify_consistency, verify_inclusion
 from court.verify.rfc6962 import leaf_hash
 from court.verify.token import verify_timestamp
+from evidence_gateway.v1 import admin_service_pb2 as ad
 from evidence_gateway.v1 import (
     common_pb2,
     evidence_service_pb2_grpc,
@@ -38,8 +39,10 @@ from evidence_gateway.v1 import evidence_service_pb2 as ev
 from evidence_gateway.v1 import log_service_pb2 as lg
 from evidence_gateway.v1 import verification_service_pb2 as vf
 from gateway.api.errors import violations_of
+from gateway.authz.roles import Role
+from notary.client_certs import issue_client_certificate
 from notary.pki import load_tsa_signing_material
-from tests.support.authz_matrix import Stubs, dev_headers, mismatches
+from tests.support.authz_matrix import WHO, Stubs, dev_headers, mismatches
 from tests.support.gateway_proc import GatewayProcess, make_pki, write_config
 from tests.support.grpc_client import error_fields, rich_status, submission
 from tests.support.opened import opened
@@ -768,6 +771,14 @@ def test_role_x_rpc_matrix_on_gateway_serve(gw: Gateway) -> None:
     """Every RPC as every role against the real process (development identities for
     now: the same table and interceptor serve the identities of client certificates)."""
     stubs = Stubs.of(gw.channel)
+    # Grants go only to registered institutions of the right role: register the matrix's.
+    for role in (Role.COLLECTOR, Role.COURT, Role.ARBITRATION):
+        pem = issue_client_certificate(gw.pki, WHO[role], role.value).pem
+        stubs.admin.RegisterInstitution(
+            ad.RegisterInstitutionRequest(name=WHO[role], role=role.value, certificate=pem),
+            metadata=dev_headers(Role.ADMIN),
+            timeout=30,
+        )
     wrong = mismatches(lambda role: replace(stubs, metadata=dev_headers(role)), admin=True)
     assert not wrong, "\n".join(wrong)
     assert "denied: caller court-1 (role court) called" in gw.proc.log_path.read_text()

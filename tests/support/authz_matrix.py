@@ -228,7 +228,7 @@ def _calls(as_: Callers) -> dict[str, Callable[[Role], Any]]:
         "AccessService/DelegateLoans": lambda r: s(r).access.DelegateLoans(
             ac.DelegateLoansRequest(
                 request_id=_rid(),
-                collector="agency-9",
+                collector=WHO[Role.COLLECTOR],
                 loans=ac.LoanSelection(loan_refs=["L-X"]),
                 expires_at=_later(days=1),
             ),
@@ -236,14 +236,16 @@ def _calls(as_: Callers) -> dict[str, Callable[[Role], Any]]:
         ),
         "AccessService/RevokeDelegation": lambda r: s(r).access.RevokeDelegation(
             ac.RevokeDelegationRequest(
-                request_id=_rid(), collector="agency-9", loans=ac.LoanSelection(loan_refs=["L-X"])
+                request_id=_rid(),
+                collector=WHO[Role.COLLECTOR],
+                loans=ac.LoanSelection(loan_refs=["L-X"]),
             ),
             metadata=s(r).metadata,
         ),
         "AccessService/ShareLoan": lambda r: s(r).access.ShareLoan(
             ac.ShareLoanRequest(
                 request_id=_rid(),
-                grantee="court-9",
+                grantee=WHO[Role.COURT],
                 loans=ac.LoanSelection(loan_refs=["L-X"]),
                 expires_at=_later(days=1),
             ),
@@ -251,7 +253,9 @@ def _calls(as_: Callers) -> dict[str, Callable[[Role], Any]]:
         ),
         "AccessService/RevokeShare": lambda r: s(r).access.RevokeShare(
             ac.RevokeShareRequest(
-                request_id=_rid(), grantee="court-9", loans=ac.LoanSelection(loan_refs=["L-X"])
+                request_id=_rid(),
+                grantee=WHO[Role.COURT],
+                loans=ac.LoanSelection(loan_refs=["L-X"]),
             ),
             metadata=s(r).metadata,
         ),

@@ -264,7 +264,6 @@ class GatewayServer:
             admin_service_pb2_grpc.add_AdminServiceServicer_to_server(  # type: ignore[no-untyped-call]
                 AdminServicer(
                     registry,
-                    self.identity,
                     client_cas,
                     record=ledger.record_institution_change,
                 ),

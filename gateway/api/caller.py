@@ -6,12 +6,12 @@ A resolver turns a call's context into a Caller (or raises
 available to the servicers through :func:`current_caller`. Servicers never
 look at headers or certificates.
 
-:class:`DevCallers` is the development-mode resolver (plaintext on loopback
+:class:`DevCallers` reads the development-mode headers (plaintext on loopback
 only): the institution is the ``x-institution`` request header when present,
-else the configured ``dev_institution``; the role is the ``x-role`` header
-when present, else ``lender``. (Mutual TLS, with the institution and its role
-taken from the client certificate and the institutions registry, resolves
-callers in production.)
+else the configured ``dev_institution``; the ``x-role`` header, when present,
+names the role. :class:`gateway.api.identity.Identity` is the resolver: it
+uses these in development mode, and the client certificate and the
+institutions registry otherwise.
 """
 
 from __future__ import annotations
@@ -88,17 +88,16 @@ class DevCallers:
             )
         return text
 
-    def resolve(self, context: Any) -> Caller:
-        """The Caller of the call: institution and role from the dev headers."""
-        institution = self.institution(context)
+    def role(self, context: Any) -> Role | None:
+        """The role the ``x-role`` header names (development mode only), or ``None``
+        without one."""
         text = _header(context, ROLE_HEADER)
         if text is None:
-            return Caller(institution, Role.LENDER)
+            return None
         try:
-            role = Role(text)
+            return Role(text)
         except ValueError:
-            names = ", ".join(r.value for r in Role)
+            roles = ", ".join(r.value for r in Role)
             raise Unauthenticated(
-                f"the {ROLE_HEADER} header {text!r} is not a role (one of: {names})"
+                f"the {ROLE_HEADER} header names no role (one of {roles})"
             ) from None
-        return Caller(institution, role)

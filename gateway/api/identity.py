@@ -29,7 +29,7 @@ from typing import Any, Final, NoReturn
 
 from cryptography import x509
 
-from gateway.api.caller import DevCallers, Unauthenticated
+from gateway.api.caller import ROLE_HEADER, DevCallers, Unauthenticated
 from gateway.authz.roles import Caller, Role
 from gateway.institutions import Status, fingerprint, refusal
 from gateway.store.base import InstitutionStore
@@ -39,7 +39,6 @@ __all__ = ["NOT_AUTHENTICATED", "ROLE_HEADER", "Identity"]
 log = logging.getLogger(__name__)
 
 #: Development mode only: the role the call acts in.
-ROLE_HEADER: Final = "x-role"
 #: What a refused caller is told, whatever the reason (the log has the reason).
 NOT_AUTHENTICATED: Final = (
     "not authenticated: the client certificate is not registered with this gateway or no "
@@ -135,14 +134,4 @@ class Identity:
                 role, status = standing
                 if status is not Status.ACTIVE:
                     self._refuse(context, b"", f"institution {name} {status.value}", rpc)
-        for key, value in context.invocation_metadata() or ():
-            if key == ROLE_HEADER:
-                text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-                try:
-                    role = Role(text)
-                except ValueError:
-                    roles = ", ".join(r.value for r in Role)
-                    raise Unauthenticated(
-                        f"the {ROLE_HEADER} header names no role (one of {roles})"
-                    ) from None
-        return Caller(institution=name, role=role)
+        return Caller(institution=name, role=self._dev.role(context) or role)

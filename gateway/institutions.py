@@ -9,9 +9,10 @@ certificate counts *and* its institution is active; :func:`refusal` says why
 not, for the gateway's log (the caller only learns that it is not
 authenticated).
 
-The gateway reads the registry on every call, so a change (a suspension, a
-revocation, a rotation's end) applies to the next call, also on a
-connection that was opened before it.
+The gateway judges every call against the registry (its answers remembered
+only until the next change: :mod:`gateway.registry_cache`), so a change (a
+suspension, a revocation, a rotation's end) applies to the next call, also on
+a connection that was opened before it.
 """
 
 from __future__ import annotations

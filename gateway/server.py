@@ -78,6 +78,7 @@ from gateway.components import (
 )
 from gateway.config import ConfigError, GatewayConfig, parse_listen
 from gateway.institutions import Status
+from gateway.registry_cache import CachedRegistry
 from gateway.store.base import InstitutionStore
 from gateway.tls import load_client_cas, server_credentials
 from gateway.writer_lock import acquire_writer_lock
@@ -200,10 +201,16 @@ class GatewayServer:
 
         With a ``registry`` the AdminService is served; development mode then
         also takes each institution's registered role. ``resolver`` replaces
-        the identity's (tests).
+        the identity's (tests). The server reads and changes ``registry``
+        through a :class:`~gateway.registry_cache.CachedRegistry`: nothing else
+        may change it while the server runs.
         """
         if credentials is None and not config.insecure_dev:
             raise ConfigError("serving without TLS credentials needs insecure_dev")
+        if registry is not None and not isinstance(registry, CachedRegistry):
+            registry = CachedRegistry(registry)
+        #: The institutions registry the identity, AccessService and AdminService share.
+        self.registry = registry
         self.config = config
         self.ledger = ledger
         self.health = health.aio.HealthServicer()
@@ -216,7 +223,9 @@ class GatewayServer:
         #: Counts and caps the API's calls (not health checks nor reflection).
         self.calls = CallLimit(config.max_concurrent_rpcs, UNLIMITED_SERVICES)
         #: Who calls, and whether the authorization table lets it (same exemptions).
-        self.authorization = Authorization(resolver or self.identity.resolve, UNLIMITED_SERVICES)
+        self.authorization = Authorization(
+            resolver or self.identity.authenticate, UNLIMITED_SERVICES
+        )
         self.server = grpc.aio.server(
             options=server_options(config), interceptors=[self.calls, self.authorization]
         )
@@ -225,7 +234,7 @@ class GatewayServer:
             stream_budget=ByteBudget(config.stream_buffer_bytes),
             stream_idle_seconds=config.stream_idle_seconds,
             min_occurred_at=config.min_occurred_at,
-            recheck=resolver or self.identity.resolve,
+            recheck=resolver or self.identity.authenticate,
         )
         # The certificates the tokens depend on: the TSA's (in-process TSA) and the roots.
         self._certificates = [("TSA certificate", c) for c in tsa_untrusted] + [

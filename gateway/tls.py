@@ -4,7 +4,7 @@
 without a certificate, or with one that no CA of ``[tls] client_ca_files``
 issued, or an expired one, fails the handshake before any call is made.
 Which institution a valid certificate belongs to is the registry's answer,
-asked on every call (:mod:`gateway.api.identity`).
+judged on every call (:mod:`gateway.api.identity`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The one server interceptor that enforces the authorization table.
 
 For every call to the API (health checks and reflection excepted) it runs the
-resolver (context -> :class:`~gateway.authz.roles.Caller`, or
-UNAUTHENTICATED), looks the RPC and the caller's role up in
+resolver (context, method -> :class:`~gateway.authz.roles.Caller`, or
+UNAUTHENTICATED, which the resolver has logged), looks the RPC and the caller's role up in
 :data:`gateway.authz.policy.POLICY`, and either ends the call with
 PERMISSION_DENIED (logged with caller, RPC and reason) or makes the Caller the
 call's :func:`gateway.api.caller.current_caller` and lets the servicer run.
@@ -20,7 +20,7 @@ from typing import Any
 import grpc
 
 from gateway.api.caller import Resolver, Unauthenticated, set_current_caller
-from gateway.api.errors import abort, shown
+from gateway.api.errors import abort
 from gateway.authz.policy import decide
 from gateway.authz.roles import Caller
 from gateway.errors import GatewayError, PermissionDenied
@@ -53,11 +53,10 @@ class Authorization(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     async def _admit(self, method: str, context: Any) -> None:
         """Resolve and check the caller; end the call unless the table allows it."""
         try:
-            result = self._resolve(context)
+            result = self._resolve(context, method)
             caller: Caller = await result if inspect.isawaitable(result) else result
-        except Unauthenticated as exc:
+        except Unauthenticated as exc:  # the resolver logged why, once
             self.denied += 1
-            log.warning("unauthenticated call to %s: %s", method, shown(exc.message))
             await abort(context, exc)
         except GatewayError as exc:  # e.g. the institutions registry is unavailable
             await abort(context, exc)

@@ -37,8 +37,9 @@ __all__ = [
 INSTITUTION_HEADER = "x-institution"
 ROLE_HEADER = "x-role"
 
-#: Turns a call's context into its Caller, or raises Unauthenticated.
-Resolver = Callable[[Any], Caller | Awaitable[Caller]]
+#: Turns a call's context and full method name into its Caller, or raises
+#: Unauthenticated (and logs why: nothing else logs a refused caller).
+Resolver = Callable[[Any, str], Caller | Awaitable[Caller]]
 
 _CURRENT: contextvars.ContextVar[Caller] = contextvars.ContextVar("gateway_caller")
 

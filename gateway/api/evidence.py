@@ -74,6 +74,10 @@ STREAM_CHUNKS_IN_FLIGHT = 1
 #: a revoked or suspended institution cannot go on submitting over a stream it opened before.
 STREAM_RECHECK_SECONDS = 1.0
 _STREAM_RETRY_DELAYS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
+#: The stream's full method name, for the log of a refused re-authentication.
+_STREAM_RPC = (
+    "/" + pb.DESCRIPTOR.services_by_name["EvidenceService"].full_name + ("/SubmitEvidenceStream")
+)
 
 
 #: A message read off a stream: echoed request id, what it holds, its cost in the budget.
@@ -293,7 +297,7 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                     self._recheck is not None
                     and loop.time() - state.checked >= STREAM_RECHECK_SECONDS
                 ):
-                    again = self._recheck(context)  # Unauthenticated ends the stream
+                    again = self._recheck(context, _STREAM_RPC)  # Unauthenticated ends it
                     if inspect.isawaitable(again):
                         await again
                     state.checked = loop.time()

@@ -83,6 +83,7 @@ def _start(
     engine: TokenSource,
     stack: list[Callable[[], None]],
     resolver: Any = None,
+    registry: Any = None,
     **ledger: Any,
 ) -> Harness:
     config = _config(pki, folder)
@@ -113,6 +114,7 @@ def _start(
             tsa_untrusted=untrusted,
             log_verifier_key=vkey.line,
             resolver=resolver,
+            registry=registry,
         )
 
     server = asyncio.run_coroutine_threadsafe(make(), loop).result(10)
@@ -143,15 +145,16 @@ def start_harness(
     pki_p256: Path, tmp_path: Path, engine_tsa: TokenSource
 ) -> Iterator[Callable[..., Harness]]:
     """Start a harness; keyword arguments go to ``Ledger.open`` (e.g. ``max_queue``),
-    except ``resolver`` (the server's caller resolver; the dev headers' by default)."""
+    except ``resolver`` (the server's caller resolver; the dev headers' by default) and
+    ``registry`` (an institutions registry: development mode then takes its roles)."""
     stack: list[Callable[[], None]] = []
     count = 0
 
-    def start(resolver: Any = None, **ledger: Any) -> Harness:
+    def start(resolver: Any = None, registry: Any = None, **ledger: Any) -> Harness:
         nonlocal count
         count += 1
         folder = tmp_path / f"gateway-{count}"
-        return _start(pki_p256, folder, engine_tsa, stack, resolver, **ledger)
+        return _start(pki_p256, folder, engine_tsa, stack, resolver, registry, **ledger)
 
     try:
         yield start

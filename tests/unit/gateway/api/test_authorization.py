@@ -156,7 +156,7 @@ def test_the_resolver_may_be_async_and_its_errors_are_the_call_s(
     from gateway.authz.roles import Caller
     from gateway.errors import Unavailable
 
-    async def regulator(context: Any) -> Caller:
+    async def regulator(context: Any, rpc: str) -> Caller:
         return Caller("reg-1", Role.REGULATOR)
 
     h = start_harness(resolver=regulator)
@@ -166,7 +166,7 @@ def test_the_resolver_may_be_async_and_its_errors_are_the_call_s(
         h.evidence.GetEvidence(ev.GetEvidenceRequest(entry_id="abc"))
     assert info.value.code() is grpc.StatusCode.PERMISSION_DENIED
 
-    def registry_down(context: Any) -> Caller:
+    def registry_down(context: Any, rpc: str) -> Caller:
         raise Unavailable("the institutions registry is unavailable; retry later")
 
     down = start_harness(resolver=registry_down)

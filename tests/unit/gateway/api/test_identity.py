@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -16,10 +19,12 @@ from gateway.api.identity import NOT_AUTHENTICATED, Identity
 from gateway.authz.roles import Caller, Role
 from gateway.errors import Unavailable
 from gateway.institutions import Status, registered_certificate
+from gateway.registry_cache import CachedRegistry
 from gateway.store.institutions import SqlInstitutions
 from gateway.store.sql import SqlStore
 from notary.client_certs import issue_client_certificate
 from notary.pki import pki_paths
+from tests.unit.gateway.api.conftest import Harness
 
 
 @dataclass
@@ -179,3 +184,109 @@ def test_a_registry_that_fails_makes_the_call_unavailable(pki_p256: Path) -> Non
         assert "SELECT" not in info.value.message  # the SQL stays in the log
     finally:
         store.close()
+
+
+class Watched(SqlInstitutions):
+    """The registry on SQL, noting the thread of each lookup a call makes; ``during``
+    runs inside the next lookup, after its read (a change racing the lookup)."""
+
+    def __init__(self, store: SqlStore) -> None:
+        super().__init__(store)
+        self.threads: list[int] = []
+        self.during: Callable[[], None] | None = None
+
+    def _noted(self) -> None:
+        self.threads.append(threading.get_ident())
+
+    def by_fingerprint(self, sha256: bytes) -> Any:
+        self._noted()
+        found = super().by_fingerprint(sha256)
+        during, self.during = self.during, None
+        if during is not None:
+            during()
+        return found
+
+    def standing(self, name: str) -> Any:
+        self._noted()
+        return super().standing(name)
+
+
+@pytest.fixture
+def watched() -> Iterator[Watched]:
+    store = SqlStore.open("sqlite://")
+    try:
+        yield Watched(store)
+    finally:
+        store.close()
+
+
+def test_a_known_certificate_is_remembered_until_the_registry_changes(
+    watched: Watched, pki_p256: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock()
+    pem = _register(watched, pki_p256, "bank-a", Role.LENDER, clock.now)
+    cached = CachedRegistry(watched)
+    identity = Identity(cached, insecure_dev=False, clock=clock)
+
+    async def calls(n: int) -> tuple[int, list[Caller]]:
+        return threading.get_ident(), [await identity.authenticate(Context(pem)) for _ in range(n)]
+
+    loop_thread, callers = asyncio.run(calls(3))
+    assert callers == [Caller("bank-a", Role.LENDER)] * 3
+    assert len(watched.threads) == 1  # one read of the store for three calls ...
+    assert loop_thread not in watched.threads  # ... in a worker thread, not on the loop
+    cached.set_status("bank-a", Status.SUSPENDED, clock.now)  # as AdminService does
+    with caplog.at_level(logging.WARNING), pytest.raises(Unauthenticated):
+        asyncio.run(identity.authenticate(Context(pem)))
+    assert "institution suspended (institution bank-a)" in caplog.text
+    assert len(watched.threads) == 2
+    cached.set_status("bank-a", Status.ACTIVE, clock.now)
+    assert asyncio.run(calls(1))[1] == [Caller("bank-a", Role.LENDER)]
+    clock.now += timedelta(days=31)  # time is judged at every call, remembered or not
+    with pytest.raises(Unauthenticated):
+        asyncio.run(identity.authenticate(Context(pem)))
+    assert len(watched.threads) == 3
+
+
+def test_a_lookup_that_races_a_change_is_not_remembered(watched: Watched, pki_p256: Path) -> None:
+    clock = Clock()
+    pem = _register(watched, pki_p256, "bank-a", Role.LENDER, clock.now)
+    cached = CachedRegistry(watched)
+    identity = Identity(cached, insecure_dev=False, clock=clock)
+    # The lookup reads "active"; the revocation commits before the lookup ends.
+    watched.during = lambda: cached.set_status("bank-a", Status.REVOKED, clock.now)
+    assert asyncio.run(identity.authenticate(Context(pem))).institution == "bank-a"
+    with pytest.raises(Unauthenticated):  # the stale answer was not kept
+        asyncio.run(identity.authenticate(Context(pem)))
+
+
+def test_the_server_reads_the_registry_off_its_loop_and_logs_a_refusal_once(
+    watched: Watched,
+    pki_p256: Path,
+    start_harness: Callable[..., Harness],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import grpc
+
+    from evidence_gateway.v1 import log_service_pb2 as lg
+
+    _register(watched, pki_p256, "court-1", Role.COURT, datetime.now(UTC))
+    h = start_harness(registry=watched)
+
+    async def loop_thread() -> int:
+        return threading.get_ident()
+
+    as_court = (("x-institution", "court-1"),)
+    for _ in range(3):
+        h.log.GetCheckpoint(lg.GetCheckpointRequest(), metadata=as_court, timeout=10)
+    assert len(watched.threads) == 1 and h.run(loop_thread()) not in watched.threads
+    assert h.server.registry is not None
+    h.server.registry.set_status("court-1", Status.SUSPENDED, datetime.now(UTC))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING), pytest.raises(grpc.RpcError) as info:
+        h.log.GetCheckpoint(lg.GetCheckpointRequest(), metadata=as_court, timeout=10)
+    assert info.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refusals) == 1, refusals  # logged once, by the identity
+    assert "to /evidence_gateway.v1.LogService/GetCheckpoint" in refusals[0]
+    assert "institution court-1 suspended" in refusals[0]

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import importlib.metadata
 import logging
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,9 +53,11 @@ def _announce(info: object) -> None:
             f"gateway: server certificate {info.server_cert_path} (clients check it against "
             "the CA that issued it); register an institution with"
         )
+        pki = shlex.quote(str(info.pki_dir.absolute()))
+        out = shlex.quote(str(info.institutions_dir.absolute()))
         print(
             f"  notary institution add NAME --role lender --gateway {info.address} "
-            "--pki PKI_DIR --out DIR"
+            f"--pki {pki} --out {out}"
         )
         print("  (it prints the certificate's paths and a Python example; see docs/onboarding.md)")
     sys.stdout.flush()

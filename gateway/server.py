@@ -163,6 +163,10 @@ class ServingInfo:
     log_vkey_path: Path
     log_verifier_key: str
     insecure: bool
+    #: The PKI folder (`notary institution ... --pki`: the operator's certificate).
+    pki_dir: Path
+    #: Where the start-up hint's `notary institution add --out` puts certificates and keys.
+    institutions_dir: Path
     #: The server's TLS certificate (mutual TLS), which clients check against its CA.
     server_cert_path: Path | None = None
 
@@ -436,6 +440,8 @@ async def run(
             log_verifier_key=vkey,
             insecure=credentials is None,
             server_cert_path=None if credentials is None else config.tls_cert_path,
+            pki_dir=config.pki_dir,
+            institutions_dir=config.data_dir / "institutions",
         )
     )
     stopping = asyncio.Event()

@@ -16,7 +16,9 @@ not gets UNAUTHENTICATED from the gateway.
 from __future__ import annotations
 
 import queue
+import shlex
 import stat
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -47,6 +49,7 @@ from tests.support.gateway_proc import (
     write_config,
 )
 from tests.support.grpc_client import submission
+from tests.support.procs import BIN
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +121,23 @@ def test_add_writes_a_private_key_and_the_institution_calls_as_itself(
         stub = ev_grpc.EvidenceServiceStub(channel)
         record = stub.GetEvidence(ev.GetEvidenceRequest(entry_id=receipt.entry_id), timeout=10)
     assert record.record.institution == "bank-a"
+
+
+def test_the_start_up_hint_is_a_command_that_works(gateway: GatewayProcess) -> None:
+    hint = next(
+        line.strip()
+        for line in gateway.log_text().splitlines()
+        if line.strip().startswith("notary institution add NAME")
+    )
+    assert "PKI_DIR" not in hint and f"--pki {gateway.pki.absolute()}" in hint
+    args = shlex.split(hint.replace("NAME", "hinted-bank", 1))[1:]  # as the shell runs it
+    result = subprocess.run(
+        [str(BIN / "notary"), *args], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = Path(args[args.index("--out") + 1])
+    with gateway.channel(identity=identity_in(out, "hinted-bank"), own_connection=True) as c:
+        assert _checkpoint(c) >= 0
 
 
 def test_no_client_certificate_fails_the_handshake(gateway: GatewayProcess) -> None:

@@ -26,7 +26,7 @@ from typing import Final
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from gateway.authz.roles import Role
 from gateway.errors import InvalidArgument
@@ -49,6 +49,8 @@ __all__ = [
 MAX_CERTIFICATE_BYTES: Final = 16 * 1024
 #: A rotated-out certificate counts at most this long after the rotation.
 MAX_ROTATION_OVERLAP: Final = timedelta(days=90)
+#: An error shows at most this much of a certificate's common name.
+MAX_NAME_SHOWN: Final = 64
 
 
 class Status(StrEnum):
@@ -147,6 +149,24 @@ def _load(data: bytes, field: str) -> x509.Certificate:
         raise InvalidArgument([(field, "is not an X.509 certificate (PEM or DER)")]) from None
 
 
+def _check_common_name(cert: x509.Certificate, institution: str, field: str) -> None:
+    """The subject must hold one common name (CN), the institution's name: the
+    certificate then says whom it was issued for, and one issued for another
+    institution (a mix-up of files) is not registered under this one."""
+    names = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    if names == [institution]:
+        return
+    if not names:
+        found = "has no common name (CN) in its subject"
+    elif len(names) > 1:
+        found = f"has {len(names)} common names (CN) in its subject"
+    else:
+        found = f"is issued for CN={str(names[0])[:MAX_NAME_SHOWN]!r}"
+    raise InvalidArgument(
+        [(field, f"{found}; its subject's CN must be the institution's name, {institution}")]
+    )
+
+
 def registered_certificate(
     data: bytes,
     institution: str,
@@ -159,7 +179,8 @@ def registered_certificate(
     It must be issued directly by one of ``client_cas`` (the CAs whose
     certificates the gateway's TLS accepts: anything else could never
     connect), be an end-entity certificate allowed for TLS client
-    authentication, and be valid now.
+    authentication, be valid now, and name the institution as its subject's
+    common name (``CN=<institution>``, as ``notary institution add`` issues it).
     """
     cert = _load(data, field)
     issuer = None
@@ -191,6 +212,7 @@ def registered_certificate(
         pass
     if now >= cert.not_valid_after_utc:
         raise InvalidArgument([(field, f"expired at {cert.not_valid_after_utc.isoformat()}")])
+    _check_common_name(cert, institution, field)
     return RegisteredCertificate(
         sha256=fingerprint(cert),
         institution=institution,

@@ -53,6 +53,12 @@ def test_registration_input_errors_name_the_field(
         (pb.RegisterInstitutionRequest(name="bad name", role="lender", certificate=b"x"), "name"),
         (pb.RegisterInstitutionRequest(name="b1", role="bank", certificate=b"x"), "role"),
         (pb.RegisterInstitutionRequest(name="b1", role="lender", certificate=b""), "certificate"),
+        (  # a certificate issued for another institution (CN=b9)
+            pb.RegisterInstitutionRequest(
+                name="b1", role="lender", certificate=_pem(gateway, "b9")
+            ),
+            "certificate",
+        ),
     ]
     other = tmp_path / "other-pki"
     make_pki(other)
@@ -81,11 +87,13 @@ def test_conflicts_and_unknown_names(
     ).institution
     assert made.role == "court" and made.status == pb.INSTITUTION_STATUS_ACTIVE
     assert [c.accepted for c in made.certificates] == [True]
-    again = _error(
+    again = _error(admin.AddCertificate, pb.AddCertificateRequest(name="b2", certificate=pem))
+    assert again.code() == grpc.StatusCode.ALREADY_EXISTS  # type: ignore[attr-defined]
+    renamed = _error(  # b2's certificate under another name: its CN says b2
         admin.RegisterInstitution,
         pb.RegisterInstitutionRequest(name="b3", role="court", certificate=pem),
     )
-    assert again.code() == grpc.StatusCode.ALREADY_EXISTS  # type: ignore[attr-defined]
+    assert error_fields(renamed) == ["certificate"]
     missing = _error(admin.GetInstitution, pb.GetInstitutionRequest(name="nobody"))
     assert missing.code() == grpc.StatusCode.NOT_FOUND  # type: ignore[attr-defined]
     wrong = _error(
@@ -103,6 +111,11 @@ def test_conflicts_and_unknown_names(
         pb.AddCertificateRequest(name="b2", certificate=_pem(gateway, "b2"), overlap=too_long),
     )
     assert error_fields(overlap) == ["overlap"]
+    other_name = _error(
+        admin.AddCertificate, pb.AddCertificateRequest(name="b2", certificate=_pem(gateway, "b3"))
+    )
+    assert other_name.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
+    assert error_fields(other_name) == ["certificate"]
 
 
 def test_list_pages_and_the_registry_survives_a_restart(

@@ -102,3 +102,57 @@ def test_roles_are_named() -> None:
     assert info.value.violations == [
         ("role", "must be one of lender, collector, court, arbitration, regulator, admin")
     ]
+
+
+def _client_certificate(pki: Path, subject: x509.Name) -> bytes:
+    """A client certificate of the PKI's root with any ``subject``."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    paths = pki_paths(pki)
+    root = x509.load_pem_x509_certificate(paths.root.read_bytes())
+    root_key = serialization.load_pem_private_key(paths.root_key.read_bytes(), password=None)
+    assert isinstance(root_key, ec.EllipticCurvePrivateKey)
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(root.subject)
+        .public_key(ec.generate_private_key(ec.SECP256R1()).public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(root_key, hashes.SHA256())
+    )
+    return cert.public_bytes(Encoding.PEM)
+
+
+def test_the_subject_common_name_must_be_the_institution_s_name(pki_p256: Path) -> None:
+    from cryptography.x509.oid import NameOID
+
+    roots = _roots(pki_p256)
+    now = datetime.now(UTC)
+    other = issue_client_certificate(pki_p256, "bank-b", "lender").pem
+    with pytest.raises(InvalidArgument) as info:
+        registered_certificate(other, "bank-a", roots, now)
+    assert _violation(info) == (
+        "is issued for CN='bank-b'; its subject's CN must be the institution's name, bank-a"
+    )
+    cn = x509.NameAttribute(NameOID.COMMON_NAME, "bank-a")
+    ou = x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "lender")
+    hostile = x509.NameAttribute(NameOID.COMMON_NAME, "\x1b[31mbank-a")
+    for subject, rule in (
+        (x509.Name([ou]), "has no common name (CN)"),
+        (x509.Name([cn, cn]), "has 2 common names (CN)"),
+        (x509.Name([ou, hostile]), "is issued for CN='\\x1b[31mbank-a'"),  # escaped
+    ):
+        with pytest.raises(InvalidArgument) as info:
+            registered_certificate(_client_certificate(pki_p256, subject), "bank-a", roots, now)
+        assert _violation(info).startswith(rule)
+        assert "\x1b" not in _violation(info)
+    ok = registered_certificate(
+        _client_certificate(pki_p256, x509.Name([ou, cn])), "bank-a", roots, now
+    )
+    assert ok.subject == "CN=bank-a,OU=lender"

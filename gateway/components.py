@@ -3,6 +3,7 @@ writer lock), the time-stamp authority and the ledger over them."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from gateway.api.ports import LedgerPort
 from gateway.config import ConfigError, GatewayConfig
 
 if TYPE_CHECKING:
+    from gateway.api.admin import RecordChange
     from gateway.store import SqlStore
     from gateway.store.base import InstitutionStore
 
@@ -201,25 +203,34 @@ def institutions_registry(ledger: object) -> InstitutionStore | None:
     return SqlInstitutions(store) if isinstance(store, SqlStore) else None
 
 
-def register_operator(
-    registry: InstitutionStore, config: GatewayConfig, client_cas: Sequence[x509.Certificate]
+async def register_operator(
+    registry: InstitutionStore,
+    config: GatewayConfig,
+    client_cas: Sequence[x509.Certificate],
+    record: RecordChange,
 ) -> None:
-    """Register the operator's certificate as the admin ``operator``, once.
+    """Register the operator's certificate as the admin ``operator``, once, and
+    record that registration in the log like every later one.
 
     Only while no institution of that name exists: once registered, the
     operator is changed through AdminService like any other (a revocation
-    sticks across restarts).
+    sticks across restarts). The log entry (kind ``institution_changed``, loan_ref
+    ``:institutions`` of the operator, change ``register``) comes first, then the
+    registry's row, so the operator is never registered without its record; its
+    request id is the certificate's fingerprint, so a start that stopped between
+    the two finds the same record again and completes the registration. Any
+    failure is logged and the gateway serves without an admin until a restart.
     """
     from datetime import UTC, datetime
 
     from gateway.authz.roles import Role
-    from gateway.errors import GatewayError
+    from gateway.errors import AlreadyExists, GatewayError
     from gateway.institutions import registered_certificate
 
-    if registry.get(OPERATOR) is not None:
-        return
     path = config.operator_cert_path
     try:
+        if await asyncio.to_thread(registry.get, OPERATOR) is not None:
+            return
         data = path.read_bytes()
     except OSError as exc:
         log.warning(
@@ -228,11 +239,29 @@ def register_operator(
             exc.strerror,
         )
         return
+    except GatewayError as exc:
+        log.warning("no operator registered: %s", exc.message)
+        return
     now = datetime.now(UTC)
     try:
         cert = registered_certificate(data, OPERATOR, client_cas, now, field=str(path))
-        registry.create(OPERATOR, Role.ADMIN, cert, now)
+        if await asyncio.to_thread(registry.by_fingerprint, cert.sha256) is not None:
+            raise AlreadyExists("this certificate is already registered to another institution")
+        receipt = await record(
+            OPERATOR, OPERATOR, "register", f"bootstrap-{cert.sha256.hex()}", now
+        )
+        await asyncio.to_thread(registry.create, OPERATOR, Role.ADMIN, cert, now)
     except GatewayError as exc:
-        log.warning("no operator registered from %s: %s", path, exc.message)
+        log.warning(
+            "no operator registered from %s: %s; restart the gateway once that is fixed",
+            path,
+            exc.message,
+        )
         return
-    log.info("registered %s (admin) with %s, sha256 %s", OPERATOR, path, cert.sha256.hex())
+    log.info(
+        "registered %s (admin) with %s, sha256 %s; log entry %s",
+        OPERATOR,
+        path,
+        cert.sha256.hex(),
+        receipt.entry_id,
+    )

@@ -415,7 +415,7 @@ async def run(
     try:
         registry = institutions_registry(ledger)
         if registry is not None:
-            await asyncio.to_thread(register_operator, registry, config, client_cas)
+            await register_operator(registry, config, client_cas, ledger.record_institution_change)
         server = GatewayServer(
             config,
             ledger,

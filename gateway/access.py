@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,7 @@ from gateway.model import (
     ItemResult,
     Receipt,
     Submission,
+    validate_institution,
 )
 from gateway.store.base import DayCount, Store, StoredGrant, StoreError
 
@@ -51,6 +53,7 @@ __all__ = [
 MAX_GRANT_LOANS: Final = 1000
 MAX_STATISTICS_DAYS: Final = 366
 _EPOCH_DAY: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_KIND_VALUES: Final = frozenset(k.value for k in EvidenceKind)
 
 #: Grant kind -> (table, whether it grants (True) or revokes).
 _KINDS: Final = {
@@ -93,6 +96,38 @@ def change_document(institution: str, change: str) -> bytes:
     return (
         f"evidence-gateway institution change v1\ninstitution={institution}\nchange={change}\n"
     ).encode()
+
+
+#: A statistics page token holds at most this much (the key of a count and the query).
+_MAX_STATISTICS_TOKEN: Final = 512
+
+
+def _statistics_token(query: str, key: tuple[int, str, str]) -> str:
+    """The opaque token of the page after the count ``key`` of ``query``."""
+    raw = "\n".join(("s1", query, str(key[0]), key[1], key[2])).encode("ascii")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _statistics_position(token: str, query: str) -> tuple[int, str, str] | None:
+    """The count key a ``page_token`` of ``query`` continues after (``None``: none)."""
+    if not token:
+        return None
+    bad = InvalidArgument(
+        [("page_token", "is not a next_page_token of this same query; start from an empty one")]
+    )
+    if len(token) > _MAX_STATISTICS_TOKEN:
+        raise bad
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
+    except (ValueError, TypeError):
+        raise bad from None
+    parts = raw.split("\n")
+    if len(parts) != 5 or parts[:2] != ["s1", query] or not re.fullmatch(r"-?[0-9]{1,7}", parts[2]):
+        raise bad
+    institution, kind = parts[3], parts[4]
+    if validate_institution(institution) or kind not in _KIND_VALUES:
+        raise bad
+    return int(parts[2]), institution, kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,11 +287,24 @@ class LedgerAccess:
         (receipt,) = await self._register(operator, [spec], now, "institution")
         return receipt
 
-    def statistics(self, first: datetime, last: datetime) -> list[DayCount]:
-        """Counts of UTC days ``first`` to ``last`` (dates at midnight UTC), at most 366 days."""
+    def statistics(
+        self, first: datetime, last: datetime, page_size: int, page_token: str
+    ) -> tuple[list[DayCount], str]:
+        """At most ``page_size`` counts of UTC days ``first`` to ``last`` (dates at
+        midnight UTC, at most 366 days), from ``page_token`` on; and the next page's
+        token (empty after the last). InvalidArgument names ``page_token`` for a token
+        this query did not give out."""
         first_day = (first - _EPOCH_DAY) // timedelta(days=1)
         last_day = (last - _EPOCH_DAY) // timedelta(days=1)
+        query = f"{first_day}:{last_day}"
+        after = _statistics_position(page_token, query)
         try:
-            return self._store.day_counts(first_day, last_day)
+            counts = self._store.day_counts(first_day, last_day, after, page_size + 1)
         except StoreError as exc:
             raise _store_down(exc) from exc
+        if len(counts) <= page_size:
+            return counts, ""
+        last_row = counts[page_size - 1]
+        return counts[:page_size], _statistics_token(
+            query, (last_row.day, last_row.institution, last_row.kind)
+        )

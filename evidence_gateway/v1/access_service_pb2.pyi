@@ -87,18 +87,24 @@ class RevokeShareResponse(_message.Message):
     def __init__(self, receipts: _Optional[_Iterable[_Union[_common_pb2.Receipt, _Mapping]]] = ...) -> None: ...
 
 class GetStatisticsRequest(_message.Message):
-    __slots__ = ("from_day", "to_day")
+    __slots__ = ("from_day", "to_day", "page_size", "page_token")
     FROM_DAY_FIELD_NUMBER: _ClassVar[int]
     TO_DAY_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     from_day: str
     to_day: str
-    def __init__(self, from_day: _Optional[str] = ..., to_day: _Optional[str] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, from_day: _Optional[str] = ..., to_day: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class GetStatisticsResponse(_message.Message):
-    __slots__ = ("counts",)
+    __slots__ = ("counts", "next_page_token")
     COUNTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     counts: _containers.RepeatedCompositeFieldContainer[StatisticsCount]
-    def __init__(self, counts: _Optional[_Iterable[_Union[StatisticsCount, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, counts: _Optional[_Iterable[_Union[StatisticsCount, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class StatisticsCount(_message.Message):
     __slots__ = ("day", "institution", "kind", "count")

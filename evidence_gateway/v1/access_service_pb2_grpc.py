@@ -143,9 +143,11 @@ class AccessServiceServicer:
 
     def GetStatistics(self, request, context):
         """Counts of records per submitting institution, kind and day (UTC, by the
-        gateway's receipt time). Regulator only. No loan reference appears.
+        gateway's receipt time), paginated. Regulator only. No loan reference
+        appears.
 
-        Errors: INVALID_ARGUMENT (a bad or too long day range).
+        Errors: INVALID_ARGUMENT (google.rpc.BadRequest naming the field: a bad
+        or too long day range, page_size or page_token); UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

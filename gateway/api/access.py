@@ -190,7 +190,9 @@ class AccessServicer(pb_grpc.AccessServiceServicer):
                 problems.append((field, "must be a UTC date as YYYY-MM-DD"))
                 continue
             days.append(day)
-        if not problems:
+        page_size, bad_size = convert.page_size_from_proto(request.page_size)
+        problems += bad_size
+        if len(days) == 2:
             first, last = days
             if last < first:
                 problems.append(("to_day", "must not be before from_day"))
@@ -200,9 +202,12 @@ class AccessServicer(pb_grpc.AccessServiceServicer):
                 )
         if problems:
             raise InvalidArgument(problems)
-        counts = self._ledger.statistics(days[0], days[1])
+        counts, next_token = await asyncio.to_thread(
+            self._ledger.statistics, days[0], days[1], page_size, request.page_token
+        )
         epoch = datetime(1970, 1, 1, tzinfo=UTC)
         return pb.GetStatisticsResponse(
+            next_page_token=next_token,
             counts=[
                 pb.StatisticsCount(
                     day=(epoch + timedelta(days=c.day)).strftime("%Y-%m-%d"),
@@ -211,5 +216,5 @@ class AccessServicer(pb_grpc.AccessServiceServicer):
                     count=c.count,
                 )
                 for c in counts
-            ]
+            ],
         )

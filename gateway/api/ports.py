@@ -76,8 +76,11 @@ class LedgerPort(Protocol):
         """Register an operator's change to an institution as a log entry."""
         ...
 
-    def statistics(self, first: datetime, last: datetime) -> list[DayCount]:
-        """Counts per institution, kind and day, for the days ``first`` to ``last``."""
+    def statistics(
+        self, first: datetime, last: datetime, page_size: int, page_token: str
+    ) -> tuple[list[DayCount], str]:
+        """A page of the counts per institution, kind and day, for the days ``first`` to
+        ``last``, and the next page's token."""
         ...
 
     def checkpoint(self) -> str:

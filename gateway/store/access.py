@@ -160,11 +160,16 @@ class AccessQueries:
             for o, k, loan, expires in self._rows(stmt)
         ]
 
-    def day_counts(self, first_day: int, last_day: int) -> list[DayCount]:
+    def day_counts(
+        self, first_day: int, last_day: int, after: tuple[int, str, str] | None, limit: int
+    ) -> list[DayCount]:
         c = _COUNTS.c
-        stmt = (
-            select(c.day, c.institution, c.kind, c.count)
-            .where(c.day >= first_day, c.day <= last_day)
-            .order_by(c.day, c.institution, c.kind)
+        stmt = select(c.day, c.institution, c.kind, c.count).where(
+            c.day >= first_day, c.day <= last_day
         )
+        if after is not None:  # keyset: a row value, which both databases seek in the key
+            from sqlalchemy import tuple_
+
+            stmt = stmt.where(tuple_(c.day, c.institution, c.kind) > tuple_(*after))
+        stmt = stmt.order_by(c.day, c.institution, c.kind).limit(limit)
         return [DayCount(d, i, k, n) for d, i, k, n in self._rows(stmt)]

@@ -252,9 +252,12 @@ class Store(Protocol):
         any of ``loan_refs`` (by name or as a delegation of all loans)."""
         ...
 
-    def day_counts(self, first_day: int, last_day: int) -> list[DayCount]:
-        """The counts of days ``first_day`` to ``last_day`` (days since 1970), ordered by
-        day, institution and kind."""
+    def day_counts(
+        self, first_day: int, last_day: int, after: tuple[int, str, str] | None, limit: int
+    ) -> list[DayCount]:
+        """At most ``limit`` counts of days ``first_day`` to ``last_day`` (days since
+        1970), ordered by day, institution and kind, after the key ``after`` (``(day,
+        institution, kind)``; ``None``: from the first)."""
         ...
 
     def get_nodes(self, ids: Sequence[NodeID]) -> list[bytes]:

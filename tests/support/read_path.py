@@ -177,7 +177,7 @@ def exercise(ledger: Ledger, store: Store, s: Sample) -> None:
         "leaf_index_by_hash": lambda: store.leaf_index_by_hash(leaf_hash(s.first.leaf)),
         "ping": store.ping,
         "delegations": lambda: store.delegations("agency-1", "bank-a", ["L-1", "L-2"], _NOW),
-        "day_counts": lambda: store.day_counts(0, 1 << 20),
+        "day_counts": lambda: store.day_counts(0, 1 << 20, (0, "a", "b"), 100),
     }
     missing = _public(Store) - _STORE_WRITES - set(store_reads)
     assert not missing, f"add the store reads {sorted(missing)} to exercise()"

@@ -146,8 +146,29 @@ def case_batch_is_atomic(store: Store) -> None:
     assert head is not None and head.leaf_index == 0
 
 
+def case_day_counts_come_in_pages(store: Store) -> None:
+    tree = CompactTree()
+    names = ["bank-c", "bank-a", "bank-b", "bank-a"]
+    _append(
+        store, tree, [make_entry(i, institution=n, loan_ref=f"L{i}") for i, n in enumerate(names)]
+    )
+    day = (T0 - datetime(1970, 1, 1, tzinfo=UTC)).days
+    whole = store.day_counts(day, day, None, 10)
+    assert [(c.institution, c.count) for c in whole] == [
+        ("bank-a", 2),
+        ("bank-b", 1),
+        ("bank-c", 1),
+    ]
+    assert store.day_counts(day, day, None, 2) == whole[:2]
+    after = (day, "bank-b", "repayment")
+    assert store.day_counts(day, day, after, 2) == whole[2:]
+    assert store.day_counts(day, day, (day, "bank-a", "zz"), 10) == whole[1:]  # within a key
+    assert store.day_counts(day + 1, day + 9, None, 10) == []
+
+
 ALL_CASES: list[Callable[[Store], None]] = [
     case_round_trip,
     case_nodes_and_recovery,
     case_batch_is_atomic,
+    case_day_counts_come_in_pages,
 ]

@@ -19,7 +19,7 @@ from evidence_gateway.v1 import common_pb2
 from evidence_gateway.v1 import evidence_service_pb2 as ev
 from evidence_gateway.v1 import verification_service_pb2 as vf
 from gateway.authz.roles import Role
-from tests.support.grpc_client import submission, timestamp
+from tests.support.grpc_client import error_fields, submission, timestamp
 from tests.unit.gateway.api.conftest import Harness
 from tests.unit.gateway.api.test_authorization import delegate, share, submit, who
 
@@ -294,6 +294,43 @@ def test_a_regulator_reads_counts_not_records(harness: Harness) -> None:
         )
     )
     assert bad.code() is grpc.StatusCode.INVALID_ARGUMENT and "to_day" in (bad.details() or "")
+
+
+def test_statistics_come_in_pages_of_at_most_page_size(harness: Harness) -> None:
+    h = harness
+    for n in range(5):
+        submit(h, submission("L-1"), Role.LENDER, f"bank-{n}")
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+
+    def page(size: int, token: str = "", to_day: str = today) -> ac.GetStatisticsResponse:
+        request = ac.GetStatisticsRequest(
+            from_day=today, to_day=to_day, page_size=size, page_token=token
+        )
+        return h.access.GetStatistics(request, metadata=who(Role.REGULATOR))
+
+    whole = page(0)  # 0: the default page size, 100
+    assert [c.institution for c in whole.counts] == [f"bank-{n}" for n in range(5)]
+    assert whole.next_page_token == ""
+    seen, token, sizes = [], "", []
+    while True:
+        got = page(2, token)
+        sizes.append(len(got.counts))
+        seen += list(got.counts)
+        token = got.next_page_token
+        if not token:
+            break
+    assert sizes == [2, 2, 1] and seen == list(whole.counts)
+    first = page(2)
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d")
+    for call, field in (
+        (lambda: page(-1), "page_size"),
+        (lambda: page(2, "%%%"), "page_token"),
+        (lambda: page(2, "QUFB" * 200), "page_token"),
+        (lambda: page(2, first.next_page_token, to_day=tomorrow), "page_token"),  # other query
+    ):
+        bad = error(call)
+        assert bad.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert error_fields(bad) == [field]
 
 
 @pytest.mark.parametrize(

@@ -36,8 +36,11 @@ class AdminServiceStub:
     TLS client certificate. Changes apply to the next call, without a restart,
     also on connections opened before the change.
 
-    Errors of every RPC: UNAUTHENTICATED (no registered, valid client
-    certificate), PERMISSION_DENIED (not an admin), UNAVAILABLE (store down).
+    Errors of every RPC: UNAUTHENTICATED (a certificate of a client CA that is
+    not registered or no longer valid), PERMISSION_DENIED (not an admin),
+    UNAVAILABLE (store down). Without a client certificate, or with one of
+    another CA or an expired one, the TLS handshake fails: the client's own
+    gRPC library reports UNAVAILABLE.
     """
 
     def __init__(self, channel):
@@ -99,8 +102,11 @@ class AdminServiceServicer:
     TLS client certificate. Changes apply to the next call, without a restart,
     also on connections opened before the change.
 
-    Errors of every RPC: UNAUTHENTICATED (no registered, valid client
-    certificate), PERMISSION_DENIED (not an admin), UNAVAILABLE (store down).
+    Errors of every RPC: UNAUTHENTICATED (a certificate of a client CA that is
+    not registered or no longer valid), PERMISSION_DENIED (not an admin),
+    UNAVAILABLE (store down). Without a client certificate, or with one of
+    another CA or an expired one, the TLS handshake fails: the client's own
+    gRPC library reports UNAVAILABLE.
     """
 
     def RegisterInstitution(self, request, context):
@@ -247,8 +253,11 @@ class AdminService:
     TLS client certificate. Changes apply to the next call, without a restart,
     also on connections opened before the change.
 
-    Errors of every RPC: UNAUTHENTICATED (no registered, valid client
-    certificate), PERMISSION_DENIED (not an admin), UNAVAILABLE (store down).
+    Errors of every RPC: UNAUTHENTICATED (a certificate of a client CA that is
+    not registered or no longer valid), PERMISSION_DENIED (not an admin),
+    UNAVAILABLE (store down). Without a client certificate, or with one of
+    another CA or an expired one, the TLS handshake fails: the client's own
+    gRPC library reports UNAVAILABLE.
     """
 
     @staticmethod

@@ -14,12 +14,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from court.files import InputError, load_certificates
+from gateway.api.admin import RecordChange
 from gateway.api.log import TrustInfo, TsaSource, TsaTrust
 from gateway.api.ports import LedgerPort
 from gateway.config import ConfigError, GatewayConfig
 
 if TYPE_CHECKING:
-    from gateway.api.admin import RecordChange
     from gateway.store import SqlStore
     from gateway.store.base import InstitutionStore
 

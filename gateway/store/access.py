@@ -142,7 +142,9 @@ class AccessQueries:
         )
         loans: dict[str, list[str]] = {}
         for owner, loan_ref in self._rows(stmt):
-            loans.setdefault(owner, [ALL_LOANS]).append(loan_ref)
+            refs = loans.setdefault(owner, [ALL_LOANS])
+            if loan_ref != ALL_LOANS:  # never shared by name (a reserved loan_ref)
+                refs.append(loan_ref)
         return loans
 
     def share_in_force(self, scope: ReadScope, owner: str, loan_ref: str) -> bool:

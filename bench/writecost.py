@@ -1,6 +1,7 @@
 """Why appends slow down as the log grows: pages written per entry, by index (SQLite).
 
-Run: ``.venv/bin/python -m bench.writecost [--entries 200000] [--batch 500]``.
+Run: ``.venv/bin/python -m bench.writecost [--entries 200000] [--batch 500]
+[--variant NAME ...]``.
 
 Appends synthetic entries (the sizes of real ones: 1,450-byte token,
 220-byte leaf) in group commits of ``--batch`` through
@@ -13,6 +14,14 @@ a page of its own as soon as the index has more leaf pages than a commit has
 entries; an insert at the end of a key range shares the last page with its
 neighbours. Each variant puts one kind of key in order (or drops an index)
 to show what that index costs.
+
+At the end of each variant: entries/s of its commits and WAL pages per entry
+over the whole run (the pages are exact; the time depends on the machine's
+other load), the database's bytes per entry (after a final checkpoint) and those of each
+index (SQLite's ``dbstat``), and the ratio of both to the first variant run,
+e.g. ``--variant "as clients send (random request ids)" --variant "no scoped
+digest indexes"`` for the cost of the indexes that keep each institution's
+searches from reading the others' records.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import os
 import sqlite3
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,6 +45,8 @@ VARIANTS = {
     "as clients send (random request ids)": {},
     "request ids in order": {"ordered_requests": True},
     "no ix_entries_digest": {"drop_digest": True},
+    "no ix_entries_loan_digest": {"drop_loan_digest": True},
+    "no scoped digest indexes": {"drop_scoped": True},
     "leaf hashes in order (not possible)": {"ordered_leaves": True},
     "each loan's records together": {"loans_in_blocks": True},
     "every key in order, no digest index": {
@@ -45,6 +57,8 @@ VARIANTS = {
     },
 }
 LOANS = 10_000
+#: The digest indexes whose first column is the caller's scope (owner, submitter, loan).
+SCOPED = ("ix_entries_owner_digest", "ix_entries_submitter_digest", "ix_entries_loan_digest")
 
 
 def _entries(start: int, count: int, options: dict[str, bool]) -> list[StoredEntry]:
@@ -86,17 +100,33 @@ def _entries(start: int, count: int, options: dict[str, bool]) -> list[StoredEnt
     return out
 
 
-def run(name: str, options: dict[str, bool], entries: int, batch: int, step: int) -> None:
+@dataclass(frozen=True)
+class Result:
+    entries_per_s: float
+    bytes_per_entry: float
+    wal_pages_per_entry: float
+
+
+def _drops(options: dict[str, bool]) -> list[str]:
+    drops = ["ix_entries_digest"] if options.get("drop_digest") else []
+    if options.get("drop_loan_digest"):
+        drops.append("ix_entries_loan_digest")
+    if options.get("drop_scoped"):
+        drops += SCOPED
+    return drops
+
+
+def run(name: str, options: dict[str, bool], entries: int, batch: int, step: int) -> Result:
     with tempfile.TemporaryDirectory(prefix="writecost-") as tmp:
         db = Path(tmp) / "gateway.sqlite3"
         store = SqlStore.sqlite(db)
-        if options.get("drop_digest"):
-            with store.engine.begin() as conn:
-                conn.exec_driver_sql("DROP INDEX ix_entries_digest")
+        with store.engine.begin() as conn:
+            for index in _drops(options):
+                conn.exec_driver_sql(f"DROP INDEX {index}")
         raw = sqlite3.connect(db)
         tree = CompactTree()
-        commit = 0.0
-        frames = 0
+        commit = total = 0.0
+        frames = all_frames = 0
         print(f"  {name}:")
         try:
             for start in range(0, entries, batch):
@@ -112,11 +142,31 @@ def run(name: str, options: dict[str, bool], entries: int, batch: int, step: int
                         f"    {tree.size:>9,} entries: {frames / step:5.2f} WAL pages/entry, "
                         f"commits {commit / step * 1e6:5.0f} us/entry"
                     )
+                    total += commit
+                    all_frames += frames
                     commit = 0.0
                     frames = 0
+            total += commit
+            all_frames += frames
+            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            size = db.stat().st_size
+            indexes = raw.execute(
+                "SELECT name, SUM(pgsize) FROM dbstat WHERE name IN "
+                "(SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'entries') "
+                "GROUP BY name ORDER BY name"
+            ).fetchall()
         finally:
             raw.close()
             store.close()
+    result = Result(entries / total, size / entries, all_frames / entries)
+    print(
+        f"    whole run: {result.entries_per_s:,.0f} entries/s of commits, "
+        f"{result.wal_pages_per_entry:.2f} WAL pages/entry, "
+        f"{result.bytes_per_entry:,.0f} bytes/entry on disk"
+    )
+    for index, nbytes in indexes:
+        print(f"      {index:<32} {nbytes / entries:6.1f} bytes/entry")
+    return result
 
 
 def main() -> None:
@@ -130,8 +180,18 @@ def main() -> None:
         f"SQLite appends in commits of {args.batch} entries; WAL pages are "
         f"{4096:,} bytes; a real entry is about 2,400 bytes on disk"
     )
-    for name in args.variant or VARIANTS:
-        run(name, VARIANTS[name], args.entries, args.batch, args.step)
+    results = {
+        name: run(name, VARIANTS[name], args.entries, args.batch, args.step)
+        for name in args.variant or VARIANTS
+    }
+    first, base = next(iter(results.items()))
+    print(f"Against {first!r} (same run):")
+    for name, r in results.items():
+        print(
+            f"  {name:<40} entries/s x{r.entries_per_s / base.entries_per_s:5.2f}, "
+            f"WAL pages/entry x{r.wal_pages_per_entry / base.wal_pages_per_entry:5.2f}, "
+            f"bytes/entry x{r.bytes_per_entry / base.bytes_per_entry:5.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ __all__ = [
     "DIGEST_SIZES",
     "ENTRY_ID_PATTERN",
     "GATEWAY_KINDS",
+    "GRANT_KINDS",
     "HASH_ALGORITHMS",
     "HASH_ALGORITHM_OIDS",
     "INSTITUTIONS_LOAN",
@@ -291,6 +292,16 @@ GATEWAY_KINDS: Final = frozenset(
         EvidenceKind.LOAN_SHARED,
         EvidenceKind.SHARE_REVOKED,
         EvidenceKind.INSTITUTION_CHANGED,
+    }
+)
+#: The grant records (delegations, shares and their revocations): each names its grantee
+#: in its metadata (``grantee``).
+GRANT_KINDS: Final = frozenset(
+    {
+        EvidenceKind.LOAN_DELEGATED,
+        EvidenceKind.DELEGATION_REVOKED,
+        EvidenceKind.LOAN_SHARED,
+        EvidenceKind.SHARE_REVOKED,
     }
 )
 #: The loan_ref under which a grant of all of a lender's loans is recorded.

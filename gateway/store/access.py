@@ -8,9 +8,16 @@ caller's visibility in the query itself (no filtering afterwards; pages hold
 * a lender sees the records of the loans it owns (``owner``);
 * a collection agency sees what it submitted (``institution``);
 * a court or arbitration body sees the records of a loan shared with it, while
-  a share of that loan is in force (an ``EXISTS`` on ``shares``, searched by
-  ``ix_shares_grantee``);
+  a share of that loan is in force, and the owner's delegations of all its
+  loans (loan_ref ``:all-loans``) while it holds a share in force of any loan
+  of that owner; of the share records (``loan_shared``, ``share_revoked``)
+  only those naming it as grantee (the ``grantee`` column);
 * any other role sees nothing.
+
+For a court or arbitration body, the digest searches and the loan listing
+start from its shares (:meth:`AccessQueries.shared_rows`,
+:meth:`AccessQueries.share_in_force`), so their work depends on its shares
+and on what they show it, never on records it cannot see.
 
 :class:`AccessQueries` is mixed into :class:`gateway.store.sql.SqlStore`: the
 grant tables (``delegations``, ``shares``) and the regulator's
@@ -23,15 +30,15 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, exists, false, select, true, update
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.authz.policy import Delegation, ReadScope, ScopeKind
-from gateway.model import ALL_LOANS
+from gateway.model import ALL_LOANS, GRANT_KINDS, EvidenceKind, Submission
 from gateway.store.base import DayCount, StoredEntry, StoredGrant
 from gateway.store.tables import DailyCountRow, DelegationRow, EntryRow, ShareRow, metadata
 
-__all__ = ["ACCESS_TABLES", "AccessQueries", "count_rows", "visible"]
+__all__ = ["ACCESS_TABLES", "AccessQueries", "count_rows", "entry_grantee", "visible"]
 
 _ENTRIES = metadata.tables[str(EntryRow.__tablename__)]
 _DELEGATIONS = metadata.tables[str(DelegationRow.__tablename__)]
@@ -42,12 +49,40 @@ _GRANT_TABLES = {"delegations": _DELEGATIONS, "shares": _SHARES}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _DAY_US = 86_400_000_000
+_IN_CHUNK = 500  # loan_refs per IN (...) of one shared-loans search
+#: Share records: a court or arbitration body reads only those naming it.
+_SHARE_KINDS = (str(EvidenceKind.LOAN_SHARED), str(EvidenceKind.SHARE_REVOKED))
 
 T = TypeVar("T")
 
 
 def _us(value: datetime) -> int:
     return (value - _EPOCH) // _US
+
+
+def entry_grantee(s: Submission) -> str | None:
+    """The ``grantee`` column of a record: whom a grant record names (its metadata
+    ``grantee``), None for any other record."""
+    if s.kind not in GRANT_KINDS:
+        return None
+    return dict(s.metadata).get("grantee")
+
+
+def _shares_in_force(scope: ReadScope) -> ColumnElement[bool]:
+    """The shares to the scope's institution in force at its time (``ix_shares_grantee``)."""
+    s = _SHARES.c
+    return and_(
+        s.grantee == scope.institution,
+        s.expires_at_us > _us(scope.at),
+        s.revoked_at_us.is_(None),
+    )
+
+
+def _names_caller(scope: ReadScope) -> ColumnElement[bool]:
+    """Of the share records, only those naming the caller: who else a lender shared a
+    loan with is that lender's business."""
+    c = _ENTRIES.c
+    return or_(c.kind.not_in(_SHARE_KINDS), c.grantee == scope.institution)
 
 
 def visible(scope: ReadScope | None) -> ColumnElement[bool]:
@@ -61,12 +96,11 @@ def visible(scope: ReadScope | None) -> ColumnElement[bool]:
         return c.institution == scope.institution
     if scope.kind is ScopeKind.SHARED:
         s = _SHARES.c
-        return exists().where(
-            s.grantee == scope.institution,
-            s.owner == c.owner,
-            s.loan_ref == c.loan_ref,
-            s.expires_at_us > _us(scope.at),
-            s.revoked_at_us.is_(None),
+        loan = exists().where(_shares_in_force(scope), s.owner == c.owner, s.loan_ref == c.loan_ref)
+        any_loan = exists().where(_shares_in_force(scope), s.owner == c.owner)
+        return and_(
+            or_(loan, and_(c.loan_ref == ALL_LOANS, any_loan)),
+            _names_caller(scope),
         )
     return false()
 
@@ -87,8 +121,118 @@ class AccessQueries:
     """Grants and counts on the SQL store (mixed into SqlStore, which provides these)."""
 
     _dialect: str
+    _mark: str  # the driver's positional parameter
     _rows: Callable[[Any], list[Any]]
     _write: Callable[[Callable[[Any], None]], None]
+    read: Callable[[Callable[[Any], Any]], Any]
+
+    # ------------------------------------------------ reads of a court or arbitration body
+
+    def shared_loans(self, scope: ReadScope) -> dict[str, list[str]]:
+        """The loans shared with the scope's institution in force, by owner (sorted), each
+        owner's with :data:`~gateway.model.ALL_LOANS` (its delegations of all loans).
+
+        One search of ``ix_shares_grantee``: it reads the caller's own shares only."""
+        s = _SHARES.c
+        stmt = (
+            select(s.owner, s.loan_ref)
+            .where(_shares_in_force(scope))
+            .distinct()
+            .order_by(s.owner, s.loan_ref)
+        )
+        loans: dict[str, list[str]] = {}
+        for owner, loan_ref in self._rows(stmt):
+            refs = loans.setdefault(owner, [ALL_LOANS])
+            if loan_ref != ALL_LOANS:  # never shared by name (a reserved loan_ref)
+                refs.append(loan_ref)
+        return loans
+
+    def share_in_force(self, scope: ReadScope, owner: str, loan_ref: str) -> bool:
+        """Whether the scope's institution may read the loan ``(owner, loan_ref)``: a
+        share of it in force (of any loan of ``owner`` for ALL_LOANS). One index probe."""
+        s = _SHARES.c
+        cond = and_(_shares_in_force(scope), s.owner == owner)
+        if loan_ref != ALL_LOANS:
+            cond = and_(cond, s.loan_ref == loan_ref)
+        return bool(self._rows(select(s.entry_id).where(cond).limit(1)))
+
+    def shared_rows(
+        self,
+        columns: Sequence[str],
+        hash_algorithm: str,
+        digest: bytes,
+        position: tuple[str, int],
+        limit: int,
+        scope: ReadScope,
+    ) -> list[Any]:
+        """The first ``limit`` rows (by leaf index) of ``entries`` with this digest and
+        ``leaf_index <op> value`` (``position``: ``(">", after)`` or ``("<", below)``)
+        that the court or arbitration body of ``scope`` may read.
+
+        It starts from the caller's shares: one search of ``ix_entries_loan_digest``
+        per owner (and per 500 loans), restricted to the loans that owner shares with
+        the caller. It never reads the owner's other loans, so its work depends on the
+        caller's shares and what they show it, not on what it cannot see. Plain SQL:
+        on SQLite it names the index (``INDEXED BY``), which the planner would
+        otherwise trade for ``ix_entries_owner_digest`` (already in leaf order, and
+        holding every loan of the owner). ``columns`` must hold ``leaf_index``.
+        """
+        op, value = position
+        if op not in ("<", ">"):
+            raise ValueError(f"position must compare with < or >, not {op!r}")
+        m = self._mark
+        hint = " INDEXED BY ix_entries_loan_digest" if self._dialect == "sqlite" else ""
+        statements = []
+        for owner, refs in self.shared_loans(scope).items():
+            for start in range(0, len(refs), _IN_CHUNK):
+                chunk = refs[start : start + _IN_CHUNK]
+                sql = (
+                    f"SELECT {', '.join(columns)} FROM {_ENTRIES.name}{hint} "
+                    f"WHERE owner = {m} AND loan_ref IN ({', '.join([m] * len(chunk))}) "
+                    f"AND hash_algorithm = {m} AND digest = {m} AND leaf_index {op} {m} "
+                    f"AND (kind NOT IN ({m}, {m}) OR grantee = {m}) "
+                    f"ORDER BY leaf_index LIMIT {m}"
+                )
+                params = (
+                    owner,
+                    *chunk,
+                    hash_algorithm,
+                    digest,
+                    value,
+                    *_SHARE_KINDS,
+                    scope.institution,
+                    limit,
+                )
+                statements.append((sql, params))
+        if not statements:
+            return []
+
+        def run(conn: Any) -> list[Any]:
+            return [row for sql, params in statements for row in conn.exec_driver_sql(sql, params)]
+
+        rows: list[Any] = self.read(run)
+        rows.sort(key=lambda row: row._mapping["leaf_index"])
+        return rows[:limit]
+
+    def shared_loan_rows(
+        self, owner: str, loan_ref: str, after_sequence: int, limit: int, scope: ReadScope
+    ) -> list[Any]:
+        """The records of a loan after ``after_sequence`` that the court or arbitration body
+        of ``scope`` may read, ascending: the share is checked first, and the loan read
+        only if it is in force (a loan not shared costs one probe of the caller's shares)."""
+        if not self.share_in_force(scope, owner, loan_ref):
+            return []
+        c = _ENTRIES.c
+        stmt = (
+            select(_ENTRIES)
+            .where(c.owner == owner, c.loan_ref == loan_ref, c.loan_sequence > after_sequence)
+            .where(_names_caller(scope))
+            .order_by(c.loan_sequence)
+            .limit(limit)
+        )
+        return self._rows(stmt)
+
+    # ------------------------------------------------------------------------ grants
 
     def upsert_counts(self, conn: Any, rows: list[dict[str, Any]]) -> None:
         """Add one commit's counts (inside its transaction)."""

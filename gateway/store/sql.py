@@ -44,10 +44,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from gateway.authz.policy import ReadScope
+from gateway.authz.policy import ReadScope, ScopeKind
 from gateway.log.tree import MissingNodeError, Node, NodeID
 from gateway.model import EvidenceKind, Submission
-from gateway.store.access import ACCESS_TABLES, AccessQueries, count_rows, visible
+from gateway.store.access import (
+    ACCESS_TABLES,
+    AccessQueries,
+    count_rows,
+    entry_grantee,
+    visible,
+)
 from gateway.store.base import LoanHead, LoanSalt, StoredCheckpoint, StoredEntry, StoreError
 from gateway.store.lock import StoreWriter, UnlockedWriter, take_writer_lock
 from gateway.store.openings import (
@@ -128,7 +134,9 @@ _ENTRY_COLUMNS = (
     "leaf_hash",
     "token",
     "receipt_size",
+    "grantee",
 )
+_ALL_COLUMNS = tuple(c.name for c in _ENTRIES.columns)
 _NODE_COLUMNS = ("level", "idx", "hash")
 _CHECKPOINT_COLUMNS = ("size", "root", "note", "created_at_us")
 
@@ -156,6 +164,7 @@ def _entry_params(e: StoredEntry) -> tuple[Any, ...]:
         e.leaf_hash,
         e.token,
         e.receipt_size,
+        entry_grantee(s),
     )
 
 
@@ -491,13 +500,13 @@ class SqlStore(OpeningReads, AccessQueries):
     ) -> list[StoredEntry]:
         _int64(limit=limit, after_index=after_index)
         c = _ENTRIES.c
-        stmt = (
-            select(_ENTRIES)
-            .where(c.hash_algorithm == hash_algorithm, c.digest == digest, visible(scope))
-            .where(c.leaf_index > after_index)
-            .order_by(c.leaf_index)
-            .limit(limit)
-        )
+        if scope is not None and scope.kind is ScopeKind.SHARED:
+            rows = self.shared_rows(
+                _ALL_COLUMNS, hash_algorithm, digest, (">", after_index), limit, scope
+            )
+            return [_entry(r) for r in rows]
+        where = [c.hash_algorithm == hash_algorithm, c.digest == digest, c.leaf_index > after_index]
+        stmt = select(_ENTRIES).where(*where, visible(scope)).order_by(c.leaf_index).limit(limit)
         return [_entry(r) for r in self._rows(stmt)]
 
     def entry_ids_by_digest(
@@ -510,14 +519,17 @@ class SqlStore(OpeningReads, AccessQueries):
     ) -> list[str]:
         _int64(limit=limit, below=below)
         c = _ENTRIES.c
-        stmt = (
-            select(c.entry_id)
-            .where(c.hash_algorithm == hash_algorithm, c.digest == digest, visible(scope))
-            .where(c.leaf_index < below)
-            .order_by(c.leaf_index)
-            .limit(limit)
-        )
-        return [r[0] for r in self._rows(stmt)]
+        if scope is not None and scope.kind is ScopeKind.SHARED:
+            rows = self.shared_rows(
+                ("entry_id", "leaf_index"), hash_algorithm, digest, ("<", below), limit, scope
+            )
+        else:
+            where = [c.hash_algorithm == hash_algorithm, c.digest == digest, c.leaf_index < below]
+            stmt = (
+                select(c.entry_id).where(*where, visible(scope)).order_by(c.leaf_index).limit(limit)
+            )
+            rows = self._rows(stmt)
+        return [r[0] for r in rows]
 
     def list_by_loan(
         self,
@@ -528,6 +540,11 @@ class SqlStore(OpeningReads, AccessQueries):
         scope: ReadScope | None = None,
     ) -> list[StoredEntry]:
         _int64(after_sequence=after_sequence, limit=limit)
+        if scope is not None and scope.kind is ScopeKind.SHARED:
+            rows = self.shared_loan_rows(owner, loan_ref, after_sequence, limit, scope)
+            return [_entry(r) for r in rows]
+        if scope is not None and scope.kind is ScopeKind.OWNER and owner != scope.institution:
+            return []  # another lender's loan: nothing to read, whatever it holds
         c = _ENTRIES.c
         stmt = (
             select(_ENTRIES)

@@ -71,6 +71,11 @@ class EntryRow(SQLModel, table=True):
         Index(
             "ix_entries_submitter_digest", "institution", "hash_algorithm", "digest", "leaf_index"
         ),
+        # A court's or arbitration body's digest search: one search per loan shared with
+        # it, so it reads nothing of the owner's other loans (gateway.store.access).
+        Index(
+            "ix_entries_loan_digest", "owner", "loan_ref", "hash_algorithm", "digest", "leaf_index"
+        ),
         # Partial: almost no record supersedes another, so the index holds only those
         # that do (an index over all rows would add ~10 bytes per entry of NULLs, and
         # statistics dominated by NULLs make planners scan the table instead).
@@ -103,6 +108,9 @@ class EntryRow(SQLModel, table=True):
     leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
     token: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     receipt_size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # Who a grant record (kinds loan_delegated to share_revoked) names, from its metadata;
+    # NULL for every other record. A court reads only the share records naming it.
+    grantee: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
 
 
 class NodeRow(SQLModel, table=True):

@@ -1,4 +1,4 @@
-"""Bring a database made by an earlier version to the owner-keyed loan layout.
+"""Bring a database made by an earlier version to the current layout of ``entries``.
 
 Earlier versions keyed a loan by the submitting institution: ``entries`` had
 no ``owner`` column and ``loan_heads`` was keyed by ``institution``. Every
@@ -13,14 +13,21 @@ drop a table's constraint, so an upgraded SQLite file keeps it: there, one
 collection agency cannot write the same sequence number of two lenders'
 loans that share a loan_ref (the commit fails whole and is retried; a new
 database has no such key).
+
+A database made before the ``grantee`` column (whom a grant record names; a
+court reads only the share records naming it) gets the column, filled from
+the metadata of its grant records (one pass over ``entries``, once).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
+
+from gateway.model import GRANT_KINDS
 
 __all__ = ["upgrade"]
 
@@ -34,6 +41,14 @@ def upgrade(engine: Engine) -> bool:
         return False
     entries = {c["name"] for c in tables.get_columns("entries")}
     heads = {c["name"] for c in tables.get_columns("loan_heads")}
+    changed = _owner_keyed(engine, entries, heads)
+    if "grantee" not in entries:
+        _add_grantee(engine)
+        changed = True
+    return changed
+
+
+def _owner_keyed(engine: Engine, entries: set[str], heads: set[str]) -> bool:
     if "owner" in entries and "owner" in heads:
         return False
     postgres = engine.dialect.name == "postgresql"
@@ -53,3 +68,21 @@ def upgrade(engine: Engine) -> bool:
         if "owner" not in heads:
             run("ALTER TABLE loan_heads RENAME COLUMN institution TO owner")
     return True
+
+
+def _add_grantee(engine: Engine) -> None:
+    """Add ``entries.grantee`` and fill it from each grant record's metadata."""
+    log.warning("store: adding entries.grantee, filled from the grant records (one time)")
+    kinds = ", ".join(f"'{k.value}'" for k in sorted(GRANT_KINDS))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE entries ADD COLUMN grantee VARCHAR(128)")
+        found = conn.exec_driver_sql(
+            f"SELECT leaf_index, metadata_json FROM entries WHERE kind IN ({kinds})"
+        )
+        rows = [
+            {"i": index, "g": grantee}
+            for index, metadata in found
+            if (grantee := dict(json.loads(metadata)).get("grantee")) is not None
+        ]
+        if rows:
+            conn.execute(text("UPDATE entries SET grantee = :g WHERE leaf_index = :i"), rows)

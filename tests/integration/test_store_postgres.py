@@ -8,12 +8,14 @@ fail and say so. Each test works in a schema of its own, dropped afterwards.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,8 @@ from sqlalchemy import create_engine, text
 
 from court.verify.checkpoint import verify_checkpoint
 from court.verify.merkle import verify_consistency
+from gateway.access import GrantRequest
+from gateway.authz.policy import ReadScope, ScopeKind
 from gateway.model import EvidenceKind, Receipt
 from gateway.store.base import Store, StoreError
 from gateway.store.sql import SqlStore
@@ -263,12 +267,16 @@ def test_no_read_scans_a_table_on_postgres(pg_schema: str, pki_p256: Path, tmp_p
 def test_an_earlier_database_is_upgraded_on_postgres(
     pg_schema: str, pki_p256: Path, tmp_path: Path
 ) -> None:
-    """The layout of the version before owner-keyed loans (made here from a new one)
-    is upgraded when a store opens it, and its loans go on; the old chain key goes."""
+    """The layout of the version before owner-keyed loans and the grantee column (made
+    here from a new one) is upgraded when a store opens it, and its loans go on; the old
+    chain key goes; the grant records get their grantee."""
     env = Env(pki_p256, tmp_path)
     ledger = env.open(store=SqlStore.open(URL, schema=pg_schema))
     try:
         old = submit(ledger, [sub(1), sub(2), sub(3, loan="L-2")])
+        later = datetime.now(UTC) + timedelta(days=30)
+        grant = GrantRequest(EvidenceKind.LOAN_SHARED, "bank-a", "court-1", "g", ("L-2",), later)
+        (shared,) = asyncio.run(ledger.record_grant(grant, datetime.now(UTC)))
     finally:
         env.close(ledger)
     engine = create_engine(URL)
@@ -281,6 +289,7 @@ def test_an_earlier_database_is_upgraded_on_postgres(
                 "ALTER TABLE entries ADD CONSTRAINT uq_entries_chain "
                 "UNIQUE (institution, loan_ref, loan_sequence)",
                 "ALTER TABLE loan_heads RENAME COLUMN owner TO institution",
+                "ALTER TABLE entries DROP COLUMN grantee",
             ):
                 conn.execute(text(statement))
     finally:
@@ -289,6 +298,9 @@ def test_an_earlier_database_is_upgraded_on_postgres(
     try:
         records, _ = again.list_by_loan("bank-a", "L-1", 10, "")
         assert [r.receipt for r in records] == old[:2]
+        court = ReadScope(ScopeKind.SHARED, "court-1", datetime.now(UTC))
+        records, _ = again.list_by_loan("bank-a", "L-2", 10, "", court)
+        assert [r.receipt for r in records] == [old[2], shared]  # its share: grantee filled
         agency = sub(4, institution="agency-1", owner="bank-a", kind=EvidenceKind.COLLECTION_CALL)
         (fourth,) = submit(again, [agency])
         assert isinstance(fourth, Receipt) and fourth.loan_sequence == 3

@@ -13,21 +13,23 @@ method, and its statements are explained whatever they are.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
 import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, event
 
+from gateway.access import GrantRequest
 from gateway.authz.policy import ReadScope, ScopeKind
 from gateway.errors import NotFound
 from gateway.ledger import Ledger
-from gateway.model import Receipt
+from gateway.model import ALL_LOANS, EvidenceKind, Receipt
 from gateway.reads import LedgerReads
 from gateway.store.base import Store
 from gateway.store.tables import metadata
@@ -84,7 +86,10 @@ def fill(ledger: Ledger, entries: int, per_call: int, loans: int) -> Sample:
     """Register ``entries`` records in calls of ``per_call`` (one checkpoint each).
 
     Records spread over ``loans`` loans, every seventh in loan ``L-0``; every
-    tenth has one same digest; the last call supersedes the first record.
+    tenth has one same digest; the last call supersedes the first record. bank-a
+    then delegates all its loans to agency-1 and shares ``L-0`` and ``L-1`` with
+    court-1, so the court's reads run their searches; other grants make the grant
+    tables large enough that statistics do not favour scanning them.
     """
     receipts: list[Receipt] = []
     for start in range(0, entries, per_call):
@@ -102,6 +107,21 @@ def fill(ledger: Ledger, entries: int, per_call: int, loans: int) -> Sample:
     first = receipts[0]
     (late,) = submit(ledger, [sub("rp-late", loan="L-0", supersedes=first.entry_id)])
     assert isinstance(late, Receipt), late
+    later = _NOW + timedelta(days=30)
+    others = tuple(f"L-{i}" for i in range(2, min(loans, 100)))
+    for grant in (
+        GrantRequest(EvidenceKind.LOAN_DELEGATED, "bank-a", "agency-1", "rp-d", None, later),
+        GrantRequest(EvidenceKind.LOAN_SHARED, "bank-a", "court-1", "rp-s", ("L-0", "L-1"), later),
+        *(
+            GrantRequest(kind, "bank-a", f"{who}-{n}", f"rp-{n}", others, later)
+            for kind, who in (
+                (EvidenceKind.LOAN_SHARED, "court"),
+                (EvidenceKind.LOAN_DELEGATED, "agency"),
+            )
+            for n in range(2, 6)
+        ),
+    ):
+        asyncio.run(ledger.record_grant(grant, datetime.now(UTC)))
     return Sample(
         first=first,
         late=late,
@@ -152,7 +172,8 @@ def exercise(ledger: Ledger, store: Store, s: Sample) -> None:
             ledger.get(s.late.entry_id, scope)
         ledger.find("sha256", digest, 50, "", scope)
         ledger.entry_ids_by_digest("sha256", digest, 1002, scope)
-        ledger.list_by_loan("bank-a", "L-0", 20, "", scope)
+        for loan in ("L-0", "L-2", ALL_LOANS):  # shared with court-1, not shared, all loans
+            ledger.list_by_loan("bank-a", loan, 20, "", scope)
 
     heads = [("bank-a", f"L-{i}") for i in range(0, s.loans, max(1, s.loans // 5))]
     store_reads: dict[str, Callable[[], object]] = {

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from gateway.access import GrantRequest
+from gateway.authz.policy import ReadScope, ScopeKind
 from gateway.model import EvidenceKind, Receipt
 from gateway.store.sql import SqlStore
 from tests.support.ledger_env import Env, sub, submit
@@ -91,6 +96,44 @@ def test_an_earlier_database_is_upgraded_and_its_loans_go_on(env: Env) -> None:
         assert [e.entry_id for e in store.list_by_loan("bank-a", "L-1", 0, 10)] == [
             r.entry_id
             for r in (*old[:2], third, fourth)  # type: ignore[union-attr]
+        ]
+    finally:
+        store.close()
+
+
+def test_a_database_without_the_grantee_column_gets_it_filled_from_the_grant_records(
+    env: Env,
+) -> None:
+    ledger = env.open()
+    later = datetime.now(UTC) + timedelta(days=30)
+    receipts = {}
+    for kind, grantee in (
+        (EvidenceKind.LOAN_SHARED, "court-1"),
+        (EvidenceKind.LOAN_SHARED, "court-2"),
+        (EvidenceKind.LOAN_DELEGATED, "agency-1"),
+    ):
+        grant = GrantRequest(kind, "bank-a", grantee, f"g-{grantee}", ("L-1",), later)
+        (receipts[grantee],) = asyncio.run(ledger.record_grant(grant, datetime.now(UTC)))
+    (record,) = submit(ledger, [sub(1)])
+    assert isinstance(record, Receipt)
+    env.close(ledger)
+    with contextlib.closing(sqlite3.connect(env.db)) as conn:
+        conn.execute("ALTER TABLE entries DROP COLUMN grantee")  # the earlier layout
+        conn.commit()
+
+    store = SqlStore.sqlite(env.db)
+    try:
+        with contextlib.closing(sqlite3.connect(env.db)) as conn:
+            filled = dict(conn.execute("SELECT entry_id, grantee FROM entries").fetchall())
+        assert filled == {
+            **{r.entry_id: grantee for grantee, r in receipts.items()},
+            record.entry_id: None,
+        }
+        court = ReadScope(ScopeKind.SHARED, "court-1", datetime.now(UTC))
+        assert [e.entry_id for e in store.list_by_loan("bank-a", "L-1", 0, 10, court)] == [
+            receipts["court-1"].entry_id,
+            receipts["agency-1"].entry_id,
+            record.entry_id,
         ]
     finally:
         store.close()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from gateway.anchor.model import StoredAnchor
 from gateway.authz.policy import Delegation, ReadScope
 from gateway.authz.roles import Role
 from gateway.institutions import Institution, RegisteredCertificate, Status
@@ -255,6 +256,11 @@ class Store(Protocol):
     def day_counts(self, first_day: int, last_day: int) -> list[DayCount]:
         """The counts of days ``first_day`` to ``last_day`` (days since 1970), ordered by
         day, institution and kind."""
+        ...
+
+    def anchor_covering(self, size: int, chain_name: str | None = None) -> StoredAnchor | None:
+        """The first confirmed anchor (on ``chain_name``, or any) of a tree size at least
+        ``size``, or ``None``."""
         ...
 
     def get_nodes(self, ids: Sequence[NodeID]) -> list[bytes]:

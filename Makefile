@@ -9,7 +9,7 @@ GATEWAY_LISTEN ?= 127.0.0.1:50051
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test bench lint typecheck setup lock protos clean
+.PHONY: run test bench lint typecheck setup lock protos contracts clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -30,6 +30,11 @@ protos: $(STAMP) $(NODE_STAMP)
 	node_modules/.bin/buf lint protos
 	node_modules/.bin/buf format --diff --exit-code protos
 	$(BIN)/python scripts/gen_protos.py
+
+# Compile contracts/EvidenceAnchor.sol with the pinned solc-js into its committed artifact
+# contracts/build/EvidenceAnchor.json (commit the result; a test fails on drift).
+contracts: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python scripts/compile_contracts.py
 
 # Regenerate the lock file after changing dependencies in pyproject.toml.
 lock: $(STAMP)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 __all__ = [
+    "UNSEEN_GRACE_SECONDS",
     "AnchorStatus",
     "Observation",
     "StoredAnchor",
@@ -28,6 +29,10 @@ __all__ = [
     "judge",
     "mined",
 ]
+
+
+#: A pending transaction the node does not know is dropped only once it is this old.
+UNSEEN_GRACE_SECONDS = 15.0
 
 
 class AnchorStatus(enum.StrEnum):
@@ -81,13 +86,15 @@ class Observation:
     ``block_number``/``block_hash``/``success``/``anchor_number``: its receipt,
     if mined; ``canonical_hash``: the hash of the chain's block at the stored
     ``block_number`` (None if the chain is shorter); ``head``: the chain's
-    latest block number; ``account_nonce``: the submitter's mined transaction
-    count (its next nonce).
+    latest block number; ``age``: seconds since the anchor was sent;
+    ``account_nonce``: the submitter's mined transaction count (its next
+    nonce), when the transaction was not found.
     """
 
     found: bool
     head: int
-    account_nonce: int
+    age: float = 0.0
+    account_nonce: int | None = None
     block_number: int | None = None
     block_hash: bytes | None = None
     success: bool | None = None
@@ -113,6 +120,8 @@ def judge(anchor: StoredAnchor, seen: Observation, confirmations: int) -> Verdic
         # back in the pool, or gone.
         if not seen.found:
             return Verdict.DROPPED
+    if not seen.found and seen.age < UNSEEN_GRACE_SECONDS:
+        return Verdict.WAIT  # a node may not show a transaction it just accepted
     if not seen.found:
         # Not in the pool and not mined. If the account's nonce moved past the
         # anchor's, another transaction took that nonce (a replacement); if it did

@@ -90,12 +90,13 @@ test: lint typecheck $(NODE_STAMP)
 
 # The read benchmark builds its big logs once under $(DATA_DIR)/bench (minutes for 1,000,000
 # entries; sizes: BENCH_READ_SIZES=10000,1000000) and reuses them on later runs.
-bench: $(STAMP)
+bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bench.tsa
 	$(BIN)/python -m bench.token
 	$(BIN)/python -m bench.leaf
 	$(BIN)/python -m bench.gateway
 	$(BIN)/python -m bench.tls
+	$(BIN)/python -m bench.anchoring
 	DATA_DIR=$(DATA_DIR) $(BIN)/python -m bench.reads
 
 clean:

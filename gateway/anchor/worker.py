@@ -31,7 +31,8 @@ from the store (:meth:`AnchorWorker.lag`); health says when it passes
 
 ``notary anchor now`` asks for an anchor of every chain by creating the
 request file :data:`NOW_FILE` in the data folder; the worker removes it once
-it sent the anchors (or found nothing new to anchor).
+each chain's anchor of the latest checkpoint is settled (confirmed, or found
+dropped), or there was nothing new to anchor.
 """
 
 from __future__ import annotations
@@ -168,7 +169,8 @@ class AnchorWorker:
         self._clock = clock
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._forced: set[str] = set()
+        # Chains asked to anchor now: "ask", then "sent" until that anchor is settled.
+        self._forced: dict[str, str] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         for chain in self.chains:
@@ -195,7 +197,7 @@ class AnchorWorker:
     def request_now(self) -> None:
         """Anchor the latest checkpoint on every chain at the next step."""
         with self._lock:
-            self._forced.update(c.name for c in self.chains)
+            self._forced.update((c.name, "ask") for c in self.chains)
         self._wake.set()
 
     def _run(self) -> None:
@@ -217,7 +219,7 @@ class AnchorWorker:
             with self._lock:
                 if not self._forced:
                     log.info("anchoring: anchor requested (%s)", self.request_file.name)
-                    self._forced.update(c.name for c in self.chains)
+                    self._forced.update((c.name, "ask") for c in self.chains)
 
     def _answer_request(self) -> None:
         if self.request_file is None:
@@ -372,7 +374,10 @@ class AnchorWorker:
 
     def _maybe_anchor(self, chain: WorkerChain, now: float) -> None:
         with self._lock:
-            forced = chain.name in self._forced
+            asked = self._forced.get(chain.name)
+        if asked == "sent":  # nothing in flight: the anchor sent on request is settled
+            self._done_forced(chain)
+        forced = asked == "ask"
         checkpoint = self.store.latest_checkpoint()
         if checkpoint is None:
             return
@@ -423,7 +428,9 @@ class AnchorWorker:
         chain.last_sent = now
         chain.replace_now = False
         chain.sent += 1
-        self._done_forced(chain)
+        if forced:
+            with self._lock:
+                self._forced[chain.name] = "sent"
         log.info(
             "anchoring: size %d sent to %s (previous %d, transaction %s)",
             stored_anchor.tree_size,
@@ -434,7 +441,7 @@ class AnchorWorker:
 
     def _done_forced(self, chain: WorkerChain) -> None:
         with self._lock:
-            self._forced.discard(chain.name)
+            self._forced.pop(chain.name, None)
 
     # ------------------------------------------------------------ lag
 

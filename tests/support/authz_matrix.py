@@ -5,7 +5,9 @@ the table it checks). :func:`mismatches` prepares one record every reader role
 may read (a lender's loan delegated to a collection agency, which records a
 call, shared with a court and an arbitration body), then calls each RPC as
 each role through :class:`Callers` and returns every answer that is not the
-expected one (OK for an allowed role, PERMISSION_DENIED for the others).
+expected one (OK for an allowed role, or the servicer's own answer where OK
+cannot be had, e.g. NOT_FOUND from GetAnchor on a log nothing anchored;
+PERMISSION_DENIED for the others).
 
 :class:`Callers` gives the stubs and call metadata of a role: the same channel
 with the development headers (``x-institution``, ``x-role``), or a channel of

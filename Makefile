@@ -70,14 +70,16 @@ test: lint typecheck $(NODE_STAMP)
 	$(BIN)/pytest
 
 # The read benchmark builds its big logs once under $(DATA_DIR)/bench (minutes for 1,000,000
-# entries; sizes: BENCH_READ_SIZES=10000,1000000) and reuses them on later runs.
-bench: $(STAMP)
+# entries; sizes: BENCH_READ_SIZES=10000,1000000) and reuses them on later runs. The anchoring
+# gas benchmark runs its own anvil (sizes: BENCH_ANCHOR_SIZES=10,10000,1000000).
+bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bench.tsa
 	$(BIN)/python -m bench.token
 	$(BIN)/python -m bench.leaf
 	$(BIN)/python -m bench.gateway
 	$(BIN)/python -m bench.tls
 	DATA_DIR=$(DATA_DIR) $(BIN)/python -m bench.reads
+	$(BIN)/python -m bench.anchor_gas
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .pytest_cache .ruff_cache .hypothesis

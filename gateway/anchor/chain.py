@@ -20,7 +20,6 @@ message.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,23 +27,26 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
-from eth_abi.abi import decode as abi_decode
-from eth_account.signers.local import LocalAccount
-from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
-from web3 import Web3
-from web3.exceptions import (
-    BlockNotFound,
-    ContractCustomError,
-    ContractLogicError,
-    TransactionNotFound,
-    Web3Exception,
-    Web3RPCError,
-)
 
 from court.report.escape import escape_text
+from court.verify.anchor import log_id_of
 from gateway.anchor.contract import Artifact, load_artifact
+from gateway.anchor.ethlibs import (
+    LocalAccount,
+    Web3,
+    abi_decode,
+    keccak,
+    to_checksum_address,
+    web3_exceptions,
+)
 from gateway.errors import GatewayError
+
+BlockNotFound = web3_exceptions.BlockNotFound
+ContractCustomError = web3_exceptions.ContractCustomError
+ContractLogicError = web3_exceptions.ContractLogicError
+TransactionNotFound = web3_exceptions.TransactionNotFound
+Web3Exception = web3_exceptions.Web3Exception
+Web3RPCError = web3_exceptions.Web3RPCError
 
 __all__ = [
     "ChainAnchor",
@@ -133,11 +135,6 @@ class TxState:
     @property
     def mined(self) -> bool:
         return self.block_number is not None
-
-
-def log_id_of(verifier_key: str) -> bytes:
-    """The contract's name of a log: SHA-256 of its C2SP verifier key (UTF-8)."""
-    return hashlib.sha256(verifier_key.encode("utf-8")).digest()
 
 
 def _show(value: object) -> str:

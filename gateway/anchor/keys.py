@@ -11,9 +11,7 @@ import os
 import stat
 from pathlib import Path
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
-
+from gateway.anchor.ethlibs import Account, LocalAccount
 from gateway.errors import GatewayError
 
 __all__ = ["KeyFileError", "create_key_file", "load_account"]

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from eth_account.signers.local import LocalAccount
 
 from gateway.anchor.chain import (
     ChainClient,
@@ -20,6 +19,7 @@ from gateway.anchor.chain import (
     TransactionRejected,
     log_id_of,
 )
+from gateway.anchor.ethlibs import LocalAccount
 from tests.support.anvil import Anvil
 
 VKEY = "gateway.example/log+0a1b2c3d+AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefgh"

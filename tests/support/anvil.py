@@ -30,9 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
-
+from gateway.anchor.ethlibs import Account, LocalAccount
 from tests.support.procs import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -87,3 +87,21 @@ def test_a_key_without_0x_prefix_loads(tmp_path: Path) -> None:
     address = create_key_file(path)
     path.write_text(path.read_text().removeprefix("0x"))
     assert load_account(path).address == address
+
+
+def test_importing_the_chain_client_keeps_the_recursion_limit() -> None:
+    """py_ecc (under eth-account) raises it to 100,000 on import; deep hostile input would
+    then crash the process (C stack overflow) instead of raising RecursionError."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; before = sys.getrecursionlimit()\n"
+        "import gateway.anchor.chain, gateway.anchor.keys, tests.support.anvil\n"
+        "import eth_account, web3, py_ecc\n"
+        "print(before, sys.getrecursionlimit())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out[0] == out[1]

@@ -89,7 +89,8 @@ test: lint typecheck $(NODE_STAMP)
 	$(BIN)/pytest
 
 # The read benchmark builds its big logs once under $(DATA_DIR)/bench (minutes for 1,000,000
-# entries; sizes: BENCH_READ_SIZES=10000,1000000) and reuses them on later runs.
+# entries; sizes: BENCH_READ_SIZES=10000,1000000) and reuses them on later runs. The anchoring
+# gas benchmark runs its own anvil (sizes: BENCH_ANCHOR_SIZES=10,10000,1000000).
 bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bench.tsa
 	$(BIN)/python -m bench.token
@@ -98,6 +99,7 @@ bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bench.tls
 	$(BIN)/python -m bench.anchoring
 	DATA_DIR=$(DATA_DIR) $(BIN)/python -m bench.reads
+	$(BIN)/python -m bench.anchor_gas
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .pytest_cache .ruff_cache .hypothesis

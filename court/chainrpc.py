@@ -170,8 +170,14 @@ def read_chain_view(rpc: ChainRpc, contract: str, log_verifier_key: str, size: i
     the anchor had when it was read.
     """
     log_id = log_id_of(log_verifier_key)
+    answer = rpc.eth_call(contract, encode_verifier_key_of(log_id))
+    if not answer:
+        raise ChainRpcError(
+            f"no contract answers at {_quote(contract)} on this chain: is --contract the "
+            "address of the EvidenceAnchor contract, and --rpc a node of its chain?"
+        )
     try:
-        pinned = decode_verifier_key_of(rpc.eth_call(contract, encode_verifier_key_of(log_id)))
+        pinned = decode_verifier_key_of(answer)
         anchor = decode_first_anchor_covering(
             rpc.eth_call(contract, encode_first_anchor_covering(log_id, size))
         )

@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from web3 import Web3
 
 from court.verify.checkpoint import verify_checkpoint
 from court.verify.merkle import verify_consistency
 from gateway.anchor.chain import ChainClient, ContractRefused
 from gateway.anchor.contract import load_artifact
+from gateway.anchor.ethlibs import Web3
 from gateway.anchor.model import AnchorStatus, StoredAnchor, checkpoint_hash
 from gateway.model import Receipt
 from tests.support.anchoring import CHAIN, Anchoring, submit_calls

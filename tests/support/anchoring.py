@@ -7,9 +7,8 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from eth_account.signers.local import LocalAccount
-
 from gateway.anchor.chain import ChainClient, ChainError, ChainUnavailable, log_id_of
+from gateway.anchor.ethlibs import LocalAccount
 from gateway.anchor.worker import AnchorWorker, WorkerChain
 from gateway.ledger import Ledger
 from tests.support.anvil import Anvil

@@ -108,9 +108,12 @@ def anchor_evidence(
         size = receipt.checkpoint.size  # the receipt checks say what is wrong with the note
     try:
         address = parse_address(contract)
-        rpc = ChainRpc(rpc_url, timeout=timeout)
     except ChainRpcError as exc:
-        raise InputError(str(exc).replace("contract address", "--contract", 1)) from exc
+        raise InputError(f"--contract: {exc}") from exc
+    try:
+        rpc = ChainRpc(rpc_url, timeout=timeout)
+    except ChainRpcError as exc:  # it names --rpc
+        raise InputError(str(exc)) from exc
     response = read_anchor_file(anchor_file, size)
     try:
         view = read_chain_view(rpc, address, log_verifier_key, size)

@@ -189,7 +189,7 @@ def add_receipt_options(parser: argparse.ArgumentParser) -> None:
     chain.add_argument(
         "--confirmations",
         type=int,
-        default=DEFAULT_CONFIRMATIONS,
+        default=None,
         metavar="K",
         help="blocks the anchor's block must have on the chain, itself included "
         f"(default {DEFAULT_CONFIRMATIONS})",
@@ -209,6 +209,8 @@ def _anchor_options(args: argparse.Namespace) -> tuple[Path, str, str, int] | No
         if value is not None
     ]
     if not given:
+        if args.confirmations is not None:
+            raise InputError("--confirmations needs --anchor, --rpc and --contract")
         return None
     if len(given) < 3:
         missing = [n for n in ("--anchor", "--rpc", "--contract") if n not in given]
@@ -216,9 +218,10 @@ def _anchor_options(args: argparse.Namespace) -> tuple[Path, str, str, int] | No
             f"{', '.join(given)} needs {' and '.join(missing)}: the anchor check reads the "
             "anchor file, the chain node and the contract together"
         )
-    if args.confirmations < 1:
-        raise InputError(f"--confirmations must be at least 1, got {args.confirmations}")
-    return args.anchor, args.rpc, args.contract, args.confirmations
+    confirmations = DEFAULT_CONFIRMATIONS if args.confirmations is None else args.confirmations
+    if confirmations < 1:
+        raise InputError(f"--confirmations must be at least 1, got {confirmations}")
+    return args.anchor, args.rpc, args.contract, confirmations
 
 
 def run_receipt(args: argparse.Namespace) -> int:

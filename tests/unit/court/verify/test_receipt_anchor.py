@@ -235,8 +235,12 @@ ANCHOR_ARGS = ("--anchor", "{anchor}", "--rpc", "http://x", "--contract", ADDRES
     ("args", "message"),
     [
         (("--anchor", "a.pb"), "--anchor needs --rpc and --contract"),
+        (("--confirmations", "3"), "--confirmations needs --anchor, --rpc and --contract"),
         (("--rpc", "http://x", "--contract", ADDRESS), "needs --anchor"),
-        (("--anchor", "{anchor}", "--rpc", "http://x", "--contract", "0x12"), "--contract 0x12"),
+        (
+            ("--anchor", "{anchor}", "--rpc", "http://x", "--contract", "0x12"),
+            "--contract: contract address 0x12 is not 0x",
+        ),
         (
             ("--anchor", "{anchor}", "--rpc", "ftp://x", "--contract", ADDRESS),
             "--rpc must be an http:// or https:// URL",

@@ -72,6 +72,8 @@ class Anvil:
         self.log_file = self.folder / "anvil.log"
         self._args = [str(ANVIL), "--port", str(self.port), "--host", "127.0.0.1", "--silent"]
         self._args += ["--state", str(self.state_file)]
+        # anvil's state cache goes under our folder, not ~/.foundry/anvil/tmp
+        self._args += ["--cache-path", str(self.folder / "cache")]
         if block_time is not None:
             self._args += ["--block-time", f"{block_time:g}"]
         if no_mining:

@@ -6,10 +6,11 @@ BIN := $(VENV)/bin
 DATA_DIR ?= ./data
 NOTARY_LISTEN ?= 127.0.0.1:3180
 GATEWAY_LISTEN ?= 127.0.0.1:50051
+ANVIL_PORT ?= 8545
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test bench lint typecheck setup lock protos clean
+.PHONY: run test bench lint typecheck setup lock protos contracts clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -31,27 +32,50 @@ protos: $(STAMP) $(NODE_STAMP)
 	node_modules/.bin/buf format --diff --exit-code protos
 	$(BIN)/python scripts/gen_protos.py
 
+# Compile contracts/EvidenceAnchor.sol with the pinned solc-js into its committed artifact
+# contracts/build/EvidenceAnchor.json (commit the result; a test fails on drift).
+contracts: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python scripts/compile_contracts.py
+
 # Regenerate the lock file after changing dependencies in pyproject.toml.
 lock: $(STAMP)
 	$(BIN)/pip-compile --quiet --strip-extras --allow-unsafe --generate-hashes --extra dev -o requirements.lock pyproject.toml
 
-# The notary's HTTP TSA and the gateway (mutual TLS) in the background; the lender dev-bank is
-# registered on first start (its certificate and key in $(DATA_DIR)/institutions), and its
-# paths and a Python example are printed. Ctrl-C stops both. They share the PKI and the TSA
-# serial-number state, so serials stay unique across both.
+# A local chain node (anvil, its state kept in $(DATA_DIR)/chain), the notary's HTTP TSA and
+# the gateway (mutual TLS, anchoring its checkpoints on the chain) in the background. On first
+# start the contract is deployed once (its address in $(DATA_DIR)/anchor/contract) and the
+# lender dev-bank is registered (its certificate and key in $(DATA_DIR)/institutions); its
+# paths and a Python example are printed. Ctrl-C stops all three. The notary and the gateway
+# share the PKI and the TSA serial-number state, so serials stay unique across both.
 run: $(STAMP) $(NODE_STAMP)
 	@test -f $(DATA_DIR)/pki/tsa.pem || $(BIN)/notary pki init --out $(DATA_DIR)/pki
-	@$(BIN)/notary serve --pki $(DATA_DIR)/pki --listen $(NOTARY_LISTEN) --state-dir $(DATA_DIR)/notary & \
+	@test -f $(DATA_DIR)/anchor/submitter.key || \
+		$(BIN)/notary anchor init --out $(DATA_DIR)/anchor/submitter.key
+	@mkdir -p $(DATA_DIR)/chain; \
+	node_modules/.bin/anvil --host 127.0.0.1 --port $(ANVIL_PORT) --silent \
+		--state $(DATA_DIR)/chain/anvil-state.json --state-interval 5 & \
+	anvil=$$!; \
+	$(BIN)/notary serve --pki $(DATA_DIR)/pki --listen $(NOTARY_LISTEN) --state-dir $(DATA_DIR)/notary & \
 	notary=$$!; \
-	GATEWAY_DATA_DIR=$(DATA_DIR) GATEWAY_LISTEN=$(GATEWAY_LISTEN) $(BIN)/gateway serve & \
+	trap 'kill $$notary $$gateway $$anvil 2>/dev/null; wait $$notary $$gateway $$anvil' EXIT INT TERM; \
+	$(BIN)/notary anchor deploy --rpc http://127.0.0.1:$(ANVIL_PORT) --wait 30 \
+		--key $(DATA_DIR)/anchor/submitter.key --pki $(DATA_DIR)/pki \
+		--address-file $(DATA_DIR)/anchor/contract --dev-balance 1000 || exit 1; \
+	printf '%s\n' 'data_dir = ".."' '[anchor]' 'enabled = true' 'interval_seconds = 10' '' '[[anchor.chains]]' \
+		'name = "anvil"' 'rpc_url = "http://127.0.0.1:$(ANVIL_PORT)"' \
+		"contract = \"$$(cat $(DATA_DIR)/anchor/contract)\"" \
+		'key_file = "submitter.key"' 'chain_id = 31337' > $(DATA_DIR)/anchor/gateway.toml; \
+	GATEWAY_DATA_DIR=$(DATA_DIR) GATEWAY_LISTEN=$(GATEWAY_LISTEN) \
+		$(BIN)/gateway serve --config $(DATA_DIR)/anchor/gateway.toml & \
 	gateway=$$!; \
-	trap 'kill $$notary $$gateway 2>/dev/null; wait $$notary $$gateway' EXIT INT TERM; \
 	institution="dev-bank --gateway $(GATEWAY_LISTEN) --pki $(DATA_DIR)/pki --out $(DATA_DIR)/institutions --wait 120"; \
 	if test -f $(DATA_DIR)/institutions/dev-bank.pem; then \
 		$(BIN)/notary institution show $$institution; \
 	else \
 		$(BIN)/notary institution add --role lender $$institution; \
 	fi; \
+	echo "anchoring: every 10 s on anvil at http://127.0.0.1:$(ANVIL_PORT) (state in $(DATA_DIR)/chain);" \
+		"see it with: notary anchor status --config $(DATA_DIR)/anchor/gateway.toml"; \
 	wait $$gateway
 
 lint: $(STAMP)
@@ -65,14 +89,17 @@ test: lint typecheck $(NODE_STAMP)
 	$(BIN)/pytest
 
 # The read benchmark builds its big logs once under $(DATA_DIR)/bench (minutes for 1,000,000
-# entries; sizes: BENCH_READ_SIZES=10000,1000000) and reuses them on later runs.
-bench: $(STAMP)
+# entries; sizes: BENCH_READ_SIZES=10000,1000000) and reuses them on later runs. The anchoring
+# gas benchmark runs its own anvil (sizes: BENCH_ANCHOR_SIZES=10,10000,1000000).
+bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bench.tsa
 	$(BIN)/python -m bench.token
 	$(BIN)/python -m bench.leaf
 	$(BIN)/python -m bench.gateway
 	$(BIN)/python -m bench.tls
+	$(BIN)/python -m bench.anchoring
 	DATA_DIR=$(DATA_DIR) $(BIN)/python -m bench.reads
+	$(BIN)/python -m bench.anchor_gas
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .pytest_cache .ruff_cache .hypothesis

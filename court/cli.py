@@ -19,6 +19,8 @@ from court.tokens import verify_token_file
 __all__ = ["add_receipt_options", "add_token_options", "main", "run_receipt", "run_token"]
 
 _HASHES = ("sha256", "sha384", "sha512", "sm3")
+#: Blocks an anchor's block must have (itself included) when --confirmations is not given.
+DEFAULT_CONFIRMATIONS = 1
 
 
 def _int(value: str) -> int:
@@ -106,6 +108,12 @@ RECEIPT is a file holding one evidence_gateway.v1.Receipt protobuf message in
 binary wire format, as a lender's system archives it, e.g. in Python:
   Path("receipt.pb").write_bytes(response.receipt.SerializeToString())
 
+With --anchor, --rpc and --contract the receipt's checkpoint is also checked
+against the log's anchor on an EVM chain, read from the contract by this
+program with eth_call on the node you name (docs/anchoring.md): the log key
+pinned on chain, an anchor covering the checkpoint, the anchored root, the
+consistency proof from the receipt's checkpoint to it, and --confirmations.
+
 exit codes: 0 the receipt is valid for the document; 1 it is not (the last
 line names the first failed check, or the check that could not run); 2 usage
 or input error.
@@ -153,7 +161,67 @@ def add_receipt_options(parser: argparse.ArgumentParser) -> None:
         help="file with the log's C2SP verifier key (<origin>+<key id>+<key>), "
         "e.g. the gateway's pki/log.vkey",
     )
+    chain = parser.add_argument_group(
+        "anchor on chain",
+        "check that the log the receipt belongs to is the one the gateway anchored on an EVM "
+        "chain, reading the anchor contract from a chain node of your choice (eth_call); the "
+        "three options go together",
+    )
+    chain.add_argument(
+        "--anchor",
+        type=Path,
+        metavar="ANCHOR",
+        help="file with a serialized evidence_gateway.v1.GetAnchorResponse (binary protobuf) "
+        "for the receipt's checkpoint: LogService.GetAnchor with tree_size and from_tree_size "
+        "both the checkpoint's size",
+    )
+    chain.add_argument(
+        "--rpc",
+        metavar="URL",
+        help="JSON-RPC endpoint (http:// or https://) of a node of the chain",
+    )
+    chain.add_argument(
+        "--contract",
+        metavar="ADDRESS",
+        help="address of the EvidenceAnchor contract (0x and 40 hexadecimal digits), "
+        "as published by the operator",
+    )
+    chain.add_argument(
+        "--confirmations",
+        type=int,
+        default=None,
+        metavar="K",
+        help="blocks the anchor's block must have on the chain, itself included "
+        f"(default {DEFAULT_CONFIRMATIONS})",
+    )
     _add_json_option(parser)
+
+
+def _anchor_options(args: argparse.Namespace) -> tuple[Path, str, str, int] | None:
+    """The --anchor, --rpc, --contract and --confirmations options, or None if not given."""
+    given = [
+        name
+        for name, value in (
+            ("--anchor", args.anchor),
+            ("--rpc", args.rpc),
+            ("--contract", args.contract),
+        )
+        if value is not None
+    ]
+    if not given:
+        if args.confirmations is not None:
+            raise InputError("--confirmations needs --anchor, --rpc and --contract")
+        return None
+    if len(given) < 3:
+        missing = [n for n in ("--anchor", "--rpc", "--contract") if n not in given]
+        raise InputError(
+            f"{', '.join(given)} needs {' and '.join(missing)}: the anchor check reads the "
+            "anchor file, the chain node and the contract together"
+        )
+    confirmations = DEFAULT_CONFIRMATIONS if args.confirmations is None else args.confirmations
+    if confirmations < 1:
+        raise InputError(f"--confirmations must be at least 1, got {confirmations}")
+    return args.anchor, args.rpc, args.contract, confirmations
 
 
 def run_receipt(args: argparse.Namespace) -> int:
@@ -168,6 +236,7 @@ def run_receipt(args: argparse.Namespace) -> int:
         ca_files=args.ca,
         untrusted_files=args.untrusted,
         log_key_file=args.log_key,
+        anchor=_anchor_options(args),
         out=sys.stdout,
         as_json=args.json,
     )
@@ -192,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     token.set_defaults(handler=run_token)
     receipt = commands.add_parser(
         "receipt",
-        help="verify a gateway receipt (token, leaf, checkpoint, inclusion proof)",
+        help="verify a gateway receipt (token, leaf, checkpoint, inclusion proof, anchor)",
         description=_RECEIPT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

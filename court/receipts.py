@@ -148,13 +148,16 @@ def verify_receipt_file(
     log_key_file: Path,
     out: TextIO,
     as_json: bool = False,
+    anchor: tuple[Path, str, str, int] | None = None,
 ) -> bool:
     """Verify, print every named check to `out`, and return whether the receipt is valid.
 
     Raises InputError when an input cannot be read or the options make no sense.
     Without `hash_name`, a digest's algorithm follows from its length (SHA-2)
     and a file is hashed with the algorithm the receipt's leaf names. With
-    `as_json` the report is one JSON document (court.report.json_report).
+    `as_json` the report is one JSON document (court.report.json_report). `anchor` is
+    (anchor file, chain node URL, contract address, confirmations): the receipt's
+    checkpoint is then checked against its anchor on chain (court.anchors).
     """
     receipt = read_receipt(receipt_file)
     data = read_file(data_file, "--file") if data_file is not None else None
@@ -164,6 +167,11 @@ def verify_receipt_file(
     ]
     log_key = read_log_key(log_key_file)
     hash_name = digest_algorithm(digest, hash_name)
+    on_chain = None
+    if anchor is not None:
+        from court.anchors import anchor_evidence  # the chain reader, only when asked
+
+        on_chain = anchor_evidence(*anchor, receipt=receipt, log_verifier_key=log_key)
     try:
         result = verify_receipt(
             leaf=bytes(receipt.leaf),
@@ -180,6 +188,7 @@ def verify_receipt_file(
             hash_algorithm=hash_name,
             data=data,
             opening=receipt_opening(receipt),
+            anchor=on_chain,
         )
     except ValueError as exc:
         raise InputError(f"cannot verify with these options: {exc}") from exc
@@ -203,9 +212,15 @@ def _summary(result: ReceiptVerification, leaf_index: int) -> str:
     when = token.gen_time.isoformat() if token.gen_time else "?"
     signer = token.signer.subject.rfc4514_string() if token.signer else "?"
     by = "" if leaf.submitter == leaf.owner else f", submitted by {leaf.submitter}"
+    anchored = ""
+    if result.anchor is not None:
+        a = result.anchor
+        anchored = (
+            f", anchored on chain as anchor {a.number} (size {a.tree_size}, block {a.block_number})"
+        )
     return (
         f"VALID: entry {leaf.entry_id} of loan {leaf.loan_ref} ({leaf.owner}{by}, "
         f"{leaf.kind}, #{leaf.loan_sequence}) time-stamped at {when} by {signer}; "
         f"leaf {leaf_index} in {checkpoint.origin} "
-        f"at size {checkpoint.size}"
+        f"at size {checkpoint.size}{anchored}"
     )

@@ -20,6 +20,7 @@ from gateway.api.ports import LedgerPort
 from gateway.config import ConfigError, GatewayConfig
 
 if TYPE_CHECKING:
+    from gateway.anchor.worker import AnchorWorker
     from gateway.store import SqlStore
     from gateway.store.base import InstitutionStore
 
@@ -33,6 +34,7 @@ __all__ = [
     "check_pki",
     "institutions_registry",
     "load_tsa_trust",
+    "open_anchoring",
     "open_ledger",
     "open_store",
     "read_certificates",
@@ -192,6 +194,21 @@ def open_ledger(config: GatewayConfig) -> LedgerPort:
         store.close()
         raise
     return ledger
+
+
+def open_anchoring(
+    config: GatewayConfig, ledger: object, log_verifier_key: str
+) -> AnchorWorker | None:
+    """The anchoring worker on the ledger's store, if ``anchor.enabled`` (not started)."""
+    from gateway.anchor.setup import open_worker
+    from gateway.store import SqlStore
+
+    if not config.anchor_enabled:
+        return None
+    store = getattr(ledger, "store", None)
+    if not isinstance(store, SqlStore):
+        raise ConfigError("anchoring needs the SQL store (anchor.enabled with another ledger)")
+    return open_worker(config, store, log_verifier_key)
 
 
 def institutions_registry(ledger: object) -> InstitutionStore | None:

@@ -57,6 +57,20 @@ from the environment or the defaults are relative to the working directory.
     [stream]                       # SubmitEvidenceStream
     idle_seconds = 60              # no message this long (nothing unanswered): DEADLINE_EXCEEDED
     buffer_bytes = 67108864        # read-ahead of all streams together (64 MiB)
+
+    [anchor]                       # checkpoints anchored on EVM chains (docs/anchoring.md)
+    enabled = false
+    interval_seconds = 60          # at most one anchor per chain this often ...
+    min_new_entries = 1            # ... once this many entries are not yet anchored
+    confirmations = 1              # blocks on top of an anchor's (its own included)
+    max_lag_seconds = 600          # health service evidence_gateway.anchoring past this
+
+    [[anchor.chains]]              # one table per chain (in the file only, not the environment)
+    name = "consortium"            # letters, digits, '-', '_'
+    rpc_url = "http://127.0.0.1:8545"   # standard Ethereum JSON-RPC
+    contract = "0x..."             # the EvidenceAnchor contract (notary anchor deploy)
+    key_file = "anchor/submitter.key"   # the submitter's key (notary anchor init), mode 0600
+    chain_id = 31337               # the node must report this chain id
 """
 
 from __future__ import annotations
@@ -70,11 +84,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gateway.anchor.settings import ChainConfig, check_anchor, parse_chains
 from gateway.errors import GatewayError
 from gateway.model import DEFAULT_MIN_OCCURRED_AT, validate_institution
 
 __all__ = [
     "DEFAULT_LISTEN",
+    "ChainConfig",
     "ConfigError",
     "GatewayConfig",
     "is_loopback",
@@ -124,6 +140,12 @@ class GatewayConfig:
     stream_idle_seconds: float = 60.0
     stream_buffer_bytes: int = 64 * 1024 * 1024
     max_message_bytes: int = field(default=16 * 1024 * 1024)
+    anchor_enabled: bool = False
+    anchor_interval_seconds: float = 60.0
+    anchor_min_new_entries: int = 1
+    anchor_confirmations: int = 1
+    anchor_max_lag_seconds: float = 600.0
+    anchor_chains: tuple[ChainConfig, ...] = ()
 
     @property
     def pki_dir(self) -> Path:
@@ -226,6 +248,12 @@ _KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("grpc", "max_concurrent_streams"): ("grpc_max_concurrent_streams", "int"),
     ("stream", "idle_seconds"): ("stream_idle_seconds", "float"),
     ("stream", "buffer_bytes"): ("stream_buffer_bytes", "int"),
+    ("anchor", "enabled"): ("anchor_enabled", "bool"),
+    ("anchor", "interval_seconds"): ("anchor_interval_seconds", "float"),
+    ("anchor", "min_new_entries"): ("anchor_min_new_entries", "int"),
+    ("anchor", "confirmations"): ("anchor_confirmations", "int"),
+    ("anchor", "max_lag_seconds"): ("anchor_max_lag_seconds", "float"),
+    ("anchor", "chains"): ("anchor_chains", "chains"),
 }
 
 
@@ -267,6 +295,8 @@ def _convert(value: Any, kind: str, where: str, base: Path | None) -> Any:
         return number
     if kind == "time":
         return _time(value, where)
+    if kind == "chains":
+        return parse_chains(value, where, base, _convert)
     if kind == "path":
         return path(value)
     if kind == "path?":
@@ -392,6 +422,7 @@ def _check(config: GatewayConfig) -> None:
     for url in config.tsa_urls:
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"tsa.urls: {url!r} is not an http:// or https:// URL")
+    check_anchor(config)
 
 
 def _check_transport(config: GatewayConfig) -> None:

@@ -18,6 +18,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 
 from court.evidence.leaf import LeafError
+from gateway.anchor.model import StoredAnchor
 from gateway.authz.policy import ReadScope
 from gateway.errors import InvalidArgument, NotFound, Unavailable
 from gateway.leaves import opening_of
@@ -350,6 +351,14 @@ class LedgerReads:
         if index is None or index >= visible:
             raise NotFound("no leaf of the log has this leaf hash")
         return index
+
+    def anchor_covering(self, tree_size: int, chain: str | None = None) -> StoredAnchor | None:
+        """The first confirmed anchor (on ``chain``, or any) of a tree size at least
+        ``tree_size``, ``None`` when none covers it yet. One indexed read."""
+        try:
+            return self._store.anchor_covering(tree_size, chain)
+        except StoreError as exc:
+            raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
 
     def consistency_proof(self, size1: int, size2: int) -> tuple[bytes, ...]:
         """The consistency proof from ``size1`` to ``size2`` (0: the latest size)."""

@@ -16,7 +16,11 @@ authority) is up, NOT_SERVING otherwise; ``ledger.health()`` is polled every
 NOT_SERVING while the TSA certificate or its root expires within
 ``certificate_warning_days`` (a warning is logged at start, when that
 changes, and once a day while it lasts); it does not affect the others.
-Server reflection lists every service.
+Server reflection lists every service. With anchoring on (``[anchor]``), the
+service ``evidence_gateway.anchoring`` is NOT_SERVING while a chain's
+confirmed anchors lag the log by more than ``anchor.max_lag_seconds`` (a
+warning names the chain and the lag); submissions go on, the others stay
+SERVING.
 
 Under load: the API's calls are capped at ``max_concurrent_rpcs``
 (:class:`gateway.api.call_limit.CallLimit`); health and reflection are not
@@ -55,6 +59,7 @@ from evidence_gateway.v1 import (
     verification_service_pb2,
     verification_service_pb2_grpc,
 )
+from gateway.anchor.worker import AnchorWorker, ChainLag
 from gateway.api.access import AccessServicer
 from gateway.api.admin import AdminServicer
 from gateway.api.authz import Authorization
@@ -72,6 +77,7 @@ from gateway.components import (
     check_pki,
     institutions_registry,
     load_tsa_trust,
+    open_anchoring,
     open_ledger,
     register_operator,
     trust_info,
@@ -85,6 +91,7 @@ from gateway.writer_lock import acquire_writer_lock
 
 __all__ = [
     "ADMIN_SERVICE",
+    "ANCHORING_SERVICE",
     "API_SERVICES",
     "CERTIFICATES_SERVICE",
     "GatewayServer",
@@ -109,6 +116,8 @@ API_SERVICES: tuple[str, ...] = (
 ADMIN_SERVICE = admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
 #: The health service that warns of certificates about to expire.
 CERTIFICATES_SERVICE = "evidence_gateway.certificates"
+#: The health service that says the anchors lag the log too much (anchoring on).
+ANCHORING_SERVICE = "evidence_gateway.anchoring"
 #: Services whose calls are never refused for load (health checks, reflection).
 UNLIMITED_SERVICES = (
     health.SERVICE_NAME,
@@ -200,6 +209,7 @@ class GatewayServer:
         registry: InstitutionStore | None = None,
         client_cas: Sequence[x509.Certificate] = (),
         credentials: grpc.ServerCredentials | None = None,
+        anchoring: AnchorWorker | None = None,
     ) -> None:
         """``credentials``: mutual TLS (needs ``registry``); ``None``: plaintext (dev mode).
 
@@ -217,6 +227,9 @@ class GatewayServer:
         self.registry = registry
         self.config = config
         self.ledger = ledger
+        #: The anchoring worker (started with the server, stopped before the ledger closes).
+        self.anchoring = anchoring
+        self._lagging: list[ChainLag] | None = None
         self.health = health.aio.HealthServicer()
         self._credentials = credentials
         self.identity = Identity(
@@ -308,6 +321,8 @@ class GatewayServer:
             raise ConfigError(f"cannot listen on {self.config.listen} (address in use?)")
         await self.update_health()
         await self.server.start()
+        if self.anchoring is not None:
+            self.anchoring.start()
         self._poller = asyncio.create_task(self._poll_health())
         return self.port
 
@@ -334,9 +349,42 @@ class GatewayServer:
             self._expiring = soon
         return soon
 
+    async def update_anchoring(self) -> list[ChainLag] | None:
+        """Publish whether a chain's anchors lag past the bound; warn in the log."""
+        worker = self.anchoring
+        if worker is None:
+            return None
+        try:
+            lagging = await asyncio.get_running_loop().run_in_executor(None, worker.lagging)
+        except Exception:
+            log.warning("anchoring: cannot read the lag from the store", exc_info=True)
+            return self._lagging
+        before = None if self._lagging is None else [lag.chain_name for lag in self._lagging]
+        if before != [lag.chain_name for lag in lagging]:
+            for lag in lagging:
+                log.warning(
+                    "anchoring: chain %s lags %d entries, %.0f s (bound %.0f s)%s",
+                    lag.chain_name,
+                    lag.entries,
+                    lag.seconds,
+                    worker.max_lag_seconds,
+                    f"; {lag.error}" if lag.error else "",
+                )
+            if not lagging and self._lagging:
+                log.warning("anchoring: every chain is within the lag bound again")
+            value = (
+                health_pb2.HealthCheckResponse.NOT_SERVING
+                if lagging
+                else health_pb2.HealthCheckResponse.SERVING
+            )
+            await self.health.set(ANCHORING_SERVICE, value)
+        self._lagging = lagging
+        return lagging
+
     async def update_health(self) -> dict[str, bool]:
         """Probe the ledger's dependencies once and publish the result."""
         await self.update_certificates()
+        await self.update_anchoring()
         try:
             # A probe may block (an HTTP TSA, a database): keep it off the event loop.
             # The probe's thread runs on even if this task is cancelled: stop() waits
@@ -378,6 +426,8 @@ class GatewayServer:
                 self._probe.exception()  # seen: a failed probe was logged or is moot now
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        if self.anchoring is not None:
+            await asyncio.to_thread(self.anchoring.stop)
         await self.ledger.close()
 
 
@@ -416,6 +466,7 @@ async def run(
         registry = institutions_registry(ledger)
         if registry is not None:
             await register_operator(registry, config, client_cas, ledger.record_institution_change)
+        anchoring = open_anchoring(config, ledger, vkey)
         server = GatewayServer(
             config,
             ledger,
@@ -425,6 +476,7 @@ async def run(
             registry=registry,
             client_cas=client_cas,
             credentials=credentials,
+            anchoring=anchoring,
         )
         port = await server.start()
     except BaseException:

@@ -1,8 +1,9 @@
 """`notary`: the operator's admin CLI. It parses, dispatches and picks the exit code.
 
 Exit codes: 0 success; 1 the operation failed (for `verify`: the token is
-invalid; for `institution`: the gateway refused or could not be reached); 2
-usage or input error.
+invalid; for `institution`: the gateway refused or could not be reached; for
+`anchor`: the chain or the gateway refused or could not be reached); 2 usage
+or input error.
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from court.cli import add_token_options
+    from notary.anchor_cmd import add_anchor_commands
     from notary.institution_cmd import add_institution_commands
 
     parser = argparse.ArgumentParser(
@@ -151,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_token_options(verify)
     verify.set_defaults(handler=_cmd_verify)
     add_institution_commands(commands)
+    add_anchor_commands(commands)
     return parser
 
 

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import settings
 
 from notary.pki import init_pki
+from tests.support.anvil import Anvil
 from tests.support.procs import (
     become_subreaper,
     descendants,
@@ -62,3 +63,10 @@ def pki_rsa3072(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("pki-rsa") / "pki"
     init_pki(directory, key_type="rsa3072")
     return directory
+
+
+@pytest.fixture
+def anvil() -> Iterator[Anvil]:
+    """A fresh anvil chain node on a free port for one test (tests/support/anvil.py)."""
+    with Anvil() as chain:
+        yield chain

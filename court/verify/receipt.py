@@ -39,10 +39,18 @@ Log consistent with receipt checkpoint (with a newer checkpoint) same log, not s
                                        checkpoint to it verifies
 ====================================== ==================================================
 
-The two checks about a newer checkpoint are ``not_run`` when none is given, so
-every receipt report has the same names (:data:`RECEIPT_CHECKS` after the
-token's). A report may print the leaf's values once the receipt is valid:
-every copy of them in the receipt was then compared with them.
+With an anchor (:class:`AnchorEvidence`: what the court read from a chain node
+itself, and the gateway's anchored checkpoint with the consistency proof from
+the receipt's checkpoint to it), the anchor checks of
+:func:`court.verify.anchor.check_anchor` follow, for the receipt's checkpoint:
+"Log key pinned on chain", "Anchor found on chain", "Anchored root matches
+checkpoint", "Consistency to anchored checkpoint", "Anchor confirmations".
+
+The two checks about a newer checkpoint are ``not_run`` when none is given,
+and the anchor checks when no anchor is, so every receipt report has the same
+names (:data:`RECEIPT_CHECKS` after the token's). A report may print the leaf's
+values once the receipt is valid: every copy of them in the receipt was then
+compared with them.
 
 A version 2 leaf names the document only inside its commitment: without its
 opening (the receipt's ``opening``, given to the loan's owner) the receipt
@@ -67,6 +75,7 @@ from cryptography.hazmat.primitives import hashes
 from court.errors import CourtError
 from court.evidence.leaf import LeafFields
 from court.evidence.opening import LeafOpening, OpenedLeaf
+from court.verify.anchor import ANCHOR_CHECKS, ChainView, OnChainAnchor, check_anchor
 from court.verify.checkpoint import Checkpoint
 from court.verify.result import Check, Checklist, Verdict
 from court.verify.steps import (
@@ -97,6 +106,7 @@ from court.verify.steps import (
 from court.verify.token import TokenVerification, verify_timestamp
 
 __all__ = [
+    "ANCHOR_CHECKS",
     "CHECK_CHECKPOINT",
     "CHECK_CONSISTENCY",
     "CHECK_LEAF_DIGEST",
@@ -109,6 +119,7 @@ __all__ = [
     "CHECK_RECEIPT_INCLUSION",
     "NEWER_CHECKS",
     "RECEIPT_CHECKS",
+    "AnchorEvidence",
     "Outcome",
     "ReceiptCopies",
     "ReceiptVerification",
@@ -127,6 +138,7 @@ RECEIPT_CHECKS: Final[tuple[str, ...]] = (
     CHECK_RECEIPT_INCLUSION,
     CHECK_CHECKPOINT,
     CHECK_CONSISTENCY,
+    *ANCHOR_CHECKS,
 )
 
 #: The checks about a newer checkpoint (``not_run`` without one).
@@ -135,7 +147,7 @@ NEWER_CHECKS: Final[tuple[str, ...]] = (CHECK_CHECKPOINT, CHECK_CONSISTENCY)
 # Checks that must pass (besides the token's) for a VALID outcome; the opening only for
 # a version 2 leaf.
 _RECEIPT_REQUIRED: Final[tuple[str, ...]] = tuple(
-    name for name in RECEIPT_CHECKS if name not in NEWER_CHECKS
+    name for name in RECEIPT_CHECKS if name not in NEWER_CHECKS + ANCHOR_CHECKS
 )
 _RECEIPT_REQUIRED_V1: Final[tuple[str, ...]] = tuple(
     name for name in _RECEIPT_REQUIRED if name != CHECK_LEAF_OPENING
@@ -172,13 +184,32 @@ class ReceiptCopies:
 
 
 @dataclass(frozen=True, slots=True)
+class AnchorEvidence:
+    """The anchor of the receipt's checkpoint, for :func:`verify_receipt`.
+
+    ``view`` is what the court read from a chain node itself (the first anchor
+    covering the receipt's tree size, the log key the contract pins, the chain
+    head); ``anchored_note`` and ``consistency_proof`` (from the receipt's
+    checkpoint to the anchored one; empty when they have the same size) come
+    from the gateway and count only as far as they verify against the chain.
+    ``confirmations``: blocks the anchor's block must have, itself included.
+    """
+
+    view: ChainView
+    anchored_note: str
+    consistency_proof: tuple[bytes, ...]
+    confirmations: int
+
+
+@dataclass(frozen=True, slots=True)
 class ReceiptVerification:
     """Outcome of :func:`verify_receipt`: the named checks and what was learnt.
 
     ``leaf``, ``checkpoint`` and ``newer_checkpoint`` are set when they decoded
     and (for checkpoints) verified with the log key, even if another check failed;
     ``leaf`` is the record the leaf states (opened, for version 2), and
-    ``public_leaf`` the leaf as decoded.
+    ``public_leaf`` the leaf as decoded. ``anchor`` is the anchor on chain that
+    covers the receipt's checkpoint, when one was asked for and found.
     """
 
     verdict: Verdict
@@ -188,13 +219,17 @@ class ReceiptVerification:
     checkpoint: Checkpoint | None = None
     newer_checkpoint: Checkpoint | None = None
     with_newer: bool = False
+    with_anchor: bool = False
+    anchor: OnChainAnchor | None = None
 
     @property
     def required(self) -> tuple[str, ...]:
         """The checks (besides the token's) that must pass for a VALID outcome."""
         clear = isinstance(self.public_leaf, LeafFields)
-        return (_RECEIPT_REQUIRED_V1 if clear else _RECEIPT_REQUIRED) + (
-            NEWER_CHECKS if self.with_newer else ()
+        return (
+            (_RECEIPT_REQUIRED_V1 if clear else _RECEIPT_REQUIRED)
+            + (NEWER_CHECKS if self.with_newer else ())
+            + (ANCHOR_CHECKS if self.with_anchor else ())
         )
 
     @property
@@ -378,6 +413,7 @@ def verify_receipt(
     newer_checkpoint: str | None = None,
     consistency_proof: Sequence[bytes] | None = None,
     opening: LeafOpening | None = None,
+    anchor: AnchorEvidence | None = None,
 ) -> ReceiptVerification:
     """Run every named check of a receipt (see the module docstring).
 
@@ -390,7 +426,8 @@ def verify_receipt(
     verifier key. ``newer_checkpoint`` is a later signed checkpoint of the same
     log and ``consistency_proof`` the RFC 9162 proof from the receipt's
     checkpoint to it (empty or ``None`` when both have the same size).
-    ``opening`` is the receipt's opening of a version 2 leaf.
+    ``opening`` is the receipt's opening of a version 2 leaf. ``anchor`` is the
+    anchor of the receipt's checkpoint on chain (:class:`AnchorEvidence`).
     """
     if consistency_proof is not None and newer_checkpoint is None:
         raise ValueError("a consistency_proof needs the newer_checkpoint it leads to")
@@ -471,6 +508,22 @@ def verify_receipt(
                 checks.blocked((CHECK_CONSISTENCY,), CHECK_RECEIPT_CHECKPOINT)
             else:
                 consistent(checks, held, newer, consistency_proof or ())
+    on_chain: OnChainAnchor | None = None
+    if anchor is None:
+        for name in ANCHOR_CHECKS:
+            checks.not_run(name, "no anchor was given (--anchor, --rpc and --contract)")
+    elif held is None:
+        checks.blocked(ANCHOR_CHECKS, CHECK_RECEIPT_CHECKPOINT)
+    else:
+        on_chain = check_anchor(
+            checks,
+            held=held,
+            log_verifier_key=log_verifier_key,
+            view=anchor.view,
+            anchored_note=anchor.anchored_note,
+            consistency_proof=anchor.consistency_proof,
+            confirmations=anchor.confirmations,
+        )
     return ReceiptVerification(
         verdict=checks.verdict(),
         token=token_result,
@@ -479,4 +532,6 @@ def verify_receipt(
         checkpoint=held,
         newer_checkpoint=newer,
         with_newer=newer_checkpoint is not None,
+        with_anchor=anchor is not None,
+        anchor=on_chain,
     )

@@ -9,10 +9,20 @@ it against that latest checkpoint. A version 2 leaf is compared with the
 record through the record's opening ("Leaf opening matches" first). The
 steps are shared with the receipt verification (:mod:`court.verify.steps`),
 so each rule is written once.
+
+When the log was anchored on chain past the record's leaf, the service also
+hands over the anchored checkpoint (:class:`AnchoredInput`) and the last check,
+"Log consistent with anchored checkpoint", ties it to the latest checkpoint:
+the anchored note is the log's, covers the leaf, is what the anchor says it
+anchored, and the latest checkpoint extends it. Whether the chain holds that
+anchor is the court's own check against a chain node
+(:mod:`court.verify.anchor`); this check is not needed for a valid outcome
+(``not_run`` while the leaf is not anchored).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,8 +30,11 @@ from typing import Final
 
 from cryptography import x509
 
+from court.errors import CourtError
 from court.evidence.leaf import LeafFields
 from court.evidence.opening import LeafOpening, OpenedLeaf
+from court.verify.checkpoint import Checkpoint, verify_checkpoint
+from court.verify.merkle import verify_consistency
 from court.verify.receipt import ReceiptCopies, ReceiptVerification, verify_receipt
 from court.verify.result import Check, Checklist, Verdict
 from court.verify.steps import (
@@ -52,12 +65,16 @@ from court.verify.steps import (
 from court.verify.token import TokenVerification, verify_timestamp
 
 __all__ = [
+    "CHECK_ANCHORED",
     "RECORD_CHECKS",
+    "AnchoredInput",
     "ExpectedRecord",
     "ReceiptInput",
     "RecordVerification",
     "verify_record",
 ]
+
+CHECK_ANCHORED: Final = "Log consistent with anchored checkpoint"
 
 #: The checks of :func:`verify_record` after the token's, in report order.
 RECORD_CHECKS: Final[tuple[str, ...]] = (
@@ -73,15 +90,16 @@ RECORD_CHECKS: Final[tuple[str, ...]] = (
     CHECK_RECEIPT_CHECKPOINT_FIELDS,
     CHECK_RECEIPT_INCLUSION,
     CHECK_CONSISTENCY,
+    CHECK_ANCHORED,
 )
 
 _RECORD_REQUIRED: Final[tuple[str, ...]] = RECORD_CHECKS[:6]
 _RECORD_REQUIRED_V1: Final[tuple[str, ...]] = tuple(
     name for name in _RECORD_REQUIRED if name != CHECK_LEAF_OPENING
 )
-_HELD_REQUIRED: Final[tuple[str, ...]] = RECORD_CHECKS[6:]
+_HELD_REQUIRED: Final[tuple[str, ...]] = RECORD_CHECKS[6:12]
 # The checks of a held receipt's own verification that a record report carries.
-_HELD_FROM_RECEIPT: Final[tuple[str, ...]] = RECORD_CHECKS[7:]
+_HELD_FROM_RECEIPT: Final[tuple[str, ...]] = RECORD_CHECKS[7:12]
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +142,19 @@ class ReceiptInput:
     proof: tuple[bytes, ...]
     copies: ReceiptCopies
     opening: LeafOpening | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AnchoredInput:
+    """An anchor of the log on chain, as the gateway keeps it: the signed checkpoint it
+    anchored, the root and checkpoint hash it wrote on chain, and the consistency
+    proof from that checkpoint to the latest one (RFC 9162; empty when the same size)."""
+
+    checkpoint: str
+    tree_size: int
+    root_hash: bytes
+    checkpoint_hash: bytes
+    proof: tuple[bytes, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +230,7 @@ def verify_record(
     inclusion_proof: Sequence[bytes],
     receipt: ReceiptInput | None = None,
     consistency_proof: Sequence[bytes] | None = None,
+    anchored: AnchoredInput | None = None,
 ) -> RecordVerification:
     """Run every named check on a record and (optionally) a receipt held for it.
 
@@ -207,7 +239,8 @@ def verify_record(
     the record, then verified by :func:`verify_receipt` with ``checkpoint`` as
     the newer checkpoint and ``consistency_proof`` (from the receipt's
     checkpoint to it); its copy and log checks are reported here under their
-    names. The receipt checks are ``not_run`` without a receipt.
+    names. The receipt checks are ``not_run`` without a receipt. ``anchored`` is
+    the anchor that covers the leaf, if any.
     """
     token = verify_timestamp(
         record.timestamp_token,
@@ -258,10 +291,36 @@ def verify_record(
         )
 
     # The receipt the caller holds, if any.
+    held: ReceiptVerification | None = None
     if receipt is None:
         for name in _HELD_REQUIRED:
             checks.not_run(name, "no receipt was supplied")
-        return RecordVerification(checks.verdict(), token, clear=clear)
+    else:
+        held = _held_receipt(
+            checks,
+            record,
+            receipt,
+            roots,
+            untrusted,
+            log_verifier_key,
+            checkpoint,
+            consistency_proof,
+        )
+    _anchored(checks, anchored, latest, record.leaf_index, log_verifier_key)
+    return RecordVerification(checks.verdict(), token, held, clear=clear)
+
+
+def _held_receipt(
+    checks: Checklist,
+    record: ExpectedRecord,
+    receipt: ReceiptInput,
+    roots: Sequence[x509.Certificate],
+    untrusted: Sequence[x509.Certificate],
+    log_verifier_key: str,
+    checkpoint: str,
+    consistency_proof: Sequence[bytes] | None,
+) -> ReceiptVerification:
+    """Receipt matches record, then the held receipt's own checks, recorded here."""
     differs = [
         name
         for name, a, b in (
@@ -302,4 +361,58 @@ def verify_record(
     # valid", "Checkpoint signature valid" on the same note) failed here as well.
     for name in _HELD_FROM_RECEIPT:
         copy_check(checks, held.verdict[name])
-    return RecordVerification(checks.verdict(), token, held, clear=clear)
+    return held
+
+
+def _anchored(
+    checks: Checklist,
+    anchored: AnchoredInput | None,
+    latest: Checkpoint | None,
+    leaf_index: int,
+    log_verifier_key: str,
+) -> None:
+    """Log consistent with anchored checkpoint (see the module docstring)."""
+    if anchored is None:
+        checks.not_run(
+            CHECK_ANCHORED, "no anchor on chain covers the leaf yet (or the log is not anchored)"
+        )
+        return
+    if latest is None:
+        checks.blocked((CHECK_ANCHORED,), CHECK_CHECKPOINT)
+        return
+    try:
+        note = verify_checkpoint(anchored.checkpoint, log_verifier_key)
+    except CourtError as exc:
+        checks.failed(CHECK_ANCHORED, f"the anchored checkpoint: {exc}")
+        return
+    wrong: list[str] = []
+    if (note.size, note.root_hash) != (anchored.tree_size, anchored.root_hash):
+        wrong.append(
+            f"the anchor says size {anchored.tree_size} root {anchored.root_hash.hex()}, "
+            f"its checkpoint has size {note.size} root {note.root_hash.hex()}"
+        )
+    note_hash = hashlib.sha256(anchored.checkpoint.encode("utf-8")).digest()
+    if note_hash != anchored.checkpoint_hash:
+        wrong.append(
+            f"the anchor's checkpoint hash is {anchored.checkpoint_hash.hex()}, the SHA-256 "
+            f"of its checkpoint {note_hash.hex()}"
+        )
+    if note.origin != latest.origin:
+        wrong.append(f"the anchored checkpoint is of log {note.origin!r}, not {latest.origin!r}")
+    if note.size <= leaf_index:
+        wrong.append(f"the anchored size {note.size} does not cover leaf {leaf_index}")
+    if note.size > latest.size:
+        wrong.append(f"the anchored size {note.size} is beyond the log's {latest.size}")
+    if wrong:
+        checks.failed(CHECK_ANCHORED, "; ".join(wrong))
+        return
+    try:
+        verify_consistency(note.size, latest.size, anchored.proof, note.root_hash, latest.root_hash)
+    except CourtError as exc:
+        checks.failed(CHECK_ANCHORED, f"from the anchored size {note.size}: {exc}")
+        return
+    checks.passed(
+        CHECK_ANCHORED,
+        f"the log of size {latest.size} extends the checkpoint of size {note.size} "
+        f"anchored with root {note.root_hash.hex()}",
+    )

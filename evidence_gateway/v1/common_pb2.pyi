@@ -92,6 +92,36 @@ class ConsistencyProof(_message.Message):
     hashes: _containers.RepeatedScalarFieldContainer[bytes]
     def __init__(self, from_size: _Optional[int] = ..., to_size: _Optional[int] = ..., hashes: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
+class Anchor(_message.Message):
+    __slots__ = ("chain_name", "chain_id", "contract", "log_id", "anchor_number", "tree_size", "root_hash", "checkpoint_hash", "checkpoint", "transaction_hash", "block_number", "block_hash", "confirmed_at")
+    CHAIN_NAME_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTRACT_FIELD_NUMBER: _ClassVar[int]
+    LOG_ID_FIELD_NUMBER: _ClassVar[int]
+    ANCHOR_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    TREE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    ROOT_HASH_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_HASH_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_HASH_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_HASH_FIELD_NUMBER: _ClassVar[int]
+    CONFIRMED_AT_FIELD_NUMBER: _ClassVar[int]
+    chain_name: str
+    chain_id: int
+    contract: str
+    log_id: bytes
+    anchor_number: int
+    tree_size: int
+    root_hash: bytes
+    checkpoint_hash: bytes
+    checkpoint: Checkpoint
+    transaction_hash: bytes
+    block_number: int
+    block_hash: bytes
+    confirmed_at: _timestamp_pb2.Timestamp
+    def __init__(self, chain_name: _Optional[str] = ..., chain_id: _Optional[int] = ..., contract: _Optional[str] = ..., log_id: _Optional[bytes] = ..., anchor_number: _Optional[int] = ..., tree_size: _Optional[int] = ..., root_hash: _Optional[bytes] = ..., checkpoint_hash: _Optional[bytes] = ..., checkpoint: _Optional[_Union[Checkpoint, _Mapping]] = ..., transaction_hash: _Optional[bytes] = ..., block_number: _Optional[int] = ..., block_hash: _Optional[bytes] = ..., confirmed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class EvidenceSubmission(_message.Message):
     __slots__ = ("request_id", "loan_ref", "kind", "hash_algorithm", "digest", "occurred_at", "metadata", "supersedes", "owner")
     class MetadataEntry(_message.Message):

@@ -108,3 +108,23 @@ class TimeStampAuthority(_message.Message):
     certificate_chain: _containers.RepeatedScalarFieldContainer[bytes]
     policy_oids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, source: _Optional[_Union[TimeStampAuthoritySource, str]] = ..., certificate_chain: _Optional[_Iterable[bytes]] = ..., policy_oids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GetAnchorRequest(_message.Message):
+    __slots__ = ("tree_size", "leaf_index", "from_tree_size", "chain")
+    TREE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    LEAF_INDEX_FIELD_NUMBER: _ClassVar[int]
+    FROM_TREE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_FIELD_NUMBER: _ClassVar[int]
+    tree_size: int
+    leaf_index: int
+    from_tree_size: int
+    chain: str
+    def __init__(self, tree_size: _Optional[int] = ..., leaf_index: _Optional[int] = ..., from_tree_size: _Optional[int] = ..., chain: _Optional[str] = ...) -> None: ...
+
+class GetAnchorResponse(_message.Message):
+    __slots__ = ("anchor", "consistency_proof")
+    ANCHOR_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_PROOF_FIELD_NUMBER: _ClassVar[int]
+    anchor: _common_pb2.Anchor
+    consistency_proof: _common_pb2.ConsistencyProof
+    def __init__(self, anchor: _Optional[_Union[_common_pb2.Anchor, _Mapping]] = ..., consistency_proof: _Optional[_Union[_common_pb2.ConsistencyProof, _Mapping]] = ...) -> None: ...

@@ -66,6 +66,11 @@ class LogServiceStub:
                 request_serializer=evidence__gateway_dot_v1_dot_log__service__pb2.GetTrustInfoRequest.SerializeToString,
                 response_deserializer=evidence__gateway_dot_v1_dot_log__service__pb2.GetTrustInfoResponse.FromString,
                 _registered_method=True)
+        self.GetAnchor = channel.unary_unary(
+                '/evidence_gateway.v1.LogService/GetAnchor',
+                request_serializer=evidence__gateway_dot_v1_dot_log__service__pb2.GetAnchorRequest.SerializeToString,
+                response_deserializer=evidence__gateway_dot_v1_dot_log__service__pb2.GetAnchorResponse.FromString,
+                _registered_method=True)
 
 
 class LogServiceServicer:
@@ -147,6 +152,26 @@ class LogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetAnchor(self, request, context):
+        """Returns the first confirmed anchor on chain that covers a tree size or a
+        leaf (the anchor of the smallest tree size at least that size, or above
+        that leaf index), with the consistency proof from a checkpoint the caller
+        holds to the anchored one. With it and one node of the chain, a court
+        checks that the log the caller's checkpoint belongs to is the one the
+        gateway committed to on chain (`court-verify receipt --anchor FILE --rpc
+        URL --contract ADDRESS`, docs/anchoring.md).
+
+        Errors: INVALID_ARGUMENT (google.rpc.BadRequest naming the field:
+        neither tree_size nor leaf_index set, tree_size 0, tree_size beyond the
+        latest checkpoint's size, leaf_index not below it, from_tree_size beyond
+        the anchored tree size); NOT_FOUND (no confirmed anchor, on the named
+        chain or any, covers it yet: anchoring runs once per period, so retry
+        later); UNAVAILABLE.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LogServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -174,6 +199,11 @@ def add_LogServiceServicer_to_server(servicer, server):
                     servicer.GetTrustInfo,
                     request_deserializer=evidence__gateway_dot_v1_dot_log__service__pb2.GetTrustInfoRequest.FromString,
                     response_serializer=evidence__gateway_dot_v1_dot_log__service__pb2.GetTrustInfoResponse.SerializeToString,
+            ),
+            'GetAnchor': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAnchor,
+                    request_deserializer=evidence__gateway_dot_v1_dot_log__service__pb2.GetAnchorRequest.FromString,
+                    response_serializer=evidence__gateway_dot_v1_dot_log__service__pb2.GetAnchorResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -318,6 +348,33 @@ class LogService:
             '/evidence_gateway.v1.LogService/GetTrustInfo',
             evidence__gateway_dot_v1_dot_log__service__pb2.GetTrustInfoRequest.SerializeToString,
             evidence__gateway_dot_v1_dot_log__service__pb2.GetTrustInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAnchor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/evidence_gateway.v1.LogService/GetAnchor',
+            evidence__gateway_dot_v1_dot_log__service__pb2.GetAnchorRequest.SerializeToString,
+            evidence__gateway_dot_v1_dot_log__service__pb2.GetAnchorResponse.FromString,
             options,
             channel_credentials,
             insecure,

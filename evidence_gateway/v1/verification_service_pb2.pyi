@@ -77,15 +77,19 @@ class VerificationCheck(_message.Message):
     def __init__(self, name: _Optional[str] = ..., status: _Optional[_Union[CheckStatus, str]] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class VerificationMaterial(_message.Message):
-    __slots__ = ("timestamp_token", "leaf", "checkpoint", "inclusion_proof", "consistency_proof")
+    __slots__ = ("timestamp_token", "leaf", "checkpoint", "inclusion_proof", "consistency_proof", "anchor", "anchor_consistency_proof")
     TIMESTAMP_TOKEN_FIELD_NUMBER: _ClassVar[int]
     LEAF_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     INCLUSION_PROOF_FIELD_NUMBER: _ClassVar[int]
     CONSISTENCY_PROOF_FIELD_NUMBER: _ClassVar[int]
+    ANCHOR_FIELD_NUMBER: _ClassVar[int]
+    ANCHOR_CONSISTENCY_PROOF_FIELD_NUMBER: _ClassVar[int]
     timestamp_token: bytes
     leaf: bytes
     checkpoint: _common_pb2.Checkpoint
     inclusion_proof: _common_pb2.InclusionProof
     consistency_proof: _common_pb2.ConsistencyProof
-    def __init__(self, timestamp_token: _Optional[bytes] = ..., leaf: _Optional[bytes] = ..., checkpoint: _Optional[_Union[_common_pb2.Checkpoint, _Mapping]] = ..., inclusion_proof: _Optional[_Union[_common_pb2.InclusionProof, _Mapping]] = ..., consistency_proof: _Optional[_Union[_common_pb2.ConsistencyProof, _Mapping]] = ...) -> None: ...
+    anchor: _common_pb2.Anchor
+    anchor_consistency_proof: _common_pb2.ConsistencyProof
+    def __init__(self, timestamp_token: _Optional[bytes] = ..., leaf: _Optional[bytes] = ..., checkpoint: _Optional[_Union[_common_pb2.Checkpoint, _Mapping]] = ..., inclusion_proof: _Optional[_Union[_common_pb2.InclusionProof, _Mapping]] = ..., consistency_proof: _Optional[_Union[_common_pb2.ConsistencyProof, _Mapping]] = ..., anchor: _Optional[_Union[_common_pb2.Anchor, _Mapping]] = ..., anchor_consistency_proof: _Optional[_Union[_common_pb2.ConsistencyProof, _Mapping]] = ...) -> None: ...

@@ -54,7 +54,12 @@ class VerificationServiceServicer:
         """Verifies one record, found by document digest or by entry id, optionally
         against a receipt the caller holds (e.g. one produced by a lender in
         court). The gateway runs the named checks itself and returns their
-        results together with the material they were run on.
+        results together with the material they were run on. When the log is
+        anchored on chain past the record's leaf, the material holds that anchor
+        and the check "Log consistent with anchored checkpoint" ties it to the
+        latest checkpoint; whether the chain holds that anchor, the caller checks
+        with a chain node of its own (`court-verify receipt --anchor`,
+        docs/anchoring.md). That check is not needed for VERDICT_VALID.
 
         A record that does not exist is an answer, not an error: the response
         has verdict VERDICT_NOT_FOUND.

@@ -19,6 +19,7 @@ from google.protobuf import timestamp_pb2
 
 from court.verify.checkpoint import CheckpointError, parse_checkpoint
 from evidence_gateway.v1 import common_pb2
+from gateway.anchor.model import StoredAnchor
 from gateway.model import (
     DEFAULT_MIN_OCCURRED_AT,
     DIGEST_SIZES,
@@ -37,6 +38,7 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "algorithm_from_proto",
     "algorithm_to_proto",
+    "anchor_to_proto",
     "checkpoint_to_proto",
     "datetime_from_proto",
     "kind_from_proto",
@@ -237,3 +239,24 @@ def record_to_proto(record: EvidenceRecord) -> common_pb2.EvidenceRecord:
         institution=record.submission.institution,
         superseded_by=list(record.superseded_by),
     )
+
+
+def anchor_to_proto(anchor: StoredAnchor) -> common_pb2.Anchor:
+    """A confirmed anchor as the API shows it (the consistency proof it was sent with stays)."""
+    message = common_pb2.Anchor(
+        chain_name=anchor.chain_name,
+        chain_id=anchor.chain_id,
+        contract=anchor.contract,
+        log_id=anchor.log_id,
+        anchor_number=anchor.anchor_number or 0,
+        tree_size=anchor.tree_size,
+        root_hash=anchor.root_hash,
+        checkpoint_hash=anchor.checkpoint_hash,
+        checkpoint=checkpoint_to_proto(anchor.checkpoint_note),
+        transaction_hash=anchor.tx_hash,
+        block_number=anchor.block_number or 0,
+        block_hash=anchor.block_hash or b"",
+    )
+    if anchor.confirmed_at is not None:
+        message.confirmed_at.CopyFrom(datetime_to_proto(anchor.confirmed_at))
+    return message

@@ -1,4 +1,5 @@
-"""LogService: checkpoints, inclusion and consistency proofs, raw leaves, trust material.
+"""LogService: checkpoints, inclusion and consistency proofs, raw leaves, trust material,
+anchors on chain.
 
 Every request that names a tree size is checked against one checkpoint read
 at the start of the call, so a proof and the checkpoint returned with it
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from court.report.escape import escape_text
 from evidence_gateway.v1 import common_pb2
 from evidence_gateway.v1 import log_service_pb2 as pb
 from evidence_gateway.v1 import log_service_pb2_grpc as pb_grpc
@@ -21,9 +23,11 @@ from gateway.api.errors import rpc_errors
 from gateway.api.ports import LedgerPort
 from gateway.errors import InvalidArgument, NotFound
 
-__all__ = ["MAX_ENTRIES", "LogServicer", "TrustInfo", "TsaSource", "TsaTrust"]
+__all__ = ["MAX_CHAIN_NAME", "MAX_ENTRIES", "LogServicer", "TrustInfo", "TsaSource", "TsaTrust"]
 
 MAX_ENTRIES = 1000
+#: Longest chain name a GetAnchor request may name (configured names are shorter).
+MAX_CHAIN_NAME = 128
 _HASH_SIZE = 32
 
 
@@ -191,6 +195,75 @@ class LogServicer(pb_grpc.LogServiceServicer):
         return pb.GetEntriesResponse(
             entries=[pb.LogEntry(leaf_index=i, leaf=leaf) for i, leaf in entries]
         )
+
+    @rpc_errors()
+    async def GetAnchor(self, request: pb.GetAnchorRequest, context: Any) -> pb.GetAnchorResponse:
+        latest = self._latest()
+        which = request.WhichOneof("target")
+        problems: list[tuple[str, str]] = []
+        if which is None:
+            problems.append(("target", "set tree_size or leaf_index"))
+        elif which == "tree_size" and request.tree_size == 0:
+            problems.append(("tree_size", "must be at least 1 (size 0 is covered by nothing)"))
+        elif which == "tree_size" and request.tree_size > latest.size:
+            problems.append(
+                (
+                    "tree_size",
+                    f"is {request.tree_size}, beyond the latest checkpoint's {latest.size}",
+                )
+            )
+        elif which == "leaf_index" and request.leaf_index >= latest.size:
+            problems.append(
+                (
+                    "leaf_index",
+                    f"is {request.leaf_index}, not below the latest checkpoint's {latest.size}",
+                )
+            )
+        if len(request.chain) > MAX_CHAIN_NAME:
+            problems.append(
+                ("chain", f"is {len(request.chain)} characters long; at most {MAX_CHAIN_NAME}")
+            )
+        if request.from_tree_size > latest.size:
+            problems.append(
+                (
+                    "from_tree_size",
+                    f"is {request.from_tree_size}, beyond the latest checkpoint's {latest.size}",
+                )
+            )
+        if problems:
+            raise InvalidArgument(problems)
+        size = request.tree_size if which == "tree_size" else request.leaf_index + 1
+        chain = request.chain or None
+        anchor = await asyncio.to_thread(self._ledger.anchor_covering, size, chain)
+        if anchor is None:
+            what = f"tree size {size}" if which == "tree_size" else f"leaf {request.leaf_index}"
+            on = "" if chain is None else f" on chain {escape_text(repr(chain))}"
+            raise NotFound(
+                f"no confirmed anchor{on} covers {what} yet: the log is anchored once per "
+                "period and an anchor counts once it has its confirmations; retry later"
+            )
+        if request.from_tree_size > anchor.tree_size:
+            raise InvalidArgument(
+                [
+                    (
+                        "from_tree_size",
+                        f"is {request.from_tree_size}, beyond the anchored tree size "
+                        f"{anchor.tree_size}; ask for the anchor covering tree_size "
+                        f"{request.from_tree_size}",
+                    )
+                ]
+            )
+        response = pb.GetAnchorResponse(anchor=convert.anchor_to_proto(anchor))
+        if request.from_tree_size:
+            hashes = await asyncio.to_thread(
+                self._ledger.consistency_proof, request.from_tree_size, anchor.tree_size
+            )
+            response.consistency_proof.CopyFrom(
+                common_pb2.ConsistencyProof(
+                    from_size=request.from_tree_size, to_size=anchor.tree_size, hashes=hashes
+                )
+            )
+        return response
 
     @rpc_errors()
     async def GetTrustInfo(

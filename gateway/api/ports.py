@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Protocol
 
 from gateway.access import GrantRequest
+from gateway.anchor.model import StoredAnchor
 from gateway.authz.policy import Delegation, ReadScope
 from gateway.model import EvidenceRecord, ItemResult, Receipt, Submission
 from gateway.store.base import DayCount
@@ -96,6 +97,11 @@ class LedgerPort(Protocol):
     def consistency_proof(self, size1: int, size2: int) -> tuple[bytes, ...]: ...
 
     def entries(self, start: int, end: int) -> list[tuple[int, bytes]]: ...
+
+    def anchor_covering(self, tree_size: int, chain: str | None = None) -> StoredAnchor | None:
+        """The first confirmed anchor (on ``chain``, or any) of a tree size at least
+        ``tree_size``; ``None`` when none covers it yet."""
+        ...
 
     def health(self) -> dict[str, bool]:
         """Dependency name -> up."""

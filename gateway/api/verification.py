@@ -24,7 +24,14 @@ from court.errors import CourtError
 from court.receipts import receipt_copies, receipt_opening
 from court.report.escape import escape_text
 from court.verify.checkpoint import parse_checkpoint
-from court.verify.record import RECORD_CHECKS, ExpectedRecord, ReceiptInput, verify_record
+from court.verify.record import (
+    CHECK_ANCHORED,
+    RECORD_CHECKS,
+    AnchoredInput,
+    ExpectedRecord,
+    ReceiptInput,
+    verify_record,
+)
 from court.verify.result import Check, CheckStatus
 from court.verify.steps import (
     CHECK_CHECKPOINT,
@@ -54,6 +61,7 @@ from gateway.model import EvidenceRecord, validate_entry_id
 
 __all__ = [
     "ALL_CHECKS",
+    "CHECK_ANCHORED",
     "CHECK_CHECKPOINT",
     "CHECK_CONSISTENCY",
     "CHECK_INCLUSION",
@@ -263,6 +271,20 @@ class VerificationServicer(pb_grpc.VerificationServiceServicer):
             held = parse_checkpoint(receipt.checkpoint)
             if 1 <= held.size < latest.size:
                 consistency = self._ledger.consistency_proof(held.size, latest.size)
+        anchor = self._ledger.anchor_covering(index + 1) if index < latest.size else None
+        anchored: AnchoredInput | None = None
+        if anchor is not None:
+            anchored = AnchoredInput(
+                checkpoint=anchor.checkpoint_note,
+                tree_size=anchor.tree_size,
+                root_hash=anchor.root_hash,
+                checkpoint_hash=anchor.checkpoint_hash,
+                proof=(
+                    self._ledger.consistency_proof(anchor.tree_size, latest.size)
+                    if anchor.tree_size <= latest.size
+                    else ()
+                ),
+            )
         result = verify_record(
             _expected(record),
             roots=self._roots,
@@ -272,6 +294,7 @@ class VerificationServicer(pb_grpc.VerificationServiceServicer):
             inclusion_proof=proof,
             receipt=receipt,
             consistency_proof=consistency,
+            anchored=anchored,
         )
         material = pb.VerificationMaterial(
             timestamp_token=record.receipt.timestamp_token,
@@ -285,6 +308,13 @@ class VerificationServicer(pb_grpc.VerificationServiceServicer):
                     from_size=parse_checkpoint(receipt.checkpoint).size,
                     to_size=latest.size,
                     hashes=consistency,
+                )
+            )
+        if anchor is not None and anchored is not None:
+            material.anchor.CopyFrom(convert.anchor_to_proto(anchor))
+            material.anchor_consistency_proof.CopyFrom(
+                common_pb2.ConsistencyProof(
+                    from_size=anchor.tree_size, to_size=latest.size, hashes=anchored.proof
                 )
             )
         return pb.VerifyEvidenceResponse(

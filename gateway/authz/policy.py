@@ -87,6 +87,7 @@ POLICY: Final[Mapping[str, Mapping[Role, Rule]]] = {
     _LOG + "GetConsistencyProof": _PUBLIC,
     _LOG + "GetEntries": _PUBLIC,
     _LOG + "GetTrustInfo": _PUBLIC,
+    _LOG + "GetAnchor": _PUBLIC,
     _ACCESS + "DelegateLoans": _GRANT,
     _ACCESS + "RevokeDelegation": _GRANT,
     _ACCESS + "ShareLoan": _GRANT,

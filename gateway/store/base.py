@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from gateway.anchor.model import StoredAnchor
 from gateway.authz.policy import Delegation, ReadScope
 from gateway.authz.roles import Role
 from gateway.institutions import Institution, RegisteredCertificate, Status
@@ -258,6 +259,11 @@ class Store(Protocol):
         """At most ``limit`` counts of days ``first_day`` to ``last_day`` (days since
         1970), ordered by day, institution and kind, after the key ``after`` (``(day,
         institution, kind)``; ``None``: from the first)."""
+        ...
+
+    def anchor_covering(self, size: int, chain_name: str | None = None) -> StoredAnchor | None:
+        """The first confirmed anchor (on ``chain_name``, or any) of a tree size at least
+        ``size``, or ``None``."""
         ...
 
     def get_nodes(self, ids: Sequence[NodeID]) -> list[bytes]:

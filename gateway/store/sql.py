@@ -54,6 +54,7 @@ from gateway.store.access import (
     entry_grantee,
     visible,
 )
+from gateway.store.anchors import ANCHORS, AnchorQueries
 from gateway.store.base import LoanHead, LoanSalt, StoredCheckpoint, StoredEntry, StoreError
 from gateway.store.lock import StoreWriter, UnlockedWriter, take_writer_lock
 from gateway.store.openings import (
@@ -95,6 +96,7 @@ _TABLES = [
     *ACCESS_TABLES,
     metadata.tables[str(InstitutionRow.__tablename__)],
     metadata.tables[str(InstitutionCertificateRow.__tablename__)],
+    ANCHORS,
 ]
 _IN_CHUNK = 500  # bound on parameters per IN (...) query
 _INT64 = (-(1 << 63), (1 << 63) - 1)  # the range of the INTEGER/BIGINT columns
@@ -217,7 +219,7 @@ def _by_first(pairs: Iterable[tuple[str, str]]) -> Iterable[tuple[str, Sequence[
             yield a, chunk
 
 
-class SqlStore(OpeningReads, AccessQueries):
+class SqlStore(OpeningReads, AccessQueries, AnchorQueries):
     """:class:`gateway.store.base.Store` on SQLAlchemy (SQLite or PostgreSQL)."""
 
     def __init__(self, engine: Engine) -> None:

@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "AnchorRow",
     "CheckpointRow",
     "DailyCountRow",
     "DelegationRow",
@@ -274,3 +275,44 @@ class InstitutionCertificateRow(SQLModel, table=True):
     valid_until_us: int = Field(sa_column=Column(BigInteger, nullable=False))
     added_at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
     revoked_at_us: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+# ------------------------------------------------------------------------------ anchoring
+
+
+class AnchorRow(SQLModel, table=True):
+    """One anchoring attempt of a checkpoint on one chain (gateway.anchor.model).
+
+    ``consistency_proof`` is the proof's hashes concatenated (32 bytes each),
+    from ``previous_size`` to ``tree_size``. Searched by chain and status (the
+    worker's pending and latest anchors) and by status and size (the first
+    confirmed anchor that covers a size).
+    """
+
+    __tablename__ = "anchors"
+    __table_args__ = (
+        Index("ix_anchors_chain", "chain_name", "status", "tree_size"),
+        Index("ix_anchors_covering", "status", "tree_size"),
+    )
+
+    id: int | None = Field(
+        default=None, sa_column=Column(_RowId, primary_key=True, autoincrement=True)
+    )
+    chain_name: str = Field(sa_column=Column(String(64), nullable=False))
+    chain_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    contract: str = Field(sa_column=Column(String(42), nullable=False))
+    log_id: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    tree_size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    root_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    checkpoint_note: str = Field(sa_column=Column(Text, nullable=False))
+    checkpoint_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    previous_size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    consistency_proof: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    tx_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    nonce: int = Field(sa_column=Column(BigInteger, nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    submitted_at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    block_number: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    block_hash: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    anchor_number: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    confirmed_at_us: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))

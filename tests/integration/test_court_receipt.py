@@ -19,7 +19,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from court.verify.receipt import CHECK_LEAF_DIGEST, NEWER_CHECKS, RECEIPT_CHECKS
+from court.verify.receipt import ANCHOR_CHECKS, CHECK_LEAF_DIGEST, NEWER_CHECKS, RECEIPT_CHECKS
 from court.verify.token import CHECK_IMPRINT, TOKEN_CHECKS
 from evidence_gateway.v1 import common_pb2, evidence_service_pb2_grpc
 from evidence_gateway.v1 import evidence_service_pb2 as ev
@@ -30,7 +30,7 @@ from tests.support.procs import BIN
 # Token checks that apply only when asked for (nonce, policy, pinned TSA) or
 # when a newer checkpoint is given: they are printed as not run.
 _NOT_ASKED = {"Nonce matches", "Policy matches", "TSA identity pinned", "Status granted"}
-_NO_NEWER = set(NEWER_CHECKS)
+_NO_NEWER = set(NEWER_CHECKS) | set(ANCHOR_CHECKS)  # and no anchor asked for
 
 
 @dataclass

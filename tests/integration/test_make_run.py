@@ -1,6 +1,9 @@
 """`make run`: mutual TLS, `dev-bank` registered on first start, its files and a
 Python example printed, and the example gets a receipt; a second start reuses
-them. Ctrl-C (SIGINT to the process group, as a terminal sends it) stops all."""
+them. The checkpoints are anchored on the local anvil node (`notary anchor now`
+asks for it at once), whose state persists across starts, and the contract is
+deployed once. Ctrl-C (SIGINT to the process group, as a terminal sends it)
+stops all."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ _EXAMPLE_START = "Call the gateway with them from Python (run in the repository,
 
 def _run_until_example(data: Path, log: Path) -> tuple[subprocess.Popen[bytes], str, str]:
     gateway = f"127.0.0.1:{free_port()}"
+    anvil_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GATEWAY_", "MAKE"))}
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -30,6 +34,7 @@ def _run_until_example(data: Path, log: Path) -> tuple[subprocess.Popen[bytes], 
                 f"DATA_DIR={data}",
                 f"GATEWAY_LISTEN={gateway}",
                 f"NOTARY_LISTEN=127.0.0.1:{free_port()}",
+                f"ANVIL_PORT={anvil_port}",
             ],
             cwd=ROOT,
             stdout=out,
@@ -40,7 +45,7 @@ def _run_until_example(data: Path, log: Path) -> tuple[subprocess.Popen[bytes], 
     deadline = time.monotonic() + 180
     while True:
         text = log.read_text(errors="replace")
-        if _EXAMPLE_START in text and text.rstrip().endswith("receipt.checkpoint.signed_note)"):
+        if _EXAMPLE_START in text and "notary anchor status --config" in text:
             return proc, gateway, text
         if proc.poll() is not None or time.monotonic() > deadline:
             _interrupt(proc)
@@ -57,6 +62,26 @@ def _interrupt(proc: subprocess.Popen[bytes]) -> int:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         raise
+
+
+def _notary(*args: str) -> str:
+    result = subprocess.run(
+        [str(ROOT / ".venv/bin/notary"), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def _anchored_size(data: Path) -> int:
+    status = _notary("anchor", "status", "--config", str(data / "anchor" / "gateway.toml"))
+    found = re.search(r"anchored size +(\d+)", status)
+    assert found, status
+    return int(found.group(1))
 
 
 def _example(text: str) -> str:
@@ -91,6 +116,12 @@ def test_make_run_serves_mutual_tls_as_dev_bank(tmp_path: Path) -> None:
         entry_id, leaf_index, _ = _receipt(code).split(" ", 2)
         # Earlier entries record dev-bank's registration (kind institution_changed).
         assert re.fullmatch(r"[A-Za-z0-9_-]{1,64}", entry_id) and int(leaf_index) >= 1
+        # The contract was deployed on the local chain, and the receipt gets anchored.
+        assert "contract deployed at 0x" in text
+        contract = (data / "anchor" / "contract").read_text().strip()
+        _notary("anchor", "now", "--data-dir", str(data))
+        anchored = _anchored_size(data)
+        assert anchored >= int(leaf_index) + 1
     finally:
         assert _interrupt(proc) != 0  # make reports the interrupted recipe
     # A second start registers nothing new and prints the same files and example.
@@ -100,5 +131,10 @@ def test_make_run_serves_mutual_tls_as_dev_bank(tmp_path: Path) -> None:
         assert "dev-bank  role lender  status active" in text
         _, second_index, _ = _receipt(_example(text)).split(" ", 2)
         assert int(second_index) == int(leaf_index) + 1  # nothing registered in between
+        # The chain kept its state: the same contract, and what was anchored stays anchored.
+        assert f"contract {contract} (from {data / 'anchor' / 'contract'}) already" in text
+        assert _anchored_size(data) >= anchored
+        _notary("anchor", "now", "--data-dir", str(data))
+        assert _anchored_size(data) >= int(second_index) + 1
     finally:
         _interrupt(proc)

@@ -28,6 +28,8 @@ from gateway.authz.policy import ReadScope, ScopeKind
 from gateway.model import EvidenceKind, Receipt
 from gateway.store.base import Store, StoreError
 from gateway.store.sql import SqlStore
+from tests.support.anchor_cases import ALL_CASES as ANCHOR_CASES
+from tests.support.anchor_cases import anchor_read_statements
 from tests.support.institution_cases import ALL_CASES as INSTITUTION_CASES
 from tests.support.institution_cases import registry_read_statements
 from tests.support.ledger_env import Env, check_chain, sub, submit
@@ -321,5 +323,30 @@ def test_no_read_of_the_institutions_registry_scans_a_table_on_postgres(pg_schem
         statements = registry_read_statements(store)
         scans = postgres_full_scans(store.engine, statements)
         assert not scans, "full scans:\n" + "\n".join(scans)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("case", ANCHOR_CASES, ids=lambda c: c.__name__)
+def test_anchor_case_on_postgres(case: Callable[[SqlStore], None], pg_schema: str) -> None:
+    store = SqlStore.open(URL, schema=pg_schema)
+    try:
+        store.hold_writer_lock()
+        case(store)
+    finally:
+        store.close()
+
+
+def test_no_read_of_the_anchors_scans_a_table_on_postgres(pg_schema: str) -> None:
+    store = SqlStore.open(URL, schema=pg_schema)
+    try:
+        store.hold_writer_lock()
+        statements = anchor_read_statements(store)
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+        scans = postgres_full_scans(store.engine, statements)
+        assert not scans, "full scans:\n" + "\n".join(scans)
+        by_tx = Statement("SELECT id FROM anchors WHERE tx_hash = %(t)s", {"t": b"\x00" * 32})
+        assert postgres_full_scans(store.engine, [by_tx])
     finally:
         store.close()

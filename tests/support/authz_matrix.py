@@ -5,7 +5,9 @@ the table it checks). :func:`mismatches` prepares one record every reader role
 may read (a lender's loan delegated to a collection agency, which records a
 call, shared with a court and an arbitration body), then calls each RPC as
 each role through :class:`Callers` and returns every answer that is not the
-expected one (OK for an allowed role, PERMISSION_DENIED for the others).
+expected one (OK for an allowed role, or the servicer's own answer where OK
+cannot be had, e.g. NOT_FOUND from GetAnchor on a log nothing anchored;
+PERMISSION_DENIED for the others).
 
 :class:`Callers` gives the stubs and call metadata of a role: the same channel
 with the development headers (``x-institution``, ``x-role``), or a channel of
@@ -66,6 +68,7 @@ ALLOWED: dict[str, set[Role]] = {
     "LogService/GetConsistencyProof": EVERYONE,
     "LogService/GetEntries": EVERYONE,
     "LogService/GetTrustInfo": EVERYONE,
+    "LogService/GetAnchor": EVERYONE,
     "AccessService/DelegateLoans": {Role.LENDER},
     "AccessService/RevokeDelegation": {Role.LENDER},
     "AccessService/ShareLoan": {Role.LENDER},
@@ -89,6 +92,8 @@ ADMIN_ALLOWED: dict[str, set[Role]] = {
         "RevokeCertificate",
     )
 }
+#: The answer of an allowed call that is not OK: the matrix's servers anchor nothing.
+_ANSWER = {"LogService/GetAnchor": grpc.StatusCode.NOT_FOUND}
 _ADMIN_ANSWER = {
     "AdminService/RegisterInstitution": grpc.StatusCode.INVALID_ARGUMENT,
     "AdminService/ListInstitutions": grpc.StatusCode.OK,
@@ -225,6 +230,9 @@ def _calls(as_: Callers) -> dict[str, Callable[[Role], Any]]:
         "LogService/GetTrustInfo": lambda r: s(r).log.GetTrustInfo(
             lg.GetTrustInfoRequest(), metadata=s(r).metadata
         ),
+        "LogService/GetAnchor": lambda r: s(r).log.GetAnchor(
+            lg.GetAnchorRequest(tree_size=1), metadata=s(r).metadata
+        ),
         "AccessService/DelegateLoans": lambda r: s(r).access.DelegateLoans(
             ac.DelegateLoansRequest(
                 request_id=_rid(),
@@ -302,14 +310,16 @@ def mismatches(as_: Callers, *, admin: bool = False) -> list[str]:
     calls = _calls(as_)
     assert set(calls) == set(ALLOWED)
     allowed = dict(ALLOWED)
-    answers: dict[str, grpc.StatusCode] = {}
+    answers: dict[str, grpc.StatusCode] = dict(_ANSWER)
     if admin:
         admin_calls = _admin_calls()
         assert set(admin_calls) == set(ADMIN_ALLOWED)
         for rpc, admin_call in admin_calls.items():
             calls[rpc] = lambda role, admin_call=admin_call: admin_call(as_(role))  # type: ignore[misc]
         allowed.update(ADMIN_ALLOWED)
-        answers = {rpc: _ADMIN_ANSWER.get(rpc, grpc.StatusCode.NOT_FOUND) for rpc in ADMIN_ALLOWED}
+        answers.update(
+            {rpc: _ADMIN_ANSWER.get(rpc, grpc.StatusCode.NOT_FOUND) for rpc in ADMIN_ALLOWED}
+        )
     wrong: list[str] = []
     for rpc, call in calls.items():
         for role in Role:

@@ -162,6 +162,7 @@ def exercise(ledger: Ledger, store: Store, s: Sample) -> None:
         "leaf_index": lambda: ledger.leaf_index(leaf_hash(s.late.leaf)),
         "consistency_proof": lambda: ledger.consistency_proof(half or 1, 0),
         "entries": lambda: ledger.entries(size // 3, size // 3 + 50),
+        "anchor_covering": lambda: ledger.anchor_covering(s.first.tree_size),
     }
     missing = _public(LedgerReads) - set(ledger_reads)
     assert not missing, f"add the ledger reads {sorted(missing)} to exercise()"
@@ -199,6 +200,7 @@ def exercise(ledger: Ledger, store: Store, s: Sample) -> None:
         "ping": store.ping,
         "delegations": lambda: store.delegations("agency-1", "bank-a", ["L-1", "L-2"], _NOW),
         "day_counts": lambda: store.day_counts(0, 1 << 20, (0, "a", "b"), 100),
+        "anchor_covering": lambda: store.anchor_covering(s.first.tree_size, "a-chain"),
     }
     missing = _public(Store) - _STORE_WRITES - set(store_reads)
     assert not missing, f"add the store reads {sorted(missing)} to exercise()"

@@ -151,6 +151,7 @@ def test_generated_modules_import_and_expose_the_services() -> None:
                 "GetConsistencyProof": (False, False),
                 "GetEntries": (False, False),
                 "GetTrustInfo": (False, False),
+                "GetAnchor": (False, False),
             }
         },
         "verification_service": {"VerificationService": {"VerifyEvidence": (False, False)}},

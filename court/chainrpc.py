@@ -1,0 +1,186 @@
+"""A minimal Ethereum JSON-RPC client for courts: read the anchor contract from any chain node.
+
+Standard library only (urllib), so ``court`` stays installable alone. Only
+the read methods a court needs: ``eth_chainId``, ``eth_blockNumber``,
+``eth_call``, ``eth_getTransactionReceipt``, ``eth_getBlockByNumber``.
+
+Bounded: http:// and https:// URLs only, no redirects followed, every request
+times out, an answer larger than 1 MiB is refused, hex strings are checked
+before they are decoded. Every problem raises :class:`ChainRpcError` whose
+message quotes the node's text escaped and shortened.
+
+:func:`read_chain_view` makes the three reads of the anchor check
+(:mod:`court.verify.anchor`): the anchor covering a size, the pinned log key,
+the chain head.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import urllib.error
+import urllib.request
+from typing import Any, Final
+
+from court.errors import CourtError
+from court.report.escape import escape_text
+from court.verify.anchor import (
+    AnchorDataError,
+    ChainView,
+    decode_first_anchor_covering,
+    decode_verifier_key_of,
+    encode_first_anchor_covering,
+    encode_verifier_key_of,
+    log_id_of,
+)
+
+__all__ = ["MAX_RESPONSE_BYTES", "ChainRpc", "ChainRpcError", "parse_address", "read_chain_view"]
+
+MAX_RESPONSE_BYTES: Final = 1 << 20
+_TEXT_LIMIT: Final = 200
+_ADDRESS: Final = re.compile(r"0x[0-9a-fA-F]{40}")
+_HEX: Final = re.compile(r"0x(?:[0-9a-fA-F]{2})*")
+_QUANTITY: Final = re.compile(r"0x(?:0|[1-9a-fA-F][0-9a-fA-F]{0,63})")
+
+
+class ChainRpcError(CourtError):
+    """The chain node could not be asked, or its answer is unusable."""
+
+
+def _quote(value: object) -> str:
+    text = escape_text(str(value))
+    return text if len(text) <= _TEXT_LIMIT else text[:_TEXT_LIMIT] + "..."
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a redirect is answered as the HTTP error it is
+
+
+def parse_address(address: str) -> str:
+    """A contract address: ``0x`` and 40 hex digits (the checksum case is not required)."""
+    if not isinstance(address, str) or not _ADDRESS.fullmatch(address):
+        raise ChainRpcError(
+            f"contract address {_quote(address)} is not 0x followed by 40 hex digits"
+        )
+    return address.lower()
+
+
+def _hex_bytes(value: object, what: str) -> bytes:
+    if not isinstance(value, str) or not _HEX.fullmatch(value):
+        raise ChainRpcError(f"the node's {what} is not hex data: {_quote(value)}")
+    return bytes.fromhex(value[2:])
+
+
+def _quantity(value: object, what: str) -> int:
+    if not isinstance(value, str) or not _QUANTITY.fullmatch(value):
+        raise ChainRpcError(f"the node's {what} is not a hex quantity: {_quote(value)}")
+    return int(value, 16)
+
+
+class ChainRpc:
+    """JSON-RPC over HTTP(S) to one chain node."""
+
+    def __init__(
+        self, url: str, timeout: float = 10.0, max_response: int = MAX_RESPONSE_BYTES
+    ) -> None:
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ChainRpcError(f"--rpc must be an http:// or https:// URL, not {_quote(url)}")
+        self.url = url
+        self.timeout = timeout
+        self.max_response = max_response
+        self._ids = itertools.count(1)
+        self._opener = urllib.request.build_opener(_NoRedirect)
+
+    def call(self, method: str, params: list[Any]) -> Any:
+        """One JSON-RPC request; its ``result`` (an ``error`` answer raises)."""
+        body = json.dumps(
+            {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
+        ).encode()
+        request = urllib.request.Request(
+            self.url, data=body, headers={"Content-Type": "application/json"}, method="POST"
+        )
+        try:
+            with self._opener.open(request, timeout=self.timeout) as reply:
+                raw = reply.read(self.max_response + 1)
+        except urllib.error.HTTPError as exc:
+            raise ChainRpcError(
+                f"chain node {_quote(self.url)} answered HTTP {exc.code} to {method}"
+            ) from None
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ChainRpcError(
+                f"cannot reach chain node {_quote(self.url)} ({_quote(reason)}); "
+                "check --rpc and that the node runs"
+            ) from None
+        if len(raw) > self.max_response:
+            raise ChainRpcError(
+                f"the answer of {_quote(self.url)} to {method} exceeds {self.max_response} bytes"
+            )
+        try:
+            answer = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise ChainRpcError(
+                f"the answer of {_quote(self.url)} to {method} is not JSON: {_quote(raw[:80])}"
+            ) from None
+        if not isinstance(answer, dict):
+            raise ChainRpcError(f"the answer to {method} is not a JSON-RPC response")
+        if answer.get("error") is not None:
+            error = answer["error"]
+            message = error.get("message") if isinstance(error, dict) else error
+            raise ChainRpcError(f"chain node error on {method}: {_quote(message)}")
+        if "result" not in answer:
+            raise ChainRpcError(f"the answer to {method} has no result")
+        return answer["result"]
+
+    def chain_id(self) -> int:
+        return _quantity(self.call("eth_chainId", []), "chain id")
+
+    def block_number(self) -> int:
+        return _quantity(self.call("eth_blockNumber", []), "block number")
+
+    def eth_call(self, to: str, data: bytes, block: str = "latest") -> bytes:
+        params = [{"to": parse_address(to), "data": "0x" + data.hex()}, block]
+        return _hex_bytes(self.call("eth_call", params), "eth_call result")
+
+    def transaction_receipt(self, tx_hash: bytes) -> dict[str, Any] | None:
+        """The receipt (JSON object as the node sent it), None if not mined or unknown."""
+        result = self.call("eth_getTransactionReceipt", ["0x" + tx_hash.hex()])
+        if result is not None and not isinstance(result, dict):
+            raise ChainRpcError("the node's transaction receipt is not an object")
+        return result
+
+    def block_by_number(self, number: int) -> dict[str, Any] | None:
+        """The block header (no transactions), None beyond the head."""
+        result = self.call("eth_getBlockByNumber", [hex(number), False])
+        if result is not None and not isinstance(result, dict):
+            raise ChainRpcError("the node's block is not an object")
+        return result
+
+    def block_hash(self, number: int) -> bytes | None:
+        block = self.block_by_number(number)
+        return None if block is None else _hex_bytes(block.get("hash"), "block hash")
+
+
+def read_chain_view(rpc: ChainRpc, contract: str, log_verifier_key: str, size: int) -> ChainView:
+    """Read, from the node, what the anchor check needs for a checkpoint of ``size``.
+
+    The head is read last, so the confirmations it gives are never more than
+    the anchor had when it was read.
+    """
+    log_id = log_id_of(log_verifier_key)
+    answer = rpc.eth_call(contract, encode_verifier_key_of(log_id))
+    if not answer:
+        raise ChainRpcError(
+            f"no contract answers at {_quote(contract)} on this chain: is --contract the "
+            "address of the EvidenceAnchor contract, and --rpc a node of its chain?"
+        )
+    try:
+        pinned = decode_verifier_key_of(answer)
+        anchor = decode_first_anchor_covering(
+            rpc.eth_call(contract, encode_first_anchor_covering(log_id, size))
+        )
+    except AnchorDataError as exc:
+        raise ChainRpcError(f"contract {_quote(contract)}: {exc}") from None
+    return ChainView(anchor=anchor, head=rpc.block_number(), pinned_key=pinned)

@@ -1,0 +1,485 @@
+"""The anchoring worker: a thread of the process that writes the log.
+
+Every ``poll_seconds`` it takes each configured chain in turn:
+
+1. **Reconcile.** Each PENDING anchor of the chain is looked up on the chain
+   (its transaction, its block, the submitter's nonce) and judged
+   (:func:`gateway.anchor.model.judge`): CONFIRMED once its block has
+   ``confirmations`` blocks (its own included), DROPPED when the chain no
+   longer knows it (a dropped transaction, its nonce taken by another
+   transaction, a reorganisation). The latest CONFIRMED anchor is checked
+   too: if its block left the chain, it is judged again, so a reorganisation
+   deeper than ``confirmations`` is caught as well.
+2. **Anchor.** With nothing pending, the latest checkpoint is anchored when
+   at least ``min_new_entries`` entries are not covered by the chain's latest
+   anchor of this log and ``interval_seconds`` passed since the last anchor
+   was sent, or at once after a DROPPED anchor (its replacement) or on
+   request (``notary anchor now``). The previous size is read from the
+   contract itself (``latestAnchor``), and the stored attempt keeps the
+   consistency proof from it; a chain whose latest anchor does not match
+   this log's checkpoint of that size gets nothing more (an error in the
+   log, and the lag grows).
+
+A chain that cannot be reached is retried with a growing pause (up to the
+interval); when it returns, one anchor of the latest checkpoint covers all
+that was signed meanwhile. Chains are independent: one down does not hold
+the others.
+
+The lag (entries and seconds not yet covered by a confirmed anchor) is read
+from the store (:meth:`AnchorWorker.lag`); health says when it passes
+``max_lag_seconds`` without stopping submissions (:mod:`gateway.server`).
+
+``notary anchor now`` asks for an anchor of every chain by creating the
+request file :data:`NOW_FILE` in the data folder; the worker removes it once
+each chain's anchor of the latest checkpoint is settled (confirmed, or found
+dropped), or there was nothing new to anchor.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from gateway.anchor.model import (
+    AnchorStatus,
+    Observation,
+    StoredAnchor,
+    Verdict,
+    checkpoint_hash,
+    judge,
+    mined,
+)
+from gateway.log.tree import MissingNodeError, consistency_proof
+from gateway.store.base import StoreError
+
+__all__ = ["NOW_FILE", "AnchorWorker", "ChainLag", "ChainPort", "WorkerChain"]
+
+log = logging.getLogger(__name__)
+
+#: The request file of ``notary anchor now``, in the data folder.
+NOW_FILE = "anchor-now.request"
+_MAX_BACKOFF = 30.0
+
+
+class ChainPort(Protocol):
+    """What the worker uses of :class:`gateway.anchor.chain.ChainClient`."""
+
+    def chain_id(self) -> int: ...
+    def head(self) -> int: ...
+    def block_hash(self, number: int) -> bytes | None: ...
+    def nonce(self, pending: bool = False) -> int: ...
+    def send_anchor(
+        self,
+        log_id: bytes,
+        tree_size: int,
+        root_hash: bytes,
+        checkpoint_hash: bytes,
+        *,
+        nonce: int | None = None,
+        gas_price: int | None = None,
+    ) -> Any: ...
+    def tx_state(self, tx_hash: bytes) -> Any: ...
+    def latest_anchor(self, log_id: bytes) -> Any: ...
+
+
+class AnchorStore(Protocol):
+    """What the worker uses of the SQL store."""
+
+    def add_anchor(self, a: StoredAnchor) -> StoredAnchor: ...
+    def update_anchor(self, a: StoredAnchor) -> None: ...
+    def pending_anchors(self, chain_name: str) -> list[StoredAnchor]: ...
+    def latest_anchor(
+        self, chain_name: str, confirmed_only: bool = True
+    ) -> StoredAnchor | None: ...
+    def first_checkpoint_after(self, size: int) -> tuple[int, datetime] | None: ...
+    def latest_checkpoint(self) -> Any: ...
+    def checkpoint_at(self, size: int) -> Any: ...
+    def get_nodes(self, ids: Any) -> list[bytes]: ...
+
+
+@dataclass
+class WorkerChain:
+    """One chain the worker anchors to, and its state in this process."""
+
+    name: str
+    client: ChainPort
+    chain_id: int
+    contract: str
+    checked: bool = False  # the node's chain id was checked
+    last_sent: float = 0.0  # wall-clock time the latest anchor was sent
+    replace_now: bool = False  # an anchor was dropped: send its replacement at once
+    down_since: float | None = None
+    backoff: float = 0.0
+    next_try: float = 0.0
+    error: str = ""
+    sent: int = field(default=0)  # anchors sent by this process
+
+
+@dataclass(frozen=True)
+class ChainLag:
+    """How far one chain's confirmed anchors are behind the log."""
+
+    chain_name: str
+    log_size: int
+    anchored_size: int
+    entries: int
+    seconds: float
+    down: bool
+    error: str
+
+
+class AnchorWorker:
+    """Anchors the log's checkpoints on each configured chain (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: AnchorStore,
+        log_id: bytes,
+        chains: Sequence[WorkerChain],
+        *,
+        interval_seconds: float,
+        min_new_entries: int,
+        confirmations: int,
+        max_lag_seconds: float,
+        poll_seconds: float = 1.0,
+        request_dir: Path | None = None,
+        unavailable: tuple[type[BaseException], ...] = (),
+        refused: tuple[type[BaseException], ...] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``unavailable``: the client's exception classes for an unreachable node;
+        ``refused``: for any other chain failure (both are logged, the chain retried)."""
+        self.store = store
+        self.log_id = log_id
+        self.chains = list(chains)
+        self.interval = interval_seconds
+        self.min_new_entries = min_new_entries
+        self.confirmations = confirmations
+        self.max_lag_seconds = max_lag_seconds
+        self.poll_seconds = poll_seconds
+        self.request_file = None if request_dir is None else request_dir / NOW_FILE
+        self._unavailable = unavailable
+        self._refused: tuple[type[BaseException], ...] = (*refused, _WrongChain, _Mismatch)
+        self._clock = clock
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        # Chains asked to anchor now: "ask", then "sent" until that anchor is settled.
+        self._forced: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        for chain in self.chains:
+            try:
+                latest = store.latest_anchor(chain.name, confirmed_only=False)
+            except StoreError:
+                latest = None
+            if latest is not None:  # the interval runs on across restarts
+                chain.last_sent = latest.submitted_at.timestamp()
+
+    # ------------------------------------------------------------ running
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="anchor-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop after the current step (chain calls time out on their own)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def request_now(self) -> None:
+        """Anchor the latest checkpoint on every chain at the next step."""
+        with self._lock:
+            self._forced.update((c.name, "ask") for c in self.chains)
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._take_request()
+            for chain in self.chains:
+                if self._stop.is_set():
+                    break
+                try:
+                    self.step(chain)
+                except Exception:  # keep anchoring whatever one step did
+                    log.exception("anchoring on %s failed", chain.name)
+            self._answer_request()
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
+
+    def _take_request(self) -> None:
+        if self.request_file is not None and self.request_file.exists():
+            with self._lock:
+                if not self._forced:
+                    log.info("anchoring: anchor requested (%s)", self.request_file.name)
+                    self._forced.update((c.name, "ask") for c in self.chains)
+
+    def _answer_request(self) -> None:
+        if self.request_file is None:
+            return
+        with self._lock:
+            pending = bool(self._forced)
+        if not pending:
+            self.request_file.unlink(missing_ok=True)
+
+    # ------------------------------------------------------------ one step
+
+    def step(self, chain: WorkerChain) -> None:
+        """Reconcile ``chain``'s anchors, then anchor if it is time (see the module docstring)."""
+        now = self._clock()
+        if now < chain.next_try:
+            return
+        try:
+            if not chain.checked:
+                node = chain.client.chain_id()
+                if node != chain.chain_id:
+                    raise _WrongChain(
+                        f"the node reports chain id {node}, the configuration says "
+                        f"{chain.chain_id}: correct anchor.chains or the rpc_url"
+                    )
+                chain.checked = True
+            in_flight = self._reconcile(chain)
+            if not in_flight:
+                self._maybe_anchor(chain, now)
+        except self._unavailable as exc:
+            self._down(chain, now, exc)
+            return
+        except self._refused as exc:
+            self._failed(chain, now, exc)
+            return
+        except (StoreError, MissingNodeError) as exc:
+            log.warning("anchoring on %s: the store failed (%s); retrying", chain.name, exc)
+            chain.next_try = now + min(self.interval, _MAX_BACKOFF)
+            return
+        if chain.down_since is not None:
+            log.warning(
+                "anchoring: chain %s is reachable again after %.0f s",
+                chain.name,
+                now - chain.down_since,
+            )
+        chain.down_since, chain.backoff, chain.error = None, 0.0, ""
+
+    def _down(self, chain: WorkerChain, now: float, exc: BaseException) -> None:
+        if chain.down_since is None:
+            chain.down_since = now
+            log.warning("anchoring: chain %s is unreachable (%s); retrying", chain.name, exc)
+        chain.checked = False
+        chain.backoff = min(max(2 * chain.backoff, 0.5), min(self.interval, _MAX_BACKOFF))
+        chain.next_try = now + chain.backoff
+        chain.error = f"unreachable: {exc}"
+
+    def _failed(self, chain: WorkerChain, now: float, exc: BaseException) -> None:
+        text = getattr(exc, "message", None) or str(exc)
+        if text != chain.error:
+            log.error("anchoring on %s refused: %s", chain.name, text)
+        chain.error = text
+        chain.checked = False
+        chain.next_try = now + min(self.interval, _MAX_BACKOFF)
+
+    def _observe(self, chain: WorkerChain, a: StoredAnchor) -> Observation:
+        client = chain.client
+        state = client.tx_state(a.tx_hash)
+        canonical = None if a.block_number is None else client.block_hash(a.block_number)
+        return Observation(
+            found=bool(state.found),
+            head=client.head(),
+            age=self._clock() - a.submitted_at.timestamp(),
+            account_nonce=None if state.found else client.nonce(),
+            block_number=state.block_number,
+            block_hash=state.block_hash,
+            success=state.success,
+            anchor_number=state.anchor_number,
+            canonical_hash=canonical,
+        )
+
+    def _reconcile(self, chain: WorkerChain) -> bool:
+        """Judge the chain's pending anchors and its latest confirmed one; True while an
+        anchor is still in flight (pending and not dropped)."""
+        in_flight = False
+        checked: set[int | None] = set()
+        while True:  # a confirmed anchor that left the chain: the one before it, too
+            latest = self.store.latest_anchor(chain.name)
+            if latest is None or latest.id in checked:
+                break
+            checked.add(latest.id)
+            if not self._settle(chain, latest):
+                break
+        for a in self.store.pending_anchors(chain.name):
+            if self._settle(chain, a):
+                continue
+            in_flight = True
+        return in_flight
+
+    def _settle(self, chain: WorkerChain, a: StoredAnchor) -> bool:
+        """Judge ``a`` and store the outcome; True if it was DROPPED (or failed)."""
+        if (
+            a.status is AnchorStatus.CONFIRMED
+            and a.block_number is not None
+            and chain.client.block_hash(a.block_number) == a.block_hash
+        ):
+            return False  # still in the chain: one call
+        seen = self._observe(chain, a)
+        verdict = judge(a, seen, self.confirmations)
+        if verdict is Verdict.STILL_CONFIRMED:
+            return False
+        if verdict is Verdict.WAIT:
+            if a.status is AnchorStatus.CONFIRMED:  # back in the pool after a reorganisation
+                self.store.update_anchor(mined(a, seen))
+            return False
+        if verdict is Verdict.MINED:
+            self.store.update_anchor(mined(a, seen))
+            return False
+        if verdict is Verdict.CONFIRMED:
+            moved = a.block_hash != seen.block_hash
+            if a.status is AnchorStatus.CONFIRMED and not moved:
+                return False
+            done = replace(
+                mined(a, seen),
+                status=AnchorStatus.CONFIRMED,
+                confirmed_at=datetime.now(UTC) if a.confirmed_at is None else a.confirmed_at,
+            )
+            self.store.update_anchor(done)
+            log.info(
+                "anchoring: size %d confirmed on %s (block %s, anchor %s)",
+                a.tree_size,
+                chain.name,
+                seen.block_number,
+                seen.anchor_number,
+            )
+            return False
+        # DROPPED or FAILED: gone; a replacement is sent at once.
+        self.store.update_anchor(replace(a, status=AnchorStatus.DROPPED))
+        chain.replace_now = True
+        if verdict is Verdict.FAILED:
+            how = "reverted by the contract"
+        elif seen.account_nonce is not None and seen.account_nonce > a.nonce:
+            how = "replaced (another transaction took its nonce)"
+        else:
+            how = "dropped"
+        log.warning(
+            "anchoring: the anchor of size %d on %s was %s (transaction %s); resubmitting",
+            a.tree_size,
+            chain.name,
+            how,
+            a.tx_hash.hex(),
+        )
+        return True
+
+    def _maybe_anchor(self, chain: WorkerChain, now: float) -> None:
+        with self._lock:
+            asked = self._forced.get(chain.name)
+        if asked == "sent":  # nothing in flight: the anchor sent on request is settled
+            self._done_forced(chain)
+        forced = asked == "ask"
+        checkpoint = self.store.latest_checkpoint()
+        if checkpoint is None:
+            return
+        on_chain = chain.client.latest_anchor(self.log_id)
+        previous = 0 if on_chain is None else int(on_chain.tree_size)
+        new = checkpoint.size - previous
+        due = now - chain.last_sent >= self.interval and new >= self.min_new_entries
+        if new <= 0 or not (due or forced or chain.replace_now):
+            if new < 0:
+                raise _Mismatch(
+                    f"the chain's latest anchor of this log has size {previous}, larger than "
+                    f"the log ({checkpoint.size}): is this the right database?"
+                )
+            if new == 0:
+                self._done_forced(chain)
+            return
+        proof: tuple[bytes, ...] = ()
+        if previous > 0:
+            stored = self.store.checkpoint_at(previous)
+            if stored is None or stored.root != bytes(on_chain.root_hash):
+                raise _Mismatch(
+                    f"the chain's latest anchor (size {previous}) does not match this log's "
+                    "checkpoint of that size: the log or the chain was changed; nothing more "
+                    "is anchored until an operator looks"
+                )
+            proof = tuple(consistency_proof(self.store, previous, checkpoint.size))
+        note_hash = checkpoint_hash(checkpoint.note)
+        sent = chain.client.send_anchor(self.log_id, checkpoint.size, checkpoint.root, note_hash)
+        stored_anchor = self.store.add_anchor(
+            StoredAnchor(
+                id=None,
+                chain_name=chain.name,
+                chain_id=chain.chain_id,
+                contract=chain.contract,
+                log_id=self.log_id,
+                tree_size=checkpoint.size,
+                root_hash=checkpoint.root,
+                checkpoint_note=checkpoint.note,
+                checkpoint_hash=note_hash,
+                previous_size=previous,
+                consistency_proof=proof,
+                tx_hash=bytes(sent.tx_hash),
+                nonce=int(sent.nonce),
+                status=AnchorStatus.PENDING,
+                submitted_at=datetime.fromtimestamp(now, UTC),
+            )
+        )
+        chain.last_sent = now
+        chain.replace_now = False
+        chain.sent += 1
+        if forced:
+            with self._lock:
+                self._forced[chain.name] = "sent"
+        log.info(
+            "anchoring: size %d sent to %s (previous %d, transaction %s)",
+            stored_anchor.tree_size,
+            chain.name,
+            previous,
+            stored_anchor.tx_hash.hex(),
+        )
+
+    def _done_forced(self, chain: WorkerChain) -> None:
+        with self._lock:
+            self._forced.pop(chain.name, None)
+
+    # ------------------------------------------------------------ lag
+
+    def lag(self) -> list[ChainLag]:
+        """Each chain's lag behind the log, read from the store (raises StoreError)."""
+        now = self._clock()
+        checkpoint = self.store.latest_checkpoint()
+        size = 0 if checkpoint is None else checkpoint.size
+        out = []
+        for chain in self.chains:
+            latest = self.store.latest_anchor(chain.name)
+            anchored = 0 if latest is None else latest.tree_size
+            seconds = 0.0
+            if size > anchored:
+                first = self.store.first_checkpoint_after(anchored)
+                if first is not None:
+                    seconds = max(0.0, now - first[1].timestamp())
+            out.append(
+                ChainLag(
+                    chain_name=chain.name,
+                    log_size=size,
+                    anchored_size=anchored,
+                    entries=max(0, size - anchored),
+                    seconds=seconds,
+                    down=chain.down_since is not None,
+                    error=chain.error,
+                )
+            )
+        return out
+
+    def lagging(self) -> list[ChainLag]:
+        """The chains whose lag is past ``max_lag_seconds``."""
+        return [lag for lag in self.lag() if lag.seconds > self.max_lag_seconds]
+
+
+class _WrongChain(Exception):
+    pass
+
+
+class _Mismatch(Exception):
+    pass

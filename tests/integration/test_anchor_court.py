@@ -1,0 +1,312 @@
+"""A court checks a receipt against the chain itself: `gateway serve` anchoring on a real anvil.
+
+The gateway runs its anchoring worker against an anvil node with the
+EvidenceAnchor contract deployed and the log registered; a lender archives a
+receipt, and the anchor file (``LogService.GetAnchor`` for the receipt's
+checkpoint). A court then runs ``court-verify receipt ... --anchor FILE --rpc
+URL --contract ADDRESS``, which reads the contract from the node with
+``eth_call``, never asking the gateway. The gateway's database is then
+rewritten behind its back (the anchored checkpoint re-signed over another
+root, as an operator holding the log key could): the chain check catches it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import sqlite3
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+
+from court.verify.anchor import ANCHOR_CHECKS, CHECK_ANCHOR_CONFIRMATIONS, CHECK_ANCHOR_ROOT
+from court.verify.checkpoint import verify_checkpoint
+from court.verify.merkle import verify_consistency
+from evidence_gateway.v1 import (
+    common_pb2,
+    evidence_service_pb2_grpc,
+    log_service_pb2_grpc,
+)
+from evidence_gateway.v1 import evidence_service_pb2 as ev
+from evidence_gateway.v1 import log_service_pb2 as lg
+from gateway.anchor.chain import ChainClient, log_id_of
+from gateway.anchor.keys import create_key_file
+from gateway.log.checkpoint import sign_checkpoint
+from notary.pki import load_log_signing_key, load_log_verifier_key
+from tests.support.anvil import Anvil, wait_for
+from tests.support.gateway_proc import GatewayProcess, make_pki, write_config
+from tests.support.grpc_client import submission
+from tests.support.procs import BIN
+
+CHAIN = "local"
+
+
+@dataclass
+class Setup:
+    folder: Path
+    pki: Path
+    chain: Anvil
+    contract: str
+    vkey: str
+    proc: GatewayProcess
+    evidence: evidence_service_pb2_grpc.EvidenceServiceStub
+    log: log_service_pb2_grpc.LogServiceStub
+    reader: ChainClient
+
+
+def _config(folder: Path, chain: Anvil, contract: str, key: Path) -> Path:
+    path = write_config(
+        folder,
+        sections={
+            "anchor": {
+                "enabled": True,
+                "interval_seconds": 0.2,
+                "min_new_entries": 1,
+                "confirmations": 1,
+                "max_lag_seconds": 600,
+            }
+        },
+    )
+    with path.open("a") as out:
+        out.write(
+            "[[anchor.chains]]\n"
+            f'name = "{CHAIN}"\n'
+            f'rpc_url = "{chain.rpc_url}"\n'
+            f'contract = "{contract}"\n'
+            f'key_file = "{key}"\n'
+            "chain_id = 31337\n"
+        )
+    return path
+
+
+@contextlib.contextmanager
+def _serving(proc: GatewayProcess) -> Iterator[grpc.Channel]:
+    proc.start()
+    channel: grpc.Channel = proc.channel()
+    try:
+        yield channel
+    finally:
+        channel.close()
+        assert proc.stop() == 0, proc.log_text()
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[Setup]:
+    pki = tmp_path / "data" / "pki"
+    make_pki(pki)
+    vkey = load_log_verifier_key(pki).line
+    with Anvil() as chain:
+        key = tmp_path / "anchor" / "submitter.key"
+        submitter = create_key_file(key)
+        chain.set_balance(submitter, 10**20)
+        admin = ChainClient(chain.rpc_url, account=chain.dev_accounts[0])
+        contract = admin.deploy()
+        admin.register_log(vkey, submitter)
+        proc = GatewayProcess(_config(tmp_path, chain, contract, key), tmp_path)
+        with _serving(proc) as channel:
+            yield Setup(
+                folder=tmp_path,
+                pki=pki,
+                chain=chain,
+                contract=contract,
+                vkey=vkey,
+                proc=proc,
+                evidence=evidence_service_pb2_grpc.EvidenceServiceStub(channel),
+                log=log_service_pb2_grpc.LogServiceStub(channel),
+                reader=ChainClient(chain.rpc_url, contract),
+            )
+
+
+def _submit(s: Setup, *documents: bytes) -> list[common_pb2.Receipt]:
+    loan = f"loan-{uuid.uuid4().hex[:12]}"
+    request = ev.BatchSubmitEvidenceRequest(
+        submissions=[submission(loan, digest=hashlib.sha256(d).digest()) for d in documents]
+    )
+    results = s.evidence.BatchSubmitEvidence(request, timeout=30).results
+    return [r.receipt for r in results]
+
+
+def _anchor_of(s: Setup, size: int) -> lg.GetAnchorResponse:
+    """GetAnchor for a checkpoint of ``size``, once the worker's anchor of it is confirmed."""
+    request = lg.GetAnchorRequest(tree_size=size, from_tree_size=size)
+    answer: list[lg.GetAnchorResponse] = []
+
+    def anchored() -> bool:
+        try:
+            answer.append(s.log.GetAnchor(request, timeout=10))
+        except grpc.RpcError as exc:
+            assert exc.code() == grpc.StatusCode.NOT_FOUND, exc
+            return False
+        return True
+
+    wait_for(anchored, timeout=60, what=f"a confirmed anchor covering size {size}")
+    return answer[-1]
+
+
+def _court_verify(
+    s: Setup,
+    receipt: common_pb2.Receipt,
+    document: bytes,
+    anchor: lg.GetAnchorResponse,
+    *extra: str,
+) -> subprocess.CompletedProcess[str]:
+    receipt_file = s.folder / "receipt.pb"
+    receipt_file.write_bytes(receipt.SerializeToString())
+    anchor_file = s.folder / "anchor.pb"
+    anchor_file.write_bytes(anchor.SerializeToString())
+    return subprocess.run(
+        [
+            str(BIN / "court-verify"),
+            "receipt",
+            str(receipt_file),
+            "--digest",
+            hashlib.sha256(document).hexdigest(),
+            "--ca",
+            str(s.pki / "root-ca.pem"),
+            "--log-key",
+            str(s.pki / "log.vkey"),
+            "--anchor",
+            str(anchor_file),
+            "--rpc",
+            s.chain.rpc_url,
+            "--contract",
+            s.contract,
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def _line(out: str, check: str) -> str:
+    return next(line for line in out.splitlines() if check in line)
+
+
+def test_a_receipt_verifies_against_the_chain(setup: Setup) -> None:
+    document = b"a repayment reminder, anchored"
+    (receipt,) = _submit(setup, document)
+    anchor = _anchor_of(setup, receipt.checkpoint.size)
+    assert anchor.anchor.chain_name == CHAIN and anchor.anchor.contract == setup.contract
+    on_chain = setup.reader.anchor_at(log_id_of(setup.vkey), anchor.anchor.anchor_number)
+    assert (on_chain.tree_size, on_chain.root_hash) == (
+        anchor.anchor.tree_size,
+        anchor.anchor.root_hash,
+    )
+    assert on_chain.block_number == anchor.anchor.block_number
+
+    result = _court_verify(setup, receipt, document, anchor)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in ANCHOR_CHECKS:
+        assert _line(result.stdout, name).startswith("PASS"), result.stdout
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("VALID") and "anchored on chain" in last, last
+
+    # More confirmations than the chain has: the anchor check fails, and says so.
+    strict = _court_verify(setup, receipt, document, anchor, "--confirmations", "1000")
+    assert strict.returncode == 1, strict.stdout
+    assert CHECK_ANCHOR_CONFIRMATIONS in strict.stdout.strip().splitlines()[-1]
+
+
+def test_get_anchor_for_a_size_and_a_leaf_with_the_proof_from_a_held_checkpoint(
+    setup: Setup,
+) -> None:
+    (first,) = _submit(setup, b"first document")
+    one = _anchor_of(setup, first.checkpoint.size)
+    later = _submit(setup, b"second document", b"third document")
+    size = later[-1].checkpoint.size
+    _anchor_of(setup, size)
+
+    # The leaf of the second document: the first anchor covering it, with the proof
+    # from the first receipt's checkpoint.
+    got = setup.log.GetAnchor(
+        lg.GetAnchorRequest(leaf_index=later[0].leaf_index, from_tree_size=first.checkpoint.size)
+    )
+    assert got.anchor.tree_size > later[0].leaf_index
+    assert got.anchor.anchor_number > one.anchor.anchor_number
+    chain_anchor = setup.reader.first_anchor_covering(
+        log_id_of(setup.vkey), later[0].leaf_index + 1
+    )
+    assert chain_anchor is not None
+    assert (chain_anchor.number, chain_anchor.root_hash) == (
+        got.anchor.anchor_number,
+        got.anchor.root_hash,
+    )
+    proof = got.consistency_proof
+    assert (proof.from_size, proof.to_size) == (first.checkpoint.size, got.anchor.tree_size)
+    verify_consistency(  # against the root read from the chain; raises if wrong
+        proof.from_size,
+        proof.to_size,
+        list(proof.hashes),
+        first.checkpoint.root_hash,
+        chain_anchor.root_hash,
+    )
+    anchored = verify_checkpoint(got.anchor.checkpoint.signed_note, setup.vkey)
+    assert anchored.root_hash == chain_anchor.root_hash
+    assert hashlib.sha256(got.anchor.checkpoint.signed_note.encode()).digest() == (
+        chain_anchor.checkpoint_hash
+    )
+
+    # By tree size: the first receipt's own anchor.
+    again = setup.log.GetAnchor(lg.GetAnchorRequest(tree_size=first.checkpoint.size))
+    assert again.anchor == one.anchor
+    assert not again.HasField("consistency_proof")
+
+
+def _rewrite_anchored_root(s: Setup, size: int) -> bytes:
+    """Re-sign the stored anchor's checkpoint of ``size`` over another root.
+
+    Only the anchors table changes: the gateway refuses to start on a store
+    whose tree does not match its latest checkpoint, so a rewritten history
+    shows where it serves the anchored checkpoint from.
+    """
+    key = load_log_signing_key(s.pki)
+    origin = load_log_verifier_key(s.pki).origin
+    root = hashlib.sha256(b"a history the gateway rewrote").digest()
+    note = sign_checkpoint(origin, size, root, key, origin)
+    db = sqlite3.connect(s.folder / "data" / "gateway.sqlite3")
+    try:
+        with db:
+            changed = db.execute(
+                "UPDATE anchors SET root_hash = ?, checkpoint_note = ?, checkpoint_hash = ? "
+                "WHERE tree_size = ?",
+                (root, note, hashlib.sha256(note.encode()).digest(), size),
+            ).rowcount
+    finally:
+        db.close()
+    assert changed >= 1
+    return root
+
+
+def test_a_root_changed_in_the_database_after_anchoring_is_caught_by_the_chain_check(
+    setup: Setup,
+) -> None:
+    document = b"a settlement agreement"
+    (receipt,) = _submit(setup, document)
+    size = receipt.checkpoint.size
+    honest = _anchor_of(setup, size)
+    assert honest.anchor.tree_size == size  # the checkpoint of this commit was anchored
+    assert _court_verify(setup, receipt, document, honest).returncode == 0
+
+    assert setup.proc.stop() == 0, setup.proc.log_text()
+    root = _rewrite_anchored_root(setup, size)
+    write_config(setup.folder)  # served again without anchoring: nothing re-anchors it
+    setup.proc.start()
+    with setup.proc.channel() as channel:
+        rewritten = log_service_pb2_grpc.LogServiceStub(channel).GetAnchor(
+            lg.GetAnchorRequest(tree_size=size, from_tree_size=size)
+        )
+    assert rewritten.anchor.root_hash == root  # the gateway now serves the rewritten root
+    verify_checkpoint(rewritten.anchor.checkpoint.signed_note, setup.vkey)  # properly signed
+
+    result = _court_verify(setup, receipt, document, rewritten)
+    assert result.returncode == 1, result.stdout + result.stderr
+    failed = _line(result.stdout, CHECK_ANCHOR_ROOT)
+    assert failed.startswith("FAIL") and root.hex() in failed, result.stdout
+    assert CHECK_ANCHOR_ROOT in result.stdout.strip().splitlines()[-1]

@@ -1,0 +1,93 @@
+"""A ledger, a real anvil chain with the anchor contract, and an anchoring worker between
+them, for the worker's integration tests and the lag benchmark."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from gateway.anchor.chain import ChainClient, ChainError, ChainUnavailable, log_id_of
+from gateway.anchor.ethlibs import LocalAccount
+from gateway.anchor.worker import AnchorWorker, WorkerChain
+from gateway.ledger import Ledger
+from tests.support.anvil import Anvil
+from tests.support.ledger_env import Env
+
+CHAIN = "local"
+
+
+def deploy(chain: Anvil, verifier_key: str, submitter: str) -> str:
+    """Deploy the contract with anvil's first development key and register the log."""
+    admin = ChainClient(chain.rpc_url, account=chain.dev_accounts[0])
+    address = admin.deploy()
+    admin.register_log(verifier_key, submitter)
+    return address
+
+
+class Anchoring:
+    """``env``'s ledger anchored on ``chain`` by a worker with ``key`` (not started)."""
+
+    def __init__(
+        self,
+        env: Env,
+        chain: Anvil,
+        *,
+        key: LocalAccount | None = None,
+        registered: str | None = None,
+        confirmations: int = 1,
+        interval: float = 0.2,
+        max_lag_seconds: float = 60.0,
+        ledger_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.env = env
+        self.chain = chain
+        self.key = key or chain.new_account()
+        self.log_id = log_id_of(env.vkey)
+        self.contract = deploy(chain, env.vkey, registered or self.key.address)
+        self.ledger: Ledger = env.open(**(ledger_options or {}))
+        self.store: Any = self.ledger.store
+        # Short time-outs: a stopped node is noticed at once.
+        self.client = ChainClient(chain.rpc_url, self.contract, self.key, timeout=2.0)
+        self.reader = ChainClient(chain.rpc_url, self.contract, timeout=5.0)
+        self.worker_chain = WorkerChain(CHAIN, self.client, 31337, self.contract)
+        self.worker = AnchorWorker(
+            self.store,
+            self.log_id,
+            [self.worker_chain],
+            interval_seconds=interval,
+            min_new_entries=1,
+            confirmations=confirmations,
+            max_lag_seconds=max_lag_seconds,
+            poll_seconds=0.05,
+            unavailable=(ChainUnavailable,),
+            refused=(ChainError,),
+        )
+
+    def anchored_size(self) -> int:
+        """The tree size of the chain's latest anchor of the log (0: none)."""
+        latest = self.reader.latest_anchor(self.log_id)
+        return 0 if latest is None else latest.tree_size
+
+    def confirmed_size(self) -> int:
+        latest = self.store.latest_anchor(CHAIN)
+        return 0 if latest is None else int(latest.tree_size)
+
+    def close(self) -> None:
+        self.worker.stop()
+        self.env.close(self.ledger)
+
+
+def submit_calls(ledger: Ledger, calls: Sequence[Sequence[Any]]) -> list[Any]:
+    """Each call in turn (one commit each, so one checkpoint each)."""
+
+    async def go() -> list[Any]:
+        out = []
+        for items in calls:
+            out += await ledger.submit(items)
+        return out
+
+    return asyncio.run(go())
+
+
+__all__ = ["CHAIN", "Anchoring", "deploy", "submit_calls"]

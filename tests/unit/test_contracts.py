@@ -1,0 +1,116 @@
+"""The anchoring contract's committed artifact matches its source and runs on older EVMs.
+
+- ``contracts/build/EvidenceAnchor.json`` is byte for byte what
+  ``scripts/compile_contracts.py`` makes now with the solc-js pinned in
+  package.json (a missing ``node_modules/solc`` is a failure, not a skip).
+- It was compiled for evmVersion ``paris``, and its code holds none of the
+  opcodes later forks added (PUSH0, MCOPY, TLOAD, TSTORE), so Besu and FISCO
+  BCOS nodes on a paris-level EVM run it.
+- The ABI has the functions, events and errors the chain client and the court
+  rely on, with the selectors ``court.verify.anchor`` encodes by hand.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from gateway.anchor.contract import ARTIFACT_PATH, load_artifact
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "compile_contracts.py"
+LATER_OPCODES = {0x5F: "PUSH0", 0x5E: "MCOPY", 0x5C: "TLOAD", 0x5D: "TSTORE", 0x4A: "BLOBBASEFEE"}
+
+
+def _script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("compile_contracts", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["compile_contracts"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_artifact_is_what_the_pinned_compiler_makes_of_the_source() -> None:
+    assert (ROOT / "node_modules" / "solc").is_dir(), "node_modules/solc missing: run `npm ci`"
+    script = _script()
+    fresh = script.render(script.compile_artifact())
+    committed = ARTIFACT_PATH.read_text(encoding="utf-8")
+    if fresh != committed:
+        diff = "".join(
+            difflib.unified_diff(
+                committed.splitlines(True)[:2000], fresh.splitlines(True)[:2000], n=1
+            )
+        )
+        pytest.fail(f"{ARTIFACT_PATH.name} drifted from the source; run `make contracts`\n{diff}")
+
+
+def _opcodes(code: bytes) -> list[int]:
+    """The opcodes of ``code``, PUSH data skipped."""
+    out, i = [], 0
+    while i < len(code):
+        op = code[i]
+        out.append(op)
+        i += 1 + (op - 0x5F if 0x60 <= op <= 0x7F else 0)
+    return out
+
+
+def test_the_code_runs_on_a_paris_evm() -> None:
+    artifact = load_artifact()
+    assert artifact.compiler_version.startswith("0.8.37+")
+    settings = json.loads(ARTIFACT_PATH.read_text())["compiler"]["settings"]
+    assert settings["evmVersion"] == "paris"
+    for name, code in (("creation", artifact.bytecode), ("runtime", artifact.deployed_bytecode)):
+        later = {LATER_OPCODES[op] for op in _opcodes(code) if op in LATER_OPCODES}
+        assert not later, f"{name} code uses opcodes newer than paris: {sorted(later)}"
+    assert artifact.deployed_bytecode in artifact.bytecode
+
+
+def _signature(entry: dict[str, Any]) -> str:
+    def kind(p: dict[str, Any]) -> str:
+        if p["type"].startswith("tuple"):
+            return "(" + ",".join(kind(c) for c in p["components"]) + ")" + p["type"][5:]
+        return str(p["type"])
+
+    return f"{entry['name']}({','.join(kind(p) for p in entry['inputs'])})"
+
+
+def test_the_abi_has_the_interface_the_clients_use() -> None:
+    signatures = {
+        (e["type"], _signature(e)) for e in load_artifact().abi if e["type"] != "constructor"
+    }
+    expected = {
+        ("function", "admin()"),
+        ("function", "registerLog(string,address)"),
+        ("function", "setSubmitter(bytes32,address)"),
+        ("function", "submitterOf(bytes32)"),
+        ("function", "verifierKeyOf(bytes32)"),
+        ("function", "anchor(bytes32,uint64,bytes32,bytes32)"),
+        ("function", "anchorCount(bytes32)"),
+        ("function", "anchorAt(bytes32,uint256)"),
+        ("function", "latestAnchor(bytes32)"),
+        ("function", "firstAnchorCovering(bytes32,uint64)"),
+        ("event", "LogRegistered(bytes32,address,string)"),
+        ("event", "SubmitterChanged(bytes32,address)"),
+        ("event", "Anchored(bytes32,uint256,uint64,bytes32,bytes32)"),
+        ("error", "NotAdmin()"),
+        ("error", "NotSubmitter(address)"),
+        ("error", "UnknownLog(bytes32)"),
+        ("error", "SizeNotIncreasing(uint64,uint64)"),
+        ("error", "NoAnchor()"),
+        ("error", "AlreadyRegistered(bytes32)"),
+        ("error", "ZeroSubmitter()"),
+        ("error", "EmptyKey()"),
+    }
+    assert signatures == expected
+    outputs = {e["name"]: e["outputs"] for e in load_artifact().abi if e["type"] == "function"}
+    anchor_fields = ["treeSize", "rootHash", "checkpointHash", "blockTime", "blockNumber"]
+    assert [c["name"] for c in outputs["anchorAt"][0]["components"]] == anchor_fields
+    assert [o["type"] for o in outputs["firstAnchorCovering"][:2]] == ["bool", "uint256"]

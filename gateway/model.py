@@ -52,10 +52,12 @@ __all__ = [
     "is_valid_entry_id",
     "new_entry_id",
     "new_entry_ids",
+    "personal_data_violations",
     "validate_client_submission",
     "validate_entry_id",
     "validate_institution",
     "validate_loan_ref",
+    "validate_recorded_loan_ref",
     "validate_request_id",
     "validate_submission",
 ]
@@ -173,6 +175,12 @@ def validate_loan_ref(value: str, field_path: str = "loan_ref") -> list[tuple[st
     ]
 
 
+def validate_recorded_loan_ref(value: str, field_path: str = "loan_ref") -> list[tuple[str, str]]:
+    """Violations of the rules of a loan_ref the log records: its shape
+    (:func:`validate_loan_ref`) and then no personal data."""
+    return validate_loan_ref(value, field_path) or personal_data_violations(field_path, value)
+
+
 def validate_request_id(value: str, field_path: str = "request_id") -> list[tuple[str, str]]:
     """Violations of the idempotency key rules (1-128 of ``[A-Za-z0-9._:-]``)."""
     if isinstance(value, str) and _REQUEST_ID.fullmatch(value):
@@ -240,8 +248,7 @@ def validate_submission(
     if s.owner != s.institution:
         out += validate_institution(s.owner, "owner")
     out += validate_request_id(s.request_id)
-    loan_ref = validate_loan_ref(s.loan_ref)
-    out += loan_ref or _personal_data("loan_ref", s.loan_ref)
+    out += validate_recorded_loan_ref(s.loan_ref)
     try:
         EvidenceKind(s.kind)
     except ValueError:
@@ -329,7 +336,7 @@ def validate_client_submission(s: Submission) -> list[tuple[str, str]]:
     return out
 
 
-def _personal_data(field_path: str, value: str, what: str = "") -> list[tuple[str, str]]:
+def personal_data_violations(field_path: str, value: str, what: str = "") -> list[tuple[str, str]]:
     """The personal-data rule (court.evidence.personal_data): the rule named, not the value."""
     rule = find_personal_data(value)
     if rule is None:
@@ -364,7 +371,7 @@ def _validate_metadata(metadata: tuple[tuple[str, str], ...]) -> list[tuple[str,
             if previous is not None and key <= previous:
                 out.append(("metadata", "keys must be unique and sorted"))
             # A key holding personal data is not repeated in the path: "metadata" only.
-            key_problems = _personal_data("metadata", key, "a key ")
+            key_problems = personal_data_violations("metadata", key, "a key ")
             out += key_problems
             if key_problems:
                 path = "metadata"
@@ -381,7 +388,7 @@ def _validate_metadata(metadata: tuple[tuple[str, str], ...]) -> list[tuple[str,
         if len(encoded) > MAX_METADATA_VALUE_BYTES:
             out.append((path, f"value is {len(encoded)} bytes of UTF-8; at most 256 are allowed"))
         else:
-            out += _personal_data(path, value, "value ")
+            out += personal_data_violations(path, value, "value ")
     return out
 
 

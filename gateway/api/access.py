@@ -26,8 +26,9 @@ from gateway.errors import InvalidArgument
 from gateway.model import (
     RESERVED_LOAN_REFS,
     EvidenceKind,
+    personal_data_violations,
     validate_institution,
-    validate_loan_ref,
+    validate_recorded_loan_ref,
     validate_request_id,
 )
 
@@ -61,7 +62,9 @@ def _loans(
     elif len(set(refs)) != len(refs):
         problems.append(("loans.loan_refs", "must not name a loan twice"))
     for n, ref in enumerate(refs[:MAX_GRANT_LOANS]):
-        bad = validate_loan_ref(ref, f"loans.loan_refs[{n}]")
+        # Every rule the log's records follow (personal data included), so a refused
+        # loan is named here and nothing of the call is recorded.
+        bad = validate_recorded_loan_ref(ref, f"loans.loan_refs[{n}]")
         if not bad and ref in RESERVED_LOAN_REFS:
             bad = [(f"loans.loan_refs[{n}]", "is reserved for the gateway's own records")]
         problems += bad
@@ -102,7 +105,9 @@ class AccessServicer(pb_grpc.AccessServiceServicer):
         problems: list[tuple[str, str]] = []
         problems += validate_request_id(request.request_id)
         grantee = getattr(request, grantee_field)
-        problems += validate_institution(grantee, grantee_field)
+        problems += validate_institution(grantee, grantee_field) or personal_data_violations(
+            grantee_field, grantee
+        )
         if not problems and grantee == caller.institution:
             problems.append((grantee_field, "must be another institution than the caller"))
         loans = _loans(request.loans, all_allowed=all_allowed, problems=problems)
@@ -112,7 +117,15 @@ class AccessServicer(pb_grpc.AccessServiceServicer):
                 problems.append(("expires_at", "is required (when the grant ends)"))
             else:
                 expires = convert.datetime_from_proto(request.expires_at)
-                if expires is None or expires <= now:
+                if expires is None:
+                    problems.append(
+                        (
+                            "expires_at",
+                            "is out of the range of a google.protobuf.Timestamp "
+                            "(0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z)",
+                        )
+                    )
+                elif expires <= now:
                     problems.append(("expires_at", "must be in the future"))
                 elif expires - now > MAX_GRANT_DURATION:
                     problems.append(("expires_at", "must be at most 10 years from now"))

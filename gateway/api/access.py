@@ -41,6 +41,17 @@ _DAY: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MAX_GRANT_DURATION = timedelta(days=3660)
 
 
+#: At most this much of a bad value is echoed (the error map escapes it).
+_ECHO_CHARS = 32
+
+
+def _echo(text: str) -> str:
+    """A bad value as an error echoes it: quoted, its first characters only (the error
+    map, gateway.api.errors, escapes it and hides long runs of digits)."""
+    cut = text[:_ECHO_CHARS] + ("..." if len(text) > _ECHO_CHARS else "")
+    return f'"{cut}"'
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -200,18 +211,25 @@ class AccessServicer(pb_grpc.AccessServiceServicer):
                     raise ValueError(text)
                 day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
             except ValueError:
-                problems.append((field, "must be a UTC date as YYYY-MM-DD"))
+                problems.append((field, f"must be a UTC date as YYYY-MM-DD, got {_echo(text)}"))
                 continue
             days.append(day)
         page_size, bad_size = convert.page_size_from_proto(request.page_size)
         problems += bad_size
         if len(days) == 2:
             first, last = days
+            shown = f"{request.to_day} is"
             if last < first:
-                problems.append(("to_day", "must not be before from_day"))
+                problems.append(
+                    ("to_day", f"must not be before from_day ({request.from_day}); {shown} before")
+                )
             elif (last - first).days >= MAX_STATISTICS_DAYS:
                 problems.append(
-                    ("to_day", f"must be less than {MAX_STATISTICS_DAYS} days after from_day")
+                    (
+                        "to_day",
+                        f"must be less than {MAX_STATISTICS_DAYS} days after from_day "
+                        f"({request.from_day}); {shown} {(last - first).days} days after",
+                    )
                 )
         if problems:
             raise InvalidArgument(problems)

@@ -107,6 +107,14 @@ def digest_rule(hash_algorithm: str, digest: bytes) -> str | None:
     size = DIGEST_SIZES[hash_algorithm]
     if not digest:
         return f"is required: the {size} raw bytes of the {hash_algorithm} digest"
+    if len(digest) == 2 * size:
+        # The length of the digest's hex text: e.g. JSON's base64 of "cc8321d6...".
+        return (
+            f"must be {size} bytes for {hash_algorithm}, got {len(digest)}, the length of "
+            f"its hex text; send the {size} raw bytes (in JSON: the base64 of the raw "
+            f"digest, e.g. openssl dgst -{hash_algorithm} -binary FILE | base64, not the "
+            "base64 of its hex text)"
+        )
     if len(digest) != size:
         return (
             f"must be {size} bytes for {hash_algorithm}, got {len(digest)}; send the raw "

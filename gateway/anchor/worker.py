@@ -9,12 +9,17 @@ Every ``poll_seconds`` it takes each configured chain in turn:
    longer knows it (a dropped transaction, its nonce taken by another
    transaction, a reorganisation). The latest CONFIRMED anchor is checked
    too: if its block left the chain, it is judged again, so a reorganisation
-   deeper than ``confirmations`` is caught as well.
+   deeper than ``confirmations`` is caught as well. A PENDING anchor whose
+   transaction the node does not know while its nonce is still free is
+   broadcast again, byte for byte (the stored signed transaction).
 2. **Anchor.** With nothing pending, the latest checkpoint is anchored when
    at least ``min_new_entries`` entries are not covered by the chain's latest
    anchor of this log and ``interval_seconds`` passed since the last anchor
    was sent, or at once after a DROPPED anchor (its replacement) or on
-   request (``notary anchor now``). The previous size is read from the
+   request (``notary anchor now``). The transaction is signed, stored
+   (PENDING, with the signed bytes), and only then broadcast, so a crash in
+   between leaves a row that the next step broadcasts, never an anchor on
+   chain that the store does not know. The previous size is read from the
    contract itself (``latestAnchor``), and the stored attempt keeps the
    consistency proof from it; a chain whose latest anchor does not match
    this log's checkpoint of that size gets nothing more (an error in the
@@ -74,7 +79,7 @@ class ChainPort(Protocol):
     def head(self) -> int: ...
     def block_hash(self, number: int) -> bytes | None: ...
     def nonce(self, pending: bool = False) -> int: ...
-    def send_anchor(
+    def sign_anchor(
         self,
         log_id: bytes,
         tree_size: int,
@@ -84,6 +89,7 @@ class ChainPort(Protocol):
         nonce: int | None = None,
         gas_price: int | None = None,
     ) -> Any: ...
+    def broadcast(self, raw: bytes) -> None: ...
     def tx_state(self, tx_hash: bytes) -> Any: ...
     def latest_anchor(self, log_id: bytes) -> Any: ...
 
@@ -152,9 +158,12 @@ class AnchorWorker:
         unavailable: tuple[type[BaseException], ...] = (),
         refused: tuple[type[BaseException], ...] = (),
         clock: Callable[[], float] = time.time,
+        fault: Callable[[str], None] = lambda where: None,
     ) -> None:
         """``unavailable``: the client's exception classes for an unreachable node;
-        ``refused``: for any other chain failure (both are logged, the chain retried)."""
+        ``refused``: for any other chain failure (both are logged, the chain retried);
+        ``fault``: called at named points of a step (``"stored"``: an anchor is stored,
+        not yet broadcast), where a test makes the worker fail as a crash would."""
         self.store = store
         self.log_id = log_id
         self.chains = list(chains)
@@ -167,6 +176,7 @@ class AnchorWorker:
         self._unavailable = unavailable
         self._refused: tuple[type[BaseException], ...] = (*refused, _WrongChain, _Mismatch)
         self._clock = clock
+        self._fault = fault
         self._stop = threading.Event()
         self._wake = threading.Event()
         # Chains asked to anchor now: "ask", then "sent" until that anchor is settled.
@@ -284,19 +294,35 @@ class AnchorWorker:
         chain.next_try = now + min(self.interval, _MAX_BACKOFF)
 
     def _observe(self, chain: WorkerChain, a: StoredAnchor) -> Observation:
+        """What the chain knows of ``a``'s transactions: the mined one if any (a
+        replaced one may be), else whether one waits in the pool."""
         client = chain.client
-        state = client.tx_state(a.tx_hash)
+        state = None
+        for tx_hash in a.tx_hashes:
+            seen = client.tx_state(tx_hash)
+            if seen.found and (state is None or seen.block_number is not None):
+                state = seen
+            if seen.block_number is not None:
+                break
         canonical = None if a.block_number is None else client.block_hash(a.block_number)
+        if state is None:
+            return Observation(
+                found=False,
+                head=client.head(),
+                age=self._clock() - a.submitted_at.timestamp(),
+                account_nonce=client.nonce(),
+                canonical_hash=canonical,
+            )
         return Observation(
-            found=bool(state.found),
+            found=True,
             head=client.head(),
             age=self._clock() - a.submitted_at.timestamp(),
-            account_nonce=None if state.found else client.nonce(),
             block_number=state.block_number,
             block_hash=state.block_hash,
             success=state.success,
             anchor_number=state.anchor_number,
             canonical_hash=canonical,
+            tx_hash=bytes(state.tx_hash),
         )
 
     def _reconcile(self, chain: WorkerChain) -> bool:
@@ -328,6 +354,18 @@ class AnchorWorker:
         seen = self._observe(chain, a)
         verdict = judge(a, seen, self.confirmations)
         if verdict is Verdict.STILL_CONFIRMED:
+            return False
+        if verdict is Verdict.REBROADCAST:
+            assert a.raw_tx is not None
+            log.warning(
+                "anchoring: the node does not know the anchor of size %d on %s (transaction "
+                "%s, nonce %d still free); broadcasting it again",
+                a.tree_size,
+                chain.name,
+                a.tx_hash.hex(),
+                a.nonce,
+            )
+            chain.client.broadcast(a.raw_tx)
             return False
         if verdict is Verdict.WAIT:
             if a.status is AnchorStatus.CONFIRMED:  # back in the pool after a reorganisation
@@ -405,7 +443,10 @@ class AnchorWorker:
                 )
             proof = tuple(consistency_proof(self.store, previous, checkpoint.size))
         note_hash = checkpoint_hash(checkpoint.note)
-        sent = chain.client.send_anchor(self.log_id, checkpoint.size, checkpoint.root, note_hash)
+        # Signed first, stored, then broadcast: a crash in between leaves a PENDING
+        # row whose transaction is broadcast again (never an anchor without a row).
+        signed = chain.client.sign_anchor(self.log_id, checkpoint.size, checkpoint.root, note_hash)
+        at = datetime.fromtimestamp(now, UTC)
         stored_anchor = self.store.add_anchor(
             StoredAnchor(
                 id=None,
@@ -419,12 +460,17 @@ class AnchorWorker:
                 checkpoint_hash=note_hash,
                 previous_size=previous,
                 consistency_proof=proof,
-                tx_hash=bytes(sent.tx_hash),
-                nonce=int(sent.nonce),
+                tx_hash=bytes(signed.tx_hash),
+                nonce=int(signed.nonce),
                 status=AnchorStatus.PENDING,
-                submitted_at=datetime.fromtimestamp(now, UTC),
+                submitted_at=at,
+                raw_tx=bytes(signed.raw),
+                gas_price=int(signed.gas_price),
+                signed_at=at,
             )
         )
+        self._fault("stored")
+        chain.client.broadcast(signed.raw)
         chain.last_sent = now
         chain.replace_now = False
         chain.sent += 1

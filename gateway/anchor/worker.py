@@ -48,6 +48,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -70,6 +71,7 @@ log = logging.getLogger(__name__)
 #: The request file of ``notary anchor now``, in the data folder.
 NOW_FILE = "anchor-now.request"
 _MAX_BACKOFF = 30.0
+_BUMP_NUM, _BUMP_DEN = 9, 8  # a replacement's gas price: at least 12.5% more
 
 
 class ChainPort(Protocol):
@@ -90,6 +92,7 @@ class ChainPort(Protocol):
         gas_price: int | None = None,
     ) -> Any: ...
     def broadcast(self, raw: bytes) -> None: ...
+    def gas_price(self) -> int: ...
     def tx_state(self, tx_hash: bytes) -> Any: ...
     def latest_anchor(self, log_id: bytes) -> Any: ...
 
@@ -124,6 +127,7 @@ class WorkerChain:
     backoff: float = 0.0
     next_try: float = 0.0
     error: str = ""
+    capped: str = ""  # why the pending anchor cannot be priced higher (the cap), if so
     sent: int = field(default=0)  # anchors sent by this process
 
 
@@ -138,6 +142,7 @@ class ChainLag:
     seconds: float
     down: bool
     error: str
+    capped: str = ""  # the pending anchor is held at anchor.max_gas_price_gwei: why
 
 
 class AnchorWorker:
@@ -154,6 +159,8 @@ class AnchorWorker:
         confirmations: int,
         max_lag_seconds: float,
         poll_seconds: float = 1.0,
+        replace_after_seconds: float = 120.0,
+        max_gas_price: int | None = None,
         request_dir: Path | None = None,
         unavailable: tuple[type[BaseException], ...] = (),
         refused: tuple[type[BaseException], ...] = (),
@@ -162,6 +169,8 @@ class AnchorWorker:
     ) -> None:
         """``unavailable``: the client's exception classes for an unreachable node;
         ``refused``: for any other chain failure (both are logged, the chain retried);
+        ``replace_after_seconds``: a transaction pending this long (not mined) is
+        replaced; ``max_gas_price``: the cap of its gas price, wei (None: none);
         ``fault``: called at named points of a step (``"stored"``: an anchor is stored,
         not yet broadcast), where a test makes the worker fail as a crash would."""
         self.store = store
@@ -172,6 +181,8 @@ class AnchorWorker:
         self.confirmations = confirmations
         self.max_lag_seconds = max_lag_seconds
         self.poll_seconds = poll_seconds
+        self.replace_after = replace_after_seconds
+        self.max_gas_price = max_gas_price
         self.request_file = None if request_dir is None else request_dir / NOW_FILE
         self._unavailable = unavailable
         self._refused: tuple[type[BaseException], ...] = (*refused, _WrongChain, _Mismatch)
@@ -257,6 +268,7 @@ class AnchorWorker:
                 chain.checked = True
             in_flight = self._reconcile(chain)
             if not in_flight:
+                chain.capped = ""
                 self._maybe_anchor(chain, now)
         except self._unavailable as exc:
             self._down(chain, now, exc)
@@ -355,6 +367,10 @@ class AnchorWorker:
         verdict = judge(a, seen, self.confirmations)
         if verdict is Verdict.STILL_CONFIRMED:
             return False
+        waiting = (verdict is Verdict.WAIT and seen.found) or verdict is Verdict.REBROADCAST
+        if waiting and self._stuck(a):
+            self._replace(chain, a)  # not mined for too long: same nonce, higher price
+            return False
         if verdict is Verdict.REBROADCAST:
             assert a.raw_tx is not None
             log.warning(
@@ -410,6 +426,80 @@ class AnchorWorker:
         )
         return True
 
+    def _stuck(self, a: StoredAnchor) -> bool:
+        """``a`` is PENDING, not mined, and its transaction was signed long enough ago."""
+        return (
+            a.status is AnchorStatus.PENDING
+            and a.block_number is None
+            and a.raw_tx is not None
+            and a.gas_price is not None
+            and self._clock() - a.version_time.timestamp() >= self.replace_after
+        )
+
+    def _price(self, chain: WorkerChain, least: int, what: str) -> int | None:
+        """The gas price of a new transaction: the node's, at least ``least``, at most
+        the cap (None: ``least`` is above the cap; ``chain.capped`` says so)."""
+        want = max(least, chain.client.gas_price())
+        cap = self.max_gas_price
+        if cap is None or want <= cap:
+            chain.capped = ""
+            return want
+        if least > cap:
+            self._say_capped(
+                chain,
+                f"{what} needs a gas price of at least {_gwei(least)} gwei, above "
+                f"anchor.max_gas_price_gwei ({_gwei(cap)}): it waits in the pool; raise "
+                "the cap or wait for the chain's price to fall",
+            )
+            return None
+        self._say_capped(
+            chain,
+            f"{what} is priced at anchor.max_gas_price_gwei ({_gwei(cap)} gwei), below the "
+            f"node's {_gwei(want)} gwei: it may wait in the pool",
+        )
+        return cap
+
+    def _say_capped(self, chain: WorkerChain, text: str) -> None:
+        if text != chain.capped:
+            log.warning("anchoring on %s: %s", chain.name, text)
+        chain.capped = text
+
+    def _replace(self, chain: WorkerChain, a: StoredAnchor) -> None:
+        """Replace ``a``'s transaction by one with its nonce and a gas price at least
+        12.5% higher (nodes such as geth and Besu refuse less than 10%)."""
+        assert a.gas_price is not None
+        old = a.gas_price
+        least = max(-(-old * _BUMP_NUM // _BUMP_DEN), old + 1)
+        what = f"the replacement of the anchor of size {a.tree_size} (nonce {a.nonce})"
+        price = self._price(chain, least, what)
+        if price is None:
+            return
+        signed = chain.client.sign_anchor(
+            self.log_id, a.tree_size, a.root_hash, a.checkpoint_hash, nonce=a.nonce, gas_price=price
+        )
+        new = replace(
+            a,
+            tx_hash=bytes(signed.tx_hash),
+            raw_tx=bytes(signed.raw),
+            gas_price=price,
+            earlier_tx_hashes=(*a.earlier_tx_hashes, a.tx_hash),
+            signed_at=datetime.fromtimestamp(self._clock(), UTC),
+        )
+        self.store.update_anchor(new)  # stored first, as a new anchor is
+        self._fault("replaced")
+        log.warning(
+            "anchoring: the anchor of size %d on %s was not mined in %.0f s at %s gwei; "
+            "replaced (nonce %d) at %s gwei by transaction %s",
+            a.tree_size,
+            chain.name,
+            self._clock() - a.version_time.timestamp(),
+            _gwei(old),
+            a.nonce,
+            _gwei(price),
+            new.tx_hash.hex(),
+        )
+        chain.client.broadcast(signed.raw)
+
     def _maybe_anchor(self, chain: WorkerChain, now: float) -> None:
         with self._lock:
             asked = self._forced.get(chain.name)
@@ -445,7 +535,10 @@ class AnchorWorker:
         note_hash = checkpoint_hash(checkpoint.note)
         # Signed first, stored, then broadcast: a crash in between leaves a PENDING
         # row whose transaction is broadcast again (never an anchor without a row).
-        signed = chain.client.sign_anchor(self.log_id, checkpoint.size, checkpoint.root, note_hash)
+        price = self._price(chain, 0, f"the anchor of size {checkpoint.size}")
+        signed = chain.client.sign_anchor(
+            self.log_id, checkpoint.size, checkpoint.root, note_hash, gas_price=price
+        )
         at = datetime.fromtimestamp(now, UTC)
         stored_anchor = self.store.add_anchor(
             StoredAnchor(
@@ -514,13 +607,19 @@ class AnchorWorker:
                     seconds=seconds,
                     down=chain.down_since is not None,
                     error=chain.error,
+                    capped=chain.capped,
                 )
             )
         return out
 
     def lagging(self) -> list[ChainLag]:
-        """The chains whose lag is past ``max_lag_seconds``."""
-        return [lag for lag in self.lag() if lag.seconds > self.max_lag_seconds]
+        """The chains whose lag is past ``max_lag_seconds``, or whose pending anchor is
+        held at the gas price cap."""
+        return [lag for lag in self.lag() if lag.seconds > self.max_lag_seconds or lag.capped]
+
+
+def _gwei(wei: int) -> str:
+    return f"{Decimal(wei) / 10**9:f}"
 
 
 class _WrongChain(Exception):

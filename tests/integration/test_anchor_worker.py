@@ -285,3 +285,62 @@ def test_a_crash_then_the_nonce_taken_by_another_transaction_anchors_anew(
         assert a.reader.anchor_count(a.log_id) == 1
     finally:
         a.close()
+
+
+def _stuck_in_the_pool(a: Anchoring, anvil: Anvil) -> StoredAnchor:
+    """The worker's first anchor, in the pool of a node that mines nothing; then the
+    base fee rises far past its gas price, so blocks leave it out."""
+    anvil.set_automine(False)
+    submit(a.ledger, [sub(i) for i in range(3)])
+    a.worker.start()
+    wait_for(lambda: bool(_rows(a)) and a.reader.tx_state(_rows(a)[0].tx_hash).found)
+    first = _rows(a)[0]
+    assert first.gas_price is not None
+    anvil.rpc("anvil_setNextBlockBaseFeePerGas", hex(first.gas_price * 20))
+    anvil.mine(1)
+    assert a.reader.tx_state(first.tx_hash).block_number is None  # left out
+    return first
+
+
+def test_a_transaction_stuck_in_the_pool_is_replaced_at_a_higher_gas_price(
+    pki_p256: Path, tmp_path: Path, anvil: Anvil
+) -> None:
+    a = Anchoring(Env(pki_p256, tmp_path), anvil)
+    try:
+        a.new_worker(replace_after_seconds=0.5, max_gas_price=10**12)
+        first = _stuck_in_the_pool(a, anvil)
+
+        def mined() -> bool:
+            anvil.mine(1)
+            return a.confirmed_size() == a.ledger.size
+
+        wait_for(mined, timeout=30, what="the replacement mined")
+        [landed] = _rows(a)  # one row: the same anchor, another transaction
+        assert landed.id == first.id and landed.nonce == first.nonce
+        assert landed.tx_hash != first.tx_hash and landed.earlier_tx_hashes[0] == first.tx_hash
+        assert landed.gas_price is not None and landed.gas_price * 8 >= first.gas_price * 9
+        _check_against_chain(a, landed)
+        w3 = Web3(Web3.HTTPProvider(anvil.rpc_url))
+        assert w3.eth.get_transaction(landed.tx_hash)["gasPrice"] == landed.gas_price
+        assert a.reader.anchor_count(a.log_id) == 1
+    finally:
+        a.close()
+
+
+def test_a_replacement_above_the_gas_price_cap_is_not_sent_and_health_says_so(
+    pki_p256: Path, tmp_path: Path, anvil: Anvil, caplog: pytest.LogCaptureFixture
+) -> None:
+    a = Anchoring(Env(pki_p256, tmp_path), anvil)
+    try:
+        cap = a.client.gas_price()  # the first anchor is priced at the cap already
+        a.new_worker(replace_after_seconds=0.3, max_gas_price=cap)
+        first = _stuck_in_the_pool(a, anvil)
+        wait_for(lambda: a.worker.lag()[0].capped != "", what="the cap reported")
+        lag = a.worker.lag()[0]
+        assert "anchor.max_gas_price_gwei" in lag.capped and "waits in the pool" in lag.capped
+        assert [lag.chain_name for lag in a.worker.lagging()] == [CHAIN]  # health: NOT_SERVING
+        assert "anchor.max_gas_price_gwei" in caplog.text
+        [row] = _rows(a)
+        assert (row.tx_hash, row.earlier_tx_hashes, row.gas_price) == (first.tx_hash, (), cap)
+    finally:
+        a.close()

@@ -75,7 +75,7 @@ run: $(STAMP) $(NODE_STAMP)
 		$(BIN)/notary institution add --role lender $$institution; \
 	fi; \
 	echo "anchoring: every 10 s on anvil at http://127.0.0.1:$(ANVIL_PORT) (state in $(DATA_DIR)/chain);" \
-		"see it with: notary anchor status --config $(DATA_DIR)/anchor/gateway.toml"; \
+		"see it with: notary anchor status --gateway $(GATEWAY_LISTEN) --pki $(DATA_DIR)/pki"; \
 	wait $$gateway
 
 lint: $(STAMP)

@@ -293,6 +293,7 @@ class GatewayServer:
                     registry,
                     client_cas,
                     record=ledger.record_institution_change,
+                    anchoring=anchoring,
                 ),
                 self.server,
             )

@@ -42,7 +42,6 @@ def open_worker(config: GatewayConfig, store: AnchorStore, log_verifier_key: str
         max_lag_seconds=config.anchor_max_lag_seconds,
         replace_after_seconds=config.anchor_replace_after_seconds,
         max_gas_price=gwei_to_wei(config.anchor_max_gas_price_gwei),
-        request_dir=config.data_dir,
         unavailable=(ChainUnavailable,),
         refused=(ChainError,),
     )

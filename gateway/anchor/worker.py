@@ -34,10 +34,10 @@ The lag (entries and seconds not yet covered by a confirmed anchor) is read
 from the store (:meth:`AnchorWorker.lag`); health says when it passes
 ``max_lag_seconds`` without stopping submissions (:mod:`gateway.server`).
 
-``notary anchor now`` asks for an anchor of every chain by creating the
-request file :data:`NOW_FILE` in the data folder; the worker removes it once
-each chain's anchor of the latest checkpoint is settled (confirmed, or found
-dropped), or there was nothing new to anchor.
+A transaction that waits in the pool too long is replaced
+(:mod:`gateway.anchor.replacing`). ``AdminService.AnchorNow`` (``notary
+anchor now``) asks for an anchor of every chain at once
+(:meth:`AnchorWorker.request_now`, :mod:`gateway.anchor.control`).
 """
 
 from __future__ import annotations
@@ -48,8 +48,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from decimal import Decimal
-from pathlib import Path
 from typing import Any, Protocol
 
 from gateway.anchor.model import (
@@ -61,17 +59,15 @@ from gateway.anchor.model import (
     judge,
     mined,
 )
+from gateway.anchor.replacing import gas_price, replace_transaction, stuck
 from gateway.log.tree import MissingNodeError, consistency_proof
 from gateway.store.base import StoreError
 
-__all__ = ["NOW_FILE", "AnchorWorker", "ChainLag", "ChainPort", "WorkerChain"]
+__all__ = ["AnchorWorker", "ChainLag", "ChainPort", "WorkerChain"]
 
 log = logging.getLogger(__name__)
 
-#: The request file of ``notary anchor now``, in the data folder.
-NOW_FILE = "anchor-now.request"
 _MAX_BACKOFF = 30.0
-_BUMP_NUM, _BUMP_DEN = 9, 8  # a replacement's gas price: at least 12.5% more
 
 
 class ChainPort(Protocol):
@@ -79,6 +75,9 @@ class ChainPort(Protocol):
 
     def chain_id(self) -> int: ...
     def head(self) -> int: ...
+    def balance(self, address: str) -> int: ...
+    @property
+    def submitter(self) -> str | None: ...
     def block_hash(self, number: int) -> bytes | None: ...
     def nonce(self, pending: bool = False) -> int: ...
     def sign_anchor(
@@ -161,7 +160,6 @@ class AnchorWorker:
         poll_seconds: float = 1.0,
         replace_after_seconds: float = 120.0,
         max_gas_price: int | None = None,
-        request_dir: Path | None = None,
         unavailable: tuple[type[BaseException], ...] = (),
         refused: tuple[type[BaseException], ...] = (),
         clock: Callable[[], float] = time.time,
@@ -183,11 +181,10 @@ class AnchorWorker:
         self.poll_seconds = poll_seconds
         self.replace_after = replace_after_seconds
         self.max_gas_price = max_gas_price
-        self.request_file = None if request_dir is None else request_dir / NOW_FILE
         self._unavailable = unavailable
         self._refused: tuple[type[BaseException], ...] = (*refused, _WrongChain, _Mismatch)
-        self._clock = clock
-        self._fault = fault
+        self.clock = clock
+        self.fault = fault
         self._stop = threading.Event()
         self._wake = threading.Event()
         # Chains asked to anchor now: "ask", then "sent" until that anchor is settled.
@@ -223,7 +220,6 @@ class AnchorWorker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._take_request()
             for chain in self.chains:
                 if self._stop.is_set():
                     break
@@ -231,30 +227,14 @@ class AnchorWorker:
                     self.step(chain)
                 except Exception:  # keep anchoring whatever one step did
                     log.exception("anchoring on %s failed", chain.name)
-            self._answer_request()
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
-
-    def _take_request(self) -> None:
-        if self.request_file is not None and self.request_file.exists():
-            with self._lock:
-                if not self._forced:
-                    log.info("anchoring: anchor requested (%s)", self.request_file.name)
-                    self._forced.update((c.name, "ask") for c in self.chains)
-
-    def _answer_request(self) -> None:
-        if self.request_file is None:
-            return
-        with self._lock:
-            pending = bool(self._forced)
-        if not pending:
-            self.request_file.unlink(missing_ok=True)
 
     # ------------------------------------------------------------ one step
 
     def step(self, chain: WorkerChain) -> None:
         """Reconcile ``chain``'s anchors, then anchor if it is time (see the module docstring)."""
-        now = self._clock()
+        now = self.clock()
         if now < chain.next_try:
             return
         try:
@@ -321,14 +301,14 @@ class AnchorWorker:
             return Observation(
                 found=False,
                 head=client.head(),
-                age=self._clock() - a.submitted_at.timestamp(),
+                age=self.clock() - a.submitted_at.timestamp(),
                 account_nonce=client.nonce(),
                 canonical_hash=canonical,
             )
         return Observation(
             found=True,
             head=client.head(),
-            age=self._clock() - a.submitted_at.timestamp(),
+            age=self.clock() - a.submitted_at.timestamp(),
             block_number=state.block_number,
             block_hash=state.block_hash,
             success=state.success,
@@ -368,8 +348,8 @@ class AnchorWorker:
         if verdict is Verdict.STILL_CONFIRMED:
             return False
         waiting = (verdict is Verdict.WAIT and seen.found) or verdict is Verdict.REBROADCAST
-        if waiting and self._stuck(a):
-            self._replace(chain, a)  # not mined for too long: same nonce, higher price
+        if waiting and stuck(self, a):
+            replace_transaction(self, chain, a)  # not mined for too long: same nonce, dearer
             return False
         if verdict is Verdict.REBROADCAST:
             assert a.raw_tx is not None
@@ -426,80 +406,6 @@ class AnchorWorker:
         )
         return True
 
-    def _stuck(self, a: StoredAnchor) -> bool:
-        """``a`` is PENDING, not mined, and its transaction was signed long enough ago."""
-        return (
-            a.status is AnchorStatus.PENDING
-            and a.block_number is None
-            and a.raw_tx is not None
-            and a.gas_price is not None
-            and self._clock() - a.version_time.timestamp() >= self.replace_after
-        )
-
-    def _price(self, chain: WorkerChain, least: int, what: str) -> int | None:
-        """The gas price of a new transaction: the node's, at least ``least``, at most
-        the cap (None: ``least`` is above the cap; ``chain.capped`` says so)."""
-        want = max(least, chain.client.gas_price())
-        cap = self.max_gas_price
-        if cap is None or want <= cap:
-            chain.capped = ""
-            return want
-        if least > cap:
-            self._say_capped(
-                chain,
-                f"{what} needs a gas price of at least {_gwei(least)} gwei, above "
-                f"anchor.max_gas_price_gwei ({_gwei(cap)}): it waits in the pool; raise "
-                "the cap or wait for the chain's price to fall",
-            )
-            return None
-        self._say_capped(
-            chain,
-            f"{what} is priced at anchor.max_gas_price_gwei ({_gwei(cap)} gwei), below the "
-            f"node's {_gwei(want)} gwei: it may wait in the pool",
-        )
-        return cap
-
-    def _say_capped(self, chain: WorkerChain, text: str) -> None:
-        if text != chain.capped:
-            log.warning("anchoring on %s: %s", chain.name, text)
-        chain.capped = text
-
-    def _replace(self, chain: WorkerChain, a: StoredAnchor) -> None:
-        """Replace ``a``'s transaction by one with its nonce and a gas price at least
-        12.5% higher (nodes such as geth and Besu refuse less than 10%)."""
-        assert a.gas_price is not None
-        old = a.gas_price
-        least = max(-(-old * _BUMP_NUM // _BUMP_DEN), old + 1)
-        what = f"the replacement of the anchor of size {a.tree_size} (nonce {a.nonce})"
-        price = self._price(chain, least, what)
-        if price is None:
-            return
-        signed = chain.client.sign_anchor(
-            self.log_id, a.tree_size, a.root_hash, a.checkpoint_hash, nonce=a.nonce, gas_price=price
-        )
-        new = replace(
-            a,
-            tx_hash=bytes(signed.tx_hash),
-            raw_tx=bytes(signed.raw),
-            gas_price=price,
-            earlier_tx_hashes=(*a.earlier_tx_hashes, a.tx_hash),
-            signed_at=datetime.fromtimestamp(self._clock(), UTC),
-        )
-        self.store.update_anchor(new)  # stored first, as a new anchor is
-        self._fault("replaced")
-        log.warning(
-            "anchoring: the anchor of size %d on %s was not mined in %.0f s at %s gwei; "
-            "replaced (nonce %d) at %s gwei by transaction %s",
-            a.tree_size,
-            chain.name,
-            self._clock() - a.version_time.timestamp(),
-            _gwei(old),
-            a.nonce,
-            _gwei(price),
-            new.tx_hash.hex(),
-        )
-        chain.client.broadcast(signed.raw)
-
     def _maybe_anchor(self, chain: WorkerChain, now: float) -> None:
         with self._lock:
             asked = self._forced.get(chain.name)
@@ -535,7 +441,7 @@ class AnchorWorker:
         note_hash = checkpoint_hash(checkpoint.note)
         # Signed first, stored, then broadcast: a crash in between leaves a PENDING
         # row whose transaction is broadcast again (never an anchor without a row).
-        price = self._price(chain, 0, f"the anchor of size {checkpoint.size}")
+        price = gas_price(self, chain, 0, f"the anchor of size {checkpoint.size}")
         signed = chain.client.sign_anchor(
             self.log_id, checkpoint.size, checkpoint.root, note_hash, gas_price=price
         )
@@ -562,7 +468,7 @@ class AnchorWorker:
                 signed_at=at,
             )
         )
-        self._fault("stored")
+        self.fault("stored")
         chain.client.broadcast(signed.raw)
         chain.last_sent = now
         chain.replace_now = False
@@ -586,7 +492,7 @@ class AnchorWorker:
 
     def lag(self) -> list[ChainLag]:
         """Each chain's lag behind the log, read from the store (raises StoreError)."""
-        now = self._clock()
+        now = self.clock()
         checkpoint = self.store.latest_checkpoint()
         size = 0 if checkpoint is None else checkpoint.size
         out = []
@@ -616,10 +522,6 @@ class AnchorWorker:
         """The chains whose lag is past ``max_lag_seconds``, or whose pending anchor is
         held at the gas price cap."""
         return [lag for lag in self.lag() if lag.seconds > self.max_lag_seconds or lag.capped]
-
-
-def _gwei(wei: int) -> str:
-    return f"{Decimal(wei) / 10**9:f}"
 
 
 class _WrongChain(Exception):

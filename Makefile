@@ -33,7 +33,8 @@ protos: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python scripts/gen_protos.py
 
 # Compile contracts/EvidenceAnchor.sol with the pinned solc-js into its committed artifact
-# contracts/build/EvidenceAnchor.json (commit the result; a test fails on drift).
+# gateway/anchor/artifacts/EvidenceAnchor.json (package data; commit the result; a test
+# fails on drift).
 contracts: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python scripts/compile_contracts.py
 

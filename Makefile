@@ -33,7 +33,8 @@ protos: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python scripts/gen_protos.py
 
 # Compile contracts/EvidenceAnchor.sol with the pinned solc-js into its committed artifact
-# contracts/build/EvidenceAnchor.json (commit the result; a test fails on drift).
+# gateway/anchor/artifacts/EvidenceAnchor.json (package data; commit the result; a test
+# fails on drift).
 contracts: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python scripts/compile_contracts.py
 
@@ -75,7 +76,7 @@ run: $(STAMP) $(NODE_STAMP)
 		$(BIN)/notary institution add --role lender $$institution; \
 	fi; \
 	echo "anchoring: every 10 s on anvil at http://127.0.0.1:$(ANVIL_PORT) (state in $(DATA_DIR)/chain);" \
-		"see it with: notary anchor status --config $(DATA_DIR)/anchor/gateway.toml"; \
+		"see it with: notary anchor status --gateway $(GATEWAY_LISTEN) --pki $(DATA_DIR)/pki"; \
 	wait $$gateway
 
 lint: $(STAMP)

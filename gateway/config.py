@@ -64,6 +64,8 @@ from the environment or the defaults are relative to the working directory.
     min_new_entries = 1            # ... once this many entries are not yet anchored
     confirmations = 1              # blocks on top of an anchor's (its own included)
     max_lag_seconds = 600          # health service evidence_gateway.anchoring past this
+    replace_after_seconds = 120    # a transaction pending this long is replaced (same nonce) ...
+    max_gas_price_gwei = 500       # ... at a gas price 12.5% higher, at most this
 
     [[anchor.chains]]              # one table per chain (in the file only, not the environment)
     name = "consortium"            # letters, digits, '-', '_'
@@ -145,6 +147,8 @@ class GatewayConfig:
     anchor_min_new_entries: int = 1
     anchor_confirmations: int = 1
     anchor_max_lag_seconds: float = 600.0
+    anchor_replace_after_seconds: float = 120.0
+    anchor_max_gas_price_gwei: float = 500.0
     anchor_chains: tuple[ChainConfig, ...] = ()
 
     @property
@@ -253,6 +257,8 @@ _KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("anchor", "min_new_entries"): ("anchor_min_new_entries", "int"),
     ("anchor", "confirmations"): ("anchor_confirmations", "int"),
     ("anchor", "max_lag_seconds"): ("anchor_max_lag_seconds", "float"),
+    ("anchor", "replace_after_seconds"): ("anchor_replace_after_seconds", "float"),
+    ("anchor", "max_gas_price_gwei"): ("anchor_max_gas_price_gwei", "float"),
     ("anchor", "chains"): ("anchor_chains", "chains"),
 }
 

@@ -18,8 +18,9 @@ NOT_SERVING while the TSA certificate or its root expires within
 changes, and once a day while it lasts); it does not affect the others.
 Server reflection lists every service. With anchoring on (``[anchor]``), the
 service ``evidence_gateway.anchoring`` is NOT_SERVING while a chain's
-confirmed anchors lag the log by more than ``anchor.max_lag_seconds`` (a
-warning names the chain and the lag); submissions go on, the others stay
+confirmed anchors lag the log by more than ``anchor.max_lag_seconds``, or
+its pending anchor is held at ``anchor.max_gas_price_gwei`` (a warning names
+the chain, the lag and the cap); submissions go on, the others stay
 SERVING.
 
 Under load: the API's calls are capped at ``max_concurrent_rpcs``
@@ -292,6 +293,7 @@ class GatewayServer:
                     registry,
                     client_cas,
                     record=ledger.record_institution_change,
+                    anchoring=anchoring,
                 ),
                 self.server,
             )
@@ -363,12 +365,13 @@ class GatewayServer:
         if before != [lag.chain_name for lag in lagging]:
             for lag in lagging:
                 log.warning(
-                    "anchoring: chain %s lags %d entries, %.0f s (bound %.0f s)%s",
+                    "anchoring: chain %s lags %d entries, %.0f s (bound %.0f s)%s%s",
                     lag.chain_name,
                     lag.entries,
                     lag.seconds,
                     worker.max_lag_seconds,
                     f"; {lag.error}" if lag.error else "",
+                    f"; capped: {lag.capped}" if lag.capped else "",
                 )
             if not lagging and self._lagging:
                 log.warning("anchoring: every chain is within the lag bound again")

@@ -1,4 +1,5 @@
-"""The operator's client of the gateway's AdminService (``notary institution ...``).
+"""The operator's client of the gateway's AdminService (``notary institution ...``,
+``notary anchor now|status``).
 
 It connects with mutual TLS as the PKI's operator: ``operator.pem`` and
 ``operator.key`` authenticate the operator (registered by the gateway as the
@@ -141,3 +142,18 @@ class AdminClient:
     def revoke_certificate(self, name: str, sha256: bytes) -> pb.Institution:
         request = pb.RevokeCertificateRequest(name=name, sha256=sha256)
         return self._institution(lambda: self._stub.RevokeCertificate(request, timeout=_TIMEOUT))
+
+    def anchor_now(self, wait: float) -> pb.AnchorNowResponse:
+        """Anchor on every chain now; the gateway waits up to ``wait`` seconds."""
+        request = pb.AnchorNowRequest(wait=Duration(seconds=int(wait), nanos=0))
+        response: pb.AnchorNowResponse = self._call(
+            lambda: self._stub.AnchorNow(request, timeout=wait + _TIMEOUT)
+        )
+        return response
+
+    def anchoring_status(self) -> pb.GetAnchoringStatusResponse:
+        request = pb.GetAnchoringStatusRequest()
+        response: pb.GetAnchoringStatusResponse = self._call(
+            lambda: self._stub.GetAnchoringStatus(request, timeout=_TIMEOUT)
+        )
+        return response

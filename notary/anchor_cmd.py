@@ -6,13 +6,15 @@
   the contract's admin) and registers the log (its verifier key, from the PKI)
   with the submitter's address. With ``--address-file`` it deploys once: a
   contract recorded there that already holds this log is kept.
-* ``now`` asks the running gateway (on the same data folder) to anchor now:
-  it creates the request file the worker takes
-  (:data:`gateway.anchor.worker.NOW_FILE`) and waits until the worker's
-  anchors are confirmed.
-* ``status`` reads the gateway's store and each configured chain: latest
-  anchored size, lag in entries and seconds, pending anchors, chain head,
-  the chain's own latest anchor of the log, the submitter's balance.
+* ``now`` asks the running gateway to anchor now on every chain and to wait
+  (``--wait``) for the confirmations (``AdminService.AnchorNow``).
+* ``status`` asks the running gateway, per chain: latest anchored size, lag
+  in entries and seconds, pending anchors, chain head, the submitter's
+  balance, the last error (``AdminService.GetAnchoringStatus``).
+
+``now`` and ``status`` are clients of the gateway's AdminService over mutual
+TLS, authenticated with the PKI's operator certificate (:mod:`notary.admin`),
+so they work from any host that has the PKI folder.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from court.report.escape import escape_text
 from notary.errors import NotaryError, UsageError
+from notary.institution_cmd import DEFAULT_GATEWAY
 
 __all__ = ["add_anchor_commands"]
 
@@ -150,113 +154,77 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ether(wei: str) -> str:
+    return f"{Decimal(wei) / _WEI:.6f}" if wei.isdigit() else "unknown"
+
+
+def _when(ts: Any) -> str:
+    return datetime.fromtimestamp(ts.seconds, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
 def _cmd_now(args: argparse.Namespace) -> int:
-    from gateway.anchor.worker import NOW_FILE
+    from notary.admin import AdminClient
 
-    request = args.data_dir / NOW_FILE
-    if not args.data_dir.is_dir():
-        raise UsageError(f"{args.data_dir} is not a folder: pass the gateway's data_dir")
-    request.write_text(datetime.now(UTC).isoformat() + "\n", encoding="ascii")
-    deadline = time.monotonic() + args.timeout
-    while request.exists():
-        if time.monotonic() > deadline:
-            request.unlink(missing_ok=True)
-            raise AnchorCommandError(
-                f"no anchor was sent in {args.timeout:g} s: is `gateway serve` running on "
-                f"{args.data_dir} with anchor.enabled = true, and are its chains reachable? "
-                "(`notary anchor status` says)"
+    if not 0 <= args.wait <= 300:
+        raise UsageError("--wait must be 0 to 300 seconds")
+    with AdminClient(args.gateway, args.pki) as admin:
+        answer = admin.anchor_now(args.wait)
+    missing = [c for c in answer.chains if not c.anchored]
+    print(f"log size {answer.log_size}")
+    for c in answer.chains:
+        name = escape_text(c.chain)
+        if c.anchored:
+            print(
+                f"chain {name}: anchored size {c.anchored_size}, transaction "
+                f"0x{c.transaction_hash.hex()}, block {c.block_number}"
             )
-        time.sleep(0.1)
-    print(
-        "the gateway's anchors are confirmed (or there was nothing new to anchor); see them "
-        "with `notary anchor status`"
-    )
+        else:
+            print(f"chain {name}: not anchored yet: {escape_text(c.reason)}")
+    if missing:
+        raise AnchorCommandError(
+            f"{len(missing)} of {len(answer.chains)} chain(s) have no confirmed anchor of size "
+            f"{answer.log_size} yet; see `notary anchor status`"
+        )
     return 0
-
-
-def _ether(wei: int) -> str:
-    return f"{Decimal(wei) / _WEI:.6f}"
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from gateway.anchor.chain import ChainClient, log_id_of
-    from gateway.anchor.keys import load_account
-    from gateway.anchor.worker import AnchorWorker, WorkerChain
-    from gateway.config import load_config
-    from gateway.errors import GatewayError
-    from gateway.store import SqlStore, StoreError
-    from notary.pki import load_log_verifier_key
+    from notary.admin import AdminClient
 
-    try:
-        config = load_config(args.config)
-    except GatewayError as exc:
-        raise UsageError(exc.message) from None
-    if not config.anchor_chains:
-        raise UsageError("no [[anchor.chains]] in the configuration: pass --config FILE")
-    vkey = load_log_verifier_key(config.pki_dir).line
-    log_id = log_id_of(vkey)
-    try:
-        store = SqlStore.open(config.database_url)
-    except (StoreError, ValueError) as exc:
-        raise AnchorCommandError(f"cannot open the store {config.database_url}: {exc}") from None
-    try:
-        chains = []
-        submitters: dict[str, str] = {}
-        for c in config.anchor_chains:
-            try:
-                account: Any = load_account(c.key_file)
-            except GatewayError as exc:
-                print(f"{c.name}: {exc.message}")
-                account = None
-            if account is not None:
-                submitters[c.name] = account.address
-            client = ChainClient(c.rpc_url, c.contract, account, timeout=args.timeout)
-            chains.append(WorkerChain(c.name, client, c.chain_id, c.contract))
-        worker = AnchorWorker(
-            store,
-            log_id,
-            chains,
-            interval_seconds=config.anchor_interval_seconds,
-            min_new_entries=config.anchor_min_new_entries,
-            confirmations=config.anchor_confirmations,
-            max_lag_seconds=config.anchor_max_lag_seconds,
+    with AdminClient(args.gateway, args.pki) as admin:
+        answer = admin.anchoring_status()
+    for c in answer.chains:
+        print(
+            f"chain {escape_text(c.chain)} (contract {escape_text(c.contract)}, "
+            f"chain id {c.chain_id})"
         )
-        lags = worker.lag()
-        for chain, lag in zip(chains, lags, strict=True):
-            submitter = submitters.get(chain.name)
-            _print_chain(chain, lag, store, log_id, worker.max_lag_seconds, submitter)
-    except StoreError as exc:
-        raise AnchorCommandError(f"the store failed: {exc}") from None
-    finally:
-        store.close()
+        when = f" at {_when(c.anchored_at)}" if c.HasField("anchored_at") else ""
+        print(f"  anchored size    {c.anchored_size}{when}")
+        print(f"  log size         {c.log_size}")
+        flag = "  (past the bound)" if c.lagging else ""
+        print(f"  lag              {c.lag_entries} entries, {c.lag.seconds} s{flag}")
+        print(f"  pending          {c.pending}")
+        if c.HasField("chain_head"):
+            print(f"  chain head       {c.chain_head}")
+        if c.submitter:
+            balance = _ether(c.submitter_balance_wei)
+            print(f"  submitter        {escape_text(c.submitter)}, {balance} ether")
+        if c.chain_error:
+            print(f"  chain            unreachable or refused: {escape_text(c.chain_error)}")
+        if c.last_error:
+            print(f"  last error       {escape_text(c.last_error)}")
+        if c.capped:
+            print(f"  gas price cap    {escape_text(c.capped)}")
     return 0
 
 
-def _print_chain(
-    chain: Any, lag: Any, store: Any, log_id: bytes, bound: float, submitter: str | None
-) -> None:
-    from gateway.anchor.chain import ChainError
-
-    latest = store.latest_anchor(chain.name)
-    pending = store.pending_anchors(chain.name)
-    print(f"chain {chain.name} (contract {chain.contract}, chain id {chain.chain_id})")
-    when = "" if latest is None or latest.confirmed_at is None else f" at {latest.confirmed_at}"
-    print(f"  anchored size    {lag.anchored_size}{when}")
-    print(f"  log size         {lag.log_size}")
-    flag = "  (past the bound)" if lag.seconds > bound else ""
-    print(f"  lag              {lag.entries} entries, {lag.seconds:.0f} s{flag}")
-    print(f"  pending          {len(pending)}")
-    client = chain.client
-    try:
-        head = client.head()
-        on_chain = client.latest_anchor(log_id)
-        print(f"  chain head       {head}")
-        size = "none" if on_chain is None else f"size {on_chain.tree_size} (#{on_chain.number})"
-        print(f"  chain's latest   {size}")
-        if submitter is not None:
-            print(f"  submitter        {submitter}, {_ether(client.balance(submitter))} ether")
-    except ChainError as exc:
-        print(f"  chain            unreachable or refused: {exc.message}")
+def _gateway_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--gateway", default=DEFAULT_GATEWAY, help=f"HOST:PORT of the gateway ({DEFAULT_GATEWAY})"
+    )
+    parser.add_argument(
+        "--pki", type=Path, required=True, help="the gateway's PKI folder (operator.pem)"
+    )
 
 
 def add_anchor_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -291,14 +259,18 @@ def add_anchor_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     )
     deploy.set_defaults(handler=_cmd_deploy)
 
-    now = group.add_parser("now", help="ask the running gateway to anchor now")
-    now.add_argument("--data-dir", type=Path, required=True, help="the gateway's data_dir")
-    now.add_argument("--timeout", type=float, default=60.0, help="seconds to wait")
+    now = group.add_parser("now", help="anchor on every chain now (the gateway's AdminService)")
+    _gateway_options(now)
+    now.add_argument(
+        "--wait",
+        type=float,
+        default=60.0,
+        help="seconds the gateway waits for the confirmations (0 to 300; default 60)",
+    )
     now.set_defaults(handler=_cmd_now)
 
-    status = group.add_parser("status", help="anchored size, lag, chain head, balance")
-    status.add_argument(
-        "--config", type=Path, help="the gateway's TOML config (GATEWAY_* variables apply)"
+    status = group.add_parser(
+        "status", help="anchored size, lag, chain head, balance (the gateway's AdminService)"
     )
-    status.add_argument("--timeout", type=float, default=5.0, help="seconds per chain request")
+    _gateway_options(status)
     status.set_defaults(handler=_cmd_status)

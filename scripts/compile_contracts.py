@@ -7,10 +7,10 @@ standard-JSON interface, with the settings below (optimizer on, evmVersion
 ``paris`` so Hyperledger Besu and FISCO BCOS's EVM run it, no metadata hash so
 the bytecode depends only on the source and these settings)::
 
-    .venv/bin/python scripts/compile_contracts.py           # rewrite contracts/build/
+    .venv/bin/python scripts/compile_contracts.py           # rewrite the artifact
     .venv/bin/python scripts/compile_contracts.py --check   # exit 1 if it would change
 
-The artifact ``contracts/build/EvidenceAnchor.json`` holds the ABI, the
+The artifact ``gateway/anchor/artifacts/EvidenceAnchor.json`` holds the ABI, the
 creation and runtime bytecode, the compiler version and the settings;
 ``tests/unit/test_contracts.py`` fails when it drifts from the source. Only
 the standard library and node are used.
@@ -27,7 +27,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "contracts" / "EvidenceAnchor.sol"
-ARTIFACT = ROOT / "contracts" / "build" / "EvidenceAnchor.json"
+ARTIFACT = ROOT / "gateway" / "anchor" / "artifacts" / "EvidenceAnchor.json"  # package data
 CONTRACT = "EvidenceAnchor"
 SETTINGS: dict[str, Any] = {
     "evmVersion": "paris",

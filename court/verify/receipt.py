@@ -56,6 +56,10 @@ A version 2 leaf names the document only inside its commitment: without its
 opening (the receipt's ``opening``, given to the loan's owner) the receipt
 is at best inconclusive, and "Leaf digest matches" is not run.
 
+The receipt's copies of signed values (:class:`ReceiptCopies`) and their two
+checks live in :mod:`court.verify.receipt_copies`, the anchor checks in
+:mod:`court.verify.anchor`.
+
 Nothing here raises for bad evidence: a bad token, leaf, note, key, proof or
 copy is a failed check. ``ValueError`` is raised only for programming errors
 (neither or both of ``digest`` and ``data``, an unknown hash name, a digest of
@@ -66,7 +70,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from cryptography import x509
@@ -77,6 +80,11 @@ from court.evidence.leaf import LeafFields
 from court.evidence.opening import LeafOpening, OpenedLeaf
 from court.verify.anchor import ANCHOR_CHECKS, ChainView, OnChainAnchor, check_anchor
 from court.verify.checkpoint import Checkpoint
+from court.verify.receipt_copies import (
+    ReceiptCopies,
+    check_checkpoint_fields,
+    check_receipt_fields,
+)
 from court.verify.result import Check, Checklist, Verdict
 from court.verify.steps import (
     CHECK_CHECKPOINT,
@@ -100,7 +108,6 @@ from court.verify.steps import (
     leaf_opening,
     open_or_error,
     outcome,
-    shown,
     signed_checkpoint,
 )
 from court.verify.token import TokenVerification, verify_timestamp
@@ -160,27 +167,6 @@ _HASHES: Final[dict[str, Callable[[], hashes.HashAlgorithm]]] = {
     "sha512": hashes.SHA512,
     "sm3": hashes.SM3,
 }
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_NS_PER_SECOND: Final = 1_000_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class ReceiptCopies:
-    """The values a receipt repeats outside its signed parts (proto ``Receipt``).
-
-    Nothing signs them: the leaf signs the first four (through the log), the
-    checkpoint note the last three. ``received_at_ns`` is the receipt's
-    ``received_at`` in nanoseconds since 1970-01-01T00:00:00Z, ``None`` when
-    the receipt has none; ``previous_leaf_hash`` is empty when it has none.
-    """
-
-    entry_id: str
-    loan_sequence: int
-    previous_leaf_hash: bytes
-    received_at_ns: int | None
-    checkpoint_origin: str
-    checkpoint_size: int
-    checkpoint_root_hash: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,105 +273,6 @@ def _leaf_digest(
         checks.passed(CHECK_LEAF_DIGEST, f"{said}: the document's digest and the token's imprint")
 
 
-def _nanoseconds(value: datetime) -> int:
-    return (value - _EPOCH) // timedelta(microseconds=1) * 1000
-
-
-def _time_text(ns: int | None) -> str:
-    if ns is None:
-        return "(absent)"
-    seconds, fraction = divmod(ns, _NS_PER_SECOND)
-    try:
-        when = _EPOCH + timedelta(seconds=seconds)
-    except OverflowError:
-        return f"{ns} ns after 1970-01-01T00:00:00Z"
-    text = when.strftime("%Y-%m-%dT%H:%M:%S")
-    if fraction:
-        text += f".{fraction:09d}".rstrip("0")
-    return text + "Z"
-
-
-def _hash_text(value: bytes) -> str:
-    return value.hex() if value else "(none)"
-
-
-def _compare(
-    checks: Checklist, name: str, signed: str, rows: list[tuple[str, bool, str, str]]
-) -> None:
-    """Record ``name``: each row is (field, equal, the receipt's value, the signed value)."""
-    wrong = [
-        f"{field} is {copy} in the receipt, {value} in the {signed}"
-        for field, equal, copy, value in rows
-        if not equal
-    ]
-    if wrong:
-        checks.failed(name, f"the receipt's copies differ from the {signed}: " + "; ".join(wrong))
-        return
-    listed = ", ".join(f"{field} {value}" for field, _, _, value in rows)
-    checks.passed(name, f"{listed}: the receipt's copies equal the {signed}'s")
-
-
-def _receipt_fields(checks: Checklist, leaf: Leaf, copies: ReceiptCopies) -> None:
-    """Receipt fields match leaf: every unsigned copy of a leaf value equals it."""
-    previous = leaf.previous_leaf_hash or b""
-    received = _nanoseconds(leaf.received_at)
-    _compare(
-        checks,
-        CHECK_RECEIPT_FIELDS,
-        "leaf",
-        [
-            ("entry_id", copies.entry_id == leaf.entry_id, shown(copies.entry_id), leaf.entry_id),
-            (
-                "loan_sequence",
-                copies.loan_sequence == leaf.loan_sequence,
-                str(copies.loan_sequence),
-                str(leaf.loan_sequence),
-            ),
-            (
-                "previous_leaf_hash",
-                copies.previous_leaf_hash == previous,
-                _hash_text(copies.previous_leaf_hash),
-                _hash_text(previous),
-            ),
-            (
-                "received_at",
-                copies.received_at_ns == received,
-                _time_text(copies.received_at_ns),
-                _time_text(received),
-            ),
-        ],
-    )
-
-
-def _checkpoint_fields(checks: Checklist, held: Checkpoint, copies: ReceiptCopies) -> None:
-    """Receipt checkpoint fields match note: the convenience copies equal the signed note."""
-    _compare(
-        checks,
-        CHECK_RECEIPT_CHECKPOINT_FIELDS,
-        "note",
-        [
-            (
-                "origin",
-                copies.checkpoint_origin == held.origin,
-                shown(copies.checkpoint_origin),
-                repr(held.origin),
-            ),
-            (
-                "size",
-                copies.checkpoint_size == held.size,
-                str(copies.checkpoint_size),
-                str(held.size),
-            ),
-            (
-                "root_hash",
-                copies.checkpoint_root_hash == held.root_hash,
-                _hash_text(copies.checkpoint_root_hash),
-                _hash_text(held.root_hash),
-            ),
-        ],
-    )
-
-
 def _document_digest(algorithm: str, data: bytes) -> bytes:
     h = hashes.Hash(_HASHES[algorithm]())
     h.update(data)
@@ -468,7 +355,7 @@ def verify_receipt(
                 expected = _document_digest(algorithm, bytes(data))
             _leaf_digest(checks, record, token_result, algorithm, expected)
         leaf_names_token(checks, fields, token)
-        _receipt_fields(checks, fields, copies)
+        check_receipt_fields(checks, fields, copies)
 
     held = signed_checkpoint(
         checks,
@@ -478,7 +365,7 @@ def verify_receipt(
         (CHECK_RECEIPT_CHECKPOINT_FIELDS, CHECK_RECEIPT_INCLUSION),
     )
     if held is not None:
-        _checkpoint_fields(checks, held, copies)
+        check_checkpoint_fields(checks, held, copies)
         if tree_size != held.size:
             checks.failed(
                 CHECK_RECEIPT_INCLUSION,

@@ -169,3 +169,81 @@ class RevokeCertificateResponse(_message.Message):
     INSTITUTION_FIELD_NUMBER: _ClassVar[int]
     institution: Institution
     def __init__(self, institution: _Optional[_Union[Institution, _Mapping]] = ...) -> None: ...
+
+class AnchorNowRequest(_message.Message):
+    __slots__ = ("wait",)
+    WAIT_FIELD_NUMBER: _ClassVar[int]
+    wait: _duration_pb2.Duration
+    def __init__(self, wait: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class ChainAnchorResult(_message.Message):
+    __slots__ = ("chain", "anchored", "anchored_size", "transaction_hash", "block_number", "reason")
+    CHAIN_FIELD_NUMBER: _ClassVar[int]
+    ANCHORED_FIELD_NUMBER: _ClassVar[int]
+    ANCHORED_SIZE_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_HASH_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    chain: str
+    anchored: bool
+    anchored_size: int
+    transaction_hash: bytes
+    block_number: int
+    reason: str
+    def __init__(self, chain: _Optional[str] = ..., anchored: _Optional[bool] = ..., anchored_size: _Optional[int] = ..., transaction_hash: _Optional[bytes] = ..., block_number: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class AnchorNowResponse(_message.Message):
+    __slots__ = ("log_size", "chains")
+    LOG_SIZE_FIELD_NUMBER: _ClassVar[int]
+    CHAINS_FIELD_NUMBER: _ClassVar[int]
+    log_size: int
+    chains: _containers.RepeatedCompositeFieldContainer[ChainAnchorResult]
+    def __init__(self, log_size: _Optional[int] = ..., chains: _Optional[_Iterable[_Union[ChainAnchorResult, _Mapping]]] = ...) -> None: ...
+
+class GetAnchoringStatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ChainAnchoringStatus(_message.Message):
+    __slots__ = ("chain", "chain_id", "contract", "anchored_size", "anchored_at", "log_size", "lag_entries", "lag", "lagging", "pending", "chain_head", "submitter", "submitter_balance_wei", "chain_error", "last_error", "capped")
+    CHAIN_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTRACT_FIELD_NUMBER: _ClassVar[int]
+    ANCHORED_SIZE_FIELD_NUMBER: _ClassVar[int]
+    ANCHORED_AT_FIELD_NUMBER: _ClassVar[int]
+    LOG_SIZE_FIELD_NUMBER: _ClassVar[int]
+    LAG_ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    LAG_FIELD_NUMBER: _ClassVar[int]
+    LAGGING_FIELD_NUMBER: _ClassVar[int]
+    PENDING_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_HEAD_FIELD_NUMBER: _ClassVar[int]
+    SUBMITTER_FIELD_NUMBER: _ClassVar[int]
+    SUBMITTER_BALANCE_WEI_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_ERROR_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    CAPPED_FIELD_NUMBER: _ClassVar[int]
+    chain: str
+    chain_id: int
+    contract: str
+    anchored_size: int
+    anchored_at: _timestamp_pb2.Timestamp
+    log_size: int
+    lag_entries: int
+    lag: _duration_pb2.Duration
+    lagging: bool
+    pending: int
+    chain_head: int
+    submitter: str
+    submitter_balance_wei: str
+    chain_error: str
+    last_error: str
+    capped: str
+    def __init__(self, chain: _Optional[str] = ..., chain_id: _Optional[int] = ..., contract: _Optional[str] = ..., anchored_size: _Optional[int] = ..., anchored_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., log_size: _Optional[int] = ..., lag_entries: _Optional[int] = ..., lag: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., lagging: _Optional[bool] = ..., pending: _Optional[int] = ..., chain_head: _Optional[int] = ..., submitter: _Optional[str] = ..., submitter_balance_wei: _Optional[str] = ..., chain_error: _Optional[str] = ..., last_error: _Optional[str] = ..., capped: _Optional[str] = ...) -> None: ...
+
+class GetAnchoringStatusResponse(_message.Message):
+    __slots__ = ("chains", "max_lag")
+    CHAINS_FIELD_NUMBER: _ClassVar[int]
+    MAX_LAG_FIELD_NUMBER: _ClassVar[int]
+    chains: _containers.RepeatedCompositeFieldContainer[ChainAnchoringStatus]
+    max_lag: _duration_pb2.Duration
+    def __init__(self, chains: _Optional[_Iterable[_Union[ChainAnchoringStatus, _Mapping]]] = ..., max_lag: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...

@@ -89,6 +89,16 @@ class AdminServiceStub:
                 request_serializer=evidence__gateway_dot_v1_dot_admin__service__pb2.RevokeCertificateRequest.SerializeToString,
                 response_deserializer=evidence__gateway_dot_v1_dot_admin__service__pb2.RevokeCertificateResponse.FromString,
                 _registered_method=True)
+        self.AnchorNow = channel.unary_unary(
+                '/evidence_gateway.v1.AdminService/AnchorNow',
+                request_serializer=evidence__gateway_dot_v1_dot_admin__service__pb2.AnchorNowRequest.SerializeToString,
+                response_deserializer=evidence__gateway_dot_v1_dot_admin__service__pb2.AnchorNowResponse.FromString,
+                _registered_method=True)
+        self.GetAnchoringStatus = channel.unary_unary(
+                '/evidence_gateway.v1.AdminService/GetAnchoringStatus',
+                request_serializer=evidence__gateway_dot_v1_dot_admin__service__pb2.GetAnchoringStatusRequest.SerializeToString,
+                response_deserializer=evidence__gateway_dot_v1_dot_admin__service__pb2.GetAnchoringStatusResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -191,6 +201,31 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AnchorNow(self, request, context):
+        """Anchors the log's latest checkpoint on every configured chain now
+        (whatever anchor.interval_seconds and anchor.min_new_entries say), and
+        waits, up to `wait`, until each chain has a confirmed anchor that covers
+        it. Answers per chain: the anchor, or why there is none yet (the anchor
+        goes on after the answer).
+
+        Errors: INVALID_ARGUMENT (wait negative or above 300 s);
+        FAILED_PRECONDITION (anchoring is not enabled on this gateway).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAnchoringStatus(self, request, context):
+        """The state of anchoring on each configured chain: what is anchored, the
+        lag behind the log, pending transactions, and what the chain node says
+        (its head, the submitter's balance).
+
+        Errors: FAILED_PRECONDITION (anchoring is not enabled on this gateway).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -233,6 +268,16 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.RevokeCertificate,
                     request_deserializer=evidence__gateway_dot_v1_dot_admin__service__pb2.RevokeCertificateRequest.FromString,
                     response_serializer=evidence__gateway_dot_v1_dot_admin__service__pb2.RevokeCertificateResponse.SerializeToString,
+            ),
+            'AnchorNow': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnchorNow,
+                    request_deserializer=evidence__gateway_dot_v1_dot_admin__service__pb2.AnchorNowRequest.FromString,
+                    response_serializer=evidence__gateway_dot_v1_dot_admin__service__pb2.AnchorNowResponse.SerializeToString,
+            ),
+            'GetAnchoringStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAnchoringStatus,
+                    request_deserializer=evidence__gateway_dot_v1_dot_admin__service__pb2.GetAnchoringStatusRequest.FromString,
+                    response_serializer=evidence__gateway_dot_v1_dot_admin__service__pb2.GetAnchoringStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -466,6 +511,60 @@ class AdminService:
             '/evidence_gateway.v1.AdminService/RevokeCertificate',
             evidence__gateway_dot_v1_dot_admin__service__pb2.RevokeCertificateRequest.SerializeToString,
             evidence__gateway_dot_v1_dot_admin__service__pb2.RevokeCertificateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnchorNow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/evidence_gateway.v1.AdminService/AnchorNow',
+            evidence__gateway_dot_v1_dot_admin__service__pb2.AnchorNowRequest.SerializeToString,
+            evidence__gateway_dot_v1_dot_admin__service__pb2.AnchorNowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAnchoringStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/evidence_gateway.v1.AdminService/GetAnchoringStatus',
+            evidence__gateway_dot_v1_dot_admin__service__pb2.GetAnchoringStatusRequest.SerializeToString,
+            evidence__gateway_dot_v1_dot_admin__service__pb2.GetAnchoringStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -55,6 +55,7 @@ __all__ = [
     "ChainUnavailable",
     "ContractRefused",
     "SentAnchor",
+    "SignedAnchor",
     "TransactionRejected",
     "TxState",
     "log_id_of",
@@ -112,6 +113,14 @@ class SentAnchor:
     tx_hash: bytes
     nonce: int
     gas_price: int
+
+
+@dataclass(frozen=True)
+class SignedAnchor(SentAnchor):
+    """A signed anchor transaction, not broadcast yet: ``raw`` is what
+    :meth:`ChainClient.broadcast` sends (and sends again, byte for byte)."""
+
+    raw: bytes
 
 
 @dataclass(frozen=True)
@@ -308,7 +317,12 @@ class ChainClient:
 
     # ------------------------------------------------------------------ transactions
 
-    def _send(
+    def gas_price(self) -> int:
+        """The node's suggested gas price (``eth_gasPrice``), wei."""
+        with self._rpc("reading the gas price"):
+            return int(self._w3.eth.gas_price)
+
+    def _sign(
         self,
         to: str | None,
         data: bytes,
@@ -316,7 +330,7 @@ class ChainClient:
         *,
         nonce: int | None = None,
         gas_price: int | None = None,
-    ) -> SentAnchor:
+    ) -> SignedAnchor:
         account = self._require_account()
         call: dict[str, Any] = {"from": account.address, "data": data}
         if to is not None:
@@ -328,8 +342,7 @@ class ChainClient:
         if nonce is None:
             nonce = self.nonce(pending=True)
         if gas_price is None:
-            with self._rpc("reading the gas price"):
-                gas_price = int(self._w3.eth.gas_price)
+            gas_price = self.gas_price()
         tx: dict[str, Any] = {
             "chainId": self.chain_id(),
             "nonce": nonce,
@@ -341,15 +354,28 @@ class ChainClient:
         if to is not None:
             tx["to"] = to
         signed = account.sign_transaction(tx)
-        tx_hash = bytes(signed.hash)
-        with self._rpc(f"sending {what}"):
+        return SignedAnchor(
+            tx_hash=bytes(signed.hash),
+            nonce=nonce,
+            gas_price=gas_price,
+            raw=bytes(signed.raw_transaction),
+        )
+
+    def broadcast(self, raw: bytes) -> None:
+        """Send a signed transaction (``eth_sendRawTransaction``); the node knowing it
+        already is fine. :class:`TransactionRejected` when the node refuses it."""
+        with self._rpc("sending a transaction"):
             try:
-                self._w3.eth.send_raw_transaction(signed.raw_transaction)
+                self._w3.eth.send_raw_transaction(raw)
             except Web3RPCError as exc:
                 text = str(exc.message or exc)
                 if "already known" not in text.lower():  # the same bytes sent twice: fine
                     raise TransactionRejected(_node_text(text)) from None
-        return SentAnchor(tx_hash=tx_hash, nonce=nonce, gas_price=gas_price)
+
+    def _send(self, to: str | None, data: bytes, what: str) -> SentAnchor:
+        signed = self._sign(to, data, what)
+        self.broadcast(signed.raw)
+        return signed
 
     def wait_receipt(self, tx_hash: bytes, timeout: float = 60.0) -> TxState:
         """Wait until ``tx_hash`` is mined (``ChainError`` after ``timeout`` seconds)."""
@@ -395,6 +421,29 @@ class ChainClient:
         state = self._send_and_wait(self.address, _bytes(data), "changing the submitter")
         return state.tx_hash
 
+    def sign_anchor(
+        self,
+        log_id: bytes,
+        tree_size: int,
+        root_hash: bytes,
+        checkpoint_hash: bytes,
+        *,
+        nonce: int | None = None,
+        gas_price: int | None = None,
+    ) -> SignedAnchor:
+        """Sign an anchor transaction, without sending it (:meth:`broadcast` does).
+
+        It is simulated first (``eth_call``): a refusal by the contract raises
+        :class:`ContractRefused` and nothing is signed. Without ``nonce``, the
+        account's next one after its pending transactions; ``nonce`` and
+        ``gas_price`` replace a pending transaction (same nonce, higher price).
+        """
+        contract = self._require_contract()
+        data = contract.encode_abi("anchor", args=[log_id, tree_size, root_hash, checkpoint_hash])
+        return self._sign(
+            self.address, _bytes(data), "the anchor", nonce=nonce, gas_price=gas_price
+        )
+
     def send_anchor(
         self,
         log_id: bytes,
@@ -405,17 +454,17 @@ class ChainClient:
         nonce: int | None = None,
         gas_price: int | None = None,
     ) -> SentAnchor:
-        """Sign and send an anchor transaction without waiting for it.
-
-        It is simulated first (``eth_call``): a refusal by the contract raises
-        :class:`ContractRefused` and nothing is sent. ``nonce`` and
-        ``gas_price`` replace a pending transaction (same nonce, higher price).
-        """
-        contract = self._require_contract()
-        data = contract.encode_abi("anchor", args=[log_id, tree_size, root_hash, checkpoint_hash])
-        return self._send(
-            self.address, _bytes(data), "the anchor", nonce=nonce, gas_price=gas_price
+        """:meth:`sign_anchor`, then :meth:`broadcast`, without waiting for it to be mined."""
+        signed = self.sign_anchor(
+            log_id, tree_size, root_hash, checkpoint_hash, nonce=nonce, gas_price=gas_price
         )
+        self.broadcast(signed.raw)
+        return signed
+
+    @property
+    def submitter(self) -> str | None:
+        """The address of the account that signs (None: read-only client)."""
+        return None if self._account is None else str(self._account.address)
 
     def tx_state(self, tx_hash: bytes) -> TxState:
         with self._rpc("reading a transaction receipt"):

@@ -1,13 +1,16 @@
 """The compiled ``EvidenceAnchor`` contract: ABI and bytecode from its committed artifact.
 
-The artifact ``contracts/build/EvidenceAnchor.json`` is written by
+The artifact ``gateway/anchor/artifacts/EvidenceAnchor.json`` is written by
 ``scripts/compile_contracts.py`` (``make contracts``) with the solc-js pinned in
 ``package.json``; a test fails when it drifts from ``contracts/EvidenceAnchor.sol``.
+It is package data of ``gateway`` (pyproject.toml), read through
+:mod:`importlib.resources`, so an editable install and a wheel both have it.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.resources
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +18,10 @@ from typing import Any
 
 __all__ = ["ARTIFACT_PATH", "Artifact", "load_artifact"]
 
-ARTIFACT_PATH = Path(__file__).resolve().parents[2] / "contracts" / "build" / "EvidenceAnchor.json"
+#: The artifact inside the installed ``gateway.anchor`` package.
+ARTIFACT_PATH = Path(
+    str(importlib.resources.files("gateway.anchor") / "artifacts" / "EvidenceAnchor.json")
+)
 
 
 @dataclass(frozen=True)
@@ -37,7 +43,8 @@ def load_artifact(path: Path = ARTIFACT_PATH) -> Artifact:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise FileNotFoundError(
-            f"the contract artifact {path.name} is missing: run `make contracts`"
+            f"the contract artifact {path} is missing: reinstall the gateway package "
+            "(in a source tree: run `make contracts`)"
         ) from None
     return Artifact(
         abi=data["abi"],

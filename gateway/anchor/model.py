@@ -5,8 +5,17 @@ SHA-256 of the signed checkpoint note) to the log's sequence in the
 ``EvidenceAnchor`` contract. The gateway stores each attempt as a
 :class:`StoredAnchor`: PENDING once sent, CONFIRMED once its block has
 ``confirmations`` blocks on top (itself included), DROPPED when the chain no
-longer has it (a dropped transaction, a nonce used by another transaction, a
-reorganisation); a dropped anchor is replaced by a new attempt.
+longer has it (a nonce used by another transaction, a confirmed anchor's block
+reorganised away); a dropped anchor is replaced by a new attempt.
+
+An attempt is stored with its signed transaction (``raw_tx``) *before* that
+is broadcast, so a crash in between leaves a PENDING row, never an anchor on
+chain without one: a PENDING transaction the node does not know, whose nonce
+is still free, is broadcast again, byte for byte (:attr:`Verdict.REBROADCAST`).
+A transaction stuck in the pool is replaced by one with the same nonce and a
+higher gas price: the row then names the new transaction, and keeps the
+hashes of the ones it replaced (``earlier_tx_hashes``), since any of them may
+still be the one mined.
 
 :func:`judge` is the worker's decision for one PENDING or CONFIRMED anchor,
 given what the chain says now; it does no I/O.
@@ -76,6 +85,20 @@ class StoredAnchor:
     block_hash: bytes | None = None
     anchor_number: int | None = None
     confirmed_at: datetime | None = None
+    raw_tx: bytes | None = None  # the signed transaction tx_hash names (None: older rows)
+    gas_price: int | None = None  # its gas price, wei
+    earlier_tx_hashes: tuple[bytes, ...] = ()  # the transactions it replaced, oldest first
+    signed_at: datetime | None = None  # when tx_hash was signed (None: at submitted_at)
+
+    @property
+    def tx_hashes(self) -> tuple[bytes, ...]:
+        """Every transaction of this attempt, the current one first."""
+        return (self.tx_hash, *self.earlier_tx_hashes)
+
+    @property
+    def version_time(self) -> datetime:
+        """When the current transaction was signed."""
+        return self.submitted_at if self.signed_at is None else self.signed_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +111,8 @@ class Observation:
     ``block_number`` (None if the chain is shorter); ``head``: the chain's
     latest block number; ``age``: seconds since the anchor was sent;
     ``account_nonce``: the submitter's mined transaction count (its next
-    nonce), when the transaction was not found.
+    nonce), when the transaction was not found; ``tx_hash``: which of the
+    attempt's transactions was found (None: the current one, or none).
     """
 
     found: bool
@@ -100,6 +124,7 @@ class Observation:
     success: bool | None = None
     anchor_number: int | None = None
     canonical_hash: bytes | None = None
+    tx_hash: bytes | None = None
 
 
 class Verdict(enum.Enum):
@@ -109,6 +134,7 @@ class Verdict(enum.Enum):
     STILL_CONFIRMED = "still confirmed"  # a confirmed anchor is still in the chain
     DROPPED = "dropped"  # gone: resubmit
     FAILED = "failed"  # mined but reverted: the contract refused it
+    REBROADCAST = "rebroadcast"  # unknown to the node, its nonce free: send raw_tx again
 
 
 def judge(anchor: StoredAnchor, seen: Observation, confirmations: int) -> Verdict:
@@ -120,6 +146,15 @@ def judge(anchor: StoredAnchor, seen: Observation, confirmations: int) -> Verdic
         # back in the pool, or gone.
         if not seen.found:
             return Verdict.DROPPED
+    if (
+        not seen.found
+        and anchor.raw_tx is not None
+        and seen.account_nonce is not None
+        and seen.account_nonce <= anchor.nonce
+    ):
+        # Never broadcast (a crash after it was stored), or lost by the node (a
+        # restart, an eviction, a reorganisation): its nonce is still free.
+        return Verdict.REBROADCAST
     if not seen.found and seen.age < UNSEEN_GRACE_SECONDS:
         return Verdict.WAIT  # a node may not show a transaction it just accepted
     if not seen.found:
@@ -139,9 +174,13 @@ def judge(anchor: StoredAnchor, seen: Observation, confirmations: int) -> Verdic
 
 
 def mined(anchor: StoredAnchor, seen: Observation) -> StoredAnchor:
-    """``anchor`` with the block of ``seen`` (still PENDING)."""
+    """``anchor`` with the block of ``seen`` (still PENDING), naming the transaction
+    that was mined (one it replaced, possibly)."""
+    current = anchor.tx_hash if seen.tx_hash is None else seen.tx_hash
     return replace(
         anchor,
+        tx_hash=current,
+        earlier_tx_hashes=tuple(h for h in anchor.tx_hashes if h != current),
         status=AnchorStatus.PENDING,
         block_number=seen.block_number,
         block_hash=seen.block_hash,

@@ -7,16 +7,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gateway.config import GatewayConfig
 
-__all__ = ["ChainConfig", "check_anchor", "parse_chains"]
+__all__ = ["ChainConfig", "check_anchor", "gwei_to_wei", "parse_chains"]
 
 _CHAIN_KEYS = ("name", "rpc_url", "contract", "key_file", "chain_id")
 _CHAIN_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_MAX_GWEI = 10**9  # 1 ether per unit of gas: far above any sane price
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
@@ -66,6 +68,11 @@ def parse_chains(
     return tuple(chains)
 
 
+def gwei_to_wei(gwei: float) -> int:
+    """A gas price in gwei (as configured) in wei, rounded down."""
+    return int(Decimal(repr(gwei)) * 10**9)
+
+
 def check_anchor(config: GatewayConfig) -> None:
     """Refuse [anchor] settings the worker cannot run with."""
     from gateway.config import ConfigError
@@ -80,6 +87,12 @@ def check_anchor(config: GatewayConfig) -> None:
         raise ConfigError("anchor.confirmations must be at least 1 (the anchor's own block)")
     if config.anchor_max_lag_seconds <= 0:
         raise ConfigError("anchor.max_lag_seconds must be positive")
+    if config.anchor_replace_after_seconds <= 0:
+        raise ConfigError("anchor.replace_after_seconds must be positive")
+    if not 0 <= config.anchor_max_gas_price_gwei <= _MAX_GWEI:
+        raise ConfigError(
+            f"anchor.max_gas_price_gwei must be 0 (a free gas chain) to {_MAX_GWEI:,}"
+        )
     names: set[str] = set()
     for chain in config.anchor_chains:
         where = f"anchor.chains {chain.name!r}"

@@ -21,6 +21,7 @@ def open_worker(config: GatewayConfig, store: AnchorStore, log_verifier_key: str
     """
     from gateway.anchor.chain import ChainClient, ChainError, ChainUnavailable, log_id_of
     from gateway.anchor.keys import load_account
+    from gateway.anchor.settings import gwei_to_wei
     from gateway.anchor.worker import AnchorWorker, WorkerChain
 
     chains = []
@@ -39,7 +40,8 @@ def open_worker(config: GatewayConfig, store: AnchorStore, log_verifier_key: str
         min_new_entries=config.anchor_min_new_entries,
         confirmations=config.anchor_confirmations,
         max_lag_seconds=config.anchor_max_lag_seconds,
-        request_dir=config.data_dir,
+        replace_after_seconds=config.anchor_replace_after_seconds,
+        max_gas_price=gwei_to_wei(config.anchor_max_gas_price_gwei),
         unavailable=(ChainUnavailable,),
         refused=(ChainError,),
     )

@@ -9,12 +9,17 @@ Every ``poll_seconds`` it takes each configured chain in turn:
    longer knows it (a dropped transaction, its nonce taken by another
    transaction, a reorganisation). The latest CONFIRMED anchor is checked
    too: if its block left the chain, it is judged again, so a reorganisation
-   deeper than ``confirmations`` is caught as well.
+   deeper than ``confirmations`` is caught as well. A PENDING anchor whose
+   transaction the node does not know while its nonce is still free is
+   broadcast again, byte for byte (the stored signed transaction).
 2. **Anchor.** With nothing pending, the latest checkpoint is anchored when
    at least ``min_new_entries`` entries are not covered by the chain's latest
    anchor of this log and ``interval_seconds`` passed since the last anchor
    was sent, or at once after a DROPPED anchor (its replacement) or on
-   request (``notary anchor now``). The previous size is read from the
+   request (``notary anchor now``). The transaction is signed, stored
+   (PENDING, with the signed bytes), and only then broadcast, so a crash in
+   between leaves a row that the next step broadcasts, never an anchor on
+   chain that the store does not know. The previous size is read from the
    contract itself (``latestAnchor``), and the stored attempt keeps the
    consistency proof from it; a chain whose latest anchor does not match
    this log's checkpoint of that size gets nothing more (an error in the
@@ -29,10 +34,10 @@ The lag (entries and seconds not yet covered by a confirmed anchor) is read
 from the store (:meth:`AnchorWorker.lag`); health says when it passes
 ``max_lag_seconds`` without stopping submissions (:mod:`gateway.server`).
 
-``notary anchor now`` asks for an anchor of every chain by creating the
-request file :data:`NOW_FILE` in the data folder; the worker removes it once
-each chain's anchor of the latest checkpoint is settled (confirmed, or found
-dropped), or there was nothing new to anchor.
+A transaction that waits in the pool too long is replaced
+(:mod:`gateway.anchor.replacing`). ``AdminService.AnchorNow`` (``notary
+anchor now``) asks for an anchor of every chain at once
+(:meth:`AnchorWorker.request_now`, :mod:`gateway.anchor.control`).
 """
 
 from __future__ import annotations
@@ -43,7 +48,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 from gateway.anchor.model import (
@@ -55,15 +59,14 @@ from gateway.anchor.model import (
     judge,
     mined,
 )
+from gateway.anchor.replacing import gas_price, replace_transaction, stuck
 from gateway.log.tree import MissingNodeError, consistency_proof
 from gateway.store.base import StoreError
 
-__all__ = ["NOW_FILE", "AnchorWorker", "ChainLag", "ChainPort", "WorkerChain"]
+__all__ = ["AnchorWorker", "ChainLag", "ChainPort", "WorkerChain"]
 
 log = logging.getLogger(__name__)
 
-#: The request file of ``notary anchor now``, in the data folder.
-NOW_FILE = "anchor-now.request"
 _MAX_BACKOFF = 30.0
 
 
@@ -72,9 +75,12 @@ class ChainPort(Protocol):
 
     def chain_id(self) -> int: ...
     def head(self) -> int: ...
+    def balance(self, address: str) -> int: ...
+    @property
+    def submitter(self) -> str | None: ...
     def block_hash(self, number: int) -> bytes | None: ...
     def nonce(self, pending: bool = False) -> int: ...
-    def send_anchor(
+    def sign_anchor(
         self,
         log_id: bytes,
         tree_size: int,
@@ -84,6 +90,8 @@ class ChainPort(Protocol):
         nonce: int | None = None,
         gas_price: int | None = None,
     ) -> Any: ...
+    def broadcast(self, raw: bytes) -> None: ...
+    def gas_price(self) -> int: ...
     def tx_state(self, tx_hash: bytes) -> Any: ...
     def latest_anchor(self, log_id: bytes) -> Any: ...
 
@@ -118,6 +126,7 @@ class WorkerChain:
     backoff: float = 0.0
     next_try: float = 0.0
     error: str = ""
+    capped: str = ""  # why the pending anchor cannot be priced higher (the cap), if so
     sent: int = field(default=0)  # anchors sent by this process
 
 
@@ -132,6 +141,7 @@ class ChainLag:
     seconds: float
     down: bool
     error: str
+    capped: str = ""  # the pending anchor is held at anchor.max_gas_price_gwei: why
 
 
 class AnchorWorker:
@@ -148,13 +158,19 @@ class AnchorWorker:
         confirmations: int,
         max_lag_seconds: float,
         poll_seconds: float = 1.0,
-        request_dir: Path | None = None,
+        replace_after_seconds: float = 120.0,
+        max_gas_price: int | None = None,
         unavailable: tuple[type[BaseException], ...] = (),
         refused: tuple[type[BaseException], ...] = (),
         clock: Callable[[], float] = time.time,
+        fault: Callable[[str], None] = lambda where: None,
     ) -> None:
         """``unavailable``: the client's exception classes for an unreachable node;
-        ``refused``: for any other chain failure (both are logged, the chain retried)."""
+        ``refused``: for any other chain failure (both are logged, the chain retried);
+        ``replace_after_seconds``: a transaction pending this long (not mined) is
+        replaced; ``max_gas_price``: the cap of its gas price, wei (None: none);
+        ``fault``: called at named points of a step (``"stored"``: an anchor is stored,
+        not yet broadcast), where a test makes the worker fail as a crash would."""
         self.store = store
         self.log_id = log_id
         self.chains = list(chains)
@@ -163,10 +179,12 @@ class AnchorWorker:
         self.confirmations = confirmations
         self.max_lag_seconds = max_lag_seconds
         self.poll_seconds = poll_seconds
-        self.request_file = None if request_dir is None else request_dir / NOW_FILE
+        self.replace_after = replace_after_seconds
+        self.max_gas_price = max_gas_price
         self._unavailable = unavailable
         self._refused: tuple[type[BaseException], ...] = (*refused, _WrongChain, _Mismatch)
-        self._clock = clock
+        self.clock = clock
+        self.fault = fault
         self._stop = threading.Event()
         self._wake = threading.Event()
         # Chains asked to anchor now: "ask", then "sent" until that anchor is settled.
@@ -202,7 +220,6 @@ class AnchorWorker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._take_request()
             for chain in self.chains:
                 if self._stop.is_set():
                     break
@@ -210,30 +227,14 @@ class AnchorWorker:
                     self.step(chain)
                 except Exception:  # keep anchoring whatever one step did
                     log.exception("anchoring on %s failed", chain.name)
-            self._answer_request()
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
-
-    def _take_request(self) -> None:
-        if self.request_file is not None and self.request_file.exists():
-            with self._lock:
-                if not self._forced:
-                    log.info("anchoring: anchor requested (%s)", self.request_file.name)
-                    self._forced.update((c.name, "ask") for c in self.chains)
-
-    def _answer_request(self) -> None:
-        if self.request_file is None:
-            return
-        with self._lock:
-            pending = bool(self._forced)
-        if not pending:
-            self.request_file.unlink(missing_ok=True)
 
     # ------------------------------------------------------------ one step
 
     def step(self, chain: WorkerChain) -> None:
         """Reconcile ``chain``'s anchors, then anchor if it is time (see the module docstring)."""
-        now = self._clock()
+        now = self.clock()
         if now < chain.next_try:
             return
         try:
@@ -247,6 +248,7 @@ class AnchorWorker:
                 chain.checked = True
             in_flight = self._reconcile(chain)
             if not in_flight:
+                chain.capped = ""
                 self._maybe_anchor(chain, now)
         except self._unavailable as exc:
             self._down(chain, now, exc)
@@ -284,19 +286,35 @@ class AnchorWorker:
         chain.next_try = now + min(self.interval, _MAX_BACKOFF)
 
     def _observe(self, chain: WorkerChain, a: StoredAnchor) -> Observation:
+        """What the chain knows of ``a``'s transactions: the mined one if any (a
+        replaced one may be), else whether one waits in the pool."""
         client = chain.client
-        state = client.tx_state(a.tx_hash)
+        state = None
+        for tx_hash in a.tx_hashes:
+            seen = client.tx_state(tx_hash)
+            if seen.found and (state is None or seen.block_number is not None):
+                state = seen
+            if seen.block_number is not None:
+                break
         canonical = None if a.block_number is None else client.block_hash(a.block_number)
+        if state is None:
+            return Observation(
+                found=False,
+                head=client.head(),
+                age=self.clock() - a.submitted_at.timestamp(),
+                account_nonce=client.nonce(),
+                canonical_hash=canonical,
+            )
         return Observation(
-            found=bool(state.found),
+            found=True,
             head=client.head(),
-            age=self._clock() - a.submitted_at.timestamp(),
-            account_nonce=None if state.found else client.nonce(),
+            age=self.clock() - a.submitted_at.timestamp(),
             block_number=state.block_number,
             block_hash=state.block_hash,
             success=state.success,
             anchor_number=state.anchor_number,
             canonical_hash=canonical,
+            tx_hash=bytes(state.tx_hash),
         )
 
     def _reconcile(self, chain: WorkerChain) -> bool:
@@ -328,6 +346,22 @@ class AnchorWorker:
         seen = self._observe(chain, a)
         verdict = judge(a, seen, self.confirmations)
         if verdict is Verdict.STILL_CONFIRMED:
+            return False
+        waiting = (verdict is Verdict.WAIT and seen.found) or verdict is Verdict.REBROADCAST
+        if waiting and stuck(self, a):
+            replace_transaction(self, chain, a)  # not mined for too long: same nonce, dearer
+            return False
+        if verdict is Verdict.REBROADCAST:
+            assert a.raw_tx is not None
+            log.warning(
+                "anchoring: the node does not know the anchor of size %d on %s (transaction "
+                "%s, nonce %d still free); broadcasting it again",
+                a.tree_size,
+                chain.name,
+                a.tx_hash.hex(),
+                a.nonce,
+            )
+            chain.client.broadcast(a.raw_tx)
             return False
         if verdict is Verdict.WAIT:
             if a.status is AnchorStatus.CONFIRMED:  # back in the pool after a reorganisation
@@ -405,7 +439,13 @@ class AnchorWorker:
                 )
             proof = tuple(consistency_proof(self.store, previous, checkpoint.size))
         note_hash = checkpoint_hash(checkpoint.note)
-        sent = chain.client.send_anchor(self.log_id, checkpoint.size, checkpoint.root, note_hash)
+        # Signed first, stored, then broadcast: a crash in between leaves a PENDING
+        # row whose transaction is broadcast again (never an anchor without a row).
+        price = gas_price(self, chain, 0, f"the anchor of size {checkpoint.size}")
+        signed = chain.client.sign_anchor(
+            self.log_id, checkpoint.size, checkpoint.root, note_hash, gas_price=price
+        )
+        at = datetime.fromtimestamp(now, UTC)
         stored_anchor = self.store.add_anchor(
             StoredAnchor(
                 id=None,
@@ -419,12 +459,17 @@ class AnchorWorker:
                 checkpoint_hash=note_hash,
                 previous_size=previous,
                 consistency_proof=proof,
-                tx_hash=bytes(sent.tx_hash),
-                nonce=int(sent.nonce),
+                tx_hash=bytes(signed.tx_hash),
+                nonce=int(signed.nonce),
                 status=AnchorStatus.PENDING,
-                submitted_at=datetime.fromtimestamp(now, UTC),
+                submitted_at=at,
+                raw_tx=bytes(signed.raw),
+                gas_price=int(signed.gas_price),
+                signed_at=at,
             )
         )
+        self.fault("stored")
+        chain.client.broadcast(signed.raw)
         chain.last_sent = now
         chain.replace_now = False
         chain.sent += 1
@@ -447,7 +492,7 @@ class AnchorWorker:
 
     def lag(self) -> list[ChainLag]:
         """Each chain's lag behind the log, read from the store (raises StoreError)."""
-        now = self._clock()
+        now = self.clock()
         checkpoint = self.store.latest_checkpoint()
         size = 0 if checkpoint is None else checkpoint.size
         out = []
@@ -468,13 +513,15 @@ class AnchorWorker:
                     seconds=seconds,
                     down=chain.down_since is not None,
                     error=chain.error,
+                    capped=chain.capped,
                 )
             )
         return out
 
     def lagging(self) -> list[ChainLag]:
-        """The chains whose lag is past ``max_lag_seconds``."""
-        return [lag for lag in self.lag() if lag.seconds > self.max_lag_seconds]
+        """The chains whose lag is past ``max_lag_seconds``, or whose pending anchor is
+        held at the gas price cap."""
+        return [lag for lag in self.lag() if lag.seconds > self.max_lag_seconds or lag.capped]
 
 
 class _WrongChain(Exception):

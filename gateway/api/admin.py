@@ -1,4 +1,5 @@
-"""AdminService: the operator registers institutions and their client certificates.
+"""AdminService: the operator registers institutions and their client certificates,
+and looks after anchoring (:mod:`gateway.api.admin_anchor`).
 
 Only callers with the admin role get through (PERMISSION_DENIED otherwise,
 logged with the caller); the registry's rules are in
@@ -14,13 +15,14 @@ import binascii
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from cryptography import x509
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from evidence_gateway.v1 import admin_service_pb2 as pb
 from evidence_gateway.v1 import admin_service_pb2_grpc as pb_grpc
+from gateway.api.admin_anchor import AnchoringAdmin
 from gateway.api.caller import current_caller
 from gateway.api.errors import rpc_errors
 from gateway.authz.roles import Caller, Role
@@ -36,6 +38,9 @@ from gateway.institutions import (
 )
 from gateway.model import Receipt
 from gateway.store.base import InstitutionStore
+
+if TYPE_CHECKING:
+    from gateway.anchor.worker import AnchorWorker
 
 __all__ = ["AdminServicer", "institution_to_proto"]
 
@@ -113,8 +118,8 @@ _STATUS_CHANGE: Final = {
 }
 
 
-class AdminServicer(pb_grpc.AdminServiceServicer):
-    """The gRPC face of the institutions registry (admin role only)."""
+class AdminServicer(AnchoringAdmin, pb_grpc.AdminServiceServicer):
+    """The gRPC face of the institutions registry and of anchoring (admin role only)."""
 
     def __init__(
         self,
@@ -122,10 +127,13 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         client_cas: Sequence[x509.Certificate],
         clock: Callable[[], datetime] = _utcnow,
         record: RecordChange | None = None,
+        anchoring: AnchorWorker | None = None,
     ) -> None:
         """``record``: registers each change as a log entry (the ledger's
-        ``record_institution_change``); ``None``: changes are only logged."""
+        ``record_institution_change``); ``None``: changes are only logged.
+        ``anchoring``: the running anchoring worker (None: anchoring is off)."""
         self._record = record
+        self._anchoring = anchoring
         self._registry = registry
         self._client_cas = list(client_cas)
         self._clock = clock
@@ -289,3 +297,16 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
             kind="revoke-certificate",
         )
         return pb.RevokeCertificateResponse(institution=done)
+
+    @rpc_errors()
+    async def AnchorNow(self, request: pb.AnchorNowRequest, context: Any) -> pb.AnchorNowResponse:
+        caller = self._admin(context, "AnchorNow")
+        log.info("admin %s: anchor now", caller.institution)
+        return await self._anchor_now(request)
+
+    @rpc_errors()
+    async def GetAnchoringStatus(
+        self, request: pb.GetAnchoringStatusRequest, context: Any
+    ) -> pb.GetAnchoringStatusResponse:
+        self._admin(context, "GetAnchoringStatus")
+        return await self._anchoring_status()

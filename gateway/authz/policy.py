@@ -104,6 +104,8 @@ POLICY: Final[Mapping[str, Mapping[Role, Rule]]] = {
             "RevokeInstitution",
             "AddCertificate",
             "RevokeCertificate",
+            "AnchorNow",
+            "GetAnchoringStatus",
         )
     },
 }

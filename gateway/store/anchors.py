@@ -41,7 +41,8 @@ def _time(value: int | None) -> datetime | None:
 
 
 def join_proof(proof: tuple[bytes, ...]) -> bytes:
-    """A consistency proof as one column value: its 32-byte hashes, concatenated."""
+    """A consistency proof (or a list of transaction hashes) as one column value:
+    its 32-byte hashes, concatenated."""
     if any(len(h) != _HASH for h in proof):
         raise ValueError("a consistency proof holds 32-byte hashes")
     return b"".join(proof)
@@ -73,6 +74,10 @@ def _row(a: StoredAnchor) -> dict[str, Any]:
         "block_hash": a.block_hash,
         "anchor_number": a.anchor_number,
         "confirmed_at_us": None if a.confirmed_at is None else _us(a.confirmed_at),
+        "raw_tx": a.raw_tx,
+        "gas_price": a.gas_price,
+        "earlier_tx_hashes": join_proof(a.earlier_tx_hashes),
+        "signed_at_us": None if a.signed_at is None else _us(a.signed_at),
     }
 
 
@@ -100,6 +105,10 @@ def _anchor(m: Any) -> StoredAnchor:
         block_hash=None if block_hash is None else bytes(block_hash),
         anchor_number=m["anchor_number"],
         confirmed_at=_time(m["confirmed_at_us"]),
+        raw_tx=None if m["raw_tx"] is None else bytes(m["raw_tx"]),
+        gas_price=m["gas_price"],
+        earlier_tx_hashes=split_proof(bytes(m["earlier_tx_hashes"] or b"")),
+        signed_at=_time(m["signed_at_us"]),
     )
 
 
@@ -120,13 +129,25 @@ class AnchorQueries:
         return replace(a, id=new_id)
 
     def update_anchor(self, a: StoredAnchor) -> None:
-        """Write what changes of a stored attempt: status, block, number, confirmation."""
+        """Write what changes of a stored attempt: status, block, number, confirmation,
+        and its transaction (a replacement, or the one of them that was mined)."""
         if a.id is None:
             raise ValueError("update_anchor needs a stored anchor (with its id)")
         row = _row(a)
         values = {
             k: row[k]
-            for k in ("status", "block_number", "block_hash", "anchor_number", "confirmed_at_us")
+            for k in (
+                "status",
+                "block_number",
+                "block_hash",
+                "anchor_number",
+                "confirmed_at_us",
+                "tx_hash",
+                "raw_tx",
+                "gas_price",
+                "earlier_tx_hashes",
+                "signed_at_us",
+            )
         }
         stmt = update(ANCHORS).where(ANCHORS.c.id == a.id).values(values)
         self.write(lambda conn: conn.execute(stmt))

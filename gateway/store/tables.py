@@ -298,7 +298,9 @@ class AnchorRow(SQLModel, table=True):
     """One anchoring attempt of a checkpoint on one chain (gateway.anchor.model).
 
     ``consistency_proof`` is the proof's hashes concatenated (32 bytes each),
-    from ``previous_size`` to ``tree_size``. Searched by chain and status (the
+    from ``previous_size`` to ``tree_size``; ``raw_tx`` the signed transaction
+    ``tx_hash`` names (stored before it is broadcast), ``earlier_tx_hashes``
+    the hashes of the transactions it replaced, concatenated. Searched by chain and status (the
     worker's pending and latest anchors) and by status and size (the first
     confirmed anchor that covers a size).
     """
@@ -330,3 +332,9 @@ class AnchorRow(SQLModel, table=True):
     block_hash: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     anchor_number: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     confirmed_at_us: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    raw_tx: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    gas_price: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    earlier_tx_hashes: bytes | None = Field(
+        default=None, sa_column=Column(LargeBinary, nullable=True)
+    )
+    signed_at_us: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))

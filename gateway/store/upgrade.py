@@ -17,6 +17,10 @@ database has no such key).
 A database made before the ``grantee`` column (whom a grant record names; a
 court reads only the share records naming it) gets the column, filled from
 the metadata of its grant records (one pass over ``entries``, once).
+
+An ``anchors`` table made before anchors kept their signed transaction gets
+the columns ``raw_tx``, ``gas_price``, ``earlier_tx_hashes`` and
+``signed_at_us`` (empty: its rows are judged as before, and not replaced).
 """
 
 from __future__ import annotations
@@ -37,15 +41,42 @@ log = logging.getLogger(__name__)
 def upgrade(engine: Engine) -> bool:
     """Upgrade an earlier version's layout in place; returns whether anything changed."""
     tables = inspect(engine)
-    if "entries" not in tables.get_table_names():
-        return False
+    names = tables.get_table_names()
+    changed = False
+    if "anchors" in names:
+        changed = _anchor_transactions(engine, {c["name"] for c in tables.get_columns("anchors")})
+    if "entries" not in names:
+        return changed
     entries = {c["name"] for c in tables.get_columns("entries")}
     heads = {c["name"] for c in tables.get_columns("loan_heads")}
-    changed = _owner_keyed(engine, entries, heads)
+    changed = _owner_keyed(engine, entries, heads) or changed
     if "grantee" not in entries:
         _add_grantee(engine)
         changed = True
     return changed
+
+
+_ANCHOR_COLUMNS = {
+    "raw_tx": "BYTEA",
+    "gas_price": "BIGINT",
+    "earlier_tx_hashes": "BYTEA",
+    "signed_at_us": "BIGINT",
+}
+
+
+def _anchor_transactions(engine: Engine, columns: set[str]) -> bool:
+    missing = [c for c in _ANCHOR_COLUMNS if c not in columns]
+    if not missing:
+        return False
+    log.warning("store: adding %s to anchors (one time)", ", ".join(missing))
+    postgres = engine.dialect.name == "postgresql"
+    with engine.begin() as conn:
+        for name in missing:
+            kind = _ANCHOR_COLUMNS[name]
+            if not postgres and kind == "BYTEA":
+                kind = "BLOB"
+            conn.exec_driver_sql(f"ALTER TABLE anchors ADD COLUMN {name} {kind}")
+    return True
 
 
 def _owner_keyed(engine: Engine, entries: set[str], heads: set[str]) -> bool:

@@ -4,11 +4,15 @@ Anchors land and match the log; the chain stopped under submission load, then
 restarted, gets one catch-up anchor covering every checkpoint signed
 meanwhile; a reorganisation that drops an anchor's transaction makes the
 worker resubmit it; a key that is not the log's registered submitter is
-refused by the contract itself.
+refused by the contract itself. An anchor is stored before its transaction is
+broadcast: a crash in between is recovered on restart (the same transaction
+broadcast again, or, its nonce taken meanwhile, a new anchor), with exactly
+one row per anchor on chain.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +23,7 @@ from court.verify.merkle import verify_consistency
 from gateway.anchor.chain import ChainClient, ContractRefused
 from gateway.anchor.contract import load_artifact
 from gateway.anchor.ethlibs import Web3
-from gateway.anchor.model import AnchorStatus, StoredAnchor, checkpoint_hash
+from gateway.anchor.model import UNSEEN_GRACE_SECONDS, AnchorStatus, StoredAnchor, checkpoint_hash
 from gateway.model import Receipt
 from tests.support.anchoring import CHAIN, Anchoring, submit_calls
 from tests.support.anvil import Anvil, wait_for
@@ -214,5 +218,129 @@ def test_the_contract_refuses_a_key_that_is_not_the_registered_submitter(
         admin = ChainClient(anvil.rpc_url, a.contract, anvil.dev_accounts[0])
         admin.set_submitter(a.log_id, a.key.address)
         wait_for(lambda: a.confirmed_size() == a.ledger.size, timeout=60, what="the anchor")
+    finally:
+        a.close()
+
+
+class _Crash(Exception):
+    """The worker's process dies here."""
+
+
+def _crash_after_storing(where: str) -> None:
+    if where == "stored":
+        raise _Crash(where)
+
+
+def _crashed(pki: Path, tmp_path: Path, anvil: Anvil) -> tuple[Anchoring, StoredAnchor]:
+    """An anchor stored, then the worker crashed before broadcasting it."""
+    a = Anchoring(Env(pki, tmp_path), anvil, fault=_crash_after_storing)
+    submit(a.ledger, [sub(i) for i in range(4)])
+    with pytest.raises(_Crash):
+        a.worker.step(a.worker_chain)
+    [row] = _rows(a)
+    assert row.status is AnchorStatus.PENDING and row.raw_tx is not None
+    assert not a.reader.tx_state(row.tx_hash).found  # never broadcast
+    assert a.reader.anchor_count(a.log_id) == 0
+    return a, row
+
+
+def test_a_crash_between_storing_and_broadcasting_is_recovered_by_the_same_transaction(
+    pki_p256: Path, tmp_path: Path, anvil: Anvil
+) -> None:
+    a, row = _crashed(pki_p256, tmp_path, anvil)
+    try:
+        a.new_worker().start()  # the gateway restarted
+        wait_for(lambda: a.confirmed_size() == a.ledger.size, what="the anchor")
+        [landed] = _rows(a)
+        assert (landed.id, landed.tx_hash, landed.raw_tx) == (row.id, row.tx_hash, row.raw_tx)
+        _check_against_chain(a, landed)
+        assert a.reader.anchor_count(a.log_id) == 1
+    finally:
+        a.close()
+
+
+def test_a_crash_then_the_nonce_taken_by_another_transaction_anchors_anew(
+    pki_p256: Path, tmp_path: Path, anvil: Anvil
+) -> None:
+    a, row = _crashed(pki_p256, tmp_path, anvil)
+    try:
+        w3 = Web3(Web3.HTTPProvider(anvil.rpc_url))
+        transfer = {
+            "chainId": 31337,
+            "nonce": row.nonce,
+            "to": anvil.dev_accounts[0].address,
+            "value": 1,
+            "gas": 21_000,
+            "gasPrice": w3.eth.gas_price,
+        }
+        sent = w3.eth.send_raw_transaction(a.key.sign_transaction(transfer).raw_transaction)
+        assert w3.eth.wait_for_transaction_receipt(sent, timeout=20)["status"] == 1
+        # Restarted later than the grace a node has to show a transaction it accepted.
+        a.new_worker(clock=lambda: time.time() + UNSEEN_GRACE_SECONDS + 1).start()
+        wait_for(lambda: a.confirmed_size() == a.ledger.size, what="the new anchor")
+        dropped, landed = _rows(a)
+        assert (dropped.id, dropped.status) == (row.id, AnchorStatus.DROPPED)
+        assert landed.nonce == row.nonce + 1 and landed.tx_hash != row.tx_hash
+        _check_against_chain(a, landed)
+        assert a.reader.anchor_count(a.log_id) == 1
+    finally:
+        a.close()
+
+
+def _stuck_in_the_pool(a: Anchoring, anvil: Anvil) -> StoredAnchor:
+    """The worker's first anchor, in the pool of a node that mines nothing; then the
+    base fee rises far past its gas price, so blocks leave it out."""
+    anvil.set_automine(False)
+    submit(a.ledger, [sub(i) for i in range(3)])
+    a.worker.start()
+    wait_for(lambda: bool(_rows(a)) and a.reader.tx_state(_rows(a)[0].tx_hash).found)
+    first = _rows(a)[0]
+    assert first.gas_price is not None
+    anvil.rpc("anvil_setNextBlockBaseFeePerGas", hex(first.gas_price * 20))
+    anvil.mine(1)
+    assert a.reader.tx_state(first.tx_hash).block_number is None  # left out
+    return first
+
+
+def test_a_transaction_stuck_in_the_pool_is_replaced_at_a_higher_gas_price(
+    pki_p256: Path, tmp_path: Path, anvil: Anvil
+) -> None:
+    a = Anchoring(Env(pki_p256, tmp_path), anvil)
+    try:
+        a.new_worker(replace_after_seconds=0.5, max_gas_price=10**12)
+        first = _stuck_in_the_pool(a, anvil)
+
+        def mined() -> bool:
+            anvil.mine(1)
+            return a.confirmed_size() == a.ledger.size
+
+        wait_for(mined, timeout=30, what="the replacement mined")
+        [landed] = _rows(a)  # one row: the same anchor, another transaction
+        assert landed.id == first.id and landed.nonce == first.nonce
+        assert landed.tx_hash != first.tx_hash and landed.earlier_tx_hashes[0] == first.tx_hash
+        assert landed.gas_price is not None and landed.gas_price * 8 >= first.gas_price * 9
+        _check_against_chain(a, landed)
+        w3 = Web3(Web3.HTTPProvider(anvil.rpc_url))
+        assert w3.eth.get_transaction(landed.tx_hash)["gasPrice"] == landed.gas_price
+        assert a.reader.anchor_count(a.log_id) == 1
+    finally:
+        a.close()
+
+
+def test_a_replacement_above_the_gas_price_cap_is_not_sent_and_health_says_so(
+    pki_p256: Path, tmp_path: Path, anvil: Anvil, caplog: pytest.LogCaptureFixture
+) -> None:
+    a = Anchoring(Env(pki_p256, tmp_path), anvil)
+    try:
+        cap = a.client.gas_price()  # the first anchor is priced at the cap already
+        a.new_worker(replace_after_seconds=0.3, max_gas_price=cap)
+        first = _stuck_in_the_pool(a, anvil)
+        wait_for(lambda: a.worker.lag()[0].capped != "", what="the cap reported")
+        lag = a.worker.lag()[0]
+        assert "anchor.max_gas_price_gwei" in lag.capped and "waits in the pool" in lag.capped
+        assert [lag.chain_name for lag in a.worker.lagging()] == [CHAIN]  # health: NOT_SERVING
+        assert "anchor.max_gas_price_gwei" in caplog.text
+        [row] = _rows(a)
+        assert (row.tx_hash, row.earlier_tx_hashes, row.gas_price) == (first.tx_hash, (), cap)
     finally:
         a.close()

@@ -1,9 +1,9 @@
 """`make run`: mutual TLS, `dev-bank` registered on first start, its files and a
 Python example printed, and the example gets a receipt; a second start reuses
 them. The checkpoints are anchored on the local anvil node (`notary anchor now`
-asks for it at once), whose state persists across starts, and the contract is
-deployed once. Ctrl-C (SIGINT to the process group, as a terminal sends it)
-stops all."""
+asks the gateway's AdminService for it at once), whose state persists across
+starts, and the contract is deployed once. Ctrl-C (SIGINT to the process
+group, as a terminal sends it) stops all."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def _run_until_example(data: Path, log: Path) -> tuple[subprocess.Popen[bytes], 
     deadline = time.monotonic() + 180
     while True:
         text = log.read_text(errors="replace")
-        if _EXAMPLE_START in text and "notary anchor status --config" in text:
+        if _EXAMPLE_START in text and "notary anchor status --gateway" in text:
             return proc, gateway, text
         if proc.poll() is not None or time.monotonic() > deadline:
             _interrupt(proc)
@@ -77,8 +77,8 @@ def _notary(*args: str) -> str:
     return result.stdout
 
 
-def _anchored_size(data: Path) -> int:
-    status = _notary("anchor", "status", "--config", str(data / "anchor" / "gateway.toml"))
+def _anchored_size(data: Path, gateway: str) -> int:
+    status = _notary("anchor", "status", "--gateway", gateway, "--pki", str(data / "pki"))
     found = re.search(r"anchored size +(\d+)", status)
     assert found, status
     return int(found.group(1))
@@ -119,8 +119,8 @@ def test_make_run_serves_mutual_tls_as_dev_bank(tmp_path: Path) -> None:
         # The contract was deployed on the local chain, and the receipt gets anchored.
         assert "contract deployed at 0x" in text
         contract = (data / "anchor" / "contract").read_text().strip()
-        _notary("anchor", "now", "--data-dir", str(data))
-        anchored = _anchored_size(data)
+        _notary("anchor", "now", "--gateway", gateway, "--pki", str(data / "pki"))
+        anchored = _anchored_size(data, gateway)
         assert anchored >= int(leaf_index) + 1
     finally:
         assert _interrupt(proc) != 0  # make reports the interrupted recipe
@@ -133,8 +133,8 @@ def test_make_run_serves_mutual_tls_as_dev_bank(tmp_path: Path) -> None:
         assert int(second_index) == int(leaf_index) + 1  # nothing registered in between
         # The chain kept its state: the same contract, and what was anchored stays anchored.
         assert f"contract {contract} (from {data / 'anchor' / 'contract'}) already" in text
-        assert _anchored_size(data) >= anchored
-        _notary("anchor", "now", "--data-dir", str(data))
-        assert _anchored_size(data) >= int(second_index) + 1
+        assert _anchored_size(data, gateway) >= anchored
+        _notary("anchor", "now", "--gateway", gateway, "--pki", str(data / "pki"))
+        assert _anchored_size(data, gateway) >= int(second_index) + 1
     finally:
         _interrupt(proc)

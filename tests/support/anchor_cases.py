@@ -85,11 +85,21 @@ def case_round_trip(store: SqlStore) -> None:
 
 
 def case_update_changes_only_the_outcome(store: SqlStore) -> None:
-    stored = store.add_anchor(anchor(5))
-    # A change of what was sent is not an update: only status, block, number, time.
-    store.update_anchor(replace(confirmed(stored, 3), tree_size=99, tx_hash=_h("other")))
+    stored = store.add_anchor(replace(anchor(5), raw_tx=b"raw-1", gas_price=8, signed_at=T0))
+    assert store.pending_anchors("main") == [stored]
+    # A change of what was anchored is not an update: only status, block, number,
+    # time, and the transaction (a replacement, same nonce).
+    new_tx = {
+        "tx_hash": _h("other"),
+        "raw_tx": b"raw-2",
+        "gas_price": 9,
+        "earlier_tx_hashes": (stored.tx_hash,),
+        "signed_at": T0 + timedelta(seconds=30),
+    }
+    store.update_anchor(replace(confirmed(stored, 3), tree_size=99, nonce=1, **new_tx))
     got = store.latest_anchor("main")
-    assert got == confirmed(stored, 3)
+    assert got == replace(confirmed(stored, 3), **new_tx)
+    assert got.tx_hashes == (_h("other"), stored.tx_hash)
     store.update_anchor(replace(got, status=AnchorStatus.DROPPED))
     assert store.latest_anchor("main") is None
     assert store.latest_anchor("main", confirmed_only=False) is None

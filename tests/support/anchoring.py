@@ -4,7 +4,7 @@ them, for the worker's integration tests and the lag benchmark."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from gateway.anchor.chain import ChainClient, ChainError, ChainUnavailable, log_id_of
@@ -39,6 +39,7 @@ class Anchoring:
         interval: float = 0.2,
         max_lag_seconds: float = 60.0,
         ledger_options: dict[str, Any] | None = None,
+        fault: Callable[[str], None] | None = None,
     ) -> None:
         self.env = env
         self.chain = chain
@@ -50,19 +51,30 @@ class Anchoring:
         # Short time-outs: a stopped node is noticed at once.
         self.client = ChainClient(chain.rpc_url, self.contract, self.key, timeout=2.0)
         self.reader = ChainClient(chain.rpc_url, self.contract, timeout=5.0)
+        self._options: dict[str, Any] = {
+            "interval_seconds": interval,
+            "min_new_entries": 1,
+            "confirmations": confirmations,
+            "max_lag_seconds": max_lag_seconds,
+        }
+        self.worker = self.new_worker(fault=fault)
+
+    def new_worker(self, **options: Any) -> AnchorWorker:
+        """A worker on this ledger and chain (a restart of the gateway's worker: the
+        previous one, if started, must be stopped first); ``self.worker`` is it now."""
         self.worker_chain = WorkerChain(CHAIN, self.client, 31337, self.contract)
+        if options.get("fault") is None:
+            options.pop("fault", None)
         self.worker = AnchorWorker(
             self.store,
             self.log_id,
             [self.worker_chain],
-            interval_seconds=interval,
-            min_new_entries=1,
-            confirmations=confirmations,
-            max_lag_seconds=max_lag_seconds,
             poll_seconds=0.05,
             unavailable=(ChainUnavailable,),
             refused=(ChainError,),
+            **{**self._options, **options},
         )
+        return self.worker
 
     def anchored_size(self) -> int:
         """The tree size of the chain's latest anchor of the log (0: none)."""

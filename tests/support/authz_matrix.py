@@ -77,7 +77,8 @@ ALLOWED: dict[str, set[Role]] = {
 }
 #: The AdminService (served with the institutions registry, as by `gateway serve`): the
 #: operator only. Each call names an institution that does not exist, or is incomplete,
-#: so an allowed call gets the servicer's own answer (NOT_FOUND, INVALID_ARGUMENT or OK),
+#: so an allowed call gets the servicer's own answer (NOT_FOUND, INVALID_ARGUMENT, OK, or
+#: FAILED_PRECONDITION for anchoring, which the matrix's servers do not run),
 #: which only a call that passed the authorization table can get.
 ADMIN_ALLOWED: dict[str, set[Role]] = {
     f"AdminService/{name}": {Role.ADMIN}
@@ -90,6 +91,8 @@ ADMIN_ALLOWED: dict[str, set[Role]] = {
         "RevokeInstitution",
         "AddCertificate",
         "RevokeCertificate",
+        "AnchorNow",
+        "GetAnchoringStatus",
     )
 }
 #: The answer of an allowed call that is not OK: the matrix's servers anchor nothing.
@@ -98,6 +101,9 @@ _ADMIN_ANSWER = {
     "AdminService/RegisterInstitution": grpc.StatusCode.INVALID_ARGUMENT,
     "AdminService/ListInstitutions": grpc.StatusCode.OK,
     "AdminService/AddCertificate": grpc.StatusCode.INVALID_ARGUMENT,
+    # The matrix's servers run no anchoring worker.
+    "AdminService/AnchorNow": grpc.StatusCode.FAILED_PRECONDITION,
+    "AdminService/GetAnchoringStatus": grpc.StatusCode.FAILED_PRECONDITION,
 }
 
 
@@ -299,6 +305,12 @@ def _admin_calls() -> dict[str, Callable[[Stubs], Any]]:
         ),
         "AdminService/RevokeCertificate": lambda s: s.admin.RevokeCertificate(
             ad.RevokeCertificateRequest(name=nobody, sha256=bytes(32)), metadata=s.metadata
+        ),
+        "AdminService/AnchorNow": lambda s: s.admin.AnchorNow(
+            ad.AnchorNowRequest(), metadata=s.metadata
+        ),
+        "AdminService/GetAnchoringStatus": lambda s: s.admin.GetAnchoringStatus(
+            ad.GetAnchoringStatusRequest(), metadata=s.metadata
         ),
     }
 

@@ -1,6 +1,6 @@
 """The anchoring contract's committed artifact matches its source and runs on older EVMs.
 
-- ``contracts/build/EvidenceAnchor.json`` is byte for byte what
+- ``gateway/anchor/artifacts/EvidenceAnchor.json`` is byte for byte what
   ``scripts/compile_contracts.py`` makes now with the solc-js pinned in
   package.json (a missing ``node_modules/solc`` is a failure, not a skip).
 - It was compiled for evmVersion ``paris``, and its code holds none of the
@@ -8,6 +8,8 @@
   BCOS nodes on a paris-level EVM run it.
 - The ABI has the functions, events and errors the chain client and the court
   rely on, with the selectors ``court.verify.anchor`` encodes by hand.
+- The artifact is package data of ``gateway`` (a wheel carries it), and the
+  loader reads it from the package.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ from __future__ import annotations
 import difflib
 import importlib.util
 import json
+import shutil
+import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -114,3 +119,32 @@ def test_the_abi_has_the_interface_the_clients_use() -> None:
     anchor_fields = ["treeSize", "rootHash", "checkpointHash", "blockTime", "blockNumber"]
     assert [c["name"] for c in outputs["anchorAt"][0]["components"]] == anchor_fields
     assert [o["type"] for o in outputs["firstAnchorCovering"][:2]] == ["bool", "uint256"]
+
+
+def test_the_artifact_is_package_data_that_a_wheel_ships(tmp_path: Path) -> None:
+    # The loader reads it from the gateway package, not from the source tree ...
+    import gateway.anchor
+
+    package = Path(gateway.anchor.__file__).resolve().parent
+    assert ARTIFACT_PATH.resolve() == package / "artifacts" / "EvidenceAnchor.json"
+    assert load_artifact(ARTIFACT_PATH).errors()
+    # ... and a wheel built from the project's files carries it there.
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    for name in ("gateway", "notary", "court", "evidence_gateway"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    pip = [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check"]
+    built = subprocess.run(
+        [*pip, "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    [wheel] = (tmp_path / "dist").glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = archive.read("gateway/anchor/artifacts/EvidenceAnchor.json")
+    assert shipped == ARTIFACT_PATH.read_bytes()

@@ -68,3 +68,28 @@ def test_confirmed() -> None:
     assert judge(a, again, 1) is Verdict.CONFIRMED
     assert judge(a, replace(again, head=8), 2) is Verdict.MINED
     assert judge(a, seen(canonical_hash=OTHER), 1) is Verdict.WAIT
+
+
+def test_a_signed_anchor_the_node_does_not_know_is_broadcast_again() -> None:
+    a = replace(anchor(5), raw_tx=b"signed")  # nonce 5
+    # Never broadcast, or lost: its nonce is free, at once (no grace needed).
+    for nonce in (4, 5):
+        lost = seen(found=False, account_nonce=nonce, age=0.0)
+        assert judge(a, lost, 1) is Verdict.REBROADCAST
+    # Its nonce taken by another transaction: dropped, after the grace, as before.
+    assert judge(a, seen(found=False, account_nonce=6, age=0.0), 1) is Verdict.WAIT
+    assert judge(a, seen(found=False, account_nonce=6), 1) is Verdict.DROPPED
+    # A row without its signed transaction (an earlier version's) is judged as before.
+    assert judge(anchor(5), seen(found=False, account_nonce=5), 1) is Verdict.DROPPED
+    # A confirmed anchor whose block left the chain is dropped (and anchored anew).
+    gone = seen(found=False, account_nonce=5, canonical_hash=OTHER)
+    assert judge(replace(confirmed(anchor(5), 7), raw_tx=b"signed"), gone, 1) is Verdict.DROPPED
+
+
+def test_mined_names_the_transaction_that_was_mined() -> None:
+    a = replace(anchor(5, tx="second"), earlier_tx_hashes=(OTHER,))
+    first = mined(a, seen(block_number=10, block_hash=B, success=True, tx_hash=OTHER))
+    assert (first.tx_hash, first.earlier_tx_hashes) == (OTHER, (a.tx_hash,))
+    assert set(first.tx_hashes) == set(a.tx_hashes)
+    current = mined(a, seen(block_number=10, block_hash=B, success=True))
+    assert current.tx_hashes == a.tx_hashes

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.anchor.settings import gwei_to_wei
 from gateway.config import ChainConfig, ConfigError, load_config
 
 ADDRESS = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
@@ -30,6 +31,12 @@ def test_defaults_anchor_nothing() -> None:
     assert config.anchor_enabled is False and config.anchor_chains == ()
     assert (config.anchor_interval_seconds, config.anchor_min_new_entries) == (60.0, 1)
     assert (config.anchor_confirmations, config.anchor_max_lag_seconds) == (1, 600.0)
+    assert (config.anchor_replace_after_seconds, config.anchor_max_gas_price_gwei) == (120, 500)
+
+
+def test_the_gas_price_cap_in_wei() -> None:
+    assert gwei_to_wei(500) == 500 * 10**9
+    assert gwei_to_wei(0.1) == 10**8 and gwei_to_wei(0) == 0
 
 
 def test_chains_from_the_file_and_settings_from_the_environment(tmp_path: Path) -> None:
@@ -60,6 +67,8 @@ def test_chains_from_the_file_and_settings_from_the_environment(tmp_path: Path) 
         ("[anchor]\nmin_new_entries = 0\n", "min_new_entries must be at least 1"),
         ("[anchor]\nconfirmations = 0\n", "confirmations must be at least 1"),
         ("[anchor]\nmax_lag_seconds = -1\n", "max_lag_seconds must be positive"),
+        ("[anchor]\nreplace_after_seconds = 0\n", "replace_after_seconds must be positive"),
+        ("[anchor]\nmax_gas_price_gwei = -1\n", "max_gas_price_gwei must be 0"),
         (CHAIN + CHAIN, "two chains have this name"),
         (CHAIN.replace('"local"', '"a b"'), "letters, digits"),
         (CHAIN.replace("http://", "ftp://"), "is not an http(s):// URL"),

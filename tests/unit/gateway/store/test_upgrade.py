@@ -137,3 +137,22 @@ def test_a_database_without_the_grantee_column_gets_it_filled_from_the_grant_rec
         ]
     finally:
         store.close()
+
+
+def test_an_anchors_table_without_the_signed_transaction_gets_its_columns(env: Env) -> None:
+    from tests.support.anchor_cases import anchor
+
+    ledger = env.open()
+    stored = ledger.store.add_anchor(anchor(5))  # type: ignore[attr-defined]
+    env.close(ledger)
+    with contextlib.closing(sqlite3.connect(env.db)) as conn:
+        for column in ("raw_tx", "gas_price", "earlier_tx_hashes", "signed_at_us"):
+            conn.execute(f"ALTER TABLE anchors DROP COLUMN {column}")  # the earlier layout
+        conn.commit()
+
+    store = SqlStore.sqlite(env.db)
+    try:
+        assert store.pending_anchors("main") == [stored]  # read as before: nothing to replay
+        assert stored.raw_tx is None and stored.earlier_tx_hashes == ()
+    finally:
+        store.close()

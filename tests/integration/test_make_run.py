@@ -30,6 +30,12 @@ def _run_until_example(data: Path, log: Path) -> tuple[subprocess.Popen[bytes], 
             [
                 "make",
                 "--no-print-directory",
+                # The suite runs after `make test` set both up: never reinstall them from here
+                # (a worktree sharing them through links would re-point them at itself).
+                "-o",
+                ".venv/.installed-stamp",
+                "-o",
+                "node_modules/.installed",
                 "run",
                 f"DATA_DIR={data}",
                 f"GATEWAY_LISTEN={gateway}",

@@ -1,0 +1,248 @@
+"""Adversarial review of issue 8 (who sees what): findings that are still open.
+
+Each test states what the issue and the docs promise and fails while the
+gateway does otherwise. Over real gRPC on the real ledger (development-mode
+identities: the object rules and the log are those of mutual TLS).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import grpc
+import pytest
+
+from court.evidence.opening import decode_any_leaf
+from evidence_gateway.v1 import access_service_pb2 as ac
+from evidence_gateway.v1 import common_pb2
+from evidence_gateway.v1 import evidence_service_pb2 as ev
+from evidence_gateway.v1 import log_service_pb2 as lg
+from gateway.authz.roles import Role
+from gateway.store.base import StoreError
+from tests.support.grpc_client import submission, timestamp
+from tests.unit.gateway.api.conftest import Harness
+from tests.unit.gateway.api.test_authorization import delegate, share, submit, who
+
+CALL = common_pb2.EVIDENCE_KIND_COLLECTION_CALL
+
+
+def _error(call: Any) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as info:
+        call()
+    return info.value
+
+
+def _listed(h: Harness, loan: str, role: Role, institution: str) -> list[common_pb2.EvidenceRecord]:
+    response = h.evidence.ListEvidence(
+        ev.ListEvidenceRequest(loan_ref=loan, institution="bank-a"),
+        metadata=who(role, institution),
+    )
+    return list(response.records)
+
+
+def _revoke_share(h: Harness, request_id: str, grantee: str = "court-1") -> Any:
+    return h.access.RevokeShare(
+        ac.RevokeShareRequest(
+            request_id=request_id, grantee=grantee, loans=ac.LoanSelection(loan_refs=["L-1"])
+        ),
+        metadata=who(Role.LENDER, "bank-a"),
+    )
+
+
+def _revoke_delegation(h: Harness, request_id: str) -> Any:
+    return h.access.RevokeDelegation(
+        ac.RevokeDelegationRequest(
+            request_id=request_id, collector="agency-1", loans=ac.LoanSelection(loan_refs=["L-1"])
+        ),
+        metadata=who(Role.LENDER, "bank-a"),
+    )
+
+
+def _chain_kinds(h: Harness) -> list[int]:
+    return [r.submission.kind for r in _listed(h, "L-1", Role.LENDER, "bank-a")]
+
+
+# --------------------------------------------------------- grants versus their records
+
+
+def test_a_replayed_revocation_ends_a_later_share_without_a_record(harness: Harness) -> None:
+    """Retrying an old RevokeShare (same request_id, e.g. a client's delayed retry)
+    finds the old records, records nothing new, and still ends the share the lender
+    made since: the loan's chain says "shared" (last) while the court is refused."""
+    h = harness
+    record = submit(h, submission("L-1"), Role.LENDER, "bank-a")
+    share(h, ["L-1"], request_id="share-1")
+    first = _revoke_share(h, "revoke-1")
+    share(h, ["L-1"], request_id="share-2")
+    before = _listed(h, "L-1", Role.COURT, "court-1")
+    assert before and before[0].receipt.entry_id == record.entry_id
+    replay = _revoke_share(h, "revoke-1")  # the client's late retry of the first revocation
+    assert list(replay.receipts) == list(first.receipts)  # nothing new was recorded
+    assert _chain_kinds(h)[-1] == common_pb2.EVIDENCE_KIND_LOAN_SHARED  # the log: shared
+    # The share recorded last must still be in force.
+    assert [r.receipt.entry_id for r in _listed(h, "L-1", Role.COURT, "court-1")][:1] == [
+        record.entry_id
+    ]
+
+
+def test_a_retried_delegation_is_in_force_after_its_recorded_revocation(
+    harness: Harness,
+) -> None:
+    """DelegateLoans whose grant table write fails answers UNAVAILABLE (its record is
+    in the log); the lender revokes (recorded); the client's retry of the first
+    DelegateLoans (as the docs advise) then puts the delegation in force. The chain
+    ends "delegation revoked", and the agency goes on writing the loan."""
+    h = harness
+    submit(h, submission("L-1"), Role.LENDER, "bank-a")
+    inner_add = h.store.inner.add_grants
+    failing = threading.Event()
+
+    def add_grants_failing(table: str, grants: Any) -> None:
+        if failing.is_set():
+            raise StoreError("injected: connection lost")
+        inner_add(table, grants)
+
+    h.store.add_grants = add_grants_failing  # type: ignore[method-assign]
+    expires = timestamp(datetime.now(UTC) + timedelta(days=30))
+    failing.set()
+    failed = _error(lambda: delegate(h, ["L-1"], request_id="delegate-1", expires_at=expires))
+    failing.clear()
+    assert failed.code() is grpc.StatusCode.UNAVAILABLE
+    _revoke_delegation(h, "revoke-1")
+    assert _chain_kinds(h)[-2:] == [
+        common_pb2.EVIDENCE_KIND_LOAN_DELEGATED,
+        common_pb2.EVIDENCE_KIND_DELEGATION_REVOKED,
+    ]
+    retried = delegate(h, ["L-1"], request_id="delegate-1", expires_at=expires)  # as advised
+    assert len(retried.receipts) == 1
+    # The log's last word on this loan and agency is "revoked": the agency must be refused.
+    refused = _error(
+        lambda: submit(h, submission("L-1", kind=CALL, owner="bank-a"), Role.COLLECTOR)
+    )
+    assert refused.code() is grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_grant_tables_are_written_off_the_event_loop(harness: Harness) -> None:
+    """Every other store access of a call runs in a worker thread; the grant calls
+    read idempotency keys and write the grant tables on the server's event loop, so a
+    slow or locked database stalls every institution's calls meanwhile."""
+    h = harness
+    loop_thread: list[threading.Thread] = []
+    h.run(_note_thread(loop_thread))
+    seen: list[threading.Thread] = []
+    inner_add = h.store.inner.add_grants
+    inner_by_requests = h.store.inner.entries_by_requests
+
+    def add_grants(table: str, grants: Any) -> None:
+        seen.append(threading.current_thread())
+        inner_add(table, grants)
+
+    def entries_by_requests(keys: Any) -> Any:
+        seen.append(threading.current_thread())
+        return inner_by_requests(keys)
+
+    h.store.add_grants = add_grants  # type: ignore[method-assign]
+    h.store.entries_by_requests = entries_by_requests  # type: ignore[method-assign]
+    share(h, ["L-1"])
+    assert seen, "the grant reached the store"
+    assert loop_thread[0] not in seen
+
+
+async def _note_thread(out: list[threading.Thread]) -> None:
+    out.append(threading.current_thread())
+
+
+# --------------------------------------------------------- one institution, everyone's slots
+
+
+def test_one_institution_cannot_take_every_call_slot(harness: Harness) -> None:
+    """``max_concurrent_rpcs`` is one pool for all institutions: a lender (or a
+    collection agency) holding that many idle submission streams makes every other
+    institution's calls RESOURCE_EXHAUSTED (a court's reads, another bank's submissions)."""
+    h = harness
+    h.server.calls.limit = 3
+    stop = threading.Event()
+
+    def idle() -> Iterator[ev.SubmitEvidenceStreamRequest]:
+        stop.wait(30)
+        return
+        yield  # pragma: no cover - a generator that sends nothing
+
+    calls = [
+        h.evidence.SubmitEvidenceStream(idle(), metadata=who(Role.LENDER, "bank-a"))
+        for _ in range(3)
+    ]
+    try:
+        deadline = time.monotonic() + 10
+        while h.server.calls.active < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert h.server.calls.active == 3
+        # bank-b has no call in progress; it must be served.
+        h.log.GetCheckpoint(lg.GetCheckpointRequest(), metadata=who(Role.LENDER, "bank-b"))
+    finally:
+        stop.set()
+        for call in calls:
+            list(call)
+
+
+# --------------------------------------------------------- what a court learns of other shares
+
+
+def test_a_court_does_not_learn_of_shares_with_others(harness: Harness) -> None:
+    """A court reads every record of a loan shared with it but the share records naming
+    others, "answered as one that does not exist". Its records' loan_sequence skips
+    them, and the next record's previous_leaf_hash finds the hidden leaf in the public
+    log (its time): the court learns that, and when, the lender shared the loan (or
+    revoked a share) with another court or arbitration body."""
+    h = harness
+    submit(h, submission("L-1"), Role.LENDER, "bank-a")
+    share(h, ["L-1"], grantee="court-1")
+    share(h, ["L-1"], grantee="court-2")
+    submit(h, submission("L-1"), Role.LENDER, "bank-a")
+    seen = _listed(h, "L-1", Role.COURT, "court-1")
+    sequences = [r.receipt.loan_sequence for r in seen]
+    assert sequences == list(range(1, len(sequences) + 1)), (
+        f"court-1 sees loan_sequence {sequences}: a gap is a share with someone else"
+    )
+
+
+# --------------------------------------------------------- what an observer of the log learns
+
+
+def test_the_public_log_does_not_group_one_institution_s_loans(harness: Harness) -> None:
+    """docs/leaf-format.md: an observer learns the volume of the whole gateway, "not of
+    any one institution", and not which lender any record belongs to. But every leaf of
+    one call carries the same receivedAt (to the millisecond) and the same entry-id
+    time: GetEntries groups the loans of one BatchSubmitEvidence, i.e. of one
+    institution; their loan keys then link its later records too."""
+    h = harness
+
+    def batch(bank: str, loans: list[str]) -> list[str]:
+        response = h.evidence.BatchSubmitEvidence(
+            ev.BatchSubmitEvidenceRequest(submissions=[submission(loan) for loan in loans]),
+            metadata=who(Role.LENDER, bank),
+        )
+        return [r.receipt.entry_id for r in response.results]
+
+    a_ids = set(batch("bank-a", ["A-1", "A-2", "A-3"]))
+    time.sleep(0.005)  # the next call in another millisecond, as calls usually are
+    batch("bank-b", ["B-1"])
+    time.sleep(0.005)
+    batch("bank-a", ["A-4", "A-5", "A-6"])
+    size = h.log.GetCheckpoint(lg.GetCheckpointRequest(), metadata=who(Role.REGULATOR))
+    entries = h.log.GetEntries(
+        lg.GetEntriesRequest(start=0, end=size.checkpoint.size),
+        metadata=who(Role.REGULATOR),
+    ).entries
+    leaves = [decode_any_leaf(bytes(e.leaf)) for e in entries]
+    groups: dict[object, set[str]] = {}
+    for leaf in leaves:
+        groups.setdefault(leaf.received_at, set()).add(leaf.entry_id)
+    assert a_ids not in groups.values(), (
+        "the leaves with one receivedAt are exactly bank-a's batch: the observer knows "
+        "these three loans belong to one institution"
+    )

@@ -250,7 +250,14 @@ class LedgerAccess:
                 self._store.add_grants(
                     table,
                     [
-                        StoredGrant(r.entry_id, grant.owner, grant.grantee, loan, grant.expires_at)
+                        StoredGrant(
+                            r.entry_id,
+                            r.leaf_index,
+                            grant.owner,
+                            grant.grantee,
+                            loan,
+                            grant.expires_at,
+                        )
                         for r, loan in zip(receipts, loans, strict=True)
                     ],
                 )
@@ -259,7 +266,7 @@ class LedgerAccess:
                     table,
                     grant.owner,
                     grant.grantee,
-                    None if grant.loan_refs is None else loans,
+                    [(loan, r.leaf_index) for r, loan in zip(receipts, loans, strict=True)],
                     now,
                 )
         except StoreError as exc:

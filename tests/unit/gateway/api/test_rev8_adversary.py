@@ -127,6 +127,45 @@ def test_a_retried_delegation_is_in_force_after_its_recorded_revocation(
     assert refused.code() is grpc.StatusCode.PERMISSION_DENIED
 
 
+def test_a_retried_delegation_stays_ended_by_a_later_revocation_of_all_loans(
+    harness: Harness,
+) -> None:
+    """As above, the revocation covering the loan being one of all the lender's loans
+    (recorded under :all-loans): the retry of the named delegation stays out of force,
+    while a delegation made after that revocation is in force."""
+    h = harness
+    submit(h, submission("L-1"), Role.LENDER, "bank-a")
+    submit(h, submission("L-2"), Role.LENDER, "bank-a")
+    inner_add = h.store.inner.add_grants
+    failing = threading.Event()
+
+    def add_grants_failing(table: str, grants: Any) -> None:
+        if failing.is_set():
+            raise StoreError("injected: connection lost")
+        inner_add(table, grants)
+
+    h.store.add_grants = add_grants_failing  # type: ignore[method-assign]
+    expires = timestamp(datetime.now(UTC) + timedelta(days=30))
+    failing.set()
+    failed = _error(lambda: delegate(h, ["L-1"], request_id="delegate-1", expires_at=expires))
+    failing.clear()
+    assert failed.code() is grpc.StatusCode.UNAVAILABLE
+    h.access.RevokeDelegation(
+        ac.RevokeDelegationRequest(
+            request_id="revoke-all", collector="agency-1", loans=ac.LoanSelection(all_loans=True)
+        ),
+        metadata=who(Role.LENDER, "bank-a"),
+    )
+    delegate(h, ["L-2"], request_id="delegate-2", expires_at=expires)
+    delegate(h, ["L-1"], request_id="delegate-1", expires_at=expires)  # the late retry
+    refused = _error(
+        lambda: submit(h, submission("L-1", kind=CALL, owner="bank-a"), Role.COLLECTOR)
+    )
+    assert refused.code() is grpc.StatusCode.PERMISSION_DENIED
+    written = submit(h, submission("L-2", kind=CALL, owner="bank-a"), Role.COLLECTOR)
+    assert written.loan_sequence == 3  # contract, delegation, this call
+
+
 def test_grant_tables_are_written_off_the_event_loop(harness: Harness) -> None:
     """Every other store access of a call runs in a worker thread; the grant calls
     read idempotency keys and write the grant tables on the server's event loop, so a

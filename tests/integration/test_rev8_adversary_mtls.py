@@ -21,7 +21,7 @@ SLOTS = 4
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    folder = tmp_path_factory.mktemp("rev8-mtls-gateway")
+    folder = tmp_path_factory.mktemp("call-limit-mtls-gateway")
     make_pki(folder / "data" / "pki")
     config = write_config(folder, top={"max_concurrent_rpcs": SLOTS})
     process = GatewayProcess(config, folder, mtls=True)
@@ -32,13 +32,16 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess
         process.stop()
 
 
-def test_one_agency_s_idle_streams_lock_every_other_institution_out(
+def test_one_agency_s_idle_streams_do_not_lock_other_institutions_out(
     gateway: GatewayProcess, tmp_path: Path
 ) -> None:
     """A collection agency opens ``max_concurrent_rpcs`` submission streams and sends
     nothing (or one message a minute, which keeps each open past ``[stream]
-    idle_seconds``). Every other institution, a court reading the log included, then
-    gets RESOURCE_EXHAUSTED: the cap is one pool for all institutions."""
+    idle_seconds``). With one pool for all institutions every other institution, a
+    court reading the log included, would then get RESOURCE_EXHAUSTED. The agency
+    holds at most ``max_calls_per_institution`` of them (by default a quarter of
+    ``max_concurrent_rpcs``: 1 here); its other streams are refused, naming that
+    limit, and the court is served."""
     gateway.add_institution("agency-z", "collector", tmp_path)
     gateway.add_institution("court-z", "court", tmp_path)
     agency, court = identity_in(tmp_path, "agency-z"), identity_in(tmp_path, "court-z")
@@ -50,17 +53,20 @@ def test_one_agency_s_idle_streams_lock_every_other_institution_out(
 
     with gateway.channel(identity=agency, own_connection=True) as held:
         stub = ev_grpc.EvidenceServiceStub(held)
-        streams = [
-            stub.SubmitEvidenceStream(one_bad_message_then_idle(), timeout=60) for _ in range(SLOTS)
-        ]
+        first = stub.SubmitEvidenceStream(one_bad_message_then_idle(), timeout=60)
         try:
-            for stream in streams:  # each holds a call slot now
-                assert next(stream).error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+            assert next(first).error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+            for _ in range(SLOTS - 1):  # the agency's share of the slots is taken
+                more = stub.SubmitEvidenceStream(one_bad_message_then_idle(), timeout=60)
+                with pytest.raises(grpc.RpcError) as info:
+                    next(more)
+                assert info.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+                assert "max_calls_per_institution = 1" in (info.value.details() or "")
             with gateway.channel(identity=court, own_connection=True) as channel:
                 log = log_service_pb2_grpc.LogServiceStub(channel)
-                # The court has no call in progress: it must be served.
-                log.GetCheckpoint(log_service_pb2.GetCheckpointRequest(), timeout=10)
+                # The court has no call in progress: it is served.
+                answer = log.GetCheckpoint(log_service_pb2.GetCheckpointRequest(), timeout=10)
+                assert answer.checkpoint.size >= 1
         finally:
             stop.set()
-            for stream in streams:
-                assert list(stream) == []
+            assert list(first) == []

@@ -20,6 +20,7 @@ never in force without its record.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import re
@@ -176,7 +177,7 @@ class LedgerAccess:
         InvalidArgument is reported on ``field``; other errors as they are."""
         keys = [(institution, spec.request_id) for spec in specs]
         try:
-            earlier = self._store.entries_by_requests(keys)
+            earlier = await asyncio.to_thread(self._store.entries_by_requests, keys)
         except StoreError as exc:
             raise _store_down(exc) from exc
         items = []
@@ -222,7 +223,9 @@ class LedgerAccess:
             and grant.loan_refs is not None
             and any(
                 d.loan_ref is None
-                for d in self.delegations_in_force(grant.grantee, grant.owner, (), now)
+                for d in await asyncio.to_thread(
+                    self.delegations_in_force, grant.grantee, grant.owner, (), now
+                )
             )
         ):
             raise FailedPrecondition(
@@ -247,7 +250,8 @@ class LedgerAccess:
         try:
             if grants:
                 assert grant.expires_at is not None
-                self._store.add_grants(
+                await asyncio.to_thread(
+                    self._store.add_grants,
                     table,
                     [
                         StoredGrant(
@@ -262,7 +266,8 @@ class LedgerAccess:
                     ],
                 )
             else:
-                self._store.revoke_grants(
+                await asyncio.to_thread(
+                    self._store.revoke_grants,
                     table,
                     grant.owner,
                     grant.grantee,

@@ -7,6 +7,7 @@ identities: the object rules and the log are those of mutual TLS).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -190,6 +191,47 @@ def test_grant_tables_are_written_off_the_event_loop(harness: Harness) -> None:
     share(h, ["L-1"])
     assert seen, "the grant reached the store"
     assert loop_thread[0] not in seen
+
+
+def test_revocations_and_log_reads_use_the_store_off_the_event_loop(harness: Harness) -> None:
+    """As above for revocations (the delegations in force, the grant tables) and for
+    every LogService call, which reads the latest checkpoint from the store."""
+    h = harness
+    loop_thread: list[threading.Thread] = []
+    h.run(_note_thread(loop_thread))
+    submit(h, submission("L-1"), Role.LENDER, "bank-a")
+    delegate(h, [])  # all loans
+    seen: dict[str, list[threading.Thread]] = {}
+
+    def watched(name: str) -> None:
+        inner = getattr(h.store.inner, name)
+
+        def call(*args: Any) -> Any:
+            seen.setdefault(name, []).append(threading.current_thread())
+            return inner(*args)
+
+        setattr(h.store, name, call)
+
+    for name in ("delegations", "revoke_grants", "latest_checkpoint"):
+        watched(name)
+    refused = _error(lambda: _revoke_delegation(h, "revoke-named"))
+    assert refused.code() is grpc.StatusCode.FAILED_PRECONDITION
+    h.access.RevokeDelegation(
+        ac.RevokeDelegationRequest(
+            request_id="revoke-all", collector="agency-1", loans=ac.LoanSelection(all_loans=True)
+        ),
+        metadata=who(Role.LENDER, "bank-a"),
+    )
+    for call in (h.log.GetCheckpoint, h.log.GetEntries):
+        with contextlib.suppress(grpc.RpcError):  # GetEntries(0, 0) is INVALID_ARGUMENT
+            call(
+                lg.GetCheckpointRequest()
+                if call is h.log.GetCheckpoint
+                else lg.GetEntriesRequest(),
+                metadata=who(Role.REGULATOR),
+            )
+    assert set(seen) == {"delegations", "revoke_grants", "latest_checkpoint"}
+    assert all(loop_thread[0] not in threads for threads in seen.values()), seen
 
 
 async def _note_thread(out: list[threading.Thread]) -> None:

@@ -9,11 +9,19 @@ delegated or shared. Each record's digest is the SHA-256 of the grant's
 document (:func:`grant_document`), which anyone can rebuild from the leaf:
 its kind, owner, loan_ref and the metadata ``grantee`` and ``expires_at``.
 
-Order: the records are registered first (durable, with receipts), then the
-grant tables are changed. If the second step fails the call fails
-(UNAVAILABLE) and the lender retries with the same request_id: the records
-are found again (idempotency) and the tables are changed then. So a grant is
-never in force without its record.
+Order: every rule of every record of the call is checked, and the call's
+earlier records and whole request (kind, grantee, loans, expiry: its
+fingerprint, kept under the caller's request_id) compared, before anything is
+registered, so a refused call (INVALID_ARGUMENT, ALREADY_EXISTS) records
+nothing. Then the records are registered (durable, with receipts), then the
+grant tables are changed. If either step fails for a passing cause (store or
+TSA down: UNAVAILABLE) the lender retries with the same request_id: the
+records registered are found again (idempotency), the others registered and
+the tables changed then. So a grant is never in force without its record.
+And the log's order decides what is in force, whatever order the table
+changes come in: a revocation ends only grants recorded before it, and a
+grant the log revokes later is never put in force (see
+:meth:`gateway.store.base.Store.add_grants`).
 
 :class:`LedgerAccess` is mixed into :class:`gateway.ledger.Ledger`.
 """
@@ -30,7 +38,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from gateway.authz.policy import Delegation
-from gateway.errors import FailedPrecondition, GatewayError, InvalidArgument, Unavailable
+from gateway.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    GatewayError,
+    InvalidArgument,
+    Unavailable,
+)
 from gateway.model import (
     ALL_LOANS,
     INSTITUTIONS_LOAN,
@@ -39,6 +53,7 @@ from gateway.model import (
     Receipt,
     Submission,
     validate_institution,
+    validate_submission,
 )
 from gateway.store.base import DayCount, Store, StoredGrant, StoreError
 
@@ -140,6 +155,34 @@ class _Record:
     kind: EvidenceKind
     document: bytes
     metadata: tuple[tuple[str, str], ...]
+    field: str  # the request field its loan_ref came from
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """The call a set of records is registered for: the caller's ``request_id``, the
+    request field other violations are reported on, what the call does (for the
+    message of a conflict), and the fingerprint of the whole request (a grant's)."""
+
+    request_id: str
+    field: str
+    what: str
+    fingerprint: bytes | None
+
+    def conflict(self) -> AlreadyExists:
+        return AlreadyExists(
+            f"request_id {self.request_id!r} was already used for {self.what} with other "
+            "content; use a new request_id for a new call, or resend exactly the original "
+            "request to get its receipts"
+        )
+
+
+def _fingerprint(grant: GrantRequest, expires: str) -> bytes:
+    """The SHA-256 of what a grant call asks for: its kind, grantee, set of loans (or all
+    loans) and expiry (the owner and request_id are its key)."""
+    loans = "*" if grant.loan_refs is None else "\0".join(sorted(grant.loan_refs))
+    text = f"grant request v1\0{grant.kind.value}\0{grant.grantee}\0{expires}\0{loans}"
+    return hashlib.sha256(text.encode()).digest()
 
 
 def _request_id(kind: EvidenceKind, request_id: str, loan_ref: str) -> str:
@@ -156,6 +199,7 @@ class LedgerAccess:
     """Grants and statistics on the ledger's store (mixed into Ledger)."""
 
     _store: Store
+    _min_occurred_at: datetime
 
     async def submit(self, items: Sequence[Submission]) -> list[ItemResult]:
         raise NotImplementedError  # pragma: no cover - Ledger's
@@ -170,11 +214,13 @@ class LedgerAccess:
             raise _store_down(exc) from exc
 
     async def _register(
-        self, institution: str, specs: list[_Record], now: datetime, field: str
+        self, institution: str, specs: list[_Record], now: datetime, call: _Call
     ) -> list[Receipt]:
-        """Register the gateway's own records of ``institution`` (its own loans); a
-        retried call (same request ids) gets the original receipts. An item's
-        InvalidArgument is reported on ``field``; other errors as they are."""
+        """Register the gateway's own records of ``institution`` (its own loans), all or
+        none: every rule is checked for every record, and every earlier record of the
+        call compared, before any is registered. A retried call (same request ids, same
+        content) gets the original receipts; a violation is reported on the record's
+        ``field`` (its loan) or, for any other field, on ``call.field``."""
         keys = [(institution, spec.request_id) for spec in specs]
         try:
             earlier = await asyncio.to_thread(self._store.entries_by_requests, keys)
@@ -197,12 +243,40 @@ class LedgerAccess:
                     metadata=spec.metadata,
                 )
             )
+        # 1. Every rule of every record: one refused refuses the call, nothing recorded.
+        checked = datetime.now(UTC)
+        problems = [
+            (spec.field if path == "loan_ref" else call.field, description)
+            for spec, item in zip(specs, items, strict=True)
+            for path, description in validate_submission(item, checked, self._min_occurred_at)
+        ]
+        if problems:
+            raise InvalidArgument(problems)
+        # 2. An earlier record of this request_id with other content: the whole call is.
+        if any(
+            (old := earlier.get(key)) is not None and old.submission != item
+            for key, item in zip(keys, items, strict=True)
+        ):
+            raise call.conflict()
+        # 3. The whole request under its request_id (its loans may differ from the
+        #    earlier call's while each record of this one is new, or is one of those).
+        if call.fingerprint is not None:
+            try:
+                kept = await asyncio.to_thread(
+                    self._store.claim_grant_request, institution, call.request_id, call.fingerprint
+                )
+            except StoreError as exc:
+                raise _store_down(exc) from exc
+            if kept != call.fingerprint:
+                raise call.conflict()
         receipts: list[Receipt] = []
         for result in await self.submit(items):
             if isinstance(result, InvalidArgument):
                 raise InvalidArgument(
-                    [(field, description) for _, description in result.violations]
+                    [(call.field, description) for _, description in result.violations]
                 )
+            if isinstance(result, AlreadyExists):  # a concurrent call with other content
+                raise call.conflict()
             if isinstance(result, GatewayError):
                 raise result
             receipts.append(result)
@@ -212,8 +286,9 @@ class LedgerAccess:
         """Register one record per loan of ``grant``, then put it in (or out of) force.
 
         Raises InvalidArgument, AlreadyExists (request_id reused with other
-        content), FailedPrecondition (named loans revoked from an agency that holds a
-        delegation of all loans) or Unavailable; receipts in the order of the loans.
+        content: another kind, grantee, set of loans or expiry), FailedPrecondition
+        (named loans revoked from an agency that holds a delegation of all loans) or
+        Unavailable; receipts in the order of the loans.
         """
         table, grants = _KINDS[grant.kind]
         # Revoking named loans would leave a delegation of all loans in force: the
@@ -243,10 +318,12 @@ class LedgerAccess:
                 kind=grant.kind,
                 document=grant_document(grant.kind, grant.owner, grant.grantee, loan, expires),
                 metadata=(*metadata, ("grantee", grant.grantee)),
+                field="loans.all_loans" if grant.loan_refs is None else f"loans.loan_refs[{n}]",
             )
-            for loan in loans
+            for n, loan in enumerate(loans)
         ]
-        receipts = await self._register(grant.owner, specs, now, "loans")
+        call = _Call(grant.request_id, "loans", "a grant", _fingerprint(grant, expires))
+        receipts = await self._register(grant.owner, specs, now, call)
         try:
             if grants:
                 assert grant.expires_at is not None
@@ -295,8 +372,10 @@ class LedgerAccess:
             kind=kind,
             document=change_document(institution, change),
             metadata=(("change", change), ("institution", institution)),
+            field="institution",
         )
-        (receipt,) = await self._register(operator, [spec], now, "institution")
+        call = _Call(request_id, "institution", "a change of an institution", None)
+        (receipt,) = await self._register(operator, [spec], now, call)
         return receipt
 
     def statistics(

@@ -51,10 +51,12 @@ __all__ = [
     "is_valid_entry_id",
     "new_entry_id",
     "new_entry_ids",
+    "personal_data_violations",
     "validate_client_submission",
     "validate_entry_id",
     "validate_institution",
     "validate_loan_ref",
+    "validate_recorded_loan_ref",
     "validate_request_id",
     "validate_submission",
 ]
@@ -104,6 +106,14 @@ def digest_rule(hash_algorithm: str, digest: bytes) -> str | None:
     size = DIGEST_SIZES[hash_algorithm]
     if not digest:
         return f"is required: the {size} raw bytes of the {hash_algorithm} digest"
+    if len(digest) == 2 * size:
+        # The length of the digest's hex text: e.g. JSON's base64 of "cc8321d6...".
+        return (
+            f"must be {size} bytes for {hash_algorithm}, got {len(digest)}, the length of "
+            f"its hex text; send the {size} raw bytes (in JSON: the base64 of the raw "
+            f"digest, e.g. openssl dgst -{hash_algorithm} -binary FILE | base64, not the "
+            "base64 of its hex text)"
+        )
     if len(digest) != size:
         return (
             f"must be {size} bytes for {hash_algorithm}, got {len(digest)}; send the raw "
@@ -169,6 +179,12 @@ def validate_loan_ref(value: str, field_path: str = "loan_ref") -> list[tuple[st
             "never personal data)",
         )
     ]
+
+
+def validate_recorded_loan_ref(value: str, field_path: str = "loan_ref") -> list[tuple[str, str]]:
+    """Violations of the rules of a loan_ref the log records: its shape
+    (:func:`validate_loan_ref`) and then no personal data."""
+    return validate_loan_ref(value, field_path) or personal_data_violations(field_path, value)
 
 
 def validate_request_id(value: str, field_path: str = "request_id") -> list[tuple[str, str]]:
@@ -238,8 +254,7 @@ def validate_submission(
     if s.owner != s.institution:
         out += validate_institution(s.owner, "owner")
     out += validate_request_id(s.request_id)
-    loan_ref = validate_loan_ref(s.loan_ref)
-    out += loan_ref or _personal_data("loan_ref", s.loan_ref)
+    out += validate_recorded_loan_ref(s.loan_ref)
     try:
         EvidenceKind(s.kind)
     except ValueError:
@@ -327,7 +342,7 @@ def validate_client_submission(s: Submission) -> list[tuple[str, str]]:
     return out
 
 
-def _personal_data(field_path: str, value: str, what: str = "") -> list[tuple[str, str]]:
+def personal_data_violations(field_path: str, value: str, what: str = "") -> list[tuple[str, str]]:
     """The personal-data rule (court.evidence.personal_data): the rule named, not the value."""
     rule = find_personal_data(value)
     if rule is None:
@@ -362,7 +377,7 @@ def _validate_metadata(metadata: tuple[tuple[str, str], ...]) -> list[tuple[str,
             if previous is not None and key <= previous:
                 out.append(("metadata", "keys must be unique and sorted"))
             # A key holding personal data is not repeated in the path: "metadata" only.
-            key_problems = _personal_data("metadata", key, "a key ")
+            key_problems = personal_data_violations("metadata", key, "a key ")
             out += key_problems
             if key_problems:
                 path = "metadata"
@@ -379,7 +394,7 @@ def _validate_metadata(metadata: tuple[tuple[str, str], ...]) -> list[tuple[str,
         if len(encoded) > MAX_METADATA_VALUE_BYTES:
             out.append((path, f"value is {len(encoded)} bytes of UTF-8; at most 256 are allowed"))
         else:
-            out += _personal_data(path, value, "value ")
+            out += personal_data_violations(path, value, "value ")
     return out
 
 

@@ -29,7 +29,13 @@ def _hex_digest(value: str) -> bytes:
 def _cmd_pki_init(args: argparse.Namespace) -> int:
     from notary.pki import describe_pki, init_pki
 
-    paths = init_pki(args.out, key_type=args.key_type, force=args.force, log_origin=args.log_origin)
+    paths = init_pki(
+        args.out,
+        key_type=args.key_type,
+        force=args.force,
+        log_origin=args.log_origin,
+        server_names=args.server_name,
+    )
     print(f"Development PKI written to {args.out} (private keys mode 0600, never commit them).")
     for summary in describe_pki(args.out):
         print(f"  {summary.role:<9} {summary.subject}")
@@ -125,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-origin",
         default="evidence-gateway.localhost/log",
         help="origin line of the log's checkpoints (C2SP)",
+    )
+    init.add_argument(
+        "--server-name",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a DNS name or IP address clients reach the gateway by, added to the server "
+        "certificate next to localhost, 127.0.0.1 and ::1 (repeatable)",
     )
     init.set_defaults(handler=_cmd_pki_init)
     show = pki.add_parser("show", help="subjects, fingerprints and validity of a PKI folder")

@@ -38,28 +38,85 @@ _STATUS = {
     pb.INSTITUTION_STATUS_REVOKED: "revoked",
 }
 
-_EXAMPLE = """\
-import hashlib, uuid, grpc
-from google.protobuf.timestamp_pb2 import Timestamp
-from evidence_gateway.v1 import common_pb2, evidence_service_pb2 as ev, evidence_service_pb2_grpc
+_CHANNEL = """\
 credentials = grpc.ssl_channel_credentials(
     root_certificates=open("{ca}", "rb").read(),
     private_key=open("{key}", "rb").read(),
     certificate_chain=open("{cert}", "rb").read())
 channel = grpc.secure_channel("{address}", credentials)
-stub = evidence_service_pb2_grpc.EvidenceServiceStub(channel)
+"""
+
+#: The example each role gets: a call that role may make, which works as printed once
+#: the lender named in it (``dev-bank``, as ``make run`` registers) has recorded,
+#: delegated or shared ``loan-0001``.
+_EXAMPLES = {
+    "lender": """\
+import hashlib, uuid, grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from evidence_gateway.v1 import common_pb2, evidence_service_pb2 as ev, evidence_service_pb2_grpc
+{channel}stub = evidence_service_pb2_grpc.EvidenceServiceStub(channel)
 ts = Timestamp(); ts.GetCurrentTime()
 receipt = stub.SubmitEvidence(ev.SubmitEvidenceRequest(submission=common_pb2.EvidenceSubmission(
     request_id=str(uuid.uuid4()), loan_ref="loan-0001",
     kind=common_pb2.EVIDENCE_KIND_LOAN_CONTRACT,
     hash_algorithm=common_pb2.HASH_ALGORITHM_SHA256,
     digest=hashlib.sha256(open("README.md", "rb").read()).digest(), occurred_at=ts))).receipt
-print(receipt.entry_id, receipt.leaf_index, receipt.checkpoint.signed_note)"""
+print(receipt.entry_id, receipt.leaf_index, receipt.checkpoint.signed_note)""",
+    # A court or arbitration body reads the loans a lender shared with it (ShareLoan).
+    "court": """\
+import grpc
+from evidence_gateway.v1 import common_pb2, evidence_service_pb2 as ev, evidence_service_pb2_grpc
+{channel}stub = evidence_service_pb2_grpc.EvidenceServiceStub(channel)
+# The lender that owns the loan (its institution id) and the loan it shared with you.
+lender, loan_ref = "dev-bank", "loan-0001"
+response = stub.ListEvidence(ev.ListEvidenceRequest(institution=lender, loan_ref=loan_ref))
+for record in response.records:
+    print(record.receipt.entry_id, common_pb2.EvidenceKind.Name(record.submission.kind),
+          record.institution)
+print(len(response.records), "records of", loan_ref, "of", lender)""",
+    # A collection agency records collection kinds for a loan a lender delegated to it.
+    "collector": """\
+import hashlib, uuid, grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from evidence_gateway.v1 import common_pb2, evidence_service_pb2 as ev, evidence_service_pb2_grpc
+{channel}stub = evidence_service_pb2_grpc.EvidenceServiceStub(channel)
+# The lender that owns the loan (its institution id) and the loan it delegated to you.
+lender, loan_ref = "dev-bank", "loan-0001"
+ts = Timestamp(); ts.GetCurrentTime()
+receipt = stub.SubmitEvidence(ev.SubmitEvidenceRequest(submission=common_pb2.EvidenceSubmission(
+    request_id=str(uuid.uuid4()), owner=lender, loan_ref=loan_ref,
+    kind=common_pb2.EVIDENCE_KIND_COLLECTION_CALL,
+    hash_algorithm=common_pb2.HASH_ALGORITHM_SHA256,
+    digest=hashlib.sha256(b"the call's recording").digest(), occurred_at=ts))).receipt
+print(receipt.entry_id, receipt.leaf_index, receipt.checkpoint.signed_note)""",
+    # A regulator reads counts of records per institution, kind and UTC day.
+    "regulator": """\
+import datetime, grpc
+from evidence_gateway.v1 import access_service_pb2 as ac, access_service_pb2_grpc, common_pb2
+{channel}stub = access_service_pb2_grpc.AccessServiceStub(channel)
+today = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
+response = stub.GetStatistics(ac.GetStatisticsRequest(from_day=today, to_day=today))
+for count in response.counts:
+    print(count.day, count.institution, common_pb2.EvidenceKind.Name(count.kind), count.count)
+print(len(response.counts), "counts of", today)""",
+    # The operator lists the registry (notary institution list does the same).
+    "admin": """\
+import grpc
+from evidence_gateway.v1 import admin_service_pb2 as ad, admin_service_pb2_grpc
+{channel}stub = admin_service_pb2_grpc.AdminServiceStub(channel)
+for institution in stub.ListInstitutions(ad.ListInstitutionsRequest()).institutions:
+    print(institution.name, institution.role)""",
+}
+_EXAMPLES["arbitration"] = _EXAMPLES["court"]
 
 
-def python_example(address: str, ca: Path, files: ClientFiles) -> str:
-    """A Python program that registers a hash as the institution of ``files``."""
-    return _EXAMPLE.format(address=address, ca=ca, cert=files.certificate, key=files.key)
+def python_example(address: str, ca: Path, files: ClientFiles, role: str = "lender") -> str:
+    """A Python program that makes a call ``role`` may make (a lender registers a hash,
+    a collection agency a collection call, a court or arbitration body lists a shared
+    loan, a regulator reads today's counts, the operator lists the registry) as the
+    institution of ``files``."""
+    channel = _CHANNEL.format(address=address, ca=ca, cert=files.certificate, key=files.key)
+    return _EXAMPLES[role].format(channel=channel)
 
 
 def _when(ts: object) -> str:
@@ -95,8 +152,11 @@ def _show_files(args: argparse.Namespace, files: ClientFiles) -> None:
     print(f"  certificate  {files.certificate}")
     print(f"  key          {files.key} (mode 0600: give it to the institution only)")
     print(f"  server CA    {ca} (clients check the gateway's certificate with it)")
+    role = getattr(args, "role", None)
+    if role not in _EXAMPLES:
+        return
     print("Call the gateway with them from Python (run in the repository, with the venv):")
-    for line in python_example(args.gateway, ca, files).splitlines():
+    for line in python_example(args.gateway, ca, files, role).splitlines():
         print("  " + line)
 
 
@@ -155,7 +215,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_show(args: argparse.Namespace) -> int:
     with _client(args) as admin:
-        _print_institution(admin.get(args.name), certificates=True)
+        institution = admin.get(args.name)
+        _print_institution(institution, certificates=True)
+    args.role = institution.role
     if args.out is not None:
         files = client_files(args.out, args.name)
         if not files.certificate.exists():

@@ -6,7 +6,7 @@ One folder holds everything (see :class:`PkiPaths`):
 * ``tsa.pem`` / ``tsa.key``           RFC 3161 TSA certificate (EKU timeStamping only,
   critical, RFC 3161 section 2.3);
 * ``server.pem`` / ``server.key``     TLS server certificate of the gateway
-  (localhost, 127.0.0.1, ::1);
+  (localhost, 127.0.0.1, ::1, and the names ``--server-name`` adds);
 * ``operator.pem`` / ``operator.key`` operator client certificate (role in the OU);
 * ``log-signing.key`` / ``log.vkey``  Ed25519 key that signs log checkpoints and its
   C2SP signed-note verifier key (https://c2sp.org/signed-note);
@@ -27,9 +27,10 @@ import contextlib
 import dataclasses
 import ipaddress
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -385,6 +386,7 @@ def init_pki(
     log_origin: str = DEFAULT_LOG_ORIGIN,
     now: datetime | None = None,
     validity_days: Mapping[str, int] | None = None,
+    server_names: Sequence[str] = (),
 ) -> PkiPaths:
     """Create the development PKI in ``directory`` (created if missing) and return its paths.
 
@@ -393,8 +395,11 @@ def init_pki(
     always Ed25519. Existing files are never replaced unless ``force`` is true.
     ``validity_days`` overrides the profile's validity of some certificates, by
     role (``{"tsa": 10}``: a TSA certificate that expires in ten days).
+    ``server_names`` (DNS names or IP addresses) are added to the server
+    certificate's subjectAltName, after localhost, 127.0.0.1 and ::1: the names
+    clients reach the gateway by (a client checks the name it dialled).
     """
-    profile = _with_validity(DEFAULT_PROFILE, validity_days or {})
+    profile = _with_server_names(_with_validity(DEFAULT_PROFILE, validity_days or {}), server_names)
     if key_type not in KEY_TYPES:
         raise PkiError(
             f"unknown key type {key_type!r}: choose one of {', '.join(KEY_TYPES)} (--key-type)"
@@ -456,6 +461,34 @@ def _with_validity(profile: DevPkiProfile, validity_days: Mapping[str, int]) -> 
         changed = dataclasses.replace(roles[role], validity_days=days)
         profile = dataclasses.replace(profile, **{role: changed})  # type: ignore[arg-type]
     return profile
+
+
+#: A DNS name a server certificate may carry: dot-separated labels of letters, digits
+#: and inner hyphens, the first may be ``*`` (a wildcard), at most 253 characters.
+_DNS_NAME: Final = re.compile(
+    r"(?=.{1,253}$)(\*|[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
+    r"(\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
+
+
+def _with_server_names(profile: DevPkiProfile, names: Sequence[str]) -> DevPkiProfile:
+    dns, ips = list(profile.server.dns_names), list(profile.server.ip_addresses)
+    for name in names:
+        try:
+            address = str(ipaddress.ip_address(name))
+        except ValueError:
+            if not _DNS_NAME.fullmatch(name) or name == "*":
+                raise PkiError(
+                    f"--server-name {name!r} is neither an IP address nor a DNS name "
+                    "(e.g. gateway.example.cn, 10.0.0.5)"
+                ) from None
+            if name.lower() not in (d.lower() for d in dns):
+                dns.append(name)
+            continue
+        if address not in ips:
+            ips.append(address)
+    server = dataclasses.replace(profile.server, dns_names=tuple(dns), ip_addresses=tuple(ips))
+    return dataclasses.replace(profile, server=server)
 
 
 @contextlib.contextmanager

@@ -26,8 +26,9 @@ from gateway.errors import InvalidArgument
 from gateway.model import (
     RESERVED_LOAN_REFS,
     EvidenceKind,
+    personal_data_violations,
     validate_institution,
-    validate_loan_ref,
+    validate_recorded_loan_ref,
     validate_request_id,
 )
 
@@ -38,6 +39,17 @@ _DAY: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 #: A grant may last at most this long (renew it to go on).
 MAX_GRANT_DURATION = timedelta(days=3660)
+
+
+#: At most this much of a bad value is echoed (the error map escapes it).
+_ECHO_CHARS = 32
+
+
+def _echo(text: str) -> str:
+    """A bad value as an error echoes it: quoted, its first characters only (the error
+    map, gateway.api.errors, escapes it and hides long runs of digits)."""
+    cut = text[:_ECHO_CHARS] + ("..." if len(text) > _ECHO_CHARS else "")
+    return f'"{cut}"'
 
 
 def _utcnow() -> datetime:
@@ -61,7 +73,9 @@ def _loans(
     elif len(set(refs)) != len(refs):
         problems.append(("loans.loan_refs", "must not name a loan twice"))
     for n, ref in enumerate(refs[:MAX_GRANT_LOANS]):
-        bad = validate_loan_ref(ref, f"loans.loan_refs[{n}]")
+        # Every rule the log's records follow (personal data included), so a refused
+        # loan is named here and nothing of the call is recorded.
+        bad = validate_recorded_loan_ref(ref, f"loans.loan_refs[{n}]")
         if not bad and ref in RESERVED_LOAN_REFS:
             bad = [(f"loans.loan_refs[{n}]", "is reserved for the gateway's own records")]
         problems += bad
@@ -102,7 +116,9 @@ class AccessServicer(pb_grpc.AccessServiceServicer):
         problems: list[tuple[str, str]] = []
         problems += validate_request_id(request.request_id)
         grantee = getattr(request, grantee_field)
-        problems += validate_institution(grantee, grantee_field)
+        problems += validate_institution(grantee, grantee_field) or personal_data_violations(
+            grantee_field, grantee
+        )
         if not problems and grantee == caller.institution:
             problems.append((grantee_field, "must be another institution than the caller"))
         loans = _loans(request.loans, all_allowed=all_allowed, problems=problems)
@@ -112,7 +128,15 @@ class AccessServicer(pb_grpc.AccessServiceServicer):
                 problems.append(("expires_at", "is required (when the grant ends)"))
             else:
                 expires = convert.datetime_from_proto(request.expires_at)
-                if expires is None or expires <= now:
+                if expires is None:
+                    problems.append(
+                        (
+                            "expires_at",
+                            "is out of the range of a google.protobuf.Timestamp "
+                            "(0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z)",
+                        )
+                    )
+                elif expires <= now:
                     problems.append(("expires_at", "must be in the future"))
                 elif expires - now > MAX_GRANT_DURATION:
                     problems.append(("expires_at", "must be at most 10 years from now"))
@@ -187,18 +211,25 @@ class AccessServicer(pb_grpc.AccessServiceServicer):
                     raise ValueError(text)
                 day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
             except ValueError:
-                problems.append((field, "must be a UTC date as YYYY-MM-DD"))
+                problems.append((field, f"must be a UTC date as YYYY-MM-DD, got {_echo(text)}"))
                 continue
             days.append(day)
         page_size, bad_size = convert.page_size_from_proto(request.page_size)
         problems += bad_size
         if len(days) == 2:
             first, last = days
+            shown = f"{request.to_day} is"
             if last < first:
-                problems.append(("to_day", "must not be before from_day"))
+                problems.append(
+                    ("to_day", f"must not be before from_day ({request.from_day}); {shown} before")
+                )
             elif (last - first).days >= MAX_STATISTICS_DAYS:
                 problems.append(
-                    ("to_day", f"must be less than {MAX_STATISTICS_DAYS} days after from_day")
+                    (
+                        "to_day",
+                        f"must be less than {MAX_STATISTICS_DAYS} days after from_day "
+                        f"({request.from_day}); {shown} {(last - first).days} days after",
+                    )
                 )
         if problems:
             raise InvalidArgument(problems)

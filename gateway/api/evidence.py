@@ -473,6 +473,16 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         owner = request.institution or caller.institution
         if request.institution:
             problems += validate_institution(request.institution)
+        elif caller.role is not Role.LENDER:
+            # Said from the role alone: the answer tells nothing of any loan.
+            problems.append(
+                (
+                    "institution",
+                    f"is required for a {caller.role.value}: the institution id of the lender "
+                    "that owns the loan (the one that delegated or shared it with you); "
+                    "empty means the caller's own loans, which only a lender has",
+                )
+            )
         page_size, more = convert.page_size_from_proto(request.page_size)
         problems += more
         if problems:

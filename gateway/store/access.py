@@ -36,7 +36,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from gateway.authz.policy import Delegation, ReadScope, ScopeKind
 from gateway.model import ALL_LOANS, GRANT_KINDS, EvidenceKind, Submission
 from gateway.store.base import DayCount, StoredEntry, StoredGrant
-from gateway.store.tables import DailyCountRow, DelegationRow, EntryRow, ShareRow, metadata
+from gateway.store.tables import (
+    DailyCountRow,
+    DelegationRow,
+    EntryRow,
+    GrantRequestRow,
+    ShareRow,
+    metadata,
+)
 
 __all__ = ["ACCESS_TABLES", "AccessQueries", "count_rows", "entry_grantee", "visible"]
 
@@ -44,7 +51,8 @@ _ENTRIES = metadata.tables[str(EntryRow.__tablename__)]
 _DELEGATIONS = metadata.tables[str(DelegationRow.__tablename__)]
 _SHARES = metadata.tables[str(ShareRow.__tablename__)]
 _COUNTS = metadata.tables[str(DailyCountRow.__tablename__)]
-ACCESS_TABLES = [_DELEGATIONS, _SHARES, _COUNTS]
+_GRANT_REQUESTS = metadata.tables[str(GrantRequestRow.__tablename__)]
+ACCESS_TABLES = [_DELEGATIONS, _SHARES, _COUNTS, _GRANT_REQUESTS]
 _GRANT_TABLES = {"delegations": _DELEGATIONS, "shares": _SHARES}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -272,6 +280,26 @@ class AccessQueries:
             set_={"count": _COUNTS.c.count + stmt.excluded.count},
         )
         conn.execute(stmt, rows)
+
+    def claim_grant_request(self, owner: str, request_id: str, fingerprint: bytes) -> bytes:
+        c = _GRANT_REQUESTS.c
+        insert: Any = sqlite.insert if self._dialect == "sqlite" else postgresql.insert
+        stmt = insert(_GRANT_REQUESTS).on_conflict_do_nothing(
+            index_elements=["owner", "request_id"]
+        )
+        kept = [fingerprint]
+
+        def run(conn: Any) -> None:
+            conn.execute(
+                stmt, {"owner": owner, "request_id": request_id, "fingerprint": fingerprint}
+            )
+            found = conn.execute(
+                select(c.fingerprint).where(c.owner == owner, c.request_id == request_id)
+            ).scalar_one()
+            kept[0] = bytes(found)
+
+        self._write(run)
+        return kept[0]
 
     def add_grants(self, table: str, grants: Sequence[StoredGrant]) -> None:
         target = _GRANT_TABLES[table]

@@ -236,6 +236,11 @@ class Store(Protocol):
         """For each id, the ids of the entries within ``scope`` superseding it, in log order."""
         ...
 
+    def claim_grant_request(self, owner: str, request_id: str, fingerprint: bytes) -> bytes:
+        """Keep ``fingerprint`` (what a grant call asks for) under ``(owner, request_id)``
+        unless one is kept there already; returns the one kept (the first call's)."""
+        ...
+
     def add_grants(self, table: str, grants: Sequence[StoredGrant]) -> None:
         """Record delegations (``table`` "delegations") or shares ("shares"); a grant
         whose entry id is already recorded is left as it is (a retried call).

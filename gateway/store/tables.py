@@ -39,6 +39,7 @@ __all__ = [
     "DailyCountRow",
     "DelegationRow",
     "EntryRow",
+    "GrantRequestRow",
     "InstitutionCertificateRow",
     "InstitutionRow",
     "LoanHeadRow",
@@ -220,6 +221,19 @@ class ShareRow(SQLModel, table=True):
     loan_ref: str = Field(sa_column=Column(String(128), nullable=False))
     expires_at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
     revoked_at_us: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class GrantRequestRow(SQLModel, table=True):
+    """What one grant call of a lender asked for, under its request_id: the SHA-256 of
+    the whole request (kind, grantee, loans or all loans, expiry), so that the same
+    request_id with other content is refused however its loans differ."""
+
+    __tablename__ = "grant_requests"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    owner: str = Field(sa_column=Column(String(128), primary_key=True, nullable=False))
+    request_id: str = Field(sa_column=Column(String(128), primary_key=True, nullable=False))
+    fingerprint: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
 
 
 class DailyCountRow(SQLModel, table=True):

@@ -38,7 +38,7 @@ from tests.support.ledger_env import sub, submit
 TABLES = frozenset(metadata.tables)
 # What the store's connections may send on the read path besides SELECTs.
 _NOT_QUERIES = ("BEGIN",)
-_STORE_WRITES = {"append_batch", "close", "add_grants", "revoke_grants"}
+_STORE_WRITES = {"append_batch", "close", "add_grants", "claim_grant_request", "revoke_grants"}
 _NOW = datetime.now(UTC)
 #: A read scope of each kind (gateway.authz.policy): each is a condition of the queries.
 SCOPES = [
@@ -113,7 +113,8 @@ def fill(ledger: Ledger, entries: int, per_call: int, loans: int) -> Sample:
         GrantRequest(EvidenceKind.LOAN_DELEGATED, "bank-a", "agency-1", "rp-d", None, later),
         GrantRequest(EvidenceKind.LOAN_SHARED, "bank-a", "court-1", "rp-s", ("L-0", "L-1"), later),
         *(
-            GrantRequest(kind, "bank-a", f"{who}-{n}", f"rp-{n}", others, later)
+            # A request_id names one grant call, of one kind: each has its own.
+            GrantRequest(kind, "bank-a", f"{who}-{n}", f"rp-{who}-{n}", others, later)
             for kind, who in (
                 (EvidenceKind.LOAN_SHARED, "court"),
                 (EvidenceKind.LOAN_DELEGATED, "agency"),

@@ -208,10 +208,22 @@ def case_grants_follow_the_log_order(store: Store) -> None:
     assert in_force() == []
 
 
+def case_a_grant_request_keeps_its_first_fingerprint(store: Store) -> None:
+    """The first fingerprint under (owner, request_id) is kept and returned to every
+    later claim, whatever that claims; another owner's same request_id is its own."""
+    first, other = hashlib.sha256(b"first").digest(), hashlib.sha256(b"other").digest()
+    assert store.claim_grant_request("bank-a", "g-1", first) == first
+    assert store.claim_grant_request("bank-a", "g-1", first) == first
+    assert store.claim_grant_request("bank-a", "g-1", other) == first
+    assert store.claim_grant_request("bank-b", "g-1", other) == other
+    assert store.claim_grant_request("bank-a", "g-2", other) == other
+
+
 ALL_CASES: list[Callable[[Store], None]] = [
     case_round_trip,
     case_nodes_and_recovery,
     case_batch_is_atomic,
     case_day_counts_come_in_pages,
     case_grants_follow_the_log_order,
+    case_a_grant_request_keeps_its_first_fingerprint,
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -47,6 +48,22 @@ def test_good_submission_passes() -> None:
     assert fields(replace(GOOD, occurred_at=NOW + timedelta(minutes=5))) == []
     assert fields(replace(GOOD, metadata=(("k", "v" * 256),))) == []
     assert fields(replace(GOOD, metadata=tuple((f"k{i:02d}", "") for i in range(16)))) == []
+
+
+@pytest.mark.parametrize(("alg", "size"), [("sha256", 32), ("sha512", 64), ("sm3", 32)])
+def test_a_digest_of_its_hex_text_s_length_is_told_to_send_base64_of_the_raw_bytes(
+    alg: str, size: int
+) -> None:
+    """The base64 of the hex text (what a JSON client sends by mistake) decodes to twice
+    the digest's size: the rule says what JSON wants instead."""
+    hex_text = hashlib.new("sha512" if alg == "sha512" else "sha256", b"x").hexdigest()
+    (problem,) = validate_submission(
+        replace(GOOD, hash_algorithm=alg, digest=hex_text[: 2 * size].encode()), NOW
+    )
+    assert problem[0] == "digest"
+    assert f"got {2 * size}, the length of its hex text" in problem[1]
+    assert "the base64 of the raw digest" in problem[1]
+    assert len(problem[1]) <= 240  # shown whole (gateway.api.errors.MAX_RULE_CHARS)
 
 
 @pytest.mark.parametrize(

@@ -229,6 +229,33 @@ def test_out_pointing_at_a_file_is_refused(tmp_path: Path) -> None:
         init_pki(target)
 
 
+def test_server_names_are_added_to_the_server_certificate(tmp_path: Path) -> None:
+    """`--server-name`: the names clients dial the gateway by, next to the defaults."""
+    paths = init_pki(
+        tmp_path / "pki",
+        server_names=["gateway.court.example", "10.0.0.5", "localhost", "*.court.example", "::1"],
+    )
+    server = _cert(paths.server)
+    san = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == [
+        "localhost",
+        "gateway.court.example",
+        "*.court.example",
+    ]
+    assert san.get_values_for_type(x509.IPAddress) == [
+        ipaddress.ip_address("127.0.0.1"),
+        ipaddress.ip_address("::1"),
+        ipaddress.ip_address("10.0.0.5"),
+    ]
+
+
+@pytest.mark.parametrize("name", ["", "*", "has space", "under_score", "-lead.example", "a..b"])
+def test_a_bad_server_name_is_refused_before_writing(tmp_path: Path, name: str) -> None:
+    with pytest.raises(PkiError, match=r"--server-name .* is neither an IP address nor a DNS"):
+        init_pki(tmp_path / "pki", server_names=[name])
+    assert not (tmp_path / "pki").exists()
+
+
 # --------------------------------------------------------------------------- certificate content
 
 

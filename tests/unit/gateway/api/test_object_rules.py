@@ -18,6 +18,7 @@ from evidence_gateway.v1 import access_service_pb2 as ac
 from evidence_gateway.v1 import common_pb2
 from evidence_gateway.v1 import evidence_service_pb2 as ev
 from evidence_gateway.v1 import verification_service_pb2 as vf
+from gateway.api.errors import shown as escaped
 from gateway.authz.roles import Role
 from tests.support.grpc_client import error_fields, submission, timestamp
 from tests.unit.gateway.api.conftest import Harness
@@ -344,7 +345,32 @@ def test_statistics_days_are_exactly_yyyy_mm_dd(harness: Harness, day: str) -> N
         )
     )
     assert bad.code() is grpc.StatusCode.INVALID_ARGUMENT
-    assert bad.details() == "from_day: must be a UTC date as YYYY-MM-DD"
+    assert bad.details() == f'from_day: must be a UTC date as YYYY-MM-DD, got "{escaped(day)}"'
+
+
+def test_statistics_errors_echo_the_value_escaped_and_bounded(harness: Harness) -> None:
+    day = "2026-01-01\x1b[31m" + "9" * 500
+    bad = error(
+        lambda: harness.access.GetStatistics(
+            ac.GetStatisticsRequest(from_day=day, to_day="2026-12-31"),
+            metadata=who(Role.REGULATOR),
+        )
+    )
+    details = bad.details() or ""
+    assert details.startswith(
+        'from_day: must be a UTC date as YYYY-MM-DD, got "2026-01-01\\x1b[31m'
+    )
+    assert "\x1b" not in details and len(details) < 120, details
+    assert "digits hidden]..." in details, details
+    reversed_days = error(
+        lambda: harness.access.GetStatistics(
+            ac.GetStatisticsRequest(from_day="2026-02-01", to_day="2026-01-01"),
+            metadata=who(Role.REGULATOR),
+        )
+    )
+    assert reversed_days.details() == (
+        "to_day: must not be before from_day (2026-02-01); 2026-01-01 is before"
+    )
 
 
 def test_corrections_are_listed_only_to_those_who_may_read_them(harness: Harness) -> None:

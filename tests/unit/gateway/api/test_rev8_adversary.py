@@ -8,6 +8,7 @@ identities: the object rules and the log are those of mutual TLS).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -287,22 +288,44 @@ def test_one_institution_cannot_take_every_call_slot(harness: Harness) -> None:
 # --------------------------------------------------------- what a court learns of other shares
 
 
-def test_a_court_does_not_learn_of_shares_with_others(harness: Harness) -> None:
+def test_a_court_learns_of_a_share_with_others_only_as_a_gap(harness: Harness) -> None:
     """A court reads every record of a loan shared with it but the share records naming
     others, "answered as one that does not exist". Its records' loan_sequence skips
     them, and the next record's previous_leaf_hash finds the hidden leaf in the public
-    log (its time): the court learns that, and when, the lender shared the loan (or
-    revoked a share) with another court or arbitration body."""
+    log (its time): the court learns that, and when, the lender recorded something it
+    may not read, i.e. shared the loan with (or revoked a share of) another court or
+    arbitration body. Accepted within the per-loan chain (docs/access.md, "A court
+    sees where a loan was shared with others"): a record of the chain that the court
+    may not read is a gap in it. What must not leak: with whom, and the record."""
     h = harness
     submit(h, submission("L-1"), Role.LENDER, "bank-a")
     share(h, ["L-1"], grantee="court-1")
-    share(h, ["L-1"], grantee="court-2")
+    (hidden,) = share(h, ["L-1"], grantee="court-2").receipts
     submit(h, submission("L-1"), Role.LENDER, "bank-a")
     seen = _listed(h, "L-1", Role.COURT, "court-1")
-    sequences = [r.receipt.loan_sequence for r in seen]
-    assert sequences == list(range(1, len(sequences) + 1)), (
-        f"court-1 sees loan_sequence {sequences}: a gap is a share with someone else"
+    assert [r.receipt.loan_sequence for r in seen] == [1, 2, 4]  # the gap: 3
+    assert seen[2].receipt.previous_leaf_hash == hashlib.sha256(b"\0" + hidden.leaf).digest()
+    # The hidden record is answered as one that does not exist ...
+    missing = _error(
+        lambda: h.evidence.GetEvidence(
+            ev.GetEvidenceRequest(entry_id=hidden.entry_id), metadata=who(Role.COURT, "court-1")
+        )
     )
+    nothing = _error(
+        lambda: h.evidence.GetEvidence(
+            ev.GetEvidenceRequest(entry_id="a" * 26), metadata=who(Role.COURT, "court-1")
+        )
+    )
+    assert missing.code() is nothing.code()
+    assert missing.details() == (nothing.details() or "").replace("a" * 26, hidden.entry_id)
+    assert missing.code() is grpc.StatusCode.NOT_FOUND
+    # ... and its public leaf does not say with whom the loan was shared.
+    entries = h.log.GetEntries(
+        lg.GetEntriesRequest(start=hidden.leaf_index, end=hidden.leaf_index + 1),
+        metadata=who(Role.COURT, "court-1"),
+    ).entries
+    assert bytes(entries[0].leaf) == hidden.leaf
+    assert b"court-2" not in hidden.leaf and b"loan_shared" not in hidden.leaf
 
 
 # --------------------------------------------------------- what an observer of the log learns

@@ -1,5 +1,5 @@
-"""Adversarial review of issue 8 against a real `gateway serve` with mutual TLS:
-findings that are still open. Institutions are made by `notary institution add`.
+"""The cap per institution on calls at once, against a real `gateway serve` with mutual
+TLS. Institutions are made by `notary institution add`.
 """
 
 from __future__ import annotations

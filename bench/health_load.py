@@ -1,7 +1,8 @@
 """Health under a full call cap: `python -m bench.health_load`.
 
 Starts a real `gateway serve` with the default limits (max_concurrent_rpcs
-1,000, 100 streams per connection), fills every call slot with
+1,000, 100 streams per connection; the one institution calling may take every
+slot), fills every call slot with
 SubmitEvidenceStream calls that send nothing, checks that one more API call is
 refused (RESOURCE_EXHAUSTED), then times grpc.health.v1 checks on a connection
 of their own, against the same checks on the idle gateway. Medians and p99 of
@@ -101,7 +102,11 @@ def main() -> None:
         init_pki(work / "data" / "pki")
         port = _free_port()
         config = work / "gateway.toml"
-        config.write_text(f'listen = "127.0.0.1:{port}"\ndata_dir = "{work / "data"}"\n')
+        # One (development) institution fills every slot: its own cap is lifted to all.
+        config.write_text(
+            f'listen = "127.0.0.1:{port}"\ndata_dir = "{work / "data"}"\n'
+            f"max_calls_per_institution = {CAP}\n"
+        )
         gateway = Path(sys.executable).with_name("gateway")
         with open(work / "gateway.log", "wb") as log:
             proc = subprocess.Popen(

@@ -18,12 +18,17 @@ grant tables are changed. If either step fails for a passing cause (store or
 TSA down: UNAVAILABLE) the lender retries with the same request_id: the
 records registered are found again (idempotency), the others registered and
 the tables changed then. So a grant is never in force without its record.
+And the log's order decides what is in force, whatever order the table
+changes come in: a revocation ends only grants recorded before it, and a
+grant the log revokes later is never put in force (see
+:meth:`gateway.store.base.Store.add_grants`).
 
 :class:`LedgerAccess` is mixed into :class:`gateway.ledger.Ledger`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import re
@@ -218,7 +223,7 @@ class LedgerAccess:
         ``field`` (its loan) or, for any other field, on ``call.field``."""
         keys = [(institution, spec.request_id) for spec in specs]
         try:
-            earlier = self._store.entries_by_requests(keys)
+            earlier = await asyncio.to_thread(self._store.entries_by_requests, keys)
         except StoreError as exc:
             raise _store_down(exc) from exc
         items = []
@@ -257,8 +262,8 @@ class LedgerAccess:
         #    earlier call's while each record of this one is new, or is one of those).
         if call.fingerprint is not None:
             try:
-                kept = self._store.claim_grant_request(
-                    institution, call.request_id, call.fingerprint
+                kept = await asyncio.to_thread(
+                    self._store.claim_grant_request, institution, call.request_id, call.fingerprint
                 )
             except StoreError as exc:
                 raise _store_down(exc) from exc
@@ -293,7 +298,9 @@ class LedgerAccess:
             and grant.loan_refs is not None
             and any(
                 d.loan_ref is None
-                for d in self.delegations_in_force(grant.grantee, grant.owner, (), now)
+                for d in await asyncio.to_thread(
+                    self.delegations_in_force, grant.grantee, grant.owner, (), now
+                )
             )
         ):
             raise FailedPrecondition(
@@ -320,19 +327,28 @@ class LedgerAccess:
         try:
             if grants:
                 assert grant.expires_at is not None
-                self._store.add_grants(
+                await asyncio.to_thread(
+                    self._store.add_grants,
                     table,
                     [
-                        StoredGrant(r.entry_id, grant.owner, grant.grantee, loan, grant.expires_at)
+                        StoredGrant(
+                            r.entry_id,
+                            r.leaf_index,
+                            grant.owner,
+                            grant.grantee,
+                            loan,
+                            grant.expires_at,
+                        )
                         for r, loan in zip(receipts, loans, strict=True)
                     ],
                 )
             else:
-                self._store.revoke_grants(
+                await asyncio.to_thread(
+                    self._store.revoke_grants,
                     table,
                     grant.owner,
                     grant.grantee,
-                    None if grant.loan_refs is None else loans,
+                    [(loan, r.leaf_index) for r, loan in zip(receipts, loans, strict=True)],
                     now,
                 )
         except StoreError as exc:

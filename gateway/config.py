@@ -19,6 +19,7 @@ from the environment or the defaults are relative to the working directory.
     health_poll_seconds = 1.0      # how often dependencies are probed
     certificate_warning_days = 30  # health warns this long before the TSA or root cert expires
     max_concurrent_rpcs = 1000     # API calls at once; beyond: RESOURCE_EXHAUSTED (not health)
+    max_calls_per_institution = 0  # one institution's calls at once; 0: a quarter of the above
     min_occurred_at = "2000-01-01T00:00:00Z"  # earlier occurred_at: INVALID_ARGUMENT (RFC 3339)
 
     [tls]                          # mutual TLS (the default; see docs/onboarding.md)
@@ -118,6 +119,7 @@ class GatewayConfig:
     health_poll_seconds: float = 1.0
     certificate_warning_days: float = 30.0
     max_concurrent_rpcs: int = 1000
+    max_calls_per_institution: int = 0  # 0: max(1, max_concurrent_rpcs // 4)
     min_occurred_at: datetime = DEFAULT_MIN_OCCURRED_AT
     store_url: str = ""
     tsa_urls: tuple[str, ...] = ()
@@ -223,6 +225,7 @@ _KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("", "health_poll_seconds"): ("health_poll_seconds", "float"),
     ("", "certificate_warning_days"): ("certificate_warning_days", "float"),
     ("", "max_concurrent_rpcs"): ("max_concurrent_rpcs", "int"),
+    ("", "max_calls_per_institution"): ("max_calls_per_institution", "int"),
     ("", "min_occurred_at"): ("min_occurred_at", "time"),
     ("store", "url"): ("store_url", "str"),
     ("tsa", "urls"): ("tsa_urls", "strs"),
@@ -414,6 +417,11 @@ def _check(config: GatewayConfig) -> None:
     if config.max_concurrent_rpcs < 1:
         raise ConfigError(
             f"max_concurrent_rpcs must be at least 1, got {config.max_concurrent_rpcs}"
+        )
+    if config.max_calls_per_institution < 0:
+        raise ConfigError(
+            "max_calls_per_institution must be 0 (a quarter of max_concurrent_rpcs) or "
+            f"positive, got {config.max_calls_per_institution}"
         )
     if config.health_poll_seconds <= 0:
         raise ConfigError("health_poll_seconds must be positive")

@@ -10,7 +10,10 @@ Group commit
 waits. Batches of up to ``max_batch`` items (taken as soon as ``max_batch``
 are waiting, or ``max_wait_ms`` after the first of them arrived) go through a
 two-stage pipeline of threads, so that batch N+1 is time-stamped while batch
-N is written. The preparing stage:
+N is written. Every record of a batch gets the same received time (when the
+writer took the batch up, in whole milliseconds), so the public leaves of one
+call carry nothing that sets them apart from the other calls' of the batch.
+The preparing stage:
 
 1. resolves idempotency keys: a ``request_id`` already registered with
    identical content gets the original receipt, with different content
@@ -168,7 +171,7 @@ class _Call:
 @dataclass(slots=True, eq=False)
 class _Item:
     submission: Submission
-    received_at: datetime
+    received_at: datetime  # the batch's, set when the writer takes it (see _take)
     call: _Call
     position: int
     enqueued: float
@@ -343,7 +346,6 @@ class Ledger(LedgerReads, LedgerAccess):
         """
         loop = asyncio.get_running_loop()
         now = datetime.now(UTC)
-        received = now.replace(microsecond=now.microsecond // 1000 * 1000)
         results: list[ItemResult | None] = [None] * len(items)
         valid: list[int] = []
         for i, s in enumerate(items):
@@ -364,7 +366,7 @@ class Ledger(LedgerReads, LedgerAccess):
                         "retry with back-off"
                     )
                 for i in valid:
-                    self._queue.append(_Item(items[i], received, call, i, enqueued))
+                    self._queue.append(_Item(items[i], now, call, i, enqueued))
                 self._cond.notify()
             await asyncio.shield(call.future)
         return [r for r in results if r is not None]
@@ -389,7 +391,14 @@ class Ledger(LedgerReads, LedgerAccess):
                     break
                 self._cond.wait(remaining)
             n = min(self._max_batch, len(self._queue))
-            return [self._queue.popleft() for _ in range(n)]
+            batch = [self._queue.popleft() for _ in range(n)]
+        # One received time for the whole batch (its commit): the leaves of one call
+        # carry nothing that sets them apart from the other calls' of the commit.
+        now = datetime.now(UTC)
+        received = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        for item in batch:
+            item.received_at = received
+        return batch
 
     def _resolve(self, pairs: Sequence[tuple[_Item, ItemResult]]) -> None:
         with self._lock:

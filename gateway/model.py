@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import re
 import secrets
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -143,18 +142,17 @@ def new_entry_id() -> str:
 
 
 def new_entry_ids(count: int) -> list[str]:
-    """``count`` fresh opaque entry ids: 16 bytes in lower-case unpadded base32 (26 chars).
+    """``count`` fresh opaque entry ids: 16 random bytes (128 bits) in lower-case
+    unpadded base32 (26 chars).
 
-    The 16 bytes are the creation time in milliseconds (6 bytes, big-endian)
-    followed by 10 random bytes (80 bits), so ids made later sort later and
-    the database's index on them grows at its end instead of at random
-    places. Clients must still treat them as opaque.
+    Nothing else: an id made from the time (or a counter) would let an observer
+    of the public log tell the records of one call, or of one commit, apart from
+    the others. Clients must treat them as opaque.
     """
-    prefix = (time.time_ns() // 1_000_000).to_bytes(6, "big")
-    pool = secrets.token_bytes(10 * count)
+    pool = secrets.token_bytes(16 * count)
     return [
-        base64.b32encode(prefix + pool[i : i + 10]).decode("ascii").rstrip("=").lower()
-        for i in range(0, 10 * count, 10)
+        base64.b32encode(pool[i : i + 16]).decode("ascii").rstrip("=").lower()
+        for i in range(0, 16 * count, 16)
     ]
 
 

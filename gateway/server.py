@@ -1,9 +1,10 @@
 """The gRPC server: the API's services, health checking and reflection.
 
-Every API call goes through two interceptors: :class:`CallLimit` (the cap on
+Every API call goes through three interceptors: :class:`CallLimit` (the cap on
 calls at once), then :class:`gateway.api.authz.Authorization` (who calls, and
 whether the authorization table lets its role make the call; see
-docs/access.md).
+docs/access.md), then :class:`InstitutionCallLimit` (the cap on one
+institution's calls at once).
 
 ``run`` opens the ledger from the configuration, serves until SIGTERM or
 SIGINT, then stops accepting calls, lets running ones finish (a few seconds of
@@ -24,7 +25,9 @@ the chain, the lag and the cap); submissions go on, the others stay
 SERVING.
 
 Under load: the API's calls are capped at ``max_concurrent_rpcs``
-(:class:`gateway.api.call_limit.CallLimit`); health and reflection are not
+(:class:`gateway.api.call_limit.CallLimit`), and each institution's at
+``max_calls_per_institution`` (by default a quarter of that, so one institution
+holding idle streams cannot lock the others out); health and reflection are not
 counted, so they answer whatever the load. Each connection carries at most
 ``grpc.max_concurrent_streams`` calls at once; keepalive pings, idle and age
 limits close connections that are dead, idle or old, and a submission stream
@@ -64,7 +67,7 @@ from gateway.anchor.worker import AnchorWorker, ChainLag
 from gateway.api.access import AccessServicer
 from gateway.api.admin import AdminServicer
 from gateway.api.authz import Authorization
-from gateway.api.call_limit import CallLimit
+from gateway.api.call_limit import CallLimit, InstitutionCallLimit, per_institution_default
 from gateway.api.caller import Resolver
 from gateway.api.evidence import EvidenceServicer
 from gateway.api.identity import Identity
@@ -244,8 +247,14 @@ class GatewayServer:
         self.authorization = Authorization(
             resolver or self.identity.authenticate, UNLIMITED_SERVICES
         )
+        #: Caps each institution's calls (after authorization has identified it).
+        self.institution_calls = InstitutionCallLimit(
+            config.max_calls_per_institution or per_institution_default(config.max_concurrent_rpcs),
+            UNLIMITED_SERVICES,
+        )
         self.server = grpc.aio.server(
-            options=server_options(config), interceptors=[self.calls, self.authorization]
+            options=server_options(config),
+            interceptors=[self.calls, self.authorization, self.institution_calls],
         )
         self.evidence = EvidenceServicer(
             ledger,

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import grpc
 
+from gateway.api.call_limit import wrap_handler
 from gateway.api.caller import Resolver, Unauthenticated, set_current_caller
 from gateway.api.errors import abort
 from gateway.authz.policy import decide
@@ -79,36 +80,7 @@ class Authorization(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         set_current_caller(caller)
 
     def _guarded(self, handler: Any, method: str) -> grpc.RpcMethodHandler:
-        kind = (
-            ("stream" if handler.request_streaming else "unary")
-            + "_"
-            + ("stream" if handler.response_streaming else "unary")
-        )
-        behavior = getattr(handler, kind)
-        admit = self._admit
+        async def admit(context: Any) -> None:
+            await self._admit(method, context)
 
-        if handler.response_streaming:
-
-            async def streaming(request: Any, context: Any) -> AsyncIterator[Any]:
-                await admit(method, context)
-                result = behavior(request, context)
-                if inspect.isasyncgen(result):
-                    async for response in result:
-                        yield response
-                else:  # a handler that writes with context.write()
-                    await result
-
-            wrapped: Callable[..., Any] = streaming
-        else:
-
-            async def unary(request: Any, context: Any) -> Any:
-                await admit(method, context)
-                return await behavior(request, context)
-
-            wrapped = unary
-        make = getattr(grpc, f"{kind}_rpc_method_handler")
-        return make(
-            wrapped,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return wrap_handler(handler, admit, lambda _: None)

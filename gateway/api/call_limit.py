@@ -1,4 +1,4 @@
-"""The cap on calls served at once, which health checks and reflection never hit.
+"""The caps on calls served at once, which health checks and reflection never hit.
 
 grpc.aio's own ``maximum_concurrent_rpcs`` counts every call: once streams
 that send nothing fill it, health checks are refused too, and an
@@ -7,6 +7,12 @@ server interceptor that counts the API's calls only and answers those above
 ``limit`` with RESOURCE_EXHAUSTED (with a RetryInfo) at once; calls to the
 services named in ``exempt`` (``grpc.health.v1.Health``, server reflection)
 are neither counted nor refused.
+
+:class:`InstitutionCallLimit` caps the calls of each institution, so that one
+(a lender, a collection agency holding idle streams) cannot take every slot
+of :class:`CallLimit` and lock the others out. It must run after
+:class:`gateway.api.authz.Authorization` (later in the interceptor list),
+which identifies the caller; the same services are exempt.
 """
 
 from __future__ import annotations
@@ -17,24 +23,69 @@ from typing import Any
 
 import grpc
 
+from gateway.api.caller import current_caller
 from gateway.api.errors import abort
 from gateway.errors import ResourceExhausted
 
-__all__ = ["CallLimit"]
+__all__ = ["CallLimit", "InstitutionCallLimit", "per_institution_default", "wrap_handler"]
 
 
-class CallLimit(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """At most ``limit`` calls at once, except to the ``exempt`` services.
+def per_institution_default(max_concurrent_rpcs: int) -> int:
+    """The default cap of one institution: a quarter of all call slots, at least 1."""
+    return max(1, max_concurrent_rpcs // 4)
 
-    ``active`` is the number of counted calls in progress, ``peak`` the
-    highest it has been. The server runs its handlers on one event loop, so
-    plain integers suffice.
-    """
 
-    def __init__(self, limit: int, exempt: Iterable[str]) -> None:
-        self.limit = limit
-        self.active = 0
-        self.peak = 0
+def wrap_handler(
+    handler: Any,
+    admit: Callable[[Any], Awaitable[Any]],
+    release: Callable[[Any], None],
+) -> grpc.RpcMethodHandler:
+    """``handler`` run between ``token = await admit(context)`` and ``release(token)``
+    (when the call ends, however it ends); ``admit`` may end the call instead."""
+    kind = (
+        ("stream" if handler.request_streaming else "unary")
+        + "_"
+        + ("stream" if handler.response_streaming else "unary")
+    )
+    behavior = getattr(handler, kind)
+
+    if handler.response_streaming:
+
+        async def streaming(request: Any, context: Any) -> AsyncIterator[Any]:
+            token = await admit(context)
+            try:
+                result = behavior(request, context)
+                if inspect.isasyncgen(result):
+                    async for response in result:
+                        yield response
+                else:  # a handler that writes with context.write()
+                    await result
+            finally:
+                release(token)
+
+        wrapped: Callable[..., Any] = streaming
+    else:
+
+        async def unary(request: Any, context: Any) -> Any:
+            token = await admit(context)
+            try:
+                return await behavior(request, context)
+            finally:
+                release(token)
+
+        wrapped = unary
+    make = getattr(grpc, f"{kind}_rpc_method_handler")
+    return make(
+        wrapped,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+class _Limit(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Wraps every handler but the ``exempt`` services' in ``_admit``/``_release``."""
+
+    def __init__(self, exempt: Iterable[str]) -> None:
         self._exempt = tuple(f"/{service}/" for service in exempt)
 
     async def intercept_service(
@@ -46,7 +97,28 @@ class CallLimit(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         method: str = handler_call_details.method
         if handler is None or method.startswith(self._exempt):
             return handler
-        return self._limited(handler)
+        return wrap_handler(handler, self._admit, self._release)
+
+    async def _admit(self, context: Any) -> Any:
+        raise NotImplementedError  # pragma: no cover
+
+    def _release(self, token: Any) -> None:
+        raise NotImplementedError  # pragma: no cover
+
+
+class CallLimit(_Limit):
+    """At most ``limit`` calls at once, except to the ``exempt`` services.
+
+    ``active`` is the number of counted calls in progress, ``peak`` the
+    highest it has been. The server runs its handlers on one event loop, so
+    plain integers suffice.
+    """
+
+    def __init__(self, limit: int, exempt: Iterable[str]) -> None:
+        super().__init__(exempt)
+        self.limit = limit
+        self.active = 0
+        self.peak = 0
 
     async def _admit(self, context: Any) -> None:
         if self.active >= self.limit:
@@ -60,43 +132,40 @@ class CallLimit(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         self.active += 1
         self.peak = max(self.peak, self.active)
 
-    def _limited(self, handler: Any) -> grpc.RpcMethodHandler:
-        kind = (
-            ("stream" if handler.request_streaming else "unary")
-            + "_"
-            + ("stream" if handler.response_streaming else "unary")
-        )
-        behavior = getattr(handler, kind)
-        limit = self
+    def _release(self, token: None) -> None:
+        self.active -= 1
 
-        if handler.response_streaming:
 
-            async def streaming(request: Any, context: Any) -> AsyncIterator[Any]:
-                await limit._admit(context)
-                try:
-                    result = behavior(request, context)
-                    if inspect.isasyncgen(result):
-                        async for response in result:
-                            yield response
-                    else:  # a handler that writes with context.write()
-                        await result
-                finally:
-                    limit.active -= 1
+class InstitutionCallLimit(_Limit):
+    """At most ``limit`` calls at once of one institution (the caller that
+    :class:`~gateway.api.authz.Authorization` identified), except to ``exempt``.
 
-            wrapped: Callable[..., Any] = streaming
+    ``active`` maps each institution with calls in progress to their number.
+    """
+
+    def __init__(self, limit: int, exempt: Iterable[str]) -> None:
+        super().__init__(exempt)
+        self.limit = limit
+        self.active: dict[str, int] = {}
+
+    async def _admit(self, context: Any) -> str:
+        institution = current_caller().institution
+        held = self.active.get(institution, 0)
+        if held >= self.limit:
+            await abort(
+                context,
+                ResourceExhausted(
+                    f"your institution has {held:,} calls in progress, the most one "
+                    f"institution may have at once (max_calls_per_institution = "
+                    f"{self.limit:,}); end one (e.g. an idle stream) or retry with back-off"
+                ),
+            )
+        self.active[institution] = held + 1
+        return institution
+
+    def _release(self, token: str) -> None:
+        left = self.active[token] - 1
+        if left:
+            self.active[token] = left
         else:
-
-            async def unary(request: Any, context: Any) -> Any:
-                await limit._admit(context)
-                try:
-                    return await behavior(request, context)
-                finally:
-                    limit.active -= 1
-
-            wrapped = unary
-        make = getattr(grpc, f"{kind}_rpc_method_handler")
-        return make(
-            wrapped,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+            del self.active[token]

@@ -95,22 +95,24 @@ class LogServicer(pb_grpc.LogServiceServicer):
         self._ledger = ledger
         self._trust = trust_info_to_proto(trust)
 
-    def _latest(self) -> common_pb2.Checkpoint:
+    async def _latest(self) -> common_pb2.Checkpoint:
+        """The latest published checkpoint (read from the store: in a worker thread)."""
         checkpoint = common_pb2.Checkpoint()
-        checkpoint.CopyFrom(convert.checkpoint_to_proto(self._ledger.checkpoint()))
+        published = await asyncio.to_thread(self._ledger.checkpoint)
+        checkpoint.CopyFrom(convert.checkpoint_to_proto(published))
         return checkpoint
 
     @rpc_errors()
     async def GetCheckpoint(
         self, request: pb.GetCheckpointRequest, context: Any
     ) -> pb.GetCheckpointResponse:
-        return pb.GetCheckpointResponse(checkpoint=self._latest())
+        return pb.GetCheckpointResponse(checkpoint=await self._latest())
 
     @rpc_errors()
     async def GetInclusionProof(
         self, request: pb.GetInclusionProofRequest, context: Any
     ) -> pb.GetInclusionProofResponse:
-        latest = self._latest()
+        latest = await self._latest()
         size = request.tree_size or latest.size
         which = request.WhichOneof("leaf")
         problems: list[tuple[str, str]] = []
@@ -153,7 +155,7 @@ class LogServicer(pb_grpc.LogServiceServicer):
     async def GetConsistencyProof(
         self, request: pb.GetConsistencyProofRequest, context: Any
     ) -> pb.GetConsistencyProofResponse:
-        latest = self._latest()
+        latest = await self._latest()
         to_size = request.to_size or latest.size
         problems: list[tuple[str, str]] = []
         if request.from_size == 0:
@@ -180,7 +182,7 @@ class LogServicer(pb_grpc.LogServiceServicer):
     async def GetEntries(
         self, request: pb.GetEntriesRequest, context: Any
     ) -> pb.GetEntriesResponse:
-        latest = self._latest()
+        latest = await self._latest()
         problems: list[tuple[str, str]] = []
         if request.start >= request.end:
             problems.append(("start", f"is {request.start}, not below end {request.end}"))
@@ -198,7 +200,7 @@ class LogServicer(pb_grpc.LogServiceServicer):
 
     @rpc_errors()
     async def GetAnchor(self, request: pb.GetAnchorRequest, context: Any) -> pb.GetAnchorResponse:
-        latest = self._latest()
+        latest = await self._latest()
         which = request.WhichOneof("target")
         problems: list[tuple[str, str]] = []
         if which is None:

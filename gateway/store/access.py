@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true, update
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.authz.policy import Delegation, ReadScope, ScopeKind
@@ -74,6 +74,35 @@ def entry_grantee(s: Submission) -> str | None:
     if s.kind not in GRANT_KINDS:
         return None
     return dict(s.metadata).get("grantee")
+
+
+#: Grant table -> the kind of the records that revoke its grants.
+_REVOKED_BY = {
+    "delegations": str(EvidenceKind.DELEGATION_REVOKED),
+    "shares": str(EvidenceKind.SHARE_REVOKED),
+}
+
+
+def _revoked_after(conn: Any, table: str, grant: StoredGrant) -> int | None:
+    """When the log first records, after ``grant``'s own record, a revocation that
+    covers it (of its loan or of all loans) of the same owner and grantee: the grant
+    is ended then (None: no such revocation).
+
+    It reads the records of the loan and of the owner's all-loans chain (the
+    ``(owner, loan_ref)`` indexes), only for a grant not yet in its table: a first
+    call or the retry of one whose table write failed. A grant of all loans is ended
+    by a later revocation of all loans only, as :meth:`AccessQueries.revoke_grants`
+    ends it (a revocation of named loans is refused while it is in force)."""
+    e = _ENTRIES.c
+    cond = and_(
+        e.owner == grant.owner,
+        e.loan_ref.in_(sorted({grant.loan_ref, ALL_LOANS})),
+        e.kind == _REVOKED_BY[table],
+        e.grantee == grant.grantee,
+        e.leaf_index > grant.leaf_index,
+    )
+    found = conn.execute(select(func.min(e.received_at_us)).where(cond)).scalar()
+    return None if found is None else int(found)
 
 
 def _shares_in_force(scope: ReadScope) -> ColumnElement[bool]:
@@ -275,37 +304,65 @@ class AccessQueries:
     def add_grants(self, table: str, grants: Sequence[StoredGrant]) -> None:
         target = _GRANT_TABLES[table]
         other = "collector" if table == "delegations" else "grantee"
-        rows = [
-            {
-                "entry_id": g.entry_id,
-                "owner": g.owner,
-                other: g.grantee,
-                "loan_ref": g.loan_ref,
-                "expires_at_us": _us(g.expires_at),
-                "revoked_at_us": None,
-            }
-            for g in grants
-        ]
-        if not rows:
+        if not grants:
             return
         insert: Any = sqlite.insert if self._dialect == "sqlite" else postgresql.insert
         stmt = insert(target).on_conflict_do_nothing(index_elements=["entry_id"])
-        self._write(lambda conn: conn.execute(stmt, rows))
+
+        def run(conn: Any) -> None:
+            known = {
+                entry_id
+                for (entry_id,) in conn.execute(
+                    select(target.c.entry_id).where(
+                        target.c.entry_id.in_([g.entry_id for g in grants])
+                    )
+                )
+            }
+            rows = [
+                {
+                    "entry_id": g.entry_id,
+                    "owner": g.owner,
+                    other: g.grantee,
+                    "loan_ref": g.loan_ref,
+                    "expires_at_us": _us(g.expires_at),
+                    "revoked_at_us": _revoked_after(conn, table, g),
+                }
+                for g in grants
+                if g.entry_id not in known  # a retried call's grant stays as it is
+            ]
+            if rows:
+                conn.execute(stmt, rows)
+
+        # Through the one writer, as every revocation: a revocation's record is either
+        # committed before this reads the log, or its grant-table change comes after this.
+        self._write(run)
 
     def revoke_grants(
-        self, table: str, owner: str, grantee: str, loan_refs: Sequence[str] | None, at: datetime
+        self,
+        table: str,
+        owner: str,
+        grantee: str,
+        revocations: Sequence[tuple[str, int]],
+        at: datetime,
     ) -> int:
         target = _GRANT_TABLES[table]
         c = target.c
         who = c.collector if table == "delegations" else c.grantee
-        cond = and_(c.owner == owner, who == grantee, c.revoked_at_us.is_(None))
-        if loan_refs is not None:
-            cond = and_(cond, c.loan_ref.in_(list(loan_refs)))
+        e = _ENTRIES.c
         ended = [0]
 
         def run(conn: Any) -> None:
-            stmt = update(target).where(cond).values(revoked_at_us=_us(at))
-            ended[0] = conn.execute(stmt).rowcount
+            for loan_ref, leaf_index in revocations:
+                recorded_before = exists().where(
+                    e.entry_id == c.entry_id, e.leaf_index < leaf_index
+                )
+                cond = and_(
+                    c.owner == owner, who == grantee, c.revoked_at_us.is_(None), recorded_before
+                )
+                if loan_ref != ALL_LOANS:
+                    cond = and_(cond, c.loan_ref == loan_ref)
+                stmt = update(target).where(cond).values(revoked_at_us=_us(at))
+                ended[0] += conn.execute(stmt).rowcount
 
         self._write(run)
         return ended[0]

@@ -107,10 +107,12 @@ class LoanHead:
 @dataclass(frozen=True, slots=True)
 class StoredGrant:
     """A delegation (``grantee`` a collection agency) or a share (``grantee`` a court or
-    arbitration body) of one loan, made by the log record ``entry_id``; ``loan_ref``
-    is :data:`gateway.model.ALL_LOANS` for a delegation of all the owner's loans."""
+    arbitration body) of one loan, made by the log record ``entry_id`` (at
+    ``leaf_index``); ``loan_ref`` is :data:`gateway.model.ALL_LOANS` for a delegation
+    of all the owner's loans."""
 
     entry_id: str
+    leaf_index: int
     owner: str
     grantee: str
     loan_ref: str
@@ -241,14 +243,27 @@ class Store(Protocol):
 
     def add_grants(self, table: str, grants: Sequence[StoredGrant]) -> None:
         """Record delegations (``table`` "delegations") or shares ("shares"); a grant
-        whose entry id is already recorded is left as it is (a retried call)."""
+        whose entry id is already recorded is left as it is (a retried call).
+
+        The log decides: a grant whose loan (or all loans) the log records a
+        revocation of, of the same owner and grantee, AFTER the grant's own record
+        (a retry that comes after its revocation) is recorded as ended then, never
+        put in force."""
         ...
 
     def revoke_grants(
-        self, table: str, owner: str, grantee: str, loan_refs: Sequence[str] | None, at: datetime
+        self,
+        table: str,
+        owner: str,
+        grantee: str,
+        revocations: Sequence[tuple[str, int]],
+        at: datetime,
     ) -> int:
-        """End at ``at`` the grants in force of ``owner`` to ``grantee`` for these loans
-        (None: every loan, and a grant of all loans); returns how many ended."""
+        """End at ``at`` the grants in force of ``owner`` to ``grantee`` that each
+        revocation ``(loan_ref, leaf_index)`` covers (the loan; every loan and a grant
+        of all loans for :data:`~gateway.model.ALL_LOANS`) and whose record comes
+        BEFORE the revocation's record at ``leaf_index`` in the log: a replayed
+        revocation never ends a grant recorded after it. Returns how many ended."""
         ...
 
     def delegations(

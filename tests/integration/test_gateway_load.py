@@ -61,11 +61,14 @@ def _start(folder_factory: pytest.TempPathFactory, name: str, **config: object) 
 
 @pytest.fixture(scope="module")
 def capped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    """At most 4 API calls at once, 2 per connection; idle streams are left alone."""
+    """At most 4 API calls at once, 2 per connection; idle streams are left alone. The
+    one (development) institution calling may take all 4 (the cap per institution is
+    tested in test_call_limits_mtls.py)."""
     proc = _start(
         tmp_path_factory,
         "capped",
         max_concurrent_rpcs=4,
+        max_calls_per_institution=4,
         grpc={"max_concurrent_streams": 2},
         stream={"idle_seconds": 0, "buffer_bytes": 1 << 20},
     )

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from court.verify.rfc6962 import leaf_hash
 from gateway.log.tree import CompactTree, MemoryNodeStore, MissingNodeError, root_hash
-from gateway.model import EvidenceKind, Submission
-from gateway.store.base import Store, StoredCheckpoint, StoredEntry, StoreError
+from gateway.model import ALL_LOANS, EvidenceKind, Submission
+from gateway.store.base import Store, StoredCheckpoint, StoredEntry, StoredGrant, StoreError
 
 T0 = datetime(2024, 3, 1, 8, 0, 0, 123456, tzinfo=UTC)
 
@@ -166,6 +167,47 @@ def case_day_counts_come_in_pages(store: Store) -> None:
     assert store.day_counts(day + 1, day + 9, None, 10) == []
 
 
+def _grant_entry(index: int, kind: EvidenceKind, loan_ref: str, sequence: int) -> StoredEntry:
+    """A delegation record (or its revocation) of bank-a to agency-1 at ``index``."""
+    entry = make_entry(index, loan_ref=loan_ref, sequence=sequence)
+    return replace(
+        entry,
+        submission=replace(entry.submission, kind=kind, metadata=(("grantee", "agency-1"),)),
+    )
+
+
+def case_grants_follow_the_log_order(store: Store) -> None:
+    """A grant is in force only when no later record revokes it; a revocation ends
+    only the grants recorded before it (a replayed one ends nothing made since)."""
+    tree = CompactTree()
+    delegated, revoked = EvidenceKind.LOAN_DELEGATED, EvidenceKind.DELEGATION_REVOKED
+    later = datetime.now(UTC) + timedelta(days=30)
+
+    def grant(index: int, loan_ref: str = "L-1") -> StoredGrant:
+        return StoredGrant(f"e{index}", index, "bank-a", "agency-1", loan_ref, later)
+
+    def in_force() -> list[str | None]:
+        found = store.delegations("agency-1", "bank-a", ["L-1"], datetime.now(UTC))
+        return sorted(d.loan_ref or ALL_LOANS for d in found)
+
+    _append(store, tree, [_grant_entry(0, delegated, "L-1", 1), _grant_entry(1, revoked, "L-1", 2)])
+    store.add_grants("delegations", [grant(0)])  # its table write came after its revocation
+    assert in_force() == []
+    _append(store, tree, [_grant_entry(2, delegated, "L-1", 3)])
+    store.add_grants("delegations", [grant(2)])
+    assert in_force() == ["L-1"]
+    assert store.revoke_grants("delegations", "bank-a", "agency-1", [("L-1", 1)], T0) == 0
+    assert in_force() == ["L-1"]  # the replayed revocation is older than this grant
+    _append(store, tree, [_grant_entry(3, delegated, ALL_LOANS, 1)])
+    store.add_grants("delegations", [grant(3, ALL_LOANS)])
+    assert in_force() == [ALL_LOANS, "L-1"]
+    _append(store, tree, [_grant_entry(4, revoked, ALL_LOANS, 2)])
+    assert store.revoke_grants("delegations", "bank-a", "agency-1", [(ALL_LOANS, 4)], T0) == 2
+    assert in_force() == []
+    store.add_grants("delegations", [grant(2)])  # a retried call changes nothing
+    assert in_force() == []
+
+
 def case_a_grant_request_keeps_its_first_fingerprint(store: Store) -> None:
     """The first fingerprint under (owner, request_id) is kept and returned to every
     later claim, whatever that claims; another owner's same request_id is its own."""
@@ -182,5 +224,6 @@ ALL_CASES: list[Callable[[Store], None]] = [
     case_nodes_and_recovery,
     case_batch_is_atomic,
     case_day_counts_come_in_pages,
+    case_grants_follow_the_log_order,
     case_a_grant_request_keeps_its_first_fingerprint,
 ]

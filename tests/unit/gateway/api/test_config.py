@@ -85,6 +85,7 @@ def test_environment_lists_and_booleans() -> None:
         ("[stream]\nidle_seconds = -1", {}, "stream.idle_seconds"),
         ("[stream]\nbuffer_bytes = 1000000", {}, "every call in progress"),
         ("certificate_warning_days = -1", {}, "certificate_warning_days"),
+        ("max_calls_per_institution = -1", {}, "max_calls_per_institution must be 0"),
     ],
 )
 def test_bad_config_is_a_clear_error(
@@ -177,7 +178,15 @@ idle_seconds = 0.5
 buffer_bytes = 1048576
 """,
     )
-    config = load_config(path, environ={"GATEWAY_GRPC_MAX_CONCURRENT_STREAMS": "6"})
+    config = load_config(
+        path,
+        environ={
+            "GATEWAY_GRPC_MAX_CONCURRENT_STREAMS": "6",
+            "GATEWAY_MAX_CALLS_PER_INSTITUTION": "3",
+        },
+    )
+    assert defaults.max_calls_per_institution == 0  # a quarter of max_concurrent_rpcs
+    assert config.max_calls_per_institution == 3
     assert config.certificate_warning_days == 10
     assert config.grpc_client_ping_without_calls is False
     assert config.grpc_max_concurrent_streams == 6

@@ -67,7 +67,8 @@ _ADMIN = "/evidence_gateway.v1.AdminService/"
 
 _SUBMIT: Final = {Role.LENDER: Rule.SUBMIT_OWN, Role.COLLECTOR: Rule.SUBMIT_DELEGATED}
 _READ: Final = {
-    role: Rule.READ_SCOPED for role in (Role.LENDER, Role.COLLECTOR, Role.COURT, Role.ARBITRATION)
+    role: Rule.READ_SCOPED
+    for role in (Role.LENDER, Role.COLLECTOR, Role.COURT, Role.ARBITRATION, Role.ADMIN)
 }
 _PUBLIC: Final = {role: Rule.PUBLIC_LOG for role in Role}
 _GRANT: Final = {Role.LENDER: Rule.GRANT_OWN}
@@ -141,7 +142,9 @@ class ScopeKind(StrEnum):
     OWNER = "owner"  # records of the loans it owns (lender)
     SUBMITTER = "submitter"  # records it submitted itself (collector)
     SHARED = "shared"  # records of loans shared with it, while the share lasts (court)
-    NOTHING = "nothing"  # no record (regulator, admin)
+    #: the operator's records of registry changes (loan_ref ``:institutions``), no loan's (admin)
+    OPERATOR_RECORDS = "operator_records"
+    NOTHING = "nothing"  # no record (regulator)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +163,7 @@ def read_scope(caller: Caller, now: datetime) -> ReadScope:
         Role.COLLECTOR: ScopeKind.SUBMITTER,
         Role.COURT: ScopeKind.SHARED,
         Role.ARBITRATION: ScopeKind.SHARED,
+        Role.ADMIN: ScopeKind.OPERATOR_RECORDS,
     }.get(caller.role, ScopeKind.NOTHING)
     return ReadScope(kind, caller.institution, now)
 

@@ -12,6 +12,8 @@ caller's visibility in the query itself (no filtering afterwards; pages hold
   loans (loan_ref ``:all-loans``) while it holds a share in force of any loan
   of that owner; of the share records (``loan_shared``, ``share_revoked``)
   only those naming it as grantee (the ``grantee`` column);
+* the operator (admin) sees the records of registry changes (loan_ref
+  ``:institutions``, whichever admin recorded them), and no loan's records;
 * any other role sees nothing.
 
 For a court or arbitration body, the digest searches and the loan listing
@@ -34,7 +36,7 @@ from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, tr
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.authz.policy import Delegation, ReadScope, ScopeKind
-from gateway.model import ALL_LOANS, GRANT_KINDS, EvidenceKind, Submission
+from gateway.model import ALL_LOANS, GRANT_KINDS, INSTITUTIONS_LOAN, EvidenceKind, Submission
 from gateway.store.base import DayCount, StoredEntry, StoredGrant
 from gateway.store.tables import (
     DailyCountRow,
@@ -139,6 +141,9 @@ def visible(scope: ReadScope | None) -> ColumnElement[bool]:
             or_(loan, and_(c.loan_ref == ALL_LOANS, any_loan)),
             _names_caller(scope),
         )
+    if scope.kind is ScopeKind.OPERATOR_RECORDS:
+        # Only the gateway records under this loan_ref (clients and grants may not).
+        return c.loan_ref == INSTITUTIONS_LOAN
     return false()
 
 

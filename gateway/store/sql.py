@@ -46,7 +46,7 @@ from sqlalchemy.pool import StaticPool
 
 from gateway.authz.policy import ReadScope, ScopeKind
 from gateway.log.tree import MissingNodeError, Node, NodeID
-from gateway.model import EvidenceKind, Submission
+from gateway.model import INSTITUTIONS_LOAN, EvidenceKind, Submission
 from gateway.store.access import (
     ACCESS_TABLES,
     AccessQueries,
@@ -547,6 +547,9 @@ class SqlStore(OpeningReads, AccessQueries, AnchorQueries):
             return [_entry(r) for r in rows]
         if scope is not None and scope.kind is ScopeKind.OWNER and owner != scope.institution:
             return []  # another lender's loan: nothing to read, whatever it holds
+        operator = scope is not None and scope.kind is ScopeKind.OPERATOR_RECORDS
+        if operator and loan_ref != INSTITUTIONS_LOAN:
+            return []  # a loan: the operator reads none, whatever it holds
         c = _ENTRIES.c
         stmt = (
             select(_ENTRIES)

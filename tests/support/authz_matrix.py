@@ -2,8 +2,9 @@
 
 :data:`ALLOWED` is the expected matrix, written out by hand (not derived from
 the table it checks). :func:`mismatches` prepares one record every reader role
-may read (a lender's loan delegated to a collection agency, which records a
-call, shared with a court and an arbitration body), then calls each RPC as
+but the operator may read (a lender's loan delegated to a collection agency,
+which records a call, shared with a court and an arbitration body; the
+operator reads only its records of registry changes), then calls each RPC as
 each role through :class:`Callers` and returns every answer that is not the
 expected one (OK for an allowed role, or the servicer's own answer where OK
 cannot be had, e.g. NOT_FOUND from GetAnchor on a log nothing anchored;
@@ -50,7 +51,8 @@ WHO: dict[Role, str] = {
     Role.REGULATOR: "reg-1",
     Role.ADMIN: "admin-1",
 }
-READERS = {Role.LENDER, Role.COLLECTOR, Role.COURT, Role.ARBITRATION}
+#: The operator (admin) reads its records of registry changes (loan_ref ":institutions").
+READERS = {Role.LENDER, Role.COLLECTOR, Role.COURT, Role.ARBITRATION, Role.ADMIN}
 WRITERS = {Role.LENDER, Role.COLLECTOR}
 EVERYONE = set(Role)
 
@@ -97,6 +99,10 @@ ADMIN_ALLOWED: dict[str, set[Role]] = {
 }
 #: The answer of an allowed call that is not OK: the matrix's servers anchor nothing.
 _ANSWER = {"LogService/GetAnchor": grpc.StatusCode.NOT_FOUND}
+#: ... and of an allowed role whose scope does not cover the record asked for: the
+#: operator reads no loan's records, so the agency's record is not found (as one that
+#: does not exist; FindEvidence, ListEvidence and VerifyEvidence answer OK, empty).
+_ROLE_ANSWER = {("EvidenceService/GetEvidence", Role.ADMIN): grpc.StatusCode.NOT_FOUND}
 _ADMIN_ANSWER = {
     "AdminService/RegisterInstitution": grpc.StatusCode.INVALID_ARGUMENT,
     "AdminService/ListInstitutions": grpc.StatusCode.OK,
@@ -336,7 +342,7 @@ def mismatches(as_: Callers, *, admin: bool = False) -> list[str]:
     for rpc, call in calls.items():
         for role in Role:
             expected = (
-                answers.get(rpc, grpc.StatusCode.OK)
+                _ROLE_ANSWER.get((rpc, role), answers.get(rpc, grpc.StatusCode.OK))
                 if role in allowed[rpc]
                 else grpc.StatusCode.PERMISSION_DENIED
             )

@@ -29,7 +29,7 @@ from gateway.access import GrantRequest
 from gateway.authz.policy import ReadScope, ScopeKind
 from gateway.errors import NotFound
 from gateway.ledger import Ledger
-from gateway.model import ALL_LOANS, EvidenceKind, Receipt
+from gateway.model import ALL_LOANS, INSTITUTIONS_LOAN, EvidenceKind, Receipt
 from gateway.reads import LedgerReads
 from gateway.store.base import Store
 from gateway.store.tables import metadata
@@ -45,6 +45,7 @@ SCOPES = [
     ReadScope(ScopeKind.OWNER, "bank-a", _NOW),
     ReadScope(ScopeKind.SUBMITTER, "agency-1", _NOW),
     ReadScope(ScopeKind.SHARED, "court-1", _NOW),
+    ReadScope(ScopeKind.OPERATOR_RECORDS, "operator", _NOW),
 ]
 
 
@@ -176,6 +177,7 @@ def exercise(ledger: Ledger, store: Store, s: Sample) -> None:
         ledger.entry_ids_by_digest("sha256", digest, 1002, scope)
         for loan in ("L-0", "L-2", ALL_LOANS):  # shared with court-1, not shared, all loans
             ledger.list_by_loan("bank-a", loan, 20, "", scope)
+        ledger.list_by_loan("operator", INSTITUTIONS_LOAN, 20, "", scope)  # registry changes
 
     heads = [("bank-a", f"L-{i}") for i in range(0, s.loans, max(1, s.loans // 5))]
     store_reads: dict[str, Callable[[], object]] = {

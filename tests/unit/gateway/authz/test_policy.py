@@ -57,7 +57,7 @@ def test_the_public_log_is_every_role_s_and_statistics_the_regulator_s() -> None
         (Role.COURT, ScopeKind.SHARED),
         (Role.ARBITRATION, ScopeKind.SHARED),
         (Role.REGULATOR, ScopeKind.NOTHING),
-        (Role.ADMIN, ScopeKind.NOTHING),
+        (Role.ADMIN, ScopeKind.OPERATOR_RECORDS),
     ],
 )
 def test_read_scope_of_each_role(role: Role, kind: ScopeKind) -> None:

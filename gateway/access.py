@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+from court.evidence.registry import change_document
 from gateway.authz.policy import Delegation
 from gateway.errors import (
     AlreadyExists,
@@ -104,13 +105,6 @@ def grant_document(
         "evidence-gateway grant v1\n"
         f"kind={kind.value}\nowner={owner}\ngrantee={grantee}\n"
         f"loan_ref={loan_ref}\nexpires_at={expires_at}\n"
-    ).encode()
-
-
-def change_document(institution: str, change: str) -> bytes:
-    """The document an institution change record's digest is the SHA-256 of."""
-    return (
-        f"evidence-gateway institution change v1\ninstitution={institution}\nchange={change}\n"
     ).encode()
 
 

@@ -1,5 +1,7 @@
 """The operator's client of the gateway's AdminService (``notary institution ...``,
-``notary anchor now|status``).
+``notary anchor now|status``), and of its own records of registry changes
+(EvidenceService ``ListEvidence`` of the loan_ref ``:institutions``, which the
+admin role reads: ``notary institution history``).
 
 It connects with mutual TLS as the PKI's operator: ``operator.pem`` and
 ``operator.key`` authenticate the operator (registered by the gateway as the
@@ -19,6 +21,8 @@ from google.protobuf.duration_pb2 import Duration
 
 from evidence_gateway.v1 import admin_service_pb2 as pb
 from evidence_gateway.v1 import admin_service_pb2_grpc as pb_grpc
+from evidence_gateway.v1 import common_pb2, evidence_service_pb2_grpc
+from evidence_gateway.v1 import evidence_service_pb2 as ev
 from notary.errors import NotaryError
 from notary.pki import pki_paths
 
@@ -26,6 +30,8 @@ __all__ = ["AdminClient", "AdminError"]
 
 T = TypeVar("T")
 _TIMEOUT = 30.0
+#: The loan_ref under which the gateway records each admin's changes to the registry.
+INSTITUTIONS_LOAN = ":institutions"
 
 
 class AdminError(NotaryError):
@@ -55,6 +61,7 @@ class AdminClient:
         self.address = address
         self._channel = grpc.secure_channel(address, credentials)
         self._stub = pb_grpc.AdminServiceStub(self._channel)  # type: ignore[no-untyped-call]
+        self._evidence = evidence_service_pb2_grpc.EvidenceServiceStub(self._channel)  # type: ignore[no-untyped-call]
         self._wait = wait
 
     def close(self) -> None:
@@ -115,6 +122,22 @@ class AdminClient:
                 lambda r=request: self._stub.ListInstitutions(r, timeout=_TIMEOUT)  # type: ignore[misc]
             )
             yield from page.institutions
+            token = page.next_page_token
+            if not token:
+                return
+
+    def registry_records(self, admin: str) -> Iterator[common_pb2.EvidenceRecord]:
+        """The records of the registry changes ``admin`` made (its ``:institutions``
+        chain), in chain order, with their receipts as issued."""
+        token = ""
+        while True:
+            request = ev.ListEvidenceRequest(
+                institution=admin, loan_ref=INSTITUTIONS_LOAN, page_size=1000, page_token=token
+            )
+            page: Any = self._call(
+                lambda r=request: self._evidence.ListEvidence(r, timeout=_TIMEOUT)  # type: ignore[misc]
+            )
+            yield from page.records
             token = page.next_page_token
             if not token:
                 return

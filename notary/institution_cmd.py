@@ -1,21 +1,26 @@
-"""`notary institution add|list|show|suspend|reinstate|revoke|rotate`.
+"""`notary institution add|list|show|suspend|reinstate|revoke|rotate|history`.
 
 Each command is a client of the gateway's AdminService (:mod:`notary.admin`),
 authenticated with the PKI's operator certificate. ``add`` and ``rotate``
 issue the institution's client certificate and key from the PKI's root CA
 first (:mod:`notary.client_certs`), and remove them again if the gateway
-refuses the registration.
+refuses the registration. ``history`` lists the log's records of registry
+changes (each admin's ``:institutions`` chain) and saves their receipts.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from court.evidence.registry import change_document
 from court.report.escape import escape_text
 from evidence_gateway.v1 import admin_service_pb2 as pb
+from evidence_gateway.v1 import common_pb2
 from notary.admin import AdminClient
 from notary.client_certs import (
     DEFAULT_CLIENT_DAYS,
@@ -256,6 +261,74 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+_NAME = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def _received(record: common_pb2.EvidenceRecord) -> str:
+    ts = record.receipt.received_at
+    when = datetime.fromtimestamp(ts.seconds, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{when}.{ts.nanos // 1000:06d}Z"
+
+
+def _save(out: Path, record: common_pb2.EvidenceRecord) -> str:
+    """Save the record's receipt (``ENTRY_ID.pb``) and the document its digest is the
+    SHA-256 of (``ENTRY_ID.txt``) in ``out``; what to print of them."""
+    entry_id = record.receipt.entry_id  # [A-Za-z0-9_-]: a safe file name
+    meta = record.submission.metadata
+    document = change_document(meta.get("institution", ""), meta.get("change", ""))
+    files = [(out / f"{entry_id}.pb", record.receipt.SerializeToString())]
+    rebuilt = hashlib.sha256(document).digest() == record.submission.digest
+    if rebuilt:
+        files.append((out / f"{entry_id}.txt", document))
+    for path, data in files:
+        try:
+            path.write_bytes(data)
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
+    if rebuilt:
+        return f"  receipt {files[0][0]}  document {files[1][0]}"
+    digest = record.submission.digest.hex()
+    return f"  receipt {files[0][0]}  document not rebuilt (digest {digest})"
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    """The records of registry changes (of NAME, or all), oldest first; with --out, each
+    record's receipt and document, as `court-verify receipt` takes them."""
+    name: str | None = args.name
+    if name is not None and not _NAME.fullmatch(name):
+        raise UsageError(
+            f"NAME must be an institution id (1-128 of [A-Za-z0-9._:-]), got {escape_text(name)!r}"
+        )
+    with _client(args) as admin:
+        # Each admin's changes are in its own chain: read the chain of every admin.
+        admins = sorted(i.name for i in admin.list() if i.role == "admin")
+        records = [r for a in admins for r in admin.registry_records(a)]
+    records.sort(key=lambda r: r.receipt.leaf_index)
+    if name is not None:
+        records = [r for r in records if r.submission.metadata.get("institution") == name]
+    if args.out is not None:
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot make --out {args.out}: {exc.strerror}") from exc
+    for r in records:
+        meta = r.submission.metadata
+        line = (
+            f"{_received(r)}  {escape_text(meta.get('change', '?')):<18}  "
+            f"{escape_text(meta.get('institution', '?'))}  entry {r.receipt.entry_id}"
+        )
+        print(line + (_save(args.out, r) if args.out is not None else ""))
+    whose = f" of {escape_text(name)}" if name is not None else ""
+    print(f"{len(records)} registry change(s){whose} recorded in the log")
+    if args.out is not None and records:
+        print(
+            "Check one offline: court-verify receipt ENTRY_ID.pb --file ENTRY_ID.txt "
+            f"--ca TSA_ROOT.pem --log-key {args.pki / 'log.vkey'} (TSA_ROOT.pem: the root "
+            "certificate of the gateway's TSA)"
+        )
+    return 0
+
+
 def add_institution_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `notary institution ...` to the CLI's subcommands."""
     group = commands.add_parser(
@@ -294,6 +367,20 @@ def add_institution_commands(commands: argparse._SubParsersAction[argparse.Argum
         "--certificate",
         metavar="SHA256",
         help="revoke only this certificate of the institution (its fingerprint, hex)",
+    )
+    history = command(
+        "history",
+        "the log's records of registry changes (time, change, institution, entry id)",
+        _cmd_history,
+        named=False,
+    )
+    history.add_argument(
+        "name", nargs="?", help="only the changes of this institution (default: all)"
+    )
+    history.add_argument(
+        "--out",
+        type=Path,
+        help="folder to save each record's receipt (ENTRY_ID.pb) and document (ENTRY_ID.txt) in",
     )
     rotate = command("rotate", "issue and register a new certificate", _cmd_rotate)
     rotate.add_argument("--out", type=Path, required=True, help="folder of NAME.pem and NAME.key")

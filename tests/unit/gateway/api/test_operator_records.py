@@ -16,10 +16,10 @@ from typing import Any
 import grpc
 import pytest
 
+from court.evidence.registry import change_document
 from evidence_gateway.v1 import common_pb2
 from evidence_gateway.v1 import evidence_service_pb2 as ev
 from evidence_gateway.v1 import verification_service_pb2 as vf
-from gateway.access import change_document
 from gateway.authz.roles import Role
 from gateway.model import Receipt
 from tests.support.grpc_client import error_fields, submission

@@ -142,7 +142,8 @@ def visible(scope: ReadScope | None) -> ColumnElement[bool]:
             _names_caller(scope),
         )
     if scope.kind is ScopeKind.OPERATOR_RECORDS:
-        # Only the gateway records under this loan_ref (clients and grants may not).
+        # Only the gateway records under this loan_ref (clients and grants may not). Its
+        # digest searches go through AccessQueries.operator_rows.
         return c.loan_ref == INSTITUTIONS_LOAN
     return false()
 
@@ -255,6 +256,37 @@ class AccessQueries:
         rows: list[Any] = self.read(run)
         rows.sort(key=lambda row: row._mapping["leaf_index"])
         return rows[:limit]
+
+    def operator_rows(
+        self,
+        columns: Sequence[str],
+        hash_algorithm: str,
+        digest: bytes,
+        position: tuple[str, int],
+        limit: int,
+    ) -> list[Any]:
+        """The first ``limit`` rows (by leaf index) of the operator's records of registry
+        changes with this digest and ``leaf_index <op> value`` (as :meth:`shared_rows`).
+
+        One search of the partial index ``ix_entries_operator_digest``, which holds
+        those records only: it reads no loan's record with the digest. Plain SQL, to
+        name the index on SQLite (``INDEXED BY``), whose planner would as soon take
+        ``ix_entries_digest`` (and read every record with the digest); the loan_ref is
+        a literal, so PostgreSQL's planner may use the partial index too.
+        """
+        op, value = position
+        if op not in ("<", ">"):
+            raise ValueError(f"position must compare with < or >, not {op!r}")
+        m = self._mark
+        hint = " INDEXED BY ix_entries_operator_digest" if self._dialect == "sqlite" else ""
+        sql = (
+            f"SELECT {', '.join(columns)} FROM {_ENTRIES.name}{hint} "
+            f"WHERE hash_algorithm = {m} AND digest = {m} AND leaf_index {op} {m} "
+            f"AND loan_ref = '{INSTITUTIONS_LOAN}' ORDER BY leaf_index LIMIT {m}"
+        )
+        params = (hash_algorithm, digest, value, limit)
+        rows: list[Any] = self.read(lambda conn: list(conn.exec_driver_sql(sql, params)))
+        return rows
 
     def shared_loan_rows(
         self, owner: str, loan_ref: str, after_sequence: int, limit: int, scope: ReadScope

@@ -507,6 +507,11 @@ class SqlStore(OpeningReads, AccessQueries, AnchorQueries):
                 _ALL_COLUMNS, hash_algorithm, digest, (">", after_index), limit, scope
             )
             return [_entry(r) for r in rows]
+        if scope is not None and scope.kind is ScopeKind.OPERATOR_RECORDS:
+            rows = self.operator_rows(
+                _ALL_COLUMNS, hash_algorithm, digest, (">", after_index), limit
+            )
+            return [_entry(r) for r in rows]
         where = [c.hash_algorithm == hash_algorithm, c.digest == digest, c.leaf_index > after_index]
         stmt = select(_ENTRIES).where(*where, visible(scope)).order_by(c.leaf_index).limit(limit)
         return [_entry(r) for r in self._rows(stmt)]
@@ -524,6 +529,10 @@ class SqlStore(OpeningReads, AccessQueries, AnchorQueries):
         if scope is not None and scope.kind is ScopeKind.SHARED:
             rows = self.shared_rows(
                 ("entry_id", "leaf_index"), hash_algorithm, digest, ("<", below), limit, scope
+            )
+        elif scope is not None and scope.kind is ScopeKind.OPERATOR_RECORDS:
+            rows = self.operator_rows(
+                ("entry_id", "leaf_index"), hash_algorithm, digest, ("<", below), limit
             )
         else:
             where = [c.hash_algorithm == hash_algorithm, c.digest == digest, c.leaf_index < below]
@@ -598,6 +607,10 @@ class SqlStore(OpeningReads, AccessQueries, AnchorQueries):
         self, entry_ids: Iterable[str], scope: ReadScope | None = None
     ) -> dict[str, tuple[str, ...]]:
         ids = sorted(set(entry_ids))
+        if scope is not None and scope.kind is ScopeKind.OPERATOR_RECORDS:
+            # The operator reads only records of registry changes, which the gateway writes
+            # without supersedes: none of them supersedes anything, so there is none to read.
+            return {i: () for i in ids}
         c = _ENTRIES.c
         found: dict[str, list[str]] = {i: [] for i in ids}
         for chunk in _chunks(ids):

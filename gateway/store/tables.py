@@ -29,9 +29,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    column,
+    literal_column,
     text,
 )
 from sqlmodel import Field, SQLModel
+
+from gateway.model import INSTITUTIONS_LOAN
 
 __all__ = [
     "AnchorRow",
@@ -77,6 +81,17 @@ class EntryRow(SQLModel, table=True):
         # it, so it reads nothing of the owner's other loans (gateway.store.access).
         Index(
             "ix_entries_loan_digest", "owner", "loan_ref", "hash_algorithm", "digest", "leaf_index"
+        ),
+        # The operator's digest search (its records of registry changes): partial, so it
+        # holds those records only and the search reads no loan's record with the digest
+        # (gateway.store.access: AccessQueries.operator_rows names it).
+        Index(
+            "ix_entries_operator_digest",
+            "hash_algorithm",
+            "digest",
+            "leaf_index",
+            sqlite_where=column("loan_ref") == literal_column(f"'{INSTITUTIONS_LOAN}'"),
+            postgresql_where=column("loan_ref") == literal_column(f"'{INSTITUTIONS_LOAN}'"),
         ),
         # Partial: almost no record supersedes another, so the index holds only those
         # that do (an index over all rows would add ~10 bytes per entry of NULLs, and

@@ -10,7 +10,8 @@ agency's (submitter) are each a column of a digest index; a court's or an
 arbitration body's search starts from its shares (here of another of A's
 loans, which holds one record with the digest: the one it finds), and so
 does its listing of a loan of A that is not shared with it. A lender's
-listing of A's loan reads nothing at all.
+listing of A's loan reads nothing at all, nor does the operator's, whose
+digest search reads a partial index of its records of registry changes.
 """
 
 from __future__ import annotations
@@ -85,8 +86,10 @@ _NOW = datetime.now(UTC)
         (ReadScope(ScopeKind.SUBMITTER, "agency-b", _NOW), False),
         (ReadScope(ScopeKind.SHARED, "court-b", _NOW), True),
         (ReadScope(ScopeKind.SHARED, "arb-b", _NOW), True),
+        # The operator: its records of registry changes only (a partial index of them).
+        (ReadScope(ScopeKind.OPERATOR_RECORDS, "operator", _NOW), True),
     ],
-    ids=["lender", "collector", "court", "arbitration"],
+    ids=["lender", "collector", "court", "arbitration", "operator"],
 )
 def test_records_the_caller_cannot_see_cost_no_work(
     pki_p256: Path, tmp_path: Path, scope: ReadScope, lists: bool
@@ -126,7 +129,12 @@ def test_records_the_caller_cannot_see_cost_no_work(
 def test_a_database_without_the_scoped_indexes_gets_them_when_opened(tmp_path: Path) -> None:
     db = tmp_path / "old.sqlite3"
     SqlStore.sqlite(db).close()
-    names = ("ix_entries_owner_digest", "ix_entries_submitter_digest", "ix_entries_loan_digest")
+    names = (
+        "ix_entries_owner_digest",
+        "ix_entries_submitter_digest",
+        "ix_entries_loan_digest",
+        "ix_entries_operator_digest",
+    )
     with contextlib.closing(sqlite3.connect(db)) as conn:
         for name in names:
             conn.execute(f"DROP INDEX {name}")

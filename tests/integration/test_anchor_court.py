@@ -310,3 +310,48 @@ def test_a_root_changed_in_the_database_after_anchoring_is_caught_by_the_chain_c
     failed = _line(result.stdout, CHECK_ANCHOR_ROOT)
     assert failed.startswith("FAIL") and root.hex() in failed, result.stdout
     assert CHECK_ANCHOR_ROOT in result.stdout.strip().splitlines()[-1]
+
+
+def test_an_honest_anchor_file_of_a_later_anchor_is_not_judged_invalid(setup: Setup) -> None:
+    """A lender saved GetAnchor(tree_size=LATER, from_tree_size=RECEIPT): the gateway answers
+    a later, genuine anchor with the proof from the receipt's checkpoint, and court-verify
+    accepts the file (its own hint allows an anchored size beyond the receipt's). The chain
+    holds that anchor; the court must not report the honest gateway's file as INVALID (it
+    compares it with the *first* anchor covering the receipt instead of the one the file
+    names)."""
+    document = b"a loan contract, anchored before a later one"
+    (receipt,) = _submit(setup, document)
+    size = receipt.checkpoint.size
+    _anchor_of(setup, size)
+    (later,) = _submit(setup, b"a later record")
+    later_size = later.checkpoint.size
+    _anchor_of(setup, later_size)
+    honest = setup.log.GetAnchor(
+        lg.GetAnchorRequest(tree_size=later_size, from_tree_size=size), timeout=10
+    )
+    assert honest.anchor.tree_size > size
+    on_chain = setup.reader.anchor_at(log_id_of(setup.vkey), honest.anchor.anchor_number)
+    assert (on_chain.tree_size, on_chain.root_hash) == (
+        honest.anchor.tree_size,
+        honest.anchor.root_hash,
+    )  # the file's anchor is on the chain, as the file says
+
+    result = _court_verify(setup, receipt, document, honest)
+    last = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    assert not last.startswith("INVALID"), result.stdout + result.stderr
+
+
+def test_get_anchor_for_a_chain_the_gateway_does_not_anchor_on_names_the_field(
+    setup: Setup,
+) -> None:
+    """A chain name the gateway has never heard of (a typo, or docs/anchoring.md's
+    "consortium" against a gateway whose chain is called otherwise) is the caller's
+    mistake: it must not get NOT_FOUND "retry later", which never comes true."""
+    (receipt,) = _submit(setup, b"a record on the configured chain")
+    size = receipt.checkpoint.size
+    _anchor_of(setup, size)
+    for name in ("consortium", "bad name!"):
+        with pytest.raises(grpc.RpcError) as info:
+            setup.log.GetAnchor(lg.GetAnchorRequest(tree_size=size, chain=name), timeout=10)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, info.value.details()
+        assert str(info.value.details()).startswith("chain:"), info.value.details()

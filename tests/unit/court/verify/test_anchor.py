@@ -316,3 +316,24 @@ def test_the_chain_check_imports_nothing_of_the_server_nor_web3() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_too_few_confirmations_yet_are_inconclusive_not_invalid() -> None:
+    """Confirmations come with time: an anchor on chain that has fewer blocks on top than
+    the court asks for is "not yet", like an anchor not found yet, not evidence that the
+    receipt is invalid (court-verify printed "INVALID: Anchor confirmations")."""
+    held = verify_checkpoint(_note(10), VKEY)
+    checks = Checklist()
+    A.check_anchor(
+        checks,
+        held=held,
+        log_verifier_key=VKEY,
+        view=A.ChainView(anchor=_onchain(30), head=14, pinned_key=VKEY),
+        anchored_note=_note(30),
+        consistency_proof=consistency_proof(10, ENTRIES[:30]),
+        confirmations=6,
+    )
+    verdict = checks.verdict()
+    assert verdict[A.CHECK_ANCHOR_CONFIRMATIONS].status is CheckStatus.NOT_RUN
+    assert "verify again" in verdict[A.CHECK_ANCHOR_CONFIRMATIONS].detail
+    assert outcome(verdict, True, A.ANCHOR_CHECKS) is Outcome.INCONCLUSIVE

@@ -268,3 +268,18 @@ def test_bad_anchor_options_exit_2_saying_what_to_do(
     filled = [a.format(anchor=anchor, closed=closed) for a in args]
     assert court_verify([*cli_args, *filled]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_an_anchor_file_saved_as_json_says_how_to_convert_it(log: Log, tmp_path: Path) -> None:
+    """`buf curl ... GetAnchor` prints JSON; a court given that file is told how to make the
+    binary one, as court-verify already says for a receipt kept as JSON."""
+    from google.protobuf import json_format
+
+    response = lg.GetAnchorResponse.FromString(_anchor_file(tmp_path, log).read_bytes())
+    path = tmp_path / "anchor.json"
+    path.write_text(json_format.MessageToJson(response))
+    with pytest.raises(InputError) as info:
+        read_anchor_file(path, SIZE)
+    message = str(info.value)
+    assert "JSON" in message and "buf convert" in message, message
+    assert "evidence_gateway.v1.GetAnchorResponse --from" in message, message

@@ -9,9 +9,9 @@ times out, an answer larger than 1 MiB is refused, hex strings are checked
 before they are decoded. Every problem raises :class:`ChainRpcError` whose
 message quotes the node's text escaped and shortened.
 
-:func:`read_chain_view` makes the three reads of the anchor check
-(:mod:`court.verify.anchor`): the anchor covering a size, the pinned log key,
-the chain head.
+:func:`read_chain_view` makes the reads of the anchor check
+(:mod:`court.verify.anchor`): the anchor a gateway's file names (or the one
+covering a size), the pinned log key, the chain head.
 """
 
 from __future__ import annotations
@@ -28,8 +28,13 @@ from court.report.escape import escape_text
 from court.verify.anchor import (
     AnchorDataError,
     ChainView,
+    OnChainAnchor,
+    decode_anchor_at,
+    decode_anchor_count,
     decode_first_anchor_covering,
     decode_verifier_key_of,
+    encode_anchor_at,
+    encode_anchor_count,
     encode_first_anchor_covering,
     encode_verifier_key_of,
     log_id_of,
@@ -163,8 +168,18 @@ class ChainRpc:
         return None if block is None else _hex_bytes(block.get("hash"), "block hash")
 
 
-def read_chain_view(rpc: ChainRpc, contract: str, log_verifier_key: str, size: int) -> ChainView:
-    """Read, from the node, what the anchor check needs for a checkpoint of ``size``.
+def read_chain_view(
+    rpc: ChainRpc,
+    contract: str,
+    log_verifier_key: str,
+    size: int,
+    number: int | None = None,
+    *,
+    chain_id: int | None = None,
+) -> ChainView:
+    """Read, from the node, what the anchor check needs for a checkpoint of ``size``:
+    anchor ``number`` (the one the gateway's anchor file names; ``None``: the first
+    anchor covering ``size``), the pinned log key and the head.
 
     The head is read last, so the confirmations it gives are never more than
     the anchor had when it was read.
@@ -176,11 +191,28 @@ def read_chain_view(rpc: ChainRpc, contract: str, log_verifier_key: str, size: i
             f"no contract answers at {_quote(contract)} on this chain: is --contract the "
             "address of the EvidenceAnchor contract, and --rpc a node of its chain?"
         )
+    count: int | None = None
+    anchor: OnChainAnchor | None
     try:
         pinned = decode_verifier_key_of(answer)
-        anchor = decode_first_anchor_covering(
-            rpc.eth_call(contract, encode_first_anchor_covering(log_id, size))
-        )
+        if number is None:
+            anchor = decode_first_anchor_covering(
+                rpc.eth_call(contract, encode_first_anchor_covering(log_id, size))
+            )
+        else:
+            count = decode_anchor_count(rpc.eth_call(contract, encode_anchor_count(log_id)))
+            anchor = None
+            if number < count:
+                anchor = decode_anchor_at(
+                    rpc.eth_call(contract, encode_anchor_at(log_id, number)), number
+                )
     except AnchorDataError as exc:
         raise ChainRpcError(f"contract {_quote(contract)}: {exc}") from None
-    return ChainView(anchor=anchor, head=rpc.block_number(), pinned_key=pinned)
+    return ChainView(
+        anchor=anchor,
+        head=rpc.block_number(),
+        pinned_key=pinned,
+        named=number,
+        count=count,
+        chain_id=chain_id,
+    )

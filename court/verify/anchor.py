@@ -8,16 +8,18 @@ hand (no web3 in ``court``), and runs the named checks:
 
 * "Log key pinned on chain": ``verifierKeyOf(logId)`` is the log key the court
   verifies checkpoints with (``logId`` = SHA-256 of that key);
-* "Anchor found on chain": an anchor covers the held checkpoint's size
-  (``firstAnchorCovering``); none yet is *not run* (verify again after the
-  next anchoring period), not a failure;
+* "Anchor found on chain": the anchor the gateway's file names
+  (``anchorAt(logId, number)``; without a number, ``firstAnchorCovering``) is
+  on chain and covers the held checkpoint's size; none yet is *not run*
+  (verify again after the next anchoring period), not a failure;
 * "Anchored root matches checkpoint": the anchored checkpoint note supplied by
   the gateway is signed by the log key, and its size, root and SHA-256 are
   the ones on chain;
 * "Consistency to anchored checkpoint": the consistency proof from the held
   checkpoint verifies against the root *read from the chain*, so a log that
   rewrote its history since the held checkpoint is caught;
-* "Anchor confirmations": ``head - block + 1 >= K``.
+* "Anchor confirmations": ``head - block + 1 >= K``; fewer yet is *not run*
+  (verify again once the chain has grown), not a failure.
 
 Every decoder checks the exact length and the zero padding of the ABI words
 it reads, and bounds the strings it accepts, so a hostile node's answer is
@@ -46,6 +48,7 @@ __all__ = [
     "CHECK_LOG_KEY_PINNED",
     "MAX_VERIFIER_KEY_BYTES",
     "SELECTOR_ANCHOR_AT",
+    "SELECTOR_ANCHOR_COUNT",
     "SELECTOR_FIRST_ANCHOR_COVERING",
     "SELECTOR_LATEST_ANCHOR",
     "SELECTOR_VERIFIER_KEY_OF",
@@ -55,10 +58,12 @@ __all__ = [
     "check_anchor",
     "checkpoint_hash_of",
     "decode_anchor_at",
+    "decode_anchor_count",
     "decode_first_anchor_covering",
     "decode_latest_anchor",
     "decode_verifier_key_of",
     "encode_anchor_at",
+    "encode_anchor_count",
     "encode_first_anchor_covering",
     "encode_latest_anchor",
     "encode_verifier_key_of",
@@ -82,6 +87,7 @@ ANCHOR_CHECKS: Final = (
 # First four bytes of keccak256 of the signature (tests check them against the ABI).
 SELECTOR_FIRST_ANCHOR_COVERING: Final = bytes.fromhex("2fe06fb3")  # (bytes32,uint64)
 SELECTOR_ANCHOR_AT: Final = bytes.fromhex("9a7ce8ee")  # (bytes32,uint256)
+SELECTOR_ANCHOR_COUNT: Final = bytes.fromhex("4cad6a99")  # (bytes32)
 SELECTOR_LATEST_ANCHOR: Final = bytes.fromhex("b629d6fd")  # (bytes32)
 SELECTOR_VERIFIER_KEY_OF: Final = bytes.fromhex("c928bbca")  # (bytes32)
 
@@ -122,14 +128,21 @@ class OnChainAnchor:
 class ChainView:
     """What the court read from a chain node itself.
 
-    ``anchor``: the first anchor covering the held size (None: none yet);
-    ``head``: the node's latest block number; ``pinned_key``: the contract's
-    ``verifierKeyOf(logId)`` (empty: the log is not registered there).
+    ``anchor``: the anchor the gateway's file names (``named``, read with
+    ``anchorAt``), or without a name the first anchor covering the held size
+    (None: not on chain yet); ``head``: the node's latest block number;
+    ``pinned_key``: the contract's ``verifierKeyOf(logId)`` (empty: the log is
+    not registered there); ``count``: how many anchors of the log the contract
+    holds (read when ``named`` is, to say why it is not there yet);
+    ``chain_id``: the node's ``eth_chainId`` when read.
     """
 
     anchor: OnChainAnchor | None
     head: int
     pinned_key: str
+    named: int | None = None
+    count: int | None = None
+    chain_id: int | None = None
 
 
 # ------------------------------------------------------------------ encoding
@@ -153,6 +166,10 @@ def encode_first_anchor_covering(log_id: bytes, size: int) -> bytes:
 
 def encode_anchor_at(log_id: bytes, number: int) -> bytes:
     return SELECTOR_ANCHOR_AT + _word_bytes32(log_id) + _word_uint(number, _UINT256_MAX)
+
+
+def encode_anchor_count(log_id: bytes) -> bytes:
+    return SELECTOR_ANCHOR_COUNT + _word_bytes32(log_id)
 
 
 def encode_latest_anchor(log_id: bytes) -> bytes:
@@ -216,6 +233,11 @@ def decode_first_anchor_covering(data: bytes) -> OnChainAnchor | None:
 def decode_anchor_at(data: bytes, number: int) -> OnChainAnchor:
     """``Anchor`` of anchor ``number``."""
     return _anchor(number, _words(data, _ANCHOR_WORDS, "anchorAt"), "anchorAt")
+
+
+def decode_anchor_count(data: bytes) -> int:
+    """``uint256``: how many anchors the log has."""
+    return _uint(_words(data, 1, "anchorCount")[0], _UINT256_MAX, "anchorCount")
 
 
 def decode_latest_anchor(data: bytes) -> OnChainAnchor:
@@ -320,13 +342,37 @@ def _consistency(
 
 
 def _confirmations(checks: Checklist, anchor: OnChainAnchor, head: int, confirmations: int) -> None:
-    have = head - anchor.block_number + 1
-    checks.record(
-        CHECK_ANCHOR_CONFIRMATIONS,
-        have >= confirmations,
-        f"block {anchor.block_number}, chain head {head}: {max(have, 0)} confirmation(s), "
-        f"{confirmations} required",
+    have = max(head - anchor.block_number + 1, 0)
+    detail = (
+        f"block {anchor.block_number}, chain head {head}: {have} confirmation(s), "
+        f"{confirmations} required"
     )
+    if have >= confirmations:
+        checks.passed(CHECK_ANCHOR_CONFIRMATIONS, detail)
+    else:  # confirmations come with time: not yet, not invalid
+        checks.not_run(
+            CHECK_ANCHOR_CONFIRMATIONS,
+            f"not run: {detail}; verify again once the chain has {confirmations - have} "
+            "more block(s)",
+        )
+
+
+def _not_found(checks: Checklist, view: ChainView, size: int) -> None:
+    if view.named is not None:
+        count = "?" if view.count is None else view.count
+        detail = (
+            f"anchor {view.named} that the anchor file names is not on this node's chain "
+            f"(it holds {count} anchor(s) of the log) yet: verify again later, or with a node "
+            "of the chain the file names"
+        )
+    else:
+        detail = (
+            f"no anchor on chain covers size {size} yet: verify again after the next "
+            "anchoring period"
+        )
+    checks.not_run(CHECK_ANCHOR_FOUND, detail)
+    for name in (CHECK_ANCHOR_ROOT, CHECK_ANCHOR_CONSISTENCY, CHECK_ANCHOR_CONFIRMATIONS):
+        checks.not_run(name, f"not run: {detail}")
 
 
 def check_anchor(
@@ -341,28 +387,33 @@ def check_anchor(
 ) -> OnChainAnchor | None:
     """Record the :data:`ANCHOR_CHECKS` for the verified checkpoint ``held``.
 
-    ``view`` is what the court read from the chain (the anchor covering
-    ``held.size``); ``anchored_note`` and ``consistency_proof`` come from the
-    gateway (GetAnchor) and are trusted only as far as they verify against the
-    chain. Returns the anchor when one covers ``held``.
+    ``view`` is what the court read from the chain (the anchor the gateway's
+    file names, or the first covering ``held.size``); ``anchored_note`` and
+    ``consistency_proof`` come from the gateway (GetAnchor) and are trusted
+    only as far as they verify against the chain. Returns the anchor when one
+    covers ``held``.
     """
     if confirmations < 1:
         raise ValueError("confirmations must be at least 1")
     _pinned(checks, view, log_verifier_key)
     dependants = (CHECK_ANCHOR_ROOT, CHECK_ANCHOR_CONSISTENCY, CHECK_ANCHOR_CONFIRMATIONS)
     anchor = view.anchor
-    if anchor is None or anchor.tree_size < held.size:
-        checks.not_run(
+    if anchor is None or (anchor.tree_size < held.size and view.named is None):
+        _not_found(checks, view, held.size)
+        return None
+    if anchor.tree_size < held.size:  # the file named an anchor that does not cover it
+        checks.failed(
             CHECK_ANCHOR_FOUND,
-            f"no anchor on chain covers size {held.size} yet: verify again after the next "
-            "anchoring period",
+            f"anchor {anchor.number} on chain is of size {anchor.tree_size}, which does not "
+            f"cover size {held.size}, unlike what the anchor file says",
         )
         for name in dependants:
-            checks.not_run(name, f"not run: no anchor covers size {held.size} yet")
+            checks.not_run(name, f"not run: anchor {anchor.number} does not cover size {held.size}")
         return None
+    on = "" if view.chain_id is None else f" of chain id {view.chain_id}"
     checks.passed(
         CHECK_ANCHOR_FOUND,
-        f"anchor {anchor.number} (size {anchor.tree_size}) in block {anchor.block_number}",
+        f"anchor {anchor.number} (size {anchor.tree_size}) in block {anchor.block_number}{on}",
     )
     _anchored_root(checks, anchor, anchored_note, log_verifier_key)
     _consistency(checks, held, anchor, consistency_proof)

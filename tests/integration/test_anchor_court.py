@@ -24,7 +24,12 @@ from pathlib import Path
 import grpc
 import pytest
 
-from court.verify.anchor import ANCHOR_CHECKS, CHECK_ANCHOR_CONFIRMATIONS, CHECK_ANCHOR_ROOT
+from court.verify.anchor import (
+    ANCHOR_CHECKS,
+    CHECK_ANCHOR_CONFIRMATIONS,
+    CHECK_ANCHOR_FOUND,
+    CHECK_ANCHOR_ROOT,
+)
 from court.verify.checkpoint import verify_checkpoint
 from court.verify.merkle import verify_consistency
 from evidence_gateway.v1 import (
@@ -208,10 +213,21 @@ def test_a_receipt_verifies_against_the_chain(setup: Setup) -> None:
     last = result.stdout.strip().splitlines()[-1]
     assert last.startswith("VALID") and "anchored on chain" in last, last
 
-    # More confirmations than the chain has: the anchor check fails, and says so.
+    assert "chain id 31337" in _line(result.stdout, CHECK_ANCHOR_FOUND), result.stdout
+
+    # More confirmations than the chain has: not yet (inconclusive), and says so.
     strict = _court_verify(setup, receipt, document, anchor, "--confirmations", "1000")
     assert strict.returncode == 1, strict.stdout
-    assert CHECK_ANCHOR_CONFIRMATIONS in strict.stdout.strip().splitlines()[-1]
+    last = strict.stdout.strip().splitlines()[-1]
+    assert last.startswith("INCONCLUSIVE") and CHECK_ANCHOR_CONFIRMATIONS in last, last
+
+    # A file of another chain than the node's: an input error naming both chain ids.
+    other = lg.GetAnchorResponse()
+    other.CopyFrom(anchor)
+    other.anchor.chain_id = 20200
+    wrong = _court_verify(setup, receipt, document, other)
+    assert wrong.returncode == 2, wrong.stdout + wrong.stderr
+    assert "chain id 20200" in wrong.stderr and "chain id 31337" in wrong.stderr, wrong.stderr
 
 
 def test_get_anchor_for_a_size_and_a_leaf_with_the_proof_from_a_held_checkpoint(

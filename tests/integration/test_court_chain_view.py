@@ -66,7 +66,7 @@ def test_a_held_checkpoint_verifies_against_the_chain(anvil: Anvil) -> None:
     assert view.anchor is not None and view.anchor.number == 0 and view.anchor.tree_size == 10
     assert view.head == client.head()
     assert set(_check(view, 7, 1).values()) == {CheckStatus.PASSED}
-    assert _check(view, 7, 10)[A.CHECK_ANCHOR_CONFIRMATIONS] is CheckStatus.FAILED
+    assert _check(view, 7, 10)[A.CHECK_ANCHOR_CONFIRMATIONS] is CheckStatus.NOT_RUN  # not yet
     anvil.mine(10)
     view = read_chain_view(rpc, client.address, VKEY, 7)
     assert set(_check(view, 7, 10).values()) == {CheckStatus.PASSED}
@@ -74,6 +74,12 @@ def test_a_held_checkpoint_verifies_against_the_chain(anvil: Anvil) -> None:
     later = read_chain_view(rpc, client.address, VKEY, 11)
     assert later.anchor is not None and later.anchor.number == 1
     assert set(_check(later, 11, 1).values()) == {CheckStatus.PASSED}
+
+    # The anchor an anchor file names, read by its number: the later one covers size 7 too.
+    named = read_chain_view(rpc, client.address, VKEY, 7, 1)
+    assert (named.anchor, named.named, named.count) == (later.anchor, 1, 2)
+    beyond = read_chain_view(rpc, client.address, VKEY, 7, 5)
+    assert (beyond.anchor, beyond.count) == (None, 2)
 
 
 def test_court_decoders_read_what_the_client_reads(anvil: Anvil) -> None:

@@ -49,6 +49,7 @@ def _types(params: list[dict[str, Any]]) -> list[str]:
     [
         (A.SELECTOR_FIRST_ANCHOR_COVERING, "firstAnchorCovering"),
         (A.SELECTOR_ANCHOR_AT, "anchorAt"),
+        (A.SELECTOR_ANCHOR_COUNT, "anchorCount"),
         (A.SELECTOR_LATEST_ANCHOR, "latestAnchor"),
         (A.SELECTOR_VERIFIER_KEY_OF, "verifierKeyOf"),
     ],
@@ -203,8 +204,8 @@ def test_an_anchored_checkpoint_passes_every_check() -> None:
     assert _run(head=15, k=6) == ALL_PASSED  # exactly K: blocks 10..15
 
 
-def test_too_few_confirmations_fail() -> None:
-    assert _run(head=14, k=6)[A.CHECK_ANCHOR_CONFIRMATIONS] is CheckStatus.FAILED
+def test_too_few_confirmations_are_not_run_yet() -> None:
+    assert _run(head=14, k=6)[A.CHECK_ANCHOR_CONFIRMATIONS] is CheckStatus.NOT_RUN
 
 
 def test_a_rewritten_history_is_caught_by_the_root_on_chain() -> None:
@@ -337,3 +338,40 @@ def test_too_few_confirmations_yet_are_inconclusive_not_invalid() -> None:
     assert verdict[A.CHECK_ANCHOR_CONFIRMATIONS].status is CheckStatus.NOT_RUN
     assert "verify again" in verdict[A.CHECK_ANCHOR_CONFIRMATIONS].detail
     assert outcome(verdict, True, A.ANCHOR_CHECKS) is Outcome.INCONCLUSIVE
+
+
+def _named(view: A.ChainView, held_size: int = 10) -> dict[str, CheckStatus]:
+    checks = Checklist()
+    A.check_anchor(
+        checks,
+        held=verify_checkpoint(_note(held_size), VKEY),
+        log_verifier_key=VKEY,
+        view=view,
+        anchored_note=_note(30),
+        consistency_proof=consistency_proof(held_size, ENTRIES[:30]),
+        confirmations=1,
+    )
+    verdict = checks.verdict()
+    return {name: verdict[name].status for name in A.ANCHOR_CHECKS} | {
+        "detail": verdict[A.CHECK_ANCHOR_FOUND].detail  # type: ignore[dict-item]
+    }
+
+
+def test_the_anchor_the_file_names_is_checked_and_the_chain_id_shown() -> None:
+    result = _named(A.ChainView(_onchain(30), 100, VKEY, named=2, count=3, chain_id=31337))
+    assert {result[n] for n in A.ANCHOR_CHECKS} == {CheckStatus.PASSED}
+    assert "chain id 31337" in str(result["detail"])
+
+
+def test_an_anchor_number_not_on_the_node_yet_is_inconclusive() -> None:
+    result = _named(A.ChainView(None, 100, VKEY, named=5, count=3))
+    assert result[A.CHECK_ANCHOR_FOUND] is CheckStatus.NOT_RUN
+    assert "anchor 5" in str(result["detail"]) and "3 anchor(s)" in str(result["detail"])
+
+
+def test_a_named_anchor_that_does_not_cover_the_receipt_fails() -> None:
+    """The file says its anchor covers the receipt; the chain's anchor of that number
+    does not: the file disagrees with the chain."""
+    result = _named(A.ChainView(_onchain(8), 100, VKEY, named=2, count=3))
+    assert result[A.CHECK_ANCHOR_FOUND] is CheckStatus.FAILED
+    assert result[A.CHECK_ANCHOR_ROOT] is CheckStatus.NOT_RUN

@@ -113,7 +113,6 @@ def test_the_same_size_needs_no_proof(log: Log) -> None:
             lambda log: {"consistency_proof": tuple(reversed(log.consistency))},
             {CHECK_ANCHOR_CONSISTENCY},
         ),
-        (lambda log: {"confirmations": 3}, {CHECK_ANCHOR_CONFIRMATIONS}),
         (
             lambda log: {"view": ChainView(_on_chain(log), 41, "other+12345678+AAAA")},
             {CHECK_LOG_KEY_PINNED},
@@ -124,6 +123,12 @@ def test_what_the_chain_contradicts_fails(log: Log, change: Any, failed: set[str
     result = verify_receipt(**log.kwargs(anchor=_evidence(log, **change(log))))
     assert {n for n, s in _statuses(result).items() if s is CheckStatus.FAILED} == failed
     assert result.outcome is Outcome.INVALID
+
+
+def test_too_few_confirmations_yet_are_inconclusive(log: Log) -> None:
+    result = verify_receipt(**log.kwargs(anchor=_evidence(log, confirmations=3)))
+    assert _statuses(result)[CHECK_ANCHOR_CONFIRMATIONS] is CheckStatus.NOT_RUN
+    assert result.outcome is Outcome.INCONCLUSIVE
 
 
 def test_no_anchor_covering_it_yet_is_inconclusive(log: Log) -> None:
@@ -283,3 +288,14 @@ def test_an_anchor_file_saved_as_json_says_how_to_convert_it(log: Log, tmp_path:
     message = str(info.value)
     assert "JSON" in message and "buf convert" in message, message
     assert "evidence_gateway.v1.GetAnchorResponse --from" in message, message
+
+
+def test_an_anchor_message_saved_alone_says_to_save_the_whole_response(
+    log: Log, tmp_path: Path
+) -> None:
+    response = lg.GetAnchorResponse.FromString(_anchor_file(tmp_path, log).read_bytes())
+    path = tmp_path / "anchor-alone.pb"
+    path.write_bytes(response.anchor.SerializeToString())
+    with pytest.raises(InputError) as info:
+        read_anchor_file(path, SIZE)
+    assert "Anchor alone" in str(info.value) and "GetAnchorResponse" in str(info.value)

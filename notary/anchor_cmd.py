@@ -204,6 +204,13 @@ def _cmd_status(args: argparse.Namespace) -> int:
         flag = "  (past the bound)" if c.lagging else ""
         print(f"  lag              {c.lag_entries} entries, {c.lag.seconds} s{flag}")
         print(f"  pending          {c.pending}")
+        if c.HasField("pending_confirmations"):
+            print(
+                f"  confirmations    waiting for confirmations "
+                f"{c.pending_confirmations}/{c.confirmations_required}"
+            )
+        elif c.confirmations_required:
+            print(f"  confirmations    {c.confirmations_required} required")
         if c.HasField("chain_head"):
             print(f"  chain head       {c.chain_head}")
         if c.submitter:

@@ -128,6 +128,7 @@ class WorkerChain:
     error: str = ""
     capped: str = ""  # why the pending anchor cannot be priced higher (the cap), if so
     sent: int = field(default=0)  # anchors sent by this process
+    waiting: tuple[int | None, int] = (None, 0)  # (anchor id, depth) last logged as waiting
 
 
 @dataclass(frozen=True)
@@ -369,6 +370,7 @@ class AnchorWorker:
             return False
         if verdict is Verdict.MINED:
             self.store.update_anchor(mined(a, seen))
+            self._log_waiting(chain, a, seen)
             return False
         if verdict is Verdict.CONFIRMED:
             moved = a.block_hash != seen.block_hash
@@ -405,6 +407,23 @@ class AnchorWorker:
             a.tx_hash.hex(),
         )
         return True
+
+    def _log_waiting(self, chain: WorkerChain, a: StoredAnchor, seen: Observation) -> None:
+        """Say, once per new depth, how many of the confirmations a mined anchor has."""
+        if seen.block_number is None or seen.head is None:
+            return
+        depth = max(seen.head - seen.block_number + 1, 0)
+        if chain.waiting == (a.id, depth):
+            return
+        chain.waiting = (a.id, depth)
+        log.info(
+            "anchoring: size %d on %s mined in block %d: waiting for confirmations %d/%d",
+            a.tree_size,
+            chain.name,
+            seen.block_number,
+            depth,
+            self.confirmations,
+        )
 
     def _maybe_anchor(self, chain: WorkerChain, now: float) -> None:
         with self._lock:

@@ -3,6 +3,11 @@ where the gateway's chain client anchored real signed checkpoints, and checks a 
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
+from pathlib import Path
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -20,6 +25,7 @@ ORIGIN = "gateway.example/log"
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
 VKEY = make_verifier_key(ORIGIN, KEY.public_key())
 ENTRIES = [b"entry %d" % i for i in range(64)]
+DOC = Path(__file__).resolve().parents[2] / "docs" / "anchoring.md"
 
 
 def _note(size: int) -> str:
@@ -118,3 +124,34 @@ def test_another_log_or_a_wrong_address_is_reported(anvil: Anvil) -> None:
     assert view.pinned_key == "" and view.anchor is None
     with pytest.raises(ChainRpcError, match="is --contract the address"):
         read_chain_view(rpc, "0x" + "12" * 20, VKEY, 5)
+
+
+def test_the_docs_curl_eth_call_reads_the_first_anchor_covering_a_size(
+    anvil: Anvil, tmp_path: Path
+) -> None:
+    """docs/anchoring.md's three shell lines (log id from log.vkey, eth_call with curl), as
+    written but for the node, the contract and the size: the answer decodes, word by word
+    as the doc's table says, to what the court's reader reads."""
+    client = _anchored(anvil, [4, 9])
+    assert client.address is not None
+    (tmp_path / "log.vkey").write_text(VKEY + "\n")
+    [block] = [
+        b
+        for b in re.findall(r"```sh\n(.*?)```", DOC.read_text(), re.DOTALL)
+        if "eth_call" in b and "curl" in b
+    ]
+    first, rest = block.split("\n", 1)
+    assert first.startswith("RPC=") and " CONTRACT=" in first and " SIZE=" in first, first
+    script = f"RPC={anvil.rpc_url} CONTRACT={client.address} SIZE=5\n{rest}"
+    ran = subprocess.run(
+        ["bash", "-ec", script], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert ran.returncode == 0, ran.stderr
+    result = json.loads(ran.stdout)["result"]
+    assert re.fullmatch(r"0x[0-9a-f]{448}", result), result
+    words = [int(result[2 + 64 * i : 2 + 64 * (i + 1)], 16) for i in range(7)]
+    found = read_chain_view(ChainRpc(anvil.rpc_url), client.address, VKEY, 5).anchor
+    assert found is not None and found.tree_size == 9
+    assert A.decode_first_anchor_covering(bytes.fromhex(result[2:])) == found
+    assert words[:3] == [1, found.number, 9] and words[6] == found.block_number
+    assert words[3].to_bytes(32, "big") == found.root_hash

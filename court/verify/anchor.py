@@ -275,7 +275,7 @@ def decode_verifier_key_of(data: bytes) -> str:
 def _pinned(checks: Checklist, view: ChainView, log_verifier_key: str) -> None:
     if view.pinned_key == log_verifier_key:
         checks.passed(
-            CHECK_LOG_KEY_PINNED, f"the contract pins log id {log_id_of(log_verifier_key).hex()}"
+            CHECK_LOG_KEY_PINNED, f"the contract pins log id 0x{log_id_of(log_verifier_key).hex()}"
         )
     elif not view.pinned_key:
         checks.failed(
@@ -307,9 +307,9 @@ def _anchored_root(
     if anchored.size != anchor.tree_size:
         problems.append(f"size {anchored.size} (chain: {anchor.tree_size})")
     if anchored.root_hash != anchor.root_hash:
-        problems.append(f"root {anchored.root_hash.hex()} (chain: {anchor.root_hash.hex()})")
+        problems.append(f"root 0x{anchored.root_hash.hex()} (chain: 0x{anchor.root_hash.hex()})")
     if note_hash != anchor.checkpoint_hash:
-        problems.append(f"SHA-256 {note_hash.hex()} (chain: {anchor.checkpoint_hash.hex()})")
+        problems.append(f"SHA-256 0x{note_hash.hex()} (chain: 0x{anchor.checkpoint_hash.hex()})")
     if problems:
         checks.failed(
             CHECK_ANCHOR_ROOT,
@@ -318,7 +318,7 @@ def _anchored_root(
         return
     checks.passed(
         CHECK_ANCHOR_ROOT,
-        f"anchor {anchor.number} holds size {anchor.tree_size}, root {anchor.root_hash.hex()} "
+        f"anchor {anchor.number} holds size {anchor.tree_size}, root 0x{anchor.root_hash.hex()} "
         "and the SHA-256 of the log-signed checkpoint",
     )
 

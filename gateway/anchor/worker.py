@@ -359,7 +359,7 @@ class AnchorWorker:
                 "%s, nonce %d still free); broadcasting it again",
                 a.tree_size,
                 chain.name,
-                a.tx_hash.hex(),
+                "0x" + a.tx_hash.hex(),
                 a.nonce,
             )
             chain.client.broadcast(a.raw_tx)
@@ -404,7 +404,7 @@ class AnchorWorker:
             a.tree_size,
             chain.name,
             how,
-            a.tx_hash.hex(),
+            "0x" + a.tx_hash.hex(),
         )
         return True
 
@@ -500,7 +500,7 @@ class AnchorWorker:
             stored_anchor.tree_size,
             chain.name,
             previous,
-            stored_anchor.tx_hash.hex(),
+            "0x" + stored_anchor.tx_hash.hex(),
         )
 
     def _done_forced(self, chain: WorkerChain) -> None:

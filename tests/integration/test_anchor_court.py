@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import sqlite3
 import subprocess
 import uuid
@@ -371,3 +372,47 @@ def test_get_anchor_for_a_chain_the_gateway_does_not_anchor_on_names_the_field(
             setup.log.GetAnchor(lg.GetAnchorRequest(tree_size=size, chain=name), timeout=10)
         assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, info.value.details()
         assert str(info.value.details()).startswith("chain:"), info.value.details()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+ANCHORING_DOC = ROOT / "docs" / "anchoring.md"
+BUF_PATH = ROOT / "node_modules" / ".bin" / "buf"
+DOC_TLS = (
+    "--cacert data/pki/root-ca.pem --cert data/institutions/dev-bank.pem "
+    "--key data/institutions/dev-bank.key"
+)
+
+
+def test_the_docs_buf_curl_and_buf_convert_lines_make_an_anchor_file_court_verify_takes(
+    setup: Setup, tmp_path: Path
+) -> None:
+    """docs/anchoring.md's `buf curl ... GetAnchor > anchor.json` then `buf convert ...`,
+    run as written but for the address, the size and plaintext (this gateway is the
+    development one): the file is the gateway's answer and the receipt verifies with it."""
+    document = b"a record fetched with buf curl"
+    (receipt,) = _submit(setup, document)
+    size = receipt.checkpoint.size
+    expected = _anchor_of(setup, size)
+    [block] = [
+        b
+        for b in re.findall(r"```sh\n(.*?)```", ANCHORING_DOC.read_text(), re.DOTALL)
+        if "LogService/GetAnchor" in b
+    ]
+    script = block.replace("\\\n", " ")
+    assert script.count(DOC_TLS) == 1 and script.count("https://127.0.0.1:50051") == 1, script
+    assert '"tree_size": "3", "from_tree_size": "3"' in script, script
+    script = (
+        script.replace(DOC_TLS, "--http2-prior-knowledge")
+        .replace("https://127.0.0.1:50051", f"http://{setup.proc.address}")
+        .replace('"3"', f'"{size}"')
+        .replace("node_modules/.bin/buf", str(BUF_PATH))
+    )
+    script = script.replace(" protos ", f" {ROOT / 'protos'} ")
+    ran = subprocess.run(
+        ["bash", "-ec", script], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert ran.returncode == 0, ran.stderr
+    saved = lg.GetAnchorResponse.FromString((tmp_path / "anchor.pb").read_bytes())
+    assert saved == expected
+    result = _court_verify(setup, receipt, document, saved)
+    assert result.returncode == 0, result.stdout + result.stderr

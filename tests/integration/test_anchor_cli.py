@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import stat
+import tomllib
 from pathlib import Path
 
 import grpc
@@ -51,8 +52,22 @@ def test_init_and_deploy_once(tmp_path: Path, anvil: Anvil) -> None:
     first = notary(*deploy, "--address-file", str(record), "--dev-balance", "5").stdout
     address = record.read_text().strip()
     assert f"contract deployed at {address} (chain id 31337)" in first
-    second = notary(*deploy, "--address-file", str(record)).stdout
+    # A complete [[anchor.chains]] table, ready for the gateway's config file.
+    table = tomllib.loads(first.split("(docs/anchoring.md):\n", 1)[1])["anchor"]["chains"]
+    assert table == [
+        {
+            "name": "chain-31337",
+            "rpc_url": anvil.rpc_url,
+            "contract": address,
+            "key_file": str(key.resolve()),
+            "chain_id": 31337,
+        }
+    ]
+    second = notary(*deploy, "--address-file", str(record), "--name", "court-chain").stdout
     assert "already anchors this log" in second and record.read_text().strip() == address
+    assert 'name = "court-chain"' in second and f'contract = "{address}"' in second
+    bad = notary(*deploy, "--name", "bad name!", check=False)
+    assert bad.returncode == 2 and "a chain name is 1 to 64" in bad.stderr
     # A node that does not answer: a clear error, exit 1.
     anvil.stop()
     down = notary(*deploy, check=False)

@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -228,3 +229,58 @@ def test_court_chain_errors_do_not_show_rpc_url_secrets() -> None:
         message = str(caught.value)
         assert "127.0.0.1" in message
         assert not any(secret in message for secret in _SECRETS), message
+
+
+# ------------------------------------------------------------------ redirects
+
+
+@pytest.mark.parametrize("status", [302, 307, 308])
+def test_gateway_chain_client_does_not_follow_redirects(status: int) -> None:
+    """The court's client answers a redirect as the HTTP error it is; the gateway's
+    follows it (requests' default; 307 and 308 keep the POST and its body, 302 turns it
+    into a GET): the node, or anyone on a plain-http path to it, sends the gateway's
+    JSON-RPC requests -- signed transactions included -- to any URL the gateway can
+    reach (an internal service, another chain's node), and the gateway takes that
+    server's answer as the chain's."""
+    followed: list[str] = []
+
+    class Target(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            followed.append(f"{self.command} {self.path}")
+            body = _RESULT
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST  # a 302 is followed as a GET
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(status)
+            self.send_header("Location", f"http://127.0.0.1:{target.server_address[1]}/internal")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    target = ThreadingHTTPServer(("127.0.0.1", 0), Target)
+    redirect = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (target, redirect)]
+    for thread in threads:
+        thread.start()
+    try:
+        with pytest.raises(ChainError):
+            ChainClient(f"http://127.0.0.1:{redirect.server_address[1]}", timeout=5.0).head()
+        assert followed == []
+    finally:
+        for server in (target, redirect):
+            server.shutdown()
+            server.server_close()
+        for thread in threads:
+            thread.join(timeout=5)

@@ -6,8 +6,9 @@ protobuf, what ``LogService.GetAnchor`` answers for the receipt's checkpoint
 with ``tree_size`` and ``from_tree_size`` both its size), then asks the chain
 node at URL itself what the contract at ADDRESS holds
 (:func:`court.chainrpc.read_chain_view`): the anchor the file names
-(``anchorAt(logId, anchor.anchor_number)``, on the chain id and contract the
-file names). The checks are
+(``anchorAt(logId, anchor.anchor_number)``), on the chain ``--chain-id``
+names (the node's ``eth_chainId`` and the file's ``chain_id`` must both be
+it) and in the contract ``--contract`` names (the file's too). The checks are
 :func:`court.verify.anchor.check_anchor`'s, run by
 :func:`court.verify.receipt.verify_receipt`: the file counts only as far as it
 verifies against the chain.
@@ -117,6 +118,7 @@ def anchor_evidence(
     anchor_file: Path,
     rpc_url: str,
     contract: str,
+    chain_id: int,
     confirmations: int,
     receipt: common_pb2.Receipt,
     log_verifier_key: str,
@@ -147,15 +149,13 @@ def anchor_evidence(
             f"the anchor file's anchor is in contract {escape_text(named.contract)}, not "
             f"--contract {address}: check the address the operator publishes"
         )
+    if named.chain_id != chain_id:
+        raise InputError(
+            f"the anchor file's anchor is on chain id {named.chain_id} "
+            f"({escape_text(repr(named.chain_name))}), not --chain-id {chain_id}: save the "
+            "anchor of that chain (GetAnchor with its chain name)"
+        )
     try:
-        chain_id = rpc.chain_id()
-        if named.chain_id and named.chain_id != chain_id:
-            raise InputError(
-                f"the anchor file's anchor is on chain id {named.chain_id} "
-                f"({escape_text(repr(named.chain_name))}), but the node at --rpc is of chain id "
-                f"{chain_id}: ask a node of chain {named.chain_id}, or save the anchor of this "
-                "chain (GetAnchor with its chain name)"
-            )
         view = read_chain_view(
             rpc, address, log_verifier_key, size, named.anchor_number, chain_id=chain_id
         )

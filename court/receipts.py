@@ -144,7 +144,7 @@ def verify_receipt_file(
     log_key_file: Path,
     out: TextIO,
     as_json: bool = False,
-    anchor: tuple[Path, str, str, int] | None = None,
+    anchor: tuple[Path, str, str, int, int] | None = None,
 ) -> bool:
     """Verify, print every named check to `out`, and return whether the receipt is valid.
 
@@ -152,7 +152,7 @@ def verify_receipt_file(
     Without `hash_name`, a digest's algorithm follows from its length (SHA-2)
     and a file is hashed with the algorithm the receipt's leaf names. With
     `as_json` the report is one JSON document (court.report.json_report). `anchor` is
-    (anchor file, chain node URL, contract address, confirmations): the receipt's
+    (anchor file, chain node URL, contract address, chain id, confirmations): the receipt's
     checkpoint is then checked against its anchor on chain (court.anchors).
     """
     receipt = read_receipt(receipt_file)

@@ -6,6 +6,12 @@ from any chain node it trusts, with ``eth_call`` (:mod:`court.chainrpc` does
 the JSON-RPC); this module encodes those calls and decodes their answers by
 hand (no web3 in ``court``), and runs the named checks:
 
+* "Contract code is EvidenceAnchor": the SHA-256 of the code at the contract
+  address (``eth_getCode``) is :data:`EVIDENCE_ANCHOR_CODE_SHA256`, the
+  runtime code of ``contracts/EvidenceAnchor.sol`` as compiled (no metadata
+  hash: one fixed byte string; a test ties the constant to the artifact). A
+  look-alike that answers the same calls but lets someone rewrite anchors
+  fails here, and nothing else is read from it;
 * "Log key pinned on chain": ``verifierKeyOf(logId)`` is the log key the court
   verifies checkpoints with (``logId`` = SHA-256 of that key);
 * "Anchor found on chain": the anchor the gateway's file names
@@ -45,7 +51,9 @@ __all__ = [
     "CHECK_ANCHOR_CONSISTENCY",
     "CHECK_ANCHOR_FOUND",
     "CHECK_ANCHOR_ROOT",
+    "CHECK_CONTRACT_CODE",
     "CHECK_LOG_KEY_PINNED",
+    "EVIDENCE_ANCHOR_CODE_SHA256",
     "MAX_VERIFIER_KEY_BYTES",
     "SELECTOR_ANCHOR_AT",
     "SELECTOR_ANCHOR_COUNT",
@@ -70,12 +78,14 @@ __all__ = [
     "log_id_of",
 ]
 
+CHECK_CONTRACT_CODE: Final = "Contract code is EvidenceAnchor"
 CHECK_LOG_KEY_PINNED: Final = "Log key pinned on chain"
 CHECK_ANCHOR_FOUND: Final = "Anchor found on chain"
 CHECK_ANCHOR_ROOT: Final = "Anchored root matches checkpoint"
 CHECK_ANCHOR_CONSISTENCY: Final = "Consistency to anchored checkpoint"
 CHECK_ANCHOR_CONFIRMATIONS: Final = "Anchor confirmations"
 ANCHOR_CHECKS: Final = (
+    CHECK_CONTRACT_CODE,
     CHECK_LOG_KEY_PINNED,
     CHECK_ANCHOR_FOUND,
     CHECK_ANCHOR_ROOT,
@@ -90,6 +100,12 @@ SELECTOR_ANCHOR_AT: Final = bytes.fromhex("9a7ce8ee")  # (bytes32,uint256)
 SELECTOR_ANCHOR_COUNT: Final = bytes.fromhex("4cad6a99")  # (bytes32)
 SELECTOR_LATEST_ANCHOR: Final = bytes.fromhex("b629d6fd")  # (bytes32)
 SELECTOR_VERIFIER_KEY_OF: Final = bytes.fromhex("c928bbca")  # (bytes32)
+
+#: SHA-256 of EvidenceAnchor's runtime code (the artifact's ``deployedBytecode``), what
+#: ``eth_getCode`` answers at every deployment of it (no immutables, no metadata hash).
+EVIDENCE_ANCHOR_CODE_SHA256: Final = bytes.fromhex(
+    "9a23f43debe7a96dfb492ca35f460ebe85bfc43e3fda3de54268cfea09091d9c"
+)
 
 MAX_VERIFIER_KEY_BYTES: Final = 4096
 _WORD: Final = 32
@@ -134,7 +150,8 @@ class ChainView:
     ``pinned_key``: the contract's ``verifierKeyOf(logId)`` (empty: the log is
     not registered there); ``count``: how many anchors of the log the contract
     holds (read when ``named`` is, to say why it is not there yet);
-    ``chain_id``: the node's ``eth_chainId`` when read.
+    ``chain_id``: the node's ``eth_chainId`` when read; ``code_sha256``: SHA-256 of
+    the code at the contract's address (None: not read).
     """
 
     anchor: OnChainAnchor | None
@@ -143,6 +160,7 @@ class ChainView:
     named: int | None = None
     count: int | None = None
     chain_id: int | None = None
+    code_sha256: bytes | None = None
 
 
 # ------------------------------------------------------------------ encoding
@@ -272,6 +290,27 @@ def decode_verifier_key_of(data: bytes) -> str:
 # ------------------------------------------------------------------ checks
 
 
+def _code(checks: Checklist, view: ChainView) -> bool:
+    """Record the contract code check; True when it passed."""
+    if view.code_sha256 is None:
+        checks.not_run(CHECK_CONTRACT_CODE, "the code at the contract address was not read")
+        return False
+    if view.code_sha256 != EVIDENCE_ANCHOR_CODE_SHA256:
+        checks.failed(
+            CHECK_CONTRACT_CODE,
+            f"the code at the contract address has SHA-256 0x{view.code_sha256.hex()}, not "
+            f"EvidenceAnchor's 0x{EVIDENCE_ANCHOR_CODE_SHA256.hex()}: what it answers is not "
+            "an append-only anchor log (check the address the operator publishes)",
+        )
+        return False
+    checks.passed(
+        CHECK_CONTRACT_CODE,
+        f"the code at the contract address is EvidenceAnchor's (SHA-256 "
+        f"0x{EVIDENCE_ANCHOR_CODE_SHA256.hex()})",
+    )
+    return True
+
+
 def _pinned(checks: Checklist, view: ChainView, log_verifier_key: str) -> None:
     if view.pinned_key == log_verifier_key:
         checks.passed(
@@ -395,6 +434,10 @@ def check_anchor(
     """
     if confirmations < 1:
         raise ValueError("confirmations must be at least 1")
+    if not _code(checks, view):
+        for name in ANCHOR_CHECKS[1:]:
+            checks.not_run(name, "not run: the contract is not known to be EvidenceAnchor")
+        return None
     _pinned(checks, view, log_verifier_key)
     dependants = (CHECK_ANCHOR_ROOT, CHECK_ANCHOR_CONSISTENCY, CHECK_ANCHOR_CONFIRMATIONS)
     anchor = view.anchor

@@ -182,6 +182,8 @@ def _court_verify(
             s.chain.rpc_url,
             "--contract",
             s.contract,
+            "--chain-id",
+            "31337",
             *extra,
         ],
         capture_output=True,
@@ -222,13 +224,13 @@ def test_a_receipt_verifies_against_the_chain(setup: Setup) -> None:
     last = strict.stdout.strip().splitlines()[-1]
     assert last.startswith("INCONCLUSIVE") and CHECK_ANCHOR_CONFIRMATIONS in last, last
 
-    # A file of another chain than the node's: an input error naming both chain ids.
+    # A file of another chain than --chain-id: an input error naming both chain ids.
     other = lg.GetAnchorResponse()
     other.CopyFrom(anchor)
     other.anchor.chain_id = 20200
     wrong = _court_verify(setup, receipt, document, other)
     assert wrong.returncode == 2, wrong.stdout + wrong.stderr
-    assert "chain id 20200" in wrong.stderr and "chain id 31337" in wrong.stderr, wrong.stderr
+    assert "chain id 20200" in wrong.stderr and "--chain-id 31337" in wrong.stderr, wrong.stderr
 
 
 def test_get_anchor_for_a_size_and_a_leaf_with_the_proof_from_a_held_checkpoint(

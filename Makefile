@@ -53,7 +53,7 @@ run: $(STAMP) $(NODE_STAMP)
 	@test -f $(DATA_DIR)/anchor/submitter.key || \
 		$(BIN)/notary anchor init --out $(DATA_DIR)/anchor/submitter.key
 	@mkdir -p $(DATA_DIR)/chain; \
-	node_modules/.bin/anvil --host 127.0.0.1 --port $(ANVIL_PORT) --silent \
+	node_modules/.bin/anvil --host 127.0.0.1 --port $(ANVIL_PORT) --silent --block-time 1 \
 		--state $(DATA_DIR)/chain/anvil-state.json --state-interval 5 & \
 	anvil=$$!; \
 	$(BIN)/notary serve --pki $(DATA_DIR)/pki --listen $(NOTARY_LISTEN) --state-dir $(DATA_DIR)/notary & \
@@ -75,7 +75,7 @@ run: $(STAMP) $(NODE_STAMP)
 	else \
 		$(BIN)/notary institution add --role lender $$institution; \
 	fi; \
-	echo "anchoring: every 10 s on anvil at http://127.0.0.1:$(ANVIL_PORT) (state in $(DATA_DIR)/chain);" \
+	echo "anchoring: every 10 s on anvil at http://127.0.0.1:$(ANVIL_PORT) (a block a second, state in $(DATA_DIR)/chain);" \
 		"see it with: notary anchor status --gateway $(GATEWAY_LISTEN) --pki $(DATA_DIR)/pki"; \
 	wait $$gateway
 

@@ -5,7 +5,10 @@ reads FILE, one serialized ``evidence_gateway.v1.GetAnchorResponse`` (binary
 protobuf, what ``LogService.GetAnchor`` answers for the receipt's checkpoint
 with ``tree_size`` and ``from_tree_size`` both its size), then asks the chain
 node at URL itself what the contract at ADDRESS holds
-(:func:`court.chainrpc.read_chain_view`). The checks are
+(:func:`court.chainrpc.read_chain_view`): the anchor the file names
+(``anchorAt(logId, anchor.anchor_number)``), on the chain ``--chain-id``
+names (the node's ``eth_chainId`` and the file's ``chain_id`` must both be
+it) and in the contract ``--contract`` names (the file's too). The checks are
 :func:`court.verify.anchor.check_anchor`'s, run by
 :func:`court.verify.receipt.verify_receipt`: the file counts only as far as it
 verifies against the chain.
@@ -19,7 +22,8 @@ from google.protobuf.message import DecodeError
 
 from court.chainrpc import ChainRpc, ChainRpcError, parse_address, read_chain_view
 from court.errors import CourtError
-from court.files import InputError, read_file
+from court.files import InputError, json_hint, read_file
+from court.report.escape import escape_text
 from court.verify.checkpoint import parse_checkpoint
 from court.verify.receipt import AnchorEvidence
 from evidence_gateway.v1 import common_pb2, log_service_pb2
@@ -38,6 +42,28 @@ def _fetch_hint(size: int) -> str:
     )
 
 
+#: What to do with the Anchor message alone saved instead of the whole response.
+_ANCHOR_ALONE = (
+    "; it looks like an evidence_gateway.v1.Anchor alone (response.anchor): save the whole "
+    "GetAnchorResponse (response.SerializeToString()), which also holds the consistency proof"
+)
+
+
+def _hint(data: bytes) -> str:
+    """Advice for the two usual ways an anchor file is saved wrong, or nothing."""
+    from_json = json_hint(
+        data, "evidence_gateway.v1.GetAnchorResponse", "anchor", "docs/anchoring.md"
+    )
+    if from_json:
+        return from_json
+    alone = common_pb2.Anchor()
+    try:
+        alone.ParseFromString(data)
+    except DecodeError:
+        return ""
+    return _ANCHOR_ALONE if alone.checkpoint.signed_note and alone.tree_size else ""
+
+
 def read_anchor_file(path: Path, size: int) -> log_service_pb2.GetAnchorResponse:
     """The GetAnchorResponse in ``path``, checked to be the anchor of a checkpoint of ``size``
     (with the consistency proof from it)."""
@@ -52,12 +78,13 @@ def read_anchor_file(path: Path, size: int) -> log_service_pb2.GetAnchorResponse
         response.ParseFromString(data)
     except DecodeError as exc:
         raise InputError(
-            f"--anchor file {path} is not a serialized evidence_gateway.v1.GetAnchorResponse: {exc}"
+            f"--anchor file {path} is not a serialized evidence_gateway.v1.GetAnchorResponse: "
+            f"{exc}{_hint(data)}"
         ) from exc
     if not response.anchor.checkpoint.signed_note:
         raise InputError(
             f"--anchor file {path} is not a serialized evidence_gateway.v1.GetAnchorResponse "
-            "(no anchor.checkpoint.signed_note)"
+            f"(no anchor.checkpoint.signed_note){_hint(data)}"
         )
     anchored = response.anchor.tree_size
     proof = response.consistency_proof
@@ -91,6 +118,7 @@ def anchor_evidence(
     anchor_file: Path,
     rpc_url: str,
     contract: str,
+    chain_id: int,
     confirmations: int,
     receipt: common_pb2.Receipt,
     log_verifier_key: str,
@@ -115,8 +143,22 @@ def anchor_evidence(
     except ChainRpcError as exc:  # it names --rpc
         raise InputError(str(exc)) from exc
     response = read_anchor_file(anchor_file, size)
+    named = response.anchor
+    if named.contract and named.contract.lower() != address:
+        raise InputError(
+            f"the anchor file's anchor is in contract {escape_text(named.contract)}, not "
+            f"--contract {address}: check the address the operator publishes"
+        )
+    if named.chain_id != chain_id:
+        raise InputError(
+            f"the anchor file's anchor is on chain id {named.chain_id} "
+            f"({escape_text(repr(named.chain_name))}), not --chain-id {chain_id}: save the "
+            "anchor of that chain (GetAnchor with its chain name)"
+        )
     try:
-        view = read_chain_view(rpc, address, log_verifier_key, size)
+        view = read_chain_view(
+            rpc, address, log_verifier_key, size, named.anchor_number, chain_id=chain_id
+        )
     except ChainRpcError as exc:
         raise InputError(f"the anchor could not be checked: {exc}") from exc
     proof = response.consistency_proof

@@ -2,20 +2,22 @@
 
 Standard library only (urllib), so ``court`` stays installable alone. Only
 the read methods a court needs: ``eth_chainId``, ``eth_blockNumber``,
-``eth_call``, ``eth_getTransactionReceipt``, ``eth_getBlockByNumber``.
+``eth_getCode``, ``eth_call``, ``eth_getTransactionReceipt``, ``eth_getBlockByNumber``.
 
 Bounded: http:// and https:// URLs only, no redirects followed, every request
 times out, an answer larger than 1 MiB is refused, hex strings are checked
 before they are decoded. Every problem raises :class:`ChainRpcError` whose
 message quotes the node's text escaped and shortened.
 
-:func:`read_chain_view` makes the three reads of the anchor check
-(:mod:`court.verify.anchor`): the anchor covering a size, the pinned log key,
-the chain head.
+:func:`read_chain_view` makes the reads of the anchor check
+(:mod:`court.verify.anchor`): the chain id, the contract's code, the anchor a
+gateway's file names (or the one covering a size), the pinned log key, the
+chain head.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import re
@@ -26,10 +28,16 @@ from typing import Any, Final
 from court.errors import CourtError
 from court.report.escape import escape_text
 from court.verify.anchor import (
+    EVIDENCE_ANCHOR_CODE_SHA256,
     AnchorDataError,
     ChainView,
+    OnChainAnchor,
+    decode_anchor_at,
+    decode_anchor_count,
     decode_first_anchor_covering,
     decode_verifier_key_of,
+    encode_anchor_at,
+    encode_anchor_count,
     encode_first_anchor_covering,
     encode_verifier_key_of,
     log_id_of,
@@ -140,6 +148,10 @@ class ChainRpc:
     def block_number(self) -> int:
         return _quantity(self.call("eth_blockNumber", []), "block number")
 
+    def code(self, address: str) -> bytes:
+        """The runtime code at ``address`` (``eth_getCode``; empty: no contract)."""
+        return _hex_bytes(self.call("eth_getCode", [parse_address(address), "latest"]), "code")
+
     def eth_call(self, to: str, data: bytes, block: str = "latest") -> bytes:
         params = [{"to": parse_address(to), "data": "0x" + data.hex()}, block]
         return _hex_bytes(self.call("eth_call", params), "eth_call result")
@@ -163,24 +175,70 @@ class ChainRpc:
         return None if block is None else _hex_bytes(block.get("hash"), "block hash")
 
 
-def read_chain_view(rpc: ChainRpc, contract: str, log_verifier_key: str, size: int) -> ChainView:
-    """Read, from the node, what the anchor check needs for a checkpoint of ``size``.
+def read_chain_view(
+    rpc: ChainRpc,
+    contract: str,
+    log_verifier_key: str,
+    size: int,
+    number: int | None = None,
+    *,
+    chain_id: int | None = None,
+) -> ChainView:
+    """Read, from the node, what the anchor check needs for a checkpoint of ``size``:
+    the node's chain id (refused unless it is ``chain_id``, when given, before anything
+    else is read), the code at ``contract`` (nothing more is read from code that is not
+    EvidenceAnchor's), the pinned log key, anchor ``number`` (the one the gateway's
+    anchor file names; ``None``: the first anchor covering ``size``) and the head.
 
     The head is read last, so the confirmations it gives are never more than
     the anchor had when it was read.
     """
-    log_id = log_id_of(log_verifier_key)
-    answer = rpc.eth_call(contract, encode_verifier_key_of(log_id))
-    if not answer:
+    node_chain = rpc.chain_id()
+    if chain_id is not None and node_chain != chain_id:
         raise ChainRpcError(
-            f"no contract answers at {_quote(contract)} on this chain: is --contract the "
-            "address of the EvidenceAnchor contract, and --rpc a node of its chain?"
+            f"the node at {_quote(rpc.url)} is of chain id {node_chain}, not {chain_id} "
+            "(--chain-id, the chain the operator publishes): ask a node of that chain"
         )
+    code = rpc.code(contract)
+    if not code:
+        raise ChainRpcError(
+            f"no contract at {_quote(contract)} on this chain (chain id {node_chain}): is "
+            "--contract the address of the EvidenceAnchor contract, and --rpc a node of its "
+            "chain?"
+        )
+    code_sha256 = hashlib.sha256(code).digest()
+    if code_sha256 != EVIDENCE_ANCHOR_CODE_SHA256:
+        return ChainView(
+            anchor=None,
+            head=rpc.block_number(),
+            pinned_key="",
+            chain_id=node_chain,
+            code_sha256=code_sha256,
+        )
+    log_id = log_id_of(log_verifier_key)
+    count: int | None = None
+    anchor: OnChainAnchor | None
     try:
-        pinned = decode_verifier_key_of(answer)
-        anchor = decode_first_anchor_covering(
-            rpc.eth_call(contract, encode_first_anchor_covering(log_id, size))
-        )
+        pinned = decode_verifier_key_of(rpc.eth_call(contract, encode_verifier_key_of(log_id)))
+        if number is None:
+            anchor = decode_first_anchor_covering(
+                rpc.eth_call(contract, encode_first_anchor_covering(log_id, size))
+            )
+        else:
+            count = decode_anchor_count(rpc.eth_call(contract, encode_anchor_count(log_id)))
+            anchor = None
+            if number < count:
+                anchor = decode_anchor_at(
+                    rpc.eth_call(contract, encode_anchor_at(log_id, number)), number
+                )
     except AnchorDataError as exc:
         raise ChainRpcError(f"contract {_quote(contract)}: {exc}") from None
-    return ChainView(anchor=anchor, head=rpc.block_number(), pinned_key=pinned)
+    return ChainView(
+        anchor=anchor,
+        head=rpc.block_number(),
+        pinned_key=pinned,
+        named=number,
+        count=count,
+        chain_id=node_chain,
+        code_sha256=code_sha256,
+    )

@@ -108,11 +108,12 @@ RECEIPT is a file holding one evidence_gateway.v1.Receipt protobuf message in
 binary wire format, as a lender's system archives it, e.g. in Python:
   Path("receipt.pb").write_bytes(response.receipt.SerializeToString())
 
-With --anchor, --rpc and --contract the receipt's checkpoint is also checked
-against the log's anchor on an EVM chain, read from the contract by this
-program with eth_call on the node you name (docs/anchoring.md): the log key
-pinned on chain, an anchor covering the checkpoint, the anchored root, the
-consistency proof from the receipt's checkpoint to it, and --confirmations.
+With --anchor, --rpc, --contract and --chain-id the receipt's checkpoint is
+also checked against the log's anchor on an EVM chain, read from the contract
+by this program with eth_call on the node you name (docs/anchoring.md): the
+node's chain id, the contract's code, the log key pinned on chain, the anchor
+the file names covering the checkpoint, the anchored root, the consistency
+proof from the receipt's checkpoint to it, and --confirmations.
 
 exit codes: 0 the receipt is valid for the document; 1 it is not (the last
 line names the first failed check, or the check that could not run); 2 usage
@@ -164,8 +165,8 @@ def add_receipt_options(parser: argparse.ArgumentParser) -> None:
     chain = parser.add_argument_group(
         "anchor on chain",
         "check that the log the receipt belongs to is the one the gateway anchored on an EVM "
-        "chain, reading the anchor contract from a chain node of your choice (eth_call); the "
-        "three options go together",
+        "chain, reading the anchor contract from a chain node of your choice (eth_call); "
+        "--anchor, --rpc, --contract and --chain-id go together",
     )
     chain.add_argument(
         "--anchor",
@@ -187,6 +188,13 @@ def add_receipt_options(parser: argparse.ArgumentParser) -> None:
         "as published by the operator",
     )
     chain.add_argument(
+        "--chain-id",
+        type=int,
+        metavar="N",
+        help="the chain's id (EIP-155), as published by the operator with the contract "
+        "address: the node's eth_chainId and the anchor file's chain_id must be it",
+    )
+    chain.add_argument(
         "--confirmations",
         type=int,
         default=None,
@@ -197,31 +205,29 @@ def add_receipt_options(parser: argparse.ArgumentParser) -> None:
     _add_json_option(parser)
 
 
-def _anchor_options(args: argparse.Namespace) -> tuple[Path, str, str, int] | None:
-    """The --anchor, --rpc, --contract and --confirmations options, or None if not given."""
-    given = [
-        name
-        for name, value in (
-            ("--anchor", args.anchor),
-            ("--rpc", args.rpc),
-            ("--contract", args.contract),
-        )
-        if value is not None
-    ]
+def _anchor_options(args: argparse.Namespace) -> tuple[Path, str, str, int, int] | None:
+    """The --anchor, --rpc, --contract, --chain-id and --confirmations options, or None if
+    not given."""
+    names = ("--anchor", "--rpc", "--contract", "--chain-id")
+    values = (args.anchor, args.rpc, args.contract, args.chain_id)
+    given = [name for name, value in zip(names, values, strict=True) if value is not None]
     if not given:
         if args.confirmations is not None:
-            raise InputError("--confirmations needs --anchor, --rpc and --contract")
+            raise InputError("--confirmations needs --anchor, --rpc, --contract and --chain-id")
         return None
-    if len(given) < 3:
-        missing = [n for n in ("--anchor", "--rpc", "--contract") if n not in given]
+    if len(given) < len(names):
+        missing = [n for n in names if n not in given]
         raise InputError(
             f"{', '.join(given)} needs {' and '.join(missing)}: the anchor check reads the "
-            "anchor file, the chain node and the contract together"
+            "anchor file and the contract on a node of the chain the operator publishes, "
+            "together"
         )
+    if args.chain_id < 1:
+        raise InputError(f"--chain-id must be a positive chain id, got {args.chain_id}")
     confirmations = DEFAULT_CONFIRMATIONS if args.confirmations is None else args.confirmations
     if confirmations < 1:
         raise InputError(f"--confirmations must be at least 1, got {confirmations}")
-    return args.anchor, args.rpc, args.contract, confirmations
+    return args.anchor, args.rpc, args.contract, args.chain_id, confirmations
 
 
 def run_receipt(args: argparse.Namespace) -> int:

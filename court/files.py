@@ -8,13 +8,28 @@ from cryptography import x509
 
 from court.errors import CourtError
 
-__all__ = ["InputError", "load_certificates", "read_file"]
+__all__ = ["InputError", "json_hint", "load_certificates", "read_file"]
 
 _PEM_MARKER = b"-----BEGIN CERTIFICATE-----"
 
 
 class InputError(CourtError):
     """An input file is missing, unreadable or not what it should be."""
+
+
+def json_hint(data: bytes, message_type: str, name: str, docs: str) -> str:
+    """What to do with a protobuf message saved as JSON (buf curl, grpcurl, any client's
+    protobuf JSON) where the binary form is expected: ``""`` unless ``data`` looks like JSON.
+
+    ``message_type`` is the full name (``evidence_gateway.v1.Receipt``), ``name`` the
+    file's stem in the example command, ``docs`` the page that says more.
+    """
+    if data.lstrip()[:1] != b"{":
+        return ""
+    return (
+        f"; it looks like JSON: convert it to binary with `buf convert protos --type "
+        f"{message_type} --from {name}.json --to {name}.pb` ({docs})"
+    )
 
 
 def read_file(path: Path, what: str) -> bytes:

@@ -16,7 +16,7 @@ from google.protobuf.message import DecodeError
 
 from court.errors import CourtError
 from court.evidence.opening import LeafOpening
-from court.files import InputError, load_certificates, read_file
+from court.files import InputError, json_hint, load_certificates, read_file
 from court.report.output import write_report
 from court.report.text import invalid_line
 from court.tokens import digest_algorithm
@@ -62,11 +62,6 @@ def receipt_opening(receipt: common_pb2.Receipt) -> LeafOpening | None:
     )
 
 
-#: What to do with a receipt saved as JSON (buf curl, grpcurl, protobuf JSON of any client).
-_FROM_JSON = (
-    "; it looks like JSON: convert the receipt to binary with `buf convert protos --type "
-    "evidence_gateway.v1.Receipt --from receipt.json --to receipt.pb` (docs/gateway.md)"
-)
 #: What to do with a whole response (SubmitEvidenceResponse, GetEvidenceResponse ...) saved.
 _WRAPPED = (
     "; it looks like a whole response message that holds one: archive its receipt "
@@ -76,8 +71,9 @@ _WRAPPED = (
 
 def _hint(data: bytes) -> str:
     """Advice for the two usual ways a receipt is archived wrong, or nothing."""
-    if data.lstrip()[:1] == b"{":
-        return _FROM_JSON
+    from_json = json_hint(data, "evidence_gateway.v1.Receipt", "receipt", "docs/gateway.md")
+    if from_json:
+        return from_json
     submitted = evidence_service_pb2.SubmitEvidenceResponse()
     fetched = evidence_service_pb2.GetEvidenceResponse()
     for response in (submitted, fetched):
@@ -148,7 +144,7 @@ def verify_receipt_file(
     log_key_file: Path,
     out: TextIO,
     as_json: bool = False,
-    anchor: tuple[Path, str, str, int] | None = None,
+    anchor: tuple[Path, str, str, int, int] | None = None,
 ) -> bool:
     """Verify, print every named check to `out`, and return whether the receipt is valid.
 
@@ -156,7 +152,7 @@ def verify_receipt_file(
     Without `hash_name`, a digest's algorithm follows from its length (SHA-2)
     and a file is hashed with the algorithm the receipt's leaf names. With
     `as_json` the report is one JSON document (court.report.json_report). `anchor` is
-    (anchor file, chain node URL, contract address, confirmations): the receipt's
+    (anchor file, chain node URL, contract address, chain id, confirmations): the receipt's
     checkpoint is then checked against its anchor on chain (court.anchors).
     """
     receipt = read_receipt(receipt_file)

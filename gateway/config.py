@@ -63,13 +63,13 @@ from the environment or the defaults are relative to the working directory.
     enabled = false
     interval_seconds = 60          # at most one anchor per chain this often ...
     min_new_entries = 1            # ... once this many entries are not yet anchored
-    confirmations = 1              # blocks on top of an anchor's (its own included)
+    confirmations = 1              # K: the anchor's block plus the blocks after it (1: mined)
     max_lag_seconds = 600          # health service evidence_gateway.anchoring past this
     replace_after_seconds = 120    # a transaction pending this long is replaced (same nonce) ...
     max_gas_price_gwei = 500       # ... at a gas price 12.5% higher, at most this
 
     [[anchor.chains]]              # one table per chain (in the file only, not the environment)
-    name = "consortium"            # letters, digits, '-', '_'
+    name = "consortium"            # 1 to 64 letters, digits, '-' or '_' (GetAnchor's chain)
     rpc_url = "http://127.0.0.1:8545"   # standard Ethereum JSON-RPC
     contract = "0x..."             # the EvidenceAnchor contract (notary anchor deploy)
     key_file = "anchor/submitter.key"   # the submitter's key (notary anchor init), mode 0600

@@ -360,6 +360,13 @@ class LedgerReads:
         except StoreError as exc:
             raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
 
+    def anchor_chains(self) -> list[str]:
+        """The names of the chains that have anchors stored (at most 16), sorted."""
+        try:
+            return self._store.anchor_chain_names()
+        except StoreError as exc:
+            raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
+
     def consistency_proof(self, size1: int, size2: int) -> tuple[bytes, ...]:
         """The consistency proof from ``size1`` to ``size2`` (0: the latest size)."""
         to_size = self._resolve_size(size2, "to_size")

@@ -282,6 +282,7 @@ class GatewayServer:
                 LogServicer(
                     ledger,
                     trust_info(config, tsa_roots, tsa_untrusted, log_verifier_key),
+                    chains=tuple(c.name for c in config.anchor_chains),
                 ),
             ),
             (

@@ -44,7 +44,8 @@ def _read(path: Path) -> bytes:
     except OSError as exc:
         raise AdminError(
             f"cannot read {path} ({exc.strerror}): pass the PKI folder the gateway uses "
-            "(--pki, made by `notary pki init`)"
+            "(--pki, made by `notary pki init`; `make run` keeps it in $DATA_DIR/pki, "
+            "./data/pki by default)"
         ) from exc
 
 

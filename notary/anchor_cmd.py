@@ -109,9 +109,14 @@ def _wait_for_node(rpc_url: str, wait: float, timeout: float) -> None:
 def _cmd_deploy(args: argparse.Namespace) -> int:
     from gateway.anchor.chain import ChainClient, ChainError, ChainUnavailable, log_id_of
     from gateway.anchor.keys import load_account
+    from gateway.anchor.settings import CHAIN_NAME, CHAIN_NAME_RULE
     from gateway.errors import GatewayError
     from notary.pki import load_log_verifier_key
 
+    if args.name is not None and not CHAIN_NAME.fullmatch(args.name):
+        raise UsageError(
+            f"--name {escape_text(repr(args.name))}: a chain name is {CHAIN_NAME_RULE}"
+        )
     vkey = load_log_verifier_key(args.pki).line
     log_id = log_id_of(vkey)
     try:
@@ -134,6 +139,8 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
                 pinned = ""
             if pinned == vkey:
                 print(f"contract {address} (from {recorded}) already anchors this log")
+                chain_id = ChainClient(args.rpc, timeout=args.timeout).chain_id()
+                _print_chain_table(args, address, chain_id, submitter == account.address)
                 return 0
             print(f"no contract holding this log at {address} (from {recorded}): deploying")
         if args.dev_balance is not None:
@@ -149,9 +156,28 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
         recorded.write_text(address + "\n", encoding="ascii")
     print(f"contract deployed at {address} (chain id {chain_id}); admin {account.address}")
     print(f"log registered: id 0x{log_id.hex()}, submitter {submitter}")
-    print("configure the gateway with an [[anchor.chains]] table (docs/anchoring.md):")
-    print(f'  rpc_url = "{args.rpc}"\n  contract = "{address}"\n  chain_id = {chain_id}')
+    _print_chain_table(args, address, chain_id, submitter == account.address)
     return 0
+
+
+def _toml_string(value: str) -> str:
+    return json.dumps(value)  # a TOML basic string: JSON's escapes are TOML's
+
+
+def _print_chain_table(
+    args: argparse.Namespace, address: str, chain_id: int, own_key: bool
+) -> None:
+    """The complete [[anchor.chains]] table of this chain, for the gateway's config file."""
+    name = args.name or f"chain-{chain_id}"
+    key_file = str(args.key.resolve()) if own_key else "SUBMITTER.key"
+    note = "" if own_key else "   # the file of the --submitter's key (notary anchor init)"
+    print("configure the gateway with this table in its config file (docs/anchoring.md):")
+    print("[[anchor.chains]]")
+    print(f"name = {_toml_string(name)}")
+    print(f"rpc_url = {_toml_string(args.rpc)}")
+    print(f"contract = {_toml_string(address)}")
+    print(f"key_file = {_toml_string(key_file)}{note}")
+    print(f"chain_id = {chain_id}")
 
 
 def _ether(wei: str) -> str:
@@ -204,6 +230,13 @@ def _cmd_status(args: argparse.Namespace) -> int:
         flag = "  (past the bound)" if c.lagging else ""
         print(f"  lag              {c.lag_entries} entries, {c.lag.seconds} s{flag}")
         print(f"  pending          {c.pending}")
+        if c.HasField("pending_confirmations"):
+            print(
+                f"  confirmations    waiting for confirmations "
+                f"{c.pending_confirmations}/{c.confirmations_required}"
+            )
+        elif c.confirmations_required:
+            print(f"  confirmations    {c.confirmations_required} required")
         if c.HasField("chain_head"):
             print(f"  chain head       {c.chain_head}")
         if c.submitter:
@@ -242,6 +275,11 @@ def add_anchor_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     deploy.add_argument("--key", type=Path, required=True, help="the deployer's key file")
     deploy.add_argument("--pki", type=Path, required=True, help="PKI folder (log.vkey)")
     deploy.add_argument("--submitter", help="the submitter's address (default: the key's)")
+    deploy.add_argument(
+        "--name",
+        help="the chain's name in the printed [[anchor.chains]] table (1 to 64 letters, "
+        "digits, '-' or '_'; default chain-CHAIN_ID)",
+    )
     deploy.add_argument(
         "--address-file",
         type=Path,

@@ -11,9 +11,13 @@ the bytecode depends only on the source and these settings)::
     .venv/bin/python scripts/compile_contracts.py --check   # exit 1 if it would change
 
 The artifact ``gateway/anchor/artifacts/EvidenceAnchor.json`` holds the ABI, the
-creation and runtime bytecode, the compiler version and the settings;
-``tests/unit/test_contracts.py`` fails when it drifts from the source. Only
-the standard library and node are used.
+creation and runtime bytecode, the compiler version and the settings, the
+functions' selectors (solc's ``evm.methodIdentifiers``) and the events'
+``topic0`` (keccak-256 of each event's signature, computed with js-sha3, the
+keccak that the pinned solc-js itself depends on), for whoever reads the
+contract without an ABI library (docs/anchoring.md, "Reading the contract
+yourself"); ``tests/unit/test_contracts.py`` fails when it drifts from the
+source. Only the standard library and node are used.
 """
 
 from __future__ import annotations
@@ -33,17 +37,36 @@ SETTINGS: dict[str, Any] = {
     "evmVersion": "paris",
     "optimizer": {"enabled": True, "runs": 200},
     "metadata": {"bytecodeHash": "none", "appendCBOR": False},
-    "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}},
+    "outputSelection": {
+        "*": {
+            "*": [
+                "abi",
+                "evm.bytecode.object",
+                "evm.deployedBytecode.object",
+                "evm.methodIdentifiers",
+            ]
+        }
+    },
 }
 
 # Standard JSON in on stdin, standard JSON out on stdout, with the pinned solc-js.
 _NODE = """
 const solc = require('solc');
+const { keccak256 } = require(require.resolve('js-sha3', { paths: [require.resolve('solc')] }));
 let input = '';
 process.stdin.on('data', (d) => { input += d; });
 process.stdin.on('end', () => {
   const output = JSON.parse(solc.compile(input));
-  process.stdout.write(JSON.stringify({version: solc.version(), output: output}));
+  const topics = {};
+  for (const file of Object.values(output.contracts || {})) {
+    for (const contract of Object.values(file)) {
+      for (const entry of contract.abi.filter((e) => e.type === 'event')) {
+        const signature = `${entry.name}(${entry.inputs.map((i) => i.type).join(',')})`;
+        topics[signature] = '0x' + keccak256(signature);
+      }
+    }
+  }
+  process.stdout.write(JSON.stringify({version: solc.version(), output: output, topics: topics}));
 });
 """
 
@@ -84,6 +107,8 @@ def compile_artifact(root: Path = ROOT) -> dict[str, Any]:
         "abi": compiled["abi"],
         "bytecode": "0x" + compiled["evm"]["bytecode"]["object"],
         "deployedBytecode": "0x" + compiled["evm"]["deployedBytecode"]["object"],
+        "methodIdentifiers": compiled["evm"]["methodIdentifiers"],
+        "eventTopics": answer["topics"],
     }
 
 

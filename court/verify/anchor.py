@@ -6,18 +6,26 @@ from any chain node it trusts, with ``eth_call`` (:mod:`court.chainrpc` does
 the JSON-RPC); this module encodes those calls and decodes their answers by
 hand (no web3 in ``court``), and runs the named checks:
 
+* "Contract code is EvidenceAnchor": the SHA-256 of the code at the contract
+  address (``eth_getCode``) is :data:`EVIDENCE_ANCHOR_CODE_SHA256`, the
+  runtime code of ``contracts/EvidenceAnchor.sol`` as compiled (no metadata
+  hash: one fixed byte string; a test ties the constant to the artifact). A
+  look-alike that answers the same calls but lets someone rewrite anchors
+  fails here, and nothing else is read from it;
 * "Log key pinned on chain": ``verifierKeyOf(logId)`` is the log key the court
   verifies checkpoints with (``logId`` = SHA-256 of that key);
-* "Anchor found on chain": an anchor covers the held checkpoint's size
-  (``firstAnchorCovering``); none yet is *not run* (verify again after the
-  next anchoring period), not a failure;
+* "Anchor found on chain": the anchor the gateway's file names
+  (``anchorAt(logId, number)``; without a number, ``firstAnchorCovering``) is
+  on chain and covers the held checkpoint's size; none yet is *not run*
+  (verify again after the next anchoring period), not a failure;
 * "Anchored root matches checkpoint": the anchored checkpoint note supplied by
   the gateway is signed by the log key, and its size, root and SHA-256 are
   the ones on chain;
 * "Consistency to anchored checkpoint": the consistency proof from the held
   checkpoint verifies against the root *read from the chain*, so a log that
   rewrote its history since the held checkpoint is caught;
-* "Anchor confirmations": ``head - block + 1 >= K``.
+* "Anchor confirmations": ``head - block + 1 >= K``; fewer yet is *not run*
+  (verify again once the chain has grown), not a failure.
 
 Every decoder checks the exact length and the zero padding of the ABI words
 it reads, and bounds the strings it accepts, so a hostile node's answer is
@@ -43,9 +51,12 @@ __all__ = [
     "CHECK_ANCHOR_CONSISTENCY",
     "CHECK_ANCHOR_FOUND",
     "CHECK_ANCHOR_ROOT",
+    "CHECK_CONTRACT_CODE",
     "CHECK_LOG_KEY_PINNED",
+    "EVIDENCE_ANCHOR_CODE_SHA256",
     "MAX_VERIFIER_KEY_BYTES",
     "SELECTOR_ANCHOR_AT",
+    "SELECTOR_ANCHOR_COUNT",
     "SELECTOR_FIRST_ANCHOR_COVERING",
     "SELECTOR_LATEST_ANCHOR",
     "SELECTOR_VERIFIER_KEY_OF",
@@ -55,22 +66,26 @@ __all__ = [
     "check_anchor",
     "checkpoint_hash_of",
     "decode_anchor_at",
+    "decode_anchor_count",
     "decode_first_anchor_covering",
     "decode_latest_anchor",
     "decode_verifier_key_of",
     "encode_anchor_at",
+    "encode_anchor_count",
     "encode_first_anchor_covering",
     "encode_latest_anchor",
     "encode_verifier_key_of",
     "log_id_of",
 ]
 
+CHECK_CONTRACT_CODE: Final = "Contract code is EvidenceAnchor"
 CHECK_LOG_KEY_PINNED: Final = "Log key pinned on chain"
 CHECK_ANCHOR_FOUND: Final = "Anchor found on chain"
 CHECK_ANCHOR_ROOT: Final = "Anchored root matches checkpoint"
 CHECK_ANCHOR_CONSISTENCY: Final = "Consistency to anchored checkpoint"
 CHECK_ANCHOR_CONFIRMATIONS: Final = "Anchor confirmations"
 ANCHOR_CHECKS: Final = (
+    CHECK_CONTRACT_CODE,
     CHECK_LOG_KEY_PINNED,
     CHECK_ANCHOR_FOUND,
     CHECK_ANCHOR_ROOT,
@@ -82,8 +97,15 @@ ANCHOR_CHECKS: Final = (
 # First four bytes of keccak256 of the signature (tests check them against the ABI).
 SELECTOR_FIRST_ANCHOR_COVERING: Final = bytes.fromhex("2fe06fb3")  # (bytes32,uint64)
 SELECTOR_ANCHOR_AT: Final = bytes.fromhex("9a7ce8ee")  # (bytes32,uint256)
+SELECTOR_ANCHOR_COUNT: Final = bytes.fromhex("4cad6a99")  # (bytes32)
 SELECTOR_LATEST_ANCHOR: Final = bytes.fromhex("b629d6fd")  # (bytes32)
 SELECTOR_VERIFIER_KEY_OF: Final = bytes.fromhex("c928bbca")  # (bytes32)
+
+#: SHA-256 of EvidenceAnchor's runtime code (the artifact's ``deployedBytecode``), what
+#: ``eth_getCode`` answers at every deployment of it (no immutables, no metadata hash).
+EVIDENCE_ANCHOR_CODE_SHA256: Final = bytes.fromhex(
+    "9a23f43debe7a96dfb492ca35f460ebe85bfc43e3fda3de54268cfea09091d9c"
+)
 
 MAX_VERIFIER_KEY_BYTES: Final = 4096
 _WORD: Final = 32
@@ -122,14 +144,23 @@ class OnChainAnchor:
 class ChainView:
     """What the court read from a chain node itself.
 
-    ``anchor``: the first anchor covering the held size (None: none yet);
-    ``head``: the node's latest block number; ``pinned_key``: the contract's
-    ``verifierKeyOf(logId)`` (empty: the log is not registered there).
+    ``anchor``: the anchor the gateway's file names (``named``, read with
+    ``anchorAt``), or without a name the first anchor covering the held size
+    (None: not on chain yet); ``head``: the node's latest block number;
+    ``pinned_key``: the contract's ``verifierKeyOf(logId)`` (empty: the log is
+    not registered there); ``count``: how many anchors of the log the contract
+    holds (read when ``named`` is, to say why it is not there yet);
+    ``chain_id``: the node's ``eth_chainId`` when read; ``code_sha256``: SHA-256 of
+    the code at the contract's address (None: not read).
     """
 
     anchor: OnChainAnchor | None
     head: int
     pinned_key: str
+    named: int | None = None
+    count: int | None = None
+    chain_id: int | None = None
+    code_sha256: bytes | None = None
 
 
 # ------------------------------------------------------------------ encoding
@@ -153,6 +184,10 @@ def encode_first_anchor_covering(log_id: bytes, size: int) -> bytes:
 
 def encode_anchor_at(log_id: bytes, number: int) -> bytes:
     return SELECTOR_ANCHOR_AT + _word_bytes32(log_id) + _word_uint(number, _UINT256_MAX)
+
+
+def encode_anchor_count(log_id: bytes) -> bytes:
+    return SELECTOR_ANCHOR_COUNT + _word_bytes32(log_id)
 
 
 def encode_latest_anchor(log_id: bytes) -> bytes:
@@ -218,6 +253,11 @@ def decode_anchor_at(data: bytes, number: int) -> OnChainAnchor:
     return _anchor(number, _words(data, _ANCHOR_WORDS, "anchorAt"), "anchorAt")
 
 
+def decode_anchor_count(data: bytes) -> int:
+    """``uint256``: how many anchors the log has."""
+    return _uint(_words(data, 1, "anchorCount")[0], _UINT256_MAX, "anchorCount")
+
+
 def decode_latest_anchor(data: bytes) -> OnChainAnchor:
     """``(uint256 number, Anchor)``."""
     words = _words(data, 1 + _ANCHOR_WORDS, "latestAnchor")
@@ -250,10 +290,31 @@ def decode_verifier_key_of(data: bytes) -> str:
 # ------------------------------------------------------------------ checks
 
 
+def _code(checks: Checklist, view: ChainView) -> bool:
+    """Record the contract code check; True when it passed."""
+    if view.code_sha256 is None:
+        checks.not_run(CHECK_CONTRACT_CODE, "the code at the contract address was not read")
+        return False
+    if view.code_sha256 != EVIDENCE_ANCHOR_CODE_SHA256:
+        checks.failed(
+            CHECK_CONTRACT_CODE,
+            f"the code at the contract address has SHA-256 0x{view.code_sha256.hex()}, not "
+            f"EvidenceAnchor's 0x{EVIDENCE_ANCHOR_CODE_SHA256.hex()}: what it answers is not "
+            "an append-only anchor log (check the address the operator publishes)",
+        )
+        return False
+    checks.passed(
+        CHECK_CONTRACT_CODE,
+        f"the code at the contract address is EvidenceAnchor's (SHA-256 "
+        f"0x{EVIDENCE_ANCHOR_CODE_SHA256.hex()})",
+    )
+    return True
+
+
 def _pinned(checks: Checklist, view: ChainView, log_verifier_key: str) -> None:
     if view.pinned_key == log_verifier_key:
         checks.passed(
-            CHECK_LOG_KEY_PINNED, f"the contract pins log id {log_id_of(log_verifier_key).hex()}"
+            CHECK_LOG_KEY_PINNED, f"the contract pins log id 0x{log_id_of(log_verifier_key).hex()}"
         )
     elif not view.pinned_key:
         checks.failed(
@@ -285,9 +346,9 @@ def _anchored_root(
     if anchored.size != anchor.tree_size:
         problems.append(f"size {anchored.size} (chain: {anchor.tree_size})")
     if anchored.root_hash != anchor.root_hash:
-        problems.append(f"root {anchored.root_hash.hex()} (chain: {anchor.root_hash.hex()})")
+        problems.append(f"root 0x{anchored.root_hash.hex()} (chain: 0x{anchor.root_hash.hex()})")
     if note_hash != anchor.checkpoint_hash:
-        problems.append(f"SHA-256 {note_hash.hex()} (chain: {anchor.checkpoint_hash.hex()})")
+        problems.append(f"SHA-256 0x{note_hash.hex()} (chain: 0x{anchor.checkpoint_hash.hex()})")
     if problems:
         checks.failed(
             CHECK_ANCHOR_ROOT,
@@ -296,7 +357,7 @@ def _anchored_root(
         return
     checks.passed(
         CHECK_ANCHOR_ROOT,
-        f"anchor {anchor.number} holds size {anchor.tree_size}, root {anchor.root_hash.hex()} "
+        f"anchor {anchor.number} holds size {anchor.tree_size}, root 0x{anchor.root_hash.hex()} "
         "and the SHA-256 of the log-signed checkpoint",
     )
 
@@ -320,13 +381,37 @@ def _consistency(
 
 
 def _confirmations(checks: Checklist, anchor: OnChainAnchor, head: int, confirmations: int) -> None:
-    have = head - anchor.block_number + 1
-    checks.record(
-        CHECK_ANCHOR_CONFIRMATIONS,
-        have >= confirmations,
-        f"block {anchor.block_number}, chain head {head}: {max(have, 0)} confirmation(s), "
-        f"{confirmations} required",
+    have = max(head - anchor.block_number + 1, 0)
+    detail = (
+        f"block {anchor.block_number}, chain head {head}: {have} confirmation(s), "
+        f"{confirmations} required"
     )
+    if have >= confirmations:
+        checks.passed(CHECK_ANCHOR_CONFIRMATIONS, detail)
+    else:  # confirmations come with time: not yet, not invalid
+        checks.not_run(
+            CHECK_ANCHOR_CONFIRMATIONS,
+            f"not run: {detail}; verify again once the chain has {confirmations - have} "
+            "more block(s)",
+        )
+
+
+def _not_found(checks: Checklist, view: ChainView, size: int) -> None:
+    if view.named is not None:
+        count = "?" if view.count is None else view.count
+        detail = (
+            f"anchor {view.named} that the anchor file names is not on this node's chain "
+            f"(it holds {count} anchor(s) of the log) yet: verify again later, or with a node "
+            "of the chain the file names"
+        )
+    else:
+        detail = (
+            f"no anchor on chain covers size {size} yet: verify again after the next "
+            "anchoring period"
+        )
+    checks.not_run(CHECK_ANCHOR_FOUND, detail)
+    for name in (CHECK_ANCHOR_ROOT, CHECK_ANCHOR_CONSISTENCY, CHECK_ANCHOR_CONFIRMATIONS):
+        checks.not_run(name, f"not run: {detail}")
 
 
 def check_anchor(
@@ -341,28 +426,37 @@ def check_anchor(
 ) -> OnChainAnchor | None:
     """Record the :data:`ANCHOR_CHECKS` for the verified checkpoint ``held``.
 
-    ``view`` is what the court read from the chain (the anchor covering
-    ``held.size``); ``anchored_note`` and ``consistency_proof`` come from the
-    gateway (GetAnchor) and are trusted only as far as they verify against the
-    chain. Returns the anchor when one covers ``held``.
+    ``view`` is what the court read from the chain (the anchor the gateway's
+    file names, or the first covering ``held.size``); ``anchored_note`` and
+    ``consistency_proof`` come from the gateway (GetAnchor) and are trusted
+    only as far as they verify against the chain. Returns the anchor when one
+    covers ``held``.
     """
     if confirmations < 1:
         raise ValueError("confirmations must be at least 1")
+    if not _code(checks, view):
+        for name in ANCHOR_CHECKS[1:]:
+            checks.not_run(name, "not run: the contract is not known to be EvidenceAnchor")
+        return None
     _pinned(checks, view, log_verifier_key)
     dependants = (CHECK_ANCHOR_ROOT, CHECK_ANCHOR_CONSISTENCY, CHECK_ANCHOR_CONFIRMATIONS)
     anchor = view.anchor
-    if anchor is None or anchor.tree_size < held.size:
-        checks.not_run(
+    if anchor is None or (anchor.tree_size < held.size and view.named is None):
+        _not_found(checks, view, held.size)
+        return None
+    if anchor.tree_size < held.size:  # the file named an anchor that does not cover it
+        checks.failed(
             CHECK_ANCHOR_FOUND,
-            f"no anchor on chain covers size {held.size} yet: verify again after the next "
-            "anchoring period",
+            f"anchor {anchor.number} on chain is of size {anchor.tree_size}, which does not "
+            f"cover size {held.size}, unlike what the anchor file says",
         )
         for name in dependants:
-            checks.not_run(name, f"not run: no anchor covers size {held.size} yet")
+            checks.not_run(name, f"not run: anchor {anchor.number} does not cover size {held.size}")
         return None
+    on = "" if view.chain_id is None else f" of chain id {view.chain_id}"
     checks.passed(
         CHECK_ANCHOR_FOUND,
-        f"anchor {anchor.number} (size {anchor.tree_size}) in block {anchor.block_number}",
+        f"anchor {anchor.number} (size {anchor.tree_size}) in block {anchor.block_number}{on}",
     )
     _anchored_root(checks, anchor, anchored_note, log_verifier_key)
     _consistency(checks, held, anchor, consistency_proof)

@@ -205,7 +205,7 @@ class GetAnchoringStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ChainAnchoringStatus(_message.Message):
-    __slots__ = ("chain", "chain_id", "contract", "anchored_size", "anchored_at", "log_size", "lag_entries", "lag", "lagging", "pending", "chain_head", "submitter", "submitter_balance_wei", "chain_error", "last_error", "capped")
+    __slots__ = ("chain", "chain_id", "contract", "anchored_size", "anchored_at", "log_size", "lag_entries", "lag", "lagging", "pending", "chain_head", "submitter", "submitter_balance_wei", "chain_error", "last_error", "capped", "confirmations_required", "pending_confirmations")
     CHAIN_FIELD_NUMBER: _ClassVar[int]
     CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
     CONTRACT_FIELD_NUMBER: _ClassVar[int]
@@ -222,6 +222,8 @@ class ChainAnchoringStatus(_message.Message):
     CHAIN_ERROR_FIELD_NUMBER: _ClassVar[int]
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
     CAPPED_FIELD_NUMBER: _ClassVar[int]
+    CONFIRMATIONS_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    PENDING_CONFIRMATIONS_FIELD_NUMBER: _ClassVar[int]
     chain: str
     chain_id: int
     contract: str
@@ -238,7 +240,9 @@ class ChainAnchoringStatus(_message.Message):
     chain_error: str
     last_error: str
     capped: str
-    def __init__(self, chain: _Optional[str] = ..., chain_id: _Optional[int] = ..., contract: _Optional[str] = ..., anchored_size: _Optional[int] = ..., anchored_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., log_size: _Optional[int] = ..., lag_entries: _Optional[int] = ..., lag: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., lagging: _Optional[bool] = ..., pending: _Optional[int] = ..., chain_head: _Optional[int] = ..., submitter: _Optional[str] = ..., submitter_balance_wei: _Optional[str] = ..., chain_error: _Optional[str] = ..., last_error: _Optional[str] = ..., capped: _Optional[str] = ...) -> None: ...
+    confirmations_required: int
+    pending_confirmations: int
+    def __init__(self, chain: _Optional[str] = ..., chain_id: _Optional[int] = ..., contract: _Optional[str] = ..., anchored_size: _Optional[int] = ..., anchored_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., log_size: _Optional[int] = ..., lag_entries: _Optional[int] = ..., lag: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., lagging: _Optional[bool] = ..., pending: _Optional[int] = ..., chain_head: _Optional[int] = ..., submitter: _Optional[str] = ..., submitter_balance_wei: _Optional[str] = ..., chain_error: _Optional[str] = ..., last_error: _Optional[str] = ..., capped: _Optional[str] = ..., confirmations_required: _Optional[int] = ..., pending_confirmations: _Optional[int] = ...) -> None: ...
 
 class GetAnchoringStatusResponse(_message.Message):
     __slots__ = ("chains", "max_lag")

@@ -14,8 +14,9 @@ Errors: :class:`ChainUnavailable` when the node cannot be reached or times out
 would revert (its custom error decoded: ``NotSubmitter``, ``SizeNotIncreasing``
 ...), :class:`TransactionRejected` when the node refuses a signed transaction
 (nonce too low, underpriced replacement, no funds), :class:`ChainError`
-otherwise. Text from the node is escaped and shortened before it enters a
-message.
+otherwise (all in :mod:`gateway.anchor.chain_types`). Text from the node is
+escaped and shortened before it enters a message. Anchors read from the
+contract are the court's :class:`court.verify.anchor.OnChainAnchor`.
 """
 
 from __future__ import annotations
@@ -23,13 +24,22 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import requests
 
-from court.report.escape import escape_text
-from court.verify.anchor import log_id_of
+from court.verify.anchor import OnChainAnchor, log_id_of
+from gateway.anchor.chain_types import (
+    ChainError,
+    ChainUnavailable,
+    ContractRefused,
+    SentAnchor,
+    SignedAnchor,
+    TransactionRejected,
+    TxState,
+    node_text,
+    show,
+)
 from gateway.anchor.contract import Artifact, load_artifact
 from gateway.anchor.ethlibs import (
     LocalAccount,
@@ -39,7 +49,6 @@ from gateway.anchor.ethlibs import (
     to_checksum_address,
     web3_exceptions,
 )
-from gateway.errors import GatewayError
 
 BlockNotFound = web3_exceptions.BlockNotFound
 ContractCustomError = web3_exceptions.ContractCustomError
@@ -49,7 +58,6 @@ Web3Exception = web3_exceptions.Web3Exception
 Web3RPCError = web3_exceptions.Web3RPCError
 
 __all__ = [
-    "ChainAnchor",
     "ChainClient",
     "ChainError",
     "ChainUnavailable",
@@ -61,103 +69,8 @@ __all__ = [
     "log_id_of",
 ]
 
-_NODE_TEXT_LIMIT = 200  # characters of a node's error message quoted in ours
 _GAS_MARGIN_NUM, _GAS_MARGIN_DEN = 5, 4  # gas limit = estimate * 5/4
 _RECEIPT_POLL_SECONDS = 0.1
-
-
-class ChainError(GatewayError):
-    """Talking to the chain failed."""
-
-
-class ChainUnavailable(ChainError):
-    """The chain node could not be reached, or did not answer in time."""
-
-
-class ContractRefused(ChainError):
-    """The contract reverts the call; ``reason`` is its custom error's name
-    (``NotSubmitter``, ``SizeNotIncreasing``, ...) or the node's revert text."""
-
-    def __init__(self, reason: str, args: tuple[Any, ...] = ()) -> None:
-        shown = ", ".join(_show(a) for a in args)
-        super().__init__(f"the anchor contract refused: {reason}({shown})")
-        self.reason = reason
-        self.error_args = args
-
-
-class TransactionRejected(ChainError):
-    """The node refused a signed transaction (nonce too low, replacement
-    underpriced, insufficient funds ...); ``detail`` is its escaped message."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(f"the chain node rejected the transaction: {detail}")
-        self.detail = detail
-
-
-@dataclass(frozen=True)
-class ChainAnchor:
-    """One anchor as the contract stores it."""
-
-    number: int
-    tree_size: int
-    root_hash: bytes
-    checkpoint_hash: bytes
-    block_time: int
-    block_number: int
-
-
-@dataclass(frozen=True)
-class SentAnchor:
-    """A signed anchor transaction the node accepted into its pool."""
-
-    tx_hash: bytes
-    nonce: int
-    gas_price: int
-
-
-@dataclass(frozen=True)
-class SignedAnchor(SentAnchor):
-    """A signed anchor transaction, not broadcast yet: ``raw`` is what
-    :meth:`ChainClient.broadcast` sends (and sends again, byte for byte)."""
-
-    raw: bytes
-
-
-@dataclass(frozen=True)
-class TxState:
-    """What the node knows of a transaction now.
-
-    ``found``: the node knows it (mined, or waiting in its pool); a mined one
-    has ``block_number``, ``block_hash``, ``success`` and ``gas_used``;
-    ``anchor_number`` is the number the contract gave it (from its
-    ``Anchored`` event), when it was a successful anchor.
-    """
-
-    tx_hash: bytes
-    found: bool
-    block_number: int | None
-    block_hash: bytes | None
-    success: bool | None
-    gas_used: int | None
-    anchor_number: int | None
-
-    @property
-    def mined(self) -> bool:
-        return self.block_number is not None
-
-
-def _show(value: object) -> str:
-    if isinstance(value, bytes):
-        return "0x" + value.hex()
-    return escape_text(str(value))[:_NODE_TEXT_LIMIT]
-
-
-def _node_text(value: object) -> str:
-    """A node's message, escaped and shortened for ours."""
-    text = escape_text(str(value))
-    if len(text) > _NODE_TEXT_LIMIT:
-        text = text[:_NODE_TEXT_LIMIT] + "..."
-    return text
 
 
 def _abi_type(param: dict[str, Any]) -> str:
@@ -196,7 +109,7 @@ class ChainClient:
         timeout: float = 10.0,
     ) -> None:
         if not rpc_url.startswith(("http://", "https://")):
-            raise ChainError(f"rpc_url must be an http:// or https:// URL, not {_show(rpc_url)}")
+            raise ChainError(f"rpc_url must be an http:// or https:// URL, not {show(rpc_url)}")
         self.rpc_url = rpc_url
         self.timeout = timeout
         self._account = account
@@ -219,7 +132,7 @@ class ChainClient:
             checksum = to_checksum_address(address)
         except (ValueError, TypeError):
             raise ChainError(
-                f"contract address {_show(address)} is not a 20-byte hex address"
+                f"contract address {show(address)} is not a 20-byte hex address"
             ) from None
         self.address = str(checksum)
         self._contract = self._w3.eth.contract(address=checksum, abi=self._artifact.abi)
@@ -250,7 +163,7 @@ class ChainClient:
             except Exception:  # malformed arguments: keep the name
                 args = ()
             return ContractRefused(name, args)
-        return ContractRefused(_node_text(data) if data else "reverted")
+        return ContractRefused(node_text(data) if data else "reverted")
 
     @contextmanager
     def _rpc(self, what: str) -> Iterator[None]:
@@ -260,7 +173,7 @@ class ChainClient:
         except ContractCustomError as exc:
             raise self._decode_revert(exc.data) from None
         except ContractLogicError as exc:
-            raise ContractRefused(_node_text(exc.message or "reverted")) from None
+            raise ContractRefused(node_text(exc.message or "reverted")) from None
         except (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError):
             raise ChainUnavailable(
                 f"chain node {self.rpc_url} unreachable or too slow while {what}; "
@@ -272,10 +185,10 @@ class ChainClient:
                 f"chain node {self.rpc_url} answered HTTP {status} while {what}"
             ) from None
         except Web3RPCError as exc:
-            raise ChainError(f"chain node error while {what}: {_node_text(exc.message)}") from None
+            raise ChainError(f"chain node error while {what}: {node_text(exc.message)}") from None
         except (Web3Exception, requests.RequestException, ValueError) as exc:
             raise ChainError(
-                f"chain node error while {what}: {exc.__class__.__name__}: {_node_text(exc)}"
+                f"chain node error while {what}: {exc.__class__.__name__}: {node_text(exc)}"
             ) from None
 
     # ------------------------------------------------------------------ chain
@@ -370,7 +283,7 @@ class ChainClient:
             except Web3RPCError as exc:
                 text = str(exc.message or exc)
                 if "already known" not in text.lower():  # the same bytes sent twice: fine
-                    raise TransactionRejected(_node_text(text)) from None
+                    raise TransactionRejected(node_text(text)) from None
 
     def _send(self, to: str | None, data: bytes, what: str) -> SentAnchor:
         signed = self._sign(to, data, what)
@@ -518,11 +431,11 @@ class ChainClient:
     def anchor_count(self, log_id: bytes) -> int:
         return int(self._view("anchorCount", log_id))
 
-    def anchor_at(self, log_id: bytes, number: int) -> ChainAnchor:
+    def anchor_at(self, log_id: bytes, number: int) -> OnChainAnchor:
         """Anchor ``number`` (``ContractRefused("NoAnchor")`` beyond the last)."""
         return _anchor(number, self._view("anchorAt", log_id, number))
 
-    def latest_anchor(self, log_id: bytes) -> ChainAnchor | None:
+    def latest_anchor(self, log_id: bytes) -> OnChainAnchor | None:
         try:
             number, fields = self._view("latestAnchor", log_id)
         except ContractRefused as exc:
@@ -531,7 +444,7 @@ class ChainClient:
             raise
         return _anchor(int(number), fields)
 
-    def first_anchor_covering(self, log_id: bytes, size: int) -> ChainAnchor | None:
+    def first_anchor_covering(self, log_id: bytes, size: int) -> OnChainAnchor | None:
         """The first anchor whose tree size is at least ``size``; None if none is yet."""
         found, number, fields = self._view("firstAnchorCovering", log_id, size)
         return _anchor(int(number), fields) if found else None
@@ -543,9 +456,9 @@ def _bytes(data: object) -> bytes:
     return bytes.fromhex(str(data).removeprefix("0x"))
 
 
-def _anchor(number: int, fields: Any) -> ChainAnchor:
+def _anchor(number: int, fields: Any) -> OnChainAnchor:
     tree_size, root_hash, checkpoint_hash, block_time, block_number = fields
-    return ChainAnchor(
+    return OnChainAnchor(
         number=number,
         tree_size=int(tree_size),
         root_hash=bytes(root_hash),

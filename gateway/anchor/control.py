@@ -46,6 +46,8 @@ class ChainStatus:
     submitter: str
     balance: int | None
     chain_error: str
+    required: int = 1  # the confirmations an anchor waits for
+    depth: int | None = None  # confirmations of the latest mined pending anchor so far
 
 
 def _covered(worker: AnchorWorker, chain: WorkerChain, size: int) -> StoredAnchor | None:
@@ -116,17 +118,22 @@ def anchoring_status(worker: AnchorWorker) -> list[ChainStatus]:
                 balance = client.balance(submitter)
         except ChainError as exc:
             error = exc.message
+        pending = worker.store.pending_anchors(chain.name)
+        mined = [a.block_number for a in pending if a.block_number is not None]
+        depth = None if head is None or not mined else max(head - mined[-1] + 1, 0)
         out.append(
             ChainStatus(
                 chain=chain,
                 lag=lag,
                 lagging=lag.seconds > worker.max_lag_seconds or bool(lag.capped),
                 latest=worker.store.latest_anchor(chain.name),
-                pending=len(worker.store.pending_anchors(chain.name)),
+                pending=len(pending),
                 head=head,
                 submitter=submitter,
                 balance=balance,
                 chain_error=error,
+                required=worker.confirmations,
+                depth=depth,
             )
         )
     return out

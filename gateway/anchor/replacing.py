@@ -110,6 +110,6 @@ def replace_transaction(worker: AnchorWorker, chain: WorkerChain, a: StoredAncho
         gwei(old),
         a.nonce,
         gwei(price),
-        new.tx_hash.hex(),
+        "0x" + new.tx_hash.hex(),
     )
     chain.client.broadcast(signed.raw)

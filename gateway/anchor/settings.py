@@ -14,10 +14,19 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from gateway.config import GatewayConfig
 
-__all__ = ["ChainConfig", "check_anchor", "gwei_to_wei", "parse_chains"]
+__all__ = [
+    "CHAIN_NAME",
+    "CHAIN_NAME_RULE",
+    "ChainConfig",
+    "check_anchor",
+    "gwei_to_wei",
+    "parse_chains",
+]
 
 _CHAIN_KEYS = ("name", "rpc_url", "contract", "key_file", "chain_id")
-_CHAIN_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: A chain's name (``[[anchor.chains]] name``, ``GetAnchorRequest.chain``).
+CHAIN_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+CHAIN_NAME_RULE = "1 to 64 letters, digits, '-' or '_'"
 _MAX_GWEI = 10**9  # 1 ether per unit of gas: far above any sane price
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
@@ -96,8 +105,8 @@ def check_anchor(config: GatewayConfig) -> None:
     names: set[str] = set()
     for chain in config.anchor_chains:
         where = f"anchor.chains {chain.name!r}"
-        if not _CHAIN_NAME.fullmatch(chain.name):
-            raise ConfigError(f"{where}: a name is 1 to 64 letters, digits, '-' or '_'")
+        if not CHAIN_NAME.fullmatch(chain.name):
+            raise ConfigError(f"{where}: a name is {CHAIN_NAME_RULE}")
         if chain.name in names:
             raise ConfigError(f"{where}: two chains have this name; give each its own")
         names.add(chain.name)

@@ -91,9 +91,12 @@ def status_to_proto(statuses: list[ChainStatus], max_lag: float) -> pb.GetAnchor
             chain_error=_text(s.chain_error),
             last_error=_text(s.lag.error),
             capped=_text(s.lag.capped),
+            confirmations_required=s.required,
         )
         if s.head is not None:
             item.chain_head = s.head
+        if s.depth is not None:
+            item.pending_confirmations = s.depth
         if s.latest is not None and s.latest.confirmed_at is not None:
             ts = Timestamp()
             ts.FromDatetime(s.latest.confirmed_at)

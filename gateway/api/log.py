@@ -18,16 +18,15 @@ from court.report.escape import escape_text
 from evidence_gateway.v1 import common_pb2
 from evidence_gateway.v1 import log_service_pb2 as pb
 from evidence_gateway.v1 import log_service_pb2_grpc as pb_grpc
+from gateway.anchor.settings import CHAIN_NAME, CHAIN_NAME_RULE
 from gateway.api import convert
 from gateway.api.errors import rpc_errors
 from gateway.api.ports import LedgerPort
 from gateway.errors import InvalidArgument, NotFound
 
-__all__ = ["MAX_CHAIN_NAME", "MAX_ENTRIES", "LogServicer", "TrustInfo", "TsaSource", "TsaTrust"]
+__all__ = ["MAX_ENTRIES", "LogServicer", "TrustInfo", "TsaSource", "TsaTrust"]
 
 MAX_ENTRIES = 1000
-#: Longest chain name a GetAnchor request may name (configured names are shorter).
-MAX_CHAIN_NAME = 128
 _HASH_SIZE = 32
 
 
@@ -91,9 +90,30 @@ def trust_info_to_proto(trust: TrustInfo) -> pb.GetTrustInfoResponse:
 class LogServicer(pb_grpc.LogServiceServicer):
     """The gRPC face of the ledger's Merkle log."""
 
-    def __init__(self, ledger: LedgerPort, trust: TrustInfo) -> None:
+    def __init__(self, ledger: LedgerPort, trust: TrustInfo, chains: tuple[str, ...] = ()) -> None:
+        """``chains``: the names of the chains the gateway is configured to anchor on."""
         self._ledger = ledger
         self._trust = trust_info_to_proto(trust)
+        self._chains = chains
+
+    async def _check_chain(self, name: str) -> None:
+        """INVALID_ARGUMENT unless the gateway anchors, or anchored, on chain ``name``."""
+        if name in self._chains:
+            return
+        stored = await asyncio.to_thread(self._ledger.anchor_chains)
+        if name in stored:
+            return
+        known = sorted({*self._chains, *stored})
+        raise InvalidArgument(
+            [
+                (
+                    "chain",
+                    f"no chain named {escape_text(repr(name))}; this gateway anchors on: "
+                    + (", ".join(known) if known else "no chain")
+                    + " (or leave chain empty for any)",
+                )
+            ]
+        )
 
     async def _latest(self) -> common_pb2.Checkpoint:
         """The latest published checkpoint (read from the store: in a worker thread)."""
@@ -221,10 +241,8 @@ class LogServicer(pb_grpc.LogServiceServicer):
                     f"is {request.leaf_index}, not below the latest checkpoint's {latest.size}",
                 )
             )
-        if len(request.chain) > MAX_CHAIN_NAME:
-            problems.append(
-                ("chain", f"is {len(request.chain)} characters long; at most {MAX_CHAIN_NAME}")
-            )
+        if request.chain and not CHAIN_NAME.fullmatch(request.chain):
+            problems.append(("chain", f"is not a chain name ({CHAIN_NAME_RULE})"))
         if request.from_tree_size > latest.size:
             problems.append(
                 (
@@ -236,6 +254,8 @@ class LogServicer(pb_grpc.LogServiceServicer):
             raise InvalidArgument(problems)
         size = request.tree_size if which == "tree_size" else request.leaf_index + 1
         chain = request.chain or None
+        if chain is not None:
+            await self._check_chain(chain)
         anchor = await asyncio.to_thread(self._ledger.anchor_covering, size, chain)
         if anchor is None:
             what = f"tree size {size}" if which == "tree_size" else f"leaf {request.leaf_index}"

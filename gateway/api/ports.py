@@ -103,6 +103,10 @@ class LedgerPort(Protocol):
         ``tree_size``; ``None`` when none covers it yet."""
         ...
 
+    def anchor_chains(self) -> list[str]:
+        """The names of the chains that have anchors stored, sorted."""
+        ...
+
     def health(self) -> dict[str, bool]:
         """Dependency name -> up."""
         ...

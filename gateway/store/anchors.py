@@ -191,6 +191,19 @@ class AnchorQueries:
         rows = self._rows(stmt)
         return _anchor(rows[0]._mapping) if rows else None
 
+    def anchor_chain_names(self, limit: int = 16) -> list[str]:
+        """The names of the chains that have anchors stored, sorted, at most ``limit``:
+        one index search (``ix_anchors_chain``) per name, never a scan."""
+        c = ANCHORS.c
+        names: list[str] = []
+        while len(names) < limit:
+            after = names[-1] if names else ""
+            rows = self._rows(select(func.min(c.chain_name)).where(c.chain_name > after))
+            if not rows or rows[0][0] is None:
+                break
+            names.append(str(rows[0][0]))
+        return names
+
     def first_checkpoint_after(self, size: int) -> tuple[int, datetime] | None:
         """The size and signing time of the first checkpoint larger than ``size``: the
         oldest checkpoint an anchor of ``size`` does not cover (None: all covered)."""

@@ -286,6 +286,10 @@ class Store(Protocol):
         ``size``, or ``None``."""
         ...
 
+    def anchor_chain_names(self, limit: int = 16) -> list[str]:
+        """The names of the chains that have anchors stored, sorted, at most ``limit``."""
+        ...
+
     def get_nodes(self, ids: Sequence[NodeID]) -> list[bytes]:
         """Node hashes in order (:class:`gateway.log.tree.NodeReader`)."""
         ...

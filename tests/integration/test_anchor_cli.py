@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import stat
+import tomllib
 from pathlib import Path
 
 import grpc
@@ -51,17 +52,31 @@ def test_init_and_deploy_once(tmp_path: Path, anvil: Anvil) -> None:
     first = notary(*deploy, "--address-file", str(record), "--dev-balance", "5").stdout
     address = record.read_text().strip()
     assert f"contract deployed at {address} (chain id 31337)" in first
-    second = notary(*deploy, "--address-file", str(record)).stdout
+    # A complete [[anchor.chains]] table, ready for the gateway's config file.
+    table = tomllib.loads(first.split("(docs/anchoring.md):\n", 1)[1])["anchor"]["chains"]
+    assert table == [
+        {
+            "name": "chain-31337",
+            "rpc_url": anvil.rpc_url,
+            "contract": address,
+            "key_file": str(key.resolve()),
+            "chain_id": 31337,
+        }
+    ]
+    second = notary(*deploy, "--address-file", str(record), "--name", "court-chain").stdout
     assert "already anchors this log" in second and record.read_text().strip() == address
+    assert 'name = "court-chain"' in second and f'contract = "{address}"' in second
+    bad = notary(*deploy, "--name", "bad name!", check=False)
+    assert bad.returncode == 2 and "a chain name is 1 to 64" in bad.stderr
     # A node that does not answer: a clear error, exit 1.
     anvil.stop()
     down = notary(*deploy, check=False)
     assert down.returncode == 1 and "is the node running at" in down.stderr
 
 
-def test_serve_anchors_and_health_says_when_the_lag_passes_its_bound(
-    tmp_path: Path, anvil: Anvil
-) -> None:
+def _anchoring_gateway(tmp_path: Path, anvil: Anvil, **anchor: object) -> GatewayProcess:
+    """A gateway (mutual TLS, not started) anchoring on ``anvil``'s freshly deployed contract
+    as chain "local", with these [anchor] settings."""
     pki = tmp_path / "data" / "pki"
     make_pki(pki)
     key = tmp_path / "submitter.key"
@@ -80,16 +95,19 @@ def test_serve_anchors_and_health_says_when_the_lag_passes_its_bound(
     ).stdout
     contract = re.search(r"deployed at (0x[0-9a-fA-F]{40})", deployed)
     assert contract
-    config = write_config(
-        tmp_path,
-        sections={"anchor": {"enabled": True, "interval_seconds": 0.5, "max_lag_seconds": 2.0}},
-    )
+    config = write_config(tmp_path, sections={"anchor": {"enabled": True, **anchor}})
     with config.open("a") as out:
         out.write(
             f'[[anchor.chains]]\nname = "local"\nrpc_url = "{anvil.rpc_url}"\n'
             f'contract = "{contract.group(1)}"\nkey_file = "submitter.key"\nchain_id = 31337\n'
         )
-    gateway = GatewayProcess(config, tmp_path, mtls=True)
+    return GatewayProcess(config, tmp_path, mtls=True)
+
+
+def test_serve_anchors_and_health_says_when_the_lag_passes_its_bound(
+    tmp_path: Path, anvil: Anvil
+) -> None:
+    gateway = _anchoring_gateway(tmp_path, anvil, interval_seconds=0.5, max_lag_seconds=2.0)
     gateway.start()
     try:
         gateway.add_institution("bank-a", "lender", tmp_path / "clients")
@@ -138,6 +156,34 @@ def test_serve_anchors_and_health_says_when_the_lag_passes_its_bound(
             anvil.start()  # one catch-up anchor; health says so
             wait_for(lambda: check(ANCHORING_SERVICE) == SERVING, timeout=60, what="caught up")
             assert _status(gateway)["lag"] == "0 entries, 0 s"
+    finally:
+        gateway.stop()
+
+
+def test_status_and_log_show_the_confirmations_an_anchor_waits_for(
+    tmp_path: Path, anvil: Anvil
+) -> None:
+    """anvil mines only when a transaction comes (as make run's would without a block
+    time): an anchor that needs 2 confirmations waits at 1/2 until a block is added, and
+    the operator sees so instead of a silent stall."""
+    gateway = _anchoring_gateway(tmp_path, anvil, interval_seconds=0.5, confirmations=2)
+    gateway.start()
+    try:
+        gateway.add_institution("bank-a", "lender", tmp_path / "clients")
+        lender = identity_in(tmp_path / "clients", "bank-a")
+        with gateway.channel(identity=lender) as channel:
+            stub = ev_grpc.EvidenceServiceStub(channel)
+            stub.SubmitEvidence(ev.SubmitEvidenceRequest(submission=submission()), timeout=30)
+        wait_for(
+            lambda: "waiting for confirmations 1/2" in gateway.log_text(),
+            what="the worker's log of the confirmations",
+        )
+        status = _status(gateway)
+        assert status["confirmations"] == "waiting for confirmations 1/2", status
+        assert status["pending"] == "1" and status["anchored size"].split()[0] == "0"
+        anvil.mine(1)
+        wait_for(lambda: _status(gateway)["pending"] == "0", what="the anchor confirmed")
+        assert _status(gateway)["confirmations"] == "2 required"
     finally:
         gateway.stop()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import sqlite3
 import subprocess
 import uuid
@@ -24,7 +25,12 @@ from pathlib import Path
 import grpc
 import pytest
 
-from court.verify.anchor import ANCHOR_CHECKS, CHECK_ANCHOR_CONFIRMATIONS, CHECK_ANCHOR_ROOT
+from court.verify.anchor import (
+    ANCHOR_CHECKS,
+    CHECK_ANCHOR_CONFIRMATIONS,
+    CHECK_ANCHOR_FOUND,
+    CHECK_ANCHOR_ROOT,
+)
 from court.verify.checkpoint import verify_checkpoint
 from court.verify.merkle import verify_consistency
 from evidence_gateway.v1 import (
@@ -176,6 +182,8 @@ def _court_verify(
             s.chain.rpc_url,
             "--contract",
             s.contract,
+            "--chain-id",
+            "31337",
             *extra,
         ],
         capture_output=True,
@@ -208,10 +216,21 @@ def test_a_receipt_verifies_against_the_chain(setup: Setup) -> None:
     last = result.stdout.strip().splitlines()[-1]
     assert last.startswith("VALID") and "anchored on chain" in last, last
 
-    # More confirmations than the chain has: the anchor check fails, and says so.
+    assert "chain id 31337" in _line(result.stdout, CHECK_ANCHOR_FOUND), result.stdout
+
+    # More confirmations than the chain has: not yet (inconclusive), and says so.
     strict = _court_verify(setup, receipt, document, anchor, "--confirmations", "1000")
     assert strict.returncode == 1, strict.stdout
-    assert CHECK_ANCHOR_CONFIRMATIONS in strict.stdout.strip().splitlines()[-1]
+    last = strict.stdout.strip().splitlines()[-1]
+    assert last.startswith("INCONCLUSIVE") and CHECK_ANCHOR_CONFIRMATIONS in last, last
+
+    # A file of another chain than --chain-id: an input error naming both chain ids.
+    other = lg.GetAnchorResponse()
+    other.CopyFrom(anchor)
+    other.anchor.chain_id = 20200
+    wrong = _court_verify(setup, receipt, document, other)
+    assert wrong.returncode == 2, wrong.stdout + wrong.stderr
+    assert "chain id 20200" in wrong.stderr and "--chain-id 31337" in wrong.stderr, wrong.stderr
 
 
 def test_get_anchor_for_a_size_and_a_leaf_with_the_proof_from_a_held_checkpoint(
@@ -310,3 +329,92 @@ def test_a_root_changed_in_the_database_after_anchoring_is_caught_by_the_chain_c
     failed = _line(result.stdout, CHECK_ANCHOR_ROOT)
     assert failed.startswith("FAIL") and root.hex() in failed, result.stdout
     assert CHECK_ANCHOR_ROOT in result.stdout.strip().splitlines()[-1]
+
+
+def test_an_honest_anchor_file_of_a_later_anchor_is_not_judged_invalid(setup: Setup) -> None:
+    """A lender saved GetAnchor(tree_size=LATER, from_tree_size=RECEIPT): the gateway answers
+    a later, genuine anchor with the proof from the receipt's checkpoint, and court-verify
+    accepts the file (its own hint allows an anchored size beyond the receipt's). The chain
+    holds that anchor; the court must not report the honest gateway's file as INVALID (it
+    compares it with the *first* anchor covering the receipt instead of the one the file
+    names)."""
+    document = b"a loan contract, anchored before a later one"
+    (receipt,) = _submit(setup, document)
+    size = receipt.checkpoint.size
+    _anchor_of(setup, size)
+    (later,) = _submit(setup, b"a later record")
+    later_size = later.checkpoint.size
+    _anchor_of(setup, later_size)
+    honest = setup.log.GetAnchor(
+        lg.GetAnchorRequest(tree_size=later_size, from_tree_size=size), timeout=10
+    )
+    assert honest.anchor.tree_size > size
+    on_chain = setup.reader.anchor_at(log_id_of(setup.vkey), honest.anchor.anchor_number)
+    assert (on_chain.tree_size, on_chain.root_hash) == (
+        honest.anchor.tree_size,
+        honest.anchor.root_hash,
+    )  # the file's anchor is on the chain, as the file says
+
+    result = _court_verify(setup, receipt, document, honest)
+    last = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    assert not last.startswith("INVALID"), result.stdout + result.stderr
+
+
+def test_get_anchor_for_a_chain_the_gateway_does_not_anchor_on_names_the_field(
+    setup: Setup,
+) -> None:
+    """A chain name the gateway has never heard of (a typo, or docs/anchoring.md's
+    "consortium" against a gateway whose chain is called otherwise) is the caller's
+    mistake: it must not get NOT_FOUND "retry later", which never comes true."""
+    (receipt,) = _submit(setup, b"a record on the configured chain")
+    size = receipt.checkpoint.size
+    _anchor_of(setup, size)
+    for name in ("consortium", "bad name!"):
+        with pytest.raises(grpc.RpcError) as info:
+            setup.log.GetAnchor(lg.GetAnchorRequest(tree_size=size, chain=name), timeout=10)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, info.value.details()
+        assert str(info.value.details()).startswith("chain:"), info.value.details()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+ANCHORING_DOC = ROOT / "docs" / "anchoring.md"
+BUF_PATH = ROOT / "node_modules" / ".bin" / "buf"
+DOC_TLS = (
+    "--cacert data/pki/root-ca.pem --cert data/institutions/dev-bank.pem "
+    "--key data/institutions/dev-bank.key"
+)
+
+
+def test_the_docs_buf_curl_and_buf_convert_lines_make_an_anchor_file_court_verify_takes(
+    setup: Setup, tmp_path: Path
+) -> None:
+    """docs/anchoring.md's `buf curl ... GetAnchor > anchor.json` then `buf convert ...`,
+    run as written but for the address, the size and plaintext (this gateway is the
+    development one): the file is the gateway's answer and the receipt verifies with it."""
+    document = b"a record fetched with buf curl"
+    (receipt,) = _submit(setup, document)
+    size = receipt.checkpoint.size
+    expected = _anchor_of(setup, size)
+    [block] = [
+        b
+        for b in re.findall(r"```sh\n(.*?)```", ANCHORING_DOC.read_text(), re.DOTALL)
+        if "LogService/GetAnchor" in b
+    ]
+    script = block.replace("\\\n", " ")
+    assert script.count(DOC_TLS) == 1 and script.count("https://127.0.0.1:50051") == 1, script
+    assert '"tree_size": "3", "from_tree_size": "3"' in script, script
+    script = (
+        script.replace(DOC_TLS, "--http2-prior-knowledge")
+        .replace("https://127.0.0.1:50051", f"http://{setup.proc.address}")
+        .replace('"3"', f'"{size}"')
+        .replace("node_modules/.bin/buf", str(BUF_PATH))
+    )
+    script = script.replace(" protos ", f" {ROOT / 'protos'} ")
+    ran = subprocess.run(
+        ["bash", "-ec", script], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert ran.returncode == 0, ran.stderr
+    saved = lg.GetAnchorResponse.FromString((tmp_path / "anchor.pb").read_bytes())
+    assert saved == expected
+    result = _court_verify(setup, receipt, document, saved)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -22,7 +22,13 @@ T0 = datetime(2026, 3, 1, 8, 0, 0, 123456, tzinfo=UTC)
 CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 
 #: The public methods of AnchorQueries: reads (plan-checked) and writes.
-ANCHOR_READS = {"pending_anchors", "latest_anchor", "anchor_covering", "first_checkpoint_after"}
+ANCHOR_READS = {
+    "pending_anchors",
+    "latest_anchor",
+    "anchor_covering",
+    "anchor_chain_names",
+    "first_checkpoint_after",
+}
 ANCHOR_WRITES = {"add_anchor", "update_anchor"}
 
 
@@ -139,6 +145,8 @@ def case_covering(store: SqlStore) -> None:
     assert covering(9, "main") == ("main", 20)
     assert covering(16, "second") is None
     assert covering(21) is None
+    assert store.anchor_chain_names() == ["main", "second"]
+    assert store.anchor_chain_names(limit=1) == ["main"]
 
 
 def case_first_checkpoint_after(store: SqlStore) -> None:
@@ -184,6 +192,7 @@ def anchor_read_statements(store: SqlStore) -> list[Statement]:
         assert store.anchor_covering(555) is not None
         assert store.anchor_covering(555, "second") is not None
         assert store.anchor_covering(1 << 40) is None
+        assert store.anchor_chain_names() == ["main", "second", "third"]
         assert store.first_checkpoint_after(101) is not None
         assert store.first_checkpoint_after(1 << 40) is None
     return statements

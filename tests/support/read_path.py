@@ -165,6 +165,7 @@ def exercise(ledger: Ledger, store: Store, s: Sample) -> None:
         "consistency_proof": lambda: ledger.consistency_proof(half or 1, 0),
         "entries": lambda: ledger.entries(size // 3, size // 3 + 50),
         "anchor_covering": lambda: ledger.anchor_covering(s.first.tree_size),
+        "anchor_chains": ledger.anchor_chains,
     }
     missing = _public(LedgerReads) - set(ledger_reads)
     assert not missing, f"add the ledger reads {sorted(missing)} to exercise()"
@@ -204,6 +205,7 @@ def exercise(ledger: Ledger, store: Store, s: Sample) -> None:
         "delegations": lambda: store.delegations("agency-1", "bank-a", ["L-1", "L-2"], _NOW),
         "day_counts": lambda: store.day_counts(0, 1 << 20, (0, "a", "b"), 100),
         "anchor_covering": lambda: store.anchor_covering(s.first.tree_size, "a-chain"),
+        "anchor_chain_names": store.anchor_chain_names,
     }
     missing = _public(Store) - _STORE_WRITES - set(store_reads)
     assert not missing, f"add the store reads {sorted(missing)} to exercise()"

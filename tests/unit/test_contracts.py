@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import importlib.util
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -148,3 +149,48 @@ def test_the_artifact_is_package_data_that_a_wheel_ships(tmp_path: Path) -> None
     with zipfile.ZipFile(wheel) as archive:
         shipped = archive.read("gateway/anchor/artifacts/EvidenceAnchor.json")
     assert shipped == ARTIFACT_PATH.read_bytes()
+
+
+def test_the_selector_table_of_the_docs_is_the_artifacts() -> None:
+    """docs/anchoring.md, "Reading the contract yourself": every function's selector and
+    every event's topic0, as solc (methodIdentifiers) and keccak-256 (eventTopics) give
+    them, and the court's hand-written selectors agree."""
+    from eth_utils.crypto import keccak
+
+    from court.verify import anchor as A
+
+    data = json.loads(ARTIFACT_PATH.read_text())
+    doc = (ROOT / "docs" / "anchoring.md").read_text()
+    section = doc.split("### Reading the contract yourself", 1)[1]
+    rows = dict(
+        re.findall(r"^\| (?:event )?`([A-Za-z]+\([^`]*\))` \| `(0x[0-9a-f]+)` \|$", section, re.M)
+    )
+    expected = {sig: "0x" + sel for sig, sel in data["methodIdentifiers"].items()}
+    expected |= data["eventTopics"]
+    assert rows == expected
+    for signature, topic in data["eventTopics"].items():
+        assert keccak(text=signature).hex() == topic.removeprefix("0x")
+    for selector, signature in (
+        (A.SELECTOR_ANCHOR_AT, "anchorAt(bytes32,uint256)"),
+        (A.SELECTOR_ANCHOR_COUNT, "anchorCount(bytes32)"),
+        (A.SELECTOR_FIRST_ANCHOR_COVERING, "firstAnchorCovering(bytes32,uint64)"),
+        (A.SELECTOR_LATEST_ANCHOR, "latestAnchor(bytes32)"),
+        (A.SELECTOR_VERIFIER_KEY_OF, "verifierKeyOf(bytes32)"),
+    ):
+        assert data["methodIdentifiers"][signature] == selector.hex()
+    no_anchor = keccak(text="NoAnchor()")[:4].hex()
+    assert f"`NoAnchor()` (error selector `0x{no_anchor}`)" in " ".join(section.split())
+
+
+def test_the_docs_log_id_line_is_the_contracts_log_id(tmp_path: Path) -> None:
+    """`printf %s "$(cat log.vkey)" | sha256sum`: the key line without its newline."""
+    from court.verify.anchor import log_id_of
+
+    vkey = "gateway.example/log+1234abcd+AeG6a1DHy3bIaxd1T8Pw0JhBP8ZNzUvbmZ8qu7q1O2Ak"
+    (tmp_path / "log.vkey").write_text(vkey + "\n")
+    line = 'printf %s "$(cat log.vkey)" | sha256sum'
+    assert line in (ROOT / "docs" / "anchoring.md").read_text()
+    out = subprocess.run(
+        ["bash", "-c", line], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split()[0] == log_id_of(vkey).hex()

@@ -26,6 +26,7 @@ from tests.support.merkle_reference import proof as consistency_proof
 ORIGIN = "gateway.example/log"
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 VKEY = make_verifier_key(ORIGIN, KEY.public_key())
+CODE = A.EVIDENCE_ANCHOR_CODE_SHA256  # what eth_getCode hashes to at EvidenceAnchor
 ENTRIES = [b"entry %d" % i for i in range(40)]
 LOG_ID = A.log_id_of(VKEY)
 
@@ -49,6 +50,7 @@ def _types(params: list[dict[str, Any]]) -> list[str]:
     [
         (A.SELECTOR_FIRST_ANCHOR_COVERING, "firstAnchorCovering"),
         (A.SELECTOR_ANCHOR_AT, "anchorAt"),
+        (A.SELECTOR_ANCHOR_COUNT, "anchorCount"),
         (A.SELECTOR_LATEST_ANCHOR, "latestAnchor"),
         (A.SELECTOR_VERIFIER_KEY_OF, "verifierKeyOf"),
     ],
@@ -184,7 +186,7 @@ def _run(
         checks,
         held=held,
         log_verifier_key=VKEY,
-        view=A.ChainView(anchor=anchor, head=head, pinned_key=pinned),
+        view=A.ChainView(anchor=anchor, head=head, pinned_key=pinned, code_sha256=CODE),
         anchored_note=None if no_note else (_note(size) if note is None else note),
         consistency_proof=consistency_proof(held_size, ENTRIES[:size]) if proof is None else proof,
         confirmations=k,
@@ -203,8 +205,8 @@ def test_an_anchored_checkpoint_passes_every_check() -> None:
     assert _run(head=15, k=6) == ALL_PASSED  # exactly K: blocks 10..15
 
 
-def test_too_few_confirmations_fail() -> None:
-    assert _run(head=14, k=6)[A.CHECK_ANCHOR_CONFIRMATIONS] is CheckStatus.FAILED
+def test_too_few_confirmations_are_not_run_yet() -> None:
+    assert _run(head=14, k=6)[A.CHECK_ANCHOR_CONFIRMATIONS] is CheckStatus.NOT_RUN
 
 
 def test_a_rewritten_history_is_caught_by_the_root_on_chain() -> None:
@@ -255,7 +257,7 @@ def test_no_anchor_yet_is_not_run_and_inconclusive() -> None:
             checks,
             held=held,
             log_verifier_key=VKEY,
-            view=A.ChainView(anchor=view_anchor, head=100, pinned_key=VKEY),
+            view=A.ChainView(anchor=view_anchor, head=100, pinned_key=VKEY, code_sha256=CODE),
             anchored_note=None,
             consistency_proof=[],
             confirmations=1,
@@ -282,7 +284,7 @@ def test_a_hostile_pinned_key_is_quoted_escaped() -> None:
         checks,
         held=held,
         log_verifier_key=VKEY,
-        view=A.ChainView(anchor=None, head=1, pinned_key="evil\x1b[2J\nline"),
+        view=A.ChainView(anchor=None, head=1, pinned_key="evil\x1b[2J\nline", code_sha256=CODE),
         anchored_note=None,
         consistency_proof=[],
         confirmations=1,
@@ -316,3 +318,93 @@ def test_the_chain_check_imports_nothing_of_the_server_nor_web3() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_too_few_confirmations_yet_are_inconclusive_not_invalid() -> None:
+    """Confirmations come with time: an anchor on chain that has fewer blocks on top than
+    the court asks for is "not yet", like an anchor not found yet, not evidence that the
+    receipt is invalid (court-verify printed "INVALID: Anchor confirmations")."""
+    held = verify_checkpoint(_note(10), VKEY)
+    checks = Checklist()
+    A.check_anchor(
+        checks,
+        held=held,
+        log_verifier_key=VKEY,
+        view=A.ChainView(anchor=_onchain(30), head=14, pinned_key=VKEY, code_sha256=CODE),
+        anchored_note=_note(30),
+        consistency_proof=consistency_proof(10, ENTRIES[:30]),
+        confirmations=6,
+    )
+    verdict = checks.verdict()
+    assert verdict[A.CHECK_ANCHOR_CONFIRMATIONS].status is CheckStatus.NOT_RUN
+    assert "verify again" in verdict[A.CHECK_ANCHOR_CONFIRMATIONS].detail
+    assert outcome(verdict, True, A.ANCHOR_CHECKS) is Outcome.INCONCLUSIVE
+
+
+def _named(view: A.ChainView, held_size: int = 10) -> dict[str, CheckStatus]:
+    checks = Checklist()
+    A.check_anchor(
+        checks,
+        held=verify_checkpoint(_note(held_size), VKEY),
+        log_verifier_key=VKEY,
+        view=view,
+        anchored_note=_note(30),
+        consistency_proof=consistency_proof(held_size, ENTRIES[:30]),
+        confirmations=1,
+    )
+    verdict = checks.verdict()
+    return {name: verdict[name].status for name in A.ANCHOR_CHECKS} | {
+        "detail": verdict[A.CHECK_ANCHOR_FOUND].detail  # type: ignore[dict-item]
+    }
+
+
+def test_the_anchor_the_file_names_is_checked_and_the_chain_id_shown() -> None:
+    result = _named(
+        A.ChainView(_onchain(30), 100, VKEY, named=2, count=3, chain_id=31337, code_sha256=CODE)
+    )
+    assert {result[n] for n in A.ANCHOR_CHECKS} == {CheckStatus.PASSED}
+    assert "chain id 31337" in str(result["detail"])
+
+
+def test_an_anchor_number_not_on_the_node_yet_is_inconclusive() -> None:
+    result = _named(A.ChainView(None, 100, VKEY, named=5, count=3, code_sha256=CODE))
+    assert result[A.CHECK_ANCHOR_FOUND] is CheckStatus.NOT_RUN
+    assert "anchor 5" in str(result["detail"]) and "3 anchor(s)" in str(result["detail"])
+
+
+def test_a_named_anchor_that_does_not_cover_the_receipt_fails() -> None:
+    """The file says its anchor covers the receipt; the chain's anchor of that number
+    does not: the file disagrees with the chain."""
+    result = _named(A.ChainView(_onchain(8), 100, VKEY, named=2, count=3, code_sha256=CODE))
+    assert result[A.CHECK_ANCHOR_FOUND] is CheckStatus.FAILED
+    assert result[A.CHECK_ANCHOR_ROOT] is CheckStatus.NOT_RUN
+
+
+def test_the_pinned_code_hash_is_the_artifacts_runtime_code() -> None:
+    """EvidenceAnchor's runtime code is fixed bytes (no metadata hash, no immutables): the
+    court pins their SHA-256; recompiling a changed contract means changing the pin."""
+    code = load_artifact().deployed_bytecode
+    assert hashlib.sha256(code).digest() == A.EVIDENCE_ANCHOR_CODE_SHA256
+
+
+@pytest.mark.parametrize("code", [hashlib.sha256(b"a look-alike").digest(), None])
+def test_code_that_is_not_evidence_anchor_runs_nothing_else(code: bytes | None) -> None:
+    """A look-alike contract (another code hash) fails the code check; code not read is
+    not run. Either way nothing it answers is judged."""
+    checks = Checklist()
+    found = A.check_anchor(
+        checks,
+        held=verify_checkpoint(_note(10), VKEY),
+        log_verifier_key=VKEY,
+        view=A.ChainView(_onchain(30), 100, VKEY, code_sha256=code),
+        anchored_note=_note(30),
+        consistency_proof=consistency_proof(10, ENTRIES[:30]),
+        confirmations=1,
+    )
+    verdict = checks.verdict()
+    assert found is None and verdict.names == A.ANCHOR_CHECKS
+    status = CheckStatus.FAILED if code else CheckStatus.NOT_RUN
+    assert verdict[A.CHECK_CONTRACT_CODE].status is status
+    assert {verdict[n].status for n in A.ANCHOR_CHECKS[1:]} == {CheckStatus.NOT_RUN}
+    if code:
+        assert code.hex() in verdict[A.CHECK_CONTRACT_CODE].detail

@@ -25,6 +25,7 @@ from court.verify.anchor import (
     CHECK_ANCHOR_FOUND,
     CHECK_ANCHOR_ROOT,
     CHECK_LOG_KEY_PINNED,
+    EVIDENCE_ANCHOR_CODE_SHA256,
     ChainView,
     OnChainAnchor,
 )
@@ -43,6 +44,8 @@ from evidence_gateway.v1 import log_service_pb2 as lg
 from tests.support.procs import free_port
 from tests.support.receipt_log import NEWER, SIZE, Log
 
+CODE = EVIDENCE_ANCHOR_CODE_SHA256
+
 
 def _on_chain(log: Log, **changes: Any) -> OnChainAnchor:
     newer = parse_checkpoint(log.newer)
@@ -59,7 +62,9 @@ def _on_chain(log: Log, **changes: Any) -> OnChainAnchor:
 
 def _evidence(log: Log, *, anchor: OnChainAnchor | None = None, **changes: Any) -> AnchorEvidence:
     fields: dict[str, Any] = {
-        "view": ChainView(anchor=anchor or _on_chain(log), head=41, pinned_key=log.vkey),
+        "view": ChainView(
+            anchor=anchor or _on_chain(log), head=41, pinned_key=log.vkey, code_sha256=CODE
+        ),
         "anchored_note": log.newer,
         "consistency_proof": tuple(log.consistency),
         "confirmations": 2,
@@ -113,9 +118,10 @@ def test_the_same_size_needs_no_proof(log: Log) -> None:
             lambda log: {"consistency_proof": tuple(reversed(log.consistency))},
             {CHECK_ANCHOR_CONSISTENCY},
         ),
-        (lambda log: {"confirmations": 3}, {CHECK_ANCHOR_CONFIRMATIONS}),
         (
-            lambda log: {"view": ChainView(_on_chain(log), 41, "other+12345678+AAAA")},
+            lambda log: {
+                "view": ChainView(_on_chain(log), 41, "other+12345678+AAAA", code_sha256=CODE)
+            },
             {CHECK_LOG_KEY_PINNED},
         ),
     ],
@@ -126,8 +132,16 @@ def test_what_the_chain_contradicts_fails(log: Log, change: Any, failed: set[str
     assert result.outcome is Outcome.INVALID
 
 
+def test_too_few_confirmations_yet_are_inconclusive(log: Log) -> None:
+    result = verify_receipt(**log.kwargs(anchor=_evidence(log, confirmations=3)))
+    assert _statuses(result)[CHECK_ANCHOR_CONFIRMATIONS] is CheckStatus.NOT_RUN
+    assert result.outcome is Outcome.INCONCLUSIVE
+
+
 def test_no_anchor_covering_it_yet_is_inconclusive(log: Log) -> None:
-    evidence = replace(_evidence(log), view=ChainView(anchor=None, head=41, pinned_key=log.vkey))
+    evidence = replace(
+        _evidence(log), view=ChainView(anchor=None, head=41, pinned_key=log.vkey, code_sha256=CODE)
+    )
     result = verify_receipt(**log.kwargs(anchor=evidence))
     assert _statuses(result)[CHECK_ANCHOR_FOUND] is CheckStatus.NOT_RUN
     assert result.outcome is Outcome.INCONCLUSIVE
@@ -147,6 +161,7 @@ def _anchor_file(tmp_path: Path, log: Log, **proof: Any) -> Path:
     newer = parse_checkpoint(log.newer)
     response = lg.GetAnchorResponse(
         anchor=common_pb2.Anchor(
+            chain_id=31337,
             tree_size=NEWER,
             root_hash=newer.root_hash,
             checkpoint=common_pb2.Checkpoint(signed_note=log.newer, size=NEWER),
@@ -228,21 +243,29 @@ def cli_args(log: Log, pki_p256: Path, tmp_path: Path) -> list[str]:
 
 
 ADDRESS = "0x" + "1" * 40
-ANCHOR_ARGS = ("--anchor", "{anchor}", "--rpc", "http://x", "--contract", ADDRESS)
+CHAIN = ("--chain-id", "31337")
+ANCHOR_ARGS = ("--anchor", "{anchor}", "--rpc", "http://x", "--contract", ADDRESS, *CHAIN)
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--anchor", "a.pb"), "--anchor needs --rpc and --contract"),
-        (("--confirmations", "3"), "--confirmations needs --anchor, --rpc and --contract"),
-        (("--rpc", "http://x", "--contract", ADDRESS), "needs --anchor"),
+        (("--anchor", "a.pb"), "--anchor needs --rpc and --contract and --chain-id"),
         (
-            ("--anchor", "{anchor}", "--rpc", "http://x", "--contract", "0x12"),
+            ("--confirmations", "3"),
+            "--confirmations needs --anchor, --rpc, --contract and --chain-id",
+        ),
+        (("--rpc", "http://x", "--contract", ADDRESS, *CHAIN), "needs --anchor"),
+        (
+            ("--anchor", "{anchor}", "--rpc", "http://x", "--contract", ADDRESS),
+            "needs --chain-id",
+        ),
+        (
+            ("--anchor", "{anchor}", "--rpc", "http://x", "--contract", "0x12", *CHAIN),
             "--contract: contract address 0x12 is not 0x",
         ),
         (
-            ("--anchor", "{anchor}", "--rpc", "ftp://x", "--contract", ADDRESS),
+            ("--anchor", "{anchor}", "--rpc", "ftp://x", "--contract", ADDRESS, *CHAIN),
             "--rpc must be an http:// or https:// URL",
         ),
         (
@@ -250,7 +273,15 @@ ANCHOR_ARGS = ("--anchor", "{anchor}", "--rpc", "http://x", "--contract", ADDRES
             "--confirmations must be at least 1",
         ),
         (
-            ("--anchor", "{anchor}", "--rpc", "{closed}", "--contract", ADDRESS),
+            (*ANCHOR_ARGS[:-1], "0"),
+            "--chain-id must be a positive chain id",
+        ),
+        (
+            (*ANCHOR_ARGS[:-1], "4242"),
+            "the anchor file's anchor is on chain id 31337 (''), not --chain-id 4242",
+        ),
+        (
+            ("--anchor", "{anchor}", "--rpc", "{closed}", "--contract", ADDRESS, *CHAIN),
             "the anchor could not be checked: cannot reach chain node",
         ),
     ],
@@ -268,3 +299,29 @@ def test_bad_anchor_options_exit_2_saying_what_to_do(
     filled = [a.format(anchor=anchor, closed=closed) for a in args]
     assert court_verify([*cli_args, *filled]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_an_anchor_file_saved_as_json_says_how_to_convert_it(log: Log, tmp_path: Path) -> None:
+    """`buf curl ... GetAnchor` prints JSON; a court given that file is told how to make the
+    binary one, as court-verify already says for a receipt kept as JSON."""
+    from google.protobuf import json_format
+
+    response = lg.GetAnchorResponse.FromString(_anchor_file(tmp_path, log).read_bytes())
+    path = tmp_path / "anchor.json"
+    path.write_text(json_format.MessageToJson(response))
+    with pytest.raises(InputError) as info:
+        read_anchor_file(path, SIZE)
+    message = str(info.value)
+    assert "JSON" in message and "buf convert" in message, message
+    assert "evidence_gateway.v1.GetAnchorResponse --from" in message, message
+
+
+def test_an_anchor_message_saved_alone_says_to_save_the_whole_response(
+    log: Log, tmp_path: Path
+) -> None:
+    response = lg.GetAnchorResponse.FromString(_anchor_file(tmp_path, log).read_bytes())
+    path = tmp_path / "anchor-alone.pb"
+    path.write_bytes(response.anchor.SerializeToString())
+    with pytest.raises(InputError) as info:
+        read_anchor_file(path, SIZE)
+    assert "Anchor alone" in str(info.value) and "GetAnchorResponse" in str(info.value)

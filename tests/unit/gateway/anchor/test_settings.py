@@ -89,3 +89,31 @@ def test_bad_settings_are_refused(tmp_path: Path, text: str, message: str) -> No
 def test_chains_are_not_taken_from_the_environment() -> None:
     with pytest.raises(ConfigError, match=r"\[\[anchor.chains\]\] tables in the config file"):
         load_config(None, environ={"GATEWAY_ANCHOR_CHAINS": "local"})
+
+
+def test_the_configuration_table_of_the_docs_has_every_anchor_key_with_its_variable() -> None:
+    """docs/gateway.md's configuration table: each [anchor] key, its GATEWAY_ANCHOR_*
+    variable (which sets it) and its default (which is the default)."""
+    import re
+    from dataclasses import fields
+
+    from gateway.config import GatewayConfig
+
+    doc = (Path(__file__).resolve().parents[4] / "docs" / "gateway.md").read_text()
+    rows = re.findall(
+        r"^\| `\[anchor\] (\w+)` \| `(GATEWAY_ANCHOR_\w+)` \| `([^`]*)` \|", doc, re.M
+    )
+    keys = {
+        f.name.removeprefix("anchor_")
+        for f in fields(GatewayConfig)
+        if f.name.startswith("anchor_")
+    }
+    assert {key for key, _, _ in rows} == keys - {"chains"}
+    defaults = GatewayConfig()
+    for key, variable, default in rows:
+        assert variable == f"GATEWAY_ANCHOR_{key.upper()}"
+        assert str(getattr(defaults, f"anchor_{key}")).lower().removesuffix(".0") == default
+        if key != "enabled":  # enabled needs a chain, which only a file can name
+            config = load_config(None, environ={variable: "7"})
+            assert str(getattr(config, f"anchor_{key}")).startswith("7")
+    assert "| `[[anchor.chains]]` | — (file only) |" in doc

@@ -122,16 +122,35 @@ def test_a_named_chain(harness: Harness) -> None:
 def test_nothing_covers_it_yet(harness: Harness) -> None:
     grow(harness, 2, 3, 4)
     anchor(harness, 5)
+    anchor(harness, 2, chain="fisco")
     for request in (
         lg.GetAnchorRequest(tree_size=6),
         lg.GetAnchorRequest(leaf_index=5),
-        lg.GetAnchorRequest(tree_size=1, chain="fisco"),
+        lg.GetAnchorRequest(tree_size=3, chain="fisco"),
     ):
         with pytest.raises(grpc.RpcError) as info:
             harness.log.GetAnchor(request)
         assert info.value.code() == grpc.StatusCode.NOT_FOUND
         assert "no confirmed anchor" in str(info.value.details())
         assert "retry later" in str(info.value.details())
+
+
+def test_a_chain_the_gateway_never_anchored_on_is_the_callers_mistake(harness: Harness) -> None:
+    """Not NOT_FOUND "retry later" (it never comes true): INVALID_ARGUMENT naming the field
+    and the chains there are."""
+    grow(harness, 2, 3, 4)
+    anchor(harness, 5, chain="besu")
+    anchor(harness, 9, chain="fisco")
+    for name, expected in (
+        ("consortium", "no chain named 'consortium'; this gateway anchors on: besu, fisco"),
+        ("bad name!", "is not a chain name (1 to 64 letters, digits, '-' or '_')"),
+        ("c" * 65, "is not a chain name"),
+    ):
+        with pytest.raises(grpc.RpcError) as info:
+            harness.log.GetAnchor(lg.GetAnchorRequest(tree_size=1, chain=name))
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert error_fields(info.value) == ["chain"]
+        assert str(info.value.details()).startswith("chain: " + expected), info.value.details()
 
 
 def test_a_pending_anchor_is_not_served(harness: Harness) -> None:

@@ -97,7 +97,9 @@ def test_the_abi_has_the_interface_the_clients_use() -> None:
         ("function", "setSubmitter(bytes32,address)"),
         ("function", "submitterOf(bytes32)"),
         ("function", "verifierKeyOf(bytes32)"),
-        ("function", "anchor(bytes32,uint64,bytes32,bytes32)"),
+        ("function", "anchor(bytes32,uint64,bytes32,bytes32,bytes32[])"),
+        ("function", "verifyConsistency(uint64,uint64,bytes32,bytes32,bytes32[])"),
+        ("function", "MAX_PROOF_LENGTH()"),
         ("function", "anchorCount(bytes32)"),
         ("function", "anchorAt(bytes32,uint256)"),
         ("function", "latestAnchor(bytes32)"),
@@ -113,6 +115,8 @@ def test_the_abi_has_the_interface_the_clients_use() -> None:
         ("error", "AlreadyRegistered(bytes32)"),
         ("error", "ZeroSubmitter()"),
         ("error", "EmptyKey()"),
+        ("error", "InconsistentAnchor()"),
+        ("error", "ProofTooLong(uint256,uint256)"),
     }
     assert signatures == expected
     outputs = {e["name"]: e["outputs"] for e in load_artifact().abi if e["type"] == "function"}

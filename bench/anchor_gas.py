@@ -25,6 +25,7 @@ Sizes: ``BENCH_ANCHOR_SIZES=10,10000,1000000`` (default).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 from collections.abc import Sequence
@@ -35,6 +36,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from court.verify.anchor import checkpoint_hash_of, log_id_of
 from court.verify.rfc6962 import leaf_hash
 from gateway.anchor.chain import ChainClient
+from gateway.anchor.contract import load_artifact
+from gateway.anchor.ethlibs import Web3
 from gateway.log.checkpoint import make_verifier_key, sign_checkpoint
 from gateway.log.tree import (
     CompactTree,
@@ -117,6 +120,22 @@ def measure(chain: Anvil, sizes: Sequence[int]) -> tuple[GasFigure, list[GasFigu
     return first, [anchor(size) for size in sizes]
 
 
+#: The longest consistency proof between 64-bit sizes (65 hashes): from 2^64 - 3 to 2^64 - 1.
+LONGEST = (2**64 - 3, 2**64 - 1, 65)
+
+
+def verification_gas(chain: Anvil, address: str, size1: int, size2: int, length: int) -> int:
+    """``eth_estimateGas`` of ``verifyConsistency`` (the check ``anchor`` runs) with a proof
+    of ``length`` arbitrary hashes: every hash is processed when the length is the one
+    (size1, size2) requires; the roots then differ, which costs the same. Includes the
+    21,000 base and the calldata."""
+    proof = [hashlib.sha256(b"bench proof hash %d" % i).digest() for i in range(length)]
+    roots = hashlib.sha256(b"root 1").digest(), hashlib.sha256(b"root 2").digest()
+    contract = Web3().eth.contract(abi=load_artifact().abi)
+    data = contract.encode_abi("verifyConsistency", args=[size1, size2, *roots, proof])
+    return int(chain.rpc("eth_estimateGas", {"to": address, "data": data}), 16)
+
+
 def _sizes() -> list[int]:
     text = os.environ.get("BENCH_ANCHOR_SIZES", "")
     if not text.strip():
@@ -128,6 +147,10 @@ def main() -> None:
     sizes = _sizes()
     with Anvil() as chain:
         first, figures = measure(chain, sizes)
+        address = ChainClient(chain.rpc_url, account=chain.dev_accounts[0]).deploy()
+        longest = verification_gas(chain, address, *LONGEST)
+        last, before = figures[-1], (figures[-2].tree_size if len(figures) > 1 else 1)
+        like_last = verification_gas(chain, address, before, last.tree_size, last.proof_length)
     print("anchoring gas: one EvidenceAnchor.anchor transaction per period (anvil, paris code)")
     print(
         f"  first anchor of a log (no proof; creates its list): {first.gas_used:>9,} gas "
@@ -144,6 +167,12 @@ def main() -> None:
     print(
         "  the cost does not depend on how many entries an anchor covers; it grows with the "
         "proof's length, at most ceil(log2(size)) + 1 hashes (65 for 64-bit sizes)"
+    )
+    print(
+        f"  longest proof (65 hashes, {LONGEST[0]:,} -> {LONGEST[1]:,}): verifyConsistency "
+        f"{longest:,} gas against {like_last:,} for the last proof above "
+        f"({last.proof_length} hashes): an anchor with it about "
+        f"{last.gas_used + longest - like_last:,} gas"
     )
 
 

@@ -4,7 +4,8 @@ not the number of entries the anchor covers."""
 
 from __future__ import annotations
 
-from bench.anchor_gas import calldata_gas, measure
+from bench.anchor_gas import LONGEST, calldata_gas, measure, verification_gas
+from gateway.anchor.chain import ChainClient
 from tests.support.anvil import Anvil
 
 
@@ -31,3 +32,13 @@ def test_gas_per_anchor_follows_the_proof_not_the_entries(anvil: Anvil) -> None:
     assert figures[1].gas_used < figures[0].gas_used
     per_hash = (figures[2].other_gas - figures[1].other_gas) / (lengths[2] - lengths[1])
     assert 0 < per_hash < 2_500  # SHA-256 precompile calls and a loop turn: no storage
+
+
+def test_the_longest_proof_bounds_the_verification(anvil: Anvil) -> None:
+    """65 hashes (2^64 - 3 -> 2^64 - 1) is the longest proof there is; verifying it costs
+    more than a shorter one, and a bounded amount (well under a block's gas)."""
+    address = ChainClient(anvil.rpc_url, account=anvil.dev_accounts[0]).deploy()
+    longest = verification_gas(anvil, address, *LONGEST)
+    shorter = verification_gas(anvil, address, 10, 5_000, 13)
+    empty = verification_gas(anvil, address, 4, 8, 1)  # 4 -> 8: the old root plus one hash
+    assert empty < shorter < longest < 200_000

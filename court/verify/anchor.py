@@ -16,7 +16,11 @@ hand (no web3 in ``court``), and runs the named checks:
   the ones on chain;
 * "Consistency to anchored checkpoint": the consistency proof from the held
   checkpoint verifies against the root *read from the chain*, so a log that
-  rewrote its history since the held checkpoint is caught;
+  rewrote its history since the held checkpoint is caught. One anchor is
+  enough: the contract accepts an anchor only with the consistency proof
+  from the previous one, so the anchors of a log form one history, and a
+  checkpoint consistent with one of them is consistent with all
+  (docs/anchoring.md, "Why one anchor is enough");
 * "Anchor confirmations": ``head - block + 1 >= K``.
 
 Every decoder checks the exact length and the zero padding of the ABI words

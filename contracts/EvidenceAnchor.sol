@@ -10,8 +10,8 @@ pragma solidity 0.8.37;
 /// note. Every anchor after a log's first carries the RFC 9162 (section 2.1.4) consistency
 /// proof from the previous anchor's tree to its own, verified here: the anchors of a log are
 /// versions of ONE append-only tree, so a checkpoint consistent with any one of them is
-/// consistent with all. Appending costs three storage slots, one event and one SHA-256 per
-/// proof hash (at most two), so it does not grow with the entries since the last anchor.
+/// consistent with all. Appending costs three storage slots, one event, and one or two
+/// SHA-256 per proof hash (at most 65 hashes), whatever the entries since the last anchor.
 contract EvidenceAnchor {
     /// Longer proofs are refused before any hashing. A valid consistency proof between
     /// 64-bit tree sizes has at most 65 hashes.

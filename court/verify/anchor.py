@@ -23,7 +23,11 @@ hand (no web3 in ``court``), and runs the named checks:
   the ones on chain;
 * "Consistency to anchored checkpoint": the consistency proof from the held
   checkpoint verifies against the root *read from the chain*, so a log that
-  rewrote its history since the held checkpoint is caught;
+  rewrote its history since the held checkpoint is caught. One anchor is
+  enough: the contract accepts an anchor only with the consistency proof
+  from the previous one, so the anchors of a log form one history, and a
+  checkpoint consistent with one of them is consistent with all
+  (docs/anchoring.md, "Why one anchor is enough");
 * "Anchor confirmations": ``head - block + 1 >= K``; fewer yet is *not run*
   (verify again once the chain has grown), not a failure.
 
@@ -104,7 +108,7 @@ SELECTOR_VERIFIER_KEY_OF: Final = bytes.fromhex("c928bbca")  # (bytes32)
 #: SHA-256 of EvidenceAnchor's runtime code (the artifact's ``deployedBytecode``), what
 #: ``eth_getCode`` answers at every deployment of it (no immutables, no metadata hash).
 EVIDENCE_ANCHOR_CODE_SHA256: Final = bytes.fromhex(
-    "9a23f43debe7a96dfb492ca35f460ebe85bfc43e3fda3de54268cfea09091d9c"
+    "21a9643482511c2f89c8ee8e5d22ca75a3a71a86f7568c25da351c965b321593"
 )
 
 MAX_VERIFIER_KEY_BYTES: Final = 4096

@@ -11,8 +11,8 @@ transactions with the chain id (EIP-155), which every EVM node accepts.
 
 Errors: :class:`ChainUnavailable` when the node cannot be reached or times out
 (the worker backs off and retries), :class:`ContractRefused` when the contract
-would revert (its custom error decoded: ``NotSubmitter``, ``SizeNotIncreasing``
-...), :class:`TransactionRejected` when the node refuses a signed transaction
+would revert (its custom error decoded: ``NotSubmitter``, ``SizeNotIncreasing``,
+``InconsistentAnchor`` ...), :class:`TransactionRejected` when the node refuses a signed transaction
 (nonce too low, underpriced replacement, no funds), :class:`ChainError`
 otherwise (all in :mod:`gateway.anchor.chain_types`). Text from the node is
 escaped and shortened before it enters a message. Anchors read from the
@@ -22,7 +22,7 @@ contract are the court's :class:`court.verify.anchor.OnChainAnchor`.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -340,11 +340,17 @@ class ChainClient:
         tree_size: int,
         root_hash: bytes,
         checkpoint_hash: bytes,
+        consistency_proof: Sequence[bytes],
         *,
         nonce: int | None = None,
         gas_price: int | None = None,
     ) -> SignedAnchor:
         """Sign an anchor transaction, without sending it (:meth:`broadcast` does).
+
+        ``consistency_proof``: the RFC 9162 consistency proof from the log's latest
+        anchor on chain (its size and root) to this tree; empty for the log's first
+        anchor. The contract verifies it and refuses an anchor that does not extend the
+        previous one (``InconsistentAnchor``).
 
         It is simulated first (``eth_call``): a refusal by the contract raises
         :class:`ContractRefused` and nothing is signed. Without ``nonce``, the
@@ -352,7 +358,8 @@ class ChainClient:
         ``gas_price`` replace a pending transaction (same nonce, higher price).
         """
         contract = self._require_contract()
-        data = contract.encode_abi("anchor", args=[log_id, tree_size, root_hash, checkpoint_hash])
+        args = [log_id, tree_size, root_hash, checkpoint_hash, list(consistency_proof)]
+        data = contract.encode_abi("anchor", args=args)
         return self._sign(
             self.address, _bytes(data), "the anchor", nonce=nonce, gas_price=gas_price
         )
@@ -363,13 +370,20 @@ class ChainClient:
         tree_size: int,
         root_hash: bytes,
         checkpoint_hash: bytes,
+        consistency_proof: Sequence[bytes],
         *,
         nonce: int | None = None,
         gas_price: int | None = None,
     ) -> SentAnchor:
         """:meth:`sign_anchor`, then :meth:`broadcast`, without waiting for it to be mined."""
         signed = self.sign_anchor(
-            log_id, tree_size, root_hash, checkpoint_hash, nonce=nonce, gas_price=gas_price
+            log_id,
+            tree_size,
+            root_hash,
+            checkpoint_hash,
+            consistency_proof,
+            nonce=nonce,
+            gas_price=gas_price,
         )
         self.broadcast(signed.raw)
         return signed

@@ -89,7 +89,13 @@ def replace_transaction(worker: AnchorWorker, chain: WorkerChain, a: StoredAncho
     if price is None:
         return
     signed = chain.client.sign_anchor(
-        worker.log_id, a.tree_size, a.root_hash, a.checkpoint_hash, nonce=a.nonce, gas_price=price
+        worker.log_id,
+        a.tree_size,
+        a.root_hash,
+        a.checkpoint_hash,
+        a.consistency_proof,
+        nonce=a.nonce,
+        gas_price=price,
     )
     new = replace(
         a,

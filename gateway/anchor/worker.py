@@ -20,8 +20,9 @@ Every ``poll_seconds`` it takes each configured chain in turn:
    (PENDING, with the signed bytes), and only then broadcast, so a crash in
    between leaves a row that the next step broadcasts, never an anchor on
    chain that the store does not know. The previous size is read from the
-   contract itself (``latestAnchor``), and the stored attempt keeps the
-   consistency proof from it; a chain whose latest anchor does not match
+   contract itself (``latestAnchor``), and the transaction carries the
+   consistency proof from it, which the contract verifies (and the stored
+   attempt keeps); a chain whose latest anchor does not match
    this log's checkpoint of that size gets nothing more (an error in the
    log, and the lag grows).
 
@@ -388,7 +389,7 @@ class AnchorWorker:
         # row whose transaction is broadcast again (never an anchor without a row).
         price = gas_price(self, chain, 0, f"the anchor of size {checkpoint.size}")
         signed = chain.client.sign_anchor(
-            self.log_id, checkpoint.size, checkpoint.root, note_hash, gas_price=price
+            self.log_id, checkpoint.size, checkpoint.root, note_hash, proof, gas_price=price
         )
         at = datetime.fromtimestamp(now, UTC)
         stored_anchor = self.store.add_anchor(

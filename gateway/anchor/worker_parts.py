@@ -4,6 +4,7 @@ reports."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -29,6 +30,7 @@ class ChainPort(Protocol):
         tree_size: int,
         root_hash: bytes,
         checkpoint_hash: bytes,
+        consistency_proof: Sequence[bytes],
         *,
         nonce: int | None = None,
         gas_price: int | None = None,

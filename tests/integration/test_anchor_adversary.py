@@ -8,7 +8,9 @@ every anchor check for two logs that contradict each other:
 
 * the fork is anchored *between* anchors: each court checks its checkpoint
   only against the first anchor covering it, never against the chain's later
-  anchors, so two forks anchored in turn both verify, for ever;
+  anchors, so two forks anchored in turn both verify, for ever (since fixed:
+  the contract verifies each anchor's consistency proof from the previous one,
+  and refuses the second history);
 * the contract at the published address is not ``EvidenceAnchor`` but a
   look-alike whose admin may rewrite anchors: the court reads whatever code is
   there through the same ABI;
@@ -35,7 +37,7 @@ from court.chainrpc import ChainRpc, ChainRpcError, read_chain_view
 from court.verify import anchor as A
 from court.verify.checkpoint import verify_checkpoint
 from court.verify.result import Checklist, CheckStatus
-from gateway.anchor.chain import ChainClient
+from gateway.anchor.chain import ChainClient, ContractRefused
 from gateway.anchor.ethlibs import keccak
 from gateway.log.checkpoint import make_verifier_key, sign_checkpoint
 from tests.support.anvil import Anvil, wait_for
@@ -58,9 +60,20 @@ def _note(entries: list[bytes], size: int) -> str:
     return sign_checkpoint(ORIGIN, size, mth(entries[:size]), KEY, ORIGIN)
 
 
+def _anchor_args(
+    client: ChainClient, entries: list[bytes], size: int
+) -> tuple[bytes, int, bytes, bytes, list[bytes]]:
+    """The anchor of ``entries[:size]``, with the consistency proof the operator can make
+    from the chain's latest anchor of the log to it, computed within ``entries``."""
+    latest = client.latest_anchor(LOG_ID)
+    previous = 0 if latest is None else latest.tree_size
+    proof = consistency_proof(previous, entries[:size]) if previous else []
+    checkpoint_hash = A.checkpoint_hash_of(_note(entries, size))
+    return LOG_ID, size, mth(entries[:size]), checkpoint_hash, proof
+
+
 def _anchor(client: ChainClient, entries: list[bytes], size: int) -> None:
-    note = _note(entries, size)
-    sent = client.send_anchor(LOG_ID, size, mth(entries[:size]), A.checkpoint_hash_of(note))
+    sent = client.send_anchor(*_anchor_args(client, entries, size))
     assert client.wait_receipt(sent.tx_hash).success
 
 
@@ -81,17 +94,14 @@ def _court(
     """A court holding the checkpoint of size ``held`` of ``entries`` (from its receipt)
     checks it against the chain, with what the gateway's GetAnchor hands out for it."""
     view = read_chain_view(ChainRpc(rpc_url), contract, VKEY, held, **chain)
-    # No anchor read: only when the contract's code is not EvidenceAnchor's (nothing is
-    # read from it then); the checks say so.
-    assert view.anchor is not None or view.code_sha256 != A.EVIDENCE_ANCHOR_CODE_SHA256
-    anchored = view.anchor.tree_size if view.anchor is not None else held
+    anchored = held if view.anchor is None else view.anchor.tree_size  # None: not anchored
     checks = Checklist()
     A.check_anchor(
         checks,
         held=verify_checkpoint(_note(entries, held), VKEY),
         log_verifier_key=VKEY,
         view=view,
-        anchored_note=_note(entries, anchored),
+        anchored_note=None if view.anchor is None else _note(entries, anchored),
         consistency_proof=consistency_proof(held, entries[:anchored]),
         confirmations=1,
     )
@@ -106,26 +116,51 @@ def _all_passed(statuses: dict[str, CheckStatus]) -> bool:
 
 
 def test_a_log_forked_between_two_anchors_is_caught(anvil: Anvil) -> None:
-    """The operator anchors its two histories in turn (sizes 10, 20, 30, 40: the contract
-    only asks for a larger size, it cannot ask for consistency). Court A holds a
-    checkpoint of history A of size 25, court B one of history B of size 35: each finds
-    "its" anchor (30 and 40), and every check passes for both, so two courts hold
-    contradictory records of the same log, each with a VALID anchor check, and keep
-    doing so as long as the operator goes on anchoring both.
+    """The operator anchors its two histories in turn (sizes 10, 20, 30, 40). Court A
+    holds a checkpoint of history A of size 25, court B one of history B of size 35: if
+    each found "its" anchor (30 and 40), every check would pass for both, so two courts
+    would hold contradictory records of the same log, each with a VALID anchor check.
 
-    Caught when the court also checks its checkpoint against the chain's *latest*
-    anchor of the log (``latestAnchor``, one more ``eth_call``; GetAnchor hands out the
-    consistency proof to it): only one history can extend to the latest root. A
-    monitor replaying the chain's anchors with the consistency proofs the gateway
-    already stores (from each anchor to the next) catches it for everybody."""
-    _, submitter = _register(anvil)
+    Caught on chain: every anchor after a log's first carries the consistency proof from
+    the previous anchor, which the contract verifies, so the anchors of a log form one
+    history. The operator's best proof for history B (from size 10 to 20, within B)
+    does not start at the root the chain holds for size 10 (A's): the client's
+    simulation reports InconsistentAnchor, and the same transaction sent without
+    simulation reverts. History B never reaches the chain; court B finds no anchor
+    covering its checkpoint (inconclusive, not valid)."""
+    admin, submitter = _register(anvil)
     assert submitter.address is not None
+    refused = []
     for entries, size in ((FORK_A, 10), (FORK_B, 20), (FORK_A, 30), (FORK_B, 40)):
-        _anchor(submitter, entries, size)
+        try:
+            _anchor(submitter, entries, size)
+        except ContractRefused as exc:
+            refused.append((size, exc.reason))
+    assert refused == [(20, "InconsistentAnchor"), (40, "InconsistentAnchor")]
+
+    # Sent without the simulation, history B's anchor reverts on chain.
+    args = list(_anchor_args(submitter, FORK_B, 40))
+    data = submitter._require_contract().encode_abi("anchor", args=args)
+    tx = {
+        "chainId": submitter.chain_id(),
+        "nonce": submitter.nonce(pending=True),
+        "gas": 500_000,
+        "gasPrice": submitter.gas_price(),
+        "to": submitter.address,
+        "data": data,
+        "value": 0,
+    }
+    raw = submitter._require_account().sign_transaction(tx).raw_transaction
+    tx_hash = anvil.rpc("eth_sendRawTransaction", "0x" + bytes(raw).hex())
+    assert submitter.wait_receipt(bytes.fromhex(tx_hash[2:])).success is False
+    roots = [submitter.anchor_at(LOG_ID, n).root_hash for n in range(admin.anchor_count(LOG_ID))]
+    assert roots == [mth(FORK_A[:10]), mth(FORK_A[:30])]  # history A only
 
     court_a = _court(anvil.rpc_url, submitter.address, FORK_A, 25)
     court_b = _court(anvil.rpc_url, submitter.address, FORK_B, 35)
 
+    assert _all_passed(court_a), court_a
+    assert court_b[A.CHECK_ANCHOR_FOUND] is not CheckStatus.PASSED, court_b
     assert not (_all_passed(court_a) and _all_passed(court_b)), (
         "two contradictory histories of one log both pass every anchor check: "
         f"court A {court_a}, court B {court_b}"

@@ -192,12 +192,12 @@ def test_the_contract_refuses_a_key_that_is_not_the_registered_submitter(
         submit(a.ledger, [sub(i) for i in range(3)])
         # The client simulates first and reports the contract's reason ...
         with pytest.raises(ContractRefused) as caught:
-            a.client.send_anchor(a.log_id, 3, b"\x01" * 32, b"\x02" * 32)
+            a.client.send_anchor(a.log_id, 3, b"\x01" * 32, b"\x02" * 32, [])
         assert caught.value.reason == "NotSubmitter"
         # ... and the contract itself reverts a transaction sent without simulation.
         w3 = Web3(Web3.HTTPProvider(anvil.rpc_url))
         contract = w3.eth.contract(address=a.contract, abi=load_artifact().abi)
-        data = contract.encode_abi("anchor", args=[a.log_id, 3, b"\x01" * 32, b"\x02" * 32])
+        data = contract.encode_abi("anchor", args=[a.log_id, 3, b"\x01" * 32, b"\x02" * 32, []])
         tx = {
             "chainId": 31337,
             "nonce": w3.eth.get_transaction_count(a.key.address),

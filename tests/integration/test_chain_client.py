@@ -1,10 +1,15 @@
 """The chain client against a real anvil: deploy, register, anchor, read, and every refusal.
 
-Each test starts its own anvil on a free port (tests/support/anvil.py).
+Each test starts its own anvil on a free port (tests/support/anvil.py). The
+anchored roots are those of one real Merkle tree (tests/support/merkle_reference.py),
+each anchor after the first with the consistency proof from the previous one,
+which the contract verifies (tests/integration/test_anchor_consistency.py tests
+that check in depth).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,9 +26,12 @@ from gateway.anchor.chain import (
 )
 from gateway.anchor.ethlibs import LocalAccount
 from tests.support.anvil import Anvil
+from tests.support.merkle_reference import mth
+from tests.support.merkle_reference import proof as reference_proof
 
 VKEY = "gateway.example/log+0a1b2c3d+AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefgh"
 LOG_ID = log_id_of(VKEY)
+ENTRIES = [b"entry %d" % i for i in range(10_000)]
 
 
 @dataclass
@@ -45,12 +53,26 @@ def deployed() -> Iterator[Deployed]:
         yield Deployed(chain, admin, submitter, submitter_account)
 
 
+@functools.cache
 def _root(n: int) -> bytes:
-    return hashlib.sha256(b"root %d" % n).digest()
+    """The root of the log's first ``n`` entries."""
+    return mth(ENTRIES[:n])
+
+
+def _note(n: int) -> bytes:
+    """Stands for the SHA-256 of the signed checkpoint note of size ``n``."""
+    return hashlib.sha256(b"note %d" % n).digest()
+
+
+def _proof(previous: int, n: int) -> list[bytes]:
+    """The consistency proof from the anchor of size ``previous`` (0: none) to ``n``."""
+    return reference_proof(previous, ENTRIES[:n]) if previous else []
 
 
 def _anchor(client: ChainClient, size: int) -> int:
-    sent = client.send_anchor(LOG_ID, size, _root(size), _root(-size))
+    latest = client.latest_anchor(LOG_ID)
+    proof = _proof(0 if latest is None else latest.tree_size, size)
+    sent = client.send_anchor(LOG_ID, size, _root(size), _note(size), proof)
     state = client.wait_receipt(sent.tx_hash)
     assert state.success
     assert state.anchor_number is not None
@@ -80,7 +102,7 @@ def test_anchors_land_numbered_and_are_found_by_size(deployed: Deployed) -> None
     latest = client.latest_anchor(LOG_ID)
     assert latest is not None
     assert (latest.number, latest.tree_size, latest.root_hash) == (4, 10_000, _root(10_000))
-    assert latest.checkpoint_hash == _root(-10_000)
+    assert latest.checkpoint_hash == _note(10_000)
     block = deployed.chain.rpc("eth_getBlockByNumber", hex(latest.block_number), False)
     assert latest.block_time == int(block["timestamp"], 16)
     for size, number in [(1, 0), (3, 0), (4, 1), (10, 1), (11, 2), (12, 3), (10_000, 4)]:
@@ -97,7 +119,7 @@ def test_size_must_grow(deployed: Deployed) -> None:
     _anchor(deployed.submitter, 10)
     for size in (10, 9, 0):
         with pytest.raises(ContractRefused) as caught:
-            deployed.submitter.send_anchor(LOG_ID, size, _root(size), _root(size))
+            deployed.submitter.send_anchor(LOG_ID, size, _root(size), _note(size), [])
         assert caught.value.reason == "SizeNotIncreasing"
         assert caught.value.error_args == (10, size)
     assert deployed.submitter.anchor_count(LOG_ID) == 1
@@ -109,13 +131,13 @@ def test_only_the_registered_submitter_may_anchor(deployed: Deployed) -> None:
     )
     nonce = stranger.nonce()
     with pytest.raises(ContractRefused) as caught:
-        stranger.send_anchor(LOG_ID, 10, _root(10), _root(10))
+        stranger.send_anchor(LOG_ID, 10, _root(10), _note(10), [])
     assert caught.value.reason == "NotSubmitter"
     assert "NotSubmitter" in caught.value.message
     assert stranger.nonce(pending=True) == nonce  # nothing was sent
     # the admin is no submitter either
     with pytest.raises(ContractRefused, match="NotSubmitter"):
-        deployed.admin.send_anchor(LOG_ID, 10, _root(10), _root(10))
+        deployed.admin.send_anchor(LOG_ID, 10, _root(10), _note(10), [])
     assert deployed.submitter.anchor_count(LOG_ID) == 0
 
 
@@ -125,7 +147,7 @@ def test_the_contract_refuses_even_a_transaction_sent_without_simulation(
     """A refused anchor that reaches the chain anyway fails there and appends nothing."""
     stranger_account = deployed.chain.new_account()
     contract = deployed.submitter._require_contract()
-    data = contract.encode_abi("anchor", args=[LOG_ID, 10, _root(10), _root(10)])
+    data = contract.encode_abi("anchor", args=[LOG_ID, 10, _root(10), _note(10), []])
     tx = {
         "chainId": deployed.admin.chain_id(),
         "nonce": 0,
@@ -145,7 +167,7 @@ def test_the_contract_refuses_even_a_transaction_sent_without_simulation(
 
 def test_an_unknown_log_cannot_be_anchored(deployed: Deployed) -> None:
     with pytest.raises(ContractRefused) as caught:
-        deployed.submitter.send_anchor(log_id_of("x/y+00000000+AA"), 1, _root(1), _root(1))
+        deployed.submitter.send_anchor(log_id_of("x/y+00000000+AA"), 1, _root(1), _note(1), [])
     assert caught.value.reason == "UnknownLog"
 
 
@@ -166,7 +188,7 @@ def test_only_the_admin_registers_and_changes_submitters(deployed: Deployed) -> 
     deployed.admin.set_submitter(LOG_ID, newcomer.address)
     assert deployed.admin.submitter_of(LOG_ID) == newcomer.address
     with pytest.raises(ContractRefused, match="NotSubmitter"):
-        deployed.submitter.send_anchor(LOG_ID, 1, _root(1), _root(1))
+        deployed.submitter.send_anchor(LOG_ID, 1, _root(1), _note(1), [])
     _anchor(ChainClient(deployed.chain.rpc_url, deployed.submitter.address, newcomer), 1)
 
 
@@ -177,7 +199,7 @@ def test_chain_down_is_unavailable_then_back_with_its_state(deployed: Deployed) 
     for call in (
         deployed.submitter.head,
         lambda: deployed.submitter.latest_anchor(LOG_ID),
-        lambda: deployed.submitter.send_anchor(LOG_ID, 8, _root(8), _root(8)),
+        lambda: deployed.submitter.send_anchor(LOG_ID, 8, _root(8), _note(8), _proof(7, 8)),
     ):
         with pytest.raises(ChainUnavailable, match="unreachable"):
             call()
@@ -190,7 +212,7 @@ def test_chain_down_is_unavailable_then_back_with_its_state(deployed: Deployed) 
 
 def test_a_reorg_drops_a_mined_anchor_and_tx_state_says_so(deployed: Deployed) -> None:
     _anchor(deployed.submitter, 5)
-    sent = deployed.submitter.send_anchor(LOG_ID, 9, _root(9), _root(9))
+    sent = deployed.submitter.send_anchor(LOG_ID, 9, _root(9), _note(9), _proof(5, 9))
     mined = deployed.submitter.wait_receipt(sent.tx_hash)
     assert mined.block_hash == deployed.submitter.block_hash(mined.block_number or 0)
     deployed.chain.reorg(1)
@@ -200,23 +222,25 @@ def test_a_reorg_drops_a_mined_anchor_and_tx_state_says_so(deployed: Deployed) -
     latest = deployed.submitter.latest_anchor(LOG_ID)
     assert latest is not None and latest.tree_size == 5
     # resubmitting the same anchor lands it again
-    again = deployed.submitter.send_anchor(LOG_ID, 9, _root(9), _root(9), nonce=sent.nonce)
+    again = deployed.submitter.send_anchor(
+        LOG_ID, 9, _root(9), _note(9), _proof(5, 9), nonce=sent.nonce
+    )
     assert deployed.submitter.wait_receipt(again.tx_hash).anchor_number == 1
 
 
 def test_pending_anchor_replaced_by_the_same_nonce_at_a_higher_price(deployed: Deployed) -> None:
     deployed.chain.set_automine(False)
     client = deployed.submitter
-    first = client.send_anchor(LOG_ID, 4, _root(4), _root(4))
+    first = client.send_anchor(LOG_ID, 4, _root(4), _note(4), [])
     state = client.tx_state(first.tx_hash)
     assert state.found and not state.mined
     assert client.nonce(pending=True) == first.nonce + 1 and client.nonce() == first.nonce
     with pytest.raises(TransactionRejected, match=r"underpriced|replacement"):
         client.send_anchor(
-            LOG_ID, 6, _root(6), _root(6), nonce=first.nonce, gas_price=first.gas_price
+            LOG_ID, 6, _root(6), _note(6), [], nonce=first.nonce, gas_price=first.gas_price
         )
     second = client.send_anchor(
-        LOG_ID, 6, _root(6), _root(6), nonce=first.nonce, gas_price=first.gas_price * 2
+        LOG_ID, 6, _root(6), _note(6), [], nonce=first.nonce, gas_price=first.gas_price * 2
     )
     assert second.nonce == first.nonce and second.tx_hash != first.tx_hash
     deployed.chain.mine(1)
@@ -227,10 +251,12 @@ def test_pending_anchor_replaced_by_the_same_nonce_at_a_higher_price(deployed: D
 
 
 def test_a_used_nonce_is_rejected(deployed: Deployed) -> None:
-    sent = deployed.submitter.send_anchor(LOG_ID, 4, _root(4), _root(4))
+    sent = deployed.submitter.send_anchor(LOG_ID, 4, _root(4), _note(4), [])
     deployed.submitter.wait_receipt(sent.tx_hash)
     with pytest.raises(TransactionRejected, match="nonce"):
-        deployed.submitter.send_anchor(LOG_ID, 5, _root(5), _root(5), nonce=sent.nonce)
+        deployed.submitter.send_anchor(
+            LOG_ID, 5, _root(5), _note(5), _proof(4, 5), nonce=sent.nonce
+        )
 
 
 def test_clear_errors_without_a_contract_key_or_http_url(anvil: Anvil) -> None:

@@ -39,10 +39,14 @@ def _anchored(anvil: Anvil, sizes: list[int]) -> ChainClient:
     admin.register_log(VKEY, submitter.address)
     client = ChainClient(anvil.rpc_url, address, submitter)
     log_id = A.log_id_of(VKEY)
+    previous = 0
     for size in sizes:
         note = _note(size)
-        sent = client.send_anchor(log_id, size, mth(ENTRIES[:size]), A.checkpoint_hash_of(note))
+        proof = consistency_proof(previous, ENTRIES[:size]) if previous else []
+        root = mth(ENTRIES[:size])
+        sent = client.send_anchor(log_id, size, root, A.checkpoint_hash_of(note), proof)
         assert client.wait_receipt(sent.tx_hash).success
+        previous = size
     return client
 
 

@@ -98,7 +98,9 @@ def test_the_abi_has_the_interface_the_clients_use() -> None:
         ("function", "setSubmitter(bytes32,address)"),
         ("function", "submitterOf(bytes32)"),
         ("function", "verifierKeyOf(bytes32)"),
-        ("function", "anchor(bytes32,uint64,bytes32,bytes32)"),
+        ("function", "anchor(bytes32,uint64,bytes32,bytes32,bytes32[])"),
+        ("function", "verifyConsistency(uint64,uint64,bytes32,bytes32,bytes32[])"),
+        ("function", "MAX_PROOF_LENGTH()"),
         ("function", "anchorCount(bytes32)"),
         ("function", "anchorAt(bytes32,uint256)"),
         ("function", "latestAnchor(bytes32)"),
@@ -114,6 +116,8 @@ def test_the_abi_has_the_interface_the_clients_use() -> None:
         ("error", "AlreadyRegistered(bytes32)"),
         ("error", "ZeroSubmitter()"),
         ("error", "EmptyKey()"),
+        ("error", "InconsistentAnchor()"),
+        ("error", "ProofTooLong(uint256,uint256)"),
     }
     assert signatures == expected
     outputs = {e["name"]: e["outputs"] for e in load_artifact().abi if e["type"] == "function"}
@@ -163,7 +167,7 @@ def test_the_selector_table_of_the_docs_is_the_artifacts() -> None:
     doc = (ROOT / "docs" / "anchoring.md").read_text()
     section = doc.split("### Reading the contract yourself", 1)[1]
     rows = dict(
-        re.findall(r"^\| (?:event )?`([A-Za-z]+\([^`]*\))` \| `(0x[0-9a-f]+)` \|$", section, re.M)
+        re.findall(r"^\| (?:event )?`([A-Za-z_]+\([^`]*\))` \| `(0x[0-9a-f]+)` \|$", section, re.M)
     )
     expected = {sig: "0x" + sel for sig, sel in data["methodIdentifiers"].items()}
     expected |= data["eventTopics"]

@@ -220,7 +220,11 @@ def post(
     else:
         conn = _HTTP(target.host, target.port)
     conn.deadline, conn.abort = deadline, abort
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "Connection": "close",  # one request per connection
+    }
     if target.authorization is not None:
         headers["Authorization"] = target.authorization
     try:

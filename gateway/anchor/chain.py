@@ -29,13 +29,23 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
-from court.report.escape import escape_text
 from court.rpchttp import RpcHttpStatus, RpcTransportError, RpcUnreachable
 from court.urls import public_url
 from court.verify.anchor import log_id_of
+from gateway.anchor.chain_types import (
+    ChainAnchor,
+    ChainError,
+    ChainUnavailable,
+    ContractRefused,
+    SentAnchor,
+    SignedAnchor,
+    TransactionRejected,
+    TxState,
+)
+from gateway.anchor.chain_types import node_text as _node_text
+from gateway.anchor.chain_types import show_value as _show
 from gateway.anchor.contract import Artifact, load_artifact
 from gateway.anchor.ethlibs import (
     LocalAccount,
@@ -46,7 +56,6 @@ from gateway.anchor.ethlibs import (
     web3_exceptions,
 )
 from gateway.anchor.transport import BoundedProvider
-from gateway.errors import GatewayError
 
 BlockNotFound = web3_exceptions.BlockNotFound
 ContractCustomError = web3_exceptions.ContractCustomError
@@ -68,103 +77,8 @@ __all__ = [
     "log_id_of",
 ]
 
-_NODE_TEXT_LIMIT = 200  # characters of a node's error message quoted in ours
 _GAS_MARGIN_NUM, _GAS_MARGIN_DEN = 5, 4  # gas limit = estimate * 5/4
 _RECEIPT_POLL_SECONDS = 0.1
-
-
-class ChainError(GatewayError):
-    """Talking to the chain failed."""
-
-
-class ChainUnavailable(ChainError):
-    """The chain node could not be reached, or did not answer in time."""
-
-
-class ContractRefused(ChainError):
-    """The contract reverts the call; ``reason`` is its custom error's name
-    (``NotSubmitter``, ``SizeNotIncreasing``, ...) or the node's revert text."""
-
-    def __init__(self, reason: str, args: tuple[Any, ...] = ()) -> None:
-        shown = ", ".join(_show(a) for a in args)
-        super().__init__(f"the anchor contract refused: {reason}({shown})")
-        self.reason = reason
-        self.error_args = args
-
-
-class TransactionRejected(ChainError):
-    """The node refused a signed transaction (nonce too low, replacement
-    underpriced, insufficient funds ...); ``detail`` is its escaped message."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(f"the chain node rejected the transaction: {detail}")
-        self.detail = detail
-
-
-@dataclass(frozen=True)
-class ChainAnchor:
-    """One anchor as the contract stores it."""
-
-    number: int
-    tree_size: int
-    root_hash: bytes
-    checkpoint_hash: bytes
-    block_time: int
-    block_number: int
-
-
-@dataclass(frozen=True)
-class SentAnchor:
-    """A signed anchor transaction the node accepted into its pool."""
-
-    tx_hash: bytes
-    nonce: int
-    gas_price: int
-
-
-@dataclass(frozen=True)
-class SignedAnchor(SentAnchor):
-    """A signed anchor transaction, not broadcast yet: ``raw`` is what
-    :meth:`ChainClient.broadcast` sends (and sends again, byte for byte)."""
-
-    raw: bytes
-
-
-@dataclass(frozen=True)
-class TxState:
-    """What the node knows of a transaction now.
-
-    ``found``: the node knows it (mined, or waiting in its pool); a mined one
-    has ``block_number``, ``block_hash``, ``success`` and ``gas_used``;
-    ``anchor_number`` is the number the contract gave it (from its
-    ``Anchored`` event), when it was a successful anchor.
-    """
-
-    tx_hash: bytes
-    found: bool
-    block_number: int | None
-    block_hash: bytes | None
-    success: bool | None
-    gas_used: int | None
-    anchor_number: int | None
-
-    @property
-    def mined(self) -> bool:
-        return self.block_number is not None
-
-
-def _show(value: object) -> str:
-    if isinstance(value, bytes):
-        return "0x" + value.hex()
-    return escape_text(str(value))[:_NODE_TEXT_LIMIT]
-
-
-def _node_text(value: object) -> str:
-    """A node's message, escaped and shortened for ours."""
-    text = escape_text(str(value))
-    if len(text) > _NODE_TEXT_LIMIT:
-        text = text[:_NODE_TEXT_LIMIT] + "..."
-    return text
 
 
 def _abi_type(param: dict[str, Any]) -> str:

@@ -51,9 +51,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
 
 from gateway.anchor.model import (
     AnchorStatus,
@@ -64,90 +63,16 @@ from gateway.anchor.model import (
     judge,
     mined,
 )
+from gateway.anchor.ports import AnchorStore, ChainLag, ChainPort, WorkerChain
 from gateway.anchor.replacing import gas_price, replace_transaction, stuck
 from gateway.log.tree import MissingNodeError, consistency_proof
 from gateway.store.base import StoreError
 
-__all__ = ["AnchorWorker", "ChainLag", "ChainPort", "WorkerChain"]
+__all__ = ["AnchorStore", "AnchorWorker", "ChainLag", "ChainPort", "WorkerChain"]
 
 log = logging.getLogger(__name__)
 
 _MAX_BACKOFF = 30.0
-
-
-class ChainPort(Protocol):
-    """What the worker uses of :class:`gateway.anchor.chain.ChainClient`."""
-
-    def chain_id(self) -> int: ...
-    def head(self) -> int: ...
-    def balance(self, address: str) -> int: ...
-    @property
-    def submitter(self) -> str | None: ...
-    def block_hash(self, number: int) -> bytes | None: ...
-    def nonce(self, pending: bool = False) -> int: ...
-    def sign_anchor(
-        self,
-        log_id: bytes,
-        tree_size: int,
-        root_hash: bytes,
-        checkpoint_hash: bytes,
-        *,
-        nonce: int | None = None,
-        gas_price: int | None = None,
-    ) -> Any: ...
-    def broadcast(self, raw: bytes) -> None: ...
-    def gas_price(self) -> int: ...
-    def tx_state(self, tx_hash: bytes) -> Any: ...
-    def latest_anchor(self, log_id: bytes) -> Any: ...
-    def abort_on(self, event: threading.Event | None) -> None: ...
-
-
-class AnchorStore(Protocol):
-    """What the worker uses of the SQL store."""
-
-    def add_anchor(self, a: StoredAnchor) -> StoredAnchor: ...
-    def update_anchor(self, a: StoredAnchor) -> None: ...
-    def pending_anchors(self, chain_name: str) -> list[StoredAnchor]: ...
-    def latest_anchor(
-        self, chain_name: str, confirmed_only: bool = True
-    ) -> StoredAnchor | None: ...
-    def first_checkpoint_after(self, size: int) -> tuple[int, datetime] | None: ...
-    def latest_checkpoint(self) -> Any: ...
-    def checkpoint_at(self, size: int) -> Any: ...
-    def get_nodes(self, ids: Any) -> list[bytes]: ...
-
-
-@dataclass
-class WorkerChain:
-    """One chain the worker anchors to, and its state in this process."""
-
-    name: str
-    client: ChainPort
-    chain_id: int
-    contract: str
-    checked: bool = False  # the node's chain id was checked
-    last_sent: float = 0.0  # wall-clock time the latest anchor was sent
-    replace_now: bool = False  # an anchor was dropped: send its replacement at once
-    down_since: float | None = None
-    backoff: float = 0.0
-    next_try: float = 0.0
-    error: str = ""
-    capped: str = ""  # why the pending anchor cannot be priced higher (the cap), if so
-    sent: int = field(default=0)  # anchors sent by this process
-
-
-@dataclass(frozen=True)
-class ChainLag:
-    """How far one chain's confirmed anchors are behind the log."""
-
-    chain_name: str
-    log_size: int
-    anchored_size: int
-    entries: int
-    seconds: float
-    down: bool
-    error: str
-    capped: str = ""  # the pending anchor is held at anchor.max_gas_price_gwei: why
 
 
 class AnchorWorker:

@@ -6,9 +6,10 @@ which is standard library only (``http.client``), so ``court`` stays
 installable alone. A chain node may be hostile, or sit behind a hostile
 network on plain http; :func:`post` bounds what it can make the client do:
 
-* **One deadline per request.** Connecting, sending, the status line, the
-  headers and the body together finish within ``timeout`` seconds: every
-  socket read waits at most for the time left. (The time-outs of urllib and
+* **One deadline per request.** Connecting, the TLS handshake, sending, the
+  status line, the headers and the body together finish within ``timeout``
+  seconds: every socket operation waits at most for the time left (the
+  resolution of the host name is the system's, not bounded here). (The time-outs of urllib and
   requests apply to each read, so a node sending a byte now and then holds
   them for as long as it likes.)
 * **A size cap.** An answer longer than ``max_bytes`` is refused; a longer
@@ -21,7 +22,8 @@ network on plain http; :func:`post` bounds what it can make the client do:
 * **Discreet.** Errors name the node by :func:`court.urls.public_url` only.
 * **Stoppable.** With ``abort`` (an event), the request ends within
   :data:`ABORT_SLICE` seconds of the event being set (the gateway's
-  anchoring worker stopping); connecting is bounded by the deadline only.
+  anchoring worker stopping); a TCP connection under way is bounded by the
+  deadline only.
 
 Also the one definition of a JSON-RPC quantity's text (:data:`QUANTITY`).
 """
@@ -117,7 +119,7 @@ def _target(url: object) -> _Target:
         parts = urlsplit(url)
         host, port = parts.hostname, parts.port
     except ValueError:
-        raise RpcTransportError(f"{public_url(url)} is not a valid URL") from None
+        raise RpcTransportError("the URL's host or port is not valid") from None
     if parts.scheme not in ("http", "https"):
         raise RpcTransportError(f"{public_url(url)} is not an http:// or https:// URL")
     if not host:
@@ -178,27 +180,33 @@ class _Socket:
 
 
 class _HTTP(http.client.HTTPConnection):
+    """A connection whose every step (TCP, TLS, sending, reading) is bounded by ``deadline``."""
+
     deadline: float = 0.0
     abort: threading.Event | None = None
+    tls: ssl.SSLContext | None = None
     raw: socket.socket | None = None
 
     def connect(self) -> None:
         self.timeout = _left(self.deadline, self.abort)
-        super().connect()
+        super().connect()  # TCP
         self.raw = self.sock
-        self.sock = _Socket(self.sock, self.deadline, self.abort)
+        if self.tls is not None:
+            self.raw = self.tls.wrap_socket(
+                self.sock, server_hostname=self.host, do_handshake_on_connect=False
+            )
+            while True:  # the handshake, in slices against the deadline
+                self.raw.settimeout(min(_left(self.deadline, self.abort), ABORT_SLICE))
+                try:
+                    self.raw.do_handshake()
+                    break
+                except TimeoutError:
+                    continue
+        self.sock = _Socket(self.raw, self.deadline, self.abort)
 
 
-class _HTTPS(http.client.HTTPSConnection):
-    deadline: float = 0.0
-    abort: threading.Event | None = None
-    raw: socket.socket | None = None
-
-    def connect(self) -> None:
-        self.timeout = _left(self.deadline, self.abort)
-        super().connect()  # TCP, then TLS
-        self.raw = self.sock
-        self.sock = _Socket(self.sock, self.deadline, self.abort)
+class _HTTPS(_HTTP):
+    default_port = http.client.HTTPS_PORT
 
 
 def post(
@@ -208,18 +216,18 @@ def post(
     timeout: float,
     max_bytes: int,
     abort: threading.Event | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> bytes:
     """POST ``body`` (JSON) to ``url``; the answer's body. Raises
     :class:`RpcUnreachable`, :class:`RpcHttpStatus`, :class:`RpcAnswerTooLarge`, or
-    :class:`RpcTransportError` for a URL it cannot use (see the module docstring)."""
+    :class:`RpcTransportError` for a URL it cannot use (see the module docstring).
+    ``tls``: the TLS context of an https URL (default: the system's trust store)."""
     target = _target(url)
     deadline = time.monotonic() + timeout
-    conn: _HTTP | _HTTPS
-    if target.https:
-        conn = _HTTPS(target.host, target.port, context=ssl.create_default_context())
-    else:
-        conn = _HTTP(target.host, target.port)
+    conn = (_HTTPS if target.https else _HTTP)(target.host, target.port)
     conn.deadline, conn.abort = deadline, abort
+    if target.https:
+        conn.tls = tls or ssl.create_default_context()
     headers = {
         "Content-Type": "application/json",
         "Accept": "application/json",

@@ -5,17 +5,26 @@ answer, a trickling body, redirects and secrets in error messages through the
 two clients; these cover what the transport does beyond them: the deadline
 over the status line and headers too, a ``Content-Length`` past the cap
 refused before the body is read, chunked answers, basic authentication from
-the URL, and ``abort``.
+the URL, ``abort``, and https (the TLS handshake under the deadline too).
 """
 
 from __future__ import annotations
 
 import base64
+import ipaddress
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from court.rpchttp import (
     RpcAnswerTooLarge,
@@ -145,3 +154,81 @@ def test_a_url_it_cannot_use_is_refused_without_its_secrets(url: str) -> None:
     with pytest.raises(RpcTransportError) as caught:
         post(url, _BODY, timeout=1.0, max_bytes=1 << 20)
     assert "s3cret" not in str(caught.value)
+
+
+def _tls_pair(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """(server, client) TLS contexts: a self-signed certificate for 127.0.0.1, trusted by
+    the client's context only."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "chain node")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "node.pem", tmp_path / "node.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert_file, key_file)
+    client = ssl.create_default_context(cafile=str(cert_file))
+    return server, client
+
+
+def test_an_https_node_is_asked_over_tls(tmp_path: Path) -> None:
+    server_tls, client_tls = _tls_pair(tmp_path)
+
+    class Node(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(_RESULT)))
+            self.end_headers()
+            self.wfile.write(_RESULT)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Node)
+    httpd.socket = server_tls.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"https://127.0.0.1:{httpd.server_address[1]}/"
+        assert post(url, _BODY, timeout=5.0, max_bytes=1 << 20, tls=client_tls) == _RESULT
+        # Without the node's certificate in the trust store: refused.
+        with pytest.raises(RpcUnreachable, match="SSLCertVerificationError"):
+            post(url, _BODY, timeout=5.0, max_bytes=1 << 20)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+def test_the_deadline_covers_a_tls_handshake_never_answered(
+    hostile: Callable[[Body], HostileNode], tmp_path: Path
+) -> None:
+    """The node takes the connection and says nothing (it waits for an HTTP request)."""
+    node = hostile(lambda: [_RESULT])
+    _, client_tls = _tls_pair(tmp_path)
+    url = node.url.replace("http://", "https://")
+    with pytest.raises(RpcUnreachable, match=r"no complete answer within 0\.5 s"):
+        post(url, _BODY, timeout=0.5, max_bytes=1 << 20, tls=client_tls)
+    assert node.requests == []

@@ -54,6 +54,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from court.report.escape import escape_text
 from gateway.anchor.model import (
     AnchorStatus,
     Observation,
@@ -73,6 +74,7 @@ __all__ = ["AnchorStore", "AnchorWorker", "ChainLag", "ChainPort", "WorkerChain"
 log = logging.getLogger(__name__)
 
 _MAX_BACKOFF = 30.0
+_ERROR_TEXT_LIMIT = 300  # characters of an unexpected error kept as the chain's error
 
 
 class AnchorWorker:
@@ -171,7 +173,7 @@ class AnchorWorker:
 
     def _crashed(self, chain: WorkerChain, exc: Exception) -> None:
         """An unexpected failure: its traceback logged once, the chain retried later."""
-        text = f"{exc.__class__.__name__}: {exc}"
+        text = escape_text(f"{exc.__class__.__name__}: {exc}")[:_ERROR_TEXT_LIMIT]
         if text != chain.error:
             log.exception("anchoring on %s failed; retrying", chain.name)
         chain.error = text

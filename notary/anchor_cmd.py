@@ -93,10 +93,13 @@ def _set_dev_balance(rpc_url: str, address: str, ether: Decimal) -> None:
 
 def _wait_for_node(rpc_url: str, wait: float, timeout: float) -> None:
     """Wait up to ``wait`` seconds for the node to answer (a node just started)."""
-    from gateway.anchor.chain import ChainClient, ChainUnavailable
+    from gateway.anchor.chain import ChainClient, ChainError, ChainUnavailable
 
     deadline = time.monotonic() + wait
-    client = ChainClient(rpc_url, timeout=timeout)
+    try:
+        client = ChainClient(rpc_url, timeout=timeout)
+    except ChainError as exc:
+        raise UsageError(f"--rpc: {exc.message}") from None
     while True:
         try:
             client.chain_id()

@@ -120,7 +120,7 @@ class ChainClient:
         try:
             self._provider = BoundedProvider(rpc_url, timeout)
         except RpcTransportError as exc:
-            raise ChainError(f"rpc_url must be an http:// or https:// URL: {exc}") from None
+            raise ChainError(f"unusable RPC URL: {exc}") from None
         self.rpc_url = rpc_url
         self.node = public_url(rpc_url)  # how messages name the node
         self.timeout = timeout

@@ -1,13 +1,16 @@
 """A minimal Ethereum JSON-RPC client for courts: read the anchor contract from any chain node.
 
-Standard library only (urllib), so ``court`` stays installable alone. Only
+Standard library only, so ``court`` stays installable alone. Only
 the read methods a court needs: ``eth_chainId``, ``eth_blockNumber``,
 ``eth_getCode``, ``eth_call``, ``eth_getTransactionReceipt``, ``eth_getBlockByNumber``.
 
-Bounded: http:// and https:// URLs only, no redirects followed, every request
-times out, an answer larger than 1 MiB is refused, hex strings are checked
-before they are decoded. Every problem raises :class:`ChainRpcError` whose
-message quotes the node's text escaped and shortened.
+Bounded (the transport is :mod:`court.rpchttp`): http:// and https:// URLs
+only, no redirects followed, every request ends within its time-out however
+slowly the node answers, an answer larger than 1 MiB is refused, hex strings
+are checked before they are decoded. Every problem raises
+:class:`ChainRpcError` whose message quotes the node's text escaped and
+shortened, and names the node by scheme, host and port only
+(:func:`court.urls.public_url`: no password, API key or path).
 
 :func:`read_chain_view` makes the reads of the anchor check
 (:mod:`court.verify.anchor`): the chain id, the contract's code, the anchor a
@@ -21,12 +24,19 @@ import hashlib
 import itertools
 import json
 import re
-import urllib.error
-import urllib.request
 from typing import Any, Final
 
 from court.errors import CourtError
 from court.report.escape import escape_text
+from court.rpchttp import (
+    QUANTITY,
+    RpcAnswerTooLarge,
+    RpcHttpStatus,
+    RpcTransportError,
+    check_url,
+    post,
+)
+from court.urls import public_url
 from court.verify.anchor import (
     EVIDENCE_ANCHOR_CODE_SHA256,
     AnchorDataError,
@@ -49,7 +59,6 @@ MAX_RESPONSE_BYTES: Final = 1 << 20
 _TEXT_LIMIT: Final = 200
 _ADDRESS: Final = re.compile(r"0x[0-9a-fA-F]{40}")
 _HEX: Final = re.compile(r"0x(?:[0-9a-fA-F]{2})*")
-_QUANTITY: Final = re.compile(r"0x(?:0|[1-9a-fA-F][0-9a-fA-F]{0,63})")
 
 
 class ChainRpcError(CourtError):
@@ -59,11 +68,6 @@ class ChainRpcError(CourtError):
 def _quote(value: object) -> str:
     text = escape_text(str(value))
     return text if len(text) <= _TEXT_LIMIT else text[:_TEXT_LIMIT] + "..."
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a redirect is answered as the HTTP error it is
 
 
 def parse_address(address: str) -> str:
@@ -82,7 +86,7 @@ def _hex_bytes(value: object, what: str) -> bytes:
 
 
 def _quantity(value: object, what: str) -> int:
-    if not isinstance(value, str) or not _QUANTITY.fullmatch(value):
+    if not isinstance(value, str) or not QUANTITY.fullmatch(value):
         raise ChainRpcError(f"the node's {what} is not a hex quantity: {_quote(value)}")
     return int(value, 16)
 
@@ -93,44 +97,38 @@ class ChainRpc:
     def __init__(
         self, url: str, timeout: float = 10.0, max_response: int = MAX_RESPONSE_BYTES
     ) -> None:
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ChainRpcError(f"--rpc must be an http:// or https:// URL, not {_quote(url)}")
+        try:
+            check_url(url)
+        except RpcTransportError as exc:
+            raise ChainRpcError(f"--rpc must be an http:// or https:// URL: {exc}") from None
         self.url = url
         self.timeout = timeout
         self.max_response = max_response
         self._ids = itertools.count(1)
-        self._opener = urllib.request.build_opener(_NoRedirect)
 
     def call(self, method: str, params: list[Any]) -> Any:
         """One JSON-RPC request; its ``result`` (an ``error`` answer raises)."""
         body = json.dumps(
             {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
         ).encode()
-        request = urllib.request.Request(
-            self.url, data=body, headers={"Content-Type": "application/json"}, method="POST"
-        )
+        node = public_url(self.url)
         try:
-            with self._opener.open(request, timeout=self.timeout) as reply:
-                raw = reply.read(self.max_response + 1)
-        except urllib.error.HTTPError as exc:
+            raw = post(self.url, body, timeout=self.timeout, max_bytes=self.max_response)
+        except RpcHttpStatus as exc:
+            raise ChainRpcError(f"chain node {node} answered {exc} to {method}") from None
+        except RpcAnswerTooLarge:
             raise ChainRpcError(
-                f"chain node {_quote(self.url)} answered HTTP {exc.code} to {method}"
+                f"the answer of {node} to {method} exceeds {self.max_response} bytes"
             ) from None
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", exc)
+        except RpcTransportError as exc:
             raise ChainRpcError(
-                f"cannot reach chain node {_quote(self.url)} ({_quote(reason)}); "
-                "check --rpc and that the node runs"
+                f"cannot reach chain node {node} ({exc}); check --rpc and that the node runs"
             ) from None
-        if len(raw) > self.max_response:
-            raise ChainRpcError(
-                f"the answer of {_quote(self.url)} to {method} exceeds {self.max_response} bytes"
-            )
         try:
             answer = json.loads(raw)
         except (ValueError, RecursionError):
             raise ChainRpcError(
-                f"the answer of {_quote(self.url)} to {method} is not JSON: {_quote(raw[:80])}"
+                f"the answer of {node} to {method} is not JSON: {_quote(raw[:80])}"
             ) from None
         if not isinstance(answer, dict):
             raise ChainRpcError(f"the answer to {method} is not a JSON-RPC response")

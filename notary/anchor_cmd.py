@@ -5,7 +5,10 @@
 * ``deploy`` deploys the ``EvidenceAnchor`` contract with a key (which becomes
   the contract's admin) and registers the log (its verifier key, from the PKI)
   with the submitter's address. With ``--address-file`` it deploys once: a
-  contract recorded there that already holds this log is kept.
+  contract recorded there is kept when its code on chain is the artifact's
+  and it already holds this log; other code there is an error (a look-alike
+  contract is never taken for ours); no code there (a new chain) or another
+  log: a new contract is deployed.
 * ``now`` asks the running gateway to anchor now on every chain and to wait
   (``--wait``) for the confirmations (``AdminService.AnchorNow``).
 * ``status`` asks the running gateway, per chain: latest anchored size, lag
@@ -22,13 +25,15 @@ from __future__ import annotations
 import argparse
 import json
 import time
-import urllib.request
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from court.report.escape import escape_text
+from court.rpchttp import RpcTransportError, post
+from court.urls import public_url
 from notary.errors import NotaryError, UsageError
 from notary.institution_cmd import DEFAULT_GATEWAY
 
@@ -72,27 +77,29 @@ def _set_dev_balance(rpc_url: str, address: str, ether: Decimal) -> None:
             "params": [address, hex(int(ether * _WEI))],
         }
     ).encode()
-    request = urllib.request.Request(
-        rpc_url, data=body, headers={"Content-Type": "application/json"}
-    )
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            answer = json.loads(response.read(1 << 20))
-    except (OSError, ValueError) as exc:
-        raise AnchorCommandError(f"cannot set the balance at {rpc_url}: {exc}") from None
-    if "error" in answer:
+        answer = json.loads(post(rpc_url, body, timeout=10.0, max_bytes=1 << 20))
+    except (RpcTransportError, ValueError, RecursionError) as exc:
+        raise AnchorCommandError(
+            f"cannot set the balance at {public_url(rpc_url)}: {escape_text(str(exc))[:200]}"
+        ) from None
+    if not isinstance(answer, dict) or "error" in answer:
+        said = answer.get("error") if isinstance(answer, dict) else answer
         raise AnchorCommandError(
             "--dev-balance needs a development node that has anvil_setBalance (anvil); "
-            f"the node said: {str(answer['error'])[:200]}"
+            f"the node said: {escape_text(str(said))[:200]}"
         )
 
 
 def _wait_for_node(rpc_url: str, wait: float, timeout: float) -> None:
     """Wait up to ``wait`` seconds for the node to answer (a node just started)."""
-    from gateway.anchor.chain import ChainClient, ChainUnavailable
+    from gateway.anchor.chain import ChainClient, ChainError, ChainUnavailable
 
     deadline = time.monotonic() + wait
-    client = ChainClient(rpc_url, timeout=timeout)
+    try:
+        client = ChainClient(rpc_url, timeout=timeout)
+    except ChainError as exc:
+        raise UsageError(f"--rpc: {exc.message}") from None
     while True:
         try:
             client.chain_id()
@@ -100,14 +107,14 @@ def _wait_for_node(rpc_url: str, wait: float, timeout: float) -> None:
         except ChainUnavailable as exc:
             if time.monotonic() > deadline:
                 raise AnchorCommandError(
-                    f"{exc.message}; is the node running at {rpc_url}? (--wait SECONDS waits "
-                    "for a node that is starting)"
+                    f"{exc.message}; is the node running at {public_url(rpc_url)}? "
+                    "(--wait SECONDS waits for a node that is starting)"
                 ) from None
             time.sleep(0.2)
 
 
 def _cmd_deploy(args: argparse.Namespace) -> int:
-    from gateway.anchor.chain import ChainClient, ChainError, ChainUnavailable, log_id_of
+    from gateway.anchor.chain import ChainClient, log_id_of
     from gateway.anchor.keys import load_account
     from gateway.anchor.settings import CHAIN_NAME, CHAIN_NAME_RULE
     from gateway.errors import GatewayError
@@ -127,22 +134,13 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
     recorded = args.address_file
     _wait_for_node(args.rpc, args.wait, args.timeout)
     try:
+        kept = None
         if recorded is not None and recorded.exists():
-            address = recorded.read_text(encoding="ascii").strip()
-            try:
-                pinned = ChainClient(args.rpc, address, timeout=args.timeout).verifier_key_of(
-                    log_id
-                )
-            except ChainUnavailable:
-                raise
-            except ChainError:
-                pinned = ""
-            if pinned == vkey:
-                print(f"contract {address} (from {recorded}) already anchors this log")
-                chain_id = ChainClient(args.rpc, timeout=args.timeout).chain_id()
-                _print_chain_table(args, address, chain_id, submitter == account.address)
-                return 0
-            print(f"no contract holding this log at {address} (from {recorded}): deploying")
+            kept = _keep_recorded(args, recorded, vkey)
+        if kept is not None:
+            chain_id = ChainClient(args.rpc, timeout=args.timeout).chain_id()
+            _print_chain_table(args, kept, chain_id, submitter == account.address)
+            return 0
         if args.dev_balance is not None:
             _set_dev_balance(args.rpc, account.address, args.dev_balance)
         client = ChainClient(args.rpc, account=account, timeout=args.timeout)
@@ -174,10 +172,55 @@ def _print_chain_table(
     print("configure the gateway with this table in its config file (docs/anchoring.md):")
     print("[[anchor.chains]]")
     print(f"name = {_toml_string(name)}")
-    print(f"rpc_url = {_toml_string(args.rpc)}")
+    if _bare(args.rpc):
+        print(f"rpc_url = {_toml_string(args.rpc)}")
+    else:  # its password, API key or path are not printed
+        print(
+            f'rpc_url = "..."   # your --rpc URL ({public_url(args.rpc)}/...), written out in full'
+        )
     print(f"contract = {_toml_string(address)}")
     print(f"key_file = {_toml_string(key_file)}{note}")
     print(f"chain_id = {chain_id}")
+
+
+def _bare(url: str) -> bool:
+    """Whether ``url`` is only scheme, host and port (nothing that could be a secret)."""
+    parts = urlsplit(url)
+    return not (
+        parts.username or parts.password or parts.path.strip("/") or parts.query or parts.fragment
+    )
+
+
+def _keep_recorded(args: argparse.Namespace, recorded: Path, vkey: str) -> str | None:
+    """The address recorded in ``recorded`` if that contract is kept (it is
+    ``EvidenceAnchor``, holding this log), else ``None``. Raises
+    :class:`AnchorCommandError` when other code is there."""
+    from gateway.anchor.chain import ChainClient, ChainError, log_id_of
+
+    text = recorded.read_text(encoding="ascii", errors="replace").strip()
+    try:
+        client = ChainClient(args.rpc, text, timeout=args.timeout)
+    except ChainError as exc:
+        raise AnchorCommandError(
+            f"{recorded}: {exc.message}; remove the file to deploy a new contract"
+        ) from None
+    address = client.address
+    ours = client.holds_artifact()
+    if ours is None:
+        print(f"no contract at {address} (from {recorded}) on this chain: deploying")
+        return None
+    if not ours:
+        raise AnchorCommandError(
+            f"the contract at {address} (from {recorded}) is not the EvidenceAnchor contract "
+            "of this notary (its code on chain is different): it is not used. Check --rpc "
+            "and the file; to deploy a new contract, remove the file or give another "
+            "--address-file"
+        )
+    if client.verifier_key_of(log_id_of(vkey)) == vkey:
+        print(f"contract {address} (from {recorded}) already anchors this log")
+        return address
+    print(f"the contract at {address} (from {recorded}) does not hold this log: deploying")
+    return None
 
 
 def _ether(wei: str) -> str:

@@ -3,9 +3,11 @@
 Only standard methods are used (``eth_chainId``, ``eth_blockNumber``,
 ``eth_getBlockByNumber``, ``eth_getBalance``, ``eth_getTransactionCount``,
 ``eth_gasPrice``, ``eth_estimateGas``, ``eth_call``, ``eth_sendRawTransaction``,
-``eth_getTransactionByHash``, ``eth_getTransactionReceipt``), through web3.py's
-HTTP provider with no middleware, so the same code serves anvil, Hyperledger
-Besu (QBFT), FISCO BCOS's Ethereum-compatible RPC or any EVM chain.
+``eth_getTransactionByHash``, ``eth_getTransactionReceipt``, ``eth_getCode``),
+through web3.py with no middleware, so the same code serves anvil, Hyperledger Besu (QBFT),
+FISCO BCOS's Ethereum-compatible RPC or any EVM chain. The HTTP requests go
+through :class:`gateway.anchor.transport.BoundedProvider`: one deadline per
+request, answers capped at 1 MiB, no redirects.
 Transactions are signed locally (eth-account) as legacy ``gasPrice``
 transactions with the chain id (EIP-155), which every EVM node accepts.
 
@@ -14,20 +16,24 @@ Errors: :class:`ChainUnavailable` when the node cannot be reached or times out
 would revert (its custom error decoded: ``NotSubmitter``, ``SizeNotIncreasing``,
 ``InconsistentAnchor`` ...), :class:`TransactionRejected` when the node refuses a signed transaction
 (nonce too low, underpriced replacement, no funds), :class:`ChainError`
-otherwise (all in :mod:`gateway.anchor.chain_types`). Text from the node is
-escaped and shortened before it enters a message. Anchors read from the
-contract are the court's :class:`court.verify.anchor.OnChainAnchor`.
+otherwise (all in :mod:`gateway.anchor.chain_types`; an answer too large,
+nested too deeply, or not what the method returns, included). Text from the
+node is escaped and shortened before it enters a message; the node is named by
+scheme, host and port only (:func:`court.urls.public_url`), never with the
+password, API key or path of its URL. Anchors read from the contract are the
+court's :class:`court.verify.anchor.OnChainAnchor`.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import requests
-
+from court.rpchttp import RpcHttpStatus, RpcTransportError, RpcUnreachable
+from court.urls import public_url
 from court.verify.anchor import OnChainAnchor, log_id_of
 from gateway.anchor.chain_types import (
     ChainError,
@@ -49,6 +55,7 @@ from gateway.anchor.ethlibs import (
     to_checksum_address,
     web3_exceptions,
 )
+from gateway.anchor.transport import BoundedProvider
 
 BlockNotFound = web3_exceptions.BlockNotFound
 ContractCustomError = web3_exceptions.ContractCustomError
@@ -97,8 +104,9 @@ class ChainClient:
     """One chain node, and (when ``contract`` is given) the anchor contract on it.
 
     ``account`` signs transactions (deploy, register, anchor); reads need none.
-    Every request times out after ``timeout`` seconds and is not retried here:
-    the caller decides (the worker backs off on :class:`ChainUnavailable`).
+    Every request ends within ``timeout`` seconds, however slowly the node
+    answers, and is not retried here: the caller decides (the worker backs off
+    on :class:`ChainUnavailable`).
     """
 
     def __init__(
@@ -108,22 +116,27 @@ class ChainClient:
         account: LocalAccount | None = None,
         timeout: float = 10.0,
     ) -> None:
-        if not rpc_url.startswith(("http://", "https://")):
-            raise ChainError(f"rpc_url must be an http:// or https:// URL, not {show(rpc_url)}")
+        try:
+            self._provider = BoundedProvider(rpc_url, timeout)
+        except RpcTransportError as exc:
+            raise ChainError(f"unusable RPC URL: {exc}") from None
         self.rpc_url = rpc_url
+        self.node = public_url(rpc_url)  # how messages name the node
         self.timeout = timeout
         self._account = account
         self._artifact = load_artifact()
         self._errors = _error_table(self._artifact)
-        provider = Web3.HTTPProvider(
-            rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
-        )
-        self._w3 = Web3(provider, middleware=[])
+        self._w3 = Web3(self._provider, middleware=[])
         self._chain_id: int | None = None
         self._contract: Any = None
         self.address: str | None = None
         if contract is not None:
             self._use(contract)
+
+    def abort_on(self, event: threading.Event | None) -> None:
+        """Once ``event`` is set, every request (the one under way too) ends at once with
+        :class:`ChainUnavailable` (the anchoring worker stopping); None: never."""
+        self._provider.abort_on(event)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -174,19 +187,20 @@ class ChainClient:
             raise self._decode_revert(exc.data) from None
         except ContractLogicError as exc:
             raise ContractRefused(node_text(exc.message or "reverted")) from None
-        except (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError):
+        except (RpcUnreachable, ConnectionError, TimeoutError) as exc:
             raise ChainUnavailable(
-                f"chain node {self.rpc_url} unreachable or too slow while {what}; "
+                f"chain node {self.node} unreachable or too slow while {what} ({exc}); "
                 "check that it runs and that rpc_url is right"
             ) from None
-        except requests.HTTPError as exc:
-            status = exc.response.status_code if exc.response is not None else "?"
-            raise ChainUnavailable(
-                f"chain node {self.rpc_url} answered HTTP {status} while {what}"
-            ) from None
+        except RpcHttpStatus as exc:
+            raise ChainUnavailable(f"chain node {self.node} answered {exc} while {what}") from None
+        except RpcTransportError as exc:
+            raise ChainError(f"chain node {self.node} while {what}: {exc}") from None
         except Web3RPCError as exc:
             raise ChainError(f"chain node error while {what}: {node_text(exc.message)}") from None
-        except (Web3Exception, requests.RequestException, ValueError) as exc:
+        except RecursionError:
+            raise ChainError(f"chain node answer nested too deeply while {what}") from None
+        except (Web3Exception, ValueError, TypeError, KeyError) as exc:
             raise ChainError(
                 f"chain node error while {what}: {exc.__class__.__name__}: {node_text(exc)}"
             ) from None
@@ -428,6 +442,17 @@ class ChainClient:
         )
 
     # ------------------------------------------------------------------ views
+
+    def holds_artifact(self) -> bool | None:
+        """Whether the contract's code on chain (``eth_getCode``) is the artifact's runtime
+        code: True; other code: False; no code at the address: None."""
+        self._require_contract()
+        assert self.address is not None
+        with self._rpc("reading the contract's code"):
+            code = bytes(self._w3.eth.get_code(to_checksum_address(self.address)))
+        if not code:
+            return None
+        return code == self._artifact.deployed_bytecode
 
     def _view(self, name: str, *args: Any) -> Any:
         contract = self._require_contract()

@@ -11,6 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from court.urls import public_url
+
 if TYPE_CHECKING:
     from gateway.config import GatewayConfig
 
@@ -111,7 +113,9 @@ def check_anchor(config: GatewayConfig) -> None:
             raise ConfigError(f"{where}: two chains have this name; give each its own")
         names.add(chain.name)
         if not chain.rpc_url.startswith(("http://", "https://")):
-            raise ConfigError(f"{where}: rpc_url {chain.rpc_url!r} is not an http(s):// URL")
+            raise ConfigError(
+                f"{where}: rpc_url {public_url(chain.rpc_url)} is not an http(s):// URL"
+            )
         if not _ADDRESS.fullmatch(chain.contract):
             raise ConfigError(
                 f"{where}: contract {chain.contract!r} is not an address (0x and 40 hex "

@@ -1,6 +1,6 @@
-"""The anchoring worker: a thread of the process that writes the log.
+"""The anchoring worker: threads of the process that writes the log, one per chain.
 
-Every ``poll_seconds`` it takes each configured chain in turn:
+Every ``poll_seconds`` each chain's thread makes one step:
 
 1. **Reconcile.** Each PENDING anchor of the chain is looked up on the chain
    (its transaction, its block, the submitter's nonce) and judged
@@ -28,8 +28,13 @@ Every ``poll_seconds`` it takes each configured chain in turn:
 
 A chain that cannot be reached is retried with a growing pause (up to the
 interval); when it returns, one anchor of the latest checkpoint covers all
-that was signed meanwhile. Chains are independent: one down does not hold
-the others.
+that was signed meanwhile. Chains are independent: each has its own thread,
+so a node that is down, or answers slowly (each request ends at the client's
+deadline, but a step makes several), holds only its own chain. A step that
+fails in an unexpected way is logged with its traceback once (again only when
+the error changes) and the chain is retried after the interval, like a
+refusal. :meth:`AnchorWorker.stop` ends the requests under way at once
+(:meth:`ChainPort.abort_on`), so it does not wait for a slow node.
 
 The lag (entries and seconds not yet covered by a confirmed anchor) is read
 from the store (:meth:`AnchorWorker.lag`); health says when it passes
@@ -51,6 +56,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from court.report.escape import escape_text
 from gateway.anchor.model import (
     AnchorStatus,
     Observation,
@@ -70,6 +76,7 @@ __all__ = ["AnchorStore", "AnchorWorker", "ChainLag", "ChainPort", "WorkerChain"
 log = logging.getLogger(__name__)
 
 _MAX_BACKOFF = 30.0
+_ERROR_TEXT_LIMIT = 300  # characters of an unexpected error kept as the chain's error
 
 
 class AnchorWorker:
@@ -114,11 +121,11 @@ class AnchorWorker:
         self.clock = clock
         self.fault = fault
         self._stop = threading.Event()
-        self._wake = threading.Event()
+        self._wakes = {c.name: threading.Event() for c in self.chains}
         # Chains asked to anchor now: "ask", then "sent" until that anchor is settled.
         self._forced: dict[str, str] = {}
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         for chain in self.chains:
             try:
                 latest = store.latest_anchor(chain.name, confirmed_only=False)
@@ -130,33 +137,50 @@ class AnchorWorker:
     # ------------------------------------------------------------ running
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="anchor-worker", daemon=True)
-        self._thread.start()
+        """One thread per chain; the chain clients' requests end when :meth:`stop` is called."""
+        for chain in self.chains:
+            chain.client.abort_on(self._stop)
+            thread = threading.Thread(
+                target=self._run, args=(chain,), name=f"anchor-{chain.name}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop after the current step (chain calls time out on their own)."""
+        """Stop the threads: the chain requests under way end at once, a store call under
+        way finishes. Waits at most ``timeout`` seconds in all."""
         self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        for wake in self._wakes.values():
+            wake.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def request_now(self) -> None:
         """Anchor the latest checkpoint on every chain at the next step."""
         with self._lock:
             self._forced.update((c.name, "ask") for c in self.chains)
-        self._wake.set()
+        for wake in self._wakes.values():
+            wake.set()
 
-    def _run(self) -> None:
+    def _run(self, chain: WorkerChain) -> None:
+        wake = self._wakes[chain.name]
         while not self._stop.is_set():
-            for chain in self.chains:
-                if self._stop.is_set():
-                    break
-                try:
-                    self.step(chain)
-                except Exception:  # keep anchoring whatever one step did
-                    log.exception("anchoring on %s failed", chain.name)
-            self._wake.wait(self.poll_seconds)
-            self._wake.clear()
+            try:
+                self.step(chain)
+            except Exception as exc:  # keep anchoring whatever one step did
+                self._crashed(chain, exc)
+            wake.wait(self.poll_seconds)
+            wake.clear()
+
+    def _crashed(self, chain: WorkerChain, exc: Exception) -> None:
+        """An unexpected failure: its traceback logged once, the chain retried later."""
+        text = escape_text(f"{exc.__class__.__name__}: {exc}")[:_ERROR_TEXT_LIMIT]
+        if text != chain.error:
+            log.exception("anchoring on %s failed; retrying", chain.name)
+        chain.error = text
+        chain.checked = False
+        chain.next_try = self.clock() + min(self.interval, _MAX_BACKOFF)
 
     # ------------------------------------------------------------ one step
 
@@ -179,7 +203,8 @@ class AnchorWorker:
                 chain.capped = ""
                 self._maybe_anchor(chain, now)
         except self._unavailable as exc:
-            self._down(chain, now, exc)
+            if not self._stop.is_set():  # else: the request was ended by stop()
+                self._down(chain, now, exc)
             return
         except self._refused as exc:
             self._failed(chain, now, exc)

@@ -47,7 +47,7 @@ from gateway.store.tables import (
     metadata,
 )
 
-__all__ = ["ACCESS_TABLES", "AccessQueries", "count_rows", "entry_grantee", "visible"]
+__all__ = ["ACCESS_TABLES", "AccessQueries", "comparison", "count_rows", "entry_grantee", "visible"]
 
 _ENTRIES = metadata.tables[str(EntryRow.__tablename__)]
 _DELEGATIONS = metadata.tables[str(DelegationRow.__tablename__)]
@@ -148,6 +148,15 @@ def visible(scope: ReadScope | None) -> ColumnElement[bool]:
     return false()
 
 
+def comparison(position: tuple[str, int]) -> tuple[str, int]:
+    """``position`` of a digest search, ``(">", after)`` or ``("<", below)``, checked
+    (its operator goes into SQL text)."""
+    op, value = position
+    if op not in ("<", ">"):
+        raise ValueError(f"position must compare with < or >, not {op!r}")
+    return op, value
+
+
 def count_rows(entries: Sequence[StoredEntry]) -> list[dict[str, Any]]:
     """The ``daily_counts`` increments of one commit."""
     counts: dict[tuple[int, str, str], int] = {}
@@ -220,9 +229,7 @@ class AccessQueries:
         otherwise trade for ``ix_entries_owner_digest`` (already in leaf order, and
         holding every loan of the owner). ``columns`` must hold ``leaf_index``.
         """
-        op, value = position
-        if op not in ("<", ">"):
-            raise ValueError(f"position must compare with < or >, not {op!r}")
+        op, value = comparison(position)
         m = self._mark
         hint = " INDEXED BY ix_entries_loan_digest" if self._dialect == "sqlite" else ""
         statements = []
@@ -274,9 +281,7 @@ class AccessQueries:
         ``ix_entries_digest`` (and read every record with the digest); the loan_ref is
         a literal, so PostgreSQL's planner may use the partial index too.
         """
-        op, value = position
-        if op not in ("<", ">"):
-            raise ValueError(f"position must compare with < or >, not {op!r}")
+        op, value = comparison(position)
         m = self._mark
         hint = " INDEXED BY ix_entries_operator_digest" if self._dialect == "sqlite" else ""
         sql = (

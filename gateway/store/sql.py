@@ -50,6 +50,7 @@ from gateway.model import INSTITUTIONS_LOAN, EvidenceKind, Submission
 from gateway.store.access import (
     ACCESS_TABLES,
     AccessQueries,
+    comparison,
     count_rows,
     entry_grantee,
     visible,
@@ -501,20 +502,10 @@ class SqlStore(OpeningReads, AccessQueries, AnchorQueries):
         scope: ReadScope | None = None,
     ) -> list[StoredEntry]:
         _int64(limit=limit, after_index=after_index)
-        c = _ENTRIES.c
-        if scope is not None and scope.kind is ScopeKind.SHARED:
-            rows = self.shared_rows(
-                _ALL_COLUMNS, hash_algorithm, digest, (">", after_index), limit, scope
-            )
-            return [_entry(r) for r in rows]
-        if scope is not None and scope.kind is ScopeKind.OPERATOR_RECORDS:
-            rows = self.operator_rows(
-                _ALL_COLUMNS, hash_algorithm, digest, (">", after_index), limit
-            )
-            return [_entry(r) for r in rows]
-        where = [c.hash_algorithm == hash_algorithm, c.digest == digest, c.leaf_index > after_index]
-        stmt = select(_ENTRIES).where(*where, visible(scope)).order_by(c.leaf_index).limit(limit)
-        return [_entry(r) for r in self._rows(stmt)]
+        rows = self._digest_rows(
+            _ALL_COLUMNS, hash_algorithm, digest, (">", after_index), limit, scope
+        )
+        return [_entry(r) for r in rows]
 
     def entry_ids_by_digest(
         self,
@@ -525,22 +516,39 @@ class SqlStore(OpeningReads, AccessQueries, AnchorQueries):
         scope: ReadScope | None = None,
     ) -> list[str]:
         _int64(limit=limit, below=below)
-        c = _ENTRIES.c
-        if scope is not None and scope.kind is ScopeKind.SHARED:
-            rows = self.shared_rows(
-                ("entry_id", "leaf_index"), hash_algorithm, digest, ("<", below), limit, scope
-            )
-        elif scope is not None and scope.kind is ScopeKind.OPERATOR_RECORDS:
-            rows = self.operator_rows(
-                ("entry_id", "leaf_index"), hash_algorithm, digest, ("<", below), limit
-            )
-        else:
-            where = [c.hash_algorithm == hash_algorithm, c.digest == digest, c.leaf_index < below]
-            stmt = (
-                select(c.entry_id).where(*where, visible(scope)).order_by(c.leaf_index).limit(limit)
-            )
-            rows = self._rows(stmt)
+        rows = self._digest_rows(
+            ("entry_id", "leaf_index"), hash_algorithm, digest, ("<", below), limit, scope
+        )
         return [r[0] for r in rows]
+
+    def _digest_rows(
+        self,
+        columns: Sequence[str],
+        hash_algorithm: str,
+        digest: bytes,
+        position: tuple[str, int],
+        limit: int,
+        scope: ReadScope | None,
+    ) -> list[Any]:
+        """The first ``limit`` rows (``columns``, by leaf index) with this digest and
+        ``leaf_index <op> value`` that ``scope`` may read: a court's search starts from
+        its shares (:meth:`shared_rows`), the operator's reads its own partial index
+        (:meth:`operator_rows`), any other is one query with :func:`visible`."""
+        if scope is not None and scope.kind is ScopeKind.SHARED:
+            return self.shared_rows(columns, hash_algorithm, digest, position, limit, scope)
+        if scope is not None and scope.kind is ScopeKind.OPERATOR_RECORDS:
+            return self.operator_rows(columns, hash_algorithm, digest, position, limit)
+        c = _ENTRIES.c
+        op, value = comparison(position)
+        placed = c.leaf_index > value if op == ">" else c.leaf_index < value
+        stmt = (
+            select(*(c[name] for name in columns))
+            .where(c.hash_algorithm == hash_algorithm, c.digest == digest, placed)
+            .where(visible(scope))
+            .order_by(c.leaf_index)
+            .limit(limit)
+        )
+        return self._rows(stmt)
 
     def list_by_loan(
         self,

@@ -71,6 +71,11 @@ class LogServiceStub:
                 request_serializer=evidence__gateway_dot_v1_dot_log__service__pb2.GetAnchorRequest.SerializeToString,
                 response_deserializer=evidence__gateway_dot_v1_dot_log__service__pb2.GetAnchorResponse.FromString,
                 _registered_method=True)
+        self.ListCheckpoints = channel.unary_unary(
+                '/evidence_gateway.v1.LogService/ListCheckpoints',
+                request_serializer=evidence__gateway_dot_v1_dot_log__service__pb2.ListCheckpointsRequest.SerializeToString,
+                response_deserializer=evidence__gateway_dot_v1_dot_log__service__pb2.ListCheckpointsResponse.FromString,
+                _registered_method=True)
 
 
 class LogServiceServicer:
@@ -172,6 +177,20 @@ class LogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListCheckpoints(self, request, context):
+        """Lists the log's signed checkpoints in ascending tree size, from
+        `from_size` on, for an auditor who replays the log
+        (`court-verify audit-log`): each is consistent with the one before, and
+        the loan map root each carries follows from the leaves below its size.
+
+        Errors: INVALID_ARGUMENT (google.rpc.BadRequest naming the field:
+        page_size over 1,000, a page_token this gateway did not issue);
+        UNAVAILABLE (store down).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LogServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -204,6 +223,11 @@ def add_LogServiceServicer_to_server(servicer, server):
                     servicer.GetAnchor,
                     request_deserializer=evidence__gateway_dot_v1_dot_log__service__pb2.GetAnchorRequest.FromString,
                     response_serializer=evidence__gateway_dot_v1_dot_log__service__pb2.GetAnchorResponse.SerializeToString,
+            ),
+            'ListCheckpoints': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCheckpoints,
+                    request_deserializer=evidence__gateway_dot_v1_dot_log__service__pb2.ListCheckpointsRequest.FromString,
+                    response_serializer=evidence__gateway_dot_v1_dot_log__service__pb2.ListCheckpointsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -375,6 +399,33 @@ class LogService:
             '/evidence_gateway.v1.LogService/GetAnchor',
             evidence__gateway_dot_v1_dot_log__service__pb2.GetAnchorRequest.SerializeToString,
             evidence__gateway_dot_v1_dot_log__service__pb2.GetAnchorResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCheckpoints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/evidence_gateway.v1.LogService/ListCheckpoints',
+            evidence__gateway_dot_v1_dot_log__service__pb2.ListCheckpointsRequest.SerializeToString,
+            evidence__gateway_dot_v1_dot_log__service__pb2.ListCheckpointsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -22,10 +22,11 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from evidence_gateway.v1 import bundle_pb2 as evidence__gateway_dot_v1_dot_bundle__pb2
 from evidence_gateway.v1 import common_pb2 as evidence__gateway_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.evidence_gateway/v1/verification_service.proto\x12\x13\x65vidence_gateway.v1\x1a evidence_gateway/v1/common.proto\"S\n\x06\x44igest\x12:\n\x0ehash_algorithm\x18\x01 \x01(\x0e\x32\".evidence_gateway.v1.HashAlgorithm\x12\r\n\x05value\x18\x02 \x01(\x0c\"\x94\x01\n\x15VerifyEvidenceRequest\x12-\n\x06\x64igest\x18\x01 \x01(\x0b\x32\x1b.evidence_gateway.v1.DigestH\x00\x12\x12\n\x08\x65ntry_id\x18\x02 \x01(\tH\x00\x12-\n\x07receipt\x18\x03 \x01(\x0b\x32\x1c.evidence_gateway.v1.ReceiptB\t\n\x07subject\"\xad\x02\n\x16VerifyEvidenceResponse\x12-\n\x07verdict\x18\x01 \x01(\x0e\x32\x1c.evidence_gateway.v1.Verdict\x12\x36\n\x06\x63hecks\x18\x02 \x03(\x0b\x32&.evidence_gateway.v1.VerificationCheck\x12\x33\n\x06record\x18\x03 \x01(\x0b\x32#.evidence_gateway.v1.EvidenceRecord\x12;\n\x08material\x18\x04 \x01(\x0b\x32).evidence_gateway.v1.VerificationMaterial\x12\x17\n\x0fother_entry_ids\x18\x05 \x03(\t\x12!\n\x19other_entry_ids_truncated\x18\x06 \x01(\x08\"c\n\x11VerificationCheck\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x30\n\x06status\x18\x02 \x01(\x0e\x32 .evidence_gateway.v1.CheckStatus\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"\xe8\x02\n\x14VerificationMaterial\x12\x17\n\x0ftimestamp_token\x18\x01 \x01(\x0c\x12\x0c\n\x04leaf\x18\x02 \x01(\x0c\x12\x33\n\ncheckpoint\x18\x03 \x01(\x0b\x32\x1f.evidence_gateway.v1.Checkpoint\x12<\n\x0finclusion_proof\x18\x04 \x01(\x0b\x32#.evidence_gateway.v1.InclusionProof\x12@\n\x11\x63onsistency_proof\x18\x05 \x01(\x0b\x32%.evidence_gateway.v1.ConsistencyProof\x12+\n\x06\x61nchor\x18\x06 \x01(\x0b\x32\x1b.evidence_gateway.v1.Anchor\x12G\n\x18\x61nchor_consistency_proof\x18\x07 \x01(\x0b\x32%.evidence_gateway.v1.ConsistencyProof*{\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x11\n\rVERDICT_VALID\x10\x01\x12\x13\n\x0fVERDICT_INVALID\x10\x02\x12\x15\n\x11VERDICT_NOT_FOUND\x10\x03\x12\x18\n\x14VERDICT_INCONCLUSIVE\x10\x04*w\n\x0b\x43heckStatus\x12\x1c\n\x18\x43HECK_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43HECK_STATUS_PASSED\x10\x01\x12\x17\n\x13\x43HECK_STATUS_FAILED\x10\x02\x12\x18\n\x14\x43HECK_STATUS_NOT_RUN\x10\x03\x32\x80\x01\n\x13VerificationService\x12i\n\x0eVerifyEvidence\x12*.evidence_gateway.v1.VerifyEvidenceRequest\x1a+.evidence_gateway.v1.VerifyEvidenceResponseB\xab\x01\n#cn.courtevidence.evidencegateway.v1B\x18VerificationServiceProtoP\x01ZEcourtevidence.cn/gateway/gen/go/evidence_gateway/v1;evidencegatewayv1\xaa\x02 CourtEvidence.EvidenceGateway.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.evidence_gateway/v1/verification_service.proto\x12\x13\x65vidence_gateway.v1\x1a evidence_gateway/v1/bundle.proto\x1a evidence_gateway/v1/common.proto\"S\n\x06\x44igest\x12:\n\x0ehash_algorithm\x18\x01 \x01(\x0e\x32\".evidence_gateway.v1.HashAlgorithm\x12\r\n\x05value\x18\x02 \x01(\x0c\"\x94\x01\n\x15VerifyEvidenceRequest\x12-\n\x06\x64igest\x18\x01 \x01(\x0b\x32\x1b.evidence_gateway.v1.DigestH\x00\x12\x12\n\x08\x65ntry_id\x18\x02 \x01(\tH\x00\x12-\n\x07receipt\x18\x03 \x01(\x0b\x32\x1c.evidence_gateway.v1.ReceiptB\t\n\x07subject\"\xad\x02\n\x16VerifyEvidenceResponse\x12-\n\x07verdict\x18\x01 \x01(\x0e\x32\x1c.evidence_gateway.v1.Verdict\x12\x36\n\x06\x63hecks\x18\x02 \x03(\x0b\x32&.evidence_gateway.v1.VerificationCheck\x12\x33\n\x06record\x18\x03 \x01(\x0b\x32#.evidence_gateway.v1.EvidenceRecord\x12;\n\x08material\x18\x04 \x01(\x0b\x32).evidence_gateway.v1.VerificationMaterial\x12\x17\n\x0fother_entry_ids\x18\x05 \x03(\t\x12!\n\x19other_entry_ids_truncated\x18\x06 \x01(\x08\"c\n\x11VerificationCheck\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x30\n\x06status\x18\x02 \x01(\x0e\x32 .evidence_gateway.v1.CheckStatus\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"\xe8\x02\n\x14VerificationMaterial\x12\x17\n\x0ftimestamp_token\x18\x01 \x01(\x0c\x12\x0c\n\x04leaf\x18\x02 \x01(\x0c\x12\x33\n\ncheckpoint\x18\x03 \x01(\x0b\x32\x1f.evidence_gateway.v1.Checkpoint\x12<\n\x0finclusion_proof\x18\x04 \x01(\x0b\x32#.evidence_gateway.v1.InclusionProof\x12@\n\x11\x63onsistency_proof\x18\x05 \x01(\x0b\x32%.evidence_gateway.v1.ConsistencyProof\x12+\n\x06\x61nchor\x18\x06 \x01(\x0b\x32\x1b.evidence_gateway.v1.Anchor\x12G\n\x18\x61nchor_consistency_proof\x18\x07 \x01(\x0b\x32%.evidence_gateway.v1.ConsistencyProof\"{\n\x18GetEvidenceBundleRequest\x12\x12\n\x08\x65ntry_id\x18\x01 \x01(\tH\x00\x12-\n\x06\x64igest\x18\x02 \x01(\x0b\x32\x1b.evidence_gateway.v1.DigestH\x00\x12\x11\n\ttree_size\x18\x03 \x01(\x04\x42\t\n\x07subject\"i\n\x19GetEvidenceBundleResponse\x12\x33\n\x06\x62undle\x18\x01 \x01(\x0b\x32#.evidence_gateway.v1.EvidenceBundle\x12\x17\n\x0fother_entry_ids\x18\x02 \x03(\t\"\\\n\x11GetDossierRequest\x12\r\n\x05owner\x18\x01 \x01(\t\x12\x10\n\x08loan_ref\x18\x02 \x01(\t\x12\x11\n\ttree_size\x18\x03 \x01(\x04\x12\x13\n\x0bmax_records\x18\x04 \x01(\r\"C\n\x12GetDossierResponse\x12-\n\x07\x64ossier\x18\x01 \x01(\x0b\x32\x1c.evidence_gateway.v1.Dossier*{\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x11\n\rVERDICT_VALID\x10\x01\x12\x13\n\x0fVERDICT_INVALID\x10\x02\x12\x15\n\x11VERDICT_NOT_FOUND\x10\x03\x12\x18\n\x14VERDICT_INCONCLUSIVE\x10\x04*w\n\x0b\x43heckStatus\x12\x1c\n\x18\x43HECK_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43HECK_STATUS_PASSED\x10\x01\x12\x17\n\x13\x43HECK_STATUS_FAILED\x10\x02\x12\x18\n\x14\x43HECK_STATUS_NOT_RUN\x10\x03\x32\xd3\x02\n\x13VerificationService\x12i\n\x0eVerifyEvidence\x12*.evidence_gateway.v1.VerifyEvidenceRequest\x1a+.evidence_gateway.v1.VerifyEvidenceResponse\x12r\n\x11GetEvidenceBundle\x12-.evidence_gateway.v1.GetEvidenceBundleRequest\x1a..evidence_gateway.v1.GetEvidenceBundleResponse\x12]\n\nGetDossier\x12&.evidence_gateway.v1.GetDossierRequest\x1a\'.evidence_gateway.v1.GetDossierResponseB\xab\x01\n#cn.courtevidence.evidencegateway.v1B\x18VerificationServiceProtoP\x01ZEcourtevidence.cn/gateway/gen/go/evidence_gateway/v1;evidencegatewayv1\xaa\x02 CourtEvidence.EvidenceGateway.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,20 +34,28 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'evidence_gateway.v1.verific
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n#cn.courtevidence.evidencegateway.v1B\030VerificationServiceProtoP\001ZEcourtevidence.cn/gateway/gen/go/evidence_gateway/v1;evidencegatewayv1\252\002 CourtEvidence.EvidenceGateway.V1'
-  _globals['_VERDICT']._serialized_start=1109
-  _globals['_VERDICT']._serialized_end=1232
-  _globals['_CHECKSTATUS']._serialized_start=1234
-  _globals['_CHECKSTATUS']._serialized_end=1353
-  _globals['_DIGEST']._serialized_start=105
-  _globals['_DIGEST']._serialized_end=188
-  _globals['_VERIFYEVIDENCEREQUEST']._serialized_start=191
-  _globals['_VERIFYEVIDENCEREQUEST']._serialized_end=339
-  _globals['_VERIFYEVIDENCERESPONSE']._serialized_start=342
-  _globals['_VERIFYEVIDENCERESPONSE']._serialized_end=643
-  _globals['_VERIFICATIONCHECK']._serialized_start=645
-  _globals['_VERIFICATIONCHECK']._serialized_end=744
-  _globals['_VERIFICATIONMATERIAL']._serialized_start=747
-  _globals['_VERIFICATIONMATERIAL']._serialized_end=1107
-  _globals['_VERIFICATIONSERVICE']._serialized_start=1356
-  _globals['_VERIFICATIONSERVICE']._serialized_end=1484
+  _globals['_VERDICT']._serialized_start=1538
+  _globals['_VERDICT']._serialized_end=1661
+  _globals['_CHECKSTATUS']._serialized_start=1663
+  _globals['_CHECKSTATUS']._serialized_end=1782
+  _globals['_DIGEST']._serialized_start=139
+  _globals['_DIGEST']._serialized_end=222
+  _globals['_VERIFYEVIDENCEREQUEST']._serialized_start=225
+  _globals['_VERIFYEVIDENCEREQUEST']._serialized_end=373
+  _globals['_VERIFYEVIDENCERESPONSE']._serialized_start=376
+  _globals['_VERIFYEVIDENCERESPONSE']._serialized_end=677
+  _globals['_VERIFICATIONCHECK']._serialized_start=679
+  _globals['_VERIFICATIONCHECK']._serialized_end=778
+  _globals['_VERIFICATIONMATERIAL']._serialized_start=781
+  _globals['_VERIFICATIONMATERIAL']._serialized_end=1141
+  _globals['_GETEVIDENCEBUNDLEREQUEST']._serialized_start=1143
+  _globals['_GETEVIDENCEBUNDLEREQUEST']._serialized_end=1266
+  _globals['_GETEVIDENCEBUNDLERESPONSE']._serialized_start=1268
+  _globals['_GETEVIDENCEBUNDLERESPONSE']._serialized_end=1373
+  _globals['_GETDOSSIERREQUEST']._serialized_start=1375
+  _globals['_GETDOSSIERREQUEST']._serialized_end=1467
+  _globals['_GETDOSSIERRESPONSE']._serialized_start=1469
+  _globals['_GETDOSSIERRESPONSE']._serialized_end=1536
+  _globals['_VERIFICATIONSERVICE']._serialized_start=1785
+  _globals['_VERIFICATIONSERVICE']._serialized_end=2124
 # @@protoc_insertion_point(module_scope)

@@ -1,3 +1,4 @@
+from evidence_gateway.v1 import bundle_pb2 as _bundle_pb2
 from evidence_gateway.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -93,3 +94,39 @@ class VerificationMaterial(_message.Message):
     anchor: _common_pb2.Anchor
     anchor_consistency_proof: _common_pb2.ConsistencyProof
     def __init__(self, timestamp_token: _Optional[bytes] = ..., leaf: _Optional[bytes] = ..., checkpoint: _Optional[_Union[_common_pb2.Checkpoint, _Mapping]] = ..., inclusion_proof: _Optional[_Union[_common_pb2.InclusionProof, _Mapping]] = ..., consistency_proof: _Optional[_Union[_common_pb2.ConsistencyProof, _Mapping]] = ..., anchor: _Optional[_Union[_common_pb2.Anchor, _Mapping]] = ..., anchor_consistency_proof: _Optional[_Union[_common_pb2.ConsistencyProof, _Mapping]] = ...) -> None: ...
+
+class GetEvidenceBundleRequest(_message.Message):
+    __slots__ = ("entry_id", "digest", "tree_size")
+    ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    TREE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    entry_id: str
+    digest: Digest
+    tree_size: int
+    def __init__(self, entry_id: _Optional[str] = ..., digest: _Optional[_Union[Digest, _Mapping]] = ..., tree_size: _Optional[int] = ...) -> None: ...
+
+class GetEvidenceBundleResponse(_message.Message):
+    __slots__ = ("bundle", "other_entry_ids")
+    BUNDLE_FIELD_NUMBER: _ClassVar[int]
+    OTHER_ENTRY_IDS_FIELD_NUMBER: _ClassVar[int]
+    bundle: _bundle_pb2.EvidenceBundle
+    other_entry_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, bundle: _Optional[_Union[_bundle_pb2.EvidenceBundle, _Mapping]] = ..., other_entry_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GetDossierRequest(_message.Message):
+    __slots__ = ("owner", "loan_ref", "tree_size", "max_records")
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    LOAN_REF_FIELD_NUMBER: _ClassVar[int]
+    TREE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    MAX_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    owner: str
+    loan_ref: str
+    tree_size: int
+    max_records: int
+    def __init__(self, owner: _Optional[str] = ..., loan_ref: _Optional[str] = ..., tree_size: _Optional[int] = ..., max_records: _Optional[int] = ...) -> None: ...
+
+class GetDossierResponse(_message.Message):
+    __slots__ = ("dossier",)
+    DOSSIER_FIELD_NUMBER: _ClassVar[int]
+    dossier: _bundle_pb2.Dossier
+    def __init__(self, dossier: _Optional[_Union[_bundle_pb2.Dossier, _Mapping]] = ...) -> None: ...

@@ -42,6 +42,16 @@ class VerificationServiceStub:
                 request_serializer=evidence__gateway_dot_v1_dot_verification__service__pb2.VerifyEvidenceRequest.SerializeToString,
                 response_deserializer=evidence__gateway_dot_v1_dot_verification__service__pb2.VerifyEvidenceResponse.FromString,
                 _registered_method=True)
+        self.GetEvidenceBundle = channel.unary_unary(
+                '/evidence_gateway.v1.VerificationService/GetEvidenceBundle',
+                request_serializer=evidence__gateway_dot_v1_dot_verification__service__pb2.GetEvidenceBundleRequest.SerializeToString,
+                response_deserializer=evidence__gateway_dot_v1_dot_verification__service__pb2.GetEvidenceBundleResponse.FromString,
+                _registered_method=True)
+        self.GetDossier = channel.unary_unary(
+                '/evidence_gateway.v1.VerificationService/GetDossier',
+                request_serializer=evidence__gateway_dot_v1_dot_verification__service__pb2.GetDossierRequest.SerializeToString,
+                response_deserializer=evidence__gateway_dot_v1_dot_verification__service__pb2.GetDossierResponse.FromString,
+                _registered_method=True)
 
 
 class VerificationServiceServicer:
@@ -72,6 +82,43 @@ class VerificationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetEvidenceBundle(self, request, context):
+        """Returns the evidence bundle of one record, found by entry id or by
+        document digest, for the caller to archive or hand to a court
+        (`court-verify fetch --entry/--digest`, then `court-verify bundle`). The
+        caller gets only a record it may read (docs/access.md); any other is
+        NOT_FOUND, whether or not it exists.
+
+        Errors: INVALID_ARGUMENT (google.rpc.BadRequest naming the field: no
+        subject, bad algorithm or digest length, malformed entry_id, a
+        tree_size that is not a checkpoint carrying the loan map or does not
+        contain the record); NOT_FOUND (no such record among those the caller
+        may read); UNAVAILABLE (store down).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDossier(self, request, context):
+        """Returns the dossier of one loan: every record of the loan up to a
+        checkpoint, with the proof of the loan's head in that checkpoint's loan
+        map (`court-verify fetch --loan`, then `court-verify dossier`). A lender
+        gets its own loans; a court or an arbitration body the loans shared
+        with it (docs/access.md); any other loan is NOT_FOUND, whether or not
+        it exists. Records of the loan the caller may not read are in the
+        dossier as their public leaves only (no opening).
+
+        Errors: INVALID_ARGUMENT (google.rpc.BadRequest naming the field:
+        missing or malformed loan_ref or owner, a tree_size that is not a
+        checkpoint carrying the loan map); NOT_FOUND (no such loan among those
+        the caller may read, or it has no record in that checkpoint);
+        RESOURCE_EXHAUSTED (the loan has more records than max_records allows;
+        the message says how many it has); UNAVAILABLE (store down).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VerificationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -79,6 +126,16 @@ def add_VerificationServiceServicer_to_server(servicer, server):
                     servicer.VerifyEvidence,
                     request_deserializer=evidence__gateway_dot_v1_dot_verification__service__pb2.VerifyEvidenceRequest.FromString,
                     response_serializer=evidence__gateway_dot_v1_dot_verification__service__pb2.VerifyEvidenceResponse.SerializeToString,
+            ),
+            'GetEvidenceBundle': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEvidenceBundle,
+                    request_deserializer=evidence__gateway_dot_v1_dot_verification__service__pb2.GetEvidenceBundleRequest.FromString,
+                    response_serializer=evidence__gateway_dot_v1_dot_verification__service__pb2.GetEvidenceBundleResponse.SerializeToString,
+            ),
+            'GetDossier': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDossier,
+                    request_deserializer=evidence__gateway_dot_v1_dot_verification__service__pb2.GetDossierRequest.FromString,
+                    response_serializer=evidence__gateway_dot_v1_dot_verification__service__pb2.GetDossierResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -111,6 +168,60 @@ class VerificationService:
             '/evidence_gateway.v1.VerificationService/VerifyEvidence',
             evidence__gateway_dot_v1_dot_verification__service__pb2.VerifyEvidenceRequest.SerializeToString,
             evidence__gateway_dot_v1_dot_verification__service__pb2.VerifyEvidenceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEvidenceBundle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/evidence_gateway.v1.VerificationService/GetEvidenceBundle',
+            evidence__gateway_dot_v1_dot_verification__service__pb2.GetEvidenceBundleRequest.SerializeToString,
+            evidence__gateway_dot_v1_dot_verification__service__pb2.GetEvidenceBundleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDossier(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/evidence_gateway.v1.VerificationService/GetDossier',
+            evidence__gateway_dot_v1_dot_verification__service__pb2.GetDossierRequest.SerializeToString,
+            evidence__gateway_dot_v1_dot_verification__service__pb2.GetDossierResponse.FromString,
             options,
             channel_credentials,
             insecure,

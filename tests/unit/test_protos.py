@@ -86,6 +86,7 @@ def test_api_protos_exist() -> None:
     assert API_PROTOS == [
         "evidence_gateway/v1/access_service.proto",
         "evidence_gateway/v1/admin_service.proto",
+        "evidence_gateway/v1/bundle.proto",
         "evidence_gateway/v1/common.proto",
         "evidence_gateway/v1/evidence_service.proto",
         "evidence_gateway/v1/log_service.proto",

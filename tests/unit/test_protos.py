@@ -153,9 +153,16 @@ def test_generated_modules_import_and_expose_the_services() -> None:
                 "GetEntries": (False, False),
                 "GetTrustInfo": (False, False),
                 "GetAnchor": (False, False),
+                "ListCheckpoints": (False, False),
             }
         },
-        "verification_service": {"VerificationService": {"VerifyEvidence": (False, False)}},
+        "verification_service": {
+            "VerificationService": {
+                "VerifyEvidence": (False, False),
+                "GetEvidenceBundle": (False, False),
+                "GetDossier": (False, False),
+            }
+        },
     }
     for module, services in expected.items():
         pb2 = importlib.import_module(f"evidence_gateway.v1.{module}_pb2")

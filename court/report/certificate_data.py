@@ -1,0 +1,79 @@
+"""What a verification certificate (核验报告) shows: plain data, filled by the verifier.
+
+`court-verify bundle|dossier --report OUT.pdf|OUT.html` builds one
+:class:`CertificateData` from its verification and hands it to
+:mod:`court.report.certificate`, which only lays it out. Everything here comes
+from the verified input or the verification itself; the renderer escapes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from court.verify.result import Check
+
+__all__ = ["CertificateAnchor", "CertificateData", "CertificateRecord"]
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateRecord:
+    """One record of the bundle (one) or the dossier (each, in loan sequence order)."""
+
+    entry_id: str
+    leaf_index: int
+    loan_sequence: int
+    #: The evidence kind's API name without prefix, e.g. "REPAYMENT"; "" when withheld.
+    kind: str
+    #: e.g. "SHA-256"; "" when withheld.
+    hash_algorithm: str
+    #: The document digest, lowercase hexadecimal; "" when withheld.
+    document_hash: str
+    #: The token's genTime (UTC); None when withheld or the token did not parse.
+    gen_time: datetime | None
+    #: The TSA signer's subject (RFC 4514); "" when unknown.
+    tsa: str
+    #: True when the caller got only the public leaf (no opening).
+    withheld: bool = False
+    #: Entry ids of the records that supersede this one.
+    superseded_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateAnchor:
+    """Where the log's checkpoint is anchored on chain."""
+
+    chain_id: int
+    contract: str
+    transaction_hash: str
+    block_number: int
+    tree_size: int
+    #: True when the chain itself was read (--rpc) and every chain check passed.
+    checked_on_chain: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateData:
+    """Everything the certificate shows."""
+
+    #: "bundle" or "dossier".
+    subject: str
+    #: "valid", "invalid" or "inconclusive".
+    outcome: str
+    #: The file that was verified: its name (as given) and SHA-256 (in the QR code).
+    input_name: str
+    input_sha256: bytes
+    #: When the verification ran (UTC).
+    verified_at: datetime
+    #: Every check, in the order it ran.
+    checks: tuple[Check, ...]
+    records: tuple[CertificateRecord, ...]
+    log_origin: str
+    checkpoint_size: int
+    checkpoint_root: str
+    #: The loan (from the openings) when known: owner and loan reference.
+    owner: str = ""
+    loan_ref: str = ""
+    anchor: CertificateAnchor | None = None
+    #: The version of court-verify that ran the checks.
+    verifier_version: str = ""

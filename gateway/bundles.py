@@ -49,7 +49,7 @@ from gateway.errors import (
     Unavailable,
 )
 from gateway.leaves import opening_of
-from gateway.log.tree import MissingNodeError, consistency_proof, inclusion_plan, inclusion_proof
+from gateway.log.tree import MissingNodeError, consistency_proof, inclusion_plan
 from gateway.store.base import Store, StoredCheckpoint, StoredEntry, StoreError
 
 __all__ = [
@@ -174,7 +174,12 @@ class LedgerBundles:
             return latest
         if tree_size < 0 or tree_size > latest.size:
             raise InvalidArgument(
-                [("tree_size", f"is {tree_size}, beyond the latest checkpoint's size {latest.size}")]
+                [
+                    (
+                        "tree_size",
+                        f"is {tree_size}, beyond the latest checkpoint's size {latest.size}",
+                    )
+                ]
             )
         try:
             stored = latest if tree_size == latest.size else self._store.checkpoint_at(tree_size)
@@ -421,8 +426,6 @@ def _with_supersessions(
         if target is not None and e.leaf_index in shown:
             later.setdefault(target, []).append(e.entry_id)
     return [
-        dataclasses.replace(r, superseded_by=tuple(later[r.entry_id]))
-        if r.entry_id in later
-        else r
+        dataclasses.replace(r, superseded_by=tuple(later[r.entry_id])) if r.entry_id in later else r
         for r in records
     ]

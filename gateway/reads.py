@@ -317,9 +317,7 @@ class LedgerReads:
         except Unavailable:
             raise NotFound(f"no checkpoint was signed at size {size}") from None
 
-    def checkpoints(
-        self, from_size: int, page_size: int, page_token: str
-    ) -> tuple[list[str], str]:
+    def checkpoints(self, from_size: int, page_size: int, page_token: str) -> tuple[list[str], str]:
         """The signed checkpoints of size ``from_size`` and up, ascending, one page of at
         most ``page_size`` (0 means 100; at most 1,000), and the next page's token (empty
         after the last one so far). One range read of the checkpoints' primary key."""

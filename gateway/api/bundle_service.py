@@ -30,7 +30,7 @@ from gateway.errors import InvalidArgument, ResourceExhausted
 from gateway.model import validate_entry_id, validate_institution, validate_loan_ref
 from gateway.tsa_certificates import TsaCertificates
 
-__all__ = ["BundleMethods", "DEFAULT_MAX_RECORDS"]
+__all__ = ["DEFAULT_MAX_RECORDS", "BundleMethods"]
 
 #: The largest tree size a request may name (the store's sizes are signed 64-bit).
 _MAX_SIZE: Final = (1 << 63) - 1

@@ -89,9 +89,7 @@ class LedgerPort(Protocol):
         """The latest signed checkpoint note."""
         ...
 
-    def checkpoints(
-        self, from_size: int, page_size: int, page_token: str
-    ) -> tuple[list[str], str]:
+    def checkpoints(self, from_size: int, page_size: int, page_token: str) -> tuple[list[str], str]:
         """A page of the signed checkpoints of size ``from_size`` and up, ascending, and
         the next page token."""
         ...

@@ -674,10 +674,7 @@ class SqlStore(OpeningReads, AccessQueries, AnchorQueries):
         _int64(from_size=from_size, limit=limit)
         c = _CHECKPOINTS.c
         stmt = (
-            select(c.size, c.root, c.note)
-            .where(c.size >= from_size)
-            .order_by(c.size)
-            .limit(limit)
+            select(c.size, c.root, c.note).where(c.size >= from_size).order_by(c.size).limit(limit)
         )
         return [
             StoredCheckpoint(size=size, root=bytes(root), note=note)

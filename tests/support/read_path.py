@@ -39,6 +39,8 @@ TABLES = frozenset(metadata.tables)
 # What the store's connections may send on the read path besides SELECTs.
 _NOT_QUERIES = ("BEGIN",)
 _STORE_WRITES = {"append_batch", "close", "add_grants", "claim_grant_request", "revoke_grants"}
+# Read once when the ledger starts, not on the read path: the whole loan map (a full read).
+_STORE_STARTUP = {"map_blocks"}
 _NOW = datetime.now(UTC)
 #: A read scope of each kind (gateway.authz.policy): each is a condition of the queries.
 SCOPES = [
@@ -144,8 +146,12 @@ def _public(cls: type) -> set[str]:
 
 def exercise(ledger: Ledger, store: Store, s: Sample) -> None:
     """Call every read of the ledger and of the store, on rows that exist and that do not."""
+    from court.verify.loanmap import head_of_leaf
     from court.verify.rfc6962 import leaf_hash
 
+    late_head = head_of_leaf(s.late.leaf_index, s.late.leaf)
+    assert late_head is not None
+    loan_key = late_head.loan_key
     digest = s.repeated_digest
     size = ledger.size
     half = s.late.tree_size // 2
@@ -160,12 +166,18 @@ def exercise(ledger: Ledger, store: Store, s: Sample) -> None:
             "bank-a", "L-0", 20, ledger.list_by_loan("bank-a", "L-0", 3, "")[1]
         ),
         "checkpoint_at": lambda: ledger.checkpoint_at(s.first.tree_size),
+        "checkpoints": lambda: ledger.checkpoints(half, 3, ledger.checkpoints(half, 2, "")[1]),
         "inclusion_proof": lambda: ledger.inclusion_proof(s.first.leaf_index + 1, 0),
         "leaf_index": lambda: ledger.leaf_index(leaf_hash(s.late.leaf)),
         "consistency_proof": lambda: ledger.consistency_proof(half or 1, 0),
         "entries": lambda: ledger.entries(size // 3, size // 3 + 50),
         "anchor_covering": lambda: ledger.anchor_covering(s.first.tree_size),
         "anchor_chains": ledger.anchor_chains,
+        "loan_head_proof": lambda: (
+            ledger.loan_head_proof(loan_key, size),
+            ledger.loan_head_proof(loan_key, s.late.tree_size),
+            ledger.loan_head_proof(bytes(32), size),
+        ),
     }
     missing = _public(LedgerReads) - set(ledger_reads)
     assert not missing, f"add the ledger reads {sorted(missing)} to exercise()"
@@ -179,6 +191,15 @@ def exercise(ledger: Ledger, store: Store, s: Sample) -> None:
         for loan in ("L-0", "L-2", ALL_LOANS):  # shared with court-1, not shared, all loans
             ledger.list_by_loan("bank-a", loan, 20, "", scope)
         ledger.list_by_loan("operator", INSTITUTIONS_LOAN, 20, "", scope)  # registry changes
+        # bundles and dossiers (gateway.bundles): the same scopes, in their own reads
+        with contextlib.suppress(NotFound):
+            ledger.evidence_bundle(entry_id=s.late.entry_id, scope=scope)
+        with contextlib.suppress(NotFound):
+            ledger.evidence_bundle(digest=("sha256", digest), scope=scope)
+        for loan in ("L-0", "L-2"):
+            with contextlib.suppress(NotFound):
+                ledger.dossier("bank-a", loan, scope=scope)
+    ledger.evidence_bundle(entry_id=s.first.entry_id, tree_size=s.late.tree_size)
 
     heads = [("bank-a", f"L-{i}") for i in range(0, s.loans, max(1, s.loans // 5))]
     store_reads: dict[str, Callable[[], object]] = {
@@ -200,14 +221,16 @@ def exercise(ledger: Ledger, store: Store, s: Sample) -> None:
         "latest_checkpoint": store.latest_checkpoint,
         "checkpoint_at": lambda: store.checkpoint_at(s.late.tree_size),
         "entries_range": lambda: store.entries_range(10, 60),
+        "checkpoints_from": lambda: store.checkpoints_from(half, 50),
         "leaf_index_by_hash": lambda: store.leaf_index_by_hash(leaf_hash(s.first.leaf)),
         "ping": store.ping,
         "delegations": lambda: store.delegations("agency-1", "bank-a", ["L-1", "L-2"], _NOW),
         "day_counts": lambda: store.day_counts(0, 1 << 20, (0, "a", "b"), 100),
         "anchor_covering": lambda: store.anchor_covering(s.first.tree_size, "a-chain"),
         "anchor_chain_names": store.anchor_chain_names,
+        "map_block": lambda: (store.map_block("", size), store.map_block(loan_key.hex()[:2], size)),
     }
-    missing = _public(Store) - _STORE_WRITES - set(store_reads)
+    missing = _public(Store) - _STORE_WRITES - _STORE_STARTUP - set(store_reads)
     assert not missing, f"add the store reads {sorted(missing)} to exercise()"
     for read in store_reads.values():
         read()

@@ -242,7 +242,8 @@ def _money_der(tag: int, field: str, value: object) -> bytes:
         raise CaseEventError(f"{field} must be a Money", field=field)
     if not isinstance(value.currency, str) or CURRENCY_PATTERN.fullmatch(value.currency) is None:
         raise CaseEventError(
-            f"{field}.currency must be an ISO 4217 code of three letters A-Z", field=field
+            f"{field}.currency must be an ISO 4217 code of three letters A-Z",
+            field=f"{field}.currency",
         )
     units = _units(f"{field}.minor_units", value.minor_units)
     body = tlv(TAG_UTF8_STRING, value.currency.encode("ascii")) + encode_integer(units)

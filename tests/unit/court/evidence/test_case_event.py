@@ -236,7 +236,7 @@ def test_deeply_nested_or_truncated_input_is_refused() -> None:
     for data in (b"", b"\x30", nested, encode_case_event(FILING)[:-1]):
         with pytest.raises(CaseEventError):
             decode_case_event(data)
-    with pytest.raises(CaseEventError, match="trailing|nothing after"):
+    with pytest.raises(CaseEventError, match="nothing after"):
         decode_case_event(encode_case_event(FILING) + b"\x00")
 
 
@@ -277,7 +277,7 @@ def test_non_canonical_encodings_are_refused() -> None:
         ({"lender": "bank a"}, "lender"),
         ({"loan_ref": "张三"}, "loan_ref"),
         ({"case_id": ""}, "case_id"),
-        ({"occurred_at": datetime(2026, 1, 1)}, "occurred_at"),  # noqa: DTZ001 - naive on purpose
+        ({"occurred_at": datetime(2026, 1, 1)}, "occurred_at"),  # naive on purpose
         ({"event": "filed"}, "event"),
     ],
 )
@@ -353,7 +353,8 @@ def test_messages_never_repeat_the_value() -> None:
 
 
 def test_case_numbers_of_real_shape_pass_and_bad_ones_are_named() -> None:
-    for good in ("(2026)京0105民初12345号", "（2025）沪74执123号", "2026-ARB-0007", "A 1"):
+    full_width = "\uff082025\uff09沪74执123号"  # full-width brackets
+    for good in ("(2026)京0105民初12345号", full_width, "2026-ARB-0007", "A 1"):
         assert case_number_rule(good) is None, good
     assert case_number_rule("") is not None
     assert case_number_rule("x" * 65) is not None

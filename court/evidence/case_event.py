@@ -67,8 +67,6 @@ the canonical documents.
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -91,14 +89,20 @@ from court.der import (
 from court.errors import CourtError
 from court.evidence.case_terms import (
     BODY_KIND_NUMBERS,
+    CURRENCY_PATTERN,
     EVENT_NUMBERS,
     EVENT_RULES,
+    MAX_CASE_NUMBER_BYTES,
+    MAX_CASE_NUMBER_CHARS,
+    MAX_MINOR_UNITS,
     REASON_NUMBERS,
     STATUS_NUMBERS,
     BodyKind,
     CaseEventType,
     CaseReason,
     CaseStatus,
+    Money,
+    case_number_rule,
 )
 from court.evidence.fields import (
     ENTRY_ID_PATTERN,
@@ -133,14 +137,8 @@ __all__ = [
 ]
 
 CASE_EVENT_FORMAT: Final = "court-evidence/v1/case-event"
-#: ISO 4217 alphabetic currency codes: three upper-case letters.
-CURRENCY_PATTERN: Final = re.compile(r"[A-Z]{3}")
-#: 2**53 - 1: exact in every JSON number implementation (90 trillion yuan in fen).
-MAX_MINOR_UNITS: Final = 2**53 - 1
 MAX_RELIED_ON: Final = 1000
 MAX_EVENT_NUMBER: Final = 2**31 - 1
-MAX_CASE_NUMBER_CHARS: Final = 64
-MAX_CASE_NUMBER_BYTES: Final = 256
 #: The largest canonical document (a filing relying on 1,000 ids of 64 characters is
 #: about 66 KB); decoders refuse anything longer before parsing it.
 MAX_DOCUMENT_BYTES: Final = 96 * 1024
@@ -178,15 +176,6 @@ class CaseEventError(CourtError):
 
 
 @dataclass(frozen=True, slots=True)
-class Money:
-    """An amount in integer minor units of an ISO 4217 currency (``CNY`` 12345 = 123.45
-    yuan)."""
-
-    currency: str
-    minor_units: int
-
-
-@dataclass(frozen=True, slots=True)
 class CaseEventDocument:
     """One case event as its document holds it (see the module docstring for the rules)."""
 
@@ -206,32 +195,6 @@ class CaseEventDocument:
     reason: CaseReason | None = None
     amount: Money | None = None
     recovered_total: int | None = None
-
-
-def case_number_rule(value: object) -> str | None:
-    """What is wrong with a body's case number (e.g. "(2026)京0105民初12345号"), or None.
-
-    1 to 64 characters and at most 256 bytes of UTF-8; letters, digits, marks,
-    punctuation and symbols of any script, and spaces between them; no control,
-    format or unassigned characters, no other white space, no space at either end.
-    """
-    if not isinstance(value, str) or not value:
-        return "is required: the body's case number, 1 to 64 characters"
-    if len(value) > MAX_CASE_NUMBER_CHARS:
-        return f"has {len(value)} characters; at most {MAX_CASE_NUMBER_CHARS} are allowed"
-    try:
-        size = len(value.encode("utf-8"))
-    except UnicodeEncodeError:
-        return "is not valid Unicode text"
-    if size > MAX_CASE_NUMBER_BYTES:
-        return f"is {size} bytes of UTF-8; at most {MAX_CASE_NUMBER_BYTES} are allowed"
-    if value != value.strip(" "):
-        return "must not begin or end with a space"
-    for ch in value:
-        category = unicodedata.category(ch)
-        if category[0] in "CZ" and ch != " ":
-            return "holds a control, format, unassigned or white-space character"
-    return None
 
 
 # ------------------------------------------------------------------ encoding

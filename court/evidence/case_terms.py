@@ -18,15 +18,21 @@ appended, never renumbered. ``docs/cases.md`` draws the diagram.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
 __all__ = [
     "BODY_KIND_NUMBERS",
+    "CURRENCY_PATTERN",
     "EVENT_KINDS",
     "EVENT_NUMBERS",
     "EVENT_RULES",
+    "MAX_CASE_NUMBER_BYTES",
+    "MAX_CASE_NUMBER_CHARS",
+    "MAX_MINOR_UNITS",
     "REASON_NUMBERS",
     "STATUS_NUMBERS",
     "TERMINAL_STATUSES",
@@ -35,8 +41,10 @@ __all__ = [
     "CaseReason",
     "CaseStatus",
     "EventRule",
+    "Money",
     "Side",
     "allowed_events",
+    "case_number_rule",
     "status_after",
 ]
 
@@ -235,3 +243,48 @@ def status_after(event: CaseEventType, status: CaseStatus) -> CaseStatus:
     allowed)."""
     to = EVENT_RULES[event].to_status
     return status if to is None else to
+
+
+# ------------------------------------------------------------------ value rules
+
+#: ISO 4217 alphabetic currency codes: three upper-case letters.
+CURRENCY_PATTERN: Final = re.compile(r"[A-Z]{3}")
+#: 2**53 - 1: exact in every JSON number implementation (90 trillion yuan in fen).
+MAX_MINOR_UNITS: Final = 2**53 - 1
+MAX_CASE_NUMBER_CHARS: Final = 64
+MAX_CASE_NUMBER_BYTES: Final = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An amount in integer minor units of an ISO 4217 currency (``CNY`` 12345 = 123.45
+    yuan)."""
+
+    currency: str
+    minor_units: int
+
+
+def case_number_rule(value: object) -> str | None:
+    """What is wrong with a body's case number (e.g. "(2026)京0105民初12345号"), or None.
+
+    1 to 64 characters and at most 256 bytes of UTF-8; letters, digits, marks,
+    punctuation and symbols of any script, and spaces between them; no control,
+    format or unassigned characters, no other white space, no space at either end.
+    """
+    if not isinstance(value, str) or not value:
+        return "is required: the body's case number, 1 to 64 characters"
+    if len(value) > MAX_CASE_NUMBER_CHARS:
+        return f"has {len(value)} characters; at most {MAX_CASE_NUMBER_CHARS} are allowed"
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "is not valid Unicode text"
+    if size > MAX_CASE_NUMBER_BYTES:
+        return f"is {size} bytes of UTF-8; at most {MAX_CASE_NUMBER_BYTES} are allowed"
+    if value != value.strip(" "):
+        return "must not begin or end with a space"
+    for ch in value:
+        category = unicodedata.category(ch)
+        if category[0] in "CZ" and ch != " ":
+            return "holds a control, format, unassigned or white-space character"
+    return None

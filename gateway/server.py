@@ -56,6 +56,8 @@ from evidence_gateway.v1 import (
     access_service_pb2_grpc,
     admin_service_pb2,
     admin_service_pb2_grpc,
+    case_service_pb2,
+    case_service_pb2_grpc,
     evidence_service_pb2,
     evidence_service_pb2_grpc,
     log_service_pb2,
@@ -69,6 +71,7 @@ from gateway.api.admin import AdminServicer
 from gateway.api.authz import Authorization
 from gateway.api.call_limit import CallLimit, InstitutionCallLimit, per_institution_default
 from gateway.api.caller import Resolver
+from gateway.api.cases import serve_cases
 from gateway.api.evidence import EvidenceServicer
 from gateway.api.identity import Identity
 from gateway.api.log import LogServicer
@@ -97,6 +100,7 @@ __all__ = [
     "ADMIN_SERVICE",
     "ANCHORING_SERVICE",
     "API_SERVICES",
+    "CASE_SERVICE",
     "CERTIFICATES_SERVICE",
     "GatewayServer",
     "ServingInfo",
@@ -118,6 +122,8 @@ API_SERVICES: tuple[str, ...] = (
 )
 #: Served when the gateway has the institutions registry (``gateway serve`` always).
 ADMIN_SERVICE = admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
+#: Served when the ledger's store keeps the cases' tables and there is a registry.
+CASE_SERVICE = case_service_pb2.DESCRIPTOR.services_by_name["CaseService"].full_name
 #: The health service that warns of certificates about to expire.
 CERTIFICATES_SERVICE = "evidence_gateway.certificates"
 #: The health service that says the anchors lag the log too much (anchoring on).
@@ -309,6 +315,11 @@ class GatewayServer:
                 self.server,
             )
             self.services = (*API_SERVICES, ADMIN_SERVICE)
+        #: CaseService (None without the registry or a SQL store: tests' fakes).
+        self.cases = serve_cases(ledger, _active_role(registry))
+        if self.cases is not None:
+            case_service_pb2_grpc.add_CaseServiceServicer_to_server(self.cases, self.server)  # type: ignore[no-untyped-call]
+            self.services = (*self.services, CASE_SERVICE)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
             (*self.services, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server

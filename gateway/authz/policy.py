@@ -57,6 +57,9 @@ class Rule(StrEnum):
     STATISTICS = "statistics"
     #: The institutions registry (the operator).
     ADMINISTER = "administer"
+    #: Judicial cases the caller is a party of (their lender, or their body in the role
+    #: of its kind); any other case is answered as one that does not exist.
+    CASE_PARTY = "case_party"
 
 
 _EVIDENCE = "/evidence_gateway.v1.EvidenceService/"
@@ -64,6 +67,7 @@ _LOG = "/evidence_gateway.v1.LogService/"
 _VERIFICATION = "/evidence_gateway.v1.VerificationService/"
 _ACCESS = "/evidence_gateway.v1.AccessService/"
 _ADMIN = "/evidence_gateway.v1.AdminService/"
+_CASES = "/evidence_gateway.v1.CaseService/"
 
 _SUBMIT: Final = {Role.LENDER: Rule.SUBMIT_OWN, Role.COLLECTOR: Rule.SUBMIT_DELEGATED}
 _READ: Final = {
@@ -73,6 +77,9 @@ _READ: Final = {
 _PUBLIC: Final = {role: Rule.PUBLIC_LOG for role in Role}
 _GRANT: Final = {Role.LENDER: Rule.GRANT_OWN}
 _ADMINISTER: Final = {Role.ADMIN: Rule.ADMINISTER}
+_CASE_LENDER: Final = {Role.LENDER: Rule.CASE_PARTY}
+_CASE_BODY: Final = {Role.COURT: Rule.CASE_PARTY, Role.ARBITRATION: Rule.CASE_PARTY}
+_CASE_PARTIES: Final = {**_CASE_LENDER, **_CASE_BODY}
 
 #: Full gRPC method name -> role -> the rule a call of that role is held to.
 POLICY: Final[Mapping[str, Mapping[Role, Rule]]] = {
@@ -98,6 +105,15 @@ POLICY: Final[Mapping[str, Mapping[Role, Rule]]] = {
     _ACCESS + "ShareLoan": _GRANT,
     _ACCESS + "RevokeShare": _GRANT,
     _ACCESS + "GetStatistics": {Role.REGULATOR: Rule.STATISTICS},
+    # A lender files; the case's body accepts or rejects; either side records what its
+    # side may (the machine's table); parties read and watch their own cases.
+    _CASES + "FileCase": _CASE_LENDER,
+    _CASES + "AcceptCase": _CASE_BODY,
+    _CASES + "RejectCase": _CASE_BODY,
+    _CASES + "UpdateCaseStatus": _CASE_PARTIES,
+    _CASES + "GetCase": _CASE_PARTIES,
+    _CASES + "ListCases": _CASE_PARTIES,
+    _CASES + "WatchCases": _CASE_PARTIES,
     **{
         _ADMIN + name: _ADMINISTER
         for name in (

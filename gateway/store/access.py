@@ -36,7 +36,14 @@ from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, tr
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.authz.policy import Delegation, ReadScope, ScopeKind
-from gateway.model import ALL_LOANS, GRANT_KINDS, INSTITUTIONS_LOAN, EvidenceKind, Submission
+from gateway.model import (
+    ALL_LOANS,
+    CASE_KINDS,
+    GRANT_KINDS,
+    INSTITUTIONS_LOAN,
+    EvidenceKind,
+    Submission,
+)
 from gateway.store.base import DayCount, StoredEntry, StoredGrant
 from gateway.store.tables import (
     DailyCountRow,
@@ -60,8 +67,14 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _DAY_US = 86_400_000_000
 _IN_CHUNK = 500  # loan_refs per IN (...) of one shared-loans search
-#: Share records: a court or arbitration body reads only those naming it.
-_SHARE_KINDS = (str(EvidenceKind.LOAN_SHARED), str(EvidenceKind.SHARE_REVOKED))
+#: Records a court or arbitration body reads only when they name it (``grantee``): the
+#: share records, and the records of judicial cases' events (a case's body is their
+#: ``grantee``: one court does not see another's case on the same loan).
+_SHARE_KINDS = (
+    str(EvidenceKind.LOAN_SHARED),
+    str(EvidenceKind.SHARE_REVOKED),
+    *sorted(str(k) for k in CASE_KINDS),
+)
 
 T = TypeVar("T")
 
@@ -72,7 +85,10 @@ def _us(value: datetime) -> int:
 
 def entry_grantee(s: Submission) -> str | None:
     """The ``grantee`` column of a record: whom a grant record names (its metadata
-    ``grantee``), None for any other record."""
+    ``grantee``), the body of a case event's record (its metadata ``body``), None for any
+    other record."""
+    if s.kind in CASE_KINDS:
+        return dict(s.metadata).get("body")
     if s.kind not in GRANT_KINDS:
         return None
     return dict(s.metadata).get("grantee")
@@ -118,8 +134,8 @@ def _shares_in_force(scope: ReadScope) -> ColumnElement[bool]:
 
 
 def _names_caller(scope: ReadScope) -> ColumnElement[bool]:
-    """Of the share records, only those naming the caller: who else a lender shared a
-    loan with is that lender's business."""
+    """Of the share records and case event records, only those naming the caller: who
+    else a lender shared a loan with, or filed a case with, is that lender's business."""
     c = _ENTRIES.c
     return or_(c.kind.not_in(_SHARE_KINDS), c.grantee == scope.institution)
 
@@ -240,7 +256,7 @@ class AccessQueries:
                     f"SELECT {', '.join(columns)} FROM {_ENTRIES.name}{hint} "
                     f"WHERE owner = {m} AND loan_ref IN ({', '.join([m] * len(chunk))}) "
                     f"AND hash_algorithm = {m} AND digest = {m} AND leaf_index {op} {m} "
-                    f"AND (kind NOT IN ({m}, {m}) OR grantee = {m}) "
+                    f"AND (kind NOT IN ({', '.join([m] * len(_SHARE_KINDS))}) OR grantee = {m}) "
                     f"ORDER BY leaf_index LIMIT {m}"
                 )
                 params = (

@@ -57,6 +57,8 @@ from gateway.store.access import (
 )
 from gateway.store.anchors import ANCHORS, AnchorQueries
 from gateway.store.base import LoanHead, LoanSalt, StoredCheckpoint, StoredEntry, StoreError
+from gateway.store.cases import CASE_TABLES
+from gateway.store.hooks import BatchHook
 from gateway.store.loanmap import LOAN_MAP_BLOCKS, LOAN_MAP_COLUMNS, LoanMapQueries
 from gateway.store.lock import StoreWriter, UnlockedWriter, take_writer_lock
 from gateway.store.openings import (
@@ -100,6 +102,7 @@ _TABLES = [
     metadata.tables[str(InstitutionRow.__tablename__)],
     metadata.tables[str(InstitutionCertificateRow.__tablename__)],
     ANCHORS,
+    *CASE_TABLES,
 ]
 _IN_CHUNK = 500  # bound on parameters per IN (...) query
 _INT64 = (-(1 << 63), (1 << 63) - 1)  # the range of the INTEGER/BIGINT columns
@@ -234,6 +237,7 @@ class SqlStore(OpeningReads, AccessQueries, AnchorQueries, LoanMapQueries):
             sqlite.insert if self._dialect == "sqlite" else postgresql.insert
         )
         self._write_lock = threading.Lock()
+        self._batch_hooks: list[BatchHook] = []
         # Every write goes through the writer: the lock's own session on PostgreSQL
         # once hold_writer_lock() has run (see gateway.store.lock).
         self._writer: StoreWriter = UnlockedWriter(engine)
@@ -426,8 +430,18 @@ class SqlStore(OpeningReads, AccessQueries, AnchorQueries, LoanMapQueries):
                     self._upsert_heads(conn, head_params)
                 if counts:
                     self.upsert_counts(conn, counts)
+                for hook in hooks:
+                    hook.write(conn, entries)
 
+        hooks = tuple(self._batch_hooks)
         self._guard(write)
+        for hook in hooks:
+            hook.committed(entries)
+
+    def add_batch_hook(self, hook: BatchHook) -> None:
+        """Have ``hook`` write its rows in every batch's transaction and hear of every
+        durable batch (see :mod:`gateway.store.hooks`)."""
+        self._batch_hooks.append(hook)
 
     def _upsert_heads(self, conn: Any, rows: list[dict[str, Any]]) -> None:
         """Insert each loan's head, or move an existing one forward."""

@@ -1,0 +1,332 @@
+"""CaseService: filing, acceptance and enforcement status (validate -> service -> response).
+
+Only lenders, courts and arbitration bodies reach these methods (the
+authorization table; only a lender files). A case is answered to its two
+parties only; to anyone else exactly as a case that does not exist (NOT_FOUND).
+The rules are the machine's (:mod:`gateway.cases.machine`), the writes and
+reads the service's (:mod:`gateway.cases.service`), the stream's
+:mod:`gateway.cases.watch`; errors go through the one map of
+:mod:`gateway.api.errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from typing import Any, Final
+
+from evidence_gateway.v1 import case_service_pb2 as pb
+from evidence_gateway.v1 import case_service_pb2_grpc as pb_grpc
+from gateway.api import case_convert as cc
+from gateway.api import convert
+from gateway.api.caller import current_caller
+from gateway.api.errors import rpc_errors, rpc_stream_errors
+from gateway.authz.roles import Caller, Role
+from gateway.cases.machine import UPDATE_EVENTS, EventRequest
+from gateway.cases.notifier import Notifier
+from gateway.cases.service import CaseService
+from gateway.cases.watch import DEFAULT_HEARTBEAT_SECONDS, parse_cursor, watch_events
+from gateway.errors import InvalidArgument, NotFound
+from gateway.model import (
+    EvidenceRecord,
+    validate_entry_id,
+    validate_institution,
+    validate_loan_ref,
+    validate_request_id,
+)
+from gateway.store.base import StoreError
+from gateway.store.cases import CaseFilter, CaseTables, StoredCase, StoredCaseEvent
+
+__all__ = ["CaseServicer"]
+
+_EVENT_CACHE: Final = 4096
+
+
+class CaseServicer(pb_grpc.CaseServiceServicer):
+    """The gRPC face of judicial cases."""
+
+    def __init__(
+        self,
+        service: CaseService,
+        ledger: Any,
+        notifier: Notifier,
+        *,
+        heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS,
+    ) -> None:
+        self._service = service
+        self._ledger = ledger
+        self._notifier = notifier
+        self._heartbeat = heartbeat_seconds
+        # One CaseEvent message per event, shared by the streams that deliver it.
+        self._events: OrderedDict[str, pb.CaseEvent] = OrderedDict()
+
+    # ------------------------------------------------------------ helpers
+
+    def _record(self, entry_id: str) -> EvidenceRecord | None:
+        try:
+            record: EvidenceRecord = self._ledger.get(entry_id)
+        except NotFound:  # pragma: no cover - a case event's record is published
+            return None
+        return record
+
+    def _event(self, event: StoredCaseEvent) -> pb.CaseEvent:
+        message = self._events.get(event.entry_id)
+        if message is None:
+            message = cc.event_to_proto(event, self._record(event.entry_id))
+            self._events[event.entry_id] = message
+            if len(self._events) > _EVENT_CACHE:
+                self._events.popitem(last=False)
+        return message
+
+    def _case(self, case: StoredCase, caller: Caller) -> pb.Case:
+        checkpoint = self._checkpoint(case.filing_size)
+        return cc.case_to_proto(case, caller, filing_checkpoint=checkpoint)
+
+    def _checkpoint(self, size: int) -> str | None:
+        try:
+            found = self._ledger.store.checkpoint_at(size)
+        except StoreError:  # pragma: no cover - shown without it
+            return None
+        return None if found is None else str(found.note)
+
+    @staticmethod
+    def _case_id(value: str, problems: list[tuple[str, str]]) -> None:
+        problems += validate_entry_id(value, "case_id")
+
+    async def _record_event(
+        self, request: Any, event_request: EventRequest, problems: list[tuple[str, str]]
+    ) -> tuple[pb.CaseEvent, tuple[str, ...]]:
+        caller = current_caller()
+        problems += validate_request_id(request.request_id)
+        self._case_id(request.case_id, problems)
+        occurred = cc.occurred_at_from_proto(request, "occurred_at", problems)
+        if problems:
+            raise InvalidArgument(problems)
+        assert occurred is not None
+        event, warnings = await self._service.record(
+            caller,
+            case_id=request.case_id,
+            request_id=request.request_id,
+            request=event_request,
+            occurred_at=occurred,
+        )
+        return await asyncio.to_thread(self._event, event), warnings
+
+    # ------------------------------------------------------------ writes
+
+    @rpc_errors()
+    async def FileCase(self, request: pb.FileCaseRequest, context: Any) -> pb.FileCaseResponse:
+        caller = current_caller()
+        problems: list[tuple[str, str]] = []
+        claim = cc.money_from_proto(request.claim, request.HasField("claim"), "claim", problems)
+        expires = (
+            convert.datetime_from_proto(request.share_expires_at)
+            if request.HasField("share_expires_at")
+            else None
+        )
+        if problems:
+            raise InvalidArgument(problems)
+        case = await self._service.file(
+            caller,
+            request_id=request.request_id,
+            loan_ref=request.loan_ref,
+            body=request.body,
+            claim=claim,
+            relied_on=tuple(request.relied_on_entry_ids),
+            share_expires_at=expires,
+        )
+        return pb.FileCaseResponse(case=self._case(case, caller))
+
+    @rpc_errors()
+    async def AcceptCase(
+        self, request: pb.AcceptCaseRequest, context: Any
+    ) -> pb.AcceptCaseResponse:
+        event, _ = await self._record_event(
+            request,
+            EventRequest(event=cc.CaseEventType.ACCEPTED, case_number=request.case_number),
+            [],
+        )
+        return pb.AcceptCaseResponse(event=event)
+
+    @rpc_errors()
+    async def RejectCase(
+        self, request: pb.RejectCaseRequest, context: Any
+    ) -> pb.RejectCaseResponse:
+        problems: list[tuple[str, str]] = []
+        reason = cc.reason_from_proto(request.reason)
+        if request.reason and reason is None:
+            problems.append(("reason", "is not a known CaseReason"))
+        event, _ = await self._record_event(
+            request,
+            EventRequest(
+                event=cc.CaseEventType.REJECTED,
+                case_number=request.case_number or None,
+                reason=reason,
+            ),
+            problems,
+        )
+        return pb.RejectCaseResponse(event=event)
+
+    @rpc_errors()
+    async def UpdateCaseStatus(
+        self, request: pb.UpdateCaseStatusRequest, context: Any
+    ) -> pb.UpdateCaseStatusResponse:
+        problems: list[tuple[str, str]] = []
+        event = cc.event_from_proto(request.event)
+        if event not in UPDATE_EVENTS:
+            problems.append(
+                (
+                    "event",
+                    "is required: a CaseEventType other than FILED, ACCEPTED and REJECTED "
+                    "(FileCase, AcceptCase and RejectCase record those)",
+                )
+            )
+        reason = cc.reason_from_proto(request.reason)
+        if request.reason and reason is None:
+            problems.append(("reason", "is not a known CaseReason"))
+        amount = cc.money_from_proto(request.amount, request.HasField("amount"), "amount", problems)
+        if problems:  # the machine names the rest once the event is known
+            problems += validate_request_id(request.request_id)
+            self._case_id(request.case_id, problems)
+            cc.occurred_at_from_proto(request, "occurred_at", problems)
+            raise InvalidArgument(problems)
+        assert event is not None
+        recorded, warnings = await self._record_event(
+            request, EventRequest(event=event, reason=reason, amount=amount), problems
+        )
+        return pb.UpdateCaseStatusResponse(event=recorded, warnings=list(warnings))
+
+    # ------------------------------------------------------------ reads
+
+    @rpc_errors()
+    async def GetCase(self, request: pb.GetCaseRequest, context: Any) -> pb.GetCaseResponse:
+        caller = current_caller()
+        problems: list[tuple[str, str]] = []
+        self._case_id(request.case_id, problems)
+        if problems:
+            raise InvalidArgument(problems)
+        view = await self._service.get(caller, request.case_id)
+
+        def build() -> pb.Case:
+            return cc.case_to_proto(
+                view.case,
+                caller,
+                filing_checkpoint=self._checkpoint(view.case.filing_size),
+                view=view,
+                records=self._record,
+            )
+
+        return pb.GetCaseResponse(case=await asyncio.to_thread(build))
+
+    @rpc_errors()
+    async def ListCases(self, request: pb.ListCasesRequest, context: Any) -> pb.ListCasesResponse:
+        caller = current_caller()
+        problems: list[tuple[str, str]] = []
+        statuses = set()
+        for n, value in enumerate(request.statuses):
+            status = cc.status_from_proto(value)
+            if status is None:
+                problems.append((f"statuses[{n}]", "is not a known CaseStatus"))
+            else:
+                statuses.add(status)
+        as_lender = caller.role is Role.LENDER
+        if request.loan_ref:
+            problems += validate_loan_ref(request.loan_ref)
+            if not as_lender and not request.counterpart:
+                problems.append(
+                    ("counterpart", "is required with loan_ref: the lender whose loan it is")
+                )
+        if request.counterpart:
+            problems += validate_institution(request.counterpart, "counterpart")
+        after = (
+            convert.datetime_from_proto(request.filed_after)
+            if request.HasField("filed_after")
+            else None
+        )
+        before = (
+            convert.datetime_from_proto(request.filed_before)
+            if request.HasField("filed_before")
+            else None
+        )
+        if after is not None and before is not None and before <= after:
+            problems.append(("filed_before", "must be after filed_after"))
+        page_size, bad = convert.page_size_from_proto(request.page_size)
+        problems += bad
+        query = (
+            caller.institution,
+            caller.role.value,
+            ",".join(sorted(s.value for s in statuses)),
+            request.loan_ref,
+            request.counterpart,
+            str(after),
+            str(before),
+        )
+        if problems:
+            raise InvalidArgument(problems)
+        position = cc.list_position(request.page_token, query)
+        case_filter = CaseFilter(
+            institution=caller.institution,
+            as_lender=as_lender,
+            statuses=frozenset(statuses),
+            loan_ref=request.loan_ref or None,
+            counterpart=request.counterpart or None,
+            filed_after=after,
+            filed_before=before,
+        )
+        found = await self._service.list(case_filter, position, page_size + 1)
+        token = ""
+        if len(found) > page_size:
+            found = found[:page_size]
+            token = cc.list_token(query, found[-1].filing_leaf_index)
+        return pb.ListCasesResponse(
+            cases=[self._case(c, caller) for c in found], next_page_token=token
+        )
+
+    @rpc_stream_errors()
+    async def WatchCases(
+        self, request: pb.WatchCasesRequest, context: Any
+    ) -> AsyncIterator[pb.WatchCasesResponse]:
+        caller = current_caller()
+        problems: list[tuple[str, str]] = []
+        statuses = set()
+        for n, value in enumerate(request.statuses):
+            status = cc.status_from_proto(value)
+            if status is None:
+                problems.append((f"statuses[{n}]", "is not a known CaseStatus"))
+            else:
+                statuses.add(status)
+        if problems:
+            raise InvalidArgument(problems)
+        size = (await asyncio.to_thread(self._ledger.published)).size
+        position = parse_cursor(request.cursor, size)
+        async for event, cursor in watch_events(
+            self._service.tables,
+            self._notifier,
+            institution=caller.institution,
+            as_lender=caller.role is Role.LENDER,
+            position=position,
+            statuses=statuses,
+            heartbeat=self._heartbeat,
+        ):
+            if event is None:
+                yield pb.WatchCasesResponse(cursor=cursor)
+            else:
+                message = self._event(event)
+                yield pb.WatchCasesResponse(event=message, cursor=cursor)
+
+
+def serve_cases(
+    ledger: Any, role_of: Any, *, heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
+) -> CaseServicer | None:
+    """The CaseService of a ledger on a SQL store, with its tables kept by the commits and
+    the notifier of its streams; None when the ledger's store keeps no batch hooks (a
+    fake of the tests) or there is no registry to tell courts and arbitration bodies."""
+    store = getattr(ledger, "store", None)
+    if role_of is None or not hasattr(store, "add_batch_hook"):
+        return None
+    tables = CaseTables(store)
+    notifier = Notifier()
+    tables.listener = notifier.publish
+    service = CaseService(ledger, tables, role_of=role_of)
+    return CaseServicer(service, ledger, notifier, heartbeat_seconds=heartbeat_seconds)

@@ -62,7 +62,8 @@ def h(
     roots = [x509.load_pem_x509_certificate(pki_paths(pki_p256).root.read_bytes())]
     now = datetime.now(UTC)
     for name, role in WHO.items():
-        registry.create(name, role, registered_certificate(certificates[name], name, roots, now), now)
+        registered = registered_certificate(certificates[name], name, roots, now)
+        registry.create(name, role, registered, now)
     try:
         yield start_harness(registry=registry)
     finally:
@@ -87,23 +88,31 @@ def _records(h: Harness, loan: str, n: int) -> list[str]:
 
 
 def _file(h: Harness, loan: str, body: str, relied: list[str], rid: str = "") -> cs.Case:
-    return cases(h).FileCase(
-        cs.FileCaseRequest(
-            request_id=rid or f"file-{loan}-{body}",
-            loan_ref=loan,
-            body=body,
-            claim=cs.MoneyAmount(currency_code="CNY", minor_units=1_000_000),
-            relied_on_entry_ids=relied,
-            share_expires_at=timestamp(datetime.now(UTC) + timedelta(days=90)),
-        ),
-        metadata=md("bank-a"),
-    ).case
+    return (
+        cases(h)
+        .FileCase(
+            cs.FileCaseRequest(
+                request_id=rid or f"file-{loan}-{body}",
+                loan_ref=loan,
+                body=body,
+                claim=cs.MoneyAmount(currency_code="CNY", minor_units=1_000_000),
+                relied_on_entry_ids=relied,
+                share_expires_at=timestamp(datetime.now(UTC) + timedelta(days=90)),
+            ),
+            metadata=md("bank-a"),
+        )
+        .case
+    )
 
 
 def _update(h: Harness, who: str, case_id: str, event: int, rid: str, **kw: Any) -> Any:
     return cases(h).UpdateCaseStatus(
         cs.UpdateCaseStatusRequest(
-            request_id=rid, case_id=case_id, event=event, occurred_at=timestamp(datetime.now(UTC)), **kw  # type: ignore[arg-type]
+            request_id=rid,
+            case_id=case_id,
+            event=event,  # type: ignore[arg-type]
+            occurred_at=timestamp(datetime.now(UTC)),
+            **kw,
         ),
         metadata=md(who),
     )
@@ -215,12 +224,15 @@ def test_non_parties_see_nothing_and_refusals_name_the_status(h: Harness) -> Non
     assert "the case is CASE_STATUS_FILED" in message
     assert "CASE_EVENT_TYPE_ACCEPTED, CASE_EVENT_TYPE_REJECTED" in message
     # The lender may not accept (the table); an award is not a court's.
-    assert _code(
-        lambda: cases(h).AcceptCase(
-            cs.AcceptCaseRequest(request_id="a", case_id=case.case_id, case_number="1"),
-            metadata=md("bank-a"),
-        )
-    )[0] == grpc.StatusCode.PERMISSION_DENIED
+    assert (
+        _code(
+            lambda: cases(h).AcceptCase(
+                cs.AcceptCaseRequest(request_id="a", case_id=case.case_id, case_number="1"),
+                metadata=md("bank-a"),
+            )
+        )[0]
+        == grpc.StatusCode.PERMISSION_DENIED
+    )
     with pytest.raises(grpc.RpcError) as info:
         _accept(h, case.case_id, number="")
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any, Final
 
+from court.evidence.case_terms import CaseEventType
 from evidence_gateway.v1 import case_service_pb2 as pb
 from evidence_gateway.v1 import case_service_pb2_grpc as pb_grpc
 from gateway.api import case_convert as cc
@@ -144,7 +145,7 @@ class CaseServicer(pb_grpc.CaseServiceServicer):
     ) -> pb.AcceptCaseResponse:
         event, _ = await self._record_event(
             request,
-            EventRequest(event=cc.CaseEventType.ACCEPTED, case_number=request.case_number),
+            EventRequest(event=CaseEventType.ACCEPTED, case_number=request.case_number),
             [],
         )
         return pb.AcceptCaseResponse(event=event)
@@ -160,7 +161,7 @@ class CaseServicer(pb_grpc.CaseServiceServicer):
         event, _ = await self._record_event(
             request,
             EventRequest(
-                event=cc.CaseEventType.REJECTED,
+                event=CaseEventType.REJECTED,
                 case_number=request.case_number or None,
                 reason=reason,
             ),
@@ -274,7 +275,7 @@ class CaseServicer(pb_grpc.CaseServiceServicer):
             filed_after=after,
             filed_before=before,
         )
-        found = await self._service.list(case_filter, position, page_size + 1)
+        found = await self._service.list_cases(case_filter, position, page_size + 1)
         token = ""
         if len(found) > page_size:
             found = found[:page_size]

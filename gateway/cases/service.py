@@ -376,8 +376,12 @@ class CaseService:
             times.append(case.updated_at)
         return CaseView(case, events, since, min(times) if times else None)
 
-    async def list(self, case_filter: CaseFilter, after_leaf: int, limit: int) -> list[StoredCase]:
-        found: list[StoredCase] = await self._read(self.tables.list, case_filter, after_leaf, limit)
+    async def list_cases(
+        self, case_filter: CaseFilter, after_leaf: int, limit: int
+    ) -> list[StoredCase]:
+        found: list[StoredCase] = await self._read(
+            self.tables.list_cases, case_filter, after_leaf, limit
+        )
         return found
 
 

@@ -371,7 +371,7 @@ class CaseTables:
         rows = self._rows(stmt.limit(1))
         return str(rows[0][0]) if rows else None
 
-    def list(self, f: CaseFilter, after_leaf: int, limit: int) -> list[StoredCase]:
+    def list_cases(self, f: CaseFilter, after_leaf: int, limit: int) -> list[StoredCase]:
         """The party's cases filed after the filing at ``after_leaf``, in filing order."""
         c = CASES.c
         party = c.lender if f.as_lender else c.body

@@ -338,7 +338,7 @@ def _record_fields(checks: Checklist, leaf: Leaf, record: BundleRecord) -> None:
 def checkpoint_checks(
     checks: Checklist, copy: CheckpointCopy, log_key: str, dependants: Sequence[str] = ()
 ) -> Checkpoint | None:
-    """"Checkpoint signature valid" and "Checkpoint fields match note"; the checkpoint
+    """ "Checkpoint signature valid" and "Checkpoint fields match note"; the checkpoint
     when its signature verifies."""
     held = signed_checkpoint(
         checks, CHECK_CHECKPOINT, copy.note, log_key, (CHECK_CHECKPOINT_FIELDS, *dependants)

@@ -104,7 +104,11 @@ def test_a_checkpoint_signed_by_another_key(made: Made) -> None:
     message = made.bundle_copy()
     held = parse_checkpoint(message.checkpoint.signed_note)
     message.checkpoint.signed_note = sign_checkpoint(
-        held.origin, held.size, held.root_hash, Ed25519PrivateKey.generate(), held.origin,
+        held.origin,
+        held.size,
+        held.root_hash,
+        Ed25519PrivateKey.generate(),
+        held.origin,
         held.extensions,
     )
     result = run(made, message)

@@ -139,8 +139,9 @@ def _where(i: int, record: BundleRecord) -> str:
 def _fold(checks: Checklist, records: Sequence[BundleRecord], verdicts: Sequence[Verdict]) -> None:
     """One check per name over every record's checks (see the module docstring)."""
     n = len(records)
+    by_name = [{c.name: c for c in v} for v in verdicts]
     for name in verdicts[0].names:
-        each = [v[name] for v in verdicts]
+        each = [v[name] for v in by_name]
         failed = [(i, c) for i, c in enumerate(each) if c.status is CheckStatus.FAILED]
         passed = [c for c in each if c.passed]
         skipped = [(i, c) for i, c in enumerate(each) if c.status is CheckStatus.NOT_RUN]

@@ -57,6 +57,7 @@ Not checked: revocation (CRL/OCSP), name constraints, certificate policies.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -79,6 +80,7 @@ __all__ = [
     "ChainMemo",
     "ChainResult",
     "build_chain",
+    "der_of",
     "describe",
     "key_problem",
     "valid_at",
@@ -125,8 +127,16 @@ class ChainMemo:
     signatures_checked: int = 0
 
 
+@functools.lru_cache(maxsize=1024)
+def der_of(cert: x509.Certificate) -> bytes:
+    """The DER of a certificate; cached (the same TSA certificates come with every token)."""
+    return cert.public_bytes(Encoding.DER)
+
+
+@functools.lru_cache(maxsize=1024)
 def describe(cert: x509.Certificate) -> str:
-    """Short human-readable name of a certificate (RFC 4514 subject)."""
+    """Short human-readable name of a certificate (RFC 4514 subject); cached (certificates
+    hash and compare by their DER)."""
     try:
         subject = cert.subject.rfc4514_string()
     except ValueError:  # pragma: no cover - malformed names cryptography cannot print
@@ -257,7 +267,7 @@ class _Search:
         self.ignored = 0
         seen: set[bytes] = set()
         for cert, anchor in [*((r, True) for r in roots), *((c, False) for c in others)]:
-            der = cert.public_bytes(Encoding.DER)
+            der = der_of(cert)
             if der in seen:
                 continue
             seen.add(der)
@@ -401,7 +411,7 @@ def build_chain(
     if at.tzinfo is None:
         raise ValueError("reference time must be timezone-aware")
     search = _Search(roots, intermediates, at, memo)
-    der = leaf.public_bytes(Encoding.DER)
+    der = der_of(leaf)
     start = next((node for node in search.nodes if node.der == der), None) or _Node(
         leaf, der, False
     )

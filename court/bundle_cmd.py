@@ -164,7 +164,7 @@ def _bundle_summary(result: BundleVerification) -> str:
     if closing is not None:
         return closing
     leaf, held, token = result.record.opened, result.checkpoint, result.record.token
-    assert leaf is not None and held is not None
+    assert leaf is not None and held is not None and token is not None
     when = token.gen_time.isoformat() if token.gen_time else "?"
     signer = token.signer.subject.rfc4514_string() if token.signer else "?"
     return (

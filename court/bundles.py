@@ -113,14 +113,15 @@ def _checkpoint(message: common_pb2.Checkpoint, field: str) -> CheckpointCopy:
     )
 
 
-def _record(message: bundle_pb2.BundledRecord, field: str) -> BundleRecord:
-    missing = [
-        name
-        for name, present in (("leaf", message.leaf), ("timestampToken", message.timestamp_token))
-        if not present
-    ]
-    if missing:
-        raise InputError(f"{field}.{missing[0]} is missing")
+def _record(
+    message: bundle_pb2.BundledRecord, field: str, withheld_ok: bool = False
+) -> BundleRecord:
+    """One record; ``withheld_ok``: a dossier's record of a loan the holder may not read
+    may come without opening and without token (only its public leaf and proof)."""
+    if not message.leaf:
+        raise InputError(f"{field}.leaf is missing")
+    if not message.timestamp_token and not (withheld_ok and not message.HasField("opening")):
+        raise InputError(f"{field}.timestampToken is missing")
     if not message.HasField("inclusion_proof"):
         raise InputError(f"{field}.inclusionProof is missing")
     proof = message.inclusion_proof
@@ -217,7 +218,9 @@ def read_dossier(data: bytes, what: str = "the dossier") -> Dossier:
         raise InputError(f"{what}: loanHead is missing")
     return Dossier(
         checkpoint=_checkpoint(message.checkpoint, "checkpoint"),
-        records=tuple(_record(r, f"records[{i}]") for i, r in enumerate(message.records)),
+        records=tuple(
+            _record(r, f"records[{i}]", withheld_ok=True) for i, r in enumerate(message.records)
+        ),
         loan_head=_head(message.loan_head),
         tsa_certificates=_certificates(list(message.tsa_certificates), "tsaCertificates"),
         anchor=_anchor(message.anchor, "anchor") if message.HasField("anchor") else None,

@@ -39,7 +39,11 @@ def _version() -> str:
 
 def _record(record: BundleRecord, result: RecordResult) -> CertificateRecord:
     token = result.token
-    signer = token.signer.subject.rfc4514_string() if token.signer is not None else ""
+    signer = (
+        token.signer.subject.rfc4514_string()
+        if token is not None and token.signer is not None
+        else ""
+    )
     opened = result.opened
     leaf = result.public_leaf
     return CertificateRecord(
@@ -51,7 +55,7 @@ def _record(record: BundleRecord, result: RecordResult) -> CertificateRecord:
         if opened is not None
         else "",
         document_hash=opened.digest.hex() if opened is not None else "",
-        gen_time=token.gen_time,
+        gen_time=token.gen_time if token is not None else None,
         tsa=signer,
         withheld=opened is None,
         superseded_by=record.superseded_by,

@@ -78,7 +78,7 @@ from court.verify.steps import (
     outcome,
     signed_checkpoint,
 )
-from court.verify.token import CHECK_IMPRINT, TokenVerification, verify_timestamp
+from court.verify.token import CHECK_IMPRINT, TOKEN_CHECKS, TokenVerification, verify_timestamp
 from court.verify.token.algorithms import digest_name
 from court.verify.token.parse import parse
 from court.verify.x509chain import ChainMemo
@@ -131,6 +131,10 @@ BUNDLE_CHECKS: Final = (
 
 _WITHHELD: Final = (
     "the record is withheld (no opening): its document digest is only in the leaf's commitment"
+)
+_NO_TOKEN: Final = (
+    "the record is withheld: its token is not shown (its imprint is the private document "
+    "digest); its leaf, inclusion and place in the loan's chain are still checked"
 )
 
 
@@ -189,10 +193,11 @@ class Bundle:
 
 @dataclass(frozen=True, slots=True)
 class RecordResult:
-    """What the checks of one record learnt: the token's verification, the decoded
-    leaf and the opened record (``None`` when withheld or not opened)."""
+    """What the checks of one record learnt: the token's verification (``None`` for a
+    withheld dossier record shown without its token), the decoded leaf and the opened
+    record (``None`` when withheld or not opened)."""
 
-    token: TokenVerification
+    token: TokenVerification | None
     public_leaf: Leaf | None
     opened: OpenedLeaf | None
 
@@ -210,7 +215,8 @@ class BundleVerification:
 
     @property
     def outcome(self) -> Outcome:
-        return outcome(self.verdict, self.record.token.ok, self.required)
+        token_ok = self.record.token is not None and self.record.token.ok
+        return outcome(self.verdict, token_ok, self.required)
 
     @property
     def ok(self) -> bool:
@@ -255,6 +261,8 @@ def record_checks(
     """
     decoded = decode_leaf_or_error(record.leaf)
     opened = None if isinstance(decoded, CourtError) else open_or_error(decoded, record.opening)
+    if not record.token and record.opening is None:
+        return _withheld(checks, record, decoded, checkpoint)
     record_leaf = opened if isinstance(opened, OpenedLeaf) else None
     algorithm = hash_algorithm
     if data is not None and algorithm is None and record_leaf is not None:
@@ -297,6 +305,33 @@ def record_checks(
             leaf_digest(checks, result, token, algorithm if expected else None, expected)
         leaf_names_token(checks, fields, record.token)
         _record_fields(checks, fields, record)
+    _inclusion(checks, record, checkpoint)
+    return RecordResult(token=token, public_leaf=fields, opened=result)
+
+
+def _withheld(
+    checks: Checklist,
+    record: BundleRecord,
+    decoded: Leaf | CourtError,
+    checkpoint: Checkpoint | None,
+) -> RecordResult:
+    """The checks of a withheld record shown without its token (a dossier's)."""
+    for name in TOKEN_CHECKS:
+        checks.not_run(name, _NO_TOKEN)
+    fields = leaf_format(
+        checks,
+        decoded,
+        (CHECK_LEAF_OPENING, CHECK_LEAF_DIGEST, CHECK_LEAF_TOKEN, CHECK_RECORD_FIELDS),
+    )
+    if fields is not None:
+        for name in (CHECK_LEAF_OPENING, CHECK_LEAF_DIGEST, CHECK_LEAF_TOKEN):
+            checks.not_run(name, _NO_TOKEN)
+        _record_fields(checks, fields, record)
+    _inclusion(checks, record, checkpoint)
+    return RecordResult(token=None, public_leaf=fields, opened=None)
+
+
+def _inclusion(checks: Checklist, record: BundleRecord, checkpoint: Checkpoint | None) -> None:
     if checkpoint is None:
         checks.not_run(CHECK_INCLUSION, f"not run: {CHECK_CHECKPOINT!r} failed")
     elif record.proof_tree_size != checkpoint.size:
@@ -315,7 +350,6 @@ def record_checks(
             checkpoint,
             "the checkpoint's tree",
         )
-    return RecordResult(token=token, public_leaf=fields, opened=result)
 
 
 def _record_fields(checks: Checklist, leaf: Leaf, record: BundleRecord) -> None:

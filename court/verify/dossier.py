@@ -121,7 +121,8 @@ class DossierVerification:
 
     @property
     def outcome(self) -> Outcome:
-        return outcome(self.verdict, all(r.token.ok for r in self.records), self.required)
+        tokens = [r.token for r in self.records if r.token is not None]
+        return outcome(self.verdict, bool(tokens) and all(t.ok for t in tokens), self.required)
 
     @property
     def ok(self) -> bool:

@@ -46,7 +46,7 @@ def test_the_tsa_chain_is_checked_once_for_all_records(made: Made) -> None:
     result = run(made, made.dossier, memo)
     assert result.ok
     assert memo.signatures_checked == 1  # the TSA certificate by the root, once for 6 tokens
-    assert all(r.token.chain for r in result.records)
+    assert all(r.token is not None and r.token.chain for r in result.records)
 
 
 def test_the_last_record_removed(made: Made) -> None:
@@ -127,3 +127,32 @@ def test_one_bad_token_names_its_record(made: Made) -> None:
     result = run(made, message)
     fails_on(result, "DER well-formed")
     assert "record #5" in result.verdict["DER well-formed"].detail
+
+
+def test_a_withheld_record_without_its_token(made: Made) -> None:
+    # the gateway shows a record the holder may not read as leaf and proof only
+    message = made.dossier_copy()
+    message.records[3].ClearField("opening")
+    message.records[3].ClearField("timestamp_token")
+    result = run(made, message)
+    assert result.ok, [c for c in result.checks if not c.passed]
+    assert result.records[3].token is None
+    assert "5 of 6 records" in result.verdict["Signature valid"].detail
+    # its place in the chain is still checked: a changed leaf breaks inclusion
+    message.records[3].leaf = message.records[3].leaf[:-1] + bytes(
+        [message.records[3].leaf[-1] ^ 1]
+    )
+    fails_on(run(made, message), "Inclusion proof valid")
+
+
+def test_a_bundle_record_needs_its_token(made: Made) -> None:
+    import pytest
+
+    from court.bundles import read_bundle
+    from court.files import InputError
+
+    message = made.bundle_copy()
+    message.record.ClearField("opening")
+    message.record.ClearField("timestamp_token")
+    with pytest.raises(InputError, match="timestampToken"):
+        read_bundle(to_json(message))

@@ -186,3 +186,25 @@ def trust_dir(pki: Path, dest: Path) -> Path:
 
 def root_certificate(pki: Path) -> x509.Certificate:
     return load_tsa_signing_material(pki)[2][0]
+
+
+def bundle_from_receipt(
+    receipt: common_pb2.Receipt, certificates: Sequence[bytes]
+) -> bundle_pb2.EvidenceBundle:
+    """A bundle of the record a gateway's receipt is for, at the receipt's own checkpoint
+    (what a lender holds; no anchor)."""
+    record = bundle_pb2.BundledRecord(
+        entry_id=receipt.entry_id,
+        leaf_index=receipt.leaf_index,
+        leaf=receipt.leaf,
+        timestamp_token=receipt.timestamp_token,
+        inclusion_proof=receipt.inclusion_proof,
+    )
+    if receipt.HasField("opening"):
+        record.opening.CopyFrom(receipt.opening)
+    return bundle_pb2.EvidenceBundle(
+        media_type=BUNDLE_MEDIA_TYPE,
+        record=record,
+        tsa_certificates=list(certificates),
+        checkpoint=receipt.checkpoint,
+    )

@@ -16,6 +16,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from court.bundles import read_bundle
 from court.evidence.leaf_v2 import decode_public_leaf, encode_public_leaf
 from court.trust import read_trust_dir
+from court.verify.anchor import (
+    EVIDENCE_ANCHOR_CODE_SHA256,
+    ChainView,
+    OnChainAnchor,
+    checkpoint_hash_of,
+)
 from court.verify.bundle import ANCHOR_STEPS, BUNDLE_CHECKS, BundleVerification, verify_bundle
 from court.verify.checkpoint import parse_checkpoint
 from court.verify.steps import Outcome
@@ -175,3 +181,47 @@ def test_garbage_leaf_or_token_is_a_failed_check_not_a_crash(made: Made, kind: s
     else:
         message.record.timestamp_token = b"\x30\x00"
         fails_on(run(made, message), "DER well-formed")
+
+
+def _view(made: Made, message: bundle_pb2.EvidenceBundle, **changes: object) -> ChainView:
+    note = message.anchor.anchor.checkpoint.signed_note
+    held = parse_checkpoint(note)
+    anchor = OnChainAnchor(
+        number=0,
+        tree_size=held.size,
+        root_hash=held.root_hash,
+        checkpoint_hash=checkpoint_hash_of(note),
+        block_time=1,
+        block_number=7,
+    )
+    fields: dict[str, object] = {
+        "anchor": anchor,
+        "head": 9,
+        "pinned_key": read_trust_dir(made.trust).log_key,
+        "named": 0,
+        "count": 1,
+        "chain_id": 31337,
+        "code_sha256": EVIDENCE_ANCHOR_CODE_SHA256,
+    }
+    fields.update(changes)
+    return ChainView(**fields)  # type: ignore[arg-type]
+
+
+def test_with_the_chain_view_every_anchor_check_passes(made: Made) -> None:
+    result = run(made, made.bundle, view=_view(made, made.bundle), confirmations=2)
+    assert result.ok, [c for c in result.checks if not c.passed]
+    assert all(result.verdict[name].passed for name in ANCHOR_STEPS)
+    assert result.on_chain is not None and result.on_chain.block_number == 7
+
+
+def test_a_chain_that_holds_another_root(made: Made) -> None:
+    view = _view(made, made.bundle)
+    assert view.anchor is not None
+    other = dataclasses.replace(view.anchor, root_hash=bytes(32))
+    result = run(made, made.bundle, view=dataclasses.replace(view, anchor=other))
+    fails_on(result, "Anchored root matches checkpoint")
+
+
+def test_a_contract_that_pins_another_key(made: Made) -> None:
+    result = run(made, made.bundle, view=_view(made, made.bundle, pinned_key="x+01234567+AQ=="))
+    fails_on(result, "Log key pinned on chain")

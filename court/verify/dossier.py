@@ -26,7 +26,7 @@ and the log key, and names every check:
 * "Supersession consistent": a record that says it supersedes another names
   an earlier record of the loan, and each record's ``superseded_by`` lists
   exactly later records of the loan (those opened naming it, at least);
-* the anchor checks of :func:`court.verify.bundle.anchor_checks`, for the head.
+* the anchor checks of :func:`court.verify.anchored.anchor_checks`, for the head.
 
 All tokens share one :class:`~court.verify.x509chain.ChainMemo`: each TSA
 chain's signatures are checked once, whatever the number of records.

@@ -82,6 +82,12 @@ def add_bundle_options(parser: argparse.ArgumentParser) -> None:
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--file", type=Path, metavar="DOC", help="the document the bundle is for")
     what.add_argument("--digest", metavar="HEX", help="the document's digest, hexadecimal")
+    parser.add_argument(
+        "--hash",
+        choices=("sha256", "sha384", "sha512", "sm3"),
+        help="algorithm of --digest (default: SHA-2 of its length, so an SM3 digest needs "
+        "--hash sm3) or to hash --file with (default: the one the leaf names)",
+    )
     _common(parser)
 
 
@@ -208,7 +214,7 @@ def run_bundle(args: argparse.Namespace) -> int:
     bundle, raw = read_bundle_file(args.bundle)
     trust = read_trust_dir(args.trust)
     digest = _digest(args.digest)
-    hash_name = digest_algorithm(digest, None)
+    hash_name = digest_algorithm(digest, args.hash)
     data = read_file(args.file, "--file") if args.file is not None else None
     view = _chain_view(trust, args.rpc, bundle.anchor)
     result = verify_bundle(

@@ -191,3 +191,18 @@ def test_a_bundle_is_not_a_dossier(
     path.write_bytes(to_json(made.bundle))
     code, _, err = cli(capsys, "dossier", path, "--trust", made.trust)
     assert code == 2 and ("not a valid" in err or "mediaType" in err)
+
+
+def test_bundle_with_digest(made: Made, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import hashlib
+
+    path = write(made.bundle, tmp_path / "b.json")
+    digest = hashlib.sha256(made.documents[made.loan1[1].entry_id]).hexdigest()
+    code, out, _ = cli(capsys, "bundle", path, "--digest", digest, "--trust", made.trust)
+    assert code == 0, out
+    code, out, _ = cli(
+        capsys, "bundle", path, "--digest", digest, "--hash", "sm3", "--trust", made.trust
+    )
+    assert code == 1 and out.splitlines()[-1] == "INVALID: Imprint matches"
+    code, _, err = cli(capsys, "bundle", path, "--digest", "zz", "--trust", made.trust)
+    assert code == 2 and "hexadecimal" in err

@@ -96,6 +96,7 @@ bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bench.tsa
 	$(BIN)/python -m bench.token
 	$(BIN)/python -m bench.leaf
+	$(BIN)/python -m bench.court_bundle
 	$(BIN)/python -m bench.gateway
 	$(BIN)/python -m bench.loanmap
 	$(BIN)/python -m bench.tls

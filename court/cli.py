@@ -273,6 +273,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_receipt_options(receipt)
     receipt.set_defaults(handler=run_receipt)
+    from court import bundle_cmd  # loads the protobuf stubs
+
+    bundle = commands.add_parser(
+        "bundle",
+        help="verify an evidence bundle (one record with all its proofs, JSON)",
+        description=bundle_cmd.BUNDLE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    bundle_cmd.add_bundle_options(bundle)
+    bundle.set_defaults(handler=bundle_cmd.run_bundle)
+    dossier = commands.add_parser(
+        "dossier",
+        help="verify a dossier (every record of one loan, complete, JSON)",
+        description=bundle_cmd.DOSSIER_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    bundle_cmd.add_dossier_options(dossier)
+    dossier.set_defaults(handler=bundle_cmd.run_dossier)
     return parser
 
 

@@ -9,12 +9,16 @@ from __future__ import annotations
 from court.bundles import read_dossier
 from court.trust import read_trust_dir
 from court.verify.bundle import BUNDLE_CHECKS
+from court.verify.checkpoint import parse_checkpoint
 from court.verify.dossier import LOAN_CHECKS, DossierVerification, verify_dossier
+from court.verify.loanmap import MAP_LINE_PREFIX
 from court.verify.steps import Outcome
 from court.verify.token import TOKEN_CHECKS
 from court.verify.x509chain import ChainMemo
 from evidence_gateway.v1 import bundle_pb2
-from tests.support.bundle_builder import to_json
+from gateway.log.checkpoint import sign_checkpoint
+from notary.pki import load_log_signing_key
+from tests.support.bundle_builder import checkpoint_message, to_json
 from tests.unit.court.bundles.conftest import Made
 
 
@@ -94,7 +98,12 @@ def test_a_record_of_another_loan_appended(made: Made) -> None:
 
 def test_a_checkpoint_without_the_map_line(made: Made) -> None:
     message = made.dossier_copy()
-    message.checkpoint.CopyFrom(made.bundle.anchor.anchor.checkpoint)  # ledger's own, no line
+    held = parse_checkpoint(message.checkpoint.signed_note)
+    lines = [e for e in held.extensions if not e.startswith(MAP_LINE_PREFIX)]
+    note = sign_checkpoint(  # the log's own key, the same tree, but no loan map line
+        held.origin, held.size, held.root_hash, load_log_signing_key(made.pki), held.origin, lines
+    )
+    message.checkpoint.CopyFrom(checkpoint_message(note))
     result = run(made, message)
     assert result.verdict["Loan map line present"].failed
     assert result.outcome is Outcome.INVALID

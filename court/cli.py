@@ -249,6 +249,20 @@ def run_receipt(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+#: The distributions that install this package: the whole project, or the court's own
+#: (dist/court-verify, built by scripts/build_court_verify.py with the same version).
+_DISTRIBUTIONS = ("court-evidence-gateway", "court-verify")
+
+
+def _version() -> str:
+    for name in _DISTRIBUTIONS:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="court-verify",
@@ -259,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version",
         action="version",
-        version=f"%(prog)s {importlib.metadata.version('court-evidence-gateway')}",
+        version=f"%(prog)s {_version()}",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     token = commands.add_parser("token", help="verify an RFC 3161 time-stamp token")

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from court.cli_remote import add_remote_commands
 from court.errors import CourtError
 from court.files import InputError
 from court.report.escape import escape_text
@@ -287,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_receipt_options(receipt)
     receipt.set_defaults(handler=run_receipt)
+    add_remote_commands(commands)
     return parser
 
 

@@ -96,6 +96,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from court.evidence.leaf import LeafError
 from court.verify.checkpoint import CheckpointError, parse_checkpoint, verify_checkpoint
 from gateway.access import LedgerAccess
+from gateway.bundles import LedgerBundles
 from gateway.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -210,7 +211,7 @@ class _OverlayReader:
         return [nodes[i] for i in ids]
 
 
-class Ledger(LedgerReads, LedgerAccess):
+class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
     """Registers evidence with group commit and serves the log (see the module docstring).
 
     Thread-safe for readers; :meth:`submit` may be awaited from any event

@@ -317,6 +317,31 @@ class LedgerReads:
         except Unavailable:
             raise NotFound(f"no checkpoint was signed at size {size}") from None
 
+    def checkpoints(self, from_size: int, page_size: int, page_token: str) -> tuple[list[str], str]:
+        """The signed checkpoints of size ``from_size`` and up, ascending, one page of at
+        most ``page_size`` (0 means 100; at most 1,000), and the next page's token (empty
+        after the last one so far). One range read of the checkpoints' primary key."""
+        if page_size < 0 or page_size > MAX_PAGE_SIZE:
+            raise InvalidArgument(
+                [("page_size", f"is {page_size}; 0 (meaning 100) to {MAX_PAGE_SIZE}")]
+            )
+        limit = page_size or DEFAULT_PAGE_SIZE
+        fingerprint = _fingerprint(str(from_size).encode())
+        after = _decode_token(page_token, b"C", fingerprint)
+        latest = self.size
+        start = max(from_size, after + 1)
+        if start > latest:
+            return [], ""
+        try:
+            found = self._store.checkpoints_from(start, limit + 1)
+        except StoreError as exc:
+            raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
+        found = [c for c in found if c.size <= latest]
+        more = len(found) > limit
+        found = found[:limit]
+        token = _encode_token(b"C", found[-1].size, fingerprint) if more else ""
+        return [c.note for c in found], token
+
     def _resolve_size(self, size: int, field_name: str) -> int:
         latest = self.size
         if size < 0:

@@ -274,6 +274,7 @@ class GatewayServer:
             tsa_roots=tsa_roots,
             tsa_untrusted=tsa_untrusted,
             log_verifier_key=log_verifier_key,
+            max_message_bytes=config.max_message_bytes,
         )
         for add, servicer in (
             (evidence_service_pb2_grpc.add_EvidenceServiceServicer_to_server, self.evidence),

@@ -106,14 +106,19 @@ class VerificationServiceServicer:
         gets its own loans; a court or an arbitration body the loans shared
         with it (docs/access.md); any other loan is NOT_FOUND, whether or not
         it exists. Records of the loan the caller may not read are in the
-        dossier as their public leaves only (no opening).
+        dossier as their public leaves and inclusion proofs only (no opening, no
+        token: docs/bundles.md).
 
         Errors: INVALID_ARGUMENT (google.rpc.BadRequest naming the field:
-        missing or malformed loan_ref or owner, a tree_size that is not a
-        checkpoint carrying the loan map); NOT_FOUND (no such loan among those
-        the caller may read, or it has no record in that checkpoint);
-        RESOURCE_EXHAUSTED (the loan has more records than max_records allows;
-        the message says how many it has); UNAVAILABLE (store down).
+        missing or malformed loan_ref or owner, max_records over 10,000, a
+        tree_size that is not a checkpoint carrying the loan map); NOT_FOUND (no
+        such loan among those the caller may read, or it has no record in that
+        checkpoint); FAILED_PRECONDITION (the loan's records in that checkpoint
+        are all version 1 leaves, which the loan map does not hold);
+        RESOURCE_EXHAUSTED (the loan has more records than max_records allows,
+        the message says how many it has; or the dossier is larger than the
+        gateway's largest message); UNAVAILABLE (store down, or no checkpoint
+        with the loan map signed yet).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

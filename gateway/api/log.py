@@ -1,5 +1,5 @@
-"""LogService: checkpoints, inclusion and consistency proofs, raw leaves, trust material,
-anchors on chain.
+"""LogService: checkpoints (the latest, or all of them a page at a time), inclusion and
+consistency proofs, raw leaves, trust material, anchors on chain.
 
 Every request that names a tree size is checked against one checkpoint read
 at the start of the call, so a proof and the checkpoint returned with it
@@ -286,6 +286,18 @@ class LogServicer(pb_grpc.LogServiceServicer):
                 )
             )
         return response
+
+    @rpc_errors()
+    async def ListCheckpoints(
+        self, request: pb.ListCheckpointsRequest, context: Any
+    ) -> pb.ListCheckpointsResponse:
+        notes, token = await asyncio.to_thread(
+            self._ledger.checkpoints, request.from_size, request.page_size, request.page_token
+        )
+        return pb.ListCheckpointsResponse(
+            checkpoints=[convert.checkpoint_to_proto(note) for note in notes],
+            next_page_token=token,
+        )
 
     @rpc_errors()
     async def GetTrustInfo(

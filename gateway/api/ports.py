@@ -13,6 +13,7 @@ from typing import Protocol
 from gateway.access import GrantRequest
 from gateway.anchor.model import StoredAnchor
 from gateway.authz.policy import Delegation, ReadScope
+from gateway.bundles import BundleMaterial, DossierMaterial
 from gateway.model import EvidenceRecord, ItemResult, Receipt, Submission
 from gateway.store.base import DayCount
 
@@ -86,6 +87,34 @@ class LedgerPort(Protocol):
 
     def checkpoint(self) -> str:
         """The latest signed checkpoint note."""
+        ...
+
+    def checkpoints(self, from_size: int, page_size: int, page_token: str) -> tuple[list[str], str]:
+        """A page of the signed checkpoints of size ``from_size`` and up, ascending, and
+        the next page token."""
+        ...
+
+    def evidence_bundle(
+        self,
+        *,
+        entry_id: str | None = None,
+        digest: tuple[str, bytes] | None = None,
+        tree_size: int = 0,
+        scope: ReadScope | None = None,
+    ) -> BundleMaterial:
+        """The bundle of one record within ``scope``; raises ``NotFound``."""
+        ...
+
+    def dossier(
+        self,
+        owner: str,
+        loan_ref: str,
+        *,
+        tree_size: int = 0,
+        max_records: int = ...,
+        scope: ReadScope | None = None,
+    ) -> DossierMaterial:
+        """Every record of a loan ``scope`` may list; raises ``NotFound``."""
         ...
 
     def inclusion_proof(self, leaf_index: int, tree_size: int) -> tuple[bytes, ...]: ...

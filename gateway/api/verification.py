@@ -52,12 +52,14 @@ from evidence_gateway.v1 import common_pb2
 from evidence_gateway.v1 import verification_service_pb2 as pb
 from evidence_gateway.v1 import verification_service_pb2_grpc as pb_grpc
 from gateway.api import convert
+from gateway.api.bundle_service import BundleMethods
 from gateway.api.caller import current_caller
 from gateway.api.errors import rpc_errors
 from gateway.api.ports import LedgerPort
 from gateway.authz.policy import ReadScope, read_scope
 from gateway.errors import InvalidArgument, NotFound
 from gateway.model import EvidenceRecord, validate_entry_id
+from gateway.tsa_certificates import TsaCertificates
 
 __all__ = [
     "ALL_CHECKS",
@@ -184,8 +186,9 @@ def _check_to_proto(check: Check) -> pb.VerificationCheck:
     )
 
 
-class VerificationServicer(pb_grpc.VerificationServiceServicer):
-    """The gRPC face of the court's checks, run on the ledger's records."""
+class VerificationServicer(BundleMethods, pb_grpc.VerificationServiceServicer):
+    """The gRPC face of the court's checks, run on the ledger's records; and the
+    bundles and dossiers a court verifies itself (:class:`BundleMethods`)."""
 
     def __init__(
         self,
@@ -194,11 +197,15 @@ class VerificationServicer(pb_grpc.VerificationServiceServicer):
         tsa_roots: Sequence[x509.Certificate],
         tsa_untrusted: Sequence[x509.Certificate],
         log_verifier_key: str,
+        max_message_bytes: int = 16 * 1024 * 1024,
     ) -> None:
+        """``max_message_bytes``: the largest answer the server sends (its gRPC limit)."""
         self._ledger = ledger
         self._roots = tuple(tsa_roots)
         self._untrusted = tuple(tsa_untrusted)
         self._vkey = log_verifier_key
+        self._tsa_certificates = TsaCertificates(tsa_roots, tsa_untrusted)
+        self._max_message_bytes = max_message_bytes
 
     @rpc_errors()
     async def VerifyEvidence(

@@ -302,6 +302,10 @@ class Store(Protocol):
         """The checkpoint of exactly this size, or ``None``."""
         ...
 
+    def checkpoints_from(self, from_size: int, limit: int) -> list[StoredCheckpoint]:
+        """At most ``limit`` checkpoints of size ``from_size`` and up, ascending size."""
+        ...
+
     def entries_range(self, start: int, end: int) -> list[tuple[int, bytes]]:
         """``(leaf_index, leaf)`` for the leaves in ``[start, end)``, ascending."""
         ...

@@ -670,6 +670,17 @@ class SqlStore(OpeningReads, AccessQueries, AnchorQueries):
         c = _CHECKPOINTS.c
         return self._checkpoint(select(c.size, c.root, c.note).where(c.size == size))
 
+    def checkpoints_from(self, from_size: int, limit: int) -> list[StoredCheckpoint]:
+        _int64(from_size=from_size, limit=limit)
+        c = _CHECKPOINTS.c
+        stmt = (
+            select(c.size, c.root, c.note).where(c.size >= from_size).order_by(c.size).limit(limit)
+        )
+        return [
+            StoredCheckpoint(size=size, root=bytes(root), note=note)
+            for size, root, note in self._rows(stmt)
+        ]
+
     def entries_range(self, start: int, end: int) -> list[tuple[int, bytes]]:
         _int64(start=start, end=end)
         c = _ENTRIES.c

@@ -65,12 +65,15 @@ ALLOWED: dict[str, set[Role]] = {
     "EvidenceService/FindEvidence": READERS,
     "EvidenceService/ListEvidence": READERS,
     "VerificationService/VerifyEvidence": READERS,
+    "VerificationService/GetEvidenceBundle": READERS,
+    "VerificationService/GetDossier": READERS,
     "LogService/GetCheckpoint": EVERYONE,
     "LogService/GetInclusionProof": EVERYONE,
     "LogService/GetConsistencyProof": EVERYONE,
     "LogService/GetEntries": EVERYONE,
     "LogService/GetTrustInfo": EVERYONE,
     "LogService/GetAnchor": EVERYONE,
+    "LogService/ListCheckpoints": EVERYONE,
     "AccessService/DelegateLoans": {Role.LENDER},
     "AccessService/RevokeDelegation": {Role.LENDER},
     "AccessService/ShareLoan": {Role.LENDER},
@@ -100,9 +103,15 @@ ADMIN_ALLOWED: dict[str, set[Role]] = {
 #: The answer of an allowed call that is not OK: the matrix's servers anchor nothing.
 _ANSWER = {"LogService/GetAnchor": grpc.StatusCode.NOT_FOUND}
 #: ... and of an allowed role whose scope does not cover the record asked for: the
-#: operator reads no loan's records, so the agency's record is not found (as one that
-#: does not exist; FindEvidence, ListEvidence and VerifyEvidence answer OK, empty).
-_ROLE_ANSWER = {("EvidenceService/GetEvidence", Role.ADMIN): grpc.StatusCode.NOT_FOUND}
+#: operator reads no loan's records, so the agency's record, and the lender's loan, are
+#: not found (as ones that do not exist; FindEvidence, ListEvidence and VerifyEvidence
+#: answer OK, empty). A collection agency gets the loan's dossier: it lists its own
+#: record of it (the lender's records withheld).
+_ROLE_ANSWER = {
+    ("EvidenceService/GetEvidence", Role.ADMIN): grpc.StatusCode.NOT_FOUND,
+    ("VerificationService/GetEvidenceBundle", Role.ADMIN): grpc.StatusCode.NOT_FOUND,
+    ("VerificationService/GetDossier", Role.ADMIN): grpc.StatusCode.NOT_FOUND,
+}
 _ADMIN_ANSWER = {
     "AdminService/RegisterInstitution": grpc.StatusCode.INVALID_ARGUMENT,
     "AdminService/ListInstitutions": grpc.StatusCode.OK,
@@ -226,6 +235,16 @@ def _calls(as_: Callers) -> dict[str, Callable[[Role], Any]]:
         ),
         "VerificationService/VerifyEvidence": lambda r: s(r).verification.VerifyEvidence(
             vf.VerifyEvidenceRequest(entry_id=first.entry_id), metadata=s(r).metadata
+        ),
+        "VerificationService/GetEvidenceBundle": lambda r: s(r).verification.GetEvidenceBundle(
+            vf.GetEvidenceBundleRequest(entry_id=first.entry_id), metadata=s(r).metadata
+        ),
+        "VerificationService/GetDossier": lambda r: s(r).verification.GetDossier(
+            vf.GetDossierRequest(loan_ref="L-M", owner=WHO[Role.LENDER]),
+            metadata=s(r).metadata,
+        ),
+        "LogService/ListCheckpoints": lambda r: s(r).log.ListCheckpoints(
+            lg.ListCheckpointsRequest(page_size=2), metadata=s(r).metadata
         ),
         "LogService/GetCheckpoint": lambda r: s(r).log.GetCheckpoint(
             lg.GetCheckpointRequest(), metadata=s(r).metadata

@@ -160,6 +160,7 @@ def exercise(ledger: Ledger, store: Store, s: Sample) -> None:
             "bank-a", "L-0", 20, ledger.list_by_loan("bank-a", "L-0", 3, "")[1]
         ),
         "checkpoint_at": lambda: ledger.checkpoint_at(s.first.tree_size),
+        "checkpoints": lambda: ledger.checkpoints(half, 3, ledger.checkpoints(half, 2, "")[1]),
         "inclusion_proof": lambda: ledger.inclusion_proof(s.first.leaf_index + 1, 0),
         "leaf_index": lambda: ledger.leaf_index(leaf_hash(s.late.leaf)),
         "consistency_proof": lambda: ledger.consistency_proof(half or 1, 0),
@@ -179,6 +180,15 @@ def exercise(ledger: Ledger, store: Store, s: Sample) -> None:
         for loan in ("L-0", "L-2", ALL_LOANS):  # shared with court-1, not shared, all loans
             ledger.list_by_loan("bank-a", loan, 20, "", scope)
         ledger.list_by_loan("operator", INSTITUTIONS_LOAN, 20, "", scope)  # registry changes
+        # bundles and dossiers (gateway.bundles): the same scopes, in their own reads
+        with contextlib.suppress(NotFound):
+            ledger.evidence_bundle(entry_id=s.late.entry_id, scope=scope)
+        with contextlib.suppress(NotFound):
+            ledger.evidence_bundle(digest=("sha256", digest), scope=scope)
+        for loan in ("L-0", "L-2"):
+            with contextlib.suppress(NotFound):
+                ledger.dossier("bank-a", loan, scope=scope)
+    ledger.evidence_bundle(entry_id=s.first.entry_id, tree_size=s.late.tree_size)
 
     heads = [("bank-a", f"L-{i}") for i in range(0, s.loans, max(1, s.loans // 5))]
     store_reads: dict[str, Callable[[], object]] = {
@@ -200,6 +210,7 @@ def exercise(ledger: Ledger, store: Store, s: Sample) -> None:
         "latest_checkpoint": store.latest_checkpoint,
         "checkpoint_at": lambda: store.checkpoint_at(s.late.tree_size),
         "entries_range": lambda: store.entries_range(10, 60),
+        "checkpoints_from": lambda: store.checkpoints_from(half, 50),
         "leaf_index_by_hash": lambda: store.leaf_index_by_hash(leaf_hash(s.first.leaf)),
         "ping": store.ping,
         "delegations": lambda: store.delegations("agency-1", "bank-a", ["L-1", "L-2"], _NOW),

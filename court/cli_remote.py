@@ -32,8 +32,9 @@ gateway refused as malformed (INVALID_ARGUMENT) and grpcio not installed.
 
 def _run_fetch(args: argparse.Namespace) -> int:
     from court.fetch import fetch, request_from_args
-    from court.gateway_rpc import target_from_args
+    from court.gateway_rpc import grpc_module, target_from_args
 
+    grpc_module()  # without grpcio, say so first
     request = request_from_args(args)
     summary = fetch(target_from_args(args), request, args.out)
     print(escape_text(summary))
@@ -92,8 +93,9 @@ error, including grpcio not installed.
 
 def _run_audit(args: argparse.Namespace) -> int:
     from court.audit_log import audit_log, load_log_key
-    from court.gateway_rpc import target_from_args
+    from court.gateway_rpc import grpc_module, target_from_args
 
+    grpc_module()  # without grpcio, say so first
     target = target_from_args(args)
     key = load_log_key(args.trust, args.log_key)
     ok = audit_log(target, args.from_size, key, sys.stdout, as_json=args.json)

@@ -238,8 +238,8 @@ class GatewayConnection:
                 else (", and does --ca hold the CA of its server certificate")
             )
             text = (
-                f"cannot reach {where} over {how} (UNAVAILABLE: {details}): is it running at "
-                f"that address{ca}?"
+                f"{where} is unavailable over {how} (UNAVAILABLE: {details}): when it cannot "
+                f"be reached, is it running at that address{ca}? Otherwise retry later"
             )
             return GatewayError(name, text)
         if name == "UNAUTHENTICATED":

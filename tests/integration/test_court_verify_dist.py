@@ -203,3 +203,18 @@ def test_the_lone_verifier_checks_real_evidence(
     )
     assert invalid.returncode == 1, invalid.stdout + invalid.stderr
     assert re.search(r"^FAIL +Imprint matches", invalid.stdout, re.M), invalid.stdout
+
+
+def test_fetch_and_audit_log_without_grpcio_say_how_to_install_it(
+    court_env: Env, tmp_path: Path
+) -> None:
+    for command in (
+        ["fetch", "--entry", "e-1", "--out", str(tmp_path / "bundle.json")],
+        ["audit-log", "--log-key", str(tmp_path / "log.vkey")],
+    ):
+        result = court_env.run(
+            "court-verify", command[0], "--gateway", "127.0.0.1:50051", "--insecure-loopback",
+            *command[1:], cwd=tmp_path,
+        )  # fmt: skip
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "pip install 'court-verify[fetch]'" in result.stderr

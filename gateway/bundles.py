@@ -23,9 +23,10 @@ read are *withheld*: their public leaf and inclusion proof only, no token (its
 imprint is the private digest), no opening, no ``superseded_by``.
 
 Work: a bundle is a few indexed reads and O(log n) tree nodes; a dossier of
-``k`` records two reads of the loan's records (``uq_entries_chain``), one of
-their openings and one batched read of the nodes of ``k`` inclusion proofs,
-bounded by ``max_records``.
+``k`` records one read of the loan's records the caller may read
+(``uq_entries_chain``, scoped as ``ListEvidence``'s), a second of all of them
+when some are withheld, one of their openings and one batched read of the
+nodes of ``k`` inclusion proofs, bounded by ``max_records``.
 """
 
 from __future__ import annotations
@@ -330,11 +331,16 @@ class LedgerBundles:
                     f"the loan has {count} records in the checkpoint of size {size}, more "
                     f"than max_records ({max_records}; at most {DEFAULT_MAX_RECORDS})"
                 )
-            entries = [
-                e
-                for e in self._store.list_by_loan(owner, loan_ref, 0, count, None)
-                if e.leaf_index < size
-            ]
+            # The caller reads every record of the loan (a lender's own): no second read.
+            entries = (
+                readable
+                if len(readable) == count
+                else [
+                    e
+                    for e in self._store.list_by_loan(owner, loan_ref, 0, count, None)
+                    if e.leaf_index < size
+                ]
+            )
             _check_chain(entries, head, count)
             shown = {e.leaf_index for e in readable}
             records = self._materials(entries, shown, size)

@@ -94,7 +94,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from court.evidence.leaf import LeafError
+from court.evidence.leaf_v2 import derive_loan_key
 from court.verify.checkpoint import CheckpointError, parse_checkpoint, verify_checkpoint
+from court.verify.loanmap import LoanHead, LoanMapError, format_map_line
 from gateway.access import LedgerAccess
 from gateway.bundles import LedgerBundles
 from gateway.errors import (
@@ -107,6 +109,7 @@ from gateway.errors import (
 )
 from gateway.leaves import new_salt, seal
 from gateway.log.checkpoint import make_verifier_key, sign_checkpoint
+from gateway.log.loanmap import VersionedLoanMap
 from gateway.log.tree import (
     CompactTree,
     MissingNodeError,
@@ -229,6 +232,7 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
         max_wait_ms: float,
         max_queue: int,
         min_occurred_at: datetime = DEFAULT_MIN_OCCURRED_AT,
+        loan_map: bool = True,
     ) -> None:
         if max_batch < 1 or max_queue < 1 or max_wait_ms < 0:
             raise ValueError("max_batch and max_queue must be positive, max_wait_ms >= 0")
@@ -247,6 +251,9 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
         self._needs_reload = False
         self._tree = CompactTree()  # the writer's; readers use published()
         self._checkpoints: dict[int, str] = {}
+        # The loan map (gateway.log.loanmap); off only in the bench's comparison run.
+        self._map_on = loan_map
+        self._loan_map: VersionedLoanMap | None = None
         self._load_state()
         self._lock = threading.Lock()  # guards _inflight and answering callers
         self._inflight: dict[tuple[str, str], _New] = {}
@@ -270,6 +277,7 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
         max_wait_ms: float = 5.0,
         max_queue: int = 20000,
         min_occurred_at: datetime = DEFAULT_MIN_OCCURRED_AT,
+        loan_map: bool = True,
     ) -> Ledger:
         """Open the ledger on ``store``: recover the tree and start the writer.
 
@@ -277,6 +285,8 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
         :class:`Unavailable` if the store cannot be read, and
         :class:`FailedPrecondition` if the stored tree does not match its
         latest checkpoint (or the checkpoint is not signed by ``log_key``).
+        ``loan_map=False`` (the bench's comparison only) signs checkpoints
+        without the loan map's line and keeps no map.
         """
         return cls(
             store=store,
@@ -287,6 +297,7 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
             max_wait_ms=max_wait_ms,
             max_queue=max_queue,
             min_occurred_at=min_occurred_at,
+            loan_map=loan_map,
         )
 
     @property
@@ -297,13 +308,17 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
     # ------------------------------------------------------------ state
 
     def _sign(self, size: int, root: bytes) -> StoredCheckpoint:
-        note = sign_checkpoint(self._origin, size, root, self._key, self._origin)
+        """The checkpoint, with the loan map's line once the writer holds the map."""
+        m = self._loan_map
+        lines = (format_map_line(m.root()),) if m is not None else ()
+        note = sign_checkpoint(self._origin, size, root, self._key, self._origin, lines)
         return StoredCheckpoint(size=size, root=root, note=note)
 
     def _load_state(self) -> None:
         """(Re)load the tree frontier and the latest checkpoint from the store."""
         try:
             latest = self._store.latest_checkpoint()
+            self._loan_map = VersionedLoanMap() if self._map_on and latest is None else None
             if latest is None:
                 latest = self._sign(0, CompactTree().root())
                 self._store.append_batch([], [], latest)
@@ -328,6 +343,16 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
                 f"the store's latest checkpoint is not signed by this gateway's log key "
                 f"({exc}): configure the key that signed it, or another database"
             ) from exc
+        if self._map_on:
+            try:
+                self._loan_map = VersionedLoanMap.load(self._store, latest.size, latest.note)
+            except StoreError as exc:
+                raise Unavailable(f"cannot load the loan map from the store: {exc}") from exc
+            except LoanMapError as exc:
+                raise FailedPrecondition(
+                    f"the stored loan map does not match the latest checkpoint ({exc}); "
+                    "the database is damaged: restore it from a backup"
+                ) from exc
         self._tree = tree
         self._remember_checkpoint(latest.size, latest.note)
         self._needs_reload = False
@@ -661,9 +686,10 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
         if not built:
             return
 
-        # 5. tree and ONE checkpoint for the batch
+        # 5. tree, loan map and ONE checkpoint for the batch
         nodes = tree.append_leaves([b[3] for b in built])
         size = tree.size
+        map_rows = self._move_heads(built, index, size)
         checkpoint = self._sign(size, tree.root())
         for offset, (p, entry_id, leaf, leaf_hash, sequence, previous, opening) in enumerate(built):
             p.entry = StoredEntry(
@@ -683,7 +709,7 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
 
         # 6. one durable transaction
         try:
-            store.append_batch(entries, nodes, checkpoint, list(new_salts.values()))
+            store.append_batch(entries, nodes, checkpoint, list(new_salts.values()), map_rows)
         except StoreError as exc:
             log.error("group commit of %d entries failed: %s", len(entries), exc)
             self._needs_reload = True  # the commit's outcome may be unknown
@@ -712,6 +738,26 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
             return _receipt(entry, note, proof)
 
         self._requeue(self._finish(pending, receipt))
+
+    def _move_heads(
+        self,
+        built: Sequence[tuple[_New, str, bytes, bytes, int, bytes, StoredOpening]],
+        first: int,
+        size: int,
+    ) -> list[tuple[str, int, bytes]]:
+        """Move the loan map's heads to the batch's leaves (from ``first``); the rows to
+        write. A failed commit reloads the map with the tree (``_needs_reload``)."""
+        if self._loan_map is None:
+            return []
+        keys: dict[tuple[bytes, str, str], bytes] = {}
+        heads = []
+        for offset, (p, _, _, leaf_hash, sequence, _, opening) in enumerate(built):
+            loan = (opening.loan_salt, opening.owner, p.item.submission.loan_ref)
+            key = keys.get(loan)
+            if key is None:
+                key = keys[loan] = derive_loan_key(*loan)
+            heads.append(LoanHead(key, sequence, first + offset, leaf_hash))
+        return self._loan_map.apply(heads, size)
 
     def _settle(self, pending: list[_New], again: list[_Item]) -> list[_New]:
         """Answer the items that failed (their followers go to ``again``); return the others."""

@@ -18,10 +18,12 @@ import hashlib
 from collections.abc import Callable, Sequence
 
 from court.evidence.leaf import LeafError
+from court.verify.loanmap import LoanHeadProof, LoanMapError, map_root_of, verify_loan_head
 from gateway.anchor.model import StoredAnchor
 from gateway.authz.policy import ReadScope
-from gateway.errors import InvalidArgument, NotFound, Unavailable
+from gateway.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from gateway.leaves import opening_of
+from gateway.log.loanmap import prove as prove_loan_head
 from gateway.log.tree import MissingNodeError, consistency_proof, inclusion_plan, inclusion_proof
 from gateway.model import (
     DIGEST_SIZES,
@@ -363,6 +365,45 @@ class LedgerReads:
             return tuple(inclusion_proof(self._store, leaf_index, size))
         except (StoreError, MissingNodeError) as exc:
             raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
+
+    def loan_head_proof(self, loan_key: bytes, tree_size: int) -> LoanHeadProof | None:
+        """The proof of a loan's head in the loan map of the checkpoint of exactly
+        ``tree_size`` (any published one carrying a ``loan-map/v1`` line), or ``None`` if
+        the loan has no record below that size. A few primary-key reads (one per
+        radix-16 level of the map); the proof is checked against the checkpoint's
+        line before it is returned.
+
+        :class:`InvalidArgument` for a key that is not 32 bytes or a size beyond the
+        latest checkpoint, :class:`NotFound` for a size with no checkpoint or whose
+        checkpoint was written before the map existed, :class:`FailedPrecondition`
+        if the stored map does not match the checkpoint (a damaged database).
+        """
+        if not isinstance(loan_key, bytes) or len(loan_key) != 32:
+            raise InvalidArgument([("loan_key", "must be 32 bytes (a version 2 leaf's loanKey)")])
+        latest = self.size
+        if type(tree_size) is not int or not 0 <= tree_size <= latest:
+            raise InvalidArgument([("tree_size", f"must be between 0 and {latest}")])
+        try:
+            note = self._checkpoint_note(tree_size)
+        except Unavailable:
+            raise NotFound(f"no checkpoint was signed at size {tree_size}") from None
+        try:
+            root = map_root_of(note)
+            if root is None:
+                raise NotFound(
+                    f"the checkpoint of size {tree_size} was signed before the loan map "
+                    "existed (it has no loan-map/v1 line); use a later checkpoint"
+                )
+            proof = prove_loan_head(self._store, loan_key, tree_size)
+            if proof is not None:
+                verify_loan_head(proof, root)
+        except StoreError as exc:
+            raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
+        except LoanMapError as exc:
+            raise FailedPrecondition(
+                f"the stored loan map does not match the checkpoint of size {tree_size} ({exc})"
+            ) from exc
+        return proof
 
     def leaf_index(self, leaf_hash: bytes) -> int:
         """The index of the leaf with this RFC 9162 leaf hash. :class:`NotFound` if none."""

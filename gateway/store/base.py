@@ -143,12 +143,14 @@ class Store(Protocol):
         nodes: Sequence[Node],
         checkpoint: StoredCheckpoint,
         loan_salts: Sequence[LoanSalt] = (),
+        map_blocks: Sequence[tuple[str, int, bytes]] = (),
     ) -> None:
         """Write a group commit atomically and durably (one transaction, synced).
 
         Also moves each loan's head to its last entry in ``entries``, stores
         each entry's ``opening`` and the salts of loans new to version 2
-        (``loan_salts``; a loan that has one already makes the commit fail).
+        (``loan_salts``; a loan that has one already makes the commit fail) and the
+        loan map's changed nodes ``(path, version, body)`` (:mod:`gateway.log.loanmap`).
         Either everything is written or nothing is.
         """
         ...
@@ -288,6 +290,16 @@ class Store(Protocol):
 
     def anchor_chain_names(self, limit: int = 16) -> list[str]:
         """The names of the chains that have anchors stored, sorted, at most ``limit``."""
+        ...
+
+    def map_block(self, path: str, version: int) -> bytes | None:
+        """The body of the loan map's node at ``path`` in the map of checkpoint size
+        ``version`` (the one written at the largest version not above it), or ``None``."""
+        ...
+
+    def map_blocks(self, version: int) -> list[tuple[str, bytes]]:
+        """Every node ``(path, body)`` of the loan map of checkpoint size ``version``
+        (reads the whole table: the ledger's start only)."""
         ...
 
     def get_nodes(self, ids: Sequence[NodeID]) -> list[bytes]:

@@ -57,6 +57,7 @@ from gateway.store.access import (
 )
 from gateway.store.anchors import ANCHORS, AnchorQueries
 from gateway.store.base import LoanHead, LoanSalt, StoredCheckpoint, StoredEntry, StoreError
+from gateway.store.loanmap import LOAN_MAP_BLOCKS, LOAN_MAP_COLUMNS, LoanMapQueries
 from gateway.store.lock import StoreWriter, UnlockedWriter, take_writer_lock
 from gateway.store.openings import (
     LOAN_SALT_COLUMNS,
@@ -94,6 +95,7 @@ _TABLES = [
     _HEADS,
     OPENINGS,
     LOAN_SALTS,
+    LOAN_MAP_BLOCKS,
     *ACCESS_TABLES,
     metadata.tables[str(InstitutionRow.__tablename__)],
     metadata.tables[str(InstitutionCertificateRow.__tablename__)],
@@ -220,7 +222,7 @@ def _by_first(pairs: Iterable[tuple[str, str]]) -> Iterable[tuple[str, Sequence[
             yield a, chunk
 
 
-class SqlStore(OpeningReads, AccessQueries, AnchorQueries):
+class SqlStore(OpeningReads, AccessQueries, AnchorQueries, LoanMapQueries):
     """:class:`gateway.store.base.Store` on SQLAlchemy (SQLite or PostgreSQL)."""
 
     def __init__(self, engine: Engine) -> None:
@@ -257,6 +259,7 @@ class SqlStore(OpeningReads, AccessQueries, AnchorQueries):
                 (_CHECKPOINTS, _CHECKPOINT_COLUMNS),
                 (OPENINGS, OPENING_COLUMNS),
                 (LOAN_SALTS, LOAN_SALT_COLUMNS),
+                (LOAN_MAP_BLOCKS, LOAN_MAP_COLUMNS),
             )
         }
         self._guard(lambda: upgrade(engine))  # an earlier version's layout, if any
@@ -384,6 +387,7 @@ class SqlStore(OpeningReads, AccessQueries, AnchorQueries):
         nodes: Sequence[Node],
         checkpoint: StoredCheckpoint,
         loan_salts: Sequence[LoanSalt] = (),
+        map_blocks: Sequence[tuple[str, int, bytes]] = (),
     ) -> None:
         heads: dict[tuple[str, str], dict[str, Any]] = {}
         for e in entries:
@@ -400,6 +404,7 @@ class SqlStore(OpeningReads, AccessQueries, AnchorQueries):
         head_params = list(heads.values())
         opening_rows = opening_params(entries)
         salt_rows = loan_salt_params(loan_salts)
+        map_rows = list(map_blocks)
         counts = count_rows(entries)
         checkpoint_params = [
             (checkpoint.size, checkpoint.root, checkpoint.note, to_us(datetime.now(UTC)))
@@ -413,6 +418,7 @@ class SqlStore(OpeningReads, AccessQueries, AnchorQueries):
                     (_CHECKPOINTS, checkpoint_params),
                     (OPENINGS, opening_rows),
                     (LOAN_SALTS, salt_rows),
+                    (LOAN_MAP_BLOCKS, map_rows),
                 ):
                     if rows:  # an empty list would run the statement once, unbound
                         conn.exec_driver_sql(self._insert_sql[table.name], rows)

@@ -47,6 +47,7 @@ __all__ = [
     "InstitutionCertificateRow",
     "InstitutionRow",
     "LoanHeadRow",
+    "LoanMapBlockRow",
     "LoanSaltRow",
     "NodeRow",
     "OpeningRow",
@@ -171,6 +172,25 @@ class LoanHeadRow(SQLModel, table=True):
     sequence: int = Field(sa_column=Column(BigInteger, nullable=False))
     leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     leaf_index: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class LoanMapBlockRow(SQLModel, table=True):
+    """One node of the loan map (:mod:`gateway.log.loanmap`) as it is from ``version`` on.
+
+    ``path`` is the node's nibble path (lowercase hex, ``""`` the top), ``version``
+    the size of the checkpoint whose map first has this body; a node is written
+    again only when a batch changes it. The body at checkpoint size ``S`` is the
+    row of the largest ``version <= S``: one primary-key descent.
+    """
+
+    __tablename__ = "loan_map_blocks"
+    __table_args__ = {"sqlite_with_rowid": False}  # one B-tree, keyed by (path, version)
+
+    path: str = Field(sa_column=Column(String(64), primary_key=True, nullable=False))
+    version: int = Field(
+        sa_column=Column(BigInteger, primary_key=True, autoincrement=False, nullable=False)
+    )
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 # ---------------------------------------------------------------- openings (leaf version 2)

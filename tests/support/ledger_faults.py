@@ -59,11 +59,12 @@ class FaultyStore:
         nodes: Sequence[Any],
         checkpoint: StoredCheckpoint,
         loan_salts: Sequence[LoanSalt] = (),
+        map_blocks: Sequence[tuple[str, int, bytes]] = (),
     ) -> None:
         if self.down or self.fail_before:
             self.fail_before = max(0, self.fail_before - 1)
             raise StoreError("injected: database unreachable")
-        self.inner.append_batch(entries, nodes, checkpoint, loan_salts)
+        self.inner.append_batch(entries, nodes, checkpoint, loan_salts, map_blocks)
         if self.hold:
             self.hold = False
             self.committed.set()

@@ -39,6 +39,8 @@ TABLES = frozenset(metadata.tables)
 # What the store's connections may send on the read path besides SELECTs.
 _NOT_QUERIES = ("BEGIN",)
 _STORE_WRITES = {"append_batch", "close", "add_grants", "claim_grant_request", "revoke_grants"}
+# Read once when the ledger starts, not on the read path: the whole loan map (a full read).
+_STORE_STARTUP = {"map_blocks"}
 _NOW = datetime.now(UTC)
 #: A read scope of each kind (gateway.authz.policy): each is a condition of the queries.
 SCOPES = [
@@ -144,8 +146,12 @@ def _public(cls: type) -> set[str]:
 
 def exercise(ledger: Ledger, store: Store, s: Sample) -> None:
     """Call every read of the ledger and of the store, on rows that exist and that do not."""
+    from court.verify.loanmap import head_of_leaf
     from court.verify.rfc6962 import leaf_hash
 
+    late_head = head_of_leaf(s.late.leaf_index, s.late.leaf)
+    assert late_head is not None
+    loan_key = late_head.loan_key
     digest = s.repeated_digest
     size = ledger.size
     half = s.late.tree_size // 2
@@ -167,6 +173,11 @@ def exercise(ledger: Ledger, store: Store, s: Sample) -> None:
         "entries": lambda: ledger.entries(size // 3, size // 3 + 50),
         "anchor_covering": lambda: ledger.anchor_covering(s.first.tree_size),
         "anchor_chains": ledger.anchor_chains,
+        "loan_head_proof": lambda: (
+            ledger.loan_head_proof(loan_key, size),
+            ledger.loan_head_proof(loan_key, s.late.tree_size),
+            ledger.loan_head_proof(bytes(32), size),
+        ),
     }
     missing = _public(LedgerReads) - set(ledger_reads)
     assert not missing, f"add the ledger reads {sorted(missing)} to exercise()"
@@ -217,8 +228,9 @@ def exercise(ledger: Ledger, store: Store, s: Sample) -> None:
         "day_counts": lambda: store.day_counts(0, 1 << 20, (0, "a", "b"), 100),
         "anchor_covering": lambda: store.anchor_covering(s.first.tree_size, "a-chain"),
         "anchor_chain_names": store.anchor_chain_names,
+        "map_block": lambda: (store.map_block("", size), store.map_block(loan_key.hex()[:2], size)),
     }
-    missing = _public(Store) - _STORE_WRITES - set(store_reads)
+    missing = _public(Store) - _STORE_WRITES - _STORE_STARTUP - set(store_reads)
     assert not missing, f"add the store reads {sorted(missing)} to exercise()"
     for read in store_reads.values():
         read()

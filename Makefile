@@ -104,6 +104,7 @@ bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bench.token
 	$(BIN)/python -m bench.leaf
 	$(BIN)/python -m bench.gateway
+	$(BIN)/python -m bench.loanmap
 	$(BIN)/python -m bench.tls
 	$(BIN)/python -m bench.anchoring
 	DATA_DIR=$(DATA_DIR) $(BIN)/python -m bench.reads

@@ -41,7 +41,9 @@ from notary.tsa.serial import LeasedSerials
 from notary.tsa.signer import KeySigner
 
 
-async def _run(ledger: Ledger, entries: int, batch: int, calls: int) -> tuple[float, list[float]]:
+async def _run(
+    ledger: Ledger, entries: int, batch: int, calls: int, loans: int = 1000
+) -> tuple[float, list[float]]:
     now = datetime.now(UTC)
     tag = os.urandom(4).hex()
     counter = iter(range(entries))
@@ -55,7 +57,7 @@ async def _run(ledger: Ledger, entries: int, batch: int, calls: int) -> tuple[fl
                     Submission(
                         institution="bank-bench",
                         request_id=f"{tag}-{i}",
-                        loan_ref=f"loan-{i % 1000}",
+                        loan_ref=f"loan-{i % loans}",
                         kind=EvidenceKind.REPAYMENT,
                         hash_algorithm="sha256",
                         digest=hashlib.sha256(f"{tag}-{i}".encode()).digest(),

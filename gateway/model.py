@@ -32,6 +32,7 @@ from gateway.errors import GatewayError
 
 __all__ = [
     "ALL_LOANS",
+    "CASE_KINDS",
     "DEFAULT_MIN_OCCURRED_AT",
     "DIGEST_SIZES",
     "ENTRY_ID_PATTERN",
@@ -82,6 +83,20 @@ class EvidenceKind(StrEnum):
     LOAN_SHARED = "loan_shared"
     SHARE_REVOKED = "share_revoked"
     INSTITUTION_CHANGED = "institution_changed"
+    # The events of judicial cases (CaseService), recorded by the gateway itself.
+    CASE_FILED = "case_filed"
+    CASE_ACCEPTED = "case_accepted"
+    CASE_REJECTED = "case_rejected"
+    CASE_MEDIATION_STARTED = "case_mediation_started"
+    CASE_JUDGMENT = "case_judgment"
+    CASE_AWARD = "case_award"
+    CASE_ENFORCEMENT_STARTED = "case_enforcement_started"
+    CASE_PROPERTY_FROZEN = "case_property_frozen"
+    CASE_AMOUNT_RECOVERED = "case_amount_recovered"
+    CASE_CONCLUDED = "case_concluded"
+    CASE_TERMINATED = "case_terminated"
+    CASE_WITHDRAWN = "case_withdrawn"
+    CASE_SETTLED = "case_settled"
 
 
 # The value rules of the canonical leaf live once, in the court's leaf codec.
@@ -297,7 +312,11 @@ def validate_submission(
     return out
 
 
-#: Kinds the gateway records itself (grants, admin actions); a client never submits them.
+#: The records of judicial cases' events (one kind per event of
+#: court.evidence.case_terms.CaseEventType, named "case_" + the event).
+CASE_KINDS: Final = frozenset(k for k in EvidenceKind if k.value.startswith("case_"))
+#: Kinds the gateway records itself (grants, admin actions, case events); a client never
+#: submits them.
 GATEWAY_KINDS: Final = frozenset(
     {
         EvidenceKind.LOAN_DELEGATED,
@@ -305,6 +324,7 @@ GATEWAY_KINDS: Final = frozenset(
         EvidenceKind.LOAN_SHARED,
         EvidenceKind.SHARE_REVOKED,
         EvidenceKind.INSTITUTION_CHANGED,
+        *CASE_KINDS,
     }
 )
 #: The grant records (delegations, shares and their revocations): each names its grantee

@@ -46,7 +46,13 @@ ASN.1 module of version 1 (also in ``docs/leaf-format.md``)::
         other(11),
         -- recorded by the gateway itself: grants and admin actions
         loanDelegated(12), delegationRevoked(13), loanShared(14),
-        shareRevoked(15), institutionChanged(16)
+        shareRevoked(15), institutionChanged(16),
+        -- recorded by the gateway itself: events of judicial cases
+        caseFiled(17), caseAccepted(18), caseRejected(19),
+        caseMediationStarted(20), caseJudgment(21), caseAward(22),
+        caseEnforcementStarted(23), casePropertyFrozen(24),
+        caseAmountRecovered(25), caseConcluded(26), caseTerminated(27),
+        caseWithdrawn(28), caseSettled(29)
     }
 
     MetadataEntry ::= SEQUENCE {
@@ -175,6 +181,21 @@ KIND_NUMBERS: Final[dict[str, int]] = {
     "loan_shared": 14,
     "share_revoked": 15,
     "institution_changed": 16,
+    # Recorded by the gateway itself: the events of judicial cases (CaseService), one kind
+    # per event of court.evidence.case_terms.CaseEventType ("case_" + its name).
+    "case_filed": 17,
+    "case_accepted": 18,
+    "case_rejected": 19,
+    "case_mediation_started": 20,
+    "case_judgment": 21,
+    "case_award": 22,
+    "case_enforcement_started": 23,
+    "case_property_frozen": 24,
+    "case_amount_recovered": 25,
+    "case_concluded": 26,
+    "case_terminated": 27,
+    "case_withdrawn": 28,
+    "case_settled": 29,
 }
 
 #: Document hash algorithms: name -> (OID, digest size).

@@ -192,9 +192,14 @@ def block_hash(children: Sequence[bytes]) -> bytes:
     has no keys), each 32 bytes. At most 15 hashes.
     """
     _check_block(children)
+    sha256 = hashlib.sha256
     level = list(children)
     while len(level) > 1:
-        level = [map_node_hash(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+        it = iter(level)
+        level = [
+            EMPTY if left == EMPTY and right == EMPTY else sha256(_NODE_TAG + left + right).digest()
+            for left, right in zip(it, it, strict=True)
+        ]
     return level[0]
 
 

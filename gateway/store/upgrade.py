@@ -18,6 +18,13 @@ A database made before the ``grantee`` column (whom a grant record names; a
 court reads only the share records naming it) gets the column, filled from
 the metadata of its grant records (one pass over ``entries``, once).
 
+A database made before the loan map has no ``loan_map_blocks`` table: it is
+created empty when the store opens (``create_all`` makes missing tables), and
+the ledger, finding a latest checkpoint without a ``loan-map/v1`` line, builds
+the map from the stored version 2 leaves and writes all of it with its next
+checkpoint, the first to carry the line (:mod:`gateway.log.loanmap`,
+``docs/loan-map.md``). Nothing is rewritten: older checkpoints keep their text.
+
 An ``anchors`` table made before anchors kept their signed transaction gets
 the columns ``raw_tx``, ``gas_price``, ``earlier_tx_hashes`` and
 ``signed_at_us`` (empty: its rows are judged as before, and not replaced).

@@ -33,6 +33,7 @@ from tests.support.anchor_cases import anchor_read_statements
 from tests.support.institution_cases import ALL_CASES as INSTITUTION_CASES
 from tests.support.institution_cases import registry_read_statements
 from tests.support.ledger_env import Env, check_chain, sub, submit
+from tests.support.loanmap_replay import check_every_checkpoint, checkpoints
 from tests.support.read_path import Statement, captured, exercise, fill, postgres_full_scans
 from tests.support.store_cases import ALL_CASES, make_entry
 from tests.unit.gateway.store.test_sql_robustness import (
@@ -117,6 +118,50 @@ def test_ledger_on_postgres_survives_a_restart(
         ]
     finally:
         env.close(again)
+
+
+def test_loan_map_on_postgres_follows_the_leaves_and_is_added_to_an_earlier_log(
+    pg_schema: str, pki_p256: Path, tmp_path: Path
+) -> None:
+    from court.verify.loanmap import head_of_leaf, map_root_of, verify_loan_head
+
+    env = Env(pki_p256, tmp_path)
+    # A log written without the map (as before it existed, without its table), then the map.
+    old = env.open(store=SqlStore.open(URL, schema=pg_schema), max_wait_ms=0.0, loan_map=False)
+    try:
+        before = [r for n in range(4) for r in submit(old, [sub(n, loan=f"L{n % 3}")])]
+    finally:
+        env.close(old)
+    admin = create_engine(URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP TABLE {pg_schema}.loan_map_blocks"))
+    admin.dispose()
+    ledger = env.open(store=SqlStore.open(URL, schema=pg_schema), max_wait_ms=0.0)
+    try:
+        after = [r for n in range(4, 12) for r in submit(ledger, [sub(n, loan=f"L{n % 3}")])]
+        receipts = [r for r in before + after if isinstance(r, Receipt)]
+        assert len(receipts) == 12
+        store = SqlStore.open(URL, schema=pg_schema)
+        try:
+            assert check_every_checkpoint(store) == (8, 5)  # sizes 0-4 predate the map
+            sizes = [size for size, note in checkpoints(store) if map_root_of(note)]
+        finally:
+            store.close()
+        proofs = 0
+        for size in sizes:  # every loan's head at every map checkpoint, from the rows
+            root = map_root_of(ledger.checkpoint_at(size))
+            assert root is not None
+            for loan in range(3):
+                mine = [r for r in receipts if r.leaf_index < size and r.leaf_index % 3 == loan]
+                head = head_of_leaf(mine[-1].leaf_index, mine[-1].leaf)
+                assert head is not None
+                proof = ledger.loan_head_proof(head.loan_key, size)
+                assert proof is not None and proof.head == head
+                verify_loan_head(proof, root)
+                proofs += 1
+        assert proofs == 8 * 3
+    finally:
+        env.close(ledger)
 
 
 def _with_query(url: str, query: str) -> str:

@@ -87,6 +87,7 @@ def test_api_protos_exist() -> None:
         "evidence_gateway/v1/access_service.proto",
         "evidence_gateway/v1/admin_service.proto",
         "evidence_gateway/v1/bundle.proto",
+        "evidence_gateway/v1/case_service.proto",
         "evidence_gateway/v1/common.proto",
         "evidence_gateway/v1/evidence_service.proto",
         "evidence_gateway/v1/log_service.proto",
@@ -135,6 +136,17 @@ def test_gen_protos_check_mode_detects_drift(tmp_path: Path) -> None:
 
 def test_generated_modules_import_and_expose_the_services() -> None:
     expected = {
+        "case_service": {
+            "CaseService": {
+                "FileCase": (False, False),
+                "AcceptCase": (False, False),
+                "RejectCase": (False, False),
+                "UpdateCaseStatus": (False, False),
+                "GetCase": (False, False),
+                "ListCases": (False, False),
+                "WatchCases": (False, True),
+            }
+        },
         "evidence_service": {
             "EvidenceService": {
                 "SubmitEvidence": (False, False),

@@ -15,7 +15,8 @@ module that imports a package the distribution does not depend on (grpc only
 inside a function, for ``court-verify fetch``), writes the main project's
 version into the staging folder and builds the wheel with the setuptools of
 the running interpreter, offline (no build isolation). It prints the wheel's
-path. Standard library, setuptools and fontTools only.
+path. Standard library, setuptools, and the repository's court.report.fonts
+(fontTools) for the subset.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # court.report.fonts and certificate_text, from this checkout
+    sys.path.insert(0, str(ROOT))
 DIST = ROOT / "dist" / "court-verify"
 FONT_PACKAGE = ROOT / "node_modules" / "@expo-google-fonts" / "noto-sans-sc"
 FONT = FONT_PACKAGE / "400Regular" / "NotoSansSC_400Regular.ttf"
@@ -115,36 +118,19 @@ def _gb2312() -> str:
 
 
 def font_text(package: Path) -> str:
-    """The characters the subset keeps: ASCII, Latin-1, general and CJK punctuation,
-    fullwidth forms, GB 2312, and every character of the package's own sources (the
-    certificate's Chinese labels)."""
-    ranges = [(0x20, 0x7F), (0xA0, 0x100), (0x2010, 0x2060), (0x3000, 0x3040), (0xFF01, 0xFF5F)]
+    """The characters the subset keeps beyond printable ASCII and Latin-1 (which
+    court.report.fonts.subset_font always keeps): the certificate's fixed text
+    (court.report.certificate_text.template_characters), every non-ASCII character of
+    the package's sources, general and CJK punctuation, fullwidth forms and GB 2312."""
+    from court.report.certificate_text import template_characters
+
+    ranges = [(0x2010, 0x2060), (0x3000, 0x3040), (0xFF01, 0xFF5F)]
     chars = {chr(c) for start, end in ranges for c in range(start, end)}
     chars.update(_gb2312())
+    chars.update(template_characters())
     for path in package.rglob("*.py"):
         chars.update(c for c in path.read_text(encoding="utf-8") if ord(c) >= 0x80)
     return "".join(sorted(c for c in chars if c.isprintable()))
-
-
-def subset_font(src: Path, dst: Path, text: str) -> None:
-    """Write the glyphs of ``text`` from the TrueType font ``src`` to ``dst``.
-
-    Kept here until court/report/fonts.py's subset_font is on this branch; the two do
-    the same (fontTools.subset, the .notdef outline kept).
-    """
-    from fontTools import subset
-
-    options = subset.Options()
-    options.notdef_outline = True
-    options.name_IDs = ["*"]
-    font = subset.load_font(str(src), options)
-    try:
-        subsetter = subset.Subsetter(options)
-        subsetter.populate(text=text)
-        subsetter.subset(font)
-        subset.save_font(font, str(dst), options)
-    finally:
-        font.close()
 
 
 def stage(staging: Path, font: Path, font_license: Path) -> None:
@@ -173,7 +159,12 @@ def stage(staging: Path, font: Path, font_license: Path) -> None:
             )
     fonts = staging / FONT_DIR
     fonts.mkdir(parents=True, exist_ok=True)
-    subset_font(font, fonts / FONT_NAME, font_text(staging / "court"))
+    from court.report.fonts import FontError, subset_font
+
+    try:
+        subset_font(font, fonts / FONT_NAME, font_text(staging / "court"))
+    except FontError as exc:
+        raise BuildError(str(exc)) from None
     shutil.copy2(font_license, fonts / "OFL.txt")
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(DIST / name, staging / name)

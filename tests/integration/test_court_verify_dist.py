@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from email.parser import Parser
 from pathlib import Path
 
+import pypdfium2 as pdfium
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -47,7 +48,11 @@ class Env:
 
     def run(self, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         """A program of the venv, isolated from this checkout (no PYTHONPATH)."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("PYTHON") and k != "COURT_VERIFY_FONT"
+        }
         return subprocess.run(
             [str(self.root / "bin" / args[0]), *args[1:]],
             capture_output=True,
@@ -218,3 +223,29 @@ def test_fetch_and_audit_log_without_grpcio_say_how_to_install_it(
         )  # fmt: skip
         assert result.returncode == 2, result.stdout + result.stderr
         assert "pip install 'court-verify[fetch]'" in result.stderr
+
+
+def test_the_certificate_uses_the_shipped_font_subset(court_env: Env, tmp_path: Path) -> None:
+    # The sample data of the certificate tests imports only court: run it in the lone venv.
+    samples = ROOT / "tests" / "support" / "certificate_samples.py"
+    (tmp_path / "certificate_samples.py").write_text(samples.read_text())
+    program = (
+        "import sys; sys.path.insert(0, '.')\n"
+        "from pathlib import Path\n"
+        "from certificate_samples import bundle\n"
+        "from court.report.certificate import write_certificate\n"
+        "from court.report.fonts import find_font\n"
+        "print(find_font())\n"
+        "write_certificate(bundle(), Path('certificate.pdf'))\n"
+    )
+    result = court_env.run("python", "-c", program, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    font = Path(result.stdout.strip())
+    assert font.name == "NotoSansSC-Regular-subset.ttf"
+    assert font.is_relative_to(court_env.root)  # package data, not the repository's node_modules
+    pdf = pdfium.PdfDocument(tmp_path / "certificate.pdf")
+    try:
+        text = pdf[0].get_textpage().get_text_range()
+    finally:
+        pdf.close()
+    assert "电子证据核验报告" in text

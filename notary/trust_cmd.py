@@ -33,6 +33,8 @@ from notary.pki import _read_certificate, load_log_verifier_key, pki_paths
 __all__ = ["add_trust_commands", "export_trust"]
 
 DEFAULT_CONFIRMATIONS = 1
+#: The most confirmations court-verify accepts in chain.json.
+MAX_CONFIRMATIONS = 1_000_000
 LOG_KEY = "log.vkey"
 TSA_ROOT = "tsa-root.pem"
 CHAIN = "chain.json"
@@ -67,8 +69,8 @@ def _chain(chain_id: int | None, contract: str | None, confirmations: int | None
     except ChainRpcError as exc:
         raise UsageError(f"--contract: {exc}") from None
     k = DEFAULT_CONFIRMATIONS if confirmations is None else confirmations
-    if k < 1:
-        raise UsageError(f"--confirmations must be at least 1, got {k}")
+    if not 1 <= k <= MAX_CONFIRMATIONS:
+        raise UsageError(f"--confirmations must be from 1 to {MAX_CONFIRMATIONS:,}, got {k}")
     document = {"chain_id": chain_id, "contract": address, "confirmations": k}
     return (json.dumps(document, indent=2) + "\n").encode("ascii")
 

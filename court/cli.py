@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from court.cli_remote import add_remote_commands
 from court.errors import CourtError
 from court.files import InputError
 from court.report.escape import escape_text
@@ -249,6 +250,20 @@ def run_receipt(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+#: The distributions that install this package: the whole project, or the court's own
+#: (dist/court-verify, built by scripts/build_court_verify.py with the same version).
+_DISTRIBUTIONS = ("court-evidence-gateway", "court-verify")
+
+
+def _version() -> str:
+    for name in _DISTRIBUTIONS:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="court-verify",
@@ -259,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version",
         action="version",
-        version=f"%(prog)s {importlib.metadata.version('court-evidence-gateway')}",
+        version=f"%(prog)s {_version()}",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     token = commands.add_parser("token", help="verify an RFC 3161 time-stamp token")
@@ -291,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bundle_cmd.add_dossier_options(dossier)
     dossier.set_defaults(handler=bundle_cmd.run_dossier)
+    add_remote_commands(commands)
     return parser
 
 

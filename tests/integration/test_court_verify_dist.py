@@ -24,9 +24,12 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from notary.pki import load_tsa_signing_material
+from tests.support.bundle_builder import bundle_from_receipt, trust_dir, write
 from tests.support.receipt_log import DOCUMENT, Log, build_log_on_pki
 from tests.support.tsa import make_engine
 
@@ -180,32 +183,43 @@ def log(pki_p256: Path, tmp_path_factory: pytest.TempPathFactory) -> Log:
     return build_log_on_pki(make_engine(pki_p256, tmp_path_factory.mktemp("tsa-state")), pki_p256)
 
 
-def _evidence(log: Log, folder: Path) -> Path:
-    """The evidence file the venv's court-verify checks."""
-    # When `court-verify bundle` is on main: write a bundle here and verify it below.
-    path = folder / "receipt.pb"
-    path.write_bytes(log.receipt_message().SerializeToString())
-    return path
-
-
-VERIFY = "receipt"  # -> "bundle" (with --trust instead of --ca/--log-key) once it is merged
-
-
-def test_the_lone_verifier_checks_real_evidence(
+def test_the_lone_verifier_checks_a_real_receipt(
     court_env: Env, log: Log, pki_p256: Path, tmp_path: Path
 ) -> None:
-    evidence = _evidence(log, tmp_path)
+    evidence = tmp_path / "receipt.pb"
+    evidence.write_bytes(log.receipt_message().SerializeToString())
     trust = ["--ca", str(pki_p256 / "root-ca.pem"), "--log-key", str(pki_p256 / "log.vkey")]
     good = hashlib.sha256(DOCUMENT).hexdigest()
     valid = court_env.run(
-        "court-verify", VERIFY, str(evidence), "--digest", good, *trust, cwd=tmp_path
+        "court-verify", "receipt", str(evidence), "--digest", good, *trust, cwd=tmp_path
     )
     assert valid.returncode == 0, valid.stdout + valid.stderr
     assert re.search(r"^PASS +Receipt inclusion proof valid", valid.stdout, re.M), valid.stdout
     other = hashlib.sha256(b"another document").hexdigest()
     invalid = court_env.run(
-        "court-verify", VERIFY, str(evidence), "--digest", other, *trust, cwd=tmp_path
+        "court-verify", "receipt", str(evidence), "--digest", other, *trust, cwd=tmp_path
     )
+    assert invalid.returncode == 1, invalid.stdout + invalid.stderr
+    assert re.search(r"^FAIL +Imprint matches", invalid.stdout, re.M), invalid.stdout
+
+
+def test_the_lone_verifier_checks_a_real_bundle_and_writes_its_certificate(
+    court_env: Env, log: Log, pki_p256: Path, tmp_path: Path
+) -> None:
+    tsa_cert = load_tsa_signing_material(pki_p256)[1].public_bytes(Encoding.DER)
+    bundle = write(bundle_from_receipt(log.receipt_message(), [tsa_cert]), tmp_path / "b.json")
+    trust = trust_dir(pki_p256, tmp_path / "trust")
+    document = tmp_path / "document.bin"
+    document.write_bytes(DOCUMENT)
+    report = tmp_path / "certificate.pdf"
+    args = ["court-verify", "bundle", str(bundle), "--trust", str(trust)]
+    valid = court_env.run(*args, "--file", str(document), "--report", str(report), cwd=tmp_path)
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+    assert re.search(r"^PASS +Inclusion proof valid", valid.stdout, re.M), valid.stdout
+    text = pdfium.PdfDocument(report)[0].get_textpage().get_text_range()
+    assert "电子证据核验报告" in text and "VALID" in text
+    document.write_bytes(DOCUMENT + b"!")
+    invalid = court_env.run(*args, "--file", str(document), cwd=tmp_path)
     assert invalid.returncode == 1, invalid.stdout + invalid.stderr
     assert re.search(r"^FAIL +Imprint matches", invalid.stdout, re.M), invalid.stdout
 

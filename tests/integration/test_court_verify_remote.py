@@ -63,6 +63,17 @@ class Site:
         return entry_id
 
 
+def trust_folder(site: Site, folder: Path) -> Path:
+    """The court's trust folder, exported by the operator with `notary trust export`."""
+    out = folder / "trust"
+    exported = subprocess.run(
+        [str(BIN / "notary"), "trust", "export", "--pki", str(site.gateway.pki), "--out", str(out)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    return out
+
+
 def court_verify(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(BIN / "court-verify"), *args], capture_output=True, text=True, timeout=120, check=False
@@ -102,6 +113,18 @@ def test_a_lender_fetches_the_bundle_of_its_record(honest: Site, tmp_path: Path)
     verify_checkpoint(bundle.checkpoint.signed_note, load_log_verifier_key(honest.gateway.pki).line)
     assert json.loads(out.read_text())["record"]["entryId"] == entry  # protobuf JSON mapping
 
+    # The fetched file verifies offline with the operator's trust folder alone.
+    trust = trust_folder(honest, tmp_path)
+    document = tmp_path / "contract-f1.pdf"
+    document.write_bytes(b"loan contract F1")
+    verified = court_verify("bundle", str(out), "--file", str(document), "--trust", str(trust))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert re.search(r"^PASS +Inclusion proof valid", verified.stdout, re.M), verified.stdout
+    document.write_bytes(b"loan contract F2")
+    forged = court_verify("bundle", str(out), "--file", str(document), "--trust", str(trust))
+    assert forged.returncode == 1, forged.stdout + forged.stderr
+    assert re.search(r"^FAIL +Imprint matches", forged.stdout, re.M), forged.stdout
+
     digest = hashlib.sha256(b"loan contract F1").hexdigest()
     by_digest = tmp_path / "by-digest.json"
     again = court_verify("fetch", *honest.tls(LENDER), "--digest", digest, "--out", str(by_digest))
@@ -131,6 +154,23 @@ def test_a_court_fetches_the_dossier_of_a_shared_loan(honest: Site, tmp_path: Pa
     ids = [r.entry_id for r in dossier.records]  # the share is a record of the loan too
     assert [i for i in ids if i in entries] == entries
     assert map_root_of(dossier.checkpoint.signed_note) is not None
+
+    # The dossier the gateway made verifies offline: complete by the checkpoint's loan map.
+    trust = trust_folder(honest, tmp_path)
+    verified = court_verify("dossier", str(out), "--trust", str(trust), "--json")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    report = json.loads(verified.stdout)
+    statuses = {c["name"]: c["status"] for c in report["checks"]}
+    assert statuses["Loan head proof valid"] == "passed", report
+    assert statuses["Loan records chained without gaps"] == "passed", report
+    # The last record left out: the map still names it as the loan's head.
+    cut = json.loads(out.read_text())
+    cut["records"] = cut["records"][:-1]
+    shortened = tmp_path / "shortened.json"
+    shortened.write_text(json.dumps(cut))
+    refused = court_verify("dossier", str(shortened), "--trust", str(trust))
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert re.search(r"^FAIL +Loan head is last record", refused.stdout, re.M), refused.stdout
 
 
 def test_a_record_not_shared_with_the_court_is_not_found(honest: Site, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ ANVIL_PORT ?= 8545
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test bench lint typecheck setup lock protos contracts clean
+.PHONY: run test bench lint typecheck setup lock protos contracts court-verify-dist clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -37,6 +37,13 @@ protos: $(STAMP) $(NODE_STAMP)
 # fails on drift).
 contracts: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python scripts/compile_contracts.py
+
+# The court's own distribution (dist/court-verify): a wheel with only the verifier
+# (package court), the *_pb2 message modules and a subset of the pinned Noto Sans SC font,
+# built offline into dist/wheels/. Install it elsewhere with
+# `pip install dist/wheels/court_verify-*.whl` (add [fetch] for `court-verify fetch`).
+court-verify-dist: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python scripts/build_court_verify.py --out dist/wheels
 
 # Regenerate the lock file after changing dependencies in pyproject.toml.
 lock: $(STAMP)
@@ -96,6 +103,7 @@ bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bench.tsa
 	$(BIN)/python -m bench.token
 	$(BIN)/python -m bench.leaf
+	$(BIN)/python -m bench.court_bundle
 	$(BIN)/python -m bench.gateway
 	$(BIN)/python -m bench.loanmap
 	$(BIN)/python -m bench.tls

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from court.cli_remote import add_remote_commands
 from court.errors import CourtError
 from court.files import InputError
 from court.report.escape import escape_text
@@ -249,6 +250,20 @@ def run_receipt(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+#: The distributions that install this package: the whole project, or the court's own
+#: (dist/court-verify, built by scripts/build_court_verify.py with the same version).
+_DISTRIBUTIONS = ("court-evidence-gateway", "court-verify")
+
+
+def _version() -> str:
+    for name in _DISTRIBUTIONS:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="court-verify",
@@ -259,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version",
         action="version",
-        version=f"%(prog)s {importlib.metadata.version('court-evidence-gateway')}",
+        version=f"%(prog)s {_version()}",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     token = commands.add_parser("token", help="verify an RFC 3161 time-stamp token")
@@ -273,6 +288,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_receipt_options(receipt)
     receipt.set_defaults(handler=run_receipt)
+    from court import bundle_cmd  # loads the protobuf stubs
+
+    bundle = commands.add_parser(
+        "bundle",
+        help="verify an evidence bundle (one record with all its proofs, JSON)",
+        description=bundle_cmd.BUNDLE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    bundle_cmd.add_bundle_options(bundle)
+    bundle.set_defaults(handler=bundle_cmd.run_bundle)
+    dossier = commands.add_parser(
+        "dossier",
+        help="verify a dossier (every record of one loan, complete, JSON)",
+        description=bundle_cmd.DOSSIER_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    bundle_cmd.add_dossier_options(dossier)
+    dossier.set_defaults(handler=bundle_cmd.run_dossier)
+    add_remote_commands(commands)
     return parser
 
 

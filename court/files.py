@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from pathlib import Path
 
 from cryptography import x509
 
 from court.errors import CourtError
 
-__all__ = ["InputError", "json_hint", "load_certificates", "read_file"]
+__all__ = ["InputError", "json_hint", "load_certificates", "read_file", "write_atomically"]
 
 _PEM_MARKER = b"-----BEGIN CERTIFICATE-----"
 
@@ -51,3 +54,23 @@ def load_certificates(path: Path, what: str = "certificate file") -> list[x509.C
         raise InputError(
             f"{what} {path} holds no readable certificate (PEM or DER expected): {exc}"
         ) from exc
+
+
+def write_atomically(path: Path, data: bytes, what: str) -> None:
+    """Write ``data`` to ``path`` whole or not at all: a temporary file in the same folder,
+    flushed to disk, then renamed over ``path``. InputError names the file and ``what``."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise InputError(f"cannot write {what} {path}: {exc.strerror}") from exc
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise InputError(f"cannot write {what} {path}: {exc.strerror}") from exc

@@ -109,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     from court.cli import add_token_options
     from notary.anchor_cmd import add_anchor_commands
     from notary.institution_cmd import add_institution_commands
+    from notary.trust_cmd import add_trust_commands
 
     parser = argparse.ArgumentParser(
         prog="notary", description="Time-stamp authority and admin tools of the evidence gateway."
@@ -168,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(handler=_cmd_verify)
     add_institution_commands(commands)
     add_anchor_commands(commands)
+    add_trust_commands(commands)
     return parser
 
 

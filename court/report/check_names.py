@@ -67,6 +67,14 @@ CHECK_NAMES_ZH: Final[dict[str, str]] = {
     "Anchored root matches checkpoint": "锚定的根哈希与检查点一致",
     "Consistency to anchored checkpoint": "与已锚定检查点的一致性证明有效",
     "Anchor confirmations": "锚定交易确认数足够",
+    # The audit of a whole log by replay (court.verify.log_audit, court-verify audit-log).
+    "Checkpoints listed": "已列出检查点且顺序正确",
+    "Checkpoint signatures valid": "各检查点签名有效",
+    "Leaves well-formed": "各日志叶格式规范",
+    "Loan chains without gaps": "各贷款记录链无缺漏",
+    "Tree roots recomputed": "由日志叶重算的树根一致",
+    "Checkpoints consistent": "各检查点前后一致",
+    "Loan map roots recomputed": "由日志叶重算的贷款映射根一致",
 }
 
 

@@ -68,12 +68,11 @@ the wrong length, a consistency proof without a newer checkpoint).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 
 from court.errors import CourtError
 from court.evidence.leaf import LeafFields
@@ -102,7 +101,9 @@ from court.verify.steps import (
     consistent,
     copy_check,
     decode_leaf_or_error,
+    document_digest,
     included,
+    leaf_digest,
     leaf_format,
     leaf_names_token,
     leaf_opening,
@@ -159,14 +160,6 @@ _RECEIPT_REQUIRED: Final[tuple[str, ...]] = tuple(
 _RECEIPT_REQUIRED_V1: Final[tuple[str, ...]] = tuple(
     name for name in _RECEIPT_REQUIRED if name != CHECK_LEAF_OPENING
 )
-
-# Document hash algorithms of the leaf (court.evidence.leaf.HASH_OIDS), for `data=`.
-_HASHES: Final[dict[str, Callable[[], hashes.HashAlgorithm]]] = {
-    "sha256": hashes.SHA256,
-    "sha384": hashes.SHA384,
-    "sha512": hashes.SHA512,
-    "sm3": hashes.SM3,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,45 +231,6 @@ class ReceiptVerification:
     @property
     def first_failure(self) -> Check | None:
         return self.verdict.first_failure
-
-
-# --------------------------------------------------------------------------- steps
-
-
-def _leaf_digest(
-    checks: Checklist,
-    leaf: OpenedLeaf,
-    token: TokenVerification,
-    algorithm: str,
-    digest: bytes,
-) -> None:
-    """Leaf digest matches: the leaf names the document and the token's imprint."""
-    said = f"leaf {leaf.hash_algorithm} {leaf.digest.hex()}"
-    wrong: list[str] = []
-    if (leaf.hash_algorithm, leaf.digest) != (algorithm, digest):
-        wrong.append(f"the document's {algorithm} digest is {digest.hex()}")
-    imprint = token.imprint
-    if imprint is not None and (token.hash_algorithm, imprint) != (
-        leaf.hash_algorithm,
-        leaf.digest,
-    ):
-        wrong.append(f"the token's imprint is {token.hash_algorithm} {imprint.hex()}")
-    if wrong:
-        checks.failed(CHECK_LEAF_DIGEST, f"{said}, but " + "; ".join(wrong))
-    elif imprint is None:
-        checks.not_run(
-            CHECK_LEAF_DIGEST,
-            f"{said} is the document's, but the token's imprint could not be read "
-            "(see the token checks)",
-        )
-    else:
-        checks.passed(CHECK_LEAF_DIGEST, f"{said}: the document's digest and the token's imprint")
-
-
-def _document_digest(algorithm: str, data: bytes) -> bytes:
-    h = hashes.Hash(_HASHES[algorithm]())
-    h.update(data)
-    return h.finalize()
 
 
 # --------------------------------------------------------------------------- receipt
@@ -352,8 +306,8 @@ def verify_receipt(
                 expected = bytes(digest)
             else:
                 assert data is not None  # exactly one of the two, as verify_timestamp checked
-                expected = _document_digest(algorithm, bytes(data))
-            _leaf_digest(checks, record, token_result, algorithm, expected)
+                expected = document_digest(algorithm, bytes(data))
+            leaf_digest(checks, record, token_result, algorithm, expected)
         leaf_names_token(checks, fields, token)
         check_receipt_fields(checks, fields, copies)
 

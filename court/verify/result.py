@@ -119,12 +119,14 @@ class Checklist:
     """
 
     _checks: list[Check] = field(default_factory=list)
+    _by_name: dict[str, Check] = field(default_factory=dict)
 
     def _add(self, name: str, status: CheckStatus, detail: str) -> Check:
-        if any(c.name == name for c in self._checks):
+        if name in self._by_name:
             raise ValueError(f"check {name!r} recorded twice")
         check = Check(name, status, detail)
         self._checks.append(check)
+        self._by_name[name] = check
         return check
 
     def passed(self, name: str, detail: str = "") -> Check:
@@ -148,7 +150,7 @@ class Checklist:
             self.not_run(name, f"not run: {by!r} failed")
 
     def get(self, name: str) -> Check | None:
-        return next((c for c in self._checks if c.name == name), None)
+        return self._by_name.get(name)
 
     def is_passed(self, name: str) -> bool:
         check = self.get(name)

@@ -9,9 +9,11 @@ overall :class:`Outcome` and those steps live here.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Final
+
+from cryptography.hazmat.primitives import hashes
 
 from court.errors import CourtError
 from court.evidence.leaf import LeafFields
@@ -28,6 +30,7 @@ from court.verify.checkpoint import Checkpoint, verify_checkpoint
 from court.verify.merkle import verify_consistency, verify_inclusion
 from court.verify.result import Check, Checklist, CheckStatus, Verdict
 from court.verify.rfc6962 import leaf_hash
+from court.verify.token import TokenVerification
 
 __all__ = [
     "CHECK_CHECKPOINT",
@@ -48,7 +51,9 @@ __all__ = [
     "consistent",
     "copy_check",
     "decode_leaf_or_error",
+    "document_digest",
     "included",
+    "leaf_digest",
     "leaf_format",
     "leaf_names_token",
     "leaf_opening",
@@ -73,6 +78,14 @@ CHECK_RECEIPT_INCLUSION: Final = "Receipt inclusion proof valid"
 CHECK_CONSISTENCY: Final = "Log consistent with receipt checkpoint"
 
 _SHOWN_CHARS: Final = 80
+
+# Document hash algorithms of the leaf (court.evidence.leaf.HASH_OIDS), for `data=`.
+_HASHES: Final[dict[str, Callable[[], hashes.HashAlgorithm]]] = {
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+    "sm3": hashes.SM3,
+}
 
 
 class Outcome(StrEnum):
@@ -250,3 +263,48 @@ def consistent(
         CHECK_CONSISTENCY,
         f"the log of size {newer.size} extends the receipt's of size {held.size}",
     )
+
+
+def document_digest(algorithm: str, data: bytes) -> bytes:
+    """The digest of ``data`` under one of the leaf's hash algorithms."""
+    h = hashes.Hash(_HASHES[algorithm]())
+    h.update(data)
+    return h.finalize()
+
+
+def leaf_digest(
+    checks: Checklist,
+    leaf: OpenedLeaf,
+    token: TokenVerification,
+    algorithm: str | None,
+    digest: bytes | None,
+) -> None:
+    """Leaf digest matches: the leaf names the document and the token's imprint.
+
+    ``algorithm`` and ``digest`` are the document's; ``None`` when no document
+    was given (a bundle verified alone): the leaf is then compared with the
+    token's imprint only, and the detail says so.
+    """
+    said = f"leaf {leaf.hash_algorithm} {leaf.digest.hex()}"
+    wrong: list[str] = []
+    if digest is not None and (leaf.hash_algorithm, leaf.digest) != (algorithm, digest):
+        wrong.append(f"the document's {algorithm} digest is {digest.hex()}")
+    imprint = token.imprint
+    if imprint is not None and (token.hash_algorithm, imprint) != (
+        leaf.hash_algorithm,
+        leaf.digest,
+    ):
+        wrong.append(f"the token's imprint is {token.hash_algorithm} {imprint.hex()}")
+    document = "the document's" if digest is not None else "no document was given; it is"
+    if wrong:
+        checks.failed(CHECK_LEAF_DIGEST, f"{said}, but " + "; ".join(wrong))
+    elif imprint is None:
+        checks.not_run(
+            CHECK_LEAF_DIGEST,
+            f"{said} ({document}), but the token's imprint could not be read "
+            "(see the token checks)",
+        )
+    elif digest is None:
+        checks.passed(CHECK_LEAF_DIGEST, f"{said}: the token's imprint (no document was given)")
+    else:
+        checks.passed(CHECK_LEAF_DIGEST, f"{said}: the document's digest and the token's imprint")

@@ -46,13 +46,20 @@ being a path to try):
 :class:`ChainResult` reports the work done (``issuers_tried``,
 ``signatures_checked``).
 
+A :class:`ChainMemo` passed to several searches shares what does not depend
+on the reference time (the CA rules of a certificate, whether its key is
+accepted, and every signature check by (certificate, issuing key)): the
+tokens of one TSA in a dossier then check its chain's signatures once, and
+only the validity periods at each token's genTime.
+
 Not checked: revocation (CRL/OCSP), name constraints, certificate policies.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
@@ -70,8 +77,10 @@ __all__ = [
     "MAX_RSA_BITS",
     "MAX_RSA_EXPONENT_BITS",
     "MAX_SIGNATURE_CHECKS",
+    "ChainMemo",
     "ChainResult",
     "build_chain",
+    "der_of",
     "describe",
     "key_problem",
     "valid_at",
@@ -103,8 +112,31 @@ class ChainResult:
     signatures_checked: int = 0
 
 
+@dataclass(slots=True)
+class ChainMemo:
+    """What path searches learn that does not depend on the reference time, shared.
+
+    ``signatures_checked`` counts the signature verifications made through it
+    (each (certificate, issuing key) pair at most once, whatever the number of
+    searches).
+    """
+
+    ca: dict[bytes, tuple[str | None, int | None]] = field(default_factory=dict)
+    keys: dict[bytes, str | None] = field(default_factory=dict)
+    signatures: dict[tuple[bytes, bytes], str | None] = field(default_factory=dict)
+    signatures_checked: int = 0
+
+
+@functools.lru_cache(maxsize=1024)
+def der_of(cert: x509.Certificate) -> bytes:
+    """The DER of a certificate; cached (the same TSA certificates come with every token)."""
+    return cert.public_bytes(Encoding.DER)
+
+
+@functools.lru_cache(maxsize=1024)
 def describe(cert: x509.Certificate) -> str:
-    """Short human-readable name of a certificate (RFC 4514 subject)."""
+    """Short human-readable name of a certificate (RFC 4514 subject); cached (certificates
+    hash and compare by their DER)."""
     try:
         subject = cert.subject.rfc4514_string()
     except ValueError:  # pragma: no cover - malformed names cryptography cannot print
@@ -222,15 +254,20 @@ class _LimitReached(Exception):
 
 class _Search:
     def __init__(
-        self, roots: Sequence[x509.Certificate], others: Sequence[x509.Certificate], at: datetime
+        self,
+        roots: Sequence[x509.Certificate],
+        others: Sequence[x509.Certificate],
+        at: datetime,
+        memo: ChainMemo | None = None,
     ) -> None:
         self.at = at
+        self.memo = memo if memo is not None else ChainMemo()
         self.nodes: list[_Node] = []
         self.by_subject: dict[x509.Name, list[_Node]] = {}
         self.ignored = 0
         seen: set[bytes] = set()
         for cert, anchor in [*((r, True) for r in roots), *((c, False) for c in others)]:
-            der = cert.public_bytes(Encoding.DER)
+            der = der_of(cert)
             if der in seen:
                 continue
             seen.add(der)
@@ -242,10 +279,11 @@ class _Search:
             if node.subject is not None:
                 self.by_subject.setdefault(node.subject, []).append(node)
         # What is learnt about a certificate (by DER) or a pair, each thing once.
+        # (the time-independent ones in the memo, shared with other searches).
         self.own: dict[bytes, str | None] = {}
-        self.ca: dict[bytes, tuple[str | None, int | None]] = {}
-        self.keys: dict[bytes, str | None] = {}
-        self.signatures: dict[tuple[bytes, bytes], str | None] = {}
+        self.ca = self.memo.ca
+        self.keys = self.memo.keys
+        self.signatures = self.memo.signatures
         self.tries = 0
         self.checks = 0
         self.best: tuple[int, str] = (-1, "")
@@ -284,6 +322,7 @@ class _Search:
         if self.checks >= MAX_SIGNATURE_CHECKS:
             raise _LimitReached(f"{MAX_SIGNATURE_CHECKS} signature checks")
         self.checks += 1
+        self.memo.signatures_checked += 1
         try:
             child.cert.verify_directly_issued_by(issuer.cert)
             problem = None
@@ -359,18 +398,20 @@ def build_chain(
     roots: Sequence[x509.Certificate],
     intermediates: Sequence[x509.Certificate] = (),
     at: datetime,
+    memo: ChainMemo | None = None,
 ) -> ChainResult:
     """Find a path from ``leaf`` to one of ``roots`` that is valid at ``at``.
 
     ``at`` must be timezone-aware. Paths are searched depth-first, anchors
     first, within the bounds of the module docstring; the first valid one is
     returned. When none is valid the detail explains the failure of the
-    longest path tried, or names the limit that stopped the search.
+    longest path tried, or names the limit that stopped the search. ``memo``
+    shares the time-independent checks with other searches (:class:`ChainMemo`).
     """
     if at.tzinfo is None:
         raise ValueError("reference time must be timezone-aware")
-    search = _Search(roots, intermediates, at)
-    der = leaf.public_bytes(Encoding.DER)
+    search = _Search(roots, intermediates, at, memo)
+    der = der_of(leaf)
     start = next((node for node in search.nodes if node.der == der), None) or _Node(
         leaf, der, False
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -9,11 +10,11 @@ from typing import Final
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.utils import CryptographyDeprecationWarning
 
 from court.der import Tlv, decode_integer, decode_oid, read_children, read_tlv
 from court.verify.token.algorithms import digest_name, hash_data, short
+from court.verify.x509chain import der_of
 
 __all__ = [
     "MAX_COMPARED_NAME",
@@ -92,7 +93,7 @@ def load_candidates(
     unloadable = 0
     entries: list[tuple[bytes, x509.Certificate | None, str]]
     entries = [(der, None, "embedded") for der in embedded]
-    entries += [(cert.public_bytes(Encoding.DER), cert, source) for cert, source in supplied]
+    entries += [(der_of(cert), cert, source) for cert, source in supplied]
     for der, given, source in entries:
         if der in seen:
             continue
@@ -197,8 +198,12 @@ def names_equal(a: bytes, b: bytes) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=1024)
 def name_text(name: bytes) -> str:
-    """RFC 4514 text of a DER Name (shortened hexadecimal when it cannot be read)."""
+    """RFC 4514 text of a DER Name (shortened hexadecimal when it cannot be read).
+
+    Cached: the tokens of one TSA name the same issuer and TSA over and over.
+    """
     try:
         if len(name) > MAX_COMPARED_NAME:
             raise ValueError("too long to print")

@@ -52,6 +52,7 @@ from court.verify.token.result import (
     TokenVerification,
 )
 from court.verify.token.signer import Candidate, SignerId, load_candidates, name_text
+from court.verify.x509chain import ChainMemo
 
 __all__ = ["verify_timestamp"]
 
@@ -68,6 +69,7 @@ def verify_timestamp(
     policy: str | None = None,
     tsa_certificate: x509.Certificate | None = None,
     tsa_name: str | None = None,
+    chain_memo: ChainMemo | None = None,
 ) -> TokenVerification:
     """Verify an RFC 3161 token for a digest (or data); see :mod:`court.verify.token`.
 
@@ -79,7 +81,9 @@ def verify_timestamp(
     imprint algorithm (or with ``hash_algorithm`` if given). ``nonce``,
     ``policy`` (dotted OID), ``tsa_certificate`` (the signer must be exactly
     this certificate) and ``tsa_name`` (RFC 4514; the signer's subject must
-    equal it) are checked when given. The chain is validated at genTime.
+    equal it) are checked when given. The chain is validated at genTime;
+    ``chain_memo``, shared by the verifications of many tokens, checks each
+    signature of their TSAs' chains once (:class:`court.verify.x509chain.ChainMemo`).
     """
     expected = expected_imprint(digest, hash_algorithm, data)
     if policy is not None:
@@ -93,6 +97,7 @@ def verify_timestamp(
         nonce=nonce,
         policy=policy,
         pins=Pins(tsa_certificate, tsa_name, pinned_name),
+        chain_memo=chain_memo,
     ).run()
 
 
@@ -109,6 +114,7 @@ class _Run:
         nonce: int | None,
         policy: str | None,
         pins: Pins,
+        chain_memo: ChainMemo | None = None,
     ) -> None:
         self.token = token
         self.roots = roots
@@ -117,6 +123,7 @@ class _Run:
         self.nonce = nonce
         self.policy = policy
         self.pins = pins
+        self.chain_memo = chain_memo
         self.checks = Checklist()
         self.fields: dict[str, Any] = {}
         self.signer: Candidate | None = None
@@ -207,7 +214,9 @@ class _Run:
         check_signing_certificate(c, self.signer, signer_info)
         embedded = [cand.cert for cand in candidates if cand.source == "embedded"]
         intermediates = [*embedded, *self.untrusted]
-        self.chain = check_chain(c, self.signer, self.roots, intermediates, tst_info.gen_time)
+        self.chain = check_chain(
+            c, self.signer, self.roots, intermediates, tst_info.gen_time, self.chain_memo
+        )
         check_eku(c, self.signer)
         check_tsa_name(c, self.signer, tst_info.tsa, self.fields.get("tsa_name"))
 

@@ -30,12 +30,14 @@ from evidence_gateway.v1 import access_service_pb2 as ac
 from evidence_gateway.v1 import (
     access_service_pb2_grpc,
     admin_service_pb2_grpc,
+    case_service_pb2_grpc,
     common_pb2,
     evidence_service_pb2_grpc,
     log_service_pb2_grpc,
     verification_service_pb2_grpc,
 )
 from evidence_gateway.v1 import admin_service_pb2 as ad
+from evidence_gateway.v1 import case_service_pb2 as cs
 from evidence_gateway.v1 import evidence_service_pb2 as ev
 from evidence_gateway.v1 import log_service_pb2 as lg
 from evidence_gateway.v1 import verification_service_pb2 as vf
@@ -100,6 +102,24 @@ ADMIN_ALLOWED: dict[str, set[Role]] = {
         "GetAnchoringStatus",
     )
 }
+#: The CaseService (served with the institutions registry, as AdminService): lenders file,
+#: bodies accept or reject, parties update, read and watch. Each call names a case that
+#: does not exist, or is incomplete, so an allowed call gets the servicer's own answer.
+BODIES = {Role.COURT, Role.ARBITRATION}
+CASE_ALLOWED: dict[str, set[Role]] = {
+    "CaseService/FileCase": {Role.LENDER},
+    "CaseService/AcceptCase": BODIES,
+    "CaseService/RejectCase": BODIES,
+    "CaseService/UpdateCaseStatus": {Role.LENDER, *BODIES},
+    "CaseService/GetCase": {Role.LENDER, *BODIES},
+    "CaseService/ListCases": {Role.LENDER, *BODIES},
+    "CaseService/WatchCases": {Role.LENDER, *BODIES},
+}
+_CASE_ANSWER = {
+    "CaseService/FileCase": grpc.StatusCode.INVALID_ARGUMENT,
+    "CaseService/ListCases": grpc.StatusCode.OK,
+    "CaseService/WatchCases": grpc.StatusCode.INVALID_ARGUMENT,
+}
 #: The answer of an allowed call that is not OK: the matrix's servers anchor nothing.
 _ANSWER = {"LogService/GetAnchor": grpc.StatusCode.NOT_FOUND}
 #: ... and of an allowed role whose scope does not cover the record asked for: the
@@ -136,6 +156,7 @@ class Stubs:
     verification: verification_service_pb2_grpc.VerificationServiceStub
     access: access_service_pb2_grpc.AccessServiceStub
     admin: admin_service_pb2_grpc.AdminServiceStub
+    cases: case_service_pb2_grpc.CaseServiceStub
     metadata: tuple[tuple[str, str], ...] | None = None
 
     @classmethod
@@ -146,6 +167,7 @@ class Stubs:
             verification=verification_service_pb2_grpc.VerificationServiceStub(channel),
             access=access_service_pb2_grpc.AccessServiceStub(channel),
             admin=admin_service_pb2_grpc.AdminServiceStub(channel),  # type: ignore[no-untyped-call]
+            cases=case_service_pb2_grpc.CaseServiceStub(channel),  # type: ignore[no-untyped-call]
             metadata=metadata,
         )
 
@@ -340,10 +362,52 @@ def _admin_calls() -> dict[str, Callable[[Stubs], Any]]:
     }
 
 
+def _case_calls() -> dict[str, Callable[[Stubs], Any]]:
+    nobody = "nonexistent-case"
+    at = _later(minutes=-1)
+    judgment = cs.CASE_EVENT_TYPE_JUDGMENT
+    return {
+        "CaseService/FileCase": lambda s: s.cases.FileCase(
+            cs.FileCaseRequest(request_id=_rid()), metadata=s.metadata
+        ),
+        "CaseService/AcceptCase": lambda s: s.cases.AcceptCase(
+            cs.AcceptCaseRequest(
+                request_id=_rid(), case_id=nobody, case_number="1", occurred_at=at
+            ),
+            metadata=s.metadata,
+        ),
+        "CaseService/RejectCase": lambda s: s.cases.RejectCase(
+            cs.RejectCaseRequest(
+                request_id=_rid(),
+                case_id=nobody,
+                reason=cs.CASE_REASON_OTHER,
+                occurred_at=at,
+            ),
+            metadata=s.metadata,
+        ),
+        "CaseService/UpdateCaseStatus": lambda s: s.cases.UpdateCaseStatus(
+            cs.UpdateCaseStatusRequest(
+                request_id=_rid(), case_id=nobody, event=judgment, occurred_at=at
+            ),
+            metadata=s.metadata,
+        ),
+        "CaseService/GetCase": lambda s: s.cases.GetCase(
+            cs.GetCaseRequest(case_id=nobody), metadata=s.metadata
+        ),
+        "CaseService/ListCases": lambda s: s.cases.ListCases(
+            cs.ListCasesRequest(), metadata=s.metadata
+        ),
+        "CaseService/WatchCases": lambda s: s.cases.WatchCases(
+            cs.WatchCasesRequest(cursor="not-a-cursor"), metadata=s.metadata
+        ),
+    }
+
+
 def mismatches(as_: Callers, *, admin: bool = False) -> list[str]:
     """Call every RPC as every role; each answer that is not the expected one, described.
 
-    ``admin``: the server also serves the AdminService (it has the registry)."""
+    ``admin``: the server also serves the AdminService and the CaseService (it has the
+    registry)."""
     calls = _calls(as_)
     assert set(calls) == set(ALLOWED)
     allowed = dict(ALLOWED)
@@ -356,6 +420,14 @@ def mismatches(as_: Callers, *, admin: bool = False) -> list[str]:
         allowed.update(ADMIN_ALLOWED)
         answers.update(
             {rpc: _ADMIN_ANSWER.get(rpc, grpc.StatusCode.NOT_FOUND) for rpc in ADMIN_ALLOWED}
+        )
+        case_calls = _case_calls()
+        assert set(case_calls) == set(CASE_ALLOWED)
+        for rpc, case_call in case_calls.items():
+            calls[rpc] = lambda role, case_call=case_call: case_call(as_(role))  # type: ignore[misc]
+        allowed.update(CASE_ALLOWED)
+        answers.update(
+            {rpc: _CASE_ANSWER.get(rpc, grpc.StatusCode.NOT_FOUND) for rpc in CASE_ALLOWED}
         )
     wrong: list[str] = []
     for rpc, call in calls.items():

@@ -1,0 +1,208 @@
+"""Judicial cases against a real `gateway serve` over mutual TLS, verified with `court-verify`.
+
+Institutions are registered as an operator does it (`notary institution add`)
+and each calls with its own certificate: a lender files a case with a court,
+the court accepts it and records its course; both follow it on `WatchCases`
+(the lender's subscriber disconnects in the middle and resumes with its cursor:
+nothing lost, nothing repeated); another court sees nothing of the case; an
+illegal transition is refused naming the case's status; and every event's
+record, fetched as a bundle, verifies with `court-verify bundle --file` on the
+event's document, with the operator's exported trust folder alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import json_format
+
+from evidence_gateway.v1 import case_service_pb2 as cs
+from evidence_gateway.v1 import evidence_service_pb2 as ev
+from evidence_gateway.v1 import verification_service_pb2 as vf
+from tests.integration.test_court_verify_remote import court_verify
+from tests.support.authz_matrix import Stubs
+from tests.support.gateway_proc import GatewayProcess, identity_in, make_pki, write_config
+from tests.support.grpc_client import submission, timestamp
+from tests.support.procs import BIN
+
+LENDER, COURT, OTHER_COURT = "bank-k", "court-k", "court-m"
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    folder = tmp_path_factory.mktemp("mtls-cases")
+    make_pki(folder / "data" / "pki")
+    process = GatewayProcess(write_config(folder), folder, mtls=True)
+    process.start()
+    try:
+        yield process
+    finally:
+        assert process.stop() == 0, process.log_text()
+
+
+@pytest.fixture(scope="module")
+def callers(
+    gateway: GatewayProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Stubs]]:
+    out = tmp_path_factory.mktemp("identities")
+    with contextlib.ExitStack() as stack:
+        stubs = {}
+        for name, role in ((LENDER, "lender"), (COURT, "court"), (OTHER_COURT, "court")):
+            gateway.add_institution(name, role, out)
+            channel = stack.enter_context(
+                gateway.channel(identity=identity_in(out, name), own_connection=True)
+            )
+            stubs[name] = Stubs.of(channel)
+        yield stubs
+
+
+class Watcher:
+    """A WatchCases stream read in a thread: its messages on a queue."""
+
+    def __init__(self, stubs: Stubs, cursor: str = "") -> None:
+        self.call = stubs.cases.WatchCases(cs.WatchCasesRequest(cursor=cursor), timeout=120)
+        self.messages: queue.Queue[Any] = queue.Queue()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        with contextlib.suppress(grpc.RpcError):
+            for message in self.call:
+                self.messages.put(message)
+
+    def events(self, n: int) -> list[Any]:
+        """The next ``n`` messages that carry an event (cursor-only ones are skipped)."""
+        out = []
+        while len(out) < n:
+            message = self.messages.get(timeout=30)
+            if message.HasField("event"):
+                out.append(message)
+        return out
+
+    def close(self) -> None:
+        self.call.cancel()
+        self.thread.join(10)
+
+
+def _at() -> Any:
+    return timestamp(datetime.now(UTC))
+
+
+def test_a_case_followed_live_by_both_sides_and_verified_with_court_verify(
+    gateway: GatewayProcess, callers: dict[str, Stubs], tmp_path: Path
+) -> None:
+    lender, court, other = callers[LENDER], callers[COURT], callers[OTHER_COURT]
+    relied = [
+        lender.evidence.SubmitEvidence(
+            ev.SubmitEvidenceRequest(submission=submission("L-K", data=data)), timeout=30
+        ).receipt.entry_id
+        for data in (b"loan contract K", b"overdue notice K")
+    ]
+    lender_watch = Watcher(lender)
+    court_watch = Watcher(court)
+    case = lender.cases.FileCase(
+        cs.FileCaseRequest(
+            request_id="file-k",
+            loan_ref="L-K",
+            body=COURT,
+            claim=cs.MoneyAmount(currency_code="CNY", minor_units=5_000_000),
+            relied_on_entry_ids=relied,
+            share_expires_at=timestamp(datetime.now(UTC) + timedelta(days=180)),
+        ),
+        timeout=30,
+    ).case
+    court.cases.AcceptCase(
+        cs.AcceptCaseRequest(
+            request_id="acc-k", case_id=case.case_id, case_number="(2026)京0105民初7号",
+            occurred_at=_at(),
+        ),
+        timeout=30,
+    )  # fmt: skip
+    first = lender_watch.events(2)
+    assert [m.event.type for m in first] == [cs.CASE_EVENT_TYPE_FILED, cs.CASE_EVENT_TYPE_ACCEPTED]
+    lender_watch.close()  # the lender's subscriber goes away in the middle
+    cursor = first[-1].cursor
+
+    # Illegal: an award is an arbitration body's; the refusal names the status.
+    with pytest.raises(grpc.RpcError) as info:
+        court.cases.UpdateCaseStatus(
+            cs.UpdateCaseStatusRequest(
+                request_id="award-k", case_id=case.case_id, event=cs.CASE_EVENT_TYPE_AWARD,
+                occurred_at=_at(),
+            ),
+            timeout=30,
+        )  # fmt: skip
+    assert info.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert "the case is CASE_STATUS_ACCEPTED" in (info.value.details() or "")
+
+    for n, event in enumerate(
+        (cs.CASE_EVENT_TYPE_JUDGMENT, cs.CASE_EVENT_TYPE_ENFORCEMENT_STARTED)
+    ):
+        court.cases.UpdateCaseStatus(
+            cs.UpdateCaseStatusRequest(
+                request_id=f"u{n}-k", case_id=case.case_id, event=event, occurred_at=_at()
+            ),
+            timeout=30,
+        )
+    resumed = Watcher(lender, cursor)
+    court.cases.UpdateCaseStatus(
+        cs.UpdateCaseStatusRequest(
+            request_id="rec-k", case_id=case.case_id, event=cs.CASE_EVENT_TYPE_AMOUNT_RECOVERED,
+            amount=cs.MoneyAmount(currency_code="CNY", minor_units=1_000_000), occurred_at=_at(),
+        ),
+        timeout=30,
+    )  # fmt: skip
+    later = resumed.events(3)
+    resumed.close()
+    lender_numbers = [m.event.event_number for m in first + later]
+    assert lender_numbers == [1, 2, 3, 4, 5]  # nothing lost, nothing twice
+    court_seen = court_watch.events(5)
+    court_watch.close()
+    assert [m.event.event_number for m in court_seen] == [1, 2, 3, 4, 5]
+    assert resumed.messages.empty() or all(
+        not m.HasField("event") for m in list(resumed.messages.queue)
+    )
+
+    # Another court: the case does not exist for it, and its stream carries nothing.
+    with pytest.raises(grpc.RpcError) as info:
+        other.cases.GetCase(cs.GetCaseRequest(case_id=case.case_id), timeout=30)
+    assert info.value.code() is grpc.StatusCode.NOT_FOUND
+    stream = other.cases.WatchCases(cs.WatchCasesRequest(), timeout=2)
+    with pytest.raises(grpc.RpcError) as info:
+        for message in stream:
+            assert not message.HasField("event")
+    assert info.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+
+    # Every event verifies like any entry: its bundle and its document.
+    full = court.cases.GetCase(cs.GetCaseRequest(case_id=case.case_id), timeout=30).case
+    assert len(full.events) == 5
+    trust = tmp_path / "trust"
+    import subprocess
+
+    exported = subprocess.run(
+        [str(BIN / "notary"), "trust", "export", "--pki", str(gateway.pki), "--out", str(trust)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    for event in full.events:
+        bundle = court.verification.GetEvidenceBundle(
+            vf.GetEvidenceBundleRequest(entry_id=event.receipt.entry_id), timeout=30
+        ).bundle
+        path = tmp_path / f"event-{event.event_number}.json"
+        path.write_text(json_format.MessageToJson(bundle, indent=2) + "\n")
+        document = tmp_path / f"event-{event.event_number}.der"
+        document.write_bytes(event.document)
+        verified = court_verify("bundle", str(path), "--file", str(document), "--trust", str(trust))
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+    # A changed document does not verify.
+    document.write_bytes(full.events[0].document)
+    forged = court_verify("bundle", str(path), "--file", str(document), "--trust", str(trust))
+    assert forged.returncode == 1, forged.stdout

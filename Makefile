@@ -106,6 +106,7 @@ bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bench.court_bundle
 	$(BIN)/python -m bench.gateway
 	$(BIN)/python -m bench.loanmap
+	$(BIN)/python -m bench.cases
 	$(BIN)/python -m bench.tls
 	$(BIN)/python -m bench.anchoring
 	DATA_DIR=$(DATA_DIR) $(BIN)/python -m bench.reads

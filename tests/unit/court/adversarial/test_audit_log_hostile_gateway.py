@@ -1,0 +1,93 @@
+"""ADVERSARIAL (issue 10 review): `court-verify audit-log` against a hostile gateway.
+
+A gateway that keeps answering ListCheckpoints with a next_page_token (an
+endless listing, the same checkpoint again and again, or empty pages) must not
+keep the auditor busy forever: DESIGN.md says the verifier's work is bounded
+whatever its input. Expected to FAIL until the paging loop demands progress
+(strictly growing sizes, no empty page with a token) or has a bound.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterator
+from concurrent import futures
+from typing import Any
+
+import grpc
+import pytest
+
+from court.audit_log import audit_log
+from court.gateway_rpc import GatewayTarget
+from court.verify.checkpoint import parse_verifier_key
+from evidence_gateway.v1 import common_pb2, log_service_pb2, log_service_pb2_grpc
+from tests.support import replay_log
+from tests.support.replay_log import ReplayLog
+
+_DEADLINE = 10.0
+
+
+class _HostileLog(log_service_pb2_grpc.LogServiceServicer):
+    def __init__(self, log: ReplayLog, mode: str) -> None:
+        self.log = log
+        self.mode = mode
+        self.pages = 0
+
+    def ListCheckpoints(self, request: Any, context: Any) -> Any:
+        self.pages += 1
+        if self.mode == "empty":
+            return log_service_pb2.ListCheckpointsResponse(next_page_token="again")
+        # "repeat": the latest checkpoint, then "more" forever
+        return log_service_pb2.ListCheckpointsResponse(
+            checkpoints=[common_pb2.Checkpoint(signed_note=self.log.checkpoints[-1])],
+            next_page_token="more",
+        )
+
+    def GetEntries(self, request: Any, context: Any) -> Any:
+        return log_service_pb2.GetEntriesResponse(
+            entries=[
+                log_service_pb2.LogEntry(leaf_index=i, leaf=self.log.leaves[i])
+                for i in range(request.start, min(request.end, len(self.log.leaves)))
+            ]
+        )
+
+
+@pytest.fixture
+def served(request: pytest.FixtureRequest) -> Iterator[tuple[_HostileLog, str]]:
+    log = replay_log.build()
+    servicer = _HostileLog(log, request.param)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    log_service_pb2_grpc.add_LogServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        yield servicer, f"127.0.0.1:{port}"
+    finally:
+        server.stop(grace=None).wait()
+
+
+@pytest.mark.parametrize("served", ["repeat", "empty"], indirect=True)
+def test_an_endless_checkpoint_listing_does_not_keep_the_auditor_busy(
+    served: tuple[_HostileLog, str],
+) -> None:
+    servicer, address = served
+    target = GatewayTarget(address, insecure_loopback=True, timeout=5.0)
+    key = parse_verifier_key(servicer.log.vkey)
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(audit_log(target, 0, key, io.StringIO(), as_json=False))
+        except Exception as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(_DEADLINE)
+    pages = servicer.pages
+    # whatever happens: stopping the server (fixture) makes the worker's next call fail
+    assert not worker.is_alive(), (
+        f"audit-log still paging after {_DEADLINE:g}s: {pages} ListCheckpoints pages asked for"
+    )
+    assert outcome and outcome[0] is not True, outcome

@@ -69,7 +69,11 @@ class _Log:
             raise GatewayError(exc.code, str(exc)) from None
 
     def checkpoints(self, from_size: int) -> Iterator[str]:
+        """The listed checkpoints; a page that does not move past the previous one's last
+        size (empty with a next page, or repeating sizes) ends the listing with an error, so
+        a hostile gateway cannot keep the auditor paging forever."""
         token = ""
+        last = -1
         while True:
             request = self._pb.ListCheckpointsRequest(
                 from_size=from_size, page_size=CHECKPOINT_PAGE, page_token=token
@@ -77,11 +81,30 @@ class _Log:
             page = self._call(self._stub.ListCheckpoints, request)
             if len(page.checkpoints) > CHECKPOINT_PAGE:
                 raise GatewayError("OK", "the gateway sent a longer page than asked for")
-            for checkpoint in page.checkpoints:
-                yield checkpoint.signed_note
             token = page.next_page_token
+            if token and not page.checkpoints:
+                raise GatewayError("OK", "the gateway sent an empty page with a next page")
+            for checkpoint in page.checkpoints:
+                try:
+                    size = parse_checkpoint(checkpoint.signed_note).size
+                except CheckpointError:
+                    size = last + 1  # unreadable: the auditor reports it
+                if size <= last:
+                    raise GatewayError(
+                        "OK",
+                        f"the gateway listed a checkpoint of size {size} after size {last}: "
+                        "ListCheckpoints must list sizes in strictly ascending order",
+                    )
+                last = size
+                yield checkpoint.signed_note
             if not token:
                 return
+
+    def latest(self) -> str:
+        """The latest checkpoint the gateway signed (GetCheckpoint)."""
+        response = self._call(self._stub.GetCheckpoint, self._pb.GetCheckpointRequest())
+        note: str = response.checkpoint.signed_note
+        return note
 
     def entries(self, start: int, end: int) -> Iterator[tuple[int, list[bytes]]]:
         """(first index, leaves) pages covering [start, end)."""
@@ -106,6 +129,26 @@ class _Log:
         return [bytes(h) for h in proof.hashes]
 
 
+def _size_of(note: str, unreadable: int) -> int:
+    try:
+        return parse_checkpoint(note).size  # signature checked by the auditor
+    except CheckpointError:
+        return unreadable  # the auditor reports it
+
+
+def _audit_one(log: _Log, auditor: LogAuditor, note: str) -> None:
+    """Replay the leaves up to ``note``'s size, then audit it against the previous one."""
+    size = _size_of(note, auditor.replayed)
+    if size > auditor.replayed:
+        for first, leaves in log.entries(auditor.replayed, size):
+            auditor.add_leaves(first, leaves)
+    previous = auditor.previous
+    proof = None
+    if previous is not None and 0 < previous.size < size:
+        proof = log.consistency(previous.size, size)
+    auditor.checkpoint(note, proof)
+
+
 def audit_log(
     target: GatewayTarget, from_size: int, key: VerifierKey, out: TextIO, *, as_json: bool
 ) -> bool:
@@ -116,18 +159,17 @@ def audit_log(
     with GatewayConnection(target) as connection:
         log = _Log(connection)
         for note in log.checkpoints(from_size):
-            try:
-                size = parse_checkpoint(note).size  # signature checked by the auditor
-            except CheckpointError:
-                size = auditor.replayed  # unreadable: the auditor reports it
-            if size > auditor.replayed:
-                for first, leaves in log.entries(auditor.replayed, size):
-                    auditor.add_leaves(first, leaves)
-            previous = auditor.previous
-            proof = None
-            if previous is not None and 0 < previous.size < size:
-                proof = log.consistency(previous.size, size)
-            auditor.checkpoint(note, proof)
+            _audit_one(log, auditor, note)
+        # The listing must reach the latest checkpoint (the one receipts and bundles carry):
+        # a gateway that stops listing early would otherwise hide later checkpoints.
+        latest = log.latest()
+        previous = auditor.previous
+        try:
+            same = previous is not None and parse_checkpoint(latest).body == previous.body
+        except CheckpointError:
+            same = False  # unreadable: the auditor reports it
+        if not same:
+            _audit_one(log, auditor, latest)
     verdict = auditor.verdict()
     last = auditor.previous
     if verdict.ok:

@@ -12,6 +12,7 @@ naming the field; what is wrong with the evidence is left to the checks.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Final, TypeVar
 
@@ -78,12 +79,68 @@ def _parse(data: bytes, message: _M, what: str, media_type: str) -> _M:
         json_format.Parse(text, message, max_recursion_depth=_MAX_DEPTH)
     except (json_format.ParseError, ValueError, RecursionError) as exc:
         reason = escape_text(str(exc))[:300]
-        raise InputError(f"{what} is not a valid {media_type} file: {reason}") from exc
+        hint = _hint(text, message)
+        raise InputError(f"{what} is not a valid {media_type} file: {reason}{hint}") from exc
     found = getattr(message, "media_type")  # noqa: B009 - both messages have it
     if found != media_type:
         shown = escape_text(repr(found[:100]))
         raise InputError(f"{what} has mediaType {shown}, not {media_type!r}")
     return message
+
+
+# What other tools write instead of protobuf's JSON mapping, and what to do about it.
+_ANSWER_HINT: Final = (
+    "; this is the gateway's answer ({answer}, as buf curl and grpcurl print it), "
+    "not the file: the file is its {field!r} field (`jq .{field} ANSWER.json > FILE.json`), "
+    "or let `court-verify fetch` write it"
+)
+_SHAPE_HINTS: Final = (
+    (
+        frozenset({"type", "data"}),
+        "; a bytes field holds a Node.js Buffer object: protobuf's JSON mapping writes "
+        "bytes as a base64 string (@grpc/proto-loader: bytes: String; docs/bundles.md)",
+    ),
+    (
+        frozenset({"low", "high", "unsigned"}),
+        "; a 64-bit integer is a Long object: protobuf's JSON mapping writes it as a "
+        "decimal string (@grpc/proto-loader: longs: String; docs/bundles.md)",
+    ),
+    (
+        frozenset({"seconds", "nanos"}),
+        "; a google.protobuf.Timestamp (anchor.anchor.confirmedAt) is an object: protobuf's "
+        'JSON mapping writes it as an RFC 3339 string, "2026-01-02T03:04:05.123Z" '
+        "(docs/bundles.md)",
+    ),
+)
+_MAX_HINT_NODES: Final = 10_000
+
+
+def _hint(text: str, message: Message) -> str:
+    """Why a file that protobuf's parser refused is not the JSON mapping, when it is one
+    of the usual mistakes; else ''. Only on the error path; the walk is bounded."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return ""
+    if not isinstance(value, dict):
+        return ""
+    field = "bundle" if isinstance(message, bundle_pb2.EvidenceBundle) else "dossier"
+    if field in value and "mediaType" not in value and "media_type" not in value:
+        answer = "GetEvidenceBundleResponse" if field == "bundle" else "GetDossierResponse"
+        return _ANSWER_HINT.format(answer=answer, field=field)
+    stack: list[object] = [value]
+    seen = 0
+    while stack and seen < _MAX_HINT_NODES:
+        node = stack.pop()
+        seen += 1
+        if isinstance(node, dict):
+            for keys, hint in _SHAPE_HINTS:
+                if keys <= node.keys() and len(node) <= len(keys) + 1:
+                    return hint
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return ""
 
 
 def _bound(count: int, limit: int, field: str) -> None:

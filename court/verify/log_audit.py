@@ -96,6 +96,7 @@ class LogAuditor:
     _map_since: int | None = None  # size of the first checkpoint with a map line
     _v2_leaves: int = 0
     _broken: bool = False  # the leaves cannot be replayed further
+    _unsigned: int = 0  # checkpoints listed whose signature did not verify
 
     def __post_init__(self) -> None:
         self._tallies = {name: _Tally() for name in AUDIT_CHECKS}
@@ -162,7 +163,8 @@ class LogAuditor:
         try:
             checkpoint = verify_checkpoint(note, self.verifier_key)
         except CheckpointError as exc:
-            self._tallies[CHECK_SIGNATURES].fail(f"a checkpoint after {self._where()}: {exc}")
+            self._unsigned += 1
+            self._tallies[CHECK_SIGNATURES].fail(f"{self._where()}: {exc}")
             return
         self._tallies[CHECK_SIGNATURES].ok()
         previous = self._previous
@@ -178,7 +180,9 @@ class LogAuditor:
             self._first = checkpoint
 
     def _where(self) -> str:
-        return "none" if self._previous is None else f"size {self._previous.size}"
+        if self._previous is None:
+            return "the first checkpoint listed"
+        return f"the checkpoint listed after size {self._previous.size}"
 
     def _check_tree(self, checkpoint: Checkpoint) -> None:
         tally = self._tallies[CHECK_TREE]
@@ -273,6 +277,9 @@ class LogAuditor:
             tally = self._tallies[name]
             if tally.failure is not None:
                 checks.failed(name, tally.failure)
+            elif name == CHECK_LISTED and tally.held == 0 and self._unsigned:
+                # Listed, but their sizes cannot be trusted: the signature check says why.
+                checks.not_run(name, f"{self._unsigned} listed, none signed by the log key")
             elif name == CHECK_LISTED and tally.held == 0:
                 checks.failed(name, "the gateway listed no checkpoint to audit")
             elif tally.held == 0:

@@ -20,6 +20,7 @@ from evidence_gateway.v1 import evidence_service_pb2 as ev
 from evidence_gateway.v1 import evidence_service_pb2_grpc as ev_grpc
 from evidence_gateway.v1.admin_service_pb2_grpc import AdminServiceStub
 from gateway.server import ANCHORING_SERVICE
+from tests.support.anchored_gateway import anchoring_gateway
 from tests.support.anvil import Anvil, wait_for
 from tests.support.gateway_proc import (
     GatewayProcess,
@@ -74,40 +75,10 @@ def test_init_and_deploy_once(tmp_path: Path, anvil: Anvil) -> None:
     assert down.returncode == 1 and "is the node running at" in down.stderr
 
 
-def _anchoring_gateway(tmp_path: Path, anvil: Anvil, **anchor: object) -> GatewayProcess:
-    """A gateway (mutual TLS, not started) anchoring on ``anvil``'s freshly deployed contract
-    as chain "local", with these [anchor] settings."""
-    pki = tmp_path / "data" / "pki"
-    make_pki(pki)
-    key = tmp_path / "submitter.key"
-    notary("anchor", "init", "--out", str(key))
-    deployed = notary(
-        "anchor",
-        "deploy",
-        "--rpc",
-        anvil.rpc_url,
-        "--key",
-        str(key),
-        "--pki",
-        str(pki),
-        "--dev-balance",
-        "5",
-    ).stdout
-    contract = re.search(r"deployed at (0x[0-9a-fA-F]{40})", deployed)
-    assert contract
-    config = write_config(tmp_path, sections={"anchor": {"enabled": True, **anchor}})
-    with config.open("a") as out:
-        out.write(
-            f'[[anchor.chains]]\nname = "local"\nrpc_url = "{anvil.rpc_url}"\n'
-            f'contract = "{contract.group(1)}"\nkey_file = "submitter.key"\nchain_id = 31337\n'
-        )
-    return GatewayProcess(config, tmp_path, mtls=True)
-
-
 def test_serve_anchors_and_health_says_when_the_lag_passes_its_bound(
     tmp_path: Path, anvil: Anvil
 ) -> None:
-    gateway = _anchoring_gateway(tmp_path, anvil, interval_seconds=0.5, max_lag_seconds=2.0)
+    gateway = anchoring_gateway(tmp_path, anvil, interval_seconds=0.5, max_lag_seconds=2.0).process
     gateway.start()
     try:
         gateway.add_institution("bank-a", "lender", tmp_path / "clients")
@@ -166,7 +137,7 @@ def test_status_and_log_show_the_confirmations_an_anchor_waits_for(
     """anvil mines only when a transaction comes (as make run's would without a block
     time): an anchor that needs 2 confirmations waits at 1/2 until a block is added, and
     the operator sees so instead of a silent stall."""
-    gateway = _anchoring_gateway(tmp_path, anvil, interval_seconds=0.5, confirmations=2)
+    gateway = anchoring_gateway(tmp_path, anvil, interval_seconds=0.5, confirmations=2).process
     gateway.start()
     try:
         gateway.add_institution("bank-a", "lender", tmp_path / "clients")

@@ -23,6 +23,7 @@ from court.verify.log_audit import (
 )
 from court.verify.result import CheckStatus, Verdict
 from court.verify.rfc6962 import leaf_hash
+from gateway.log.checkpoint import make_verifier_key
 from tests.support import replay_log
 from tests.support.merkle_reference import mth
 from tests.support.replay_log import SIZES, ReplayLog
@@ -101,6 +102,23 @@ def test_a_checkpoint_signed_by_another_key_is_caught() -> None:
     notes[0] = other.sign(size, mth(log.leaves[:size]), replay_log.map_root(log.leaves, size))
     verdict = audit(log, notes)
     assert verdict[CHECK_SIGNATURES].failed
+    assert verdict[CHECK_SIGNATURES].detail.startswith("the first checkpoint listed: ")
+
+
+def test_a_log_key_of_another_log_fails_the_signatures_not_the_listing() -> None:
+    """An operator's wrong --trust folder: every checkpoint was listed, none verifies.
+    The first failed check, the one the last line names, is the signatures'."""
+    log = replay_log.build()
+    other = Ed25519PrivateKey.from_private_bytes(b"\x08" * 32).public_key()
+    auditor = LogAuditor(parse_verifier_key(make_verifier_key(replay_log.ORIGIN, other)))
+    auditor.add_leaves(0, log.leaves)
+    for note in log.checkpoints:
+        auditor.checkpoint(note, None)
+    verdict = auditor.verdict()
+    first = verdict.first_failure
+    assert first is not None and first.name == CHECK_SIGNATURES, verdict.as_dicts()
+    assert verdict[CHECK_LISTED].status is CheckStatus.NOT_RUN
+    assert verdict[CHECK_LISTED].detail == f"{len(SIZES)} listed, none signed by the log key"
 
 
 def test_a_gap_in_a_loan_chain_is_caught() -> None:

@@ -44,8 +44,9 @@ from gateway.anchor.chain import ChainClient
 from gateway.anchor.keys import create_key_file
 from gateway.log.checkpoint import make_verifier_key, sign_checkpoint
 from notary.pki import load_log_signing_key, load_log_verifier_key
+from tests.support.anchoring import anchoring_config
 from tests.support.anvil import Anvil, wait_for
-from tests.support.gateway_proc import GatewayProcess, make_pki, write_config
+from tests.support.gateway_proc import GatewayProcess, make_pki
 from tests.support.grpc_client import submission
 from tests.support.procs import BIN
 
@@ -125,31 +126,6 @@ def export_trust(pki: Path, out: Path, contract: str) -> Path:
     return out
 
 
-def _config(folder: Path, chain: Anvil, contract: str, key: Path) -> Path:
-    path = write_config(
-        folder,
-        sections={
-            "anchor": {
-                "enabled": True,
-                "interval_seconds": 0.2,
-                "min_new_entries": 2,  # a lone new record waits for the next one
-                "confirmations": 1,
-                "max_lag_seconds": 600,
-            }
-        },
-    )
-    with path.open("a") as out:
-        out.write(
-            "[[anchor.chains]]\n"
-            'name = "local"\n'
-            f'rpc_url = "{chain.rpc_url}"\n'
-            f'contract = "{contract}"\n'
-            f'key_file = "{key}"\n'
-            f"chain_id = {CHAIN_ID}\n"
-        )
-    return path
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("bundle-chain")
@@ -163,7 +139,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         admin = ChainClient(chain.rpc_url, account=chain.dev_accounts[0])
         contract = admin.deploy()
         admin.register_log(vkey, submitter)
-        gateway = GatewayProcess(_config(folder, chain, contract, key), folder)
+        gateway = GatewayProcess(
+            anchoring_config(folder, chain, contract, key, min_new_entries=2), folder
+        )
         gateway.start()
         try:
             with contextlib.closing(gateway.channel()) as channel:

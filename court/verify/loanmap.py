@@ -353,13 +353,22 @@ def head_of_leaf(leaf_index: int, leaf: bytes) -> LoanHead | None:
 
 
 class _Block:
-    """A radix-16 block: a key prefix shared by at least two keys of the map."""
+    """A radix-16 block: a key prefix shared by at least two keys of the map.
 
-    __slots__ = ("children", "hash")
+    ``hashes`` is the block's 4-level binary subtree as a heap: ``hashes[16 + n]``
+    is child ``n``'s hash, ``hashes[i]`` for ``1 <= i < 16`` the node over
+    ``hashes[2i]`` and ``hashes[2i + 1]``, ``hashes[1]`` the block's hash
+    (``hashes[0]`` is unused). ``dirty`` holds the nibbles of the children
+    changed since the hashes were computed: :func:`_hash_of` recomputes only
+    their paths (4 hashes for one changed child, at most 15 for all of them).
+    """
+
+    __slots__ = ("children", "dirty", "hashes")
 
     def __init__(self) -> None:
         self.children: list[_Leaf | _Block | None] = [None] * 16
-        self.hash: bytes | None = None  # None: to be recomputed
+        self.hashes: list[bytes] = [EMPTY] * 32
+        self.dirty: set[int] = set()
 
 
 class _Leaf:
@@ -375,9 +384,32 @@ def _hash_of(node: _Leaf | _Block | None) -> bytes:
         return EMPTY
     if isinstance(node, _Leaf):
         return node.hash
-    if node.hash is None:
-        node.hash = block_hash([_hash_of(c) for c in node.children])
-    return node.hash
+    if node.dirty:
+        _rehash(node)
+    return node.hashes[1]
+
+
+def _rehash(block: _Block) -> None:
+    """Bring ``block.hashes`` up to date: the paths of its dirty children only."""
+    h = block.hashes
+    children = block.children
+    up: set[int] = set()
+    for n in block.dirty:
+        h[16 + n] = _hash_of(children[n])
+        up.add((16 + n) >> 1)
+    block.dirty = set()
+    sha256 = hashlib.sha256
+    tag = _NODE_TAG
+    while up:  # every position in ``up`` is on the same level
+        above: set[int] = set()
+        for i in up:
+            left = h[2 * i]
+            right = h[2 * i + 1]
+            h[i] = (
+                EMPTY if left == EMPTY and right == EMPTY else sha256(tag + left + right).digest()
+            )
+            above.add(i >> 1)
+        up = above if 1 not in up else set()
 
 
 class LoanMap:
@@ -427,14 +459,16 @@ class LoanMap:
                 return leaf
             # Two keys share this prefix: a block here, both keys one nibble deeper.
             block = _Block()
-            block.children[key_nibble(old.loan_key, depth)] = node
+            old_nib = key_nibble(old.loan_key, depth)
+            block.children[old_nib] = node
+            block.dirty.add(old_nib)
             node = block
         self._changed.add(path)
         nib = key_nibble(key, depth)
         node.children[nib] = self._insert(
             node.children[nib], depth + 1, leaf, path + "0123456789abcdef"[nib]
         )
-        node.hash = None
+        node.dirty.add(nib)
         return node
 
     def root(self) -> bytes:
@@ -460,7 +494,10 @@ class LoanMap:
         depth = 0
         while isinstance(node, _Block):
             nib = key_nibble(loan_key, depth)
-            per_block.append(block_siblings([_hash_of(c) for c in node.children], nib))
+            _hash_of(node)
+            h = node.hashes
+            pos = 16 + nib
+            per_block.append([h[pos ^ 1], h[pos >> 1 ^ 1], h[pos >> 2 ^ 1], h[pos >> 3 ^ 1]])
             node = node.children[nib]
             depth += 1
         if node is None or node.head.loan_key != loan_key:
@@ -483,9 +520,11 @@ class LoanMap:
             return None
         if isinstance(node, _Leaf):
             return node.head
+        _hash_of(node)  # brings the children's hashes (hashes[16:]) up to date
+        h = node.hashes
         return tuple(
-            None if c is None else c.head if isinstance(c, _Leaf) else _hash_of(c)
-            for c in node.children
+            None if c is None else c.head if isinstance(c, _Leaf) else h[16 + n]
+            for n, c in enumerate(node.children)
         )
 
     def take_changed_paths(self) -> list[str]:

@@ -393,23 +393,35 @@ def _rehash(block: _Block) -> None:
     """Bring ``block.hashes`` up to date: the paths of its dirty children only."""
     h = block.hashes
     children = block.children
-    up: set[int] = set()
+    need = [False] * 16  # the inner positions (1..15) above a dirty child
     for n in block.dirty:
         h[16 + n] = _hash_of(children[n])
-        up.add((16 + n) >> 1)
+        i = (16 + n) >> 1
+        while i and not need[i]:
+            need[i] = True
+            i >>= 1
     block.dirty = set()
     sha256 = hashlib.sha256
     tag = _NODE_TAG
-    while up:  # every position in ``up`` is on the same level
-        above: set[int] = set()
-        for i in up:
+    for i in range(15, 0, -1):  # children (2i, 2i + 1) before their parent i
+        if need[i]:
             left = h[2 * i]
             right = h[2 * i + 1]
             h[i] = (
                 EMPTY if left == EMPTY and right == EMPTY else sha256(tag + left + right).digest()
             )
-            above.add(i >> 1)
-        up = above if 1 not in up else set()
+
+
+def _view(node: _Leaf | _Block) -> LoanHead | tuple[bytes | LoanHead | None, ...]:
+    """A node as :meth:`LoanMap.node_at` gives it."""
+    if isinstance(node, _Leaf):
+        return node.head
+    _hash_of(node)  # brings the children's hashes (hashes[16:]) up to date
+    h = node.hashes
+    return tuple(
+        None if c is None else c.head if isinstance(c, _Leaf) else h[16 + n]
+        for n, c in enumerate(node.children)
+    )
 
 
 class LoanMap:
@@ -425,7 +437,7 @@ class LoanMap:
     def __init__(self) -> None:
         self._top: _Leaf | _Block | None = None
         self._count = 0
-        self._changed: set[str] = set()
+        self._changed: dict[str, _Leaf | _Block] = {}  # path -> the node there now
 
     def __len__(self) -> int:
         """The number of loans in the map."""
@@ -444,7 +456,7 @@ class LoanMap:
         if node is None:
             self._count += 1
             if not path:
-                self._changed.add(path)
+                self._changed[path] = leaf
             return leaf
         if isinstance(node, _Leaf):
             old = node.head
@@ -455,7 +467,7 @@ class LoanMap:
                         f"after its current head at leaf {old.leaf_index}"
                     )
                 if not path:
-                    self._changed.add(path)
+                    self._changed[path] = leaf
                 return leaf
             # Two keys share this prefix: a block here, both keys one nibble deeper.
             block = _Block()
@@ -463,7 +475,7 @@ class LoanMap:
             block.children[old_nib] = node
             block.dirty.add(old_nib)
             node = block
-        self._changed.add(path)
+        self._changed[path] = node
         nib = key_nibble(key, depth)
         node.children[nib] = self._insert(
             node.children[nib], depth + 1, leaf, path + "0123456789abcdef"[nib]
@@ -516,21 +528,18 @@ class LoanMap:
             if not isinstance(node, _Block):
                 return None
             node = node.children[int(ch, 16)]
-        if node is None:
-            return None
-        if isinstance(node, _Leaf):
-            return node.head
-        _hash_of(node)  # brings the children's hashes (hashes[16:]) up to date
-        h = node.hashes
-        return tuple(
-            None if c is None else c.head if isinstance(c, _Leaf) else h[16 + n]
-            for n, c in enumerate(node.children)
-        )
+        return None if node is None else _view(node)
 
     def take_changed_paths(self) -> list[str]:
         """The paths of the blocks (and the top, ``""``) changed since the last call,
         shortest first, and forget them. A head below the top lives in its parent block,
         so a change to it changes that block."""
-        out = sorted(self._changed, key=lambda p: (len(p), p))
-        self._changed = set()
-        return out
+        return [path for path, _ in self.take_changed_nodes()]
+
+    def take_changed_nodes(
+        self,
+    ) -> list[tuple[str, LoanHead | tuple[bytes | LoanHead | None, ...]]]:
+        """:meth:`take_changed_paths` with each path's node as :meth:`node_at` gives it."""
+        changed = self._changed
+        self._changed = {}
+        return [(p, _view(changed[p])) for p in sorted(changed, key=lambda p: (len(p), p))]

@@ -102,15 +102,19 @@ def encode_node(node: Node) -> bytes:
         return bytes([_TOP_LEAF]) + _head_bytes(node)
     present = leaves = 0
     parts: list[bytes] = []
-    for n, child in enumerate(node):
-        if child is None:
-            continue
-        present |= 1 << n
-        if isinstance(child, LoanHead):
-            leaves |= 1 << n
-            parts.append(_head_bytes(child))
-        else:
-            parts.append(child)
+    pack = _HEAD.pack
+    bit = 1
+    for child in node:
+        if child is not None:
+            present |= bit
+            if isinstance(child, bytes):
+                parts.append(child)
+            else:
+                leaves |= bit
+                parts.append(
+                    pack(child.loan_key, child.loan_sequence, child.leaf_index, child.leaf_hash)
+                )
+        bit <<= 1
     return _MASKS.pack(_BLOCK, present, leaves) + b"".join(parts)
 
 
@@ -260,12 +264,7 @@ class VersionedLoanMap:
         """Move the heads forward; return the rows ``(path, version, body)`` to write
         with the checkpoint of size ``version`` (whose map line is :meth:`root`)."""
         self._map.update(heads)
-        out: list[tuple[str, int, bytes]] = []
-        for path in self._map.take_changed_paths():
-            node = self._map.node_at(path)
-            if node is not None:
-                out.append((path, version, encode_node(node)))
-        return out
+        return [(path, version, encode_node(node)) for path, node in self._map.take_changed_nodes()]
 
     def prove(self, loan_key: bytes) -> LoanHeadProof | None:
         """The proof of a loan's head in the latest map (tests)."""

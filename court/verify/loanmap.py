@@ -35,7 +35,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -430,8 +430,9 @@ class LoanMap:
 
     :meth:`update` takes heads in log order; a head whose leaf index is not
     above the loan's current head is refused (:class:`LoanMapError`). Each
-    update costs one leaf hash and, at :meth:`root`, at most 15 hashes per
-    radix-16 block on changed paths (about ``4 * log16(loans)`` blocks deep).
+    update costs one leaf hash and, at :meth:`root`, 4 hashes in each radix-16
+    block on its path (about ``log16(loans) + 1`` blocks; a block keeps its inner
+    hashes, and changed children share their common ancestors).
     """
 
     def __init__(self) -> None:
@@ -442,6 +443,73 @@ class LoanMap:
     def __len__(self) -> int:
         """The number of loans in the map."""
         return self._count
+
+    @classmethod
+    def from_nodes(
+        cls, nodes: Mapping[str, LoanHead | tuple[bytes | LoanHead | None, ...]]
+    ) -> LoanMap:
+        """The map whose nodes, as :meth:`node_at` gives them, are ``nodes`` (by path).
+
+        For the gateway's start from its stored nodes: one leaf hash per head and
+        at most 15 node hashes per block, no re-insertion. Every node is checked:
+        each block's hash must be the hash its parent holds for it, each head's
+        key must start with its path, every node must be reachable from the top
+        (:class:`LoanMapError` otherwise). The caller compares :meth:`root` with
+        the root it trusts; equal roots mean the nodes are the map's nodes.
+        """
+        m = cls()
+        if not nodes:
+            return m
+        top = nodes.get("")
+        if top is None:
+            raise LoanMapError("the loan map's nodes have no top (path '')")
+        seen = 0
+
+        def build(path: str, node: LoanHead | tuple[bytes | LoanHead | None, ...]) -> _Block:
+            nonlocal seen
+            seen += 1
+            if isinstance(node, LoanHead) or len(node) != 16:
+                raise LoanMapError(f"the loan map node {path!r} is not a block of 16 children")
+            block = _Block()
+            for n, child in enumerate(node):
+                if child is None:
+                    continue
+                below = path + "0123456789abcdef"[n]
+                if isinstance(child, LoanHead):
+                    if not child.loan_key.hex().startswith(below):
+                        raise LoanMapError(
+                            f"the loan map node {path!r} holds loan key "
+                            f"{child.loan_key.hex()} under nibble {n}"
+                        )
+                    leaf = _Leaf(child)
+                    m._count += 1
+                    block.children[n] = leaf
+                    continue
+                sub = nodes.get(below)
+                if sub is None:
+                    raise LoanMapError(f"the loan map node {below!r} is missing")
+                inner = build(below, sub)
+                if inner.hashes[1] != child:
+                    raise LoanMapError(
+                        f"the loan map node {below!r} is not the node its parent holds "
+                        f"(hash {inner.hashes[1].hex()}, the parent says {child.hex()})"
+                    )
+                block.children[n] = inner
+            block.dirty = set(range(16))
+            _hash_of(block)  # every hash of the block, from its children's
+            return block
+
+        if isinstance(top, LoanHead):
+            m._top = _Leaf(top)
+            m._count = 1
+            seen = 1
+        else:
+            m._top = build("", top)
+        if seen != len(nodes):
+            raise LoanMapError(
+                f"{len(nodes) - seen} of the loan map's {len(nodes)} nodes are not below its top"
+            )
+        return m
 
     def update(self, heads: Iterable[LoanHead]) -> None:
         """Set each head as its loan's head (in order; a later leaf index wins)."""

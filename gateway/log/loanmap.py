@@ -23,8 +23,9 @@ below the top lives in its parent block, so a loan's proof reads one row per
 radix-16 level (about ``log16(loans) + 1`` rows).
 
 The writer keeps the latest map in memory (:class:`VersionedLoanMap`): loaded
-at start from the rows of the latest checkpoint's version and checked against
-that checkpoint's ``loan-map/v1`` root, or, for a log whose latest checkpoint
+at start from the latest row of every path (:meth:`LoanMap.from_nodes`: every
+block's hash checked against its parent's, the top against that checkpoint's
+``loan-map/v1`` root), or, for a log whose latest checkpoint
 has no map line (a database made before the map existed), built from the
 stored version 2 leaves; then every node is written with the next checkpoint,
 the first to carry the line.
@@ -230,34 +231,15 @@ class VersionedLoanMap:
                 m._map.update(h for i, leaf in leaves if (h := head_of_leaf(i, leaf)) is not None)
             return m  # every node stays "changed": all are written with the next checkpoint
         rows = store.map_blocks(size)
-        heads = []
-        for _, body in rows:
-            node = decode_node(body)
-            if isinstance(node, LoanHead):
-                heads.append(node)
-            else:
-                heads += [c for c in node if isinstance(c, LoanHead)]
-        heads.sort(key=lambda h: h.leaf_index)
-        m._map.update(heads)
+        try:
+            m._map = LoanMap.from_nodes({path: decode_node(body) for path, body in rows})
+        except LoanMapError as exc:
+            raise LoanMapError(f"the stored loan map of size {size} is damaged: {exc}") from None
         if m.root() != root:
             raise LoanMapError(
                 f"the stored loan map of size {size} has root {m.root().hex()}, its checkpoint "
                 f"says {root.hex()}"
             )
-        # Every stored node must be the node the heads make (proofs read the stored ones).
-        paths = m._map.take_changed_paths()
-        if len(paths) != len(rows):
-            raise LoanMapError(
-                f"the stored loan map of size {size} has {len(rows)} nodes, "
-                f"its heads make {len(paths)}"
-            )
-        for path, body in rows:
-            made = m._map.node_at(path)
-            if made is None or encode_node(made) != body:
-                raise LoanMapError(
-                    f"the stored loan map node {path!r} of size {size} is not "
-                    "the node its heads make"
-                )
         return m
 
     def apply(self, heads: Iterable[LoanHead], version: int) -> list[tuple[str, int, bytes]]:

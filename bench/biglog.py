@@ -13,7 +13,11 @@ commit call) — nothing is faked:
   (:func:`gateway.leaves.seal`: a salt per record, one secret salt per loan,
   stored with the openings), chained per loan (10,000 loans), hashed into the Merkle tree
   (:class:`gateway.log.tree.CompactTree`) whose nodes are stored;
-* each commit's checkpoint is signed with the log key.
+* each commit writes the loan map's changed nodes (:mod:`gateway.log.loanmap`,
+  as the ledger does), so a gateway opened on the log loads the map instead of
+  building it from the leaves;
+* each commit's checkpoint is signed with the log key and carries the
+  ``loan-map/v1`` line.
 
 A gateway opened on the folder checks the latest checkpoint's signature and
 root before it serves. The folder is ``<data dir>/bench/log-v<N>-<size>/``
@@ -39,8 +43,10 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from gateway.leaves import new_salt, seal
+from court.verify.loanmap import LoanHead, format_map_line
+from gateway.leaves import loan_key_of, new_salt, seal
 from gateway.log.checkpoint import sign_checkpoint
+from gateway.log.loanmap import VersionedLoanMap
 from gateway.log.tree import CompactTree, Node
 from gateway.model import EvidenceKind, Submission, new_entry_ids
 from gateway.store.base import LoanSalt, StoredCheckpoint, StoredEntry, StoredOpening
@@ -48,7 +54,7 @@ from gateway.store.sql import DEFAULT_SQLITE_NAME, SqlStore
 from notary.pki import init_pki, load_log_signing_key, load_log_verifier_key
 from notary.serve import build_authority
 
-VERSION = 2  # bump when the loader's output changes: older caches are then rebuilt
+VERSION = 3  # bump when the loader's output changes: older caches are then rebuilt
 BATCH = 10_000  # entries per commit (one signed checkpoint each)
 LOANS = 10_000
 INSTITUTION = "bank-bench"
@@ -72,6 +78,7 @@ class _Batch:
     nodes: list[Node]
     checkpoint: StoredCheckpoint
     loan_salts: list[LoanSalt]
+    map_rows: list[tuple[str, int, bytes]]
 
 
 class _Builder:
@@ -83,6 +90,7 @@ class _Builder:
         tree: CompactTree,
         heads: dict[str, tuple[int, bytes]],
         salts: dict[str, bytes],
+        loan_map: VersionedLoanMap,
     ) -> None:
         pki = folder / "pki"
         self._tsa = build_authority(pki, folder / "notary")
@@ -91,19 +99,22 @@ class _Builder:
         self._tree = tree
         self._heads = heads
         self._salts = salts
+        self._map = loan_map
         now = datetime.now(UTC)
         self._received = now.replace(microsecond=now.microsecond // 1000 * 1000)
         self._occurred = self._received.replace(microsecond=0) - timedelta(days=1)
 
     def checkpoint(self) -> StoredCheckpoint:
         size, root = self._tree.size, self._tree.root()
-        note = sign_checkpoint(self._origin, size, root, self._key, self._origin)
+        line = format_map_line(self._map.root())
+        note = sign_checkpoint(self._origin, size, root, self._key, self._origin, (line,))
         return StoredCheckpoint(size=size, root=root, note=note)
 
     def batch(self, count: int) -> _Batch:
         start = self._tree.size
         entries: list[StoredEntry] = []
         new_salts: list[LoanSalt] = []
+        heads: list[LoanHead] = []
         sha256 = hashlib.sha256
         for offset, entry_id in enumerate(new_entry_ids(count)):
             index = start + offset
@@ -124,6 +135,7 @@ class _Builder:
                 loan_salt = self._salts[s.loan_ref] = new_salt()
                 new_salts.append(LoanSalt(s.institution, s.loan_ref, loan_salt))
             opening = StoredOpening(s.institution, s.institution, new_salt(), loan_salt)
+            loan_key = loan_key_of(s, opening)
             leaf = seal(
                 s,
                 opening,
@@ -132,8 +144,10 @@ class _Builder:
                 token=token,
                 loan_sequence=sequence + 1,
                 previous_leaf_hash=previous or None,
+                loan_key=loan_key,
             )
             leaf_hash = sha256(b"\x00" + leaf).digest()
+            heads.append(LoanHead(loan_key, sequence + 1, index, leaf_hash))
             self._heads[s.loan_ref] = (sequence + 1, leaf_hash)
             entries.append(
                 StoredEntry(
@@ -151,13 +165,14 @@ class _Builder:
                 )
             )
         nodes = self._tree.append_leaves([e.leaf_hash for e in entries])
-        return _Batch(entries, nodes, self.checkpoint(), new_salts)
+        map_rows = self._map.apply(heads, start + count)
+        return _Batch(entries, nodes, self.checkpoint(), new_salts, map_rows)
 
 
 def _resume(store: SqlStore, folder: Path) -> _Builder:
     latest = store.latest_checkpoint()
     if latest is None:
-        builder = _Builder(folder, CompactTree(), {}, {})
+        builder = _Builder(folder, CompactTree(), {}, {}, VersionedLoanMap())
         store.append_batch([], [], builder.checkpoint())  # as the ledger starts a new log
         return builder
     tree = CompactTree.from_reader(store, latest.size)
@@ -166,7 +181,8 @@ def _resume(store: SqlStore, folder: Path) -> _Builder:
     loans = [(INSTITUTION, f"bench-loan-{i}") for i in range(LOANS)]
     heads = {k[1]: (h.sequence, h.leaf_hash) for k, h in store.loan_heads(loans).items()}
     salts = {k[1]: salt for k, salt in store.loan_salts(loans).items()}
-    return _Builder(folder, tree, heads, salts)
+    loan_map = VersionedLoanMap.load(store, latest.size, latest.note)
+    return _Builder(folder, tree, heads, salts, loan_map)
 
 
 def fill(store: SqlStore, folder: Path, size: int, progress: Progress) -> None:
@@ -203,7 +219,9 @@ def fill(store: SqlStore, folder: Path, size: int, progress: Progress) -> None:
             break
         if isinstance(item, BaseException):
             raise item
-        store.append_batch(item.entries, item.nodes, item.checkpoint, item.loan_salts)
+        store.append_batch(
+            item.entries, item.nodes, item.checkpoint, item.loan_salts, item.map_rows
+        )
         written = item.checkpoint.size
         if written % 100_000 == 0 or written == size:
             rate = (written - first) / (time.perf_counter() - started)

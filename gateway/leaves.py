@@ -28,7 +28,7 @@ from court.evidence.opening import LeafOpening
 from gateway.model import Submission
 from gateway.store.base import StoredOpening
 
-__all__ = ["new_salt", "opening_of", "seal"]
+__all__ = ["loan_key_of", "new_salt", "opening_of", "seal"]
 
 
 def new_salt() -> bytes:
@@ -59,6 +59,14 @@ def opening_of(s: Submission, opening: StoredOpening) -> LeafOpening:
     return LeafOpening(private_record=_private_record(s, opening), loan_salt=opening.loan_salt)
 
 
+def loan_key_of(s: Submission, opening: StoredOpening) -> bytes:
+    """The opaque loan key the version 2 leaf of ``s`` carries.
+
+    Raises :class:`court.evidence.leaf.LeafError` if a value breaks a leaf rule.
+    """
+    return derive_loan_key(opening.loan_salt, opening.owner, s.loan_ref)
+
+
 def seal(
     s: Submission,
     opening: StoredOpening,
@@ -68,15 +76,18 @@ def seal(
     token: bytes,
     loan_sequence: int,
     previous_leaf_hash: bytes | None,
+    loan_key: bytes | None = None,
 ) -> bytes:
     """The version 2 leaf of ``s``: public fields, loan key and commitment.
 
+    ``loan_key`` is :func:`loan_key_of` ``(s, opening)`` if the caller has it
+    already (the ledger needs it for the loan map), else it is derived here.
     Raises :class:`court.evidence.leaf.LeafError` if a value breaks a leaf rule.
     """
     return encode_public_leaf(
         PublicLeaf(
             entry_id=entry_id,
-            loan_key=derive_loan_key(opening.loan_salt, opening.owner, s.loan_ref),
+            loan_key=loan_key_of(s, opening) if loan_key is None else loan_key,
             loan_sequence=loan_sequence,
             received_at=received_at,
             token_sha256=hashlib.sha256(token).digest(),

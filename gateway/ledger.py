@@ -94,7 +94,6 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from court.evidence.leaf import LeafError
-from court.evidence.leaf_v2 import derive_loan_key
 from court.verify.checkpoint import CheckpointError, parse_checkpoint, verify_checkpoint
 from court.verify.loanmap import LoanHead, LoanMapError, format_map_line
 from gateway.access import LedgerAccess
@@ -107,7 +106,7 @@ from gateway.errors import (
     ResourceExhausted,
     Unavailable,
 )
-from gateway.leaves import new_salt, seal
+from gateway.leaves import loan_key_of, new_salt, seal
 from gateway.log.checkpoint import make_verifier_key, sign_checkpoint
 from gateway.log.loanmap import VersionedLoanMap
 from gateway.log.tree import (
@@ -140,6 +139,10 @@ __all__ = ["Ledger"]
 log = logging.getLogger(__name__)
 
 _LEAF_PREFIX = b"\x00"
+
+# A record being committed: item, entry id, leaf, leaf hash, loan sequence, previous
+# leaf hash, opening, loan key.
+_Built = tuple["_New", str, bytes, bytes, int, bytes, StoredOpening, bytes]
 
 
 class _Call:
@@ -646,7 +649,7 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
         old_frontier = self._tree.frontier()
         tree = CompactTree(self._tree.size, [h for _, _, h in old_frontier])
         index = tree.size
-        built: list[tuple[_New, str, bytes, bytes, int, bytes, StoredOpening]] = []
+        built: list[_Built] = []
         new_salts: dict[tuple[str, str], LoanSalt] = {}
         sha256 = hashlib.sha256
         ids = new_entry_ids(len(pending))
@@ -662,6 +665,7 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
                 owner=owner, submitter=s.institution, record_salt=new_salt(), loan_salt=loan_salt
             )
             try:
+                loan_key = loan_key_of(s, opening)
                 leaf = seal(
                     s,
                     opening,
@@ -670,6 +674,7 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
                     token=p.token,
                     loan_sequence=sequence + 1,
                     previous_leaf_hash=previous or None,
+                    loan_key=loan_key,
                 )
             except LeafError as exc:
                 p.error = InvalidArgument([("submission", f"cannot be recorded: {exc}")])
@@ -679,7 +684,7 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
                 new_salts[(owner, s.loan_ref)] = LoanSalt(owner, s.loan_ref, loan_salt)
             leaf_hash = sha256(_LEAF_PREFIX + leaf).digest()
             chain[loan] = (sequence + 1, leaf_hash)
-            built.append((p, entry_id, leaf, leaf_hash, sequence + 1, previous, opening))
+            built.append((p, entry_id, leaf, leaf_hash, sequence + 1, previous, opening, loan_key))
         again: list[_Item] = []
         pending = self._settle(pending, again)
         self._requeue(again)
@@ -691,7 +696,9 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
         size = tree.size
         map_rows = self._move_heads(built, index, size)
         checkpoint = self._sign(size, tree.root())
-        for offset, (p, entry_id, leaf, leaf_hash, sequence, previous, opening) in enumerate(built):
+        for offset, (p, entry_id, leaf, leaf_hash, sequence, previous, opening, _) in enumerate(
+            built
+        ):
             p.entry = StoredEntry(
                 leaf_index=index + offset,
                 entry_id=entry_id,
@@ -740,23 +747,13 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
         self._requeue(self._finish(pending, receipt))
 
     def _move_heads(
-        self,
-        built: Sequence[tuple[_New, str, bytes, bytes, int, bytes, StoredOpening]],
-        first: int,
-        size: int,
+        self, built: Sequence[_Built], first: int, size: int
     ) -> list[tuple[str, int, bytes]]:
         """Move the loan map's heads to the batch's leaves (from ``first``); the rows to
         write. A failed commit reloads the map with the tree (``_needs_reload``)."""
         if self._loan_map is None:
             return []
-        keys: dict[tuple[bytes, str, str], bytes] = {}
-        heads = []
-        for offset, (p, _, _, leaf_hash, sequence, _, opening) in enumerate(built):
-            loan = (opening.loan_salt, opening.owner, p.item.submission.loan_ref)
-            key = keys.get(loan)
-            if key is None:
-                key = keys[loan] = derive_loan_key(*loan)
-            heads.append(LoanHead(key, sequence, first + offset, leaf_hash))
+        heads = [LoanHead(b[7], b[4], first + offset, b[3]) for offset, b in enumerate(built)]
         return self._loan_map.apply(heads, size)
 
     def _settle(self, pending: list[_New], again: list[_Item]) -> list[_New]:

@@ -35,7 +35,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -353,13 +353,22 @@ def head_of_leaf(leaf_index: int, leaf: bytes) -> LoanHead | None:
 
 
 class _Block:
-    """A radix-16 block: a key prefix shared by at least two keys of the map."""
+    """A radix-16 block: a key prefix shared by at least two keys of the map.
 
-    __slots__ = ("children", "hash")
+    ``hashes`` is the block's 4-level binary subtree as a heap: ``hashes[16 + n]``
+    is child ``n``'s hash, ``hashes[i]`` for ``1 <= i < 16`` the node over
+    ``hashes[2i]`` and ``hashes[2i + 1]``, ``hashes[1]`` the block's hash
+    (``hashes[0]`` is unused). ``dirty`` holds the nibbles of the children
+    changed since the hashes were computed: :func:`_hash_of` recomputes only
+    their paths (4 hashes for one changed child, at most 15 for all of them).
+    """
+
+    __slots__ = ("children", "dirty", "hashes")
 
     def __init__(self) -> None:
         self.children: list[_Leaf | _Block | None] = [None] * 16
-        self.hash: bytes | None = None  # None: to be recomputed
+        self.hashes: list[bytes] = [EMPTY] * 32
+        self.dirty: set[int] = set()
 
 
 class _Leaf:
@@ -375,9 +384,44 @@ def _hash_of(node: _Leaf | _Block | None) -> bytes:
         return EMPTY
     if isinstance(node, _Leaf):
         return node.hash
-    if node.hash is None:
-        node.hash = block_hash([_hash_of(c) for c in node.children])
-    return node.hash
+    if node.dirty:
+        _rehash(node)
+    return node.hashes[1]
+
+
+def _rehash(block: _Block) -> None:
+    """Bring ``block.hashes`` up to date: the paths of its dirty children only."""
+    h = block.hashes
+    children = block.children
+    need = [False] * 16  # the inner positions (1..15) above a dirty child
+    for n in block.dirty:
+        h[16 + n] = _hash_of(children[n])
+        i = (16 + n) >> 1
+        while i and not need[i]:
+            need[i] = True
+            i >>= 1
+    block.dirty = set()
+    sha256 = hashlib.sha256
+    tag = _NODE_TAG
+    for i in range(15, 0, -1):  # children (2i, 2i + 1) before their parent i
+        if need[i]:
+            left = h[2 * i]
+            right = h[2 * i + 1]
+            h[i] = (
+                EMPTY if left == EMPTY and right == EMPTY else sha256(tag + left + right).digest()
+            )
+
+
+def _view(node: _Leaf | _Block) -> LoanHead | tuple[bytes | LoanHead | None, ...]:
+    """A node as :meth:`LoanMap.node_at` gives it."""
+    if isinstance(node, _Leaf):
+        return node.head
+    _hash_of(node)  # brings the children's hashes (hashes[16:]) up to date
+    h = node.hashes
+    return tuple(
+        None if c is None else c.head if isinstance(c, _Leaf) else h[16 + n]
+        for n, c in enumerate(node.children)
+    )
 
 
 class LoanMap:
@@ -386,18 +430,86 @@ class LoanMap:
 
     :meth:`update` takes heads in log order; a head whose leaf index is not
     above the loan's current head is refused (:class:`LoanMapError`). Each
-    update costs one leaf hash and, at :meth:`root`, at most 15 hashes per
-    radix-16 block on changed paths (about ``4 * log16(loans)`` blocks deep).
+    update costs one leaf hash and, at :meth:`root`, 4 hashes in each radix-16
+    block on its path (about ``log16(loans) + 1`` blocks; a block keeps its inner
+    hashes, and changed children share their common ancestors).
     """
 
     def __init__(self) -> None:
         self._top: _Leaf | _Block | None = None
         self._count = 0
-        self._changed: set[str] = set()
+        self._changed: dict[str, _Leaf | _Block] = {}  # path -> the node there now
 
     def __len__(self) -> int:
         """The number of loans in the map."""
         return self._count
+
+    @classmethod
+    def from_nodes(
+        cls, nodes: Mapping[str, LoanHead | tuple[bytes | LoanHead | None, ...]]
+    ) -> LoanMap:
+        """The map whose nodes, as :meth:`node_at` gives them, are ``nodes`` (by path).
+
+        For the gateway's start from its stored nodes: one leaf hash per head and
+        at most 15 node hashes per block, no re-insertion. Every node is checked:
+        each block's hash must be the hash its parent holds for it, each head's
+        key must start with its path, every node must be reachable from the top
+        (:class:`LoanMapError` otherwise). The caller compares :meth:`root` with
+        the root it trusts; equal roots mean the nodes are the map's nodes.
+        """
+        m = cls()
+        if not nodes:
+            return m
+        top = nodes.get("")
+        if top is None:
+            raise LoanMapError("the loan map's nodes have no top (path '')")
+        seen = 0
+
+        def build(path: str, node: LoanHead | tuple[bytes | LoanHead | None, ...]) -> _Block:
+            nonlocal seen
+            seen += 1
+            if isinstance(node, LoanHead) or len(node) != 16:
+                raise LoanMapError(f"the loan map node {path!r} is not a block of 16 children")
+            block = _Block()
+            for n, child in enumerate(node):
+                if child is None:
+                    continue
+                below = path + "0123456789abcdef"[n]
+                if isinstance(child, LoanHead):
+                    if not child.loan_key.hex().startswith(below):
+                        raise LoanMapError(
+                            f"the loan map node {path!r} holds loan key "
+                            f"{child.loan_key.hex()} under nibble {n}"
+                        )
+                    leaf = _Leaf(child)
+                    m._count += 1
+                    block.children[n] = leaf
+                    continue
+                sub = nodes.get(below)
+                if sub is None:
+                    raise LoanMapError(f"the loan map node {below!r} is missing")
+                inner = build(below, sub)
+                if inner.hashes[1] != child:
+                    raise LoanMapError(
+                        f"the loan map node {below!r} is not the node its parent holds "
+                        f"(hash {inner.hashes[1].hex()}, the parent says {child.hex()})"
+                    )
+                block.children[n] = inner
+            block.dirty = set(range(16))
+            _hash_of(block)  # every hash of the block, from its children's
+            return block
+
+        if isinstance(top, LoanHead):
+            m._top = _Leaf(top)
+            m._count = 1
+            seen = 1
+        else:
+            m._top = build("", top)
+        if seen != len(nodes):
+            raise LoanMapError(
+                f"{len(nodes) - seen} of the loan map's {len(nodes)} nodes are not below its top"
+            )
+        return m
 
     def update(self, heads: Iterable[LoanHead]) -> None:
         """Set each head as its loan's head (in order; a later leaf index wins)."""
@@ -412,7 +524,7 @@ class LoanMap:
         if node is None:
             self._count += 1
             if not path:
-                self._changed.add(path)
+                self._changed[path] = leaf
             return leaf
         if isinstance(node, _Leaf):
             old = node.head
@@ -423,18 +535,20 @@ class LoanMap:
                         f"after its current head at leaf {old.leaf_index}"
                     )
                 if not path:
-                    self._changed.add(path)
+                    self._changed[path] = leaf
                 return leaf
             # Two keys share this prefix: a block here, both keys one nibble deeper.
             block = _Block()
-            block.children[key_nibble(old.loan_key, depth)] = node
+            old_nib = key_nibble(old.loan_key, depth)
+            block.children[old_nib] = node
+            block.dirty.add(old_nib)
             node = block
-        self._changed.add(path)
+        self._changed[path] = node
         nib = key_nibble(key, depth)
         node.children[nib] = self._insert(
             node.children[nib], depth + 1, leaf, path + "0123456789abcdef"[nib]
         )
-        node.hash = None
+        node.dirty.add(nib)
         return node
 
     def root(self) -> bytes:
@@ -460,7 +574,10 @@ class LoanMap:
         depth = 0
         while isinstance(node, _Block):
             nib = key_nibble(loan_key, depth)
-            per_block.append(block_siblings([_hash_of(c) for c in node.children], nib))
+            _hash_of(node)
+            h = node.hashes
+            pos = 16 + nib
+            per_block.append([h[pos ^ 1], h[pos >> 1 ^ 1], h[pos >> 2 ^ 1], h[pos >> 3 ^ 1]])
             node = node.children[nib]
             depth += 1
         if node is None or node.head.loan_key != loan_key:
@@ -479,19 +596,18 @@ class LoanMap:
             if not isinstance(node, _Block):
                 return None
             node = node.children[int(ch, 16)]
-        if node is None:
-            return None
-        if isinstance(node, _Leaf):
-            return node.head
-        return tuple(
-            None if c is None else c.head if isinstance(c, _Leaf) else _hash_of(c)
-            for c in node.children
-        )
+        return None if node is None else _view(node)
 
     def take_changed_paths(self) -> list[str]:
         """The paths of the blocks (and the top, ``""``) changed since the last call,
         shortest first, and forget them. A head below the top lives in its parent block,
         so a change to it changes that block."""
-        out = sorted(self._changed, key=lambda p: (len(p), p))
-        self._changed = set()
-        return out
+        return [path for path, _ in self.take_changed_nodes()]
+
+    def take_changed_nodes(
+        self,
+    ) -> list[tuple[str, LoanHead | tuple[bytes | LoanHead | None, ...]]]:
+        """:meth:`take_changed_paths` with each path's node as :meth:`node_at` gives it."""
+        changed = self._changed
+        self._changed = {}
+        return [(p, _view(changed[p])) for p in sorted(changed, key=lambda p: (len(p), p))]

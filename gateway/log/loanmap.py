@@ -23,8 +23,9 @@ below the top lives in its parent block, so a loan's proof reads one row per
 radix-16 level (about ``log16(loans) + 1`` rows).
 
 The writer keeps the latest map in memory (:class:`VersionedLoanMap`): loaded
-at start from the rows of the latest checkpoint's version and checked against
-that checkpoint's ``loan-map/v1`` root, or, for a log whose latest checkpoint
+at start from the latest row of every path (:meth:`LoanMap.from_nodes`: every
+block's hash checked against its parent's, the top against that checkpoint's
+``loan-map/v1`` root), or, for a log whose latest checkpoint
 has no map line (a database made before the map existed), built from the
 stored version 2 leaves; then every node is written with the next checkpoint,
 the first to carry the line.
@@ -102,15 +103,19 @@ def encode_node(node: Node) -> bytes:
         return bytes([_TOP_LEAF]) + _head_bytes(node)
     present = leaves = 0
     parts: list[bytes] = []
-    for n, child in enumerate(node):
-        if child is None:
-            continue
-        present |= 1 << n
-        if isinstance(child, LoanHead):
-            leaves |= 1 << n
-            parts.append(_head_bytes(child))
-        else:
-            parts.append(child)
+    pack = _HEAD.pack
+    bit = 1
+    for child in node:
+        if child is not None:
+            present |= bit
+            if isinstance(child, bytes):
+                parts.append(child)
+            else:
+                leaves |= bit
+                parts.append(
+                    pack(child.loan_key, child.loan_sequence, child.leaf_index, child.leaf_hash)
+                )
+        bit <<= 1
     return _MASKS.pack(_BLOCK, present, leaves) + b"".join(parts)
 
 
@@ -226,46 +231,22 @@ class VersionedLoanMap:
                 m._map.update(h for i, leaf in leaves if (h := head_of_leaf(i, leaf)) is not None)
             return m  # every node stays "changed": all are written with the next checkpoint
         rows = store.map_blocks(size)
-        heads = []
-        for _, body in rows:
-            node = decode_node(body)
-            if isinstance(node, LoanHead):
-                heads.append(node)
-            else:
-                heads += [c for c in node if isinstance(c, LoanHead)]
-        heads.sort(key=lambda h: h.leaf_index)
-        m._map.update(heads)
+        try:
+            m._map = LoanMap.from_nodes({path: decode_node(body) for path, body in rows})
+        except LoanMapError as exc:
+            raise LoanMapError(f"the stored loan map of size {size} is damaged: {exc}") from None
         if m.root() != root:
             raise LoanMapError(
                 f"the stored loan map of size {size} has root {m.root().hex()}, its checkpoint "
                 f"says {root.hex()}"
             )
-        # Every stored node must be the node the heads make (proofs read the stored ones).
-        paths = m._map.take_changed_paths()
-        if len(paths) != len(rows):
-            raise LoanMapError(
-                f"the stored loan map of size {size} has {len(rows)} nodes, "
-                f"its heads make {len(paths)}"
-            )
-        for path, body in rows:
-            made = m._map.node_at(path)
-            if made is None or encode_node(made) != body:
-                raise LoanMapError(
-                    f"the stored loan map node {path!r} of size {size} is not "
-                    "the node its heads make"
-                )
         return m
 
     def apply(self, heads: Iterable[LoanHead], version: int) -> list[tuple[str, int, bytes]]:
         """Move the heads forward; return the rows ``(path, version, body)`` to write
         with the checkpoint of size ``version`` (whose map line is :meth:`root`)."""
         self._map.update(heads)
-        out: list[tuple[str, int, bytes]] = []
-        for path in self._map.take_changed_paths():
-            node = self._map.node_at(path)
-            if node is not None:
-                out.append((path, version, encode_node(node)))
-        return out
+        return [(path, version, encode_node(node)) for path, node in self._map.take_changed_nodes()]
 
     def prove(self, loan_key: bytes) -> LoanHeadProof | None:
         """The proof of a loan's head in the latest map (tests)."""

@@ -9,7 +9,8 @@ transaction (``map_blocks``); what is read here:
   descent of the primary key ``(path, version)`` on both databases (no
   row-value comparison, which SQLite would answer with a scan);
 * :meth:`LoanMapQueries.map_blocks`, the whole map at one version, read once
-  when the ledger starts (it reads every row of the table, by design).
+  when the ledger starts: one index seek per node for its path and one for
+  its latest row (a loose index scan), not a pass over the table's history.
 """
 
 from __future__ import annotations
@@ -58,14 +59,23 @@ class LoanMapQueries:
     def map_blocks(self, version: int) -> list[tuple[str, bytes]]:
         """Every node of the map of checkpoint size ``version``: ``(path, body)``, by path.
 
-        Reads the whole table (the ledger's start, once)."""
+        Read once, when the ledger starts. A loose index scan of the primary key:
+        each distinct path is found by one seek (the smallest path above the
+        last), its row by another (the largest version not above ``version``),
+        so the work follows the number of nodes of the map, not the number of
+        rows its history wrote.
+        """
         _check("", version)
         m = self._mark
         t = LOAN_MAP_BLOCKS.name
         rows = self._driver_rows(
-            f"SELECT b.path, b.body FROM {t} b JOIN "
-            f"(SELECT path, MAX(version) AS v FROM {t} WHERE version <= {m} GROUP BY path) l "
-            "ON b.path = l.path AND b.version = l.v ORDER BY b.path",
+            f"WITH RECURSIVE p(path) AS ("
+            f"SELECT MIN(path) FROM {t} "
+            f"UNION ALL SELECT (SELECT MIN(b.path) FROM {t} b WHERE b.path > p.path) "
+            f"FROM p WHERE p.path IS NOT NULL) "
+            f"SELECT p.path, (SELECT b.body FROM {t} b WHERE b.path = p.path "
+            f"AND b.version <= {m} ORDER BY b.version DESC LIMIT 1) "
+            f"FROM p WHERE p.path IS NOT NULL",
             (version,),
         )
-        return [(str(p), bytes(body)) for p, body in rows]
+        return sorted((str(p), bytes(body)) for p, body in rows if body is not None)

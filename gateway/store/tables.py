@@ -180,11 +180,16 @@ class LoanMapBlockRow(SQLModel, table=True):
     ``path`` is the node's nibble path (lowercase hex, ``""`` the top), ``version``
     the size of the checkpoint whose map first has this body; a node is written
     again only when a batch changes it. The body at checkpoint size ``S`` is the
-    row of the largest ``version <= S``: one primary-key descent.
+    row of the largest ``version <= S``: one descent of the primary key's index.
+
+    On SQLite this is a rowid table on purpose (not ``WITHOUT ROWID``): its rows
+    are appended in commit order, and only the small ``(path, version)`` index
+    takes a batch's scattered inserts. Clustered by ``path``, a batch rewrote a
+    4 KiB page for nearly every node it wrote (several KiB of WAL per committed
+    entry); appended, the bodies fill new pages.
     """
 
     __tablename__ = "loan_map_blocks"
-    __table_args__ = {"sqlite_with_rowid": False}  # one B-tree, keyed by (path, version)
 
     path: str = Field(sa_column=Column(String(64), primary_key=True, nullable=False))
     version: int = Field(

@@ -219,6 +219,34 @@ def case_a_grant_request_keeps_its_first_fingerprint(store: Store) -> None:
     assert store.claim_grant_request("bank-a", "g-2", other) == other
 
 
+def case_map_nodes_are_read_at_a_version(store: Store) -> None:
+    """The loan map's rows: each read gives, per path, the row of the largest version
+    not above the one asked for (the start's loose index scan and a proof's seek)."""
+    writes = {
+        1: [("", b"top@1"), ("3", b"3@1")],
+        2: [("", b"top@2"), ("a", b"a@2")],
+        3: [("", b"top@3"), ("3", b"3@3"), ("3f", b"3f@3")],
+        4: [],
+        5: [("ab", b"ab@5")],
+    }
+    for version, rows in writes.items():
+        store.append_batch(
+            [],
+            [],
+            StoredCheckpoint(version, b"\x00" * 32, f"{version}\n"),
+            [],
+            [(path, version, body) for path, body in rows],
+        )
+    assert store.map_blocks(0) == []
+    assert store.map_blocks(1) == [("", b"top@1"), ("3", b"3@1")]
+    assert store.map_blocks(2) == [("", b"top@2"), ("3", b"3@1"), ("a", b"a@2")]
+    latest = [("", b"top@3"), ("3", b"3@3"), ("3f", b"3f@3"), ("a", b"a@2")]
+    assert store.map_blocks(3) == store.map_blocks(4) == latest
+    assert store.map_blocks(5) == [*latest, ("ab", b"ab@5")]
+    assert store.map_block("3", 2) == b"3@1" and store.map_block("3", 9) == b"3@3"
+    assert store.map_block("ab", 4) is None and store.map_block("", 0) is None
+
+
 ALL_CASES: list[Callable[[Store], None]] = [
     case_round_trip,
     case_nodes_and_recovery,
@@ -226,4 +254,5 @@ ALL_CASES: list[Callable[[Store], None]] = [
     case_day_counts_come_in_pages,
     case_grants_follow_the_log_order,
     case_a_grant_request_keeps_its_first_fingerprint,
+    case_map_nodes_are_read_at_a_version,
 ]

@@ -9,6 +9,7 @@ import pytest
 from bench import biglog
 from court.evidence.opening import decode_any_leaf
 from court.verify.checkpoint import verify_checkpoint
+from court.verify.loanmap import LoanMap, head_of_leaf, map_root_of, verify_loan_head
 from court.verify.merkle import verify_consistency
 from gateway.store.sql import DEFAULT_SQLITE_NAME, SqlStore
 from tests.support.ledger_env import Env, check_chain
@@ -45,6 +46,19 @@ def test_loaded_log_verifies_and_a_build_resumes(
         records, _ = ledger.list_by_loan(biglog.INSTITUTION, "bench-loan-3", 1000, "")
         assert len(records) == len(range(3, 500, 7))
         check_chain([r.receipt for r in records])  # chained across the resumed build
+        # The map was written with the log (the ledger loaded it: no build from the leaves),
+        # every checkpoint's map root is the one its leaves make, and heads are proven.
+        replay = LoanMap()
+        for at, end in ((0, 120), (120, 240), (240, 250), (250, 370), (370, 490), (490, 500)):
+            replay.update(
+                h for i, leaf in ledger.entries(at, end) if (h := head_of_leaf(i, leaf)) is not None
+            )
+            assert map_root_of(ledger.checkpoint_at(end)) == replay.root()
+        key = decode_any_leaf(ledger.entries(498, 499)[0][1]).loan_key
+        assert key is not None
+        proof = ledger.loan_head_proof(key, 500)
+        assert proof is not None and proof.head.leaf_index == 498
+        verify_loan_head(proof, replay.root())
     finally:
         env.close(ledger)
     again: list[str] = []

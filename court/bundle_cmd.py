@@ -21,6 +21,7 @@ from court.errors import CourtError
 from court.files import InputError, read_file
 from court.report.certificate_data import CertificateData
 from court.report.certificate_of import bundle_certificate, dossier_certificate
+from court.report.escape import escape_text
 from court.report.output import write_report
 from court.report.text import invalid_line
 from court.tokens import digest_algorithm
@@ -108,6 +109,19 @@ def _chain_view(trust: Trust, rpc_url: str | None, anchor: BundleAnchor | None) 
     if anchor is None:
         return None
     from court.chainrpc import ChainRpc, ChainRpcError, read_chain_view
+
+    chain = trust.chain
+    if anchor.contract and anchor.contract.lower() != chain.contract.lower():
+        raise InputError(
+            f"the file's anchor is in contract {escape_text(anchor.contract)}, not "
+            f"{chain.contract} (chain.json): check the address the operator publishes"
+        )
+    if anchor.chain_id != chain.chain_id:
+        raise InputError(
+            f"the file's anchor is on chain id {anchor.chain_id} "
+            f"({escape_text(repr(anchor.chain_name))}), not {chain.chain_id} (chain.json): "
+            "fetch the file anchored on that chain, or use the trust folder of this one"
+        )
 
     try:
         size = parse_checkpoint(anchor.note).size

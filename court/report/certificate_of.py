@@ -69,12 +69,16 @@ def _anchor(
         return None
     steps = [c for c in result.checks if c.name in ANCHOR_STEPS]
     checked = result.on_chain is not None and all(c.passed for c in steps)
+    # The verified values where there are (the signed anchored checkpoint, the chain's
+    # anchor), the file's otherwise; when the chain was read, the checks compared them.
+    anchored = result.anchored
+    on_chain = result.on_chain
     return CertificateAnchor(
         chain_id=anchor.chain_id,
         contract=anchor.contract,
         transaction_hash=anchor.transaction_hash.hex(),
-        block_number=anchor.block_number,
-        tree_size=anchor.tree_size,
+        block_number=on_chain.block_number if on_chain is not None else anchor.block_number,
+        tree_size=anchored.size if anchored is not None else anchor.tree_size,
         checked_on_chain=checked,
     )
 

@@ -19,6 +19,7 @@ from court.errors import CourtError
 from court.verify.anchor import (
     ANCHOR_CHECKS,
     CHECK_ANCHOR_CONSISTENCY,
+    CHECK_ANCHOR_FOUND,
     ChainView,
     OnChainAnchor,
     check_anchor,
@@ -103,9 +104,30 @@ def anchor_checks(
         confirmations=confirmations,
     )
     for check in on_chain.verdict():
+        if check.name == CHECK_ANCHOR_FOUND and check.passed and found is not None:
+            claim = _file_claim_differs(anchor, found)
+            if claim is not None:
+                checks.failed(CHECK_ANCHOR_FOUND, claim)
+                continue
         if check.name != CHECK_ANCHOR_CONSISTENCY:
             copy_check(checks, check)
     return anchored, found
+
+
+def _file_claim_differs(anchor: BundleAnchor, found: OnChainAnchor) -> str | None:
+    """What the file says of the anchor (its tree size and block) that the chain does
+    not, or None: a certificate shows these, so they must be the chain's."""
+    if anchor.tree_size != found.tree_size:
+        return (
+            f"anchor {found.number} on chain is of size {found.tree_size}, not "
+            f"{anchor.tree_size} as the file says"
+        )
+    if anchor.block_number != found.block_number:
+        return (
+            f"anchor {found.number} on chain is in block {found.block_number}, not "
+            f"{anchor.block_number} as the file says"
+        )
+    return None
 
 
 def _offline_consistency(

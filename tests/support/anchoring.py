@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from gateway.anchor.chain import ChainClient, ChainError, ChainUnavailable, log_id_of
@@ -12,6 +13,7 @@ from gateway.anchor.ethlibs import LocalAccount
 from gateway.anchor.worker import AnchorWorker, WorkerChain
 from gateway.ledger import Ledger
 from tests.support.anvil import Anvil
+from tests.support.gateway_proc import write_config
 from tests.support.ledger_env import Env
 
 CHAIN = "local"
@@ -23,6 +25,35 @@ def deploy(chain: Anvil, verifier_key: str, submitter: str) -> str:
     address = admin.deploy()
     admin.register_log(verifier_key, submitter)
     return address
+
+
+def anchoring_config(
+    folder: Path, chain: Anvil, contract: str, key: Path, *, min_new_entries: int = 1
+) -> Path:
+    """A `gateway serve` config (:func:`write_config`) anchoring on ``chain`` every 0.2 s
+    once ``min_new_entries`` entries are new, with the submitter key file ``key``."""
+    path = write_config(
+        folder,
+        sections={
+            "anchor": {
+                "enabled": True,
+                "interval_seconds": 0.2,
+                "min_new_entries": min_new_entries,
+                "confirmations": 1,
+                "max_lag_seconds": 600,
+            }
+        },
+    )
+    with path.open("a") as out:
+        out.write(
+            "[[anchor.chains]]\n"
+            f'name = "{CHAIN}"\n'
+            f'rpc_url = "{chain.rpc_url}"\n'
+            f'contract = "{contract}"\n'
+            f'key_file = "{key}"\n'
+            "chain_id = 31337\n"
+        )
+    return path
 
 
 class Anchoring:
@@ -102,4 +133,4 @@ def submit_calls(ledger: Ledger, calls: Sequence[Sequence[Any]]) -> list[Any]:
     return asyncio.run(go())
 
 
-__all__ = ["CHAIN", "Anchoring", "deploy", "submit_calls"]
+__all__ = ["CHAIN", "Anchoring", "anchoring_config", "deploy", "submit_calls"]

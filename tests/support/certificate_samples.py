@@ -1,9 +1,12 @@
-"""Realistic CertificateData for the certificate's tests and the example in docs/.
+"""Invented CertificateData for the certificate's layout tests (not verifier output).
 
 The check names are those of a full bundle/dossier verification (token checks,
 then the bundle's and dossier's checks, as listed by court-verify); the
-details read like the verifier's. Hashes are real SHA-256 values of fixed
-strings, so the example is reproducible.
+details only imitate the verifier's, and the owner, TSA, chain and hashes are
+made up (SHA-256 values of fixed strings), so the tests are reproducible. The
+certificate can never show some of them (the owner is an institution's
+name). The example in docs/ is made from real output by
+scripts/example_certificate.py.
 """
 
 from __future__ import annotations

@@ -192,7 +192,7 @@ def _view(made: Made, message: bundle_pb2.EvidenceBundle, **changes: object) -> 
         root_hash=held.root_hash,
         checkpoint_hash=checkpoint_hash_of(note),
         block_time=1,
-        block_number=7,
+        block_number=message.anchor.anchor.block_number,
     )
     fields: dict[str, object] = {
         "anchor": anchor,
@@ -211,7 +211,8 @@ def test_with_the_chain_view_every_anchor_check_passes(made: Made) -> None:
     result = run(made, made.bundle, view=_view(made, made.bundle), confirmations=2)
     assert result.ok, [c for c in result.checks if not c.passed]
     assert all(result.verdict[name].passed for name in ANCHOR_STEPS)
-    assert result.on_chain is not None and result.on_chain.block_number == 7
+    assert result.on_chain is not None
+    assert result.on_chain.block_number == made.bundle.anchor.anchor.block_number
 
 
 def test_a_chain_that_holds_another_root(made: Made) -> None:
@@ -220,6 +221,20 @@ def test_a_chain_that_holds_another_root(made: Made) -> None:
     other = dataclasses.replace(view.anchor, root_hash=bytes(32))
     result = run(made, made.bundle, view=dataclasses.replace(view, anchor=other))
     fails_on(result, "Anchored root matches checkpoint")
+
+
+def test_a_file_that_names_another_block_or_size_than_the_chain_s(made: Made) -> None:
+    """The certificate shows the anchor's block and size: they must be the chain's."""
+    view = _view(made, made.bundle)
+    assert view.anchor is not None
+    block = dataclasses.replace(view.anchor, block_number=view.anchor.block_number + 5)
+    result = run(made, made.bundle, view=dataclasses.replace(view, anchor=block))
+    fails_on(result, "Anchor found on chain")
+    assert "as the file says" in result.verdict["Anchor found on chain"].detail
+    message = bundle_pb2.EvidenceBundle()
+    message.CopyFrom(made.bundle)
+    message.anchor.anchor.tree_size += 1
+    fails_on(run(made, message, view=_view(made, made.bundle)), "Anchor found on chain")
 
 
 def test_a_contract_that_pins_another_key(made: Made) -> None:

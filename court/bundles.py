@@ -20,6 +20,7 @@ from cryptography import x509
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
+from court.evidence.case_event import MAX_DOCUMENT_BYTES
 from court.evidence.opening import LeafOpening
 from court.files import InputError
 from court.report.escape import escape_text
@@ -184,6 +185,8 @@ def _record(
     proof = message.inclusion_proof
     _bound(len(proof.hashes), _MAX_PROOF_HASHES, f"{field}.inclusionProof.hashes")
     _bound(len(message.superseded_by), _MAX_SUPERSEDED_BY, f"{field}.supersededBy")
+    if len(message.document) > MAX_DOCUMENT_BYTES:
+        raise InputError(f"{field}.document is larger than {MAX_DOCUMENT_BYTES} bytes")
     opening = None
     if message.HasField("opening"):
         opening = LeafOpening(
@@ -200,6 +203,7 @@ def _record(
         proof_tree_size=proof.tree_size,
         proof=tuple(bytes(h) for h in proof.hashes),
         superseded_by=tuple(message.superseded_by),
+        document=bytes(message.document),
     )
 
 

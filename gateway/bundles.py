@@ -26,7 +26,9 @@ Work: a bundle is a few indexed reads and O(log n) tree nodes; a dossier of
 ``k`` records one read of the loan's records the caller may read
 (``uq_entries_chain``, scoped as ``ListEvidence``'s), a second of all of them
 when some are withheld, one of their openings and one batched read of the
-nodes of ``k`` inclusion proofs, bounded by ``max_records``.
+nodes of ``k`` inclusion proofs, bounded by ``max_records``; the documents of the
+case event records the caller may read (docs/cases.md) are one more batched read
+(of ``case_events`` by leaf index), made only when there are such records.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from gateway.errors import (
 )
 from gateway.leaves import opening_of
 from gateway.log.tree import MissingNodeError, consistency_proof, inclusion_plan
+from gateway.model import CASE_KINDS
 from gateway.store.base import Store, StoredCheckpoint, StoredEntry, StoreError
 
 __all__ = [
@@ -94,6 +97,9 @@ class RecordMaterial:
     inclusion_proof: tuple[bytes, ...]
     superseded_by: tuple[str, ...] = ()
     withheld: bool = False
+    #: The document of a case event record the caller may read (the DER case event
+    #: document the gateway wrote and keeps, docs/cases.md); ``None`` for any other.
+    document: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,6 +369,7 @@ class LedgerBundles:
         """``entries`` with their inclusion proofs at ``size`` (all nodes read at once) and
         the openings of those whose leaf index is in ``shown``."""
         stored = self._store.openings([e.leaf_index for e in entries if e.leaf_index in shown])
+        documents = self._case_documents(entries, shown)
         plans = [inclusion_plan(e.leaf_index, size) for e in entries]
         wanted = list(dict.fromkeys(i for plan in plans for i in plan.ids))
         nodes = dict(zip(wanted, self._store.get_nodes(wanted), strict=True)) if wanted else {}
@@ -385,9 +392,20 @@ class LedgerBundles:
                     if plan.ids
                     else (),
                     withheld=e.leaf_index not in shown,
+                    document=documents.get(e.leaf_index),
                 )
             )
         return out
+
+    def _case_documents(self, entries: Sequence[StoredEntry], shown: set[int]) -> dict[int, bytes]:
+        """The documents of the case event records among ``entries`` the caller may read
+        (``shown``), by leaf index: one batched read, none when there is no such record."""
+        wanted = [
+            e.leaf_index
+            for e in entries
+            if e.leaf_index in shown and e.submission.kind in CASE_KINDS
+        ]
+        return self._store.case_documents(wanted) if wanted else {}
 
     def _anchor(self, leaf_index: int, size: int) -> AnchorMaterial | None:
         """The first confirmed anchor covering ``leaf_index``, with the consistency proof

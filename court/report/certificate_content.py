@@ -26,6 +26,7 @@ from court.verify.result import CheckStatus
 
 __all__ = [
     "MAX_VALUE_CHARS",
+    "CaseRow",
     "CheckRow",
     "Content",
     "RecordRow",
@@ -79,6 +80,19 @@ class RecordRow:
 
 
 @dataclass(frozen=True, slots=True)
+class CaseRow:
+    """One row of the case history: the case (number, or id, and body), the event and the
+    status after it (Chinese and English), when, the amount, the record (#sequence)."""
+
+    case: str
+    event: Bi
+    status: Bi
+    occurred: str
+    amount: str
+    record: str
+
+
+@dataclass(frozen=True, slots=True)
 class Content:
     subject: str
     outcome: str
@@ -97,6 +111,8 @@ class Content:
     input_name: str
     #: When the verification ran (UTC, timezone-aware).
     verified_at: datetime
+    #: The case history (judicial case events of the loan), empty when there is none.
+    case_history: tuple[CaseRow, ...] = ()
 
 
 def clean(value: str, limit: int = MAX_VALUE_CHARS) -> str:
@@ -192,6 +208,40 @@ def _short_beijing(when: datetime | None) -> str:
         return "—"
     utc = _utc(when)
     return utc.astimezone(_BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+#: ISO 4217 currencies whose minor unit is not a hundredth (others: two decimals).
+_DECIMALS: Final = {"JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "UGX": 0, "PYG": 0}
+_DECIMALS3: Final = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
+
+
+def amount_text(currency: str, minor_units: int) -> str:
+    """An amount in minor units as a decimal with its currency, e.g. "CNY 2,500.00"."""
+    if not currency:
+        return ""
+    places = 3 if currency in _DECIMALS3 else _DECIMALS.get(currency, 2)
+    whole, part = divmod(minor_units, 10**places)
+    return f"{clean(currency, 3)} {whole:,}" + (f".{part:0{places}d}" if places else "")
+
+
+def _case_rows(data: CertificateData) -> tuple[CaseRow, ...]:
+    rows = []
+    for e in data.case_history:
+        case = clean(e.case_number, 80) if e.case_number else clean(e.case_id, 64)
+        rows.append(
+            CaseRow(
+                case=f"{case}\n{clean(e.body, 128)}",
+                event=Bi(t.CASE_EVENTS_ZH.get(e.event, ""), clean(e.event.replace("_", " "), 40)),
+                status=Bi(
+                    t.CASE_STATUSES_ZH.get(e.status_after, ""),
+                    clean(e.status_after.replace("_", " "), 40),
+                ),
+                occurred=_short_beijing(e.occurred_at),
+                amount=amount_text(e.currency, e.minor_units),
+                record=f"#{e.loan_sequence}",
+            )
+        )
+    return tuple(rows)
 
 
 def _tsas(records: tuple[CertificateRecord, ...]) -> str:
@@ -315,4 +365,5 @@ def certificate_content(data: CertificateData) -> Content:
         qr_text=digest,
         input_name=_given(data.input_name, 120),
         verified_at=_utc(data.verified_at),
+        case_history=_case_rows(data),
     )

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from court.verify.result import Check
 
-__all__ = ["CertificateAnchor", "CertificateData", "CertificateRecord"]
+__all__ = ["CertificateAnchor", "CertificateCaseEvent", "CertificateData", "CertificateRecord"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +53,29 @@ class CertificateAnchor:
 
 
 @dataclass(frozen=True, slots=True)
+class CertificateCaseEvent:
+    """One event of a judicial case, from a case event document that matched its record
+    ("Case documents match records"), in the loan's order."""
+
+    case_id: str
+    #: The body's case number, as the case's acceptance (or rejection) stated it; "" before.
+    case_number: str
+    #: The court's or arbitration body's institution id.
+    body: str
+    #: court.evidence.case_terms.CaseEventType's value, e.g. "amount_recovered".
+    event: str
+    #: court.evidence.case_terms.CaseStatus's value after the event, e.g. "enforcement".
+    status_after: str
+    occurred_at: datetime
+    #: The claim (filing) or the amount recovered: ISO 4217 code and minor units; "" and 0
+    #: for other events.
+    currency: str
+    minor_units: int
+    entry_id: str
+    loan_sequence: int
+
+
+@dataclass(frozen=True, slots=True)
 class CertificateData:
     """Everything the certificate shows."""
 
@@ -77,3 +100,5 @@ class CertificateData:
     anchor: CertificateAnchor | None = None
     #: The version of court-verify that ran the checks.
     verifier_version: str = ""
+    #: The case events of the loan whose documents matched their records, in loan order.
+    case_history: tuple[CertificateCaseEvent, ...] = ()

@@ -110,6 +110,31 @@ def _records(content: Content) -> str:
     return "\n".join(out)
 
 
+def _case_history(content: Content) -> str:
+    """案件进程 Case history: one row per case event, in the loan's order."""
+    columns = (
+        t.COL_CASE,
+        t.COL_EVENT,
+        t.COL_STATUS_AFTER,
+        t.COL_OCCURRED,
+        t.COL_AMOUNT,
+        t.COL_RECORD,
+    )
+    head = "".join(f"<th>{_bi(c)}</th>" for c in columns)
+    note = f'<p class="en">{escape(t.CASES_NOTE.zh)}<br>{escape(t.CASES_NOTE.en)}</p>'
+    out = [f"<h2>{_bi(t.SECTION_CASES)}</h2>", note, f"<table><tr>{head}</tr>"]
+    for r in content.case_history:
+        event = "<br>".join(escape(part) for part in r.event if part)
+        status = "<br>".join(escape(part) for part in r.status if part)
+        out.append(
+            f"<tr><td>{escape(r.case)}</td><td>{event}</td><td>{status}</td>"
+            f"<td>{escape(r.occurred)}</td><td>{escape(r.amount) or '—'}</td>"
+            f"<td>{escape(r.record)}</td></tr>"
+        )
+    out.append("</table>")
+    return "\n".join(out)
+
+
 def _paragraphs(title: Bi, items: tuple[Bi, ...]) -> str:
     out = [f"<h2>{_bi(title)}</h2>", "<ol>"]
     for item in items:
@@ -149,6 +174,7 @@ def render_html(content: Content) -> str:
         f'<div class="subject">{_rows(subject.rows)}{_qr(content.qr_text)}</div>',
         *(_section(s) for s in content.sections[1:]),
         _records(content) if content.records else "",
+        _case_history(content) if content.case_history else "",
         anchor,
         _checks(content),
         _paragraphs(t.SECTION_LEGAL, t.LEGAL),

@@ -11,7 +11,12 @@ import importlib.metadata
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from court.report.certificate_data import CertificateAnchor, CertificateData, CertificateRecord
+from court.report.certificate_data import (
+    CertificateAnchor,
+    CertificateCaseEvent,
+    CertificateData,
+    CertificateRecord,
+)
 from court.verify.bundle import (
     ANCHOR_STEPS,
     Bundle,
@@ -20,6 +25,7 @@ from court.verify.bundle import (
     BundleVerification,
     RecordResult,
 )
+from court.verify.case_history import CaseFindings
 from court.verify.dossier import Dossier, DossierVerification
 
 __all__ = ["bundle_certificate", "dossier_certificate"]
@@ -109,7 +115,37 @@ def _data(
         loan_ref=loan.loan_ref if loan is not None else "",
         anchor=_anchor(anchor, result),
         verifier_version=_version(),
+        case_history=_case_history(result.cases),
     )
+
+
+def _case_history(found: CaseFindings | None) -> tuple[CertificateCaseEvent, ...]:
+    """The case events whose documents matched their records (nothing of a document
+    that did not), each with its case's number as its acceptance stated it."""
+    if found is None:
+        return ()
+    numbers: dict[str, str] = {}
+    out = []
+    for entry in found.entries:
+        doc = entry.document
+        if doc.case_number is not None:
+            numbers[doc.case_id] = doc.case_number
+        money = doc.claim if doc.claim is not None else doc.amount
+        out.append(
+            CertificateCaseEvent(
+                case_id=doc.case_id,
+                case_number=numbers.get(doc.case_id, ""),
+                body=doc.body,
+                event=doc.event.value,
+                status_after=doc.status_after.value,
+                occurred_at=doc.occurred_at,
+                currency=money.currency if money is not None else "",
+                minor_units=money.minor_units if money is not None else 0,
+                entry_id=entry.entry_id,
+                loan_sequence=entry.loan_sequence,
+            )
+        )
+    return tuple(out)
 
 
 def bundle_certificate(

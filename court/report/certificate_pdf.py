@@ -295,6 +295,49 @@ def _records(pdf: _Document, content: Content) -> None:
             cells.cell(_shown(pdf, notes), style=_face(7.5, (150, 60, 0)))
 
 
+def _case_history(pdf: _Document, content: Content) -> None:
+    """案件进程 Case history: one row per case event, in the loan's order."""
+    _heading(pdf, t.SECTION_CASES)
+    pdf.set_font(FONT_FAMILY, size=7.8)
+    pdf.set_text_color(*_GREY)
+    pdf.multi_cell(0, 3.8, f"{t.CASES_NOTE.zh}\n{t.CASES_NOTE.en}", new_x=XPos.LMARGIN)
+    pdf.ln(1)
+    heading = FontFace(
+        family=FONT_FAMILY, emphasis="", size_pt=7.5, color=(255, 255, 255), fill_color=_NAVY
+    )
+    columns = (
+        t.COL_CASE,
+        t.COL_EVENT,
+        t.COL_STATUS_AFTER,
+        t.COL_OCCURRED,
+        t.COL_AMOUNT,
+        t.COL_RECORD,
+    )
+    with pdf.table(
+        width=pdf.epw,
+        col_widths=(44, 30, 30, 30, pdf.epw - 146, 12),
+        headings_style=heading,
+        borders_layout=TableBordersLayout.HORIZONTAL_LINES,
+        text_align="LEFT",
+        v_align=VAlign.T,
+        line_height=3.8,
+        padding=(1, 1.5, 1, 1.5),
+        repeat_headings=1,
+    ) as table:
+        pdf.set_draw_color(*_RULE)
+        header = table.row()
+        for column in columns:
+            header.cell(f"{column.zh}\n{column.en}")
+        for row in content.case_history:
+            cells = table.row()
+            cells.cell(_shown(pdf, row.case), style=_face(7.5))
+            cells.cell(_shown(pdf, "\n".join(p for p in row.event if p)), style=_face(7.5))
+            cells.cell(_shown(pdf, "\n".join(p for p in row.status if p)), style=_face(7.5))
+            cells.cell(row.occurred, style=_face(7.5))
+            cells.cell(_shown(pdf, row.amount or "—"), style=_face(7.5))
+            cells.cell(row.record, style=_face(7.5))
+
+
 def _paragraphs(pdf: _Document, title: Bi, items: tuple[Bi, ...]) -> None:
     """Numbered bilingual paragraphs with a hanging indent."""
     _heading(pdf, title)
@@ -342,6 +385,8 @@ def render_pdf(content: Content, path: Path, font: Path | None = None) -> None:
         _section(pdf, section)
     if content.records:
         _records(pdf, content)
+    if content.case_history:
+        _case_history(pdf, content)
     if content.anchor is not None:
         _section(pdf, content.anchor)
     else:

@@ -140,6 +140,64 @@ KIND_ZH: Final[dict[str, str]] = {
     "LOAN_SHARED": "贷款共享",
     "SHARE_REVOKED": "撤销共享",
     "INSTITUTION_CHANGED": "机构变更",
+    "CASE_FILED": "案件：立案申请",
+    "CASE_ACCEPTED": "案件：受理",
+    "CASE_REJECTED": "案件：不予受理",
+    "CASE_MEDIATION_STARTED": "案件：开始调解",
+    "CASE_JUDGMENT": "案件：判决",
+    "CASE_AWARD": "案件：裁决",
+    "CASE_ENFORCEMENT_STARTED": "案件：开始执行",
+    "CASE_PROPERTY_FROZEN": "案件：财产冻结",
+    "CASE_AMOUNT_RECOVERED": "案件：执行到款",
+    "CASE_CONCLUDED": "案件：结案",
+    "CASE_TERMINATED": "案件：终结",
+    "CASE_WITHDRAWN": "案件：撤回",
+    "CASE_SETTLED": "案件：和解",
+}
+
+# Case history (dossier): the judicial case events whose documents matched their records.
+SECTION_CASES: Final = Bi("案件进程", "Case history")
+CASES_NOTE: Final = Bi(
+    "下列事项取自与日志记录摘要一致的案件事件文件，按记录顺序排列；其是否符合状态转换规则，"
+    "见核验项“案件进程符合状态转换规则”。",
+    "Taken from the case event documents that match their records' digests, in the "
+    "loan's order; whether they follow the transition rules is the check \"Case history "
+    'consistent".',
+)
+COL_CASE: Final = Bi("案件", "Case")
+COL_EVENT: Final = Bi("事项", "Event")
+COL_STATUS_AFTER: Final = Bi("事项后状态", "Status after")
+COL_OCCURRED: Final = Bi("发生时间（北京）", "Occurred (Beijing)")
+COL_AMOUNT: Final = Bi("金额", "Amount")
+COL_RECORD: Final = Bi("记录", "Record")
+CASE_EVENTS_ZH: Final[dict[str, str]] = {
+    "filed": "立案申请",
+    "accepted": "受理",
+    "rejected": "不予受理",
+    "mediation_started": "开始调解",
+    "judgment": "判决",
+    "award": "仲裁裁决",
+    "enforcement_started": "开始执行",
+    "property_frozen": "财产冻结",
+    "amount_recovered": "执行到款",
+    "concluded": "结案",
+    "terminated": "终结",
+    "withdrawn": "撤回",
+    "settled": "和解",
+}
+CASE_STATUSES_ZH: Final[dict[str, str]] = {
+    "filed": "已申请立案",
+    "accepted": "已受理",
+    "rejected": "不予受理",
+    "mediation": "调解中",
+    "judgment": "已判决",
+    "award": "已裁决",
+    "enforcement": "执行中",
+    "property_frozen": "财产已冻结",
+    "concluded": "已结案",
+    "terminated": "已终结",
+    "withdrawn": "已撤回",
+    "settled": "已和解",
 }
 
 LEGAL: Final[tuple[Bi, ...]] = (

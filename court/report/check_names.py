@@ -60,6 +60,9 @@ CHECK_NAMES_ZH: Final[dict[str, str]] = {
     "Loan head is last record": "映射所载头记录即最后一条记录",
     "Supersession consistent": "记录替代关系一致",
     "Anchored checkpoint signature valid": "已锚定检查点签名有效",
+    # Judicial case events (court.verify.case_history).
+    "Case documents match records": "案件事件文件与记录一致",
+    "Case history consistent": "案件进程符合状态转换规则",
     # The anchor on chain (court.verify.anchor).
     "Contract code is EvidenceAnchor": "合约代码为 EvidenceAnchor",
     "Log key pinned on chain": "日志公钥已在链上登记",

@@ -26,6 +26,8 @@ the check is the same, :mod:`court.verify.receipt`):
 * "Anchored checkpoint signature valid" and "Consistency to anchored
   checkpoint" (offline: the anchored checkpoint is the log's, one of the two
   trees is a prefix of the other, and the anchored tree holds the record);
+* "Case documents match records" for a case event's record
+  (:mod:`court.verify.case_history`);
 * with the chain view, the other checks of :func:`court.verify.anchor.check_anchor`
   ("Contract code is EvidenceAnchor", "Log key pinned on chain", "Anchor found
   on chain", "Anchored root matches checkpoint", "Anchor confirmations") for
@@ -53,6 +55,12 @@ from court.verify.anchored import (
     CHECK_ANCHORED_CHECKPOINT,
     BundleAnchor,
     anchor_checks,
+)
+from court.verify.case_history import (
+    CaseFindings,
+    case_document_checks,
+    case_documents_of,
+    has_case_record,
 )
 from court.verify.checkpoint import Checkpoint
 from court.verify.result import Check, Checklist, Verdict
@@ -143,6 +151,9 @@ class BundleRecord:
     proof_tree_size: int
     proof: tuple[bytes, ...]
     superseded_by: tuple[str, ...] = ()
+    #: The case event document the gateway carries for a case event record (DER,
+    #: docs/cases.md); empty for any other record and for a withheld one.
+    document: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +198,8 @@ class BundleVerification:
     checkpoint: Checkpoint | None = None
     anchored: Checkpoint | None = None
     on_chain: OnChainAnchor | None = None
+    #: What "Case documents match records" found (None when it did not run or failed).
+    cases: CaseFindings | None = None
 
     @property
     def outcome(self) -> Outcome:
@@ -396,6 +409,7 @@ def verify_bundle(
         data=data,
         memo=memo,
     )
+    cases = _bundle_case_checks(checks, bundle.record, result)
     anchored, on_chain = anchor_checks(
         checks,
         held=held,
@@ -419,4 +433,15 @@ def verify_bundle(
         checkpoint=held,
         anchored=anchored,
         on_chain=on_chain,
+        cases=cases,
     )
+
+
+def _bundle_case_checks(
+    checks: Checklist, record: BundleRecord, result: RecordResult
+) -> CaseFindings | None:
+    """ "Case documents match records" for a case event's record or one that carries a
+    document (the history needs every event of the case: a dossier's check)."""
+    if not has_case_record(record, result):
+        return None
+    return case_document_checks(checks, case_documents_of([record], [result]))

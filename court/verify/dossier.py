@@ -26,6 +26,9 @@ and the log key, and names every check:
 * "Supersession consistent": a record that says it supersedes another names
   an earlier record of the loan, and each record's ``superseded_by`` lists
   exactly later records of the loan (those opened naming it, at least);
+* "Case documents match records" and "Case history consistent": the case
+  event documents the dossier carries match their records, and each case's
+  events replay through the transition table (:mod:`court.verify.case_history`);
 * the anchor checks of :func:`court.verify.anchored.anchor_checks`, for the head.
 
 All tokens share one :class:`~court.verify.x509chain.ChainMemo`: each TSA
@@ -53,6 +56,12 @@ from court.verify.bundle import (
     anchor_checks,
     checkpoint_checks,
     record_checks,
+)
+from court.verify.case_history import (
+    CaseFindings,
+    case_document_checks,
+    case_documents_of,
+    case_history_check,
 )
 from court.verify.checkpoint import Checkpoint
 from court.verify.loanmap import LoanHeadProof, LoanMapError, map_root_of, verify_loan_head
@@ -118,6 +127,8 @@ class DossierVerification:
     checkpoint: Checkpoint | None = None
     anchored: Checkpoint | None = None
     on_chain: OnChainAnchor | None = None
+    #: What "Case documents match records" found (None when it failed).
+    cases: CaseFindings | None = None
 
     @property
     def outcome(self) -> Outcome:
@@ -346,6 +357,7 @@ def verify_dossier(
             _head(checks, held, records, complete, dossier.loan_head, root)
         _supersession(checks, records, results)
 
+    cases = _case_checks(checks, records, results)
     anchored, on_chain = anchor_checks(
         checks,
         held=held,
@@ -376,4 +388,15 @@ def verify_dossier(
         checkpoint=held,
         anchored=anchored,
         on_chain=on_chain,
+        cases=cases,
     )
+
+
+def _case_checks(
+    checks: Checklist, records: Sequence[BundleRecord], results: Sequence[RecordResult]
+) -> CaseFindings | None:
+    """The case checks (:mod:`court.verify.case_history`): the documents, then the
+    history replayed through the transition table."""
+    found = case_document_checks(checks, case_documents_of(records, results))
+    case_history_check(checks, found)
+    return found

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from evidence_gateway.v1 import common_pb2 as evidence__gateway_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n evidence_gateway/v1/bundle.proto\x12\x13\x65vidence_gateway.v1\x1a evidence_gateway/v1/common.proto\"\xdc\x01\n\x0e\x45videnceBundle\x12\x12\n\nmedia_type\x18\x01 \x01(\t\x12\x32\n\x06record\x18\x02 \x01(\x0b\x32\".evidence_gateway.v1.BundledRecord\x12\x18\n\x10tsa_certificates\x18\x03 \x03(\x0c\x12\x33\n\ncheckpoint\x18\x04 \x01(\x0b\x32\x1f.evidence_gateway.v1.Checkpoint\x12\x33\n\x06\x61nchor\x18\x05 \x01(\x0b\x32#.evidence_gateway.v1.AnchorEvidence\"\xe4\x01\n\rBundledRecord\x12\x10\n\x08\x65ntry_id\x18\x01 \x01(\t\x12\x12\n\nleaf_index\x18\x02 \x01(\x04\x12\x0c\n\x04leaf\x18\x03 \x01(\x0c\x12\x17\n\x0ftimestamp_token\x18\x04 \x01(\x0c\x12\x31\n\x07opening\x18\x05 \x01(\x0b\x32 .evidence_gateway.v1.LeafOpening\x12<\n\x0finclusion_proof\x18\x06 \x01(\x0b\x32#.evidence_gateway.v1.InclusionProof\x12\x15\n\rsuperseded_by\x18\x07 \x03(\t\"\x7f\n\x0e\x41nchorEvidence\x12+\n\x06\x61nchor\x18\x01 \x01(\x0b\x32\x1b.evidence_gateway.v1.Anchor\x12@\n\x11\x63onsistency_proof\x18\x02 \x01(\x0b\x32%.evidence_gateway.v1.ConsistencyProof\"q\n\rLoanHeadProof\x12\x10\n\x08loan_key\x18\x01 \x01(\x0c\x12\x15\n\rloan_sequence\x18\x02 \x01(\x04\x12\x12\n\nleaf_index\x18\x03 \x01(\x04\x12\x11\n\tleaf_hash\x18\x04 \x01(\x0c\x12\x10\n\x08siblings\x18\x05 \x03(\x0c\"\x8d\x02\n\x07\x44ossier\x12\x12\n\nmedia_type\x18\x01 \x01(\t\x12\x33\n\ncheckpoint\x18\x02 \x01(\x0b\x32\x1f.evidence_gateway.v1.Checkpoint\x12\x33\n\x07records\x18\x03 \x03(\x0b\x32\".evidence_gateway.v1.BundledRecord\x12\x35\n\tloan_head\x18\x04 \x01(\x0b\x32\".evidence_gateway.v1.LoanHeadProof\x12\x18\n\x10tsa_certificates\x18\x05 \x03(\x0c\x12\x33\n\x06\x61nchor\x18\x06 \x01(\x0b\x32#.evidence_gateway.v1.AnchorEvidenceB\x9e\x01\n#cn.courtevidence.evidencegateway.v1B\x0b\x42undleProtoP\x01ZEcourtevidence.cn/gateway/gen/go/evidence_gateway/v1;evidencegatewayv1\xaa\x02 CourtEvidence.EvidenceGateway.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n evidence_gateway/v1/bundle.proto\x12\x13\x65vidence_gateway.v1\x1a evidence_gateway/v1/common.proto\"\xdc\x01\n\x0e\x45videnceBundle\x12\x12\n\nmedia_type\x18\x01 \x01(\t\x12\x32\n\x06record\x18\x02 \x01(\x0b\x32\".evidence_gateway.v1.BundledRecord\x12\x18\n\x10tsa_certificates\x18\x03 \x03(\x0c\x12\x33\n\ncheckpoint\x18\x04 \x01(\x0b\x32\x1f.evidence_gateway.v1.Checkpoint\x12\x33\n\x06\x61nchor\x18\x05 \x01(\x0b\x32#.evidence_gateway.v1.AnchorEvidence\"\xf6\x01\n\rBundledRecord\x12\x10\n\x08\x65ntry_id\x18\x01 \x01(\t\x12\x12\n\nleaf_index\x18\x02 \x01(\x04\x12\x0c\n\x04leaf\x18\x03 \x01(\x0c\x12\x17\n\x0ftimestamp_token\x18\x04 \x01(\x0c\x12\x31\n\x07opening\x18\x05 \x01(\x0b\x32 .evidence_gateway.v1.LeafOpening\x12<\n\x0finclusion_proof\x18\x06 \x01(\x0b\x32#.evidence_gateway.v1.InclusionProof\x12\x15\n\rsuperseded_by\x18\x07 \x03(\t\x12\x10\n\x08\x64ocument\x18\x08 \x01(\x0c\"\x7f\n\x0e\x41nchorEvidence\x12+\n\x06\x61nchor\x18\x01 \x01(\x0b\x32\x1b.evidence_gateway.v1.Anchor\x12@\n\x11\x63onsistency_proof\x18\x02 \x01(\x0b\x32%.evidence_gateway.v1.ConsistencyProof\"q\n\rLoanHeadProof\x12\x10\n\x08loan_key\x18\x01 \x01(\x0c\x12\x15\n\rloan_sequence\x18\x02 \x01(\x04\x12\x12\n\nleaf_index\x18\x03 \x01(\x04\x12\x11\n\tleaf_hash\x18\x04 \x01(\x0c\x12\x10\n\x08siblings\x18\x05 \x03(\x0c\"\x8d\x02\n\x07\x44ossier\x12\x12\n\nmedia_type\x18\x01 \x01(\t\x12\x33\n\ncheckpoint\x18\x02 \x01(\x0b\x32\x1f.evidence_gateway.v1.Checkpoint\x12\x33\n\x07records\x18\x03 \x03(\x0b\x32\".evidence_gateway.v1.BundledRecord\x12\x35\n\tloan_head\x18\x04 \x01(\x0b\x32\".evidence_gateway.v1.LoanHeadProof\x12\x18\n\x10tsa_certificates\x18\x05 \x03(\x0c\x12\x33\n\x06\x61nchor\x18\x06 \x01(\x0b\x32#.evidence_gateway.v1.AnchorEvidenceB\x9e\x01\n#cn.courtevidence.evidencegateway.v1B\x0b\x42undleProtoP\x01ZEcourtevidence.cn/gateway/gen/go/evidence_gateway/v1;evidencegatewayv1\xaa\x02 CourtEvidence.EvidenceGateway.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,11 +36,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EVIDENCEBUNDLE']._serialized_start=92
   _globals['_EVIDENCEBUNDLE']._serialized_end=312
   _globals['_BUNDLEDRECORD']._serialized_start=315
-  _globals['_BUNDLEDRECORD']._serialized_end=543
-  _globals['_ANCHOREVIDENCE']._serialized_start=545
-  _globals['_ANCHOREVIDENCE']._serialized_end=672
-  _globals['_LOANHEADPROOF']._serialized_start=674
-  _globals['_LOANHEADPROOF']._serialized_end=787
-  _globals['_DOSSIER']._serialized_start=790
-  _globals['_DOSSIER']._serialized_end=1059
+  _globals['_BUNDLEDRECORD']._serialized_end=561
+  _globals['_ANCHOREVIDENCE']._serialized_start=563
+  _globals['_ANCHOREVIDENCE']._serialized_end=690
+  _globals['_LOANHEADPROOF']._serialized_start=692
+  _globals['_LOANHEADPROOF']._serialized_end=805
+  _globals['_DOSSIER']._serialized_start=808
+  _globals['_DOSSIER']._serialized_end=1077
 # @@protoc_insertion_point(module_scope)

@@ -22,7 +22,7 @@ class EvidenceBundle(_message.Message):
     def __init__(self, media_type: _Optional[str] = ..., record: _Optional[_Union[BundledRecord, _Mapping]] = ..., tsa_certificates: _Optional[_Iterable[bytes]] = ..., checkpoint: _Optional[_Union[_common_pb2.Checkpoint, _Mapping]] = ..., anchor: _Optional[_Union[AnchorEvidence, _Mapping]] = ...) -> None: ...
 
 class BundledRecord(_message.Message):
-    __slots__ = ("entry_id", "leaf_index", "leaf", "timestamp_token", "opening", "inclusion_proof", "superseded_by")
+    __slots__ = ("entry_id", "leaf_index", "leaf", "timestamp_token", "opening", "inclusion_proof", "superseded_by", "document")
     ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
     LEAF_INDEX_FIELD_NUMBER: _ClassVar[int]
     LEAF_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +30,7 @@ class BundledRecord(_message.Message):
     OPENING_FIELD_NUMBER: _ClassVar[int]
     INCLUSION_PROOF_FIELD_NUMBER: _ClassVar[int]
     SUPERSEDED_BY_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
     entry_id: str
     leaf_index: int
     leaf: bytes
@@ -37,7 +38,8 @@ class BundledRecord(_message.Message):
     opening: _common_pb2.LeafOpening
     inclusion_proof: _common_pb2.InclusionProof
     superseded_by: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, entry_id: _Optional[str] = ..., leaf_index: _Optional[int] = ..., leaf: _Optional[bytes] = ..., timestamp_token: _Optional[bytes] = ..., opening: _Optional[_Union[_common_pb2.LeafOpening, _Mapping]] = ..., inclusion_proof: _Optional[_Union[_common_pb2.InclusionProof, _Mapping]] = ..., superseded_by: _Optional[_Iterable[str]] = ...) -> None: ...
+    document: bytes
+    def __init__(self, entry_id: _Optional[str] = ..., leaf_index: _Optional[int] = ..., leaf: _Optional[bytes] = ..., timestamp_token: _Optional[bytes] = ..., opening: _Optional[_Union[_common_pb2.LeafOpening, _Mapping]] = ..., inclusion_proof: _Optional[_Union[_common_pb2.InclusionProof, _Mapping]] = ..., superseded_by: _Optional[_Iterable[str]] = ..., document: _Optional[bytes] = ...) -> None: ...
 
 class AnchorEvidence(_message.Message):
     __slots__ = ("anchor", "consistency_proof")

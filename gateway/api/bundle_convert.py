@@ -40,6 +40,7 @@ def record_to_proto(r: RecordMaterial, tree_size: int) -> bundle_pb2.BundledReco
             r.leaf_index, tree_size, r.inclusion_proof
         ),
         superseded_by=r.superseded_by,
+        document=r.document or b"",
     )
     if r.opening is not None:
         message.opening.private_record = r.opening.private_record

@@ -222,6 +222,11 @@ class Store(Protocol):
         """What opens the version 2 leaves at these indexes (version 1 leaves are left out)."""
         ...
 
+    def case_documents(self, leaf_indexes: Sequence[int]) -> dict[int, bytes]:
+        """The case event documents (DER, docs/cases.md) of the case event records at these
+        indexes (other records are left out)."""
+        ...
+
     def entry_by_request(self, institution: str, request_id: str) -> StoredEntry | None:
         """The entry registered under this idempotency key, or ``None``."""
         ...

@@ -52,6 +52,7 @@ __all__ = [
     "CASES",
     "CASE_EVENTS",
     "CASE_TABLES",
+    "CaseDocumentReads",
     "CaseFilter",
     "CaseTables",
     "LoanRecordRow",
@@ -111,6 +112,7 @@ CASE_EVENTS = Table(
 
 CASE_TABLES = [CASES, CASE_EVENTS]
 _ENTRIES = metadata.tables[str(EntryRow.__tablename__)]
+_IN_CHUNK = 500  # bound on parameters per IN (...) query
 
 
 def _us(value: datetime) -> int:
@@ -218,6 +220,27 @@ def _event(row: Any) -> StoredCaseEvent:
         status=CaseStatus(m["status"]),
         document=bytes(m["document"]),
     )
+
+
+class CaseDocumentReads:
+    """:meth:`Store.case_documents` on SQL (mixed into SqlStore): the case event documents
+    a bundle or dossier carries, read in batches by the unique ``leaf_index`` of
+    ``case_events`` (one query per 500 records, never one per record)."""
+
+    def _rows(self, stmt: Any) -> list[Any]:  # pragma: no cover - SqlStore's
+        raise NotImplementedError
+
+    def case_documents(self, leaf_indexes: Sequence[int]) -> dict[int, bytes]:
+        c = CASE_EVENTS.c
+        wanted = sorted(set(leaf_indexes))
+        out: dict[int, bytes] = {}
+        for i in range(0, len(wanted), _IN_CHUNK):
+            stmt = select(c.leaf_index, c.document).where(
+                c.leaf_index.in_(wanted[i : i + _IN_CHUNK])
+            )
+            for index, document in self._rows(stmt):
+                out[int(index)] = bytes(document)
+        return out
 
 
 class CaseTables:

@@ -57,7 +57,7 @@ from gateway.store.access import (
 )
 from gateway.store.anchors import ANCHORS, AnchorQueries
 from gateway.store.base import LoanHead, LoanSalt, StoredCheckpoint, StoredEntry, StoreError
-from gateway.store.cases import CASE_TABLES
+from gateway.store.cases import CASE_TABLES, CaseDocumentReads
 from gateway.store.hooks import BatchHook
 from gateway.store.loanmap import LOAN_MAP_BLOCKS, LOAN_MAP_COLUMNS, LoanMapQueries
 from gateway.store.lock import StoreWriter, UnlockedWriter, take_writer_lock
@@ -225,7 +225,7 @@ def _by_first(pairs: Iterable[tuple[str, str]]) -> Iterable[tuple[str, Sequence[
             yield a, chunk
 
 
-class SqlStore(OpeningReads, AccessQueries, AnchorQueries, LoanMapQueries):
+class SqlStore(OpeningReads, CaseDocumentReads, AccessQueries, AnchorQueries, LoanMapQueries):
     """:class:`gateway.store.base.Store` on SQLAlchemy (SQLite or PostgreSQL)."""
 
     def __init__(self, engine: Engine) -> None:

@@ -13,6 +13,7 @@ event's document, with the operator's exported trust folder alone.
 from __future__ import annotations
 
 import contextlib
+import json
 import queue
 import threading
 from collections.abc import Iterator
@@ -206,3 +207,37 @@ def test_a_case_followed_live_by_both_sides_and_verified_with_court_verify(
     document.write_bytes(full.events[0].document)
     forged = court_verify("bundle", str(path), "--file", str(document), "--trust", str(trust))
     assert forged.returncode == 1, forged.stdout
+
+    # The loan's dossier, as the court fetches it, carries the events' documents: the
+    # case checks pass and the certificate lists the case history.
+    for event in full.events:
+        bundle = court.verification.GetEvidenceBundle(
+            vf.GetEvidenceBundleRequest(entry_id=event.receipt.entry_id), timeout=30
+        ).bundle
+        assert bundle.record.document == event.document
+    dossier = court.verification.GetDossier(
+        vf.GetDossierRequest(owner=LENDER, loan_ref="L-K"), timeout=30
+    ).dossier
+    documents = {r.entry_id: r.document for r in dossier.records if r.document}
+    assert documents == {e.receipt.entry_id: e.document for e in full.events}
+    dossier_path = tmp_path / "L-K.dossier.json"
+    dossier_path.write_text(json_format.MessageToJson(dossier, indent=2) + "\n")
+    report = tmp_path / "L-K.pdf"
+    checked = court_verify(
+        "dossier", str(dossier_path), "--trust", str(trust), "--json", "--report", str(report)
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    statuses = {c["name"]: c["status"] for c in json.loads(checked.stdout)["checks"]}
+    assert statuses["Case documents match records"] == "passed"
+    assert statuses["Case history consistent"] == "passed"
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(str(report))
+    try:
+        text = " ".join(
+            " ".join(str(pdf[i].get_textpage().get_text_range()) for i in range(len(pdf))).split()
+        )
+    finally:
+        pdf.close()
+    for words in ("案件进程", "Case history", "(2026)京0105民初7号", "执行到款", "CNY 10,000.00"):
+        assert words in text, words

@@ -15,7 +15,12 @@ import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from court.report.certificate_data import CertificateAnchor, CertificateData, CertificateRecord
+from court.report.certificate_data import (
+    CertificateAnchor,
+    CertificateCaseEvent,
+    CertificateData,
+    CertificateRecord,
+)
 from court.verify.result import Check, CheckStatus
 
 TSA = "CN=Example Time-Stamping Authority 2024,O=Example Trust Services Co.\\, Ltd.,C=CN"
@@ -174,3 +179,33 @@ def dossier(records: int = 12) -> CertificateData:
         anchor=anchor(on_chain=False),
         verifier_version="court-verify 0.10.0",
     )
+
+
+def dossier_with_case() -> CertificateData:
+    """The sample dossier with a judicial case's history (a court's enforcement)."""
+    base = dossier(12)
+    start = datetime(2024, 9, 2, 2, 0, 0, tzinfo=UTC)
+    steps = (
+        ("filed", "filed", "CNY", 1_250_000),
+        ("accepted", "accepted", "", 0),
+        ("judgment", "judgment", "", 0),
+        ("enforcement_started", "enforcement", "", 0),
+        ("property_frozen", "property_frozen", "", 0),
+        ("amount_recovered", "property_frozen", "CNY", 830_000),
+    )
+    history = tuple(
+        CertificateCaseEvent(
+            case_id="c-7f3a9e",
+            case_number="" if i == 0 else "(2024)京0105民初12345号",
+            body="court-bj-chaoyang",
+            event=event,
+            status_after=status,
+            occurred_at=start + timedelta(days=21 * i),
+            currency=currency,
+            minor_units=units,
+            entry_id=f"e-case-{i + 1}",
+            loan_sequence=7 + i,
+        )
+        for i, (event, status, currency, units) in enumerate(steps)
+    )
+    return replace(base, case_history=history)

@@ -212,6 +212,9 @@ def exercise(ledger: Ledger, store: Store, s: Sample) -> None:
         "loan_heads": lambda: store.loan_heads(heads),
         "loan_salts": lambda: store.loan_salts([*heads, ("bank-b", "L-0")]),
         "openings": lambda: store.openings([s.first.leaf_index, s.late.leaf_index, 1 << 40]),
+        "case_documents": lambda: store.case_documents(
+            [s.first.leaf_index, s.late.leaf_index, 1 << 40]
+        ),
         "entry_by_request": lambda: store.entry_by_request("bank-a", s.request_id),
         "entries_by_requests": lambda: store.entries_by_requests(
             [("bank-a", s.request_id), ("bank-a", "req-rp-2"), ("bank-b", "req-rp-3")]

@@ -9,9 +9,11 @@ from __future__ import annotations
 from court.bundles import read_dossier
 from court.trust import read_trust_dir
 from court.verify.bundle import BUNDLE_CHECKS
+from court.verify.case_history import CASE_CHECKS
 from court.verify.checkpoint import parse_checkpoint
 from court.verify.dossier import LOAN_CHECKS, DossierVerification, verify_dossier
 from court.verify.loanmap import MAP_LINE_PREFIX
+from court.verify.result import CheckStatus
 from court.verify.steps import Outcome
 from court.verify.token import TOKEN_CHECKS
 from court.verify.x509chain import ChainMemo
@@ -39,7 +41,14 @@ def fails_on(result: DossierVerification, name: str) -> None:
 def test_a_real_dossier_is_valid_and_every_check_is_named(made: Made) -> None:
     result = run(made, made.dossier)
     assert result.ok, [c for c in result.checks if not c.passed]
-    assert set(result.verdict.names) == {*TOKEN_CHECKS, *BUNDLE_CHECKS, *LOAN_CHECKS}
+    assert set(result.verdict.names) == {
+        *TOKEN_CHECKS,
+        *BUNDLE_CHECKS,
+        *LOAN_CHECKS,
+        *CASE_CHECKS,
+    }
+    for name in CASE_CHECKS:  # a loan without a case: the case checks do not apply
+        assert result.verdict[name].status is CheckStatus.NOT_RUN
     assert len(result.records) == len(made.loan1) == 6
     assert "1 correction(s)" in result.verdict["Supersession consistent"].detail
     assert run(made, made.dossier2).ok

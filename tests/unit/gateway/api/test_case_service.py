@@ -284,6 +284,22 @@ def test_another_court_sees_the_case_records_withheld_in_its_dossier(h: Harness)
     withheld = [r for r in dossier.records if not r.HasField("opening")]
     assert len(withheld) == 3  # court-1's share, filing and acceptance
     assert len(dossier.records) == 6  # and the record, court-2's share and filing
+    # Documents: court-2 gets its own case's filing document, none of the withheld ones.
+    assert all(not r.document for r in withheld)
+    shown = {r.entry_id: r.document for r in dossier.records if r.document}
+    assert [decode_case_event(d).case_id for d in shown.values()] == [second.case_id]
+    for entry_id, document in shown.items():
+        opened = next(r for r in listed if r.receipt.entry_id == entry_id)
+        assert opened.submission.digest == hashlib.sha256(document).digest()
+    lenders = h.verification.GetDossier(
+        vf.GetDossierRequest(loan_ref="L-5"), metadata=md("bank-a")
+    ).dossier
+    events = [decode_case_event(r.document) for r in lenders.records if r.document]
+    assert [(e.case_id, e.event) for e in events] == [
+        (first.case_id, CaseEventType.FILED),
+        (first.case_id, CaseEventType.ACCEPTED),
+        (second.case_id, CaseEventType.FILED),
+    ]
     # The lender sees all of them.
     mine = h.evidence.ListEvidence(
         ev.ListEvidenceRequest(loan_ref="L-5"), metadata=md("bank-a")

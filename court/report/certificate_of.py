@@ -27,6 +27,7 @@ from court.verify.bundle import (
 )
 from court.verify.case_history import CaseFindings
 from court.verify.dossier import Dossier, DossierVerification
+from court.verify.growth import LogGrowth
 
 __all__ = ["bundle_certificate", "dossier_certificate"]
 
@@ -43,7 +44,9 @@ def _version() -> str:
             return ""
 
 
-def _record(record: BundleRecord, result: RecordResult) -> CertificateRecord:
+def _record(
+    record: BundleRecord, result: RecordResult, superseded_by: tuple[str, ...]
+) -> CertificateRecord:
     token = result.token
     signer = (
         token.signer.subject.rfc4514_string()
@@ -64,7 +67,7 @@ def _record(record: BundleRecord, result: RecordResult) -> CertificateRecord:
         gen_time=token.gen_time if token is not None else None,
         tsa=signer,
         withheld=opened is None,
-        superseded_by=record.superseded_by,
+        superseded_by=superseded_by,
     )
 
 
@@ -97,6 +100,7 @@ def _data(
     anchor: BundleAnchor | None,
     input_name: str,
     input_sha256: bytes,
+    growth: LogGrowth | None = None,
 ) -> CertificateData:
     held = result.checkpoint
     loan = next((r.opened for r in opened if r.opened is not None), None)
@@ -116,6 +120,8 @@ def _data(
         anchor=_anchor(anchor, result),
         verifier_version=_version(),
         case_history=_case_history(result.cases),
+        latest_anchored_size=None if growth is None else (growth.latest_size or 0),
+        latest_anchor_block=growth.latest.block_number if growth and growth.latest else 0,
     )
 
 
@@ -151,18 +157,46 @@ def _case_history(found: CaseFindings | None) -> tuple[CertificateCaseEvent, ...
 def bundle_certificate(
     result: BundleVerification, bundle: Bundle, *, input_name: str, input_sha256: bytes
 ) -> CertificateData:
-    """The certificate of a bundle's verification."""
-    records = [_record(bundle.record, result.record)]
+    """The certificate of a bundle's verification (its ``supersededBy`` is shown as the
+    file states it, unchecked: a bundle holds no correcting record)."""
+    records = [_record(bundle.record, result.record, bundle.record.superseded_by)]
     return _data(
         "bundle", result, records, [result.record], bundle.anchor, input_name, input_sha256
     )
 
 
+def _checked_corrections(results: Sequence[RecordResult]) -> dict[str, tuple[str, ...]]:
+    """Entry id -> the records that supersede it, by the correcting records' openings
+    (what a verifier checked), never by the file's unsigned ``supersededBy``."""
+    by: dict[str, list[str]] = {}
+    for result in results:
+        if result.opened is not None and result.opened.supersedes is not None:
+            by.setdefault(result.opened.supersedes, []).append(result.opened.entry_id)
+    return {target: tuple(ids) for target, ids in by.items()}
+
+
 def dossier_certificate(
-    result: DossierVerification, dossier: Dossier, *, input_name: str, input_sha256: bytes
+    result: DossierVerification,
+    dossier: Dossier,
+    *,
+    input_name: str,
+    input_sha256: bytes,
+    growth: LogGrowth | None = None,
 ) -> CertificateData:
-    """The certificate of a dossier's verification (records in loan order)."""
-    records = [_record(r, res) for r, res in zip(dossier.records, result.records, strict=True)]
+    """The certificate of a dossier's verification (records in loan order; corrections
+    only as checked; ``growth``: the log's latest anchor, with --rpc)."""
+    checked = _checked_corrections(result.records)
+    records = [
+        _record(r, res, checked.get(r.entry_id, ()))
+        for r, res in zip(dossier.records, result.records, strict=True)
+    ]
     return _data(
-        "dossier", result, records, result.records, dossier.anchor, input_name, input_sha256
+        "dossier",
+        result,
+        records,
+        result.records,
+        dossier.anchor,
+        input_name,
+        input_sha256,
+        growth,
     )

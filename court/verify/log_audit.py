@@ -97,6 +97,8 @@ class LogAuditor:
     _v2_leaves: int = 0
     _broken: bool = False  # the leaves cannot be replayed further
     _unsigned: int = 0  # checkpoints listed whose signature did not verify
+    # (from size, latest size): no checkpoint of size >= from size exists (nothing_from)
+    _nothing_from: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         self._tallies = {name: _Tally() for name in AUDIT_CHECKS}
@@ -178,6 +180,24 @@ class LogAuditor:
         self._previous = checkpoint
         if self._first is None:
             self._first = checkpoint
+
+    def nothing_from(self, from_size: int, latest: str) -> None:
+        """No checkpoint of size ``from_size`` or more exists: ``latest``, the latest
+        checkpoint, is smaller (an incremental audit with nothing new). Only its signature
+        is checked; every other check is not run, with that reason.
+        """
+        try:
+            checkpoint = verify_checkpoint(latest, self.verifier_key)
+        except CheckpointError as exc:
+            self._unsigned += 1
+            self._tallies[CHECK_SIGNATURES].fail(f"the latest checkpoint: {exc}")
+            return
+        if checkpoint.size >= from_size:
+            raise ValueError(
+                f"the latest checkpoint's size {checkpoint.size} is not below {from_size}"
+            )
+        self._tallies[CHECK_SIGNATURES].ok()
+        self._nothing_from = (from_size, checkpoint.size)
 
     def _where(self) -> str:
         if self._previous is None:
@@ -273,6 +293,8 @@ class LogAuditor:
             CHECK_MAP: "{n} checkpoint map roots equal the replayed map's"
             + ("" if self._map_since is None else f" (the map line from size {self._map_since})"),
         }
+        if self._nothing_from is not None and self._first is None:
+            return self._nothing_verdict(*self._nothing_from)
         for name in AUDIT_CHECKS:
             tally = self._tallies[name]
             if tally.failure is not None:
@@ -291,4 +313,17 @@ class LogAuditor:
                 checks.not_run(name, reason)
             else:
                 checks.passed(name, details[name].format(n=tally.held))
+        return checks.verdict()
+
+    def _nothing_verdict(self, from_size: int, latest: int) -> Verdict:
+        """The checks when there is no checkpoint of size ``from_size`` or more."""
+        checks = Checklist()
+        reason = f"no checkpoint of size ≥ {from_size}; the latest is {latest}"
+        for name in AUDIT_CHECKS:
+            if name == CHECK_SIGNATURES:
+                checks.passed(
+                    name, f"the latest checkpoint (size {latest}) is signed by the log key"
+                )
+            else:
+                checks.not_run(name, reason)
         return checks.verdict()

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from court.cli import main
 from court.verify.checkpoint import parse_checkpoint
-from court.verify.log_audit import AUDIT_CHECKS, CHECK_LISTED, CHECK_SIGNATURES
+from court.verify.log_audit import AUDIT_CHECKS, CHECK_LISTED, CHECK_SIGNATURES, CHECK_TREE
 from evidence_gateway.v1 import common_pb2, log_service_pb2, log_service_pb2_grpc
 from gateway.log.checkpoint import sign_checkpoint
 from tests.support import replay_log
@@ -123,7 +123,9 @@ def test_from_the_latest_size_audits_it(
     assert code == 0, report
     checks = _checks(report)
     assert checks[CHECK_LISTED]["status"] == "passed"
-    assert f"sizes {LATEST} to {LATEST}" in checks[CHECK_LISTED]["detail"]
+    assert checks[CHECK_LISTED]["detail"].startswith(f"1 checkpoint, sizes {LATEST} to {LATEST}")
+    assert checks[CHECK_SIGNATURES]["detail"] == "1 checkpoint signed by the log key"
+    assert checks[CHECK_TREE]["detail"] == "1 checkpoint root equals the replayed tree's"
     assert report["summary"].startswith("VALID: the log")
     assert honest[0].entry_calls > 0
 

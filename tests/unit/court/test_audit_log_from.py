@@ -59,7 +59,7 @@ class _Log(log_service_pb2_grpc.LogServiceServicer):
 
 def _serve(servicer: _Log) -> Iterator[tuple[_Log, str]]:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    log_service_pb2_grpc.add_LogServiceServicer_to_server(servicer, server)
+    log_service_pb2_grpc.add_LogServiceServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     try:

@@ -102,11 +102,13 @@ class _StoreDown(log_service_pb2_grpc.LogServiceServicer):
             grpc.StatusCode.UNAVAILABLE,
             "the store is unavailable (connection refused); retry later",
         )
+        raise AssertionError("context.abort raises")
 
 
 def test_the_gateways_own_unavailable_is_not_a_connection_failure() -> None:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    log_service_pb2_grpc.add_LogServiceServicer_to_server(_StoreDown(), server)
+    servicer = _StoreDown()
+    log_service_pb2_grpc.add_LogServiceServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     try:

@@ -289,7 +289,11 @@ def run_bundle(args: argparse.Namespace) -> int:
     )
     if args.report is not None:
         cert = bundle_certificate(
-            result, bundle, input_name=args.bundle.name, input_sha256=hashlib.sha256(raw).digest()
+            result,
+            bundle,
+            input_name=args.bundle.name,
+            input_sha256=hashlib.sha256(raw).digest(),
+            document_name=args.file.name if args.file is not None else "",
         )
         _certificate(args, cert)
     return 0 if outcome is Outcome.VALID else 1

@@ -341,6 +341,22 @@ def _validate(data: CertificateData) -> None:
         raise InputError(f"a bundle certificate shows one record, got {len(data.records)}")
 
 
+def _document(data: CertificateData) -> Row:
+    """Whether a document was compared with the record: its name and digest, or "no"."""
+    if not data.document_compared:
+        text = t.DOCUMENT_NOT_COMPARED[data.subject]
+        return Row(t.LABEL_DOCUMENT, f"{text.zh} / {text.en}")
+    what = t.DOCUMENT_COMPARED
+    source = (
+        f"{t.DOCUMENT_FILE.zh} / {t.DOCUMENT_FILE.en}: {clean(data.document_name)}"
+        if data.document_name
+        else f"{t.DOCUMENT_DIGEST_GIVEN.zh} / {t.DOCUMENT_DIGEST_GIVEN.en}"
+    )
+    algorithm = clean(data.document_hash_algorithm, 40) or "?"
+    digest = f"{algorithm}: {_given(data.document_hash)}"
+    return Row(t.LABEL_DOCUMENT, f"{what.zh} / {what.en}\n{source}\n{digest}")
+
+
 def certificate_content(data: CertificateData) -> Content:
     """The certificate's content (InputError for data no certificate can show)."""
     _validate(data)
@@ -350,6 +366,7 @@ def certificate_content(data: CertificateData) -> Content:
         Row(t.LABEL_SUBJECT, f"{subject.zh} / {subject.en}"),
         Row(t.LABEL_INPUT, _given(data.input_name)),
         Row(t.LABEL_INPUT_SHA, digest, mono=True),
+        _document(data),
     ]
     if data.owner or data.subject == "dossier":
         what.append(Row(t.LABEL_OWNER, _given(data.owner)))

@@ -100,6 +100,15 @@ class CertificateData:
     owner: str = ""
     loan_ref: str = ""
     anchor: CertificateAnchor | None = None
+    #: Whether a document (``--file`` or ``--digest``) was compared with the record; a
+    #: bundle verified alone ties no particular file to it.
+    document_compared: bool = False
+    #: The compared file's name as given ("" for ``--digest`` or when not compared).
+    document_name: str = ""
+    #: The compared document's digest, lowercase hexadecimal, and its algorithm
+    #: (e.g. "SHA-256"); "" when not compared.
+    document_hash: str = ""
+    document_hash_algorithm: str = ""
     #: The version of court-verify that ran the checks.
     verifier_version: str = ""
     #: The case events of the loan whose documents matched their records, in loan order.

@@ -7,6 +7,7 @@ SHA-256); :mod:`court.report.certificate` lays it out.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -155,13 +156,34 @@ def _case_history(found: CaseFindings | None) -> tuple[CertificateCaseEvent, ...
 
 
 def bundle_certificate(
-    result: BundleVerification, bundle: Bundle, *, input_name: str, input_sha256: bytes
+    result: BundleVerification,
+    bundle: Bundle,
+    *,
+    input_name: str,
+    input_sha256: bytes,
+    document_name: str = "",
 ) -> CertificateData:
-    """The certificate of a bundle's verification (its ``supersededBy`` is shown as the
-    file states it, unchecked: a bundle holds no correcting record)."""
+    """The certificate of a bundle's verification.
+
+    Its ``supersededBy`` is shown as the file states it, unchecked: a bundle holds no
+    correcting record. ``document_name`` is the name of the file compared with the
+    record (``--file``); whether a document was compared at all, and its digest, come
+    from the verification.
+    """
     records = [_record(bundle.record, result.record, bundle.record.superseded_by)]
-    return _data(
+    data = _data(
         "bundle", result, records, [result.record], bundle.anchor, input_name, input_sha256
+    )
+    digest = result.record.document_digest
+    if digest is None:
+        return data
+    algorithm = result.record.document_algorithm
+    return dataclasses.replace(
+        data,
+        document_compared=True,
+        document_name=document_name,
+        document_hash=digest.hex(),
+        document_hash_algorithm=_HASH_NAMES.get(algorithm, algorithm),
     )
 
 

@@ -89,6 +89,7 @@ LABEL_ANCHORED_SIZE: Final = Bi("锚定时日志大小（条）", "Anchored log 
 LABEL_ON_CHAIN: Final = Bi("链上核实", "Read on chain")
 LABEL_VERIFIED_AT: Final = Bi("核验时间", "Verified at")
 LABEL_VERSION: Final = Bi("核验程序版本", "Verifier version")
+LABEL_DOCUMENT: Final = Bi("文件比对", "Document compared")
 LABEL_QR: Final = Bi("输入文件 SHA-256（扫码核对）", "Input file SHA-256 (scan to compare)")
 
 ON_CHAIN_YES: Final = Bi(
@@ -98,6 +99,20 @@ ON_CHAIN_NO: Final = Bi(
     "否：为输入文件所载，未读取链上数据", "No: as stated in the input file, not read on chain"
 )
 NO_ANCHOR: Final = Bi("输入文件未载有区块链锚定信息。", "The input file holds no chain anchor.")
+DOCUMENT_COMPARED: Final = Bi("是：已与该记录比对", "Yes, compared with the record")
+DOCUMENT_FILE: Final = Bi("文件", "file")
+DOCUMENT_DIGEST_GIVEN: Final = Bi("核验方提供的哈希值", "digest given to the verifier")
+DOCUMENT_NOT_COMPARED: Final[dict[str, Bi]] = {
+    "bundle": Bi(
+        "否：本报告未将任何具体文件与该记录比对",
+        "No, not compared: this certificate does not tie any particular file to the record",
+    ),
+    "dossier": Bi(
+        "否：本报告未将任何具体文件与卷宗中的记录比对",
+        "No, not compared: this certificate does not tie any particular file to the "
+        "dossier's records",
+    ),
+}
 WITHHELD: Final = Bi("已隐去", "withheld")
 SUPERSEDED: Final = Bi("已被替代", "superseded")
 UNKNOWN: Final = Bi("未知", "unknown")

@@ -75,6 +75,7 @@ from gateway.api.cases import serve_cases
 from gateway.api.evidence import EvidenceServicer
 from gateway.api.identity import Identity
 from gateway.api.log import LogServicer
+from gateway.api.observe import Observe
 from gateway.api.ports import LedgerPort
 from gateway.api.stream_budget import ByteBudget
 from gateway.api.verification import VerificationServicer
@@ -91,6 +92,8 @@ from gateway.components import (
 )
 from gateway.config import ConfigError, GatewayConfig, parse_listen
 from gateway.institutions import Status
+from gateway.metrics import metrics_for
+from gateway.metrics_http import MetricsServer
 from gateway.registry_cache import CachedRegistry
 from gateway.store.base import InstitutionStore
 from gateway.tls import load_client_cas, server_credentials
@@ -258,9 +261,16 @@ class GatewayServer:
             config.max_calls_per_institution or per_institution_default(config.max_concurrent_rpcs),
             UNLIMITED_SERVICES,
         )
+        #: Request ids, metrics and the per-call log line (first: it sees every refusal).
+        self.observe = Observe(UNLIMITED_SERVICES, log_calls=config.logging_calls)
+        #: The Prometheus metrics (None unless ``[metrics] listen``), served by ``start``.
+        self.metrics = metrics_for(config, ledger, anchoring)
+        if self.metrics is not None:
+            self.observe.observer = self.metrics
+        self.metrics_server: MetricsServer | None = None
         self.server = grpc.aio.server(
             options=server_options(config),
-            interceptors=[self.calls, self.authorization, self.institution_calls],
+            interceptors=[self.observe, self.calls, self.authorization, self.institution_calls],
         )
         self.evidence = EvidenceServicer(
             ledger,
@@ -344,6 +354,9 @@ class GatewayServer:
         if self.port == 0:
             raise ConfigError(f"cannot listen on {self.config.listen} (address in use?)")
         await self.update_health()
+        if self.metrics is not None:
+            self.metrics_server = MetricsServer(self.metrics.registry, self.config)
+            log.info("metrics: serving %s", self.metrics_server.url)
         await self.server.start()
         if self.anchoring is not None:
             self.anchoring.start()
@@ -454,6 +467,8 @@ class GatewayServer:
         if self.anchoring is not None:
             await asyncio.to_thread(self.anchoring.stop)
         await self.ledger.close()
+        if self.metrics_server is not None:
+            self.metrics_server.close()
 
 
 async def run(

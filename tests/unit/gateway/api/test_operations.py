@@ -228,3 +228,29 @@ def test_metrics_count_once_per_label_set_without_institutions() -> None:
     assert get("gateway_tsa_tokens_total", {"tsa": "in-process"}) == 7
     assert get("gateway_tsa_failures_total", {"tsa": "in-process", "reason": "failed"}) is None
     assert Metrics().registry is not metrics.registry  # one registry per server
+
+
+def test_the_docs_list_every_operations_key_with_its_variable_and_default() -> None:
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[4] / "docs" / "gateway.md").read_text()
+    rows = {
+        (section, key): (variable, default)
+        for section, key, variable, default in re.findall(
+            r"^\| `\[(metrics|logging|log)\] (\w+)` \| `(GATEWAY_\w+)` \| ([^|]*) \|", doc, re.M
+        )
+    }
+    defaults = load_config(None, environ={})
+    for section, key, attribute, default in (
+        ("metrics", "listen", "metrics_listen", "empty: off"),
+        ("logging", "format", "logging_format", "`text`"),
+        ("logging", "calls", "logging_calls", "`true`"),
+        ("log", "max_queue_age_seconds", "log_max_queue_age_seconds", "`30`"),
+    ):
+        assert rows[(section, key)] == (f"GATEWAY_{section}_{key}".upper(), default)
+        shown = default.strip("`")
+        value = getattr(defaults, attribute)
+        assert (shown == "empty: off" and value == "") or shown == str(value).lower().removesuffix(
+            ".0"
+        )

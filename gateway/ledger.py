@@ -69,6 +69,13 @@ order (a loan's chain follows the order of the items); a follower whose
 earlier item failed in the committing stage goes back to the head of the
 queue.
 
+Health
+------
+:meth:`Ledger.health` reports the store, the TSA and, with
+``max_queue_age_seconds``, the queue: down while the oldest item not yet
+answered (queued, being time-stamped or committed) has waited longer
+(:meth:`Ledger.oldest_queued_seconds`, also a metric).
+
 Single writer: one ledger process appends to a given database at a time.
 (A second writer would not corrupt the log: leaf indices, checkpoint sizes
 and chain positions are unique keys, so its conflicting commit fails whole,

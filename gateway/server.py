@@ -1,6 +1,7 @@
 """The gRPC server: the API's services, health checking and reflection.
 
-Every API call goes through three interceptors: :class:`CallLimit` (the cap on
+Every API call goes through four interceptors: :class:`gateway.api.observe.Observe`
+(request id, metrics, the per-call log line), :class:`CallLimit` (the cap on
 calls at once), then :class:`gateway.api.authz.Authorization` (who calls, and
 whether the authorization table lets its role make the call; see
 docs/access.md), then :class:`InstitutionCallLimit` (the cap on one
@@ -12,7 +13,8 @@ grace) and closes the ledger, so every acknowledged entry stays durable.
 
 Health (``grpc.health.v1``): the overall service ``""`` and each API service
 report SERVING while every dependency of the ledger (store, time-stamp
-authority) is up, NOT_SERVING otherwise; ``ledger.health()`` is polled every
+authority) is up and its oldest queued item is younger than
+``log.max_queue_age_seconds``, NOT_SERVING otherwise; ``ledger.health()`` is polled every
 ``health_poll_seconds``. The service ``evidence_gateway.certificates`` is
 NOT_SERVING while the TSA certificate or its root expires within
 ``certificate_warning_days`` (a warning is logged at start, when that

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.metadata
-import logging
 import shlex
 import sys
 from collections.abc import Sequence
@@ -65,13 +64,11 @@ def _announce(info: object) -> None:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from gateway.config import load_config
+    from gateway.logsetup import configure_logging
     from gateway.server import run
 
     config = load_config(args.config, insecure_dev=True if args.insecure_dev else None)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(config.logging_format, verbose=args.verbose)
     asyncio.run(run(config, _announce))
     print("gateway: stopped")
     return 0

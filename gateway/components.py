@@ -186,6 +186,7 @@ def open_ledger(config: GatewayConfig) -> LedgerPort:
             max_wait_ms=config.log_max_wait_ms,
             max_queue=config.log_max_queue,
             min_occurred_at=config.min_occurred_at,
+            max_queue_age_seconds=config.log_max_queue_age_seconds,
         )
     except BaseException:
         closer = getattr(tsa, "close", None)

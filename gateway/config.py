@@ -44,6 +44,14 @@ from the environment or the defaults are relative to the working directory.
     max_batch = 500                # group commit: at most N items per commit
     max_wait_ms = 5.0              # ... or T milliseconds after the first one
     max_queue = 20000              # items waiting; beyond: RESOURCE_EXHAUSTED
+    max_queue_age_seconds = 30.0   # health NOT_SERVING when an item waits longer (0: off)
+
+    [metrics]                      # Prometheus (docs/gateway.md, "Metrics")
+    listen = ""                    # HOST:PORT; empty: off; loopback: HTTP, else mutual TLS
+
+    [logging]
+    format = "text"                # or "json": one JSON object per line
+    calls = true                   # one line per API call (request id, RPC, code, duration)
 
     [grpc]                         # connections (0 turns an idle or age limit off)
     keepalive_time_seconds = 60    # the server pings a connection this often ...
@@ -133,6 +141,10 @@ class GatewayConfig:
     log_max_batch: int = 500
     log_max_wait_ms: float = 5.0
     log_max_queue: int = 20000
+    log_max_queue_age_seconds: float = 30.0
+    metrics_listen: str = ""
+    logging_format: str = "text"
+    logging_calls: bool = True
     grpc_keepalive_time_seconds: float = 60.0
     grpc_keepalive_timeout_seconds: float = 20.0
     grpc_min_client_ping_interval_seconds: float = 10.0
@@ -239,6 +251,10 @@ _KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("log", "max_batch"): ("log_max_batch", "int"),
     ("log", "max_wait_ms"): ("log_max_wait_ms", "float"),
     ("log", "max_queue"): ("log_max_queue", "int"),
+    ("log", "max_queue_age_seconds"): ("log_max_queue_age_seconds", "float"),
+    ("metrics", "listen"): ("metrics_listen", "str"),
+    ("logging", "format"): ("logging_format", "str"),
+    ("logging", "calls"): ("logging_calls", "bool"),
     ("grpc", "keepalive_time_seconds"): ("grpc_keepalive_time_seconds", "float"),
     ("grpc", "keepalive_timeout_seconds"): ("grpc_keepalive_timeout_seconds", "float"),
     ("grpc", "min_client_ping_interval_seconds"): (
@@ -433,6 +449,7 @@ def _check(config: GatewayConfig) -> None:
     if config.certificate_warning_days < 0:
         raise ConfigError("certificate_warning_days must not be negative")
     _check_transport(config)
+    _check_operations(config)
     for url in config.tsa_urls:
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"tsa.urls: {url!r} is not an http:// or https:// URL")
@@ -464,6 +481,23 @@ def _check_transport(config: GatewayConfig) -> None:
             f"max_concurrent_rpcs x {READ_SLOT_BYTES:,} = {least:,} bytes, so that every call "
             "in progress can read its next message"
         )
+
+
+def _check_operations(config: GatewayConfig) -> None:
+    if config.log_max_queue_age_seconds < 0:
+        raise ConfigError("log.max_queue_age_seconds must not be negative (0 turns it off)")
+    if config.logging_format not in ("text", "json"):
+        raise ConfigError(f"logging.format must be text or json, got {config.logging_format!r}")
+    if config.metrics_listen:
+        try:
+            host, _ = parse_listen(config.metrics_listen)
+        except ConfigError as exc:
+            raise ConfigError(f"metrics.listen: {exc.message}") from None
+        if config.insecure_dev and not is_loopback(host):
+            raise ConfigError(
+                f"metrics.listen {config.metrics_listen!r}: development mode serves metrics "
+                "on a loopback address only (no TLS); use e.g. 127.0.0.1:9464"
+            )
 
 
 def parse_listen(listen: str) -> tuple[str, int]:

@@ -69,6 +69,13 @@ order (a loan's chain follows the order of the items); a follower whose
 earlier item failed in the committing stage goes back to the head of the
 queue.
 
+Health
+------
+:meth:`Ledger.health` reports the store, the TSA and, with
+``max_queue_age_seconds``, the queue: down while the oldest item not yet
+answered (queued, being time-stamped or committed) has waited longer
+(:meth:`Ledger.oldest_queued_seconds`, also a metric).
+
 Single writer: one ledger process appends to a given database at a time.
 (A second writer would not corrupt the log: leaf indices, checkpoint sizes
 and chain positions are unique keys, so its conflicting commit fails whole,
@@ -115,6 +122,7 @@ from gateway.log.tree import (
     NodeID,
     inclusion_proof,
 )
+from gateway.metrics import NO_OBSERVER, Observer
 from gateway.model import (
     DEFAULT_MIN_OCCURRED_AT,
     ItemResult,
@@ -224,6 +232,9 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
     loop. Create it with :meth:`open`.
     """
 
+    #: Told of each commit (:mod:`gateway.metrics`); nothing by default.
+    observer: Observer = NO_OBSERVER
+
     def __init__(
         self,
         *,
@@ -236,6 +247,7 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
         max_queue: int,
         min_occurred_at: datetime = DEFAULT_MIN_OCCURRED_AT,
         loan_map: bool = True,
+        max_queue_age_seconds: float = 0.0,
     ) -> None:
         if max_batch < 1 or max_queue < 1 or max_wait_ms < 0:
             raise ValueError("max_batch and max_queue must be positive, max_wait_ms >= 0")
@@ -247,6 +259,11 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
         self._max_wait = max_wait_ms / 1000.0
         self._max_queue = max_queue
         self._min_occurred_at = min_occurred_at
+        self._max_queue_age = max_queue_age_seconds
+        self._queue_too_old = False
+        # When the oldest item of the batch each stage holds was queued (None: idle).
+        self._preparing: float | None = None
+        self._committing: float | None = None
         self._queue: deque[_Item] = deque()
         self._cond = threading.Condition()
         self._closing = False
@@ -281,6 +298,7 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
         max_queue: int = 20000,
         min_occurred_at: datetime = DEFAULT_MIN_OCCURRED_AT,
         loan_map: bool = True,
+        max_queue_age_seconds: float = 0.0,
     ) -> Ledger:
         """Open the ledger on ``store``: recover the tree and start the writer.
 
@@ -289,7 +307,9 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
         :class:`FailedPrecondition` if the stored tree does not match its
         latest checkpoint (or the checkpoint is not signed by ``log_key``).
         ``loan_map=False`` (the bench's comparison only) signs checkpoints
-        without the loan map's line and keeps no map.
+        without the loan map's line and keeps no map. ``max_queue_age_seconds``
+        (0: no bound) is the age of the oldest unanswered item past which
+        :meth:`health` reports the queue down.
         """
         return cls(
             store=store,
@@ -301,12 +321,18 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
             max_queue=max_queue,
             min_occurred_at=min_occurred_at,
             loan_map=loan_map,
+            max_queue_age_seconds=max_queue_age_seconds,
         )
 
     @property
     def store(self) -> Store:
         """The store the ledger writes to (the institutions registry shares it)."""
         return self._store
+
+    @property
+    def token_source(self) -> TokenSource:
+        """Where the ledger's time-stamp tokens come from."""
+        return self._tsa
 
     # ------------------------------------------------------------ state
 
@@ -404,6 +430,19 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
         """Items waiting for the writer."""
         return len(self._queue)
 
+    def oldest_queued_seconds(self) -> float:
+        """How long the oldest item not yet answered has waited: queued, being
+        time-stamped or being committed (0 when there is none)."""
+        with self._cond:
+            times = [t for t in (self._preparing, self._committing) if t is not None]
+            if self._queue:
+                times.append(self._queue[0].enqueued)
+        return max(0.0, time.monotonic() - min(times)) if times else 0.0
+
+    def log_size(self) -> int:
+        """Entries in the log (the writer's tree; readers see the published checkpoint)."""
+        return self._tree.size
+
     # ------------------------------------------------------------ the writer
 
     def _take(self) -> list[_Item] | None:
@@ -497,13 +536,16 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
                 batch = self._take()
                 if batch is None:
                     return
+                self._preparing = min(item.enqueued for item in batch)
                 try:
                     prepared = self._prepare(batch)
                 except Exception as exc:
+                    self._preparing = None
                     self._unanswered(batch, exc)
                     continue
                 if prepared:
-                    self._handoff.put((batch, prepared))
+                    self._handoff.put((batch, prepared))  # waits while a commit runs
+                self._preparing = None
         finally:
             self._handoff.put(None)
 
@@ -514,10 +556,13 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
             if job is None:
                 return
             batch, prepared = job
+            self._committing = min(p.item.enqueued for p in prepared)
             try:
                 self._commit(prepared)
             except Exception as exc:
                 self._unanswered(batch, exc)
+            finally:
+                self._committing = None
 
     def _prepare(self, batch: list[_Item]) -> list[_New]:
         """Stage 1 of a batch, in rounds: an item whose request_id repeats one that
@@ -627,6 +672,7 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
         return pending, again
 
     def _commit(self, pending: list[_New]) -> None:
+        started = time.perf_counter()
         store = self._store
         if self._needs_reload:
             try:
@@ -719,6 +765,7 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
             store.append_batch(entries, nodes, checkpoint, list(new_salts.values()), map_rows)
         except StoreError as exc:
             log.error("group commit of %d entries failed: %s", len(entries), exc)
+            self.observer.commit_failed()
             self._needs_reload = True  # the commit's outcome may be unknown
             # Reload before answering, so no reader sees a stale tree after the error
             # (a commit that landed but reported failure is then visible at once).
@@ -745,6 +792,7 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
             return _receipt(entry, note, proof)
 
         self._requeue(self._finish(pending, receipt))
+        self.observer.batch_committed(len(entries), time.perf_counter() - started)
 
     def _move_heads(
         self, built: Sequence[_Built], first: int, size: int
@@ -773,7 +821,8 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
     # ------------------------------------------------------------ health
 
     def health(self) -> dict[str, bool]:
-        """``{"store": ..., "tsa": ...}``: whether each dependency works now."""
+        """``{"store": ..., "tsa": ..., "queue": ...}``: whether each dependency works
+        now, and (with ``max_queue_age_seconds``) whether the queue moves."""
         try:
             store_ok = self._writer.is_alive() and self._preparer.is_alive() and self._store.ping()
         except Exception:
@@ -782,7 +831,29 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
             tsa_ok = self._tsa.healthy()
         except Exception:
             tsa_ok = False
-        return {"store": store_ok, "tsa": tsa_ok}
+        status = {"store": store_ok, "tsa": tsa_ok}
+        if self._max_queue_age:
+            status["queue"] = self._queue_fresh()
+        return status
+
+    def _queue_fresh(self) -> bool:
+        """Whether the oldest unanswered item is within ``max_queue_age_seconds``
+        (a warning with its age when that changes)."""
+        age = self.oldest_queued_seconds()
+        too_old = age > self._max_queue_age
+        if too_old != self._queue_too_old:
+            if too_old:
+                log.warning(
+                    "ledger: the oldest queued item has waited %.1f s (bound %.1f s, "
+                    "log.max_queue_age_seconds); %d items queued",
+                    age,
+                    self._max_queue_age,
+                    len(self._queue),
+                )
+            else:
+                log.warning("ledger: the queue moves again (oldest item %.1f s)", age)
+            self._queue_too_old = too_old
+        return not too_old
 
     async def close(self) -> None:
         """Stop taking submissions, finish the queued ones, stop the writer, close the store."""

@@ -1,6 +1,7 @@
 """The gRPC server: the API's services, health checking and reflection.
 
-Every API call goes through three interceptors: :class:`CallLimit` (the cap on
+Every API call goes through four interceptors: :class:`gateway.api.observe.Observe`
+(request id, metrics, the per-call log line), :class:`CallLimit` (the cap on
 calls at once), then :class:`gateway.api.authz.Authorization` (who calls, and
 whether the authorization table lets its role make the call; see
 docs/access.md), then :class:`InstitutionCallLimit` (the cap on one
@@ -12,7 +13,8 @@ grace) and closes the ledger, so every acknowledged entry stays durable.
 
 Health (``grpc.health.v1``): the overall service ``""`` and each API service
 report SERVING while every dependency of the ledger (store, time-stamp
-authority) is up, NOT_SERVING otherwise; ``ledger.health()`` is polled every
+authority) is up and its oldest queued item is younger than
+``log.max_queue_age_seconds``, NOT_SERVING otherwise; ``ledger.health()`` is polled every
 ``health_poll_seconds``. The service ``evidence_gateway.certificates`` is
 NOT_SERVING while the TSA certificate or its root expires within
 ``certificate_warning_days`` (a warning is logged at start, when that
@@ -75,6 +77,7 @@ from gateway.api.cases import serve_cases
 from gateway.api.evidence import EvidenceServicer
 from gateway.api.identity import Identity
 from gateway.api.log import LogServicer
+from gateway.api.observe import Observe
 from gateway.api.ports import LedgerPort
 from gateway.api.stream_budget import ByteBudget
 from gateway.api.verification import VerificationServicer
@@ -91,6 +94,8 @@ from gateway.components import (
 )
 from gateway.config import ConfigError, GatewayConfig, parse_listen
 from gateway.institutions import Status
+from gateway.metrics import metrics_for
+from gateway.metrics_http import MetricsServer
 from gateway.registry_cache import CachedRegistry
 from gateway.store.base import InstitutionStore
 from gateway.tls import load_client_cas, server_credentials
@@ -258,9 +263,16 @@ class GatewayServer:
             config.max_calls_per_institution or per_institution_default(config.max_concurrent_rpcs),
             UNLIMITED_SERVICES,
         )
+        #: Request ids, metrics and the per-call log line (first: it sees every refusal).
+        self.observe = Observe(UNLIMITED_SERVICES, log_calls=config.logging_calls)
+        #: The Prometheus metrics (None unless ``[metrics] listen``), served by ``start``.
+        self.metrics = metrics_for(config, ledger, anchoring)
+        if self.metrics is not None:
+            self.observe.observer = self.metrics
+        self.metrics_server: MetricsServer | None = None
         self.server = grpc.aio.server(
             options=server_options(config),
-            interceptors=[self.calls, self.authorization, self.institution_calls],
+            interceptors=[self.observe, self.calls, self.authorization, self.institution_calls],
         )
         self.evidence = EvidenceServicer(
             ledger,
@@ -344,6 +356,9 @@ class GatewayServer:
         if self.port == 0:
             raise ConfigError(f"cannot listen on {self.config.listen} (address in use?)")
         await self.update_health()
+        if self.metrics is not None:
+            self.metrics_server = MetricsServer(self.metrics.registry, self.config)
+            log.info("metrics: serving %s", self.metrics_server.url)
         await self.server.start()
         if self.anchoring is not None:
             self.anchoring.start()
@@ -454,6 +469,8 @@ class GatewayServer:
         if self.anchoring is not None:
             await asyncio.to_thread(self.anchoring.stop)
         await self.ledger.close()
+        if self.metrics_server is not None:
+            self.metrics_server.close()
 
 
 async def run(

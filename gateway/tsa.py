@@ -30,6 +30,10 @@ digest itself. Every token is verified before the ledger accepts it:
   instead of sharing its GIL (about 1.4x the ledger's throughput on this
   2-core machine, see ``bench/ledger.py``).
 
+Each source tells its ``observer`` (:mod:`gateway.metrics`) how many tokens it
+issued and which requests failed, by TSA: ``in-process``, or an HTTP TSA's
+``host:port``.
+
 Errors: a digest or algorithm the TSA refuses is :class:`InvalidArgument`
 (field ``hash_algorithm`` or ``digest``); anything else (TSA unreachable,
 refusing for system reasons, a token that fails its check) is
@@ -46,6 +50,7 @@ import secrets
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -60,6 +65,7 @@ from court.der import TAG_SEQUENCE, expect, read_children, read_tlv
 from court.verify.token import verify_timestamp
 from gateway.engine_check import EngineTemplate, check_engine_token, engine_template
 from gateway.errors import GatewayError, InvalidArgument, Unavailable
+from gateway.metrics import NO_OBSERVER, Observer
 from gateway.parent_death import die_with_parent
 from notary.tsa.engine import TimeStampAuthority
 from notary.tsa.status import FailInfo, Rejection
@@ -97,6 +103,30 @@ class TokenSource(Protocol):
         ...
 
 
+#: The TSA label of the in-process engine's tokens in the metrics.
+IN_PROCESS = "in-process"
+
+
+def _count(observer: Observer, results: Sequence[bytes | GatewayError]) -> None:
+    """Report a batch of the in-process engine's results to ``observer``."""
+    if observer is NO_OBSERVER:
+        return
+    failed = sum(1 for r in results if isinstance(r, GatewayError))
+    observer.tsa_tokens(IN_PROCESS, len(results) - failed)
+    observer.tsa_failure(IN_PROCESS, "failed", failed)
+
+
+def _tsa_label(url: str) -> str:
+    """``host:port`` of a TSA URL (no credentials nor path: a metrics label)."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # not a port number: the label says so, the request will fail
+        port = 0
+    host = parts.hostname or "?"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 # ---------------------------------------------------------------- engine
 
 
@@ -123,6 +153,8 @@ class EngineTokenSource:
     :class:`ValueError` is raised if it fails. Every token is then checked
     with :func:`check_engine_token` before it is returned.
     """
+
+    observer: Observer = NO_OBSERVER
 
     def __init__(
         self,
@@ -188,12 +220,14 @@ class EngineTokenSource:
 
     def stamp_batch(self, items: Sequence[tuple[str, bytes]]) -> list[bytes | GatewayError]:
         if len(items) < 64 or self._workers < 2:
-            return self._stamp_chunk(items)
-        step = -(-len(items) // self._workers)
-        chunks = [items[i : i + step] for i in range(0, len(items), step)]
-        out: list[bytes | GatewayError] = []
-        for part in self._pool.map(self._stamp_chunk, chunks):
-            out.extend(part)
+            out = self._stamp_chunk(items)
+        else:
+            step = -(-len(items) // self._workers)
+            chunks = [items[i : i + step] for i in range(0, len(items), step)]
+            out = []
+            for part in self._pool.map(self._stamp_chunk, chunks):
+                out.extend(part)
+        _count(self.observer, out)
         return out
 
     def healthy(self) -> bool:
@@ -252,6 +286,8 @@ class ProcessEngineTokenSource:
     workers spawned (by the start-up probe, one task per worker), on one
     thread of this source's that lives until :meth:`close`.
     """
+
+    observer: Observer = NO_OBSERVER
 
     def __init__(
         self,
@@ -360,15 +396,19 @@ class ProcessEngineTokenSource:
         pool = self._pool
         try:
             try:
-                return self._run(pool, chunks)
+                out = self._run(pool, chunks)
             except BrokenProcessPool as exc:  # a worker died: new workers, one more try
                 log.error("TSA worker processes failed: %s", exc)
-                return self._run(self._restart(pool), chunks)
+                self.observer.tsa_failure(IN_PROCESS, "workers_died", len(items))
+                out = self._run(self._restart(pool), chunks)
         except Exception as exc:
             log.error("TSA worker processes failed: %s", exc)
             self._health = (time.monotonic(), False)
             error = Unavailable(f"the time-stamp authority's workers failed ({exc}); retry later")
+            self.observer.tsa_failure(IN_PROCESS, "workers_failed", len(items))
             return [error] * len(items)
+        _count(self.observer, out)
+        return out
 
     def healthy(self) -> bool:
         checked, ok = self._health
@@ -422,6 +462,8 @@ class HttpTokenSource:
     refusal text) are logged, never sent to the caller.
     """
 
+    observer: Observer = NO_OBSERVER
+
     def __init__(
         self,
         urls: Sequence[str],
@@ -448,6 +490,7 @@ class HttpTokenSource:
         # Per URL, under self._lock: not tried before this (monotonic) time, and why.
         self._open_until = [0.0] * len(self._urls)
         self._failure: list[str | None] = [None] * len(self._urls)
+        self._labels = [_tsa_label(url) for url in self._urls]
 
     def _claim(self, at: int) -> str | None:
         """May this item try URL ``at`` now? ``None`` if so, else why not.
@@ -549,15 +592,19 @@ class HttpTokenSource:
                 token = self._try(url, hash_algorithm, digest)
             except GatewayError as exc:  # it answered, with a refusal: it is up
                 self._settle(at, None)
+                self.observer.tsa_failure(self._labels[at], "refused")
                 log.warning("TSA %s refused: %s", url, exc)
                 problems.append(f"{url}: {exc}")
                 continue
             except (urllib.error.URLError, OSError, ValueError, IndexError) as exc:
                 self._settle(at, str(exc))
+                reason = "bad_reply" if isinstance(exc, ValueError | IndexError) else "unreachable"
+                self.observer.tsa_failure(self._labels[at], reason)
                 log.warning("TSA %s failed: %s; not tried for %.1f s", url, exc, self._cooldown)
                 problems.append(f"{url}: {exc}")
                 continue
             self._settle(at, None)
+            self.observer.tsa_tokens(self._labels[at], 1)
             with self._lock:
                 self._preferred = at
             self._health = (time.monotonic(), True)

@@ -22,6 +22,7 @@ import grpc
 from gateway.api.call_limit import wrap_handler
 from gateway.api.caller import Resolver, Unauthenticated, set_current_caller
 from gateway.api.errors import abort
+from gateway.api.observe import mark_denied
 from gateway.authz.policy import decide
 from gateway.authz.roles import Caller
 from gateway.errors import GatewayError, PermissionDenied
@@ -64,6 +65,7 @@ class Authorization(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         decision = decide(method, caller.role)
         if not decision.allowed:
             self.denied += 1
+            mark_denied("role", caller.role.value)
             log.warning(
                 "denied: caller %s (role %s) called %s: %s",
                 caller.institution,

@@ -25,6 +25,7 @@ import grpc
 
 from gateway.api.caller import current_caller
 from gateway.api.errors import abort
+from gateway.api.observe import mark_denied
 from gateway.errors import ResourceExhausted
 
 __all__ = ["CallLimit", "InstitutionCallLimit", "per_institution_default", "wrap_handler"]
@@ -122,6 +123,7 @@ class CallLimit(_Limit):
 
     async def _admit(self, context: Any) -> None:
         if self.active >= self.limit:
+            mark_denied("max_concurrent_rpcs")
             await abort(
                 context,
                 ResourceExhausted(
@@ -152,6 +154,7 @@ class InstitutionCallLimit(_Limit):
         institution = current_caller().institution
         held = self.active.get(institution, 0)
         if held >= self.limit:
+            mark_denied("max_calls_per_institution")
             await abort(
                 context,
                 ResourceExhausted(

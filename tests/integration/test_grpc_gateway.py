@@ -630,6 +630,7 @@ def test_reflection_lists_the_services(gw: Gateway) -> None:
         "evidence_gateway.v1.LogService",
         "evidence_gateway.v1.VerificationService",
         "evidence_gateway.v1.AccessService",
+        "evidence_gateway.v1.CaseService",
         "grpc.health.v1.Health",
         "grpc.reflection.v1alpha.ServerReflection",
     }

@@ -6,9 +6,14 @@ whether the authorization table lets its role make the call; see
 docs/access.md), then :class:`InstitutionCallLimit` (the cap on one
 institution's calls at once).
 
-``run`` opens the ledger from the configuration, serves until SIGTERM or
-SIGINT, then stops accepting calls, lets running ones finish (a few seconds of
-grace) and closes the ledger, so every acknowledged entry stays durable.
+``run`` opens the ledger from the configuration and serves until SIGTERM or
+SIGINT; then :meth:`GatewayServer.drain` says NOT_SERVING, refuses new calls
+with UNAVAILABLE (:class:`gateway.api.shutdown.ShutdownGate`, the first
+interceptor), lets the streams answer what they read and end, and waits up to
+``shutdown.grace_seconds`` for the calls running; :meth:`GatewayServer.stop`
+then ends what is left, stops the anchoring worker and closes the ledger
+(which commits whatever is queued). A second signal stops the wait at once, a
+third exits at once. See docs/gateway.md ("Stopping the gateway").
 
 Health (``grpc.health.v1``): the overall service ``""`` and each API service
 report SERVING while every dependency of the ledger (store, time-stamp
@@ -39,7 +44,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -76,6 +83,7 @@ from gateway.api.evidence import EvidenceServicer
 from gateway.api.identity import Identity
 from gateway.api.log import LogServicer
 from gateway.api.ports import LedgerPort
+from gateway.api.shutdown import ShutdownGate, exit_after
 from gateway.api.stream_budget import ByteBudget
 from gateway.api.verification import VerificationServicer
 from gateway.authz.roles import Role
@@ -94,7 +102,7 @@ from gateway.institutions import Status
 from gateway.registry_cache import CachedRegistry
 from gateway.store.base import InstitutionStore
 from gateway.tls import load_client_cas, server_credentials
-from gateway.writer_lock import acquire_writer_lock
+from gateway.writer_lock import WriterLock, acquire_writer_lock
 
 __all__ = [
     "ADMIN_SERVICE",
@@ -135,6 +143,10 @@ UNLIMITED_SERVICES = (
     "grpc.reflection.v1.ServerReflection",
 )
 _GRACE_SECONDS = 5.0
+#: After the drain: how long the calls' last answers get to reach their clients.
+_FLUSH_SECONDS = 1.0
+#: Exit code when stopping could not wait for every call (grace ran out, a second signal).
+EXIT_FORCED = 3
 _CERTIFICATE_WARNING_REPEAT = 24 * 3600.0  # seconds between repeated expiry warnings
 
 
@@ -258,9 +270,11 @@ class GatewayServer:
             config.max_calls_per_institution or per_institution_default(config.max_concurrent_rpcs),
             UNLIMITED_SERVICES,
         )
+        #: Refuses new API calls once the gateway stops, counts those running (see drain).
+        self.gate = ShutdownGate(UNLIMITED_SERVICES)
         self.server = grpc.aio.server(
             options=server_options(config),
-            interceptors=[self.calls, self.authorization, self.institution_calls],
+            interceptors=[self.gate, self.calls, self.authorization, self.institution_calls],
         )
         self.evidence = EvidenceServicer(
             ledger,
@@ -439,6 +453,36 @@ class GatewayServer:
             await asyncio.sleep(self.config.health_poll_seconds)
             await self.update_health()
 
+    async def drain(self, grace: float, hurry: asyncio.Event | None = None) -> bool:
+        """Begin stopping: NOT_SERVING, new API calls refused (UNAVAILABLE), streams told
+        to answer what they read and end; then wait up to ``grace`` seconds (less once
+        ``hurry`` is set) for the API calls running. True when they all ended in time.
+
+        The ledger keeps committing meanwhile, so every item already accepted is
+        registered and answered; :meth:`stop` comes next.
+        """
+        await self.health.enter_graceful_shutdown()
+        self.gate.close()
+        self.evidence.drain()
+        if self.cases is not None:
+            self.cases.drain()
+        log.info(
+            "stopping: health NOT_SERVING, new calls refused; waiting up to %g s for "
+            "%d running calls (streams end once they have answered what they read)",
+            grace,
+            self.gate.active,
+        )
+        if await self.gate.wait_idle(grace, hurry):
+            log.info("stopping: every call has ended")
+            return True
+        log.warning(
+            "stopping: %d calls still running %s; ending them now (their items may be "
+            "registered or not: resubmitting with the same request_id is safe)",
+            self.gate.active,
+            "at a second signal" if hurry is not None and hurry.is_set() else f"after {grace:g} s",
+        )
+        return False
+
     async def stop(self, grace: float = _GRACE_SECONDS) -> None:
         """Stop serving (running calls get ``grace`` seconds), then close the ledger."""
         if self._poller is not None:
@@ -461,8 +505,15 @@ async def run(
     announce: Callable[[ServingInfo], None] = lambda info: None,
     *,
     ledger_factory: Callable[[GatewayConfig], LedgerPort] = open_ledger,
-) -> None:
-    """Serve ``config`` until SIGTERM or SIGINT."""
+    hard_exit_seconds: float | None = None,
+) -> bool:
+    """Serve ``config`` until SIGTERM or SIGINT, then stop gracefully (see the module).
+
+    Returns True when every call ended within the grace period, False when some
+    had to be ended (grace ran out, or a second signal). ``hard_exit_seconds``:
+    once the calls have ended, the process exits (code :data:`EXIT_FORCED`) if
+    closing takes longer than that (``gateway serve``; never in tests in-process).
+    """
     from notary.errors import NotaryError
     from notary.pki import load_log_verifier_key
 
@@ -521,17 +572,43 @@ async def run(
             institutions_dir=config.data_dir / "institutions",
         )
     )
-    stopping = asyncio.Event()
+    return await _serve_until_signalled(server, writer, config, hard_exit_seconds)
+
+
+async def _serve_until_signalled(
+    server: GatewayServer, writer: WriterLock, config: GatewayConfig, hard_exit: float | None
+) -> bool:
+    """The first SIGTERM/SIGINT drains, a second ends the wait, a third exits at once."""
+    stopping, hurry = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not stopping.is_set():
+            log.info("%s: stopping gracefully (a second signal stops waiting)", sig.name)
+            stopping.set()
+        elif not hurry.is_set():
+            log.warning("%s again: not waiting for the running calls (a third exits)", sig.name)
+            hurry.set()
+        else:
+            print(f"gateway: {sig.name} a third time: exiting now", file=sys.stderr, flush=True)
+            os._exit(EXIT_FORCED)  # as after SIGKILL: every acknowledged entry is durable
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
+        loop.add_signal_handler(sig, on_signal, sig)
+    clean = False
+    deadline = None
     try:
         await stopping.wait()
+        clean = await server.drain(config.shutdown_grace_seconds, hurry)
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
-        log.info("stopping: finishing running calls, then closing the ledger")
+        if hard_exit is not None:
+            deadline = exit_after(hard_exit, EXIT_FORCED)
         try:
-            await server.stop()
+            await server.stop(0.0 if hurry.is_set() else _FLUSH_SECONDS)
         finally:
             writer.release()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+            if deadline is not None:
+                deadline.cancel()
+    return clean and not hurry.is_set()

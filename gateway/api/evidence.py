@@ -276,7 +276,9 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         answer ends with DEADLINE_EXCEEDED. The caller is authenticated again
         at the first message after every ``STREAM_RECHECK_SECONDS``: once it
         is refused (revoked, suspended, its certificate expired), the stream
-        ends with UNAUTHENTICATED.
+        ends with UNAUTHENTICATED. When the gateway stops (:meth:`drain`) the
+        stream reads no more, answers every submission it read, and ends with
+        UNAVAILABLE (:data:`STREAM_DRAINED`).
         """
         caller = current_caller()
         institution = caller.institution

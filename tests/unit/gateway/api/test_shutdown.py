@@ -1,0 +1,105 @@
+"""Graceful stop of the gRPC server (on the real ledger): GatewayServer.drain.
+
+The whole process under load (signals, exit codes, restart) is
+tests/integration/test_graceful_shutdown.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from evidence_gateway.v1 import evidence_service_pb2 as ev
+from gateway.api.evidence import STREAM_DRAINED
+from gateway.api.shutdown import REFUSED, ShutdownGate
+from gateway.cases.notifier import Notifier
+from gateway.config import ConfigError, load_config
+from tests.support.grpc_client import submission
+from tests.unit.gateway.api.conftest import Harness
+
+
+def test_drain_answers_what_a_stream_read_ends_it_and_refuses_new_calls(
+    harness: Harness,
+) -> None:
+    sent = [submission("drain") for _ in range(20)]
+    hold = threading.Event()  # the client never ends its side of the stream
+
+    def requests() -> Iterator[ev.SubmitEvidenceStreamRequest]:
+        for s in sent:
+            yield ev.SubmitEvidenceStreamRequest(submission=s)
+        hold.wait(30)
+
+    call = harness.evidence.SubmitEvidenceStream(requests(), timeout=30)
+    answers = [next(call) for _ in range(5)]  # the stream is under way
+    try:
+        drained = harness.run(harness.server.drain(10.0))
+        for answer in call:
+            answers.append(answer)
+        pytest.fail("the stream ended with OK while the client still had it open")
+    except grpc.RpcError as exc:
+        assert exc.code() == grpc.StatusCode.UNAVAILABLE, exc.details()
+        assert exc.details() == STREAM_DRAINED
+    finally:
+        hold.set()
+    assert drained is True
+    # Every submission read was answered, in order, each with a receipt.
+    assert [a.request_id for a in answers] == [s.request_id for s in sent[: len(answers)]]
+    assert all(a.HasField("receipt") for a in answers)
+    assert len(answers) == len(sent)  # all were read: the client sent them at once
+
+    health = health_pb2_grpc.HealthStub(harness.channel)
+    status = health.Check(health_pb2.HealthCheckRequest(), timeout=5).status
+    assert status == health_pb2.HealthCheckResponse.NOT_SERVING
+    with pytest.raises(grpc.RpcError) as refused:
+        harness.evidence.SubmitEvidence(
+            ev.SubmitEvidenceRequest(submission=submission("late")), timeout=5
+        )
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert refused.value.details() == REFUSED
+    assert harness.server.gate.active == 0
+
+
+def test_wait_idle_gives_up_after_the_grace_period_or_when_hurried() -> None:
+    async def scenario() -> tuple[bool, bool, bool]:
+        gate = ShutdownGate(())
+        assert await gate.wait_idle(0.0)  # nothing running
+        await gate._admit(None)  # one call running
+        gate.close()
+        timed_out = await gate.wait_idle(0.05)
+        hurry = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.05, hurry.set)
+        hurried = await gate.wait_idle(30.0, hurry)
+        loop.call_later(0.05, gate._release, None)
+        ended = await gate.wait_idle(30.0)
+        return timed_out, hurried, ended
+
+    assert asyncio.run(asyncio.wait_for(scenario(), 10)) == (False, False, True)
+
+
+def test_a_closed_notifier_ends_every_subscription_now_and_later() -> None:
+    async def scenario() -> tuple[bool, bool, bool]:
+        notifier = Notifier()
+        before = notifier.subscribe("bank-a", True)
+        notifier.close()
+        after = notifier.subscribe("bank-b", False)
+        return before.closed and before.wake.is_set(), after.closed, after.wake.is_set()
+
+    assert asyncio.run(scenario()) == (True, True, True)
+
+
+def test_the_grace_period_is_configured_by_file_or_environment(tmp_path: Path) -> None:
+    assert load_config(None, environ={}).shutdown_grace_seconds == 15.0
+    config = tmp_path / "gateway.toml"
+    config.write_text("[shutdown]\ngrace_seconds = 2.5\n")
+    assert load_config(config, environ={}).shutdown_grace_seconds == 2.5
+    env = {"GATEWAY_SHUTDOWN_GRACE_SECONDS": "0"}
+    assert load_config(config, environ=env).shutdown_grace_seconds == 0.0
+    with pytest.raises(ConfigError, match=r"shutdown\.grace_seconds must not be negative"):
+        load_config(None, environ={"GATEWAY_SHUTDOWN_GRACE_SECONDS": "-1"})

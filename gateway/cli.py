@@ -71,7 +71,8 @@ def _announce(info: object) -> None:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from gateway.config import load_config
-    from gateway.server import EXIT_FORCED, run
+    from gateway.server import run
+    from gateway.stopping import EXIT_FORCED
 
     config = load_config(args.config, insecure_dev=True if args.insecure_dev else None)
     logging.basicConfig(

@@ -44,9 +44,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import signal
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -83,7 +80,7 @@ from gateway.api.evidence import EvidenceServicer
 from gateway.api.identity import Identity
 from gateway.api.log import LogServicer
 from gateway.api.ports import LedgerPort
-from gateway.api.shutdown import ShutdownGate, exit_after
+from gateway.api.shutdown import ShutdownGate
 from gateway.api.stream_budget import ByteBudget
 from gateway.api.verification import VerificationServicer
 from gateway.authz.roles import Role
@@ -100,9 +97,10 @@ from gateway.components import (
 from gateway.config import ConfigError, GatewayConfig, parse_listen
 from gateway.institutions import Status
 from gateway.registry_cache import CachedRegistry
+from gateway.stopping import serve_until_signalled
 from gateway.store.base import InstitutionStore
 from gateway.tls import load_client_cas, server_credentials
-from gateway.writer_lock import WriterLock, acquire_writer_lock
+from gateway.writer_lock import acquire_writer_lock
 
 __all__ = [
     "ADMIN_SERVICE",
@@ -145,8 +143,6 @@ UNLIMITED_SERVICES = (
 _GRACE_SECONDS = 5.0
 #: After the drain: how long the calls' last answers get to reach their clients.
 _FLUSH_SECONDS = 1.0
-#: Exit code when stopping could not wait for every call (grace ran out, a second signal).
-EXIT_FORCED = 3
 _CERTIFICATE_WARNING_REPEAT = 24 * 3600.0  # seconds between repeated expiry warnings
 
 
@@ -511,7 +507,7 @@ async def run(
 
     Returns True when every call ended within the grace period, False when some
     had to be ended (grace ran out, or a second signal). ``hard_exit_seconds``:
-    once the calls have ended, the process exits (code :data:`EXIT_FORCED`) if
+    once the calls have ended, the process exits (code 3, :mod:`gateway.stopping`) if
     closing takes longer than that (``gateway serve``; never in tests in-process).
     """
     from notary.errors import NotaryError
@@ -572,43 +568,9 @@ async def run(
             institutions_dir=config.data_dir / "institutions",
         )
     )
-    return await _serve_until_signalled(server, writer, config, hard_exit_seconds)
-
-
-async def _serve_until_signalled(
-    server: GatewayServer, writer: WriterLock, config: GatewayConfig, hard_exit: float | None
-) -> bool:
-    """The first SIGTERM/SIGINT drains, a second ends the wait, a third exits at once."""
-    stopping, hurry = asyncio.Event(), asyncio.Event()
-    loop = asyncio.get_running_loop()
-
-    def on_signal(sig: signal.Signals) -> None:
-        if not stopping.is_set():
-            log.info("%s: stopping gracefully (a second signal stops waiting)", sig.name)
-            stopping.set()
-        elif not hurry.is_set():
-            log.warning("%s again: not waiting for the running calls (a third exits)", sig.name)
-            hurry.set()
-        else:
-            print(f"gateway: {sig.name} a third time: exiting now", file=sys.stderr, flush=True)
-            os._exit(EXIT_FORCED)  # as after SIGKILL: every acknowledged entry is durable
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal, sig)
-    clean = False
-    deadline = None
     try:
-        await stopping.wait()
-        clean = await server.drain(config.shutdown_grace_seconds, hurry)
+        return await serve_until_signalled(
+            server, config.shutdown_grace_seconds, hard_exit_seconds, _FLUSH_SECONDS
+        )
     finally:
-        if hard_exit is not None:
-            deadline = exit_after(hard_exit, EXIT_FORCED)
-        try:
-            await server.stop(0.0 if hurry.is_set() else _FLUSH_SECONDS)
-        finally:
-            writer.release()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(sig)
-            if deadline is not None:
-                deadline.cancel()
-    return clean and not hurry.is_set()
+        writer.release()

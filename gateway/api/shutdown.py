@@ -10,8 +10,8 @@ orchestrator still reads NOT_SERVING. :meth:`ShutdownGate.wait_idle` returns
 once the calls that were running when it closed have all ended (or the grace
 period runs out, or the operator asks again).
 
-The whole sequence is :meth:`gateway.server.GatewayServer.drain` and
-``docs/gateway.md`` ("Stopping the gateway").
+The whole sequence: :meth:`gateway.server.GatewayServer.drain`,
+:mod:`gateway.stopping` and ``docs/gateway.md`` ("Stopping the gateway").
 """
 
 from __future__ import annotations
@@ -19,9 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import sys
-import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,7 +26,7 @@ from gateway.api.call_limit import _Limit
 from gateway.api.errors import abort
 from gateway.errors import Unavailable
 
-__all__ = ["REFUSED", "ShutdownGate", "exit_after"]
+__all__ = ["REFUSED", "ShutdownGate"]
 
 log = logging.getLogger(__name__)
 
@@ -89,27 +86,3 @@ class ShutdownGate(_Limit):
                     with contextlib.suppress(asyncio.CancelledError):
                         await waiter
         return True
-
-
-def exit_after(seconds: float, code: int) -> threading.Timer:
-    """Exit the process with ``code`` in ``seconds`` unless it has ended by then.
-
-    The last resort of a shutdown that cannot finish (a store or a chain node
-    that hangs): every receipt already given is durable (the commit precedes
-    it), and every caller has had its status, so nothing acknowledged is lost
-    (the same guarantee as after SIGKILL). Cancel the timer to disarm it.
-    """
-
-    def expire() -> None:
-        print(
-            f"gateway: could not close within {seconds:g} s after the calls ended; "
-            f"exiting now (code {code}); every acknowledged entry is durable",
-            file=sys.stderr,
-            flush=True,
-        )
-        os._exit(code)
-
-    timer = threading.Timer(seconds, expire)
-    timer.daemon = True
-    timer.start()
-    return timer

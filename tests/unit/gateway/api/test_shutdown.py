@@ -7,6 +7,8 @@ tests/integration/test_graceful_shutdown.py.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +22,7 @@ from gateway.api.evidence import STREAM_DRAINED
 from gateway.api.shutdown import REFUSED, ShutdownGate
 from gateway.cases.notifier import Notifier
 from gateway.config import ConfigError, load_config
+from gateway.stopping import serve_until_signalled
 from tests.support.grpc_client import submission
 from tests.unit.gateway.api.conftest import Harness
 
@@ -103,3 +106,47 @@ def test_the_grace_period_is_configured_by_file_or_environment(tmp_path: Path) -
     assert load_config(config, environ=env).shutdown_grace_seconds == 0.0
     with pytest.raises(ConfigError, match=r"shutdown\.grace_seconds must not be negative"):
         load_config(None, environ={"GATEWAY_SHUTDOWN_GRACE_SECONDS": "-1"})
+
+
+class _Server:
+    """A stand-in for GatewayServer: its drain waits for ``hurry`` up to the grace."""
+
+    def __init__(self) -> None:
+        self.draining = asyncio.Event()
+        self.stopped_with: float | None = None
+
+    async def drain(self, grace: float, hurry: asyncio.Event | None = None) -> bool:
+        self.draining.set()
+        assert hurry is not None
+        try:
+            await asyncio.wait_for(hurry.wait(), grace)
+        except TimeoutError:
+            return False
+        return False
+
+    async def stop(self, grace: float = 5.0) -> None:
+        self.stopped_with = grace
+
+
+@pytest.mark.parametrize("signals", [1, 2])
+def test_a_signal_drains_and_a_second_one_stops_waiting(signals: int) -> None:
+    async def scenario() -> tuple[bool, _Server, float]:
+        server = _Server()
+        loop = asyncio.get_running_loop()
+        task = asyncio.create_task(serve_until_signalled(server, 0.3, None, 1.0))
+        await asyncio.sleep(0.05)  # the handlers are installed
+        started = loop.time()
+        for _ in range(signals):
+            os.kill(os.getpid(), signal.SIGTERM)
+            await asyncio.wait_for(server.draining.wait(), 5)
+        clean = await asyncio.wait_for(task, 5)
+        return clean, server, loop.time() - started
+
+    clean, server, took = asyncio.run(scenario())
+    assert clean is False  # the stand-in's calls never end on their own
+    if signals == 1:
+        assert server.stopped_with == 1.0 and took >= 0.3  # waited out the grace
+    else:
+        assert server.stopped_with == 0.0 and took < 0.3  # the second signal cut it short
+    # The process's own handlers are back (pytest's SIGINT handler, default SIGTERM).
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

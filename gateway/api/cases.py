@@ -62,6 +62,11 @@ class CaseServicer(pb_grpc.CaseServiceServicer):
         # One CaseEvent message per event, shared by the streams that deliver it.
         self._events: OrderedDict[str, pb.CaseEvent] = OrderedDict()
 
+    def drain(self) -> None:
+        """The gateway stops: every WatchCases stream ends with UNAVAILABLE (reconnect
+        with the last cursor), the ones opened later at once."""
+        self._notifier.close()
+
     # ------------------------------------------------------------ helpers
 
     def _record(self, entry_id: str) -> EvidenceRecord | None:

@@ -12,6 +12,10 @@ hold more (a client that does not read its stream) is marked ``overflowed`` and
 gets nothing more: its stream ends with RESOURCE_EXHAUSTED and the client
 reconnects with its cursor, so the gateway's memory stays bounded whatever the
 clients do.
+
+When the gateway stops, :meth:`Notifier.close` marks every subscription
+``closed`` (and each one made later): its stream ends with UNAVAILABLE and
+the client resumes with its cursor once the gateway is back.
 """
 
 from __future__ import annotations
@@ -31,7 +35,15 @@ DEFAULT_QUEUE_SIZE = 1024
 class Subscription:
     """The live events of one party (``institution`` as lender or as body) for one stream."""
 
-    __slots__ = ("as_lender", "events", "institution", "overflowed", "queue_size", "wake")
+    __slots__ = (
+        "as_lender",
+        "closed",
+        "events",
+        "institution",
+        "overflowed",
+        "queue_size",
+        "wake",
+    )
 
     def __init__(self, institution: str, as_lender: bool, queue_size: int) -> None:
         self.institution = institution
@@ -39,7 +51,12 @@ class Subscription:
         self.queue_size = queue_size
         self.events: deque[StoredCaseEvent] = deque()
         self.overflowed = False
+        self.closed = False  # the gateway stops: the stream ends
         self.wake = asyncio.Event()
+
+    def close(self) -> None:
+        self.closed = True
+        self.wake.set()
 
     def push(self, event: StoredCaseEvent) -> None:
         if self.overflowed:
@@ -66,6 +83,7 @@ class Notifier:
         self.queue_size = queue_size
         self._loop: asyncio.AbstractEventLoop | None = None
         self._subs: dict[tuple[str, bool], set[Subscription]] = {}
+        self.closed = False
 
     @property
     def subscriptions(self) -> int:
@@ -77,7 +95,16 @@ class Notifier:
         self._loop = asyncio.get_running_loop()
         sub = Subscription(institution, as_lender, self.queue_size)
         self._subs.setdefault((institution, as_lender), set()).add(sub)
+        if self.closed:
+            sub.close()
         return sub
+
+    def close(self) -> None:
+        """The gateway stops: end every subscription's stream, now and later (event loop)."""
+        self.closed = True
+        for subs in self._subs.values():
+            for sub in subs:
+                sub.close()
 
     def unsubscribe(self, sub: Subscription) -> None:
         key = (sub.institution, sub.as_lender)

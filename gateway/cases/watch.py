@@ -16,6 +16,10 @@ overlap). Events reach the notifier in commit order, which is leaf order (one wr
 
 While nothing happens the stream sends a message carrying only the cursor at its
 start and every ``heartbeat`` seconds, so a client always holds a cursor.
+
+When the gateway stops (:meth:`~gateway.cases.notifier.Notifier.close`) the
+stream ends with UNAVAILABLE (:data:`WATCH_CLOSED`) before its next message:
+the client reconnects with the last cursor it received.
 """
 
 from __future__ import annotations
@@ -29,12 +33,13 @@ from typing import Final
 
 from court.evidence.case_terms import CaseStatus
 from gateway.cases.notifier import Notifier
-from gateway.errors import InvalidArgument, ResourceExhausted
+from gateway.errors import InvalidArgument, ResourceExhausted, Unavailable
 from gateway.store.cases import CaseTables, StoredCaseEvent
 
 __all__ = [
     "DEFAULT_HEARTBEAT_SECONDS",
     "REPLAY_PAGE",
+    "WATCH_CLOSED",
     "format_cursor",
     "parse_cursor",
     "watch_events",
@@ -43,6 +48,11 @@ __all__ = [
 DEFAULT_HEARTBEAT_SECONDS: Final = 30.0
 #: Events read from the table per replay page.
 REPLAY_PAGE: Final = 500
+#: How a stream ends when the gateway stops.
+WATCH_CLOSED: Final = (
+    "the gateway is shutting down; reconnect with the last cursor received "
+    "(nothing after it is lost) once the gateway is back"
+)
 _MAX_CURSOR_CHARS: Final = 128
 _CURSOR_TEXT: Final = re.compile(r"w1:(0|[1-9][0-9]{0,17})")
 _CURSOR_CHARS: Final = re.compile(r"[A-Za-z0-9_-]*")
@@ -103,6 +113,8 @@ async def watch_events(
                 tables.party_events, institution, as_lender, position - 1, REPLAY_PAGE
             )
             sent = False
+            if sub.closed:
+                raise Unavailable(WATCH_CLOSED)
             for event in page:
                 position = event.leaf_index + 1
                 if not statuses or event.status in statuses:
@@ -116,6 +128,8 @@ async def watch_events(
         loop = asyncio.get_running_loop()
         quiet_since = loop.time()
         while True:
+            if sub.closed:
+                raise Unavailable(WATCH_CLOSED)
             if sub.overflowed:
                 raise ResourceExhausted(
                     "this WatchCases stream was not read fast enough and its queue filled: "
@@ -139,7 +153,7 @@ async def watch_events(
                 quiet_since = loop.time()
                 yield None, format_cursor(position)
                 continue
-            if sub.events or sub.overflowed:
+            if sub.events or sub.overflowed or sub.closed:
                 continue
             wait = max(0.0, heartbeat - (loop.time() - quiet_since))
             with contextlib.suppress(TimeoutError):

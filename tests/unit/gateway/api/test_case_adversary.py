@@ -244,3 +244,93 @@ def test_a_cancelled_event_still_serializes_the_next_one_and_harms_no_other_call
     full = cases(h).GetCase(cs.GetCaseRequest(case_id=case.case_id), metadata=md("bank-a")).case
     assert full.status == cs.CASE_STATUS_ACCEPTED
     _check_events_match_log(h, case, "bank-a")
+
+
+def test_watch_reconnecting_at_random_while_events_flow_misses_nothing_and_repeats_nothing(
+    h: Harness,
+) -> None:
+    """A subscriber that drops its stream after a random number of messages and resumes
+    with its last cursor, again and again, while a court records events on several cases
+    at once: across every replay -> live handover it gets each event exactly once, in log
+    order."""
+    import random
+
+    rng = random.Random(11)
+    ids = [_file(h, "bank-a", f"L-W{n}").case_id for n in range(4)]
+    # Start after the filings: everything from here on is recorded while watching.
+    start = ""
+    filed = 0
+    for message in cases(h).WatchCases(cs.WatchCasesRequest(), metadata=md("bank-a")):
+        if message.HasField("event"):
+            filed += 1
+            start = message.cursor
+            if filed == len(ids):
+                break
+    per_case = 12
+
+    def court(case_id: str, n: int) -> None:
+        stub = cases(h)
+        stub.AcceptCase(
+            cs.AcceptCaseRequest(
+                request_id=f"a-{case_id}",
+                case_id=case_id,
+                case_number=f"(2026)W{n}",
+                occurred_at=timestamp(datetime.now(UTC)),
+            ),
+            metadata=md("court-1"),
+        )
+        stub.UpdateCaseStatus(
+            cs.UpdateCaseStatusRequest(
+                request_id=f"e-{case_id}",
+                case_id=case_id,
+                event=cs.CASE_EVENT_TYPE_ENFORCEMENT_STARTED,
+                occurred_at=timestamp(datetime.now(UTC)),
+            ),
+            metadata=md("court-1"),
+        )
+        for k in range(per_case - 3):
+            stub.UpdateCaseStatus(
+                cs.UpdateCaseStatusRequest(
+                    request_id=f"r-{case_id}-{k}",
+                    case_id=case_id,
+                    event=cs.CASE_EVENT_TYPE_AMOUNT_RECOVERED,
+                    amount=cs.MoneyAmount(currency_code="CNY", minor_units=1 + k),
+                    occurred_at=timestamp(datetime.now(UTC)),
+                ),
+                metadata=md("court-1"),
+            )
+
+    writers = [threading.Thread(target=court, args=(c, n), daemon=True) for n, c in enumerate(ids)]
+    for w in writers:
+        w.start()
+    got: list[cs.CaseEvent] = []
+    cursor = start
+    want = len(ids) * (per_case - 1)
+    deadline = time.monotonic() + 60
+    reconnects = 0
+    while len(got) < want and time.monotonic() < deadline:
+        stop_after = rng.randint(1, 6)
+        call = cases(h).WatchCases(cs.WatchCasesRequest(cursor=cursor), metadata=md("bank-a"))
+        seen = 0
+        try:
+            for message in call:
+                if message.HasField("event"):
+                    got.append(message.event)
+                cursor = message.cursor
+                seen += 1
+                if seen >= stop_after or len(got) >= want:
+                    break
+        finally:
+            call.cancel()
+        reconnects += 1
+    for w in writers:
+        w.join(30)
+    assert reconnects > 5
+    leaves = [e.receipt.leaf_index for e in got]
+    assert len(set(leaves)) == len(leaves), "an event was delivered twice"
+    assert leaves == sorted(leaves), "events out of log order"
+    expected = set()
+    for c in ids:
+        full = cases(h).GetCase(cs.GetCaseRequest(case_id=c), metadata=md("bank-a")).case
+        expected |= {e.receipt.leaf_index for e in full.events if e.event_number > 1}
+    assert set(leaves) == expected, "an event was missed"

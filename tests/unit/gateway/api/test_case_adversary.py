@@ -334,3 +334,45 @@ def test_watch_reconnecting_at_random_while_events_flow_misses_nothing_and_repea
         full = cases(h).GetCase(cs.GetCaseRequest(case_id=c), metadata=md("bank-a")).case
         expected |= {e.receipt.leaf_index for e in full.events if e.event_number > 1}
     assert set(leaves) == expected, "an event was missed"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding (low): WatchCases builds each CaseEvent message not in the servicer's "
+    "cache (CaseServicer._event: a ledger.get, i.e. store reads and an inclusion proof) on "
+    "the server's event loop, so a replay of many events (any party reconnecting with an "
+    "empty or old cursor) stalls every other call of the gateway meanwhile (suggested: "
+    "build the page's messages with asyncio.to_thread, as _record_event does, and guard "
+    "the shared cache with a lock)",
+)
+def test_watch_replay_reads_no_record_on_the_event_loop(h: Harness) -> None:
+    async def loop_thread() -> int:
+        return threading.get_ident()
+
+    loop_ident = h.run(loop_thread())
+    servicer = h.server.cases
+    assert servicer is not None
+    real = servicer._ledger
+    threads: list[int] = []
+
+    class Probe:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def get(self, entry_id: str) -> Any:
+            threads.append(threading.get_ident())
+            return real.get(entry_id)
+
+    for n in range(3):
+        _file(h, "bank-a", f"L-P{n}")
+    servicer._events.clear()  # as after a restart, or for events older than the cache
+    servicer._ledger = Probe()
+    try:
+        seen = 0
+        for message in cases(h).WatchCases(cs.WatchCasesRequest(), metadata=md("bank-a")):
+            seen += message.HasField("event")
+            if seen == 3:
+                break
+    finally:
+        servicer._ledger = real
+    assert threads and loop_ident not in threads

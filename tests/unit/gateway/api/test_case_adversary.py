@@ -133,13 +133,6 @@ def _check_events_match_log(h: Harness, case: cs.Case, lender: str) -> None:
         assert record.submission.metadata["case_id"] == case.case_id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding (high): one request_id used at once on two cases: CaseTables.expect "
-    "keeps one PendingEvent per (institution, request_id), the second overwrites the first, "
-    "and the first's commit writes the second case's rows under the first's record "
-    "(suggested: refuse a second pending of a key in expect, and serialize per request_id)",
-)
 def test_one_request_id_on_two_cases_at_once_never_puts_a_case_on_another_record(
     h: Harness,
 ) -> None:
@@ -179,16 +172,6 @@ def test_one_request_id_on_two_cases_at_once_never_puts_a_case_on_another_record
     _check_events_match_log(h, b, "bank-b")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding (medium): a cancelled call (client deadline or disconnect) releases the "
-    "case's lock while its record is still in the ledger's pipeline (Ledger.submit shields "
-    "it), so the next event of the case is checked against the state before it; its "
-    "commit then fails in CaseTables.write and takes the whole group commit down, other "
-    "institutions' records included, and the ledger reloads (suggested: run the locked "
-    "section of CaseService.record/file in a task and await it with asyncio.shield, so the "
-    "lock is held until the record's fate is known)",
-)
 def test_a_cancelled_event_still_serializes_the_next_one_and_harms_no_other_caller(
     h: Harness,
 ) -> None:

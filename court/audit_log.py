@@ -25,7 +25,7 @@ from court.verify.checkpoint import (
     parse_checkpoint,
     parse_verifier_key,
 )
-from court.verify.log_audit import LogAuditor
+from court.verify.log_audit import CHECK_LISTED, LogAuditor
 
 __all__ = ["CHECKPOINT_PAGE", "ENTRIES_PAGE", "audit_log", "load_log_key"]
 
@@ -158,7 +158,9 @@ def audit_log(
     auditor = LogAuditor(key)
     with GatewayConnection(target) as connection:
         log = _Log(connection)
+        listed = 0
         for note in log.checkpoints(from_size):
+            listed += 1
             _audit_one(log, auditor, note)
         # The listing must reach the latest checkpoint (the one receipts and bundles carry):
         # a gateway that stops listing early would otherwise hide later checkpoints.
@@ -168,11 +170,16 @@ def audit_log(
             same = previous is not None and parse_checkpoint(latest).body == previous.body
         except CheckpointError:
             same = False  # unreadable: the auditor reports it
-        if not same:
+        if not listed and _size_of(latest, from_size) < from_size:
+            # An incremental audit with nothing new: not a failure, nothing to replay.
+            auditor.nothing_from(from_size, latest)
+        elif not same:
             _audit_one(log, auditor, latest)
     verdict = auditor.verdict()
     last = auditor.previous
-    if verdict.ok:
+    if verdict.ok and last is None:  # nothing_from: no checkpoint of size --from or more
+        summary = f"NOTHING NEW: {verdict[CHECK_LISTED].detail}, signed by the log key"
+    elif verdict.ok:
         summary = (
             f"VALID: the log {last.origin if last else ''} replayed to size "
             f"{auditor.replayed}: every checkpoint audited follows from its leaves"

@@ -29,7 +29,8 @@ from court.trust import Trust, read_trust_dir
 from court.verify.anchor import ChainView
 from court.verify.bundle import BundleAnchor, BundleVerification, verify_bundle
 from court.verify.checkpoint import parse_checkpoint
-from court.verify.dossier import DossierVerification, verify_dossier
+from court.verify.dossier import DossierVerification, verify_dossier, withheld_line
+from court.verify.growth import LogGrowth, log_growth
 from court.verify.steps import Outcome
 
 __all__ = ["add_bundle_options", "add_dossier_options", "run_bundle", "run_dossier"]
@@ -55,7 +56,10 @@ DOSSIER_HELP = f"""\
 Verify a dossier (application/vnd.court-evidence.dossier.v1+json) offline: every
 record as a bundle's, then that they are all of one loan, chained from sequence 1
 without gaps, and that the last one is the loan's head in the loan map the
-checkpoint signs (no later record left out); with --rpc also the anchor on chain.
+checkpoint signs (no later record left out); with --rpc also the anchor on chain
+and how far the log has grown past the dossier's checkpoint (its latest anchor).
+A withheld record (no opening) proves only its place in the chain: the report
+says how many were not opened; --require-opened makes any a failed check.
 
 {_EXIT}
 """
@@ -94,11 +98,25 @@ def add_bundle_options(parser: argparse.ArgumentParser) -> None:
 
 def add_dossier_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dossier", type=Path, metavar="FILE", help="the dossier (JSON)")
+    parser.add_argument(
+        "--require-opened",
+        action="store_true",
+        help="fail the check 'Every record opened' when a record is withheld (no opening): "
+        "for a dossier a lender hands in about its own loan, whose records it can all open",
+    )
     _common(parser)
 
 
-def _chain_view(trust: Trust, rpc_url: str | None, anchor: BundleAnchor | None) -> ChainView | None:
-    """What the chain node says of the file's anchor (None without --rpc or anchor)."""
+def _chain_view(
+    trust: Trust,
+    rpc_url: str | None,
+    anchor: BundleAnchor | None,
+    *,
+    latest_past: int | None = None,
+) -> ChainView | None:
+    """What the chain node says of the file's anchor (None without --rpc, or without
+    anchor unless ``latest_past``, a dossier's checkpoint size: then also the log's
+    latest anchor, read even when the file has no anchor)."""
     if rpc_url is None:
         return None
     if trust.chain is None:
@@ -106,27 +124,30 @@ def _chain_view(trust: Trust, rpc_url: str | None, anchor: BundleAnchor | None) 
             "--rpc needs chain.json in the trust directory (the chain id and contract the "
             "operator publishes)"
         )
-    if anchor is None:
+    if anchor is None and latest_past is None:
         return None
     from court.chainrpc import ChainRpc, ChainRpcError, read_chain_view
 
     chain = trust.chain
-    if anchor.contract and anchor.contract.lower() != chain.contract.lower():
-        raise InputError(
-            f"the file's anchor is in contract {escape_text(anchor.contract)}, not "
-            f"{chain.contract} (chain.json): check the address the operator publishes"
-        )
-    if anchor.chain_id != chain.chain_id:
-        raise InputError(
-            f"the file's anchor is on chain id {anchor.chain_id} "
-            f"({escape_text(repr(anchor.chain_name))}), not {chain.chain_id} (chain.json): "
-            "fetch the file anchored on that chain, or use the trust folder of this one"
-        )
-
-    try:
-        size = parse_checkpoint(anchor.note).size
-    except CourtError:
-        size = anchor.tree_size  # the anchor checks say what is wrong with the note
+    if anchor is None:
+        size, number = latest_past or 0, None
+    else:
+        if anchor.contract and anchor.contract.lower() != chain.contract.lower():
+            raise InputError(
+                f"the file's anchor is in contract {escape_text(anchor.contract)}, not "
+                f"{chain.contract} (chain.json): check the address the operator publishes"
+            )
+        if anchor.chain_id != chain.chain_id:
+            raise InputError(
+                f"the file's anchor is on chain id {anchor.chain_id} "
+                f"({escape_text(repr(anchor.chain_name))}), not {chain.chain_id} (chain.json): "
+                "fetch the file anchored on that chain, or use the trust folder of this one"
+            )
+        number = anchor.anchor_number
+        try:
+            size = parse_checkpoint(anchor.note).size
+        except CourtError:
+            size = anchor.tree_size  # the anchor checks say what is wrong with the note
     try:
         rpc = ChainRpc(rpc_url, timeout=10.0)
         return read_chain_view(
@@ -134,8 +155,9 @@ def _chain_view(trust: Trust, rpc_url: str | None, anchor: BundleAnchor | None) 
             trust.chain.contract,
             trust.log_key,
             size,
-            anchor.anchor_number,
+            number,
             chain_id=trust.chain.chain_id,
+            latest=latest_past is not None,
         )
     except ChainRpcError as exc:
         raise InputError(f"the anchor could not be checked: {exc}") from exc
@@ -194,7 +216,7 @@ def _bundle_summary(result: BundleVerification) -> str:
     )
 
 
-def _dossier_summary(result: DossierVerification) -> str:
+def _dossier_summary(result: DossierVerification, growth: LogGrowth | None) -> str:
     closing = _closing(result.outcome, result)
     if closing is not None:
         return closing
@@ -202,12 +224,32 @@ def _dossier_summary(result: DossierVerification) -> str:
     assert held is not None
     opened = next((r.opened for r in result.records if r.opened is not None), None)
     loan = f"loan {opened.loan_ref} of {opened.owner}" if opened else "the loan"
-    withheld = sum(1 for r in result.records if r.opened is None)
-    shown = f" ({withheld} withheld)" if withheld else ""
-    return (
-        f"VALID: {loan}: all {len(result.records)} records{shown}, complete up to the "
-        f"checkpoint of {held.origin} at size {held.size}{_anchored(result)}"
+    total = len(result.records)
+    withheld = result.withheld
+    shown = f" ({withheld_line(len(withheld), total)})" if withheld else ""
+    grown = (
+        f"; {growth.sentence()}"
+        if growth is not None
+        else "; how far the log has grown since was not read (--rpc)"
     )
+    return (
+        f"VALID: {loan}: all {total} records{shown}, complete only up to the checkpoint of "
+        f"{held.origin} at size {held.size}{grown}{_anchored(result)}"
+    )
+
+
+def _dossier_json(result: DossierVerification, growth: LogGrowth | None) -> dict[str, object]:
+    """The ``"dossier"`` key of the JSON report (docs/court-verify.md)."""
+    seq = [i + 1 for i in result.withheld]
+    return {
+        "dossier": {
+            "records": len(result.records),
+            "withheld": len(seq),
+            "withheld_records": seq,
+            "checkpoint_size": result.checkpoint.size if result.checkpoint else None,
+            "log_growth": growth.as_json() if growth is not None else None,
+        }
+    }
 
 
 def _certificate(args: argparse.Namespace, data: CertificateData) -> None:
@@ -247,7 +289,11 @@ def run_bundle(args: argparse.Namespace) -> int:
     )
     if args.report is not None:
         cert = bundle_certificate(
-            result, bundle, input_name=args.bundle.name, input_sha256=hashlib.sha256(raw).digest()
+            result,
+            bundle,
+            input_name=args.bundle.name,
+            input_sha256=hashlib.sha256(raw).digest(),
+            document_name=args.file.name if args.file is not None else "",
         )
         _certificate(args, cert)
     return 0 if outcome is Outcome.VALID else 1
@@ -258,25 +304,37 @@ def run_dossier(args: argparse.Namespace) -> int:
     _check_report(args.report)
     dossier, raw = read_dossier_file(args.dossier)
     trust = read_trust_dir(args.trust)
-    view = _chain_view(trust, args.rpc, dossier.anchor)
+    try:
+        size = parse_checkpoint(dossier.checkpoint.note).size
+    except CourtError:
+        size = dossier.checkpoint.size  # the checkpoint check says what is wrong
+    view = _chain_view(trust, args.rpc, dossier.anchor, latest_past=size)
     result = verify_dossier(
         dossier,
         roots=trust.roots,
         log_key=trust.log_key,
         view=view,
         confirmations=_confirmations(trust),
+        require_opened=args.require_opened,
     )
+    held = result.checkpoint
+    growth = log_growth(view, held.size) if held is not None else None
     outcome = result.outcome
     write_report(
         sys.stdout,
         result.checks,
-        _dossier_summary(result),
+        _dossier_summary(result, growth),
         outcome=outcome.value,
         as_json=args.json,
+        extra=_dossier_json(result, growth),
     )
     if args.report is not None:
         cert = dossier_certificate(
-            result, dossier, input_name=args.dossier.name, input_sha256=hashlib.sha256(raw).digest()
+            result,
+            dossier,
+            input_name=args.dossier.name,
+            input_sha256=hashlib.sha256(raw).digest(),
+            growth=growth,
         )
         _certificate(args, cert)
     return 0 if outcome is Outcome.VALID else 1

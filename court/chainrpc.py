@@ -181,6 +181,7 @@ def read_chain_view(
     number: int | None = None,
     *,
     chain_id: int | None = None,
+    latest: bool = False,
 ) -> ChainView:
     """Read, from the node, what the anchor check needs for a checkpoint of ``size``:
     the node's chain id (refused unless it is ``chain_id``, when given, before anything
@@ -218,17 +219,23 @@ def read_chain_view(
     anchor: OnChainAnchor | None
     try:
         pinned = decode_verifier_key_of(rpc.eth_call(contract, encode_verifier_key_of(log_id)))
+        if number is not None or latest:
+            count = decode_anchor_count(rpc.eth_call(contract, encode_anchor_count(log_id)))
         if number is None:
             anchor = decode_first_anchor_covering(
                 rpc.eth_call(contract, encode_first_anchor_covering(log_id, size))
             )
         else:
-            count = decode_anchor_count(rpc.eth_call(contract, encode_anchor_count(log_id)))
             anchor = None
-            if number < count:
+            if number < (count or 0):
                 anchor = decode_anchor_at(
                     rpc.eth_call(contract, encode_anchor_at(log_id, number)), number
                 )
+        last: OnChainAnchor | None = None
+        if latest and count:
+            last = decode_anchor_at(
+                rpc.eth_call(contract, encode_anchor_at(log_id, count - 1)), count - 1
+            )
     except AnchorDataError as exc:
         raise ChainRpcError(f"contract {_quote(contract)}: {exc}") from None
     return ChainView(
@@ -239,4 +246,5 @@ def read_chain_view(
         count=count,
         chain_id=node_chain,
         code_sha256=code_sha256,
+        latest=last,
     )

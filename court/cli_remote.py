@@ -85,9 +85,11 @@ leaves, and carry the loan map root the replayed leaves give (docs/loan-map.md).
 Memory: the tree's right border and one head per loan; pages of at most 100
 checkpoints and 1,000 leaves.
 
-exit codes: 0 every check passed; 1 a check failed (the last line names the
-first), or the gateway refused or could not be reached; 2 usage or input
-error, including grpcio not installed.
+exit codes: 0 every check passed, or no checkpoint of size --from or more
+exists yet (nothing new: the latest checkpoint's signature is checked, the
+rest is not run); 1 a check failed (the last line names the first), or the
+gateway refused or could not be reached; 2 usage or input error, including
+grpcio not installed.
 """
 
 

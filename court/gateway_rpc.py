@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,14 @@ DEFAULT_TIMEOUT = 60.0
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 _DETAIL_LIMIT = 500
 _INPUT_CODES = frozenset({"INVALID_ARGUMENT", "OUT_OF_RANGE"})
+#: How gRPC's UNAVAILABLE details begin when it made no connection (lowercase).
+_TRANSPORT_FAILURES = (
+    "failed to connect",
+    "dns resolution failed",
+    "errors resolving",
+    "socket closed",
+    "connection",
+)
 INSTALL_HINT = (
     "calling a gateway needs grpcio, which this installation lacks: install the verifier "
     "with its fetch extra, `pip install 'court-verify[fetch]'` (the court-verify wheel: "
@@ -77,7 +86,14 @@ class GatewayInputError(InputError):
 
 
 def grpc_module() -> ModuleType:
-    """grpcio, or :class:`InputError` telling how to install it."""
+    """grpcio, or :class:`InputError` telling how to install it.
+
+    gRPC's C core logs to stderr by itself (e.g. ``I1201 … Handshake failed …`` on a TLS
+    failure), beside the message this module gives; unless the user set
+    ``GRPC_VERBOSITY``, only its errors are kept. The variable is read when grpc is first
+    imported, hence here, before that import.
+    """
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     try:
         import grpc
     except ImportError:
@@ -231,17 +247,7 @@ class GatewayConnection:
             details = details[:_DETAIL_LIMIT] + "..."
         where = f"the gateway at {self.target.address}"
         if name == "UNAVAILABLE":
-            how = "plaintext" if self.target.insecure_loopback else "mutual TLS"
-            ca = (
-                ""
-                if self.target.insecure_loopback
-                else (", and does --ca hold the CA of its server certificate")
-            )
-            text = (
-                f"{where} is unavailable over {how} (UNAVAILABLE: {details}): when it cannot "
-                f"be reached, is it running at that address{ca}? Otherwise retry later"
-            )
-            return GatewayError(name, text)
+            return GatewayError(name, self._unavailable(details))
         if name == "UNAUTHENTICATED":
             return GatewayError(
                 name,
@@ -252,3 +258,39 @@ class GatewayConnection:
         if name in _INPUT_CODES:
             return GatewayInputError(name, text)
         return GatewayError(name, text)
+
+    def _unavailable(self, details: str) -> str:
+        """What failed and what to check, for UNAVAILABLE: a TLS handshake that failed, a
+        connection that could not be made, or the gateway itself unavailable."""
+        target = self.target
+        how = "plaintext" if target.insecure_loopback else "mutual TLS"
+        said = details.removesuffix(": OK")  # gRPC's detail can end with its own ": OK"
+        low = said.lower()
+        address = f"--gateway {target.address} is the gateway's address (HOST:PORT)"
+        # gRPC's own text when no connection was made (a gateway's own UNAVAILABLE, e.g.
+        # its store down, says something else and may quote a database's connection error).
+        transport = low.startswith(_TRANSPORT_FAILURES)
+        if transport and not target.insecure_loopback and "handshake" in low:
+            what = f"the TLS handshake with the gateway at {target.address} failed"
+            check = (
+                "check that --ca is the CA that issued the gateway's server certificate "
+                "(a development PKI's root-ca.pem), that --cert and --key are your "
+                f"institution's certificate and its key, and that {address}"
+            )
+        elif transport:
+            what = f"could not connect to the gateway at {target.address} over {how}"
+            check = f"check that the gateway is running and that {address}"
+            if target.insecure_loopback:
+                check += (
+                    ", started with --insecure-dev (a gateway serving mutual TLS needs --ca, "
+                    "--cert and --key instead of --insecure-loopback)"
+                )
+            else:
+                check += (
+                    ", that --ca is the CA that issued its server certificate, and that "
+                    "--cert and --key are your institution's certificate and its key"
+                )
+        else:
+            what = f"the gateway at {target.address} is unavailable"
+            check = "retry later"
+        return f"{what}; {check} (gRPC: UNAVAILABLE: {said})"

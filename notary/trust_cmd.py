@@ -149,7 +149,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
     print(f"Trust folder written to {args.out}; publish these SHA-256 fingerprints with it:")
     for name, fingerprint in summary.items():
         print(f"  {name:<16} {fingerprint}")
-    print(f"A court verifies with: court-verify bundle FILE --trust {args.out}")
+    rpc = " [--rpc URL]" if CHAIN in summary else ""
+    print(f"A court verifies with: court-verify bundle FILE --trust {args.out}{rpc}")
+    if rpc:
+        print(
+            f"  (--rpc URL: a JSON-RPC node of chain {args.chain_id} of the court's choice, "
+            f"to read the anchor on chain as {CHAIN} names it)"
+        )
     return 0
 
 

@@ -169,8 +169,10 @@ def _record_section(record: CertificateRecord) -> Section:
         rows.append(Row(t.LABEL_HASH, f"{algorithm}: {_given(record.document_hash)}", mono=True))
     rows.append(Row(t.LABEL_GEN_TIME, _times(record.gen_time)))
     rows.append(Row(t.LABEL_TSA, _given(record.tsa)))
-    if record.superseded_by:
-        rows.append(Row(t.LABEL_SUPERSEDED, ", ".join(clean(e) for e in record.superseded_by)))
+    if record.superseded_by:  # a bundle's: as the file states it, unchecked
+        ids = ", ".join(clean(e) for e in record.superseded_by)
+        note = t.SUPERSEDED_UNCHECKED
+        rows.append(Row(t.LABEL_SUPERSEDED, f"{ids} {note.zh} {note.en}"))
     return Section(t.SECTION_RECORD, tuple(rows))
 
 
@@ -272,7 +274,49 @@ def _anchor(data: CertificateData) -> Section | None:
     )
 
 
+def _withheld_note(note: Bi, data: CertificateData) -> Bi:
+    """The outcome note, saying prominently how many records of a dossier were withheld."""
+    withheld = sum(1 for r in data.records if r.withheld)
+    if data.subject != "dossier" or not withheld:
+        return note
+    more = _format(t.OUTCOME_WITHHELD, withheld=withheld, total=len(data.records))
+    return Bi(f"{note.zh}{more.zh}", f"{note.en} {more.en}")
+
+
+def _format(text: Bi, **values: int) -> Bi:
+    return Bi(text.zh.format(**values), text.en.format(**values))
+
+
+def _dossier_limits(data: CertificateData) -> list[Bi]:
+    limits = [_format(t.LIMIT_DOSSIER, size=data.checkpoint_size)]
+    latest = data.latest_anchored_size
+    if latest is not None and latest > data.checkpoint_size:
+        limits.append(_format(t.LIMIT_GROWN, latest=latest, grown=latest - data.checkpoint_size))
+    withheld = sum(1 for r in data.records if r.withheld)
+    if withheld:
+        limits.append(_format(t.LIMIT_WITHHELD, withheld=withheld))
+    return limits
+
+
+def _latest_anchored(data: CertificateData) -> Row | None:
+    latest = data.latest_anchored_size
+    if data.subject != "dossier" or latest is None:
+        return None
+    if latest == 0:
+        return Row(t.LABEL_LATEST_ANCHORED, f"{t.NO_ANCHOR_YET.zh} / {t.NO_ANCHOR_YET.en}")
+    note = _format(
+        t.LATEST_ANCHORED,
+        block=data.latest_anchor_block,
+        grown=max(0, latest - data.checkpoint_size),
+    )
+    return Row(t.LABEL_LATEST_ANCHORED, f"{latest} {note.zh} {note.en}")
+
+
 def _outcome_note(data: CertificateData) -> Bi:
+    return _withheld_note(_failure_note(data), data)
+
+
+def _failure_note(data: CertificateData) -> Bi:
     note = t.OUTCOME_NOTES[data.outcome]
     if data.outcome != "invalid":
         return note
@@ -297,6 +341,22 @@ def _validate(data: CertificateData) -> None:
         raise InputError(f"a bundle certificate shows one record, got {len(data.records)}")
 
 
+def _document(data: CertificateData) -> Row:
+    """Whether a document was compared with the record: its name and digest, or "no"."""
+    if not data.document_compared:
+        text = t.DOCUMENT_NOT_COMPARED[data.subject]
+        return Row(t.LABEL_DOCUMENT, f"{text.zh} / {text.en}")
+    what = t.DOCUMENT_COMPARED
+    source = (
+        f"{t.DOCUMENT_FILE.zh} / {t.DOCUMENT_FILE.en}: {clean(data.document_name)}"
+        if data.document_name
+        else f"{t.DOCUMENT_DIGEST_GIVEN.zh} / {t.DOCUMENT_DIGEST_GIVEN.en}"
+    )
+    algorithm = clean(data.document_hash_algorithm, 40) or "?"
+    digest = f"{algorithm}: {_given(data.document_hash)}"
+    return Row(t.LABEL_DOCUMENT, f"{what.zh} / {what.en}\n{source}\n{digest}")
+
+
 def certificate_content(data: CertificateData) -> Content:
     """The certificate's content (InputError for data no certificate can show)."""
     _validate(data)
@@ -306,6 +366,7 @@ def certificate_content(data: CertificateData) -> Content:
         Row(t.LABEL_SUBJECT, f"{subject.zh} / {subject.en}"),
         Row(t.LABEL_INPUT, _given(data.input_name)),
         Row(t.LABEL_INPUT_SHA, digest, mono=True),
+        _document(data),
     ]
     if data.owner or data.subject == "dossier":
         what.append(Row(t.LABEL_OWNER, _given(data.owner)))
@@ -318,14 +379,15 @@ def certificate_content(data: CertificateData) -> Content:
             count += f"（{t.WITHHELD.zh} {withheld}） ({withheld} {t.WITHHELD.en})"
         what.append(Row(t.LABEL_COUNT, count))
         what.append(Row(t.LABEL_TSA, _tsas(data.records)))
-    log = Section(
-        t.SECTION_LOG,
-        (
-            Row(t.LABEL_ORIGIN, _given(data.log_origin)),
-            Row(t.LABEL_CP_SIZE, str(data.checkpoint_size)),
-            Row(t.LABEL_CP_ROOT, _given(data.checkpoint_root), mono=True),
-        ),
-    )
+    log_rows = [
+        Row(t.LABEL_ORIGIN, _given(data.log_origin)),
+        Row(t.LABEL_CP_SIZE, str(data.checkpoint_size)),
+        Row(t.LABEL_CP_ROOT, _given(data.checkpoint_root), mono=True),
+    ]
+    latest = _latest_anchored(data)
+    if latest is not None:
+        log_rows.append(latest)
+    log = Section(t.SECTION_LOG, tuple(log_rows))
     sections = [Section(t.SECTION_SUBJECT, tuple(what))]
     if data.subject == "bundle":
         sections.append(_record_section(data.records[0]))
@@ -340,7 +402,7 @@ def certificate_content(data: CertificateData) -> Content:
         )
         for c in data.checks
     )
-    limits = [*t.LIMITS, t.LIMIT_BUNDLE if data.subject == "bundle" else t.LIMIT_DOSSIER]
+    limits = [*t.LIMITS, *([t.LIMIT_BUNDLE] if data.subject == "bundle" else _dossier_limits(data))]
     if data.anchor is None or not data.anchor.checked_on_chain:
         limits.append(t.LIMIT_NOT_ON_CHAIN)
     verified = time_text(data.verified_at)

@@ -35,7 +35,9 @@ class CertificateRecord:
     tsa: str
     #: True when the caller got only the public leaf (no opening).
     withheld: bool = False
-    #: Entry ids of the records that supersede this one.
+    #: Entry ids of the records that supersede this one: in a dossier only corrections
+    #: checked through the correcting record's opening; in a bundle as the file states
+    #: them, unchecked (the certificate says so).
     superseded_by: tuple[str, ...] = ()
 
 
@@ -98,7 +100,20 @@ class CertificateData:
     owner: str = ""
     loan_ref: str = ""
     anchor: CertificateAnchor | None = None
+    #: Whether a document (``--file`` or ``--digest``) was compared with the record; a
+    #: bundle verified alone ties no particular file to it.
+    document_compared: bool = False
+    #: The compared file's name as given ("" for ``--digest`` or when not compared).
+    document_name: str = ""
+    #: The compared document's digest, lowercase hexadecimal, and its algorithm
+    #: (e.g. "SHA-256"); "" when not compared.
+    document_hash: str = ""
+    document_hash_algorithm: str = ""
     #: The version of court-verify that ran the checks.
     verifier_version: str = ""
     #: The case events of the loan whose documents matched their records, in loan order.
     case_history: tuple[CertificateCaseEvent, ...] = ()
+    #: (dossier, --rpc) The log's latest anchor read on chain: its tree size and block;
+    #: size None when not read, 0 when the chain holds no anchor of the log yet.
+    latest_anchored_size: int | None = None
+    latest_anchor_block: int = 0

@@ -7,6 +7,7 @@ SHA-256); :mod:`court.report.certificate` lays it out.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from court.verify.bundle import (
 )
 from court.verify.case_history import CaseFindings
 from court.verify.dossier import Dossier, DossierVerification
+from court.verify.growth import LogGrowth
 
 __all__ = ["bundle_certificate", "dossier_certificate"]
 
@@ -43,7 +45,9 @@ def _version() -> str:
             return ""
 
 
-def _record(record: BundleRecord, result: RecordResult) -> CertificateRecord:
+def _record(
+    record: BundleRecord, result: RecordResult, superseded_by: tuple[str, ...]
+) -> CertificateRecord:
     token = result.token
     signer = (
         token.signer.subject.rfc4514_string()
@@ -64,7 +68,7 @@ def _record(record: BundleRecord, result: RecordResult) -> CertificateRecord:
         gen_time=token.gen_time if token is not None else None,
         tsa=signer,
         withheld=opened is None,
-        superseded_by=record.superseded_by,
+        superseded_by=superseded_by,
     )
 
 
@@ -97,6 +101,7 @@ def _data(
     anchor: BundleAnchor | None,
     input_name: str,
     input_sha256: bytes,
+    growth: LogGrowth | None = None,
 ) -> CertificateData:
     held = result.checkpoint
     loan = next((r.opened for r in opened if r.opened is not None), None)
@@ -116,6 +121,8 @@ def _data(
         anchor=_anchor(anchor, result),
         verifier_version=_version(),
         case_history=_case_history(result.cases),
+        latest_anchored_size=None if growth is None else (growth.latest_size or 0),
+        latest_anchor_block=growth.latest.block_number if growth and growth.latest else 0,
     )
 
 
@@ -153,20 +160,69 @@ def _case_history(found: CaseFindings | None) -> tuple[CertificateCaseEvent, ...
 
 
 def bundle_certificate(
-    result: BundleVerification, bundle: Bundle, *, input_name: str, input_sha256: bytes
+    result: BundleVerification,
+    bundle: Bundle,
+    *,
+    input_name: str,
+    input_sha256: bytes,
+    document_name: str = "",
 ) -> CertificateData:
-    """The certificate of a bundle's verification."""
-    records = [_record(bundle.record, result.record)]
-    return _data(
+    """The certificate of a bundle's verification.
+
+    Its ``supersededBy`` is shown as the file states it, unchecked: a bundle holds no
+    correcting record. ``document_name`` is the name of the file compared with the
+    record (``--file``); whether a document was compared at all, and its digest, come
+    from the verification.
+    """
+    records = [_record(bundle.record, result.record, bundle.record.superseded_by)]
+    data = _data(
         "bundle", result, records, [result.record], bundle.anchor, input_name, input_sha256
+    )
+    digest = result.record.document_digest
+    if digest is None:
+        return data
+    algorithm = result.record.document_algorithm
+    return dataclasses.replace(
+        data,
+        document_compared=True,
+        document_name=document_name,
+        document_hash=digest.hex(),
+        document_hash_algorithm=_HASH_NAMES.get(algorithm, algorithm),
     )
 
 
+def _checked_corrections(results: Sequence[RecordResult]) -> dict[str, tuple[str, ...]]:
+    """Entry id -> the records that supersede it, by the correcting records' openings
+    (what a verifier checked), never by the file's unsigned ``supersededBy``."""
+    by: dict[str, list[str]] = {}
+    for result in results:
+        if result.opened is not None and result.opened.supersedes is not None:
+            by.setdefault(result.opened.supersedes, []).append(result.opened.entry_id)
+    return {target: tuple(ids) for target, ids in by.items()}
+
+
 def dossier_certificate(
-    result: DossierVerification, dossier: Dossier, *, input_name: str, input_sha256: bytes
+    result: DossierVerification,
+    dossier: Dossier,
+    *,
+    input_name: str,
+    input_sha256: bytes,
+    growth: LogGrowth | None = None,
 ) -> CertificateData:
-    """The certificate of a dossier's verification (records in loan order)."""
-    records = [_record(r, res) for r, res in zip(dossier.records, result.records, strict=True)]
+    """The certificate of a dossier's verification (records in loan order; corrections
+    only as checked; ``growth``: the log's latest anchor, with --rpc)."""
+    checked = _checked_corrections(result.records)
+    records = [
+        _record(r, res, checked.get(r.entry_id, ()))
+        for r, res in zip(dossier.records, result.records, strict=True)
+    ]
     return _data(
-        "dossier", result, records, result.records, dossier.anchor, input_name, input_sha256
+        "dossier",
+        result,
+        records,
+        result.records,
+        dossier.anchor,
+        input_name,
+        input_sha256,
+        growth,
     )

@@ -75,6 +75,9 @@ LABEL_HASH: Final = Bi("文件哈希", "Document hash")
 LABEL_GEN_TIME: Final = Bi("时间戳时间", "Time-stamp (genTime)")
 LABEL_TSA: Final = Bi("时间戳机构", "Time-stamping authority")
 LABEL_SUPERSEDED: Final = Bi("已被替代", "Superseded by")
+LABEL_LATEST_ANCHORED: Final = Bi(
+    "链上最新锚定的日志大小（条）", "Latest anchored log size on chain (entries)"
+)
 LABEL_ORIGIN: Final = Bi("日志标识", "Log origin")
 LABEL_CP_SIZE: Final = Bi("检查点大小（条）", "Checkpoint size (entries)")
 LABEL_CP_ROOT: Final = Bi("检查点根哈希", "Checkpoint root hash")
@@ -86,6 +89,7 @@ LABEL_ANCHORED_SIZE: Final = Bi("锚定时日志大小（条）", "Anchored log 
 LABEL_ON_CHAIN: Final = Bi("链上核实", "Read on chain")
 LABEL_VERIFIED_AT: Final = Bi("核验时间", "Verified at")
 LABEL_VERSION: Final = Bi("核验程序版本", "Verifier version")
+LABEL_DOCUMENT: Final = Bi("文件比对", "Document compared")
 LABEL_QR: Final = Bi("输入文件 SHA-256（扫码核对）", "Input file SHA-256 (scan to compare)")
 
 ON_CHAIN_YES: Final = Bi(
@@ -95,11 +99,40 @@ ON_CHAIN_NO: Final = Bi(
     "否：为输入文件所载，未读取链上数据", "No: as stated in the input file, not read on chain"
 )
 NO_ANCHOR: Final = Bi("输入文件未载有区块链锚定信息。", "The input file holds no chain anchor.")
+DOCUMENT_COMPARED: Final = Bi("是：已与该记录比对", "Yes, compared with the record")
+DOCUMENT_FILE: Final = Bi("文件", "file")
+DOCUMENT_DIGEST_GIVEN: Final = Bi("核验方提供的哈希值", "digest given to the verifier")
+DOCUMENT_NOT_COMPARED: Final[dict[str, Bi]] = {
+    "bundle": Bi(
+        "否：本报告未将任何具体文件与该记录比对",
+        "No, not compared: this certificate does not tie any particular file to the record",
+    ),
+    "dossier": Bi(
+        "否：本报告未将任何具体文件与卷宗中的记录比对",
+        "No, not compared: this certificate does not tie any particular file to the "
+        "dossier's records",
+    ),
+}
 WITHHELD: Final = Bi("已隐去", "withheld")
 SUPERSEDED: Final = Bi("已被替代", "superseded")
 UNKNOWN: Final = Bi("未知", "unknown")
 NOT_GIVEN: Final = Bi("未提供", "not given")
 BEIJING: Final = Bi("北京时间", "Beijing time")
+#: A bundle's supersededBy: outside every signature, and a bundle holds no correcting record.
+SUPERSEDED_UNCHECKED: Final = Bi(
+    "（输入文件所述，未经核验）", "(as stated in the file, not checked)"
+)
+NO_ANCHOR_YET: Final = Bi("链上尚无该日志的锚定", "no anchor of this log on chain yet")
+#: {grown}: entries past the checkpoint; {block}: the latest anchor's block.
+LATEST_ANCHORED: Final = Bi(
+    "（区块 {block}；比本卷宗检查点多 {grown} 条）",
+    "(block {block}; {grown} entries past this dossier's checkpoint)",
+)
+#: Added to the outcome note of a dossier with withheld records.
+OUTCOME_WITHHELD: Final = Bi(
+    "共 {total} 条记录中有 {withheld} 条已隐去（未公开）：其内容未经核验。",
+    "{withheld} of {total} records withheld (not opened): their content was not checked.",
+)
 RECORD_WITHHELD_NOTE: Final = Bi(
     "该记录的内容未向核验方提供，仅核验了日志叶与时间戳。",
     "This record's content was not given to the verifier; only its log leaf and "
@@ -258,10 +291,29 @@ LIMIT_BUNDLE: Final = Bi(
     "Whether the loan has other records: completeness is shown only by verifying the "
     "loan's dossier.",
 )
+#: {size}: the dossier's checkpoint size.
 LIMIT_DOSSIER: Final = Bi(
-    "检查点之后新增的记录；对已隐去的记录，仅核验了日志叶与时间戳，未核验其内容。",
-    "Records added after the checkpoint; of a withheld record only the log leaf and the "
-    "time-stamp were checked, not its content.",
+    "检查点之后新增的记录：卷宗仅证明该笔贷款截至其检查点（日志大小 {size} 条）的记录完整，"
+    "此后日志可能已有增长。",
+    "Records added after the checkpoint: the dossier shows the loan's records complete only "
+    "up to its checkpoint (log size {size}); the log may have grown since.",
+)
+#: {latest}: the latest anchored size read on chain; {grown}: entries past the checkpoint.
+LIMIT_GROWN: Final = Bi(
+    "经读取链上数据，日志最新锚定时已有 {latest} 条，比本卷宗检查点多 {grown} 条；"
+    "其中是否有该笔贷款的记录，本报告不能证明。",
+    "Read on chain, the log's latest anchor covers {latest} entries, {grown} past this "
+    "dossier's checkpoint; whether any of them is a record of this loan, this certificate "
+    "does not show.",
+)
+#: {withheld}: how many records were withheld.
+LIMIT_WITHHELD: Final = Bi(
+    "已隐去（未公开）的 {withheld} 条记录的内容：仅核验了其日志叶、包含证明及在该笔贷款记录链中的"
+    "位置，时间戳仅在输入文件提供时核验；已隐去的记录可能更正了其他记录，本报告无法核实。",
+    "The content of the {withheld} withheld (not opened) record(s): only their log leaf, "
+    "inclusion proof and place in the loan's chain were checked, their time-stamp only where "
+    "the file gave it; a withheld record may correct another record, which this certificate "
+    "cannot check.",
 )
 LIMIT_NOT_ON_CHAIN: Final = Bi(
     "未读取链上数据的，区块链锚定信息仅为输入文件所载，未经链上核实。",

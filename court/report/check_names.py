@@ -59,6 +59,7 @@ CHECK_NAMES_ZH: Final[dict[str, str]] = {
     "Loan records chained without gaps": "该笔贷款的记录前后相连、无缺失",
     "Loan head is last record": "映射所载头记录即最后一条记录",
     "Supersession consistent": "记录替代关系一致",
+    "Every record opened": "所有记录均已公开（无隐去记录）",
     "Anchored checkpoint signature valid": "已锚定检查点签名有效",
     # Judicial case events (court.verify.case_history).
     "Case documents match records": "案件事件文件与记录一致",

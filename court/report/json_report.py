@@ -6,6 +6,10 @@ One object::
      "checks": [{"name": ..., "status": "passed" | "failed" | "not_run", "detail": ...}, ...],
      "summary": "VALID: ..." | "INVALID: ..."}
 
+and, for a dossier, ``"dossier"``: how many records it has, which were
+withheld and, with ``--rpc``, how far the log has grown past its checkpoint
+(docs/court-verify.md).
+
 Every string is escaped with :func:`court.report.escape.escape_text` before
 it is encoded, exactly as in the text report, so a program that decodes the
 JSON and prints a detail prints no control, bidi or other invisible character
@@ -15,7 +19,7 @@ of the evidence.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from court.report.escape import escape_text
 from court.verify.result import Check
@@ -23,9 +27,25 @@ from court.verify.result import Check
 __all__ = ["report_json"]
 
 
-def report_json(checks: Iterable[Check], summary: str, outcome: str) -> str:
-    """The report as one JSON document (UTF-8 text, no trailing newline)."""
-    document = {
+def _escaped(value: object) -> object:
+    if isinstance(value, str):
+        return escape_text(value)
+    if isinstance(value, Mapping):
+        return {escape_text(str(k)): _escaped(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_escaped(v) for v in value]
+    return value
+
+
+def report_json(
+    checks: Iterable[Check],
+    summary: str,
+    outcome: str,
+    extra: Mapping[str, object] | None = None,
+) -> str:
+    """The report as one JSON document (UTF-8 text, no trailing newline); ``extra``'s
+    keys are added after ``summary`` (strings escaped as everywhere)."""
+    document: dict[str, object] = {
         "outcome": outcome,
         "checks": [
             {
@@ -37,4 +57,6 @@ def report_json(checks: Iterable[Check], summary: str, outcome: str) -> str:
         ],
         "summary": escape_text(summary),
     }
+    for key, value in (extra or {}).items():
+        document[key] = _escaped(value)
     return json.dumps(document, ensure_ascii=False, indent=2)

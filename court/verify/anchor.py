@@ -155,7 +155,8 @@ class ChainView:
     not registered there); ``count``: how many anchors of the log the contract
     holds (read when ``named`` is, to say why it is not there yet);
     ``chain_id``: the node's ``eth_chainId`` when read; ``code_sha256``: SHA-256 of
-    the code at the contract's address (None: not read).
+    the code at the contract's address (None: not read); ``latest``: the log's
+    latest anchor when asked for (read when ``count`` is, None: no anchor yet).
     """
 
     anchor: OnChainAnchor | None
@@ -165,6 +166,7 @@ class ChainView:
     count: int | None = None
     chain_id: int | None = None
     code_sha256: bytes | None = None
+    latest: OnChainAnchor | None = None
 
 
 # ------------------------------------------------------------------ encoding

@@ -186,6 +186,10 @@ class RecordResult:
     token: TokenVerification | None
     public_leaf: Leaf | None
     opened: OpenedLeaf | None
+    #: The document's digest the record was compared with (``--file`` hashed, or
+    #: ``--digest``) and its algorithm; ``None`` and "" when no document was given.
+    document_digest: bytes | None = None
+    document_algorithm: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,7 +298,13 @@ def record_checks(
         leaf_names_token(checks, fields, record.token)
         _record_fields(checks, fields, record)
     _inclusion(checks, record, checkpoint)
-    return RecordResult(token=token, public_leaf=fields, opened=result)
+    return RecordResult(
+        token=token,
+        public_leaf=fields,
+        opened=result,
+        document_digest=expected,
+        document_algorithm=(algorithm or "") if expected is not None else "",
+    )
 
 
 def _withheld(

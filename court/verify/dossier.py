@@ -25,11 +25,25 @@ and the log key, and names every check:
   the last record's: nothing of the loan after it is left out;
 * "Supersession consistent": a record that says it supersedes another names
   an earlier record of the loan, and each record's ``superseded_by`` lists
-  exactly later records of the loan (those opened naming it, at least);
+  exactly later records of the loan (those opened naming it, at least). A
+  correction is checked only through the correcting record's opening (what it
+  supersedes is in its committed private record): a ``superseded_by`` entry
+  naming a withheld record cannot be checked, so the check is *not run*
+  (the dossier is then inconclusive), and while records are withheld the
+  detail says that they may correct other records unchecked;
 * "Case documents match records" and "Case history consistent": the case
   event documents the dossier carries match their records, and each case's
   events replay through the transition table (:mod:`court.verify.case_history`);
+* with ``require_opened`` (``--require-opened``, for a dossier a lender hands
+  in about its own loan) "Every record opened": no record is withheld;
 * the anchor checks of :func:`court.verify.anchored.anchor_checks`, for the head.
+
+A **withheld** record (no opening) proves its place in the loan's chain (leaf,
+inclusion, loan key, sequence, links), not its content: a dossier with
+withheld records is valid for what it proves (the chain is complete up to the
+checkpoint, the opened records are authentic), and
+:attr:`DossierVerification.withheld` lets every report say how many records
+were not opened.
 
 All tokens share one :class:`~court.verify.x509chain.ChainMemo`: each TSA
 chain's signatures are checked once, whatever the number of records.
@@ -80,6 +94,7 @@ from court.verify.token.result import ALWAYS
 from court.verify.x509chain import ChainMemo
 
 __all__ = [
+    "CHECK_ALL_OPENED",
     "CHECK_HEAD_LAST",
     "CHECK_HEAD_PROOF",
     "CHECK_LOAN_CHAIN",
@@ -89,6 +104,7 @@ __all__ = [
     "Dossier",
     "DossierVerification",
     "verify_dossier",
+    "withheld_line",
 ]
 
 CHECK_MAP_LINE: Final = "Loan map line present"
@@ -96,6 +112,8 @@ CHECK_LOAN_CHAIN: Final = "Loan records chained without gaps"
 CHECK_HEAD_PROOF: Final = "Loan head proof valid"
 CHECK_HEAD_LAST: Final = "Loan head is last record"
 CHECK_SUPERSESSION: Final = "Supersession consistent"
+#: Run only with ``require_opened``: no record of the dossier is withheld.
+CHECK_ALL_OPENED: Final = "Every record opened"
 #: The checks about the loan as a whole, in report order.
 LOAN_CHECKS: Final = (
     CHECK_MAP_LINE,
@@ -142,6 +160,21 @@ class DossierVerification:
     @property
     def checks(self) -> tuple[Check, ...]:
         return self.verdict.checks
+
+    @property
+    def withheld(self) -> tuple[int, ...]:
+        """Positions (0-based, loan order) of the records not opened: their content,
+        and any correction they make, was not checked."""
+        return _withheld(self.records)
+
+
+def _withheld(results: Sequence[RecordResult]) -> tuple[int, ...]:
+    return tuple(i for i, r in enumerate(results) if r.opened is None)
+
+
+def withheld_line(withheld: int, total: int) -> str:
+    """The sentence every report of a dossier with withheld records shows."""
+    return f"{withheld} of {total} records withheld (not opened): their content was not checked"
 
 
 def _where(i: int, record: BundleRecord) -> str:
@@ -255,7 +288,11 @@ def _head(
 def _supersession(
     checks: Checklist, records: Sequence[BundleRecord], results: Sequence[RecordResult]
 ) -> None:
+    """A correction is what the correcting record's opening says it supersedes; a
+    ``supersededBy`` entry naming a withheld record cannot be checked (see the module
+    docstring)."""
     position = {r.entry_id: i for i, r in enumerate(records)}
+    withheld = _withheld(results)
     named: dict[str, set[str]] = {}
     for i, (record, result) in enumerate(zip(records, results, strict=True)):
         target = result.opened.supersedes if result.opened is not None else None
@@ -269,6 +306,7 @@ def _supersession(
             )
             return
         named.setdefault(target, set()).add(record.entry_id)
+    unchecked: list[str] = []
     for i, record in enumerate(records):
         listed = set(record.superseded_by)
         missing = named.get(record.entry_id, set()) - listed
@@ -281,17 +319,49 @@ def _supersession(
             return
         for later in sorted(listed):
             j = position.get(later, -1)
-            opened = results[j].opened if j >= 0 else None
-            if j <= i or (opened is not None and opened.supersedes != record.entry_id):
+            opened = results[j].opened if j > i else None
+            if j > i and opened is None:
+                unchecked.append(
+                    f"{_where(i, record)} lists {later!r} in supersededBy, but record #{j + 1} "
+                    "is withheld (not opened): what it supersedes cannot be checked"
+                )
+            elif opened is None or opened.supersedes != record.entry_id:
                 checks.failed(
                     CHECK_SUPERSESSION,
                     f"{_where(i, record)} lists {later!r} in supersededBy, which is no later "
                     "record of the loan superseding it",
                 )
                 return
-    checks.passed(
-        CHECK_SUPERSESSION, f"{sum(len(v) for v in named.values())} correction(s), each listed"
-    )
+    if unchecked:
+        more = f" ({len(unchecked) - 1} more such claim(s))" if len(unchecked) > 1 else ""
+        checks.not_run(
+            CHECK_SUPERSESSION,
+            f"{unchecked[0]}{more}; ask for the dossier with that record opened",
+        )
+        return
+    detail = f"{sum(len(v) for v in named.values())} correction(s) of opened records, each listed"
+    if withheld:
+        shown = ", ".join(f"#{i + 1}" for i in withheld[:5]) + (" …" if len(withheld) > 5 else "")
+        detail += (
+            f"; {len(withheld)} record(s) withheld ({shown}): a withheld record may correct "
+            "another record, which cannot be checked"
+        )
+    checks.passed(CHECK_SUPERSESSION, detail)
+
+
+def _all_opened(
+    checks: Checklist, records: Sequence[BundleRecord], results: Sequence[RecordResult]
+) -> None:
+    withheld = _withheld(results)
+    if withheld:
+        i = withheld[0]
+        checks.failed(
+            CHECK_ALL_OPENED,
+            f"{_where(i, records[i])} is withheld (no opening); "
+            f"{withheld_line(len(withheld), len(records))} (--require-opened)",
+        )
+    else:
+        checks.passed(CHECK_ALL_OPENED, f"all {len(records)} records opened")
 
 
 def verify_dossier(
@@ -302,8 +372,10 @@ def verify_dossier(
     view: ChainView | None = None,
     confirmations: int = 1,
     memo: ChainMemo | None = None,
+    require_opened: bool = False,
 ) -> DossierVerification:
-    """Run every named check of a dossier (see the module docstring)."""
+    """Run every named check of a dossier (see the module docstring); with
+    ``require_opened`` a withheld record fails "Every record opened"."""
     memo = memo if memo is not None else ChainMemo()
     checks = Checklist()
     held = checkpoint_checks(checks, dossier.checkpoint, log_key)
@@ -356,6 +428,8 @@ def verify_dossier(
         else:
             _head(checks, held, records, complete, dossier.loan_head, root)
         _supersession(checks, records, results)
+    if require_opened:
+        _all_opened(checks, records, results)
 
     cases = _case_checks(checks, records, results)
     anchored, on_chain = anchor_checks(
@@ -377,6 +451,8 @@ def verify_dossier(
         CHECK_INCLUSION,
         *LOAN_CHECKS,
     ]
+    if require_opened:
+        required.append(CHECK_ALL_OPENED)
     if dossier.anchor is not None:
         required += ANCHOR_STEPS[:2]
         if view is not None:

@@ -68,6 +68,11 @@ AUDIT_CHECKS = (
 )
 
 
+def _count(n: int, one: str, many: str = "") -> str:
+    """``n`` things, singular or plural: "1 checkpoint", "2 checkpoints"."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
 @dataclass
 class _Tally:
     """How one check went: how many times it held, and its first failure."""
@@ -97,6 +102,8 @@ class LogAuditor:
     _v2_leaves: int = 0
     _broken: bool = False  # the leaves cannot be replayed further
     _unsigned: int = 0  # checkpoints listed whose signature did not verify
+    # (from size, latest size): no checkpoint of size >= from size exists (nothing_from)
+    _nothing_from: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         self._tallies = {name: _Tally() for name in AUDIT_CHECKS}
@@ -178,6 +185,24 @@ class LogAuditor:
         self._previous = checkpoint
         if self._first is None:
             self._first = checkpoint
+
+    def nothing_from(self, from_size: int, latest: str) -> None:
+        """No checkpoint of size ``from_size`` or more exists: ``latest``, the latest
+        checkpoint, is smaller (an incremental audit with nothing new). Only its signature
+        is checked; every other check is not run, with that reason.
+        """
+        try:
+            checkpoint = verify_checkpoint(latest, self.verifier_key)
+        except CheckpointError as exc:
+            self._unsigned += 1
+            self._tallies[CHECK_SIGNATURES].fail(f"the latest checkpoint: {exc}")
+            return
+        if checkpoint.size >= from_size:
+            raise ValueError(
+                f"the latest checkpoint's size {checkpoint.size} is not below {from_size}"
+            )
+        self._tallies[CHECK_SIGNATURES].ok()
+        self._nothing_from = (from_size, checkpoint.size)
 
     def _where(self) -> str:
         if self._previous is None:
@@ -263,16 +288,8 @@ class LogAuditor:
             if first is None or last is None
             else f"sizes {first.size} to {last.size} of {last.origin!r}"
         )
-        details = {
-            CHECK_LISTED: f"{{n}} checkpoints, {span}",
-            CHECK_SIGNATURES: "{n} checkpoints signed by the log key",
-            CHECK_LEAVES: f"{{n}} leaves replayed from index 0 ({self._v2_leaves} of version 2)",
-            CHECK_CHAINS: f"{{n}} version 2 leaves, {len(self._map)} loans",
-            CHECK_TREE: "{n} checkpoint roots equal the replayed tree's",
-            CHECK_CONSISTENT: "{n} checkpoints each extend the one before",
-            CHECK_MAP: "{n} checkpoint map roots equal the replayed map's"
-            + ("" if self._map_since is None else f" (the map line from size {self._map_since})"),
-        }
+        if self._nothing_from is not None and self._first is None:
+            return self._nothing_verdict(*self._nothing_from)
         for name in AUDIT_CHECKS:
             tally = self._tallies[name]
             if tally.failure is not None:
@@ -290,5 +307,40 @@ class LogAuditor:
                 }.get(name, "nothing to check")
                 checks.not_run(name, reason)
             else:
-                checks.passed(name, details[name].format(n=tally.held))
+                checks.passed(name, self._passed(name, tally.held, span))
+        return checks.verdict()
+
+    def _passed(self, name: str, n: int, span: str) -> str:
+        """The detail of a check that held ``n`` times."""
+        equal = "equals" if n == 1 else "equal"
+        if name == CHECK_LISTED:
+            return f"{_count(n, 'checkpoint')}, {span}"
+        if name == CHECK_SIGNATURES:
+            return f"{_count(n, 'checkpoint')} signed by the log key"
+        if name == CHECK_LEAVES:
+            leaves = _count(n, "leaf", "leaves")
+            return f"{leaves} replayed from index 0 ({self._v2_leaves} of version 2)"
+        if name == CHECK_CHAINS:
+            leaves = _count(n, "version 2 leaf", "version 2 leaves")
+            return f"{leaves}, {_count(len(self._map), 'loan')}"
+        if name == CHECK_TREE:
+            return f"{_count(n, 'checkpoint root')} {equal} the replayed tree's"
+        if name == CHECK_CONSISTENT:
+            each = "" if n == 1 else " each"
+            extend = "extends" if n == 1 else "extend"
+            return f"{_count(n, 'checkpoint')}{each} {extend} the one before"
+        since = "" if self._map_since is None else f" (the map line from size {self._map_since})"
+        return f"{_count(n, 'checkpoint map root')} {equal} the replayed map's{since}"
+
+    def _nothing_verdict(self, from_size: int, latest: int) -> Verdict:
+        """The checks when there is no checkpoint of size ``from_size`` or more."""
+        checks = Checklist()
+        reason = f"no checkpoint of size ≥ {from_size}; the latest is {latest}"
+        for name in AUDIT_CHECKS:
+            if name == CHECK_SIGNATURES:
+                checks.passed(
+                    name, f"the latest checkpoint (size {latest}) is signed by the log key"
+                )
+            else:
+                checks.not_run(name, reason)
         return checks.verdict()

@@ -17,6 +17,9 @@ operator exports the trust folder (`notary trust export --chain-id
   certificate; page 1 says VALID and names the loan.
 * An operator runs `court-verify audit-log` with the exported folder (valid)
   and with another log's folder (the signatures are the failed check).
+* A court verifies the bank's dossier after the log grew: with `--rpc` the
+  summary, the JSON and the certificate say how far the chain's latest anchor
+  is past the dossier's checkpoint.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +36,12 @@ from pathlib import Path
 import pypdfium2
 import pytest
 
+from evidence_gateway.v1 import evidence_service_pb2 as ev
+from evidence_gateway.v1 import evidence_service_pb2_grpc
 from tests.support.anchored_gateway import CHAIN_ID, anchoring_gateway
 from tests.support.anvil import Anvil
-from tests.support.gateway_proc import GatewayProcess, make_pki, notary
+from tests.support.gateway_proc import GatewayProcess, identity_in, make_pki, notary
+from tests.support.grpc_client import submission
 from tests.support.procs import BIN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -243,3 +250,50 @@ def test_audit_log_with_the_exported_trust_folder_and_with_another_logs(
     assert wrong.returncode == 1, wrong.stdout + wrong.stderr
     assert wrong.stdout.splitlines()[-1] == "INVALID: Checkpoint signatures valid", wrong.stdout
     assert "listed no checkpoint" not in wrong.stdout
+
+
+# --- a court with an old dossier ---------------------------------------------------------------
+
+
+def test_an_old_dossier_says_how_far_the_log_grew_past_it(
+    site: Site, node_files: NodeOut, tmp_path: Path
+) -> None:
+    """The chain's latest anchor, read by court-verify itself, shows the log grew past the
+    dossier's checkpoint; the dossier stays VALID for what it proves."""
+    out, _ = node_files
+    before = court_verify(
+        "dossier", out / "dossier.json", "--trust", site.trust, "--rpc", site.rpc_url, "--json"
+    )
+    assert before.returncode == 0, before.stdout + before.stderr
+    size = json.loads(before.stdout)["dossier"]["checkpoint_size"]
+    ids = site.folder / "data" / "institutions"
+    with site.gateway.channel(identity=identity_in(ids, "dev-bank"), own_connection=True) as ch:
+        stub = evidence_service_pb2_grpc.EvidenceServiceStub(ch)
+        for i in range(3):
+            stub.SubmitEvidence(
+                ev.SubmitEvidenceRequest(submission=submission("L-LATER", data=b"later %d" % i)),
+                timeout=30,
+            )
+    deadline = time.monotonic() + 60
+    while True:
+        result = court_verify(
+            "dossier", out / "dossier.json", "--trust", site.trust, "--rpc", site.rpc_url, "--json"
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        growth = json.loads(result.stdout)["dossier"]["log_growth"]
+        if growth["latest_anchored_size"] >= size + 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert growth["checkpoint_size"] == size
+    assert growth["entries_past_checkpoint"] == growth["latest_anchored_size"] - size >= 3
+    text = court_verify(
+        "dossier", out / "dossier.json", "--trust", site.trust, "--rpc", site.rpc_url,
+        "--report", tmp_path / "certificate.html",
+    )  # fmt: skip
+    assert text.returncode == 0, text.stdout + text.stderr
+    summary = text.stdout.splitlines()[-1]
+    assert "the log has grown past the dossier's checkpoint" in summary, summary
+    assert f"entries after the checkpoint's {size}" in summary, summary
+    html = (tmp_path / "certificate.html").read_text(encoding="utf-8")
+    assert "Latest anchored log size on chain" in html
+    assert "past this dossier&#x27;s checkpoint" in html or "past this dossier's checkpoint" in html

@@ -198,7 +198,11 @@ def test_a_wrong_ca_or_plaintext_to_a_remote_address_fails(honest: Site, tmp_pat
     tls[tls.index("--ca") + 1] = str(other / "root-ca.pem")
     wrong = court_verify("fetch", *tls, "--entry", "x", "--out", str(tmp_path / "x"))
     assert wrong.returncode == 1
-    assert "is unavailable over mutual TLS (UNAVAILABLE" in wrong.stderr
+    address = honest.gateway.address
+    assert f"the TLS handshake with the gateway at {address} failed; check that --ca" in (
+        wrong.stderr
+    )
+    assert "Handshake failed" not in wrong.stderr  # gRPC's own log line (GRPC_VERBOSITY)
     remote = court_verify(
         "fetch", "--gateway", "192.0.2.1:50051", "--insecure-loopback", "--entry", "x",
         "--out", str(tmp_path / "x"),
@@ -229,6 +233,25 @@ def test_audit_log_passes_an_honest_log(honest: Site) -> None:
     assert all(c["status"] == "passed" for c in report["checks"]), report
     (loan_map,) = [c for c in report["checks"] if c["name"] == CHECK_MAP]
     assert "map roots equal the replayed map's" in loan_map["detail"]
+
+
+def test_audit_log_from_beyond_the_latest_checkpoint_is_nothing_new(honest: Site) -> None:
+    # An incremental audit after the latest checkpoint: not a tampered log (exit 0).
+    _submit_batches(honest)
+    key = ["--log-key", str(honest.gateway.pki / "log.vkey")]
+    full = court_verify("audit-log", *honest.tls(COURT), *key)
+    assert full.returncode == 0, full.stdout + full.stderr
+    match = re.search(r"replayed to size (\d+)", full.stdout)
+    assert match, full.stdout
+    latest = int(match[1])
+    result = court_verify("audit-log", *honest.tls(COURT), *key, "--from", str(latest + 1))
+    assert result.returncode == 0, result.stdout + result.stderr
+    reason = f"no checkpoint of size ≥ {latest + 1}; the latest is {latest}"
+    assert f"----  Checkpoints listed           {reason}" in result.stdout, result.stdout
+    assert "PASS  Checkpoint signatures valid" in result.stdout
+    assert result.stdout.rstrip().splitlines()[-1].startswith(f"NOTHING NEW: {reason}")
+    same = court_verify("audit-log", *honest.tls(COURT), *key, "--from", str(latest))
+    assert same.returncode == 0 and "VALID: the log" in same.stdout, same.stdout
 
 
 def test_audit_log_catches_a_signed_checkpoint_with_a_wrong_map_root(tmp_path: Path) -> None:

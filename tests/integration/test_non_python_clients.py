@@ -27,7 +27,8 @@ from pathlib import Path
 import pytest
 
 from court.verify.checkpoint import verify_checkpoint
-from tests.support.gateway_proc import GatewayProcess, make_pki, write_config
+from tests.support.gateway_proc import GatewayProcess, make_pki, notary, write_config
+from tests.support.procs import BIN
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "gateway.md"
@@ -107,8 +108,13 @@ def test_every_mutual_tls_buf_curl_call_of_the_doc_works(
     address, folder = mtls_gateway
     commands = [c for c in doc_commands() if TLS_FILES in c]
     seen: set[str] = set()
+    entry_id = ""
+    vkey = (folder / "data" / "pki" / "log.vkey").read_text().strip()
     for command in commands:
         assert f"{BUF} curl --protocol grpc {TLS_FILES} " in command, command
+        if "ENTRY_ID" in command:  # the doc's placeholder: the receipt's entryId
+            assert entry_id, "the doc reads a record before it submits one"
+            command = command.replace("ENTRY_ID", entry_id)
         result = run(command, address, cwd=folder)
         assert result.returncode == 0, (command, result.stderr)
         if "--list-methods" in command:
@@ -121,11 +127,44 @@ def test_every_mutual_tls_buf_curl_call_of_the_doc_works(
             receipt = json.loads(result.stdout)["receipt"]
             assert re.fullmatch(r"[A-Za-z0-9_-]{1,64}", receipt["entryId"])
             assert receipt["opening"]["privateRecord"]  # the owner gets the opening
+            entry_id = receipt["entryId"]
+        elif command.endswith("/GetEvidenceBundle"):
+            seen.add("bundle")
+            bundle = json.loads(result.stdout)["bundle"]  # the answer, as the doc says
+            assert bundle["mediaType"] == "application/vnd.court-evidence.bundle.v1+json"
+            assert bundle["record"]["entryId"] == entry_id
+            _court_verify_takes("bundle", bundle, folder)
+        elif command.endswith("/GetDossier"):
+            seen.add("dossier")
+            dossier = json.loads(result.stdout)["dossier"]
+            assert dossier["mediaType"] == "application/vnd.court-evidence.dossier.v1+json"
+            assert entry_id in [r["entryId"] for r in dossier["records"]]
+            _court_verify_takes("dossier", dossier, folder)
+        elif command.endswith("/ListCheckpoints"):
+            seen.add("checkpoints")
+            listed = json.loads(result.stdout)["checkpoints"]
+            sizes = [verify_checkpoint(c["signedNote"], vkey).size for c in listed]
+            assert sizes == sorted(set(sizes)) and sizes[-1] >= 1, sizes
+            assert {"signedNote", "origin", "size", "rootHash"} <= set(listed[-1])
         else:
             pytest.fail(
                 f"a mutual TLS buf curl call of docs/gateway.md this test does not know: {command}"
             )
-    assert seen == {"list", "submit"}, commands
+    assert seen == {"list", "submit", "bundle", "dossier", "checkpoints"}, commands
+
+
+def _court_verify_takes(what: str, message: dict[str, object], folder: Path) -> None:
+    """The answer's field, written as a file, verifies with the operator's trust folder."""
+    trust = folder / "trust"
+    if not trust.exists():
+        notary("trust", "export", "--pki", str(folder / "data" / "pki"), "--out", str(trust))
+    path = folder / f"{what}.json"
+    path.write_text(json.dumps(message))
+    result = subprocess.run(
+        [str(BIN / "court-verify"), what, str(path), "--trust", str(trust)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_every_buf_curl_call_of_the_doc_works(gateway: tuple[str, Path]) -> None:

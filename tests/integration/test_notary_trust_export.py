@@ -47,6 +47,9 @@ def test_export_writes_the_log_key_the_tsa_root_and_the_chain(
     # The fingerprints printed are the ones to publish.
     assert root.fingerprint(hashes.SHA256()).hex() in result.stdout
     assert not list(out.glob(".*"))  # no temporary file left
+    # With chain.json, the command a court runs names --rpc (the chain check needs it).
+    assert f"court-verify bundle FILE --trust {out} [--rpc URL]" in result.stdout
+    assert "a JSON-RPC node of chain 31337" in result.stdout
 
 
 def test_a_receipt_verifies_with_the_exported_files_alone(pki_p256: Path, tmp_path: Path) -> None:
@@ -55,6 +58,9 @@ def test_a_receipt_verifies_with_the_exported_files_alone(pki_p256: Path, tmp_pa
         run("notary", "trust", "export", "--pki", str(pki_p256), "--out", str(out)).returncode == 0
     )
     assert not (out / "chain.json").exists()
+    said = run("notary", "trust", "export", "--pki", str(pki_p256), "--out", str(tmp_path / "t2"))
+    assert said.stdout.rstrip().endswith(f"court-verify bundle FILE --trust {tmp_path / 't2'}")
+    assert "--rpc" not in said.stdout  # no chain.json: --rpc would be a usage error
     log = build_log_on_pki(make_engine(pki_p256, tmp_path / "tsa-state"), pki_p256)
     receipt = tmp_path / "receipt.pb"
     receipt.write_bytes(log.receipt_message().SerializeToString())

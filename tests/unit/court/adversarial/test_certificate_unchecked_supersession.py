@@ -4,9 +4,8 @@
 a bundle looks at it (a bundle holds no other record), yet the certificate of a
 VALID bundle prints it as a fact, "已被替代 / Superseded by: <ids>". A lender can
 so make a court read a damaging record as corrected (naming any id), or drop a
-real correction. Expected to FAIL until the certificate leaves the claim out
-of a bundle's certificate or marks it, in both languages, as stated by the file
-and not checked.
+real correction. Fixed: a bundle's certificate marks the claim, in both
+languages, as stated by the file and not checked.
 """
 
 from __future__ import annotations

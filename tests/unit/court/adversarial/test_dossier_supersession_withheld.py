@@ -10,9 +10,10 @@ and so:
 * claim that a damaging record was corrected by a later one it withholds, or
 * hide a real correction by withholding it and dropping the ``supersededBy``.
 
-Expected to FAIL until a supersededBy entry naming a withheld record is not
-counted as checked (NOT_RUN or FAILED, never a plain pass), and the check says
-that withheld records may correct others.
+Fixed: a supersededBy entry naming a withheld record is not run (the dossier is
+inconclusive), never a pass, and while records are withheld the check says that
+they may correct others (tests/unit/court/bundles/test_dossier_withheld.py has
+the rest: the summary, --require-opened, the certificate).
 """
 
 from __future__ import annotations

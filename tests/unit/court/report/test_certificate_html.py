@@ -109,3 +109,23 @@ def test_unknown_kind_and_missing_time(tmp_path: Path) -> None:
     assert "unknown" in html
     assert "输入文件未载有区块链锚定信息" in html
     assert "not checked on chain" in html
+
+
+def test_whether_a_document_was_compared(tmp_path: Path) -> None:
+    # A dossier compares no document; a bundle's certificate names the compared one.
+    dossier = _html(tmp_path, samples.dossier(records=2))
+    assert "文件比对" in dossier and "Document compared" in dossier
+    assert "No, not compared: this certificate does not tie any particular file to the " in dossier
+    assert "本报告未将任何具体文件与卷宗中的记录比对" in dossier
+    compared = replace(
+        samples.bundle(),
+        document_compared=True,
+        document_name="<b>contract</b>.pdf",
+        document_hash="ab" * 32,
+        document_hash_algorithm="SHA-256",
+    )
+    html = _html(tmp_path, compared)
+    assert "Yes, compared with the record" in html
+    assert "&lt;b&gt;contract&lt;/b&gt;.pdf" in html and "<b>contract" not in html
+    assert f"SHA-256: {'ab' * 32}" in html
+    assert "not compared" not in html

@@ -132,7 +132,6 @@ def test_filing_is_idempotent_by_request_id(seen: Seen) -> None:
     assert name == "ALREADY_EXISTS"
 
 
-@pytest.mark.xfail(strict=True, reason="finding: FileCase answers the case without its events")
 def test_file_case_answers_the_case_with_its_filing_event(seen: Seen) -> None:
     """FileCaseResponse.case: "The new case, in CASE_STATUS_FILED, with its filing
     event" -- the lender archives the filing's receipt as it does a submission's."""

@@ -13,9 +13,12 @@ PERMISSION_DENIED, INVALID_ARGUMENT) and the heartbeats of an idle stream.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -24,37 +27,51 @@ from tests.support.gateway_proc import GatewayProcess, make_pki, write_config
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_CLIENT = Path(__file__).parent / "node" / "case_client.js"
-INSTITUTIONS = (("bank-n", "lender"), ("court-n", "court"), ("court-o", "court"))
+CASES_DOC = ROOT / "docs" / "cases.md"
+BUF = "node_modules/.bin/buf"
+INSTITUTIONS = (("bank-n", "lender"), ("court-a", "court"), ("court-o", "court"))
 Seen = dict[str, object]
 
 
+@dataclass
+class Site:
+    folder: Path  # data/pki and data/institutions, as `make run` has them
+    gateway: GatewayProcess
+
+
 @pytest.fixture(scope="module")
-def seen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seen]:
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("case-clients")
     make_pki(folder / "data" / "pki")
     gateway = GatewayProcess(write_config(folder), folder, mtls=True)
     gateway.start()
     try:
-        ids = folder / "ids"
         for name, role in (*INSTITUTIONS, ("arb-n", "arbitration")):
-            gateway.add_institution(name, role, ids)
-        node = shutil.which("node")
-        assert node, "node is not on PATH: the project needs Node.js (see README.md)"
-        # By name, as docs/gateway.md advises (an IP address makes Node.js warn).
-        address = gateway.address.replace("127.0.0.1", "localhost")
-        result = subprocess.run(
-            [node, str(NODE_CLIENT), address, str(gateway.pki / "root-ca.pem"), str(ids)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr + gateway.log_text()
-        assert "DeprecationWarning" not in result.stderr, result.stderr
-        yield json.loads(result.stdout)
+            gateway.add_institution(name, role, folder / "data" / "institutions")
+        yield Site(folder, gateway)
     finally:
         assert gateway.stop() == 0, gateway.log_text()
+
+
+@pytest.fixture(scope="module")
+def seen(site: Site) -> Seen:
+    node = shutil.which("node")
+    assert node, "node is not on PATH: the project needs Node.js (see README.md)"
+    # By name, as docs/gateway.md advises (an IP address makes Node.js warn).
+    address = site.gateway.address.replace("127.0.0.1", "localhost")
+    ids = site.folder / "data" / "institutions"
+    result = subprocess.run(
+        [node, str(NODE_CLIENT), address, str(site.gateway.pki / "root-ca.pem"), str(ids)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr + site.gateway.log_text()
+    assert "DeprecationWarning" not in result.stderr, result.stderr
+    out: Seen = json.loads(result.stdout)
+    return out
 
 
 def _refusal(seen: Seen, key: str) -> tuple[str, str]:
@@ -156,4 +173,71 @@ def test_list_cases_pages_in_filing_order(seen: Seen) -> None:
     assert seen["court_filed"] == [
         ["bank-n", loans[1], accept_or_reject],
         ["bank-n", loans[2], accept_or_reject],
+    ]
+
+
+# --- a court's clerk with buf curl ---------------------------------------------------------
+
+
+def _doc_lines() -> list[str]:
+    found = re.search(r"<!-- buf-curl-cases -->\n```sh\n(.*?)```", CASES_DOC.read_text(), re.S)
+    assert found, "docs/cases.md lost its buf curl recipe"
+    return found.group(1).replace("\\\n", " ").splitlines()
+
+
+def _json_objects(text: str) -> list[dict[str, object]]:
+    """What buf curl prints for a stream: JSON objects one after another."""
+    decoder, out, i = json.JSONDecoder(), [], 0
+    while (i := len(text) - len(text[i:].lstrip())) < len(text):
+        value, i = decoder.raw_decode(text, i)
+        out.append(value)
+    return out
+
+
+def test_the_clerks_buf_curl_lines_list_accept_record_and_watch(site: Site, seen: Seen) -> None:
+    """docs/cases.md's lines as written, from the gateway's folder, but for the address, the
+    case and the time; the stream under `timeout`, as a clerk stops it with Ctrl-C."""
+    lines = _doc_lines()
+    assert len(lines) == 4, lines
+    at = datetime.now(UTC).isoformat(timespec="seconds")
+
+    def run(line: str, case_id: str = "", seconds: int = 60) -> subprocess.CompletedProcess[str]:
+        assert line.startswith(f"{BUF} curl ") and line.count("https://127.0.0.1:50051") == 1
+        command = (
+            line.replace("https://127.0.0.1:50051", f"https://{site.gateway.address}")
+            .replace(BUF, str(ROOT / BUF), 1)
+            .replace("CASE_ID", case_id)
+            .replace("OCCURRED_AT", at)
+        )
+        return subprocess.run(
+            ["timeout", str(seconds), "bash", "-c", command],
+            cwd=site.folder, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+
+    listed = run(lines[0])
+    assert listed.returncode == 0, listed.stderr
+    cases = json.loads(listed.stdout)["cases"]
+    loans = seen["loans"]
+    assert isinstance(loans, list)
+    assert [c["loanRef"] for c in cases] == loans[1:]  # the filed ones, in filing order
+    assert cases[0]["claim"] == {"currencyCode": "CNY", "minorUnits": "5000000"}
+    case_id = cases[0]["caseId"]
+    accepted = run(lines[1], case_id)
+    assert accepted.returncode == 0, accepted.stderr
+    event = json.loads(accepted.stdout)["event"]
+    assert event["type"] == "CASE_EVENT_TYPE_ACCEPTED"
+    assert event["caseNumber"] == "(2026)京0105民初12345号"
+    judged = run(lines[2], case_id)
+    assert judged.returncode == 0, judged.stderr
+    assert json.loads(judged.stdout)["event"]["status"] == "CASE_STATUS_JUDGMENT"
+
+    watched = run(lines[3], seconds=5)
+    assert watched.returncode == 124, watched.stderr  # still streaming when stopped
+    messages = _json_objects(watched.stdout)
+    assert "event" not in messages[0] and messages[0]["cursor"]
+    mine = [m["event"] for m in messages[1:] if m["event"]["caseId"] == case_id]  # type: ignore[index]
+    assert [(e["eventNumber"], e["type"]) for e in mine] == [  # type: ignore[index]
+        ("1", "CASE_EVENT_TYPE_FILED"),
+        ("2", "CASE_EVENT_TYPE_ACCEPTED"),
+        ("3", "CASE_EVENT_TYPE_JUDGMENT"),
     ]

@@ -7,9 +7,9 @@
 //
 // Usage: node case_client.js HOST:PORT ROOT-CA.pem IDENTITIES-DIR
 // IDENTITIES-DIR holds NAME.pem and NAME.key (`notary institution add --out`) of
-// bank-n (lender), court-n and court-o (courts) and arb-n (arbitration).
+// bank-n (lender), court-a and court-o (courts) and arb-n (arbitration).
 //
-// The lender files a case for a loan with court-n and watches WatchCases; it
+// The lender files a case for a loan with court-a and watches WatchCases; it
 // disconnects after two events, the court records two more meanwhile, and it
 // resumes with the last cursor while the court records a fifth. It files two more
 // cases and pages through ListCases two at a time. It collects the errors a
@@ -158,7 +158,7 @@ async function main() {
   const [address, rootCaFile, dir] = process.argv.slice(2);
   const v1 = loadServices();
   const rootCa = fs.readFileSync(rootCaFile);
-  const [lender, court, other, arb] = ["bank-n", "court-n", "court-o", "arb-n"].map((name) =>
+  const [lender, court, other, arb] = ["bank-n", "court-a", "court-o", "arb-n"].map((name) =>
     clients(v1, address, rootCa, dir, name),
   );
   const out = {};
@@ -175,16 +175,16 @@ async function main() {
   await watch.until(() => watch.messages.length >= 1, 30_000);
   out.first_message = watch.messages[0];
 
-  const filing = fileRequest(`file-1-${suffix}`, loans[0], "court-n", relied);
+  const filing = fileRequest(`file-1-${suffix}`, loans[0], "court-a", relied);
   const filed = (await call(lender.cases, "FileCase", filing)).case;
   const caseId = filed.caseId;
   out.filed = { caseId, status: filed.status, events: (filed.events || []).length, nextEvents: filed.nextEvents };
   out.file_again = (await call(lender.cases, "FileCase", filing)).case.caseId;
   out.file_reused_id = await refusal(
-    call(lender.cases, "FileCase", fileRequest(filing.requestId, loans[0], "court-n", relied, "6000000")),
+    call(lender.cases, "FileCase", fileRequest(filing.requestId, loans[0], "court-a", relied, "6000000")),
   );
   out.file_open_case = await refusal(
-    call(lender.cases, "FileCase", fileRequest(`file-1b-${suffix}`, loans[0], "court-n", relied)),
+    call(lender.cases, "FileCase", fileRequest(`file-1b-${suffix}`, loans[0], "court-a", relied)),
   );
 
   await call(court.cases, "AcceptCase", {
@@ -234,7 +234,7 @@ async function main() {
   // ListCases, two at a time, in filing order.
   for (const n of [1, 2]) {
     const entry = await record(lender, loans[n], `contract ${n + 1}`);
-    await call(lender.cases, "FileCase", fileRequest(`file-${n + 1}-${suffix}`, loans[n], "court-n", [entry]));
+    await call(lender.cases, "FileCase", fileRequest(`file-${n + 1}-${suffix}`, loans[n], "court-a", [entry]));
   }
   const pages = [];
   let pageToken = "";

@@ -142,7 +142,10 @@ class CaseServicer(pb_grpc.CaseServiceServicer):
             relied_on=tuple(request.relied_on_entry_ids),
             share_expires_at=expires,
         )
-        return pb.FileCaseResponse(case=self._case(case, caller))
+        message = self._case(case, caller)
+        filing = await self._service.filing_event(case)
+        message.events.append(await asyncio.to_thread(self._event, filing))
+        return pb.FileCaseResponse(case=message)
 
     @rpc_errors()
     async def AcceptCase(

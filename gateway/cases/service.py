@@ -409,6 +409,15 @@ class CaseService:
             times.append(case.updated_at)
         return CaseView(case, events, since, min(times) if times else None)
 
+    async def filing_event(self, case: StoredCase) -> StoredCaseEvent:
+        """The case's first event, its filing (one read, by its record's leaf index)."""
+        event: StoredCaseEvent | None = await self._read(
+            self.tables.event_at, case.filing_leaf_index
+        )
+        if event is None:  # pragma: no cover - the filing's rows commit with its record
+            raise Unavailable("the case's filing has no event row; retry")
+        return event
+
     async def list_cases(
         self, case_filter: CaseFilter, after_leaf: int, limit: int
     ) -> list[StoredCase]:

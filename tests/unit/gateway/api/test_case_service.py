@@ -148,6 +148,10 @@ def test_a_case_from_filing_to_enforcement_each_step_a_record(h: Harness) -> Non
     assert case.status == cs.CASE_STATUS_FILED and case.body_kind == cs.BODY_KIND_COURT
     assert list(case.relied_on_entry_ids) == relied
     assert case.filing_checkpoint.size >= 4  # two records, the share, the filing
+    # The answer carries the filing event, whose receipt the lender archives.
+    (filing,) = case.events
+    assert filing.type == cs.CASE_EVENT_TYPE_FILED and filing.event_number == 1
+    assert filing.receipt.leaf_index < case.filing_checkpoint.size
     # The court was given the loan: it reads the lender's records.
     h.evidence.GetEvidence(ev.GetEvidenceRequest(entry_id=relied[0]), metadata=md("court-1"))
 
@@ -264,6 +268,9 @@ def test_retries_are_idempotent_and_reuse_with_other_content_is_refused(h: Harne
     )
     full = cases(h).GetCase(cs.GetCaseRequest(case_id=case.case_id), metadata=md("bank-a")).case
     assert len(full.events) == 2
+    # A retried filing after later events answers the filing event alone, as the first time.
+    retried = _file(h, "L-4", "court-1", relied, rid="f1")
+    assert [e.receipt.entry_id for e in retried.events] == [full.events[0].receipt.entry_id]
 
 
 def test_another_court_sees_the_case_records_withheld_in_its_dossier(h: Harness) -> None:

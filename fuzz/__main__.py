@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 INSTRUMENTED = ["court", "notary.tsa"]
 #: ... and, for the targets that read protobuf JSON, the JSON mapping (slower to start).
 _JSON = "google.protobuf.json_format"
-JSON_TARGETS = {"bundle": [_JSON], "dossier": [_JSON]}
+JSON_TARGETS = {t: [_JSON] for t in ("bundle", "dossier", "bundle_verify", "dossier_verify")}
 RSS_LIMIT_MB = 2048
 """The whole process's resident memory bound (libFuzzer's -rss_limit_mb)."""
 
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.target not in TARGETS:
         sys.exit(f"python -m fuzz: unknown target {args.target!r}; one of {', '.join(TARGETS)}")
     target = TARGETS[args.target]
-    seeds = HERE / "corpus" / target.name
+    seeds = target.corpus
     work = args.work or HERE / "work" / target.name
     artifacts = args.artifacts or HERE / "findings"
     work.mkdir(parents=True, exist_ok=True)

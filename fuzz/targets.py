@@ -30,6 +30,8 @@ from court.evidence.leaf import LeafFields, encode_leaf
 from court.evidence.leaf_v2 import decode_private_record, encode_private_record, encode_public_leaf
 from court.evidence.opening import decode_any_leaf
 from court.files import InputError
+from court.trust import read_trust_dir
+from court.verify.bundle import verify_bundle
 from court.verify.checkpoint import (
     CheckpointError,
     encode_signed_note,
@@ -37,6 +39,7 @@ from court.verify.checkpoint import (
     parse_checkpoint,
     verify_checkpoint,
 )
+from court.verify.dossier import verify_dossier
 from court.verify.loanmap import (
     LoanHead,
     LoanHeadProof,
@@ -79,6 +82,12 @@ class Target:
     rejects: tuple[type[Exception], ...]
     max_len: int
     """The longest input the fuzzer makes (libFuzzer's -max_len)."""
+    seeds: str = ""
+    """The folder of fuzz/corpus/ with its seeds (default: ``name``)."""
+
+    @property
+    def corpus(self) -> Path:
+        return CORPUS / (self.seeds or self.name)
 
 
 # ------------------------------------------------------------------ the targets
@@ -111,11 +120,8 @@ def private_record(data: bytes) -> None:
     assert encode_private_record(decode_private_record(data)) == data
 
 
-def _checkpoint_key() -> str:
-    return (Path(__file__).resolve().parent / "checkpoint.vkey").read_text().strip()
-
-
-_CHECKPOINT_KEY: Final = _checkpoint_key()
+#: The court's trust directory for the seeds: the log key and TSA root they were made with.
+_TRUST: Final = read_trust_dir(Path(__file__).resolve().parent / "trust")
 
 
 def checkpoint(data: bytes) -> None:
@@ -124,7 +130,7 @@ def checkpoint(data: bytes) -> None:
     held = parse_checkpoint(data)
     text = format_checkpoint_body(held.origin, held.size, held.root_hash, held.extensions)
     assert encode_signed_note(text, held.signatures).encode() == data, "not a round trip"
-    verify_checkpoint(data, _CHECKPOINT_KEY, origin=held.origin)
+    verify_checkpoint(data, _TRUST.log_key, origin=held.origin)
 
 
 def bundle(data: bytes) -> None:
@@ -135,6 +141,17 @@ def bundle(data: bytes) -> None:
 def dossier(data: bytes) -> None:
     """court.bundles.read_dossier: a dossier (protobuf JSON), or InputError."""
     read_dossier(data)
+
+
+def bundle_verify(data: bytes) -> None:
+    """court.verify.bundle.verify_bundle on what read_bundle accepts (no chain, no document):
+    a verdict, never an exception; InputError from the reader."""
+    verify_bundle(read_bundle(data), roots=_TRUST.roots, log_key=_TRUST.log_key)
+
+
+def dossier_verify(data: bytes) -> None:
+    """court.verify.dossier.verify_dossier on what read_dossier accepts (no chain)."""
+    verify_dossier(read_dossier(data), roots=_TRUST.roots, log_key=_TRUST.log_key)
 
 
 def case_event(data: bytes) -> None:
@@ -172,6 +189,8 @@ TARGETS: Final[dict[str, Target]] = {
         Target("checkpoint", checkpoint, (CheckpointError,), 4096),
         Target("bundle", bundle, (InputError,), 64 << 10),
         Target("dossier", dossier, (InputError,), 128 << 10),
+        Target("bundle_verify", bundle_verify, (InputError,), 64 << 10, seeds="bundle"),
+        Target("dossier_verify", dossier_verify, (InputError,), 128 << 10, seeds="dossier"),
         Target("case_event", case_event, (CaseEventError,), 4096),
         Target("loan_head_proof", loan_head_proof, (LoanMapError,), 16 << 10),
     )

@@ -8,8 +8,9 @@ checkpoints, an evidence bundle, dossiers and a loan head proof. Beside them go
 the fixtures under ``tests/fixtures`` (RFC 3161 requests, signed-note and
 loan-map vectors), the requests the notary's client builds, the time-stamp
 queries ``openssl ts -query`` makes, and the case event documents of the case
-event tests. ``fuzz/checkpoint.vkey`` is that PKI's log verifier key (public),
-so that the checkpoint target's seeds verify. Findings (``crash-*`` inputs)
+event tests. ``fuzz/trust/`` is the court's trust directory for that PKI (the
+log's verifier key and the TSA root certificate, both public), so that the
+seeds verify. Findings (``crash-*`` inputs)
 added to a corpus by hand are kept: only this script's own file names are
 rewritten.
 """
@@ -20,6 +21,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -43,6 +45,7 @@ from tests.support.bundle_builder import (  # noqa: E402
     dossier_message,
     mapped_checkpoint,
     to_json,
+    trust_dir,
 )
 from tests.support.leaf import RECORD, sample_leaf, sample_public_leaf  # noqa: E402
 from tests.support.ledger_env import Env, sub, submit  # noqa: E402
@@ -120,7 +123,8 @@ def static_leaves() -> None:
 def ledger_output(folder: Path) -> None:
     pki = folder / "pki"
     init_pki(pki, key_type="p256")
-    (ROOT / "fuzz" / "checkpoint.vkey").write_text((pki / "log.vkey").read_text())
+    shutil.rmtree(ROOT / "fuzz" / "trust", ignore_errors=True)
+    trust_dir(pki, ROOT / "fuzz" / "trust")
     env = Env(pki, folder)
     ledger = env.open()
     try:
@@ -140,7 +144,7 @@ def ledger_output(folder: Path) -> None:
             assert r.opening is not None
             _write("private_record", f"ledger-{name}.der", r.opening.private_record)
         _write("bundle", "ledger-bundle.json", to_json(bundle_message(ledger, loan1[1], pki)))
-        anchored = bundle_message(ledger, loan1[2], pki, anchored_size=3)
+        anchored = bundle_message(ledger, loan1[2], pki, anchored_size=4)
         _write("bundle", "ledger-bundle-anchored.json", to_json(anchored))
         later = {loan1[1].entry_id: [loan1[-1].entry_id]}
         d1 = dossier_message(ledger, loan1, pki, superseded_by=later, anchored_size=ledger.size)

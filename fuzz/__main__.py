@@ -64,8 +64,9 @@ def main(argv: list[str] | None = None) -> None:
     flags = [
         f"-max_total_time={args.seconds}",
         f"-max_len={target.max_len}",
-        # A real hang never returns to run_one's clock: libFuzzer's own alarm catches it.
-        f"-timeout={math.ceil(TIME_LIMIT_SECONDS) * 5}",
+        # A real hang never returns to run_one's clock: libFuzzer's own alarm (wall clock,
+        # generous for a loaded machine) catches it.
+        f"-timeout={math.ceil(TIME_LIMIT_SECONDS) * 30}",
         f"-rss_limit_mb={RSS_LIMIT_MB}",
         f"-artifact_prefix={artifacts}/{target.name}-",
         "-print_final_stats=1",
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     corpus = [str(p) for p in args.inputs] or [str(work), str(seeds)]
     atheris.Setup(
         [sys.argv[0], *flags, *rest, *corpus],
-        lambda data: run_one(target, data),
+        lambda data: run_one(target, data, artifacts),
     )
     atheris.Fuzz()
 

@@ -96,7 +96,7 @@ def test_watch_resumed_with_the_last_cursor_loses_nothing_and_repeats_nothing(
 ) -> None:
     events = seen["events"]
     assert isinstance(events, list)
-    assert [e["number"] for e in events] == ["1", "2", "3", "4", "5"], events
+    assert [e["number"] for e in events] == [1, 2, 3, 4, 5], events  # a uint32: a JSON number
     assert [e["type"] for e in events] == [
         "CASE_EVENT_TYPE_FILED",
         "CASE_EVENT_TYPE_ACCEPTED",
@@ -250,7 +250,7 @@ def test_the_clerks_buf_curl_lines_list_accept_record_and_watch(site: Site, seen
     assert len(events) < len(messages) - 1, "no heartbeat in 5 s (heartbeat_seconds = 2)"
     mine = [e for e in events if e["caseId"] == case_id]  # type: ignore[index]
     assert [(e["eventNumber"], e["type"]) for e in mine] == [  # type: ignore[index]
-        ("1", "CASE_EVENT_TYPE_FILED"),
-        ("2", "CASE_EVENT_TYPE_ACCEPTED"),
-        ("3", "CASE_EVENT_TYPE_JUDGMENT"),
+        (1, "CASE_EVENT_TYPE_FILED"),
+        (2, "CASE_EVENT_TYPE_ACCEPTED"),
+        (3, "CASE_EVENT_TYPE_JUDGMENT"),
     ]

@@ -347,6 +347,9 @@ class GatewayServer:
         self.cases = serve_cases(
             ledger, _active_role(registry), heartbeat_seconds=config.cases_heartbeat_seconds
         )
+        if self.cases is not None and self.metrics is not None:
+            self.cases.observe(self.metrics)
+            self.metrics.watch_cases(self.cases)
         if self.cases is not None:
             case_service_pb2_grpc.add_CaseServiceServicer_to_server(self.cases, self.server)  # type: ignore[no-untyped-call]
             self.services = (*self.services, CASE_SERVICE)

@@ -30,6 +30,7 @@ from gateway.cases.notifier import Notifier
 from gateway.cases.service import CaseService
 from gateway.cases.watch import DEFAULT_HEARTBEAT_SECONDS, parse_cursor, watch_events
 from gateway.errors import InvalidArgument, NotFound
+from gateway.metrics import Observer
 from gateway.model import (
     EvidenceRecord,
     validate_entry_id,
@@ -65,6 +66,15 @@ class CaseServicer(pb_grpc.CaseServiceServicer):
         # for the dictionary's operations only, never while a message is built).
         self._events: OrderedDict[str, pb.CaseEvent] = OrderedDict()
         self._events_lock = threading.Lock()
+
+    def observe(self, observer: Observer) -> None:
+        """Report the events recorded and the streams ended as too slow to ``observer``."""
+        self._service.observer = observer
+        self._notifier.observer = observer
+
+    def open_streams(self) -> int:
+        """The WatchCases streams open (any thread: the metrics' scrape)."""
+        return self._notifier.subscriptions
 
     def drain(self) -> None:
         """The gateway stops: every WatchCases stream ends with UNAVAILABLE (reconnect

@@ -138,6 +138,7 @@ async def watch_events(
             if sub.closed:
                 raise Unavailable(WATCH_CLOSED)
             if sub.overflowed:
+                notifier.observer.watch_too_slow()
                 raise ResourceExhausted(
                     "this WatchCases stream was not read fast enough and its queue filled: "
                     "reconnect with the last cursor received"

@@ -373,8 +373,18 @@ class CaseService:
                     raise _reused()
                 return earlier, ()
             transition = apply_event(case.state, caller, request)
-            if occurred_at < case.filed_at.replace(microsecond=0):
-                raise InvalidArgument([("occurred_at", "must not be before the case's filing")])
+            filed = case.filed_at.replace(microsecond=0)
+            if occurred_at < filed:
+                at = filed.astimezone(UTC).isoformat().replace("+00:00", "Z")
+                raise InvalidArgument(
+                    [
+                        (
+                            "occurred_at",
+                            f"must not be before the case's filing ({at}): send the time "
+                            "of the event, not a date at midnight",
+                        )
+                    ]
+                )
             if occurred_at - self._clock() > MAX_FUTURE_SKEW:
                 raise InvalidArgument(
                     [("occurred_at", "must not be more than 5 minutes after the gateway's clock")]

@@ -70,6 +70,9 @@ from the environment or the defaults are relative to the working directory.
     [shutdown]                     # SIGTERM / SIGINT (docs/gateway.md "Stopping the gateway")
     grace_seconds = 15             # calls running then get this long to finish
 
+    [cases]                        # CaseService (docs/cases.md)
+    heartbeat_seconds = 30         # an idle WatchCases stream gets a cursor this often (1..3600)
+
     [anchor]                       # checkpoints anchored on EVM chains (docs/anchoring.md)
     enabled = false
     interval_seconds = 60          # at most one anchor per chain this often ...
@@ -160,6 +163,7 @@ class GatewayConfig:
     stream_buffer_bytes: int = 64 * 1024 * 1024
     max_message_bytes: int = field(default=16 * 1024 * 1024)
     shutdown_grace_seconds: float = 15.0
+    cases_heartbeat_seconds: float = 30.0
     anchor_enabled: bool = False
     anchor_interval_seconds: float = 60.0
     anchor_min_new_entries: int = 1
@@ -276,6 +280,7 @@ _KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("stream", "idle_seconds"): ("stream_idle_seconds", "float"),
     ("stream", "buffer_bytes"): ("stream_buffer_bytes", "int"),
     ("shutdown", "grace_seconds"): ("shutdown_grace_seconds", "float"),
+    ("cases", "heartbeat_seconds"): ("cases_heartbeat_seconds", "float"),
     ("anchor", "enabled"): ("anchor_enabled", "bool"),
     ("anchor", "interval_seconds"): ("anchor_interval_seconds", "float"),
     ("anchor", "min_new_entries"): ("anchor_min_new_entries", "int"),
@@ -491,6 +496,10 @@ def _check_transport(config: GatewayConfig) -> None:
 
 
 def _check_operations(config: GatewayConfig) -> None:
+    if not 1 <= config.cases_heartbeat_seconds <= 3600:
+        raise ConfigError(
+            f"cases.heartbeat_seconds must be from 1 to 3600, got {config.cases_heartbeat_seconds}"
+        )
     if config.log_max_queue_age_seconds < 0:
         raise ConfigError("log.max_queue_age_seconds must not be negative (0 turns it off)")
     if config.logging_format not in ("text", "json"):

@@ -344,7 +344,12 @@ class GatewayServer:
             )
             self.services = (*API_SERVICES, ADMIN_SERVICE)
         #: CaseService (None without the registry or a SQL store: tests' fakes).
-        self.cases = serve_cases(ledger, _active_role(registry))
+        self.cases = serve_cases(
+            ledger, _active_role(registry), heartbeat_seconds=config.cases_heartbeat_seconds
+        )
+        if self.cases is not None and self.metrics is not None:
+            self.cases.observe(self.metrics)
+            self.metrics.watch_cases(self.cases)
         if self.cases is not None:
             case_service_pb2_grpc.add_CaseServiceServicer_to_server(self.cases, self.server)  # type: ignore[no-untyped-call]
             self.services = (*self.services, CASE_SERVICE)

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 from collections import deque
 
+from gateway.metrics import NO_OBSERVER, Observer
 from gateway.store.cases import StoredCaseEvent
 
 __all__ = ["DEFAULT_QUEUE_SIZE", "Notifier", "Subscription"]
@@ -83,11 +84,15 @@ class Notifier:
         self.queue_size = queue_size
         self._loop: asyncio.AbstractEventLoop | None = None
         self._subs: dict[tuple[str, bool], set[Subscription]] = {}
+        self._count = 0  # an int: read by the metrics' scrape from its own thread
         self.closed = False
+        #: Told of the streams ended as too slow (the server's metrics, when on).
+        self.observer: Observer = NO_OBSERVER
 
     @property
     def subscriptions(self) -> int:
-        return sum(len(s) for s in self._subs.values())
+        """The subscriptions open (any thread)."""
+        return self._count
 
     def subscribe(self, institution: str, as_lender: bool) -> Subscription:
         """A new subscription (call on the server's event loop): it receives every event
@@ -95,6 +100,7 @@ class Notifier:
         self._loop = asyncio.get_running_loop()
         sub = Subscription(institution, as_lender, self.queue_size)
         self._subs.setdefault((institution, as_lender), set()).add(sub)
+        self._count += 1
         if self.closed:
             sub.close()
         return sub
@@ -109,8 +115,9 @@ class Notifier:
     def unsubscribe(self, sub: Subscription) -> None:
         key = (sub.institution, sub.as_lender)
         subs = self._subs.get(key)
-        if subs is not None:
+        if subs is not None and sub in subs:
             subs.discard(sub)
+            self._count -= 1
             if not subs:
                 del self._subs[key]
 

@@ -58,6 +58,7 @@ from gateway.errors import (
     InvalidArgument,
     Unavailable,
 )
+from gateway.metrics import NO_OBSERVER, Observer
 from gateway.model import (
     MAX_FUTURE_SKEW,
     EvidenceKind,
@@ -156,6 +157,8 @@ class CaseService:
         self._role_of = role_of
         self._clock = clock
         self._locks = _KeyedLocks()
+        #: Told of each event recorded (the server's metrics, when on).
+        self.observer: Observer = NO_OBSERVER
 
     # ------------------------------------------------------------ helpers
 
@@ -304,6 +307,7 @@ class CaseService:
                 self._submission(caller.institution, rid, doc, document),
                 PendingEvent(state, document, relied_on),
             )
+            self.observer.case_event(doc.event.value)
         return await self._case_of_party(caller, state.case_id)
 
     async def _refiled(
@@ -369,8 +373,18 @@ class CaseService:
                     raise _reused()
                 return earlier, ()
             transition = apply_event(case.state, caller, request)
-            if occurred_at < case.filed_at.replace(microsecond=0):
-                raise InvalidArgument([("occurred_at", "must not be before the case's filing")])
+            filed = case.filed_at.replace(microsecond=0)
+            if occurred_at < filed:
+                at = filed.astimezone(UTC).isoformat().replace("+00:00", "Z")
+                raise InvalidArgument(
+                    [
+                        (
+                            "occurred_at",
+                            f"must not be before the case's filing ({at}): send the time "
+                            "of the event, not a date at midnight",
+                        )
+                    ]
+                )
             if occurred_at - self._clock() > MAX_FUTURE_SKEW:
                 raise InvalidArgument(
                     [("occurred_at", "must not be more than 5 minutes after the gateway's clock")]
@@ -384,6 +398,7 @@ class CaseService:
                 self._submission(caller.institution, rid, doc, document),
                 PendingEvent(after, document),
             )
+            self.observer.case_event(doc.event.value)
             event = await self._read(self.tables.event_at, receipt.leaf_index)
             if event is None:  # pragma: no cover - written by the record's commit
                 raise Unavailable("the case event was registered but its row is missing; retry")

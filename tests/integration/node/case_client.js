@@ -25,7 +25,10 @@ const protoLoader = require("@grpc/proto-loader");
 
 const PROTOS = path.resolve(__dirname, "..", "..", "..", "protos");
 const JSON_OPTIONS = { keepCase: false, longs: String, enums: String, bytes: String, defaults: false };
-const HEARTBEAT_WAIT_MS = 40_000; // the proto: a cursor-only message at least every 30 s
+// The proto: a cursor-only message at least every 30 s, or the gateway's
+// [cases] heartbeat_seconds (the optional 4th argument; the test sets it short).
+const HEARTBEAT_SECONDS = Number(process.argv[5] || 30);
+const HEARTBEAT_WAIT_MS = (HEARTBEAT_SECONDS + 10) * 1000;
 
 function loadServices() {
   const definition = protoLoader.loadSync(
@@ -166,7 +169,7 @@ async function main() {
   const loans = [1, 2, 3].map((n) => `loan-n${n}-${suffix}`);
 
   // An idle stream (arb-n has no case): cursor-only messages, at its start and
-  // at least every 30 s.
+  // at least every HEARTBEAT_SECONDS.
   const idle = new Watch(arb.cases, {});
   const idleDone = idle.until(() => idle.messages.length >= 2, HEARTBEAT_WAIT_MS);
 

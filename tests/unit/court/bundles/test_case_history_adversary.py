@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from court.bundles import read_dossier
 from court.report.certificate_of import dossier_certificate
+from court.verify.case_history import CHECK_CASE_DOCUMENTS
 from tests.support.bundle_builder import to_json
 from tests.unit.court.bundles.test_case_history import Made, copy, made, run
 
@@ -27,8 +28,9 @@ def test_a_case_whose_last_document_was_removed_is_not_shown_as_its_history(
     data = dossier_certificate(
         result, read_dossier(to_json(message)), input_name="d.json", input_sha256=bytes(32)
     )
-    assert result.cases is not None and result.cases.incomplete_cases
-    shown = {e.case_id for e in data.case_history}
-    assert not shown & set(result.cases.incomplete_cases), [
-        (e.event, e.status_after) for e in data.case_history
-    ]
+    documents = result.verdict[CHECK_CASE_DOCUMENTS]
+    assert documents.failed, documents  # not "made before the gateway carried documents"
+    entry = message.records[last].entry_id
+    assert f"record #{last + 1} (entry {entry!r}" in documents.detail
+    assert data.outcome == "invalid"
+    assert data.case_history == (), [(e.event, e.status_after) for e in data.case_history]

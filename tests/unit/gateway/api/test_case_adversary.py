@@ -319,15 +319,6 @@ def test_watch_reconnecting_at_random_while_events_flow_misses_nothing_and_repea
     assert set(leaves) == expected, "an event was missed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding (low): WatchCases builds each CaseEvent message not in the servicer's "
-    "cache (CaseServicer._event: a ledger.get, i.e. store reads and an inclusion proof) on "
-    "the server's event loop, so a replay of many events (any party reconnecting with an "
-    "empty or old cursor) stalls every other call of the gateway meanwhile (suggested: "
-    "build the page's messages with asyncio.to_thread, as _record_event does, and guard "
-    "the shared cache with a lock)",
-)
 def test_watch_replay_reads_no_record_on_the_event_loop(h: Harness) -> None:
     async def loop_thread() -> int:
         return threading.get_ident()
@@ -359,3 +350,58 @@ def test_watch_replay_reads_no_record_on_the_event_loop(h: Harness) -> None:
     finally:
         servicer._ledger = real
     assert threads and loop_ident not in threads
+
+
+def test_watch_replay_builds_each_page_in_one_worker_thread(h: Harness) -> None:
+    """A replay page's messages are built together (one hop to a worker thread per
+    page), not one hop per event: a long replay costs the loop a few wake-ups only."""
+    servicer = h.server.cases
+    assert servicer is not None
+    for n in range(4):
+        _file(h, "bank-a", f"L-B{n}")
+    servicer._events.clear()
+    builds: list[int] = []
+    real_build = servicer._build
+
+    def counting(events: Any) -> Any:
+        builds.append(len(events))
+        return real_build(events)
+
+    servicer._build = counting  # type: ignore[method-assign]
+    try:
+        seen = 0
+        for message in cases(h).WatchCases(cs.WatchCasesRequest(), metadata=md("bank-a")):
+            seen += message.HasField("event")
+            if seen == 4:
+                break
+    finally:
+        del servicer._build
+    assert builds == [4]
+
+
+def test_the_event_cache_gives_one_message_per_event_to_concurrent_builders(h: Harness) -> None:
+    """Worker threads building the same events at once (streams replaying, a reply) all
+    get the one cached message of each, and the cache keeps its bound."""
+    servicer = h.server.cases
+    assert servicer is not None
+    for n in range(3):
+        _file(h, "bank-a", f"L-C{n}")
+    events = servicer._service.tables.party_events("bank-a", True, -1, 100)
+    assert len(events) == 3
+    servicer._events.clear()
+    start = threading.Barrier(8)
+    out: list[dict[str, Any]] = []
+
+    def build() -> None:
+        start.wait(10)
+        out.append(servicer._build(events))
+
+    threads = [threading.Thread(target=build) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(out) == 8
+    for event in events:
+        assert len({id(found[event.entry_id]) for found in out}) == 1
+        assert servicer._events[event.entry_id] is out[0][event.entry_id]

@@ -414,3 +414,22 @@ def test_a_cursor_not_given_out_is_refused(h: Harness, cursor: str) -> None:
         list(cases(h).WatchCases(cs.WatchCasesRequest(cursor=cursor), metadata=md("bank-a")))
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error_fields(info.value) == ["cursor"]
+
+
+def test_an_acceptance_dated_at_midnight_of_the_filing_day_is_refused_naming_the_filing(
+    h: Harness,
+) -> None:
+    """docs/cases.md: occurred_at is an instant, not before the filing's; a date sent as
+    midnight of the filing's day is before it, and the refusal says what to send."""
+    case = _file(h, "L-MID", "court-1", _records(h, "L-MID", 1))
+    filed = case.filed_at.ToDatetime(tzinfo=UTC)
+    midnight = filed.replace(hour=0, minute=0, second=0, microsecond=0)
+    if midnight == filed.replace(microsecond=0):  # filed in midnight's very second
+        midnight -= timedelta(seconds=1)
+    code, message = _code(lambda: _accept(h, case.case_id, rid="acc-mid", at=midnight))
+    assert code is grpc.StatusCode.INVALID_ARGUMENT
+    shown = filed.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    assert message.startswith(f"occurred_at: must not be before the case's filing ({shown})")
+    assert "send the time of the event, not a date at midnight" in message
+    accepted = _accept(h, case.case_id, rid="acc-mid-2", at=datetime.now(UTC)).event
+    assert accepted.type == cs.CASE_EVENT_TYPE_ACCEPTED

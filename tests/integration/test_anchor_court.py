@@ -41,10 +41,9 @@ from evidence_gateway.v1 import (
 from evidence_gateway.v1 import evidence_service_pb2 as ev
 from evidence_gateway.v1 import log_service_pb2 as lg
 from gateway.anchor.chain import ChainClient, log_id_of
-from gateway.anchor.keys import create_key_file
 from gateway.log.checkpoint import sign_checkpoint
 from notary.pki import load_log_signing_key, load_log_verifier_key
-from tests.support.anchoring import CHAIN, anchoring_config, deploy
+from tests.support.anchoring import CHAIN, anchoring_gateway_on
 from tests.support.anvil import Anvil, wait_for
 from tests.support.gateway_proc import GatewayProcess, make_pki, write_config
 from tests.support.grpc_client import submission
@@ -81,11 +80,7 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
     make_pki(pki)
     vkey = load_log_verifier_key(pki).line
     with Anvil() as chain:
-        key = tmp_path / "anchor" / "submitter.key"
-        submitter = create_key_file(key)
-        chain.set_balance(submitter, 10**20)
-        contract = deploy(chain, vkey, submitter)
-        proc = GatewayProcess(anchoring_config(tmp_path, chain, contract, key), tmp_path)
+        proc, contract = anchoring_gateway_on(chain, tmp_path, vkey)
         with _serving(proc) as channel:
             yield Setup(
                 folder=tmp_path,

@@ -9,7 +9,7 @@ values wrap (and are capped by :func:`court.report.certificate_content.clean`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
@@ -17,6 +17,7 @@ from typing import Final
 import segno
 from fpdf import FPDF, FontFace
 from fpdf.enums import TableBordersLayout, TextMode, VAlign, XPos, YPos
+from fpdf.table import Table
 
 from court.report import certificate_text as t
 from court.report.certificate_content import Content, Row, Section
@@ -233,26 +234,51 @@ def _subject(pdf: _Document, content: Content) -> None:
     pdf.set_y(max(bottom, pdf.get_y()) + 1)
 
 
-def _checks(pdf: _Document, content: Content) -> None:
-    _heading(pdf, t.SECTION_CHECKS)
+@contextmanager
+def _table(
+    pdf: _Document,
+    columns: Sequence[Bi],
+    col_widths: tuple[float, ...],
+    *,
+    size_pt: float = 7.5,
+    line_height: float = 3.8,
+    padding: tuple[float, float, float, float] = (1, 1.5, 1, 1.5),
+    heading_break: str = "\n",
+) -> Iterator[Table]:
+    """A full-width table with a navy heading row of the bilingual ``columns`` (zh, then
+    ``heading_break``, then en), repeated on every page; the caller adds the rows."""
     heading = FontFace(
-        family=FONT_FAMILY, emphasis="", size_pt=8, color=(255, 255, 255), fill_color=_NAVY
+        family=FONT_FAMILY, emphasis="", size_pt=size_pt, color=(255, 255, 255), fill_color=_NAVY
     )
     with pdf.table(
         width=pdf.epw,
-        col_widths=(20, 64, pdf.epw - 84),
+        col_widths=col_widths,
         headings_style=heading,
         borders_layout=TableBordersLayout.HORIZONTAL_LINES,
         text_align="LEFT",
         v_align=VAlign.T,
-        line_height=3.9,
-        padding=(1.1, 1.5, 1.1, 1.5),
+        line_height=line_height,
+        padding=padding,
         repeat_headings=1,
     ) as table:
         pdf.set_draw_color(*_RULE)
         header = table.row()
-        for column in (t.COL_RESULT, t.COL_CHECK, t.COL_DETAIL):
-            header.cell(f"{column.zh} {column.en}")
+        for column in columns:
+            header.cell(f"{column.zh}{heading_break}{column.en}")
+        yield table
+
+
+def _checks(pdf: _Document, content: Content) -> None:
+    _heading(pdf, t.SECTION_CHECKS)
+    with _table(
+        pdf,
+        (t.COL_RESULT, t.COL_CHECK, t.COL_DETAIL),
+        (20, 64, pdf.epw - 84),
+        size_pt=8,
+        line_height=3.9,
+        padding=(1.1, 1.5, 1.1, 1.5),
+        heading_break=" ",
+    ) as table:
         for check in content.checks:
             cells = table.row()
             colour = _STATUS_COLOURS[check.status]
@@ -264,25 +290,8 @@ def _checks(pdf: _Document, content: Content) -> None:
 
 def _records(pdf: _Document, content: Content) -> None:
     _heading(pdf, t.SECTION_RECORDS)
-    heading = FontFace(
-        family=FONT_FAMILY, emphasis="", size_pt=7.5, color=(255, 255, 255), fill_color=_NAVY
-    )
     columns = (t.COL_SEQ, t.COL_KIND, t.COL_TIME, t.COL_HASH, t.COL_NOTES)
-    with pdf.table(
-        width=pdf.epw,
-        col_widths=(14, 40, 36, 36, pdf.epw - 126),
-        headings_style=heading,
-        borders_layout=TableBordersLayout.HORIZONTAL_LINES,
-        text_align="LEFT",
-        v_align=VAlign.T,
-        line_height=3.8,
-        padding=(1, 1.5, 1, 1.5),
-        repeat_headings=1,
-    ) as table:
-        pdf.set_draw_color(*_RULE)
-        header = table.row()
-        for column in columns:
-            header.cell(f"{column.zh}\n{column.en}")
+    with _table(pdf, columns, (14, 40, 36, 36, pdf.epw - 126)) as table:
         for record in content.records:
             cells = table.row()
             cells.cell(record.sequence, style=_face(8))
@@ -302,9 +311,6 @@ def _case_history(pdf: _Document, content: Content) -> None:
     pdf.set_text_color(*_GREY)
     pdf.multi_cell(0, 3.8, f"{t.CASES_NOTE.zh}\n{t.CASES_NOTE.en}", new_x=XPos.LMARGIN)
     pdf.ln(1)
-    heading = FontFace(
-        family=FONT_FAMILY, emphasis="", size_pt=7.5, color=(255, 255, 255), fill_color=_NAVY
-    )
     columns = (
         t.COL_CASE,
         t.COL_EVENT,
@@ -313,21 +319,7 @@ def _case_history(pdf: _Document, content: Content) -> None:
         t.COL_AMOUNT,
         t.COL_RECORD,
     )
-    with pdf.table(
-        width=pdf.epw,
-        col_widths=(44, 30, 30, 30, pdf.epw - 146, 12),
-        headings_style=heading,
-        borders_layout=TableBordersLayout.HORIZONTAL_LINES,
-        text_align="LEFT",
-        v_align=VAlign.T,
-        line_height=3.8,
-        padding=(1, 1.5, 1, 1.5),
-        repeat_headings=1,
-    ) as table:
-        pdf.set_draw_color(*_RULE)
-        header = table.row()
-        for column in columns:
-            header.cell(f"{column.zh}\n{column.en}")
+    with _table(pdf, columns, (44, 30, 30, 30, pdf.epw - 146, 12)) as table:
         for row in content.case_history:
             cells = table.row()
             cells.cell(_shown(pdf, row.case), style=_face(7.5))

@@ -27,7 +27,7 @@ from gateway.authz.policy import ReadScope, read_scope
 from gateway.authz.roles import Role
 from gateway.bundles import DEFAULT_MAX_RECORDS
 from gateway.errors import InvalidArgument, ResourceExhausted
-from gateway.model import validate_entry_id, validate_institution, validate_loan_ref
+from gateway.model import validate_institution, validate_loan_ref
 from gateway.tsa_certificates import TsaCertificates
 
 __all__ = ["DEFAULT_MAX_RECORDS", "BundleMethods"]
@@ -63,19 +63,7 @@ class BundleMethods:
         self, request: pb.GetEvidenceBundleRequest, context: Any
     ) -> pb.GetEvidenceBundleResponse:
         scope = read_scope(current_caller(), datetime.now(UTC))
-        subject = request.WhichOneof("subject")
-        problems: list[tuple[str, str]] = []
-        if subject is None:
-            problems.append(("subject", "set entry_id or digest"))
-        elif subject == "digest":
-            problems += convert.digest_violations(
-                request.digest.hash_algorithm,
-                request.digest.value,
-                "digest.hash_algorithm",
-                "digest.value",
-            )
-        else:
-            problems += validate_entry_id(request.entry_id)
+        subject, problems = convert.subject_violations(request)
         problems += _tree_size(request.tree_size)
         if problems:
             raise InvalidArgument(problems)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from google.protobuf import timestamp_pb2
 
@@ -30,6 +30,7 @@ from gateway.model import (
     Submission,
     digest_rule,
     validate_client_submission,
+    validate_entry_id,
     validate_submission,
 )
 
@@ -46,6 +47,7 @@ __all__ = [
     "page_size_from_proto",
     "receipt_to_proto",
     "record_to_proto",
+    "subject_violations",
     "submission_from_proto",
     "submission_to_proto",
 ]
@@ -98,6 +100,24 @@ def digest_violations(
         return [(alg_field, HASH_ALGORITHM_RULE)]
     rule = digest_rule(name, digest)
     return [] if rule is None else [(digest_field, rule)]
+
+
+def subject_violations(request: Any) -> tuple[str | None, list[tuple[str, str]]]:
+    """The ``subject`` a request names (its oneof of ``entry_id`` and ``digest``, as
+    VerifyEvidence and GetEvidenceBundle take it) and the violations of it; an unset
+    subject is named with its choices in the order the message declares them."""
+    subject = request.WhichOneof("subject")
+    if subject is None:
+        choices = [f.name for f in request.DESCRIPTOR.oneofs_by_name["subject"].fields]
+        return None, [("subject", f"set {' or '.join(choices)}")]
+    if subject == "digest":
+        return subject, digest_violations(
+            request.digest.hash_algorithm,
+            request.digest.value,
+            "digest.hash_algorithm",
+            "digest.value",
+        )
+    return subject, validate_entry_id(request.entry_id)
 
 
 def page_size_from_proto(value: int, field: str = "page_size") -> tuple[int, list[tuple[str, str]]]:

@@ -212,19 +212,7 @@ class VerificationServicer(BundleMethods, pb_grpc.VerificationServiceServicer):
         self, request: pb.VerifyEvidenceRequest, context: Any
     ) -> pb.VerifyEvidenceResponse:
         scope = read_scope(current_caller(), datetime.now(UTC))
-        subject = request.WhichOneof("subject")
-        problems: list[tuple[str, str]] = []
-        if subject is None:
-            problems.append(("subject", "set digest or entry_id"))
-        elif subject == "digest":
-            problems += convert.digest_violations(
-                request.digest.hash_algorithm,
-                request.digest.value,
-                "digest.hash_algorithm",
-                "digest.value",
-            )
-        else:
-            problems += validate_entry_id(request.entry_id)
+        subject, problems = convert.subject_violations(request)
         receipt: ReceiptInput | None = None
         if request.HasField("receipt"):
             try:
@@ -233,6 +221,7 @@ class VerificationServicer(BundleMethods, pb_grpc.VerificationServiceServicer):
                 problems += exc.violations
         if problems:
             raise InvalidArgument(problems)
+        assert subject is not None  # an unset subject is one of the problems
         # Store reads and the token check take milliseconds: keep them off the event loop.
         return await asyncio.to_thread(self._verify, request, subject, receipt, scope)
 

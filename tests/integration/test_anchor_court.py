@@ -41,15 +41,13 @@ from evidence_gateway.v1 import (
 from evidence_gateway.v1 import evidence_service_pb2 as ev
 from evidence_gateway.v1 import log_service_pb2 as lg
 from gateway.anchor.chain import ChainClient, log_id_of
-from gateway.anchor.keys import create_key_file
 from gateway.log.checkpoint import sign_checkpoint
 from notary.pki import load_log_signing_key, load_log_verifier_key
+from tests.support.anchoring import CHAIN, anchoring_gateway_on
 from tests.support.anvil import Anvil, wait_for
 from tests.support.gateway_proc import GatewayProcess, make_pki, write_config
 from tests.support.grpc_client import submission
 from tests.support.procs import BIN
-
-CHAIN = "local"
 
 
 @dataclass
@@ -63,31 +61,6 @@ class Setup:
     evidence: evidence_service_pb2_grpc.EvidenceServiceStub
     log: log_service_pb2_grpc.LogServiceStub
     reader: ChainClient
-
-
-def _config(folder: Path, chain: Anvil, contract: str, key: Path) -> Path:
-    path = write_config(
-        folder,
-        sections={
-            "anchor": {
-                "enabled": True,
-                "interval_seconds": 0.2,
-                "min_new_entries": 1,
-                "confirmations": 1,
-                "max_lag_seconds": 600,
-            }
-        },
-    )
-    with path.open("a") as out:
-        out.write(
-            "[[anchor.chains]]\n"
-            f'name = "{CHAIN}"\n'
-            f'rpc_url = "{chain.rpc_url}"\n'
-            f'contract = "{contract}"\n'
-            f'key_file = "{key}"\n'
-            "chain_id = 31337\n"
-        )
-    return path
 
 
 @contextlib.contextmanager
@@ -107,13 +80,7 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
     make_pki(pki)
     vkey = load_log_verifier_key(pki).line
     with Anvil() as chain:
-        key = tmp_path / "anchor" / "submitter.key"
-        submitter = create_key_file(key)
-        chain.set_balance(submitter, 10**20)
-        admin = ChainClient(chain.rpc_url, account=chain.dev_accounts[0])
-        contract = admin.deploy()
-        admin.register_log(vkey, submitter)
-        proc = GatewayProcess(_config(tmp_path, chain, contract, key), tmp_path)
+        proc, contract = anchoring_gateway_on(chain, tmp_path, vkey)
         with _serving(proc) as channel:
             yield Setup(
                 folder=tmp_path,

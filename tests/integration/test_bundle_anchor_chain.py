@@ -41,10 +41,9 @@ from evidence_gateway.v1 import evidence_service_pb2 as ev
 from evidence_gateway.v1 import evidence_service_pb2_grpc, log_service_pb2_grpc
 from evidence_gateway.v1 import log_service_pb2 as lg
 from gateway.anchor.chain import ChainClient
-from gateway.anchor.keys import create_key_file
 from gateway.log.checkpoint import make_verifier_key, sign_checkpoint
 from notary.pki import load_log_signing_key, load_log_verifier_key
-from tests.support.anchoring import anchoring_config
+from tests.support.anchoring import anchoring_gateway_on
 from tests.support.anvil import Anvil, wait_for
 from tests.support.gateway_proc import GatewayProcess, make_pki
 from tests.support.grpc_client import submission
@@ -133,15 +132,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     make_pki(pki)
     vkey = load_log_verifier_key(pki).line
     with Anvil() as chain:
-        key = folder / "anchor" / "submitter.key"
-        submitter = create_key_file(key)
-        chain.set_balance(submitter, 10**20)
-        admin = ChainClient(chain.rpc_url, account=chain.dev_accounts[0])
-        contract = admin.deploy()
-        admin.register_log(vkey, submitter)
-        gateway = GatewayProcess(
-            anchoring_config(folder, chain, contract, key, min_new_entries=2), folder
-        )
+        gateway, contract = anchoring_gateway_on(chain, folder, vkey, min_new_entries=2)
         gateway.start()
         try:
             with contextlib.closing(gateway.channel()) as channel:

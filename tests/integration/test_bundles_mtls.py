@@ -11,7 +11,6 @@ with the court's own functions against the log's verifier key.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -31,7 +30,12 @@ from evidence_gateway.v1 import log_service_pb2 as lg
 from evidence_gateway.v1 import verification_service_pb2 as vf
 from notary.pki import load_log_verifier_key
 from tests.support.authz_matrix import Stubs
-from tests.support.gateway_proc import GatewayProcess, identity_in, make_pki, write_config
+from tests.support.gateway_proc import (
+    GatewayProcess,
+    institution_callers,
+    make_pki,
+    write_config,
+)
 from tests.support.grpc_client import submission, timestamp
 
 LENDER, COURT, OTHER_COURT = "bank-b", "court-b", "court-c"
@@ -53,15 +57,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess
 def callers(
     gateway: GatewayProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Stubs]]:
-    out = tmp_path_factory.mktemp("identities")
-    with contextlib.ExitStack() as stack:
-        stubs = {}
-        for name, role in ((LENDER, "lender"), (COURT, "court"), (OTHER_COURT, "court")):
-            gateway.add_institution(name, role, out)
-            channel = stack.enter_context(
-                gateway.channel(identity=identity_in(out, name), own_connection=True)
-            )
-            stubs[name] = Stubs.of(channel)
+    who = ((LENDER, "lender"), (COURT, "court"), (OTHER_COURT, "court"))
+    with institution_callers(gateway, who, tmp_path_factory.mktemp("identities")) as stubs:
         yield stubs
 
 

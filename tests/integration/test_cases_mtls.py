@@ -32,7 +32,12 @@ from evidence_gateway.v1 import verification_service_pb2 as vf
 from tests.integration.test_court_verify_remote import court_verify
 from tests.integration.test_operations import _METRICS_URL, _scrape, _value
 from tests.support.authz_matrix import Stubs
-from tests.support.gateway_proc import GatewayProcess, identity_in, make_pki, write_config
+from tests.support.gateway_proc import (
+    GatewayProcess,
+    institution_callers,
+    make_pki,
+    write_config,
+)
 from tests.support.grpc_client import submission, timestamp
 from tests.support.procs import BIN
 
@@ -57,15 +62,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess
 def callers(
     gateway: GatewayProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Stubs]]:
-    out = tmp_path_factory.mktemp("identities")
-    with contextlib.ExitStack() as stack:
-        stubs = {}
-        for name, role in ((LENDER, "lender"), (COURT, "court"), (OTHER_COURT, "court")):
-            gateway.add_institution(name, role, out)
-            channel = stack.enter_context(
-                gateway.channel(identity=identity_in(out, name), own_connection=True)
-            )
-            stubs[name] = Stubs.of(channel)
+    who = ((LENDER, "lender"), (COURT, "court"), (OTHER_COURT, "court"))
+    with institution_callers(gateway, who, tmp_path_factory.mktemp("identities")) as stubs:
         yield stubs
 
 

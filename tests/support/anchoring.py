@@ -10,10 +10,11 @@ from typing import Any
 
 from gateway.anchor.chain import ChainClient, ChainError, ChainUnavailable, log_id_of
 from gateway.anchor.ethlibs import LocalAccount
+from gateway.anchor.keys import create_key_file
 from gateway.anchor.worker import AnchorWorker, WorkerChain
 from gateway.ledger import Ledger
 from tests.support.anvil import Anvil
-from tests.support.gateway_proc import write_config
+from tests.support.gateway_proc import GatewayProcess, write_config
 from tests.support.ledger_env import Env
 
 CHAIN = "local"
@@ -54,6 +55,20 @@ def anchoring_config(
             "chain_id = 31337\n"
         )
     return path
+
+
+def anchoring_gateway_on(
+    chain: Anvil, folder: Path, verifier_key: str, *, min_new_entries: int = 1
+) -> tuple[GatewayProcess, str]:
+    """A `gateway serve` in ``folder`` (not started) anchoring on ``chain``
+    (:func:`anchoring_config`) with a funded submitter key in ``folder/anchor``, and the
+    address of the contract :func:`deploy` made for it with the log registered."""
+    key = folder / "anchor" / "submitter.key"
+    submitter = create_key_file(key)
+    chain.set_balance(submitter, 10**20)
+    contract = deploy(chain, verifier_key, submitter)
+    config = anchoring_config(folder, chain, contract, key, min_new_entries=min_new_entries)
+    return GatewayProcess(config, folder), contract
 
 
 class Anchoring:

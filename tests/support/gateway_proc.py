@@ -12,19 +12,21 @@ connect with a certificate made by ``notary institution add``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tests.support.authz_matrix import Stubs
 from tests.support.grpc_client import CHANNEL_OPTIONS
 from tests.support.procs import BIN, descendants, reap_zombies, wait_gone
 
@@ -282,3 +284,21 @@ class GatewayProcess:
             self.proc.kill()
             self.proc.wait(timeout=10)
             raise
+
+
+@contextlib.contextmanager
+def institution_callers(
+    gateway: GatewayProcess, who: Iterable[tuple[str, str]], out: Path
+) -> Iterator[dict[str, Stubs]]:
+    """Each (name, role) of ``who`` registered as an operator does it (its identity
+    written to ``out``), calling on a connection of its own with its certificate:
+    name -> its stubs. The channels close on leaving."""
+    with contextlib.ExitStack() as stack:
+        stubs = {}
+        for name, role in who:
+            gateway.add_institution(name, role, out)
+            channel = stack.enter_context(
+                gateway.channel(identity=identity_in(out, name), own_connection=True)
+            )
+            stubs[name] = Stubs.of(channel)
+        yield stubs

@@ -22,6 +22,7 @@ import pytest
 
 from evidence_gateway.v1 import (
     access_service_pb2_grpc,
+    case_service_pb2_grpc,
     evidence_service_pb2_grpc,
     log_service_pb2_grpc,
     verification_service_pb2_grpc,
@@ -50,6 +51,7 @@ class Harness:
     log: log_service_pb2_grpc.LogServiceStub
     verification: verification_service_pb2_grpc.VerificationServiceStub
     access: access_service_pb2_grpc.AccessServiceStub
+    cases: case_service_pb2_grpc.CaseServiceStub
 
     def run(self, coro: object) -> object:
         """Run a coroutine on the server's loop and wait for it."""
@@ -137,6 +139,7 @@ def _start(
         log=log_service_pb2_grpc.LogServiceStub(channel),
         verification=verification_service_pb2_grpc.VerificationServiceStub(channel),
         access=access_service_pb2_grpc.AccessServiceStub(channel),
+        cases=case_service_pb2_grpc.CaseServiceStub(channel),
     )
 
 

@@ -16,19 +16,14 @@ from typing import Any
 
 import grpc
 import pytest
-from cryptography import x509
 
 from court.evidence.case_event import decode_case_event
 from evidence_gateway.v1 import case_service_pb2 as cs
-from evidence_gateway.v1 import case_service_pb2_grpc
 from evidence_gateway.v1 import evidence_service_pb2 as ev
 from gateway.authz.roles import Role
-from gateway.institutions import registered_certificate
-from gateway.store.institutions import SqlInstitutions
-from gateway.store.sql import SqlStore
-from notary.client_certs import issue_client_certificate
-from notary.pki import pki_paths
 from tests.support.grpc_client import submission, timestamp
+from tests.support.registered_institutions import as_institution as md
+from tests.support.registered_institutions import issue_certificates, registered_institutions
 from tests.unit.gateway.api.conftest import Harness
 
 WHO = {
@@ -41,35 +36,15 @@ WHO = {
 
 @pytest.fixture(scope="module")
 def certificates(pki_p256: Path) -> dict[str, bytes]:
-    return {
-        name: issue_client_certificate(pki_p256, name, role.value, days=30).pem
-        for name, role in WHO.items()
-    }
+    return issue_certificates(pki_p256, WHO)
 
 
 @pytest.fixture
 def h(
     start_harness: Callable[..., Harness], pki_p256: Path, certificates: dict[str, bytes]
 ) -> Iterator[Harness]:
-    store = SqlStore.open("sqlite://")
-    registry = SqlInstitutions(store)
-    roots = [x509.load_pem_x509_certificate(pki_paths(pki_p256).root.read_bytes())]
-    now = datetime.now(UTC)
-    for name, role in WHO.items():
-        registered = registered_certificate(certificates[name], name, roots, now)
-        registry.create(name, role, registered, now)
-    try:
+    with registered_institutions(pki_p256, WHO, certificates) as registry:
         yield start_harness(registry=registry)
-    finally:
-        store.close()
-
-
-def md(name: str) -> tuple[tuple[str, str], ...]:
-    return (("x-institution", name),)
-
-
-def cases(h: Harness) -> case_service_pb2_grpc.CaseServiceStub:
-    return case_service_pb2_grpc.CaseServiceStub(h.channel)
 
 
 def _file(h: Harness, lender: str, loan: str) -> cs.Case:
@@ -78,21 +53,17 @@ def _file(h: Harness, lender: str, loan: str) -> cs.Case:
             ev.SubmitEvidenceRequest(submission=submission(loan)), metadata=md(lender)
         ).receipt.entry_id,
     )
-    return (
-        cases(h)
-        .FileCase(
-            cs.FileCaseRequest(
-                request_id=f"file-{loan}",
-                loan_ref=loan,
-                body="court-1",
-                claim=cs.MoneyAmount(currency_code="CNY", minor_units=1_000_000),
-                relied_on_entry_ids=relied,
-                share_expires_at=timestamp(datetime.now(UTC) + timedelta(days=90)),
-            ),
-            metadata=md(lender),
-        )
-        .case
-    )
+    return h.cases.FileCase(
+        cs.FileCaseRequest(
+            request_id=f"file-{loan}",
+            loan_ref=loan,
+            body="court-1",
+            claim=cs.MoneyAmount(currency_code="CNY", minor_units=1_000_000),
+            relied_on_entry_ids=relied,
+            share_expires_at=timestamp(datetime.now(UTC) + timedelta(days=90)),
+        ),
+        metadata=md(lender),
+    ).case
 
 
 def _in_thread(fn: Callable[[], Any], out: dict[str, Any], key: str) -> threading.Thread:
@@ -120,7 +91,7 @@ def _thaw(h: Harness) -> None:
 def _check_events_match_log(h: Harness, case: cs.Case, lender: str) -> None:
     """Every event GetCase shows is a record of this case: the SHA-256 of its document
     is its record's digest, and the record's metadata names this case."""
-    full = cases(h).GetCase(cs.GetCaseRequest(case_id=case.case_id), metadata=md(lender)).case
+    full = h.cases.GetCase(cs.GetCaseRequest(case_id=case.case_id), metadata=md(lender)).case
     for event in full.events:
         assert decode_case_event(event.document).case_id == case.case_id
         record = h.evidence.GetEvidence(
@@ -142,7 +113,7 @@ def test_one_request_id_on_two_cases_at_once_never_puts_a_case_on_another_record
     out: dict[str, Any] = {}
 
     def accept(case_id: str, number: str) -> Any:
-        return cases(h).AcceptCase(
+        return h.cases.AcceptCase(
             cs.AcceptCaseRequest(
                 request_id="same-rid",
                 case_id=case_id,
@@ -180,7 +151,7 @@ def test_a_cancelled_event_still_serializes_the_next_one_and_harms_no_other_call
     _freeze_pipeline(h)
     try:
         with pytest.raises(grpc.RpcError) as info:
-            cases(h).AcceptCase(
+            h.cases.AcceptCase(
                 cs.AcceptCaseRequest(
                     request_id="acc",
                     case_id=case.case_id,
@@ -193,7 +164,7 @@ def test_a_cancelled_event_still_serializes_the_next_one_and_harms_no_other_call
         assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
         time.sleep(0.2)  # the server cancels the handler
         reject = _in_thread(
-            lambda: cases(h).RejectCase(
+            lambda: h.cases.RejectCase(
                 cs.RejectCaseRequest(
                     request_id="rej",
                     case_id=case.case_id,
@@ -224,7 +195,7 @@ def test_a_cancelled_event_still_serializes_the_next_one_and_harms_no_other_call
     # naming the case's status, as any event the status does not allow.
     assert isinstance(out["reject"], grpc.RpcError)
     assert out["reject"].code() == grpc.StatusCode.FAILED_PRECONDITION, out["reject"]
-    full = cases(h).GetCase(cs.GetCaseRequest(case_id=case.case_id), metadata=md("bank-a")).case
+    full = h.cases.GetCase(cs.GetCaseRequest(case_id=case.case_id), metadata=md("bank-a")).case
     assert full.status == cs.CASE_STATUS_ACCEPTED
     _check_events_match_log(h, case, "bank-a")
 
@@ -243,7 +214,7 @@ def test_watch_reconnecting_at_random_while_events_flow_misses_nothing_and_repea
     # Start after the filings: everything from here on is recorded while watching.
     start = ""
     filed = 0
-    for message in cases(h).WatchCases(cs.WatchCasesRequest(), metadata=md("bank-a")):
+    for message in h.cases.WatchCases(cs.WatchCasesRequest(), metadata=md("bank-a")):
         if message.HasField("event"):
             filed += 1
             start = message.cursor
@@ -252,7 +223,7 @@ def test_watch_reconnecting_at_random_while_events_flow_misses_nothing_and_repea
     per_case = 12
 
     def court(case_id: str, n: int) -> None:
-        stub = cases(h)
+        stub = h.cases
         stub.AcceptCase(
             cs.AcceptCaseRequest(
                 request_id=f"a-{case_id}",
@@ -293,7 +264,7 @@ def test_watch_reconnecting_at_random_while_events_flow_misses_nothing_and_repea
     reconnects = 0
     while len(got) < want and time.monotonic() < deadline:
         stop_after = rng.randint(1, 6)
-        call = cases(h).WatchCases(cs.WatchCasesRequest(cursor=cursor), metadata=md("bank-a"))
+        call = h.cases.WatchCases(cs.WatchCasesRequest(cursor=cursor), metadata=md("bank-a"))
         seen = 0
         try:
             for message in call:
@@ -314,7 +285,7 @@ def test_watch_reconnecting_at_random_while_events_flow_misses_nothing_and_repea
     assert leaves == sorted(leaves), "events out of log order"
     expected = set()
     for c in ids:
-        full = cases(h).GetCase(cs.GetCaseRequest(case_id=c), metadata=md("bank-a")).case
+        full = h.cases.GetCase(cs.GetCaseRequest(case_id=c), metadata=md("bank-a")).case
         expected |= {e.receipt.leaf_index for e in full.events if e.event_number > 1}
     assert set(leaves) == expected, "an event was missed"
 
@@ -343,7 +314,7 @@ def test_watch_replay_reads_no_record_on_the_event_loop(h: Harness) -> None:
     servicer._ledger = Probe()
     try:
         seen = 0
-        for message in cases(h).WatchCases(cs.WatchCasesRequest(), metadata=md("bank-a")):
+        for message in h.cases.WatchCases(cs.WatchCasesRequest(), metadata=md("bank-a")):
             seen += message.HasField("event")
             if seen == 3:
                 break
@@ -370,7 +341,7 @@ def test_watch_replay_builds_each_page_in_one_worker_thread(h: Harness) -> None:
     servicer._build = counting  # type: ignore[method-assign]
     try:
         seen = 0
-        for message in cases(h).WatchCases(cs.WatchCasesRequest(), metadata=md("bank-a")):
+        for message in h.cases.WatchCases(cs.WatchCasesRequest(), metadata=md("bank-a")):
             seen += message.HasField("event")
             if seen == 4:
                 break

@@ -18,8 +18,9 @@ from gateway.errors import ResourceExhausted
 from gateway.metrics import Metrics
 from gateway.store.cases import StoredCaseEvent
 from tests.support.grpc_client import timestamp
+from tests.support.registered_institutions import as_institution as md
 from tests.unit.gateway.api.conftest import Harness
-from tests.unit.gateway.api.test_case_adversary import _file, cases, certificates, h, md
+from tests.unit.gateway.api.test_case_adversary import _file, certificates, h
 
 __all__ = ["certificates", "h"]  # the fixtures, shared with test_case_adversary
 
@@ -44,9 +45,9 @@ def test_events_are_counted_by_type_once_each(h: Harness) -> None:
         case_number="(2026)京0105民初1号",
         occurred_at=timestamp(datetime.now(UTC)),
     )
-    cases(h).AcceptCase(request, metadata=md("court-1"))
-    cases(h).AcceptCase(request, metadata=md("court-1"))  # the same call again: no new event
-    cases(h).UpdateCaseStatus(
+    h.cases.AcceptCase(request, metadata=md("court-1"))
+    h.cases.AcceptCase(request, metadata=md("court-1"))  # the same call again: no new event
+    h.cases.UpdateCaseStatus(
         cs.UpdateCaseStatusRequest(
             request_id="judg-1",
             case_id=first.case_id,
@@ -66,7 +67,7 @@ def test_open_streams_are_a_gauge_read_at_the_scrape(h: Harness) -> None:
     get = metrics.registry.get_sample_value
     assert get("gateway_case_watch_streams") == 0
     streams = [
-        cases(h).WatchCases(cs.WatchCasesRequest(), metadata=md(who))
+        h.cases.WatchCases(cs.WatchCasesRequest(), metadata=md(who))
         for who in ("bank-a", "court-1")
     ]
     for stream in streams:

@@ -17,22 +17,18 @@ from typing import Any
 
 import grpc
 import pytest
-from cryptography import x509
 
 from court.evidence.case_event import decode_case_event
 from court.evidence.case_terms import CaseEventType, CaseStatus
 from evidence_gateway.v1 import case_service_pb2 as cs
-from evidence_gateway.v1 import case_service_pb2_grpc, common_pb2
+from evidence_gateway.v1 import common_pb2
 from evidence_gateway.v1 import evidence_service_pb2 as ev
 from evidence_gateway.v1 import verification_service_pb2 as vf
 from gateway.authz.roles import Role
 from gateway.cases.watch import format_cursor
-from gateway.institutions import registered_certificate
-from gateway.store.institutions import SqlInstitutions
-from gateway.store.sql import SqlStore
-from notary.client_certs import issue_client_certificate
-from notary.pki import pki_paths
 from tests.support.grpc_client import error_fields, submission, timestamp
+from tests.support.registered_institutions import as_institution as md
+from tests.support.registered_institutions import issue_certificates, registered_institutions
 from tests.unit.gateway.api.conftest import Harness
 
 WHO = {
@@ -47,35 +43,15 @@ WHO = {
 
 @pytest.fixture(scope="module")
 def certificates(pki_p256: Path) -> dict[str, bytes]:
-    return {
-        name: issue_client_certificate(pki_p256, name, role.value, days=30).pem
-        for name, role in WHO.items()
-    }
+    return issue_certificates(pki_p256, WHO)
 
 
 @pytest.fixture
 def h(
     start_harness: Callable[..., Harness], pki_p256: Path, certificates: dict[str, bytes]
 ) -> Iterator[Harness]:
-    store = SqlStore.open("sqlite://")
-    registry = SqlInstitutions(store)
-    roots = [x509.load_pem_x509_certificate(pki_paths(pki_p256).root.read_bytes())]
-    now = datetime.now(UTC)
-    for name, role in WHO.items():
-        registered = registered_certificate(certificates[name], name, roots, now)
-        registry.create(name, role, registered, now)
-    try:
+    with registered_institutions(pki_p256, WHO, certificates) as registry:
         yield start_harness(registry=registry)
-    finally:
-        store.close()
-
-
-def md(name: str) -> tuple[tuple[str, str], ...]:
-    return (("x-institution", name),)
-
-
-def cases(h: Harness) -> case_service_pb2_grpc.CaseServiceStub:
-    return case_service_pb2_grpc.CaseServiceStub(h.channel)
 
 
 def _records(h: Harness, loan: str, n: int) -> list[str]:
@@ -88,25 +64,21 @@ def _records(h: Harness, loan: str, n: int) -> list[str]:
 
 
 def _file(h: Harness, loan: str, body: str, relied: list[str], rid: str = "") -> cs.Case:
-    return (
-        cases(h)
-        .FileCase(
-            cs.FileCaseRequest(
-                request_id=rid or f"file-{loan}-{body}",
-                loan_ref=loan,
-                body=body,
-                claim=cs.MoneyAmount(currency_code="CNY", minor_units=1_000_000),
-                relied_on_entry_ids=relied,
-                share_expires_at=timestamp(datetime.now(UTC) + timedelta(days=90)),
-            ),
-            metadata=md("bank-a"),
-        )
-        .case
-    )
+    return h.cases.FileCase(
+        cs.FileCaseRequest(
+            request_id=rid or f"file-{loan}-{body}",
+            loan_ref=loan,
+            body=body,
+            claim=cs.MoneyAmount(currency_code="CNY", minor_units=1_000_000),
+            relied_on_entry_ids=relied,
+            share_expires_at=timestamp(datetime.now(UTC) + timedelta(days=90)),
+        ),
+        metadata=md("bank-a"),
+    ).case
 
 
 def _update(h: Harness, who: str, case_id: str, event: int, rid: str, **kw: Any) -> Any:
-    return cases(h).UpdateCaseStatus(
+    return h.cases.UpdateCaseStatus(
         cs.UpdateCaseStatusRequest(
             request_id=rid,
             case_id=case_id,
@@ -125,7 +97,7 @@ def _accept(
     rid: str = "acc",
     at: datetime | None = None,
 ) -> Any:
-    return cases(h).AcceptCase(
+    return h.cases.AcceptCase(
         cs.AcceptCaseRequest(
             request_id=rid,
             case_id=case_id,
@@ -188,13 +160,13 @@ def test_a_case_from_filing_to_enforcement_each_step_a_record(h: Harness) -> Non
     assert got.warnings and "exceeds the claim" in got.warnings[0]
     assert got.event.recovered_total.minor_units == 1_500_000
 
-    full = cases(h).GetCase(cs.GetCaseRequest(case_id=case.case_id), metadata=md("bank-a")).case
+    full = h.cases.GetCase(cs.GetCaseRequest(case_id=case.case_id), metadata=md("bank-a")).case
     assert full.status == cs.CASE_STATUS_PROPERTY_FROZEN and full.recovered_exceeds_claim
     assert [e.event_number for e in full.events] == [1, 2, 3, 4, 5, 6]
     for before, after in zip(full.events, full.events[1:], strict=False):
         assert after.previous_event_entry_id == before.receipt.entry_id
     assert list(full.next_events) == [cs.CASE_EVENT_TYPE_WITHDRAWN, cs.CASE_EVENT_TYPE_SETTLED]
-    as_court = cases(h).GetCase(cs.GetCaseRequest(case_id=case.case_id), metadata=md("court-1"))
+    as_court = h.cases.GetCase(cs.GetCaseRequest(case_id=case.case_id), metadata=md("court-1"))
     assert cs.CASE_EVENT_TYPE_CONCLUDED in as_court.case.next_events
 
 
@@ -202,10 +174,10 @@ def test_non_parties_see_nothing_and_refusals_name_the_status(h: Harness) -> Non
     relied = _records(h, "L-2", 1)
     case = _file(h, "L-2", "court-1", relied)
     missing = _code(
-        lambda: cases(h).GetCase(cs.GetCaseRequest(case_id="nonexistent"), metadata=md("court-2"))
+        lambda: h.cases.GetCase(cs.GetCaseRequest(case_id="nonexistent"), metadata=md("court-2"))
     )
     other = _code(
-        lambda: cases(h).GetCase(cs.GetCaseRequest(case_id=case.case_id), metadata=md("court-2"))
+        lambda: h.cases.GetCase(cs.GetCaseRequest(case_id=case.case_id), metadata=md("court-2"))
     )
     assert missing[0] == other[0] == grpc.StatusCode.NOT_FOUND
     assert missing[1].replace("nonexistent", "X") == other[1].replace(case.case_id, "X")
@@ -216,7 +188,7 @@ def test_non_parties_see_nothing_and_refusals_name_the_status(h: Harness) -> Non
     )
     assert (
         _code(
-            lambda: cases(h).GetCase(cs.GetCaseRequest(case_id=case.case_id), metadata=md("bank-b"))
+            lambda: h.cases.GetCase(cs.GetCaseRequest(case_id=case.case_id), metadata=md("bank-b"))
         )[0]
         == grpc.StatusCode.NOT_FOUND
     )
@@ -230,7 +202,7 @@ def test_non_parties_see_nothing_and_refusals_name_the_status(h: Harness) -> Non
     # The lender may not accept (the table); an award is not a court's.
     assert (
         _code(
-            lambda: cases(h).AcceptCase(
+            lambda: h.cases.AcceptCase(
                 cs.AcceptCaseRequest(request_id="a", case_id=case.case_id, case_number="1"),
                 metadata=md("bank-a"),
             )
@@ -266,7 +238,7 @@ def test_retries_are_idempotent_and_reuse_with_other_content_is_refused(h: Harne
     assert _code(lambda: _accept(h, case.case_id, number="other", rid="r1", at=at))[0] == (
         grpc.StatusCode.ALREADY_EXISTS
     )
-    full = cases(h).GetCase(cs.GetCaseRequest(case_id=case.case_id), metadata=md("bank-a")).case
+    full = h.cases.GetCase(cs.GetCaseRequest(case_id=case.case_id), metadata=md("bank-a")).case
     assert len(full.events) == 2
     # A retried filing after later events answers the filing event alone, as the first time.
     retried = _file(h, "L-4", "court-1", relied, rid="f1")
@@ -324,7 +296,7 @@ def test_settlement_and_repayment_after_filing_appear_in_the_case(h: Harness) ->
         ),
         metadata=md("bank-a"),
     ).receipt
-    full = cases(h).GetCase(cs.GetCaseRequest(case_id=case.case_id), metadata=md("court-1")).case
+    full = h.cases.GetCase(cs.GetCaseRequest(case_id=case.case_id), metadata=md("court-1")).case
     assert [r.entry_id for r in full.records_since_filing] == [later[0], settled.entry_id]
     assert full.settled_recorded_at.ToDatetime() == settled.received_at.ToDatetime()
 
@@ -335,19 +307,19 @@ def test_list_cases_filters_and_pages(h: Harness) -> None:
         relied = _records(h, f"L-L{n}", 1)
         ids.append(_file(h, f"L-L{n}", "court-1", relied).case_id)
     _accept(h, ids[1])
-    page = cases(h).ListCases(cs.ListCasesRequest(page_size=2), metadata=md("court-1"))
+    page = h.cases.ListCases(cs.ListCasesRequest(page_size=2), metadata=md("court-1"))
     assert [c.case_id for c in page.cases] == ids[:2] and page.next_page_token
-    rest = cases(h).ListCases(
+    rest = h.cases.ListCases(
         cs.ListCasesRequest(page_size=2, page_token=page.next_page_token), metadata=md("court-1")
     )
     assert [c.case_id for c in rest.cases] == ids[2:] and not rest.next_page_token
-    accepted = cases(h).ListCases(
+    accepted = h.cases.ListCases(
         cs.ListCasesRequest(statuses=[cs.CASE_STATUS_ACCEPTED]), metadata=md("bank-a")
     )
     assert [c.case_id for c in accepted.cases] == [ids[1]]
-    assert not cases(h).ListCases(cs.ListCasesRequest(), metadata=md("court-2")).cases
+    assert not h.cases.ListCases(cs.ListCasesRequest(), metadata=md("court-2")).cases
     with pytest.raises(grpc.RpcError) as info:
-        cases(h).ListCases(
+        h.cases.ListCases(
             cs.ListCasesRequest(page_size=2, page_token=page.next_page_token, loan_ref="L-L1"),
             metadata=md("bank-a"),
         )
@@ -355,7 +327,7 @@ def test_list_cases_filters_and_pages(h: Harness) -> None:
 
 
 def _watch(h: Harness, who: str, cursor: str, want: int, out: list[Any]) -> threading.Thread:
-    call = cases(h).WatchCases(cs.WatchCasesRequest(cursor=cursor), metadata=md(who))
+    call = h.cases.WatchCases(cs.WatchCasesRequest(cursor=cursor), metadata=md(who))
 
     def run() -> None:
         events = 0
@@ -401,7 +373,7 @@ def test_watch_replays_then_goes_live_and_resumes_with_its_cursor(h: Harness) ->
         cs.CASE_EVENT_TYPE_CONCLUDED,
     ]
     # Another court's stream carries nothing of it.
-    other = cases(h).WatchCases(cs.WatchCasesRequest(), metadata=md("court-2"), timeout=1.5)
+    other = h.cases.WatchCases(cs.WatchCasesRequest(), metadata=md("court-2"), timeout=1.5)
     with pytest.raises(grpc.RpcError) as info:
         for message in other:
             assert not message.HasField("event")
@@ -411,7 +383,7 @@ def test_watch_replays_then_goes_live_and_resumes_with_its_cursor(h: Harness) ->
 @pytest.mark.parametrize("cursor", ["x", "w1:5", format_cursor(10**9), "AAAA", "d zz"])
 def test_a_cursor_not_given_out_is_refused(h: Harness, cursor: str) -> None:
     with pytest.raises(grpc.RpcError) as info:
-        list(cases(h).WatchCases(cs.WatchCasesRequest(cursor=cursor), metadata=md("bank-a")))
+        list(h.cases.WatchCases(cs.WatchCasesRequest(cursor=cursor), metadata=md("bank-a")))
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error_fields(info.value) == ["cursor"]
 

@@ -173,19 +173,6 @@ KIND_ZH: Final[dict[str, str]] = {
     "LOAN_SHARED": "贷款共享",
     "SHARE_REVOKED": "撤销共享",
     "INSTITUTION_CHANGED": "机构变更",
-    "CASE_FILED": "案件：立案申请",
-    "CASE_ACCEPTED": "案件：受理",
-    "CASE_REJECTED": "案件：不予受理",
-    "CASE_MEDIATION_STARTED": "案件：开始调解",
-    "CASE_JUDGMENT": "案件：判决",
-    "CASE_AWARD": "案件：裁决",
-    "CASE_ENFORCEMENT_STARTED": "案件：开始执行",
-    "CASE_PROPERTY_FROZEN": "案件：财产冻结",
-    "CASE_AMOUNT_RECOVERED": "案件：执行到款",
-    "CASE_CONCLUDED": "案件：结案",
-    "CASE_TERMINATED": "案件：终结",
-    "CASE_WITHDRAWN": "案件：撤回",
-    "CASE_SETTLED": "案件：和解",
 }
 
 # Case history (dossier): the judicial case events whose documents matched their records.
@@ -218,6 +205,8 @@ CASE_EVENTS_ZH: Final[dict[str, str]] = {
     "withdrawn": "撤回",
     "settled": "和解",
 }
+# The case event kinds of the records table say what the case history says, once.
+KIND_ZH.update({f"CASE_{event.upper()}": f"案件：{zh}" for event, zh in CASE_EVENTS_ZH.items()})
 CASE_STATUSES_ZH: Final[dict[str, str]] = {
     "filed": "已申请立案",
     "accepted": "已受理",

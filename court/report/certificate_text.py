@@ -83,7 +83,9 @@ LABEL_CP_SIZE: Final = Bi("检查点大小（条）", "Checkpoint size (entries)
 LABEL_CP_ROOT: Final = Bi("检查点根哈希", "Checkpoint root hash")
 LABEL_CHAIN_ID: Final = Bi("链 ID", "Chain id")
 LABEL_CONTRACT: Final = Bi("合约地址", "Contract")
-LABEL_TX: Final = Bi("交易哈希", "Transaction")
+LABEL_TX: Final = Bi(
+    "交易哈希（文件所述，未经链上核对）", "Transaction (as the file states it; not read on chain)"
+)
 LABEL_BLOCK: Final = Bi("区块高度", "Block")
 LABEL_ANCHORED_SIZE: Final = Bi("锚定时日志大小（条）", "Anchored log size (entries)")
 LABEL_ON_CHAIN: Final = Bi("链上核实", "Read on chain")

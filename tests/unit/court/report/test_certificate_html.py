@@ -129,3 +129,15 @@ def test_whether_a_document_was_compared(tmp_path: Path) -> None:
     assert "&lt;b&gt;contract&lt;/b&gt;.pdf" in html and "<b>contract" not in html
     assert f"SHA-256: {'ab' * 32}" in html
     assert "not compared" not in html
+
+
+def test_the_anchor_transaction_is_shown_as_the_file_states_it(tmp_path: Path) -> None:
+    """court-verify reads the anchor from the contract, not the transaction: the
+    certificate must not present the file's transaction hash as checked on chain."""
+    data = samples.bundle()
+    assert data.anchor is not None and data.anchor.checked_on_chain
+    out = tmp_path / "c.html"
+    write_certificate(data, out)
+    text = out.read_text()
+    assert "Transaction (as the file states it; not read on chain)" in text
+    assert "交易哈希（文件所述，未经链上核对）" in text

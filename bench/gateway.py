@@ -140,28 +140,46 @@ async def batches(
 
 
 async def stream(
-    stub: evidence_service_pb2_grpc.EvidenceServiceStub, streams: int, seconds: float
+    stub: evidence_service_pb2_grpc.EvidenceServiceStub,
+    streams: int,
+    seconds: float,
+    per_message: int = 1,
 ) -> float:
-    """`streams` bidirectional streams of single-item messages, pipelined: entries/s."""
+    """`streams` bidirectional streams, pipelined, of single-item messages or (with
+    `per_message` > 1) of messages of that many `submissions`: entries/s."""
     received = 0
     deadline = time.perf_counter() + seconds
 
     async def one_stream(n: int) -> None:
         nonlocal received
-        window = asyncio.Semaphore(2000)  # at most this many unanswered messages in flight
+        # At most this many unanswered items in flight.
+        window = asyncio.Semaphore(max(2, 2000 // per_message))
 
         async def requests() -> AsyncIterator[evidence_service_pb2.SubmitEvidenceStreamRequest]:
             i = 0
             while time.perf_counter() < deadline:
                 await window.acquire()
                 i += 1
-                yield evidence_service_pb2.SubmitEvidenceStreamRequest(
-                    submission=_submission(n * 1000 + i % 200)
-                )
+                if per_message == 1:
+                    yield evidence_service_pb2.SubmitEvidenceStreamRequest(
+                        submission=_submission(n * 1000 + i % 200)
+                    )
+                else:
+                    yield evidence_service_pb2.SubmitEvidenceStreamRequest(
+                        submissions=[
+                            _submission(n * 1000 + (i * per_message + k) % 200)
+                            for k in range(per_message)
+                        ]
+                    )
 
         async for reply in stub.SubmitEvidenceStream(requests()):
-            assert reply.WhichOneof("result") == "receipt", reply
-            received += 1
+            if per_message == 1:
+                assert reply.WhichOneof("result") == "receipt", reply
+                received += 1
+            else:
+                ok = sum(1 for r in reply.results if r.WhichOneof("result") == "receipt")
+                assert ok == per_message, reply
+                received += ok
             window.release()
 
     start = time.perf_counter()

@@ -113,7 +113,7 @@ from gateway.errors import (
     ResourceExhausted,
     Unavailable,
 )
-from gateway.leaves import loan_key_of, new_salt, seal
+from gateway.leaves import fresh_salts, loan_key_of, new_salt, seal
 from gateway.log.checkpoint import make_verifier_key, sign_checkpoint
 from gateway.log.loanmap import VersionedLoanMap
 from gateway.log.tree import (
@@ -699,7 +699,8 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
         new_salts: dict[tuple[str, str], LoanSalt] = {}
         sha256 = hashlib.sha256
         ids = new_entry_ids(len(pending))
-        for p, entry_id in zip(pending, ids, strict=True):
+        record_salts = fresh_salts(len(pending))
+        for p, entry_id, record_salt in zip(pending, ids, record_salts, strict=True):
             s = p.item.submission
             loan = (s.owner, s.loan_ref)
             sequence, previous = chain.get(loan, (0, b""))
@@ -708,7 +709,7 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
             if loan_salt is None:  # the loan's first version 2 record
                 loan_salt = new_salt()
             opening = StoredOpening(
-                owner=owner, submitter=s.institution, record_salt=new_salt(), loan_salt=loan_salt
+                owner=owner, submitter=s.institution, record_salt=record_salt, loan_salt=loan_salt
             )
             try:
                 loan_key = loan_key_of(s, opening)

@@ -10,7 +10,7 @@ ANVIL_PORT ?= 8545
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test bench lint typecheck setup lock protos contracts court-verify-dist clean
+.PHONY: run test bench fuzz lint typecheck setup lock protos contracts court-verify-dist clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -95,6 +95,15 @@ typecheck: $(STAMP)
 
 test: lint typecheck $(NODE_STAMP)
 	$(BIN)/pytest
+
+# Every atheris fuzz target (fuzz/targets.py) for FUZZ_SECONDS each, from the committed seeds
+# (fuzz/corpus/TARGET); the corpus it grows stays in fuzz/work/, findings go to fuzz/findings/
+# and stop the run (fuzz/README.md). `make test` runs each for a few seconds.
+FUZZ_SECONDS ?= 60
+fuzz: $(STAMP)
+	for target in $$($(BIN)/python -m fuzz --list); do \
+		$(BIN)/python -m fuzz $$target --seconds $(FUZZ_SECONDS) || exit 1; \
+	done
 
 # The read benchmark builds its big logs once under $(DATA_DIR)/bench (minutes for 1,000,000
 # entries; sizes: BENCH_READ_SIZES=10000,1000000) and reuses them on later runs. The anchoring

@@ -155,7 +155,7 @@ def _certificates(values: list[bytes], field: str) -> tuple[x509.Certificate, ..
     for i, der in enumerate(values):
         try:
             certs.append(x509.load_der_x509_certificate(der))
-        except ValueError as exc:
+        except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is no ValueError
             raise InputError(f"{field}[{i}] is not a DER certificate: {exc}") from exc
     return tuple(certs)
 

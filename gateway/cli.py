@@ -1,7 +1,9 @@
 """`gateway`: serve the evidence gateway's gRPC API.
 
-Exit codes: 0 stopped normally; 1 the gateway could not start or failed;
-2 usage error.
+Exit codes: 0 stopped normally (every call ended within the grace period);
+1 the gateway could not start or failed; 2 usage error; 3 stopped, but calls
+still running had to be ended (the grace period ran out, a second signal, or
+closing took longer than ``_CLOSE_SECONDS``): nothing acknowledged is lost.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gateway.errors import GatewayError
+
+#: Once the calls have ended, how long stopping the anchoring worker and closing the
+#: ledger may take before the process exits anyway (code 3).
+_CLOSE_SECONDS = 10.0
 
 _EXAMPLE = """\
 import hashlib, uuid, grpc
@@ -66,12 +72,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from gateway.config import load_config
     from gateway.logsetup import configure_logging
     from gateway.server import run
+    from gateway.stopping import EXIT_FORCED
 
     config = load_config(args.config, insecure_dev=True if args.insecure_dev else None)
     configure_logging(config.logging_format, verbose=args.verbose)
-    asyncio.run(run(config, _announce))
-    print("gateway: stopped")
-    return 0
+    if asyncio.run(run(config, _announce, hard_exit_seconds=_CLOSE_SECONDS)):
+        print("gateway: stopped")
+        return 0
+    print("gateway: stopped, ending calls that were still running (see the log)")
+    return EXIT_FORCED
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -67,6 +67,12 @@ from the environment or the defaults are relative to the working directory.
     idle_seconds = 60              # no message this long (nothing unanswered): DEADLINE_EXCEEDED
     buffer_bytes = 67108864        # read-ahead of all streams together (64 MiB)
 
+    [shutdown]                     # SIGTERM / SIGINT (docs/gateway.md "Stopping the gateway")
+    grace_seconds = 15             # calls running then get this long to finish
+
+    [cases]                        # CaseService (docs/cases.md)
+    heartbeat_seconds = 30         # an idle WatchCases stream gets a cursor this often (1..3600)
+
     [anchor]                       # checkpoints anchored on EVM chains (docs/anchoring.md)
     enabled = false
     interval_seconds = 60          # at most one anchor per chain this often ...
@@ -156,6 +162,8 @@ class GatewayConfig:
     stream_idle_seconds: float = 60.0
     stream_buffer_bytes: int = 64 * 1024 * 1024
     max_message_bytes: int = field(default=16 * 1024 * 1024)
+    shutdown_grace_seconds: float = 15.0
+    cases_heartbeat_seconds: float = 30.0
     anchor_enabled: bool = False
     anchor_interval_seconds: float = 60.0
     anchor_min_new_entries: int = 1
@@ -271,6 +279,8 @@ _KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("grpc", "max_concurrent_streams"): ("grpc_max_concurrent_streams", "int"),
     ("stream", "idle_seconds"): ("stream_idle_seconds", "float"),
     ("stream", "buffer_bytes"): ("stream_buffer_bytes", "int"),
+    ("shutdown", "grace_seconds"): ("shutdown_grace_seconds", "float"),
+    ("cases", "heartbeat_seconds"): ("cases_heartbeat_seconds", "float"),
     ("anchor", "enabled"): ("anchor_enabled", "bool"),
     ("anchor", "interval_seconds"): ("anchor_interval_seconds", "float"),
     ("anchor", "min_new_entries"): ("anchor_min_new_entries", "int"),
@@ -472,6 +482,8 @@ def _check_transport(config: GatewayConfig) -> None:
             raise ConfigError(f"grpc.{name} must not be negative (0 turns the limit off)")
     if config.grpc_max_concurrent_streams < 1:
         raise ConfigError("grpc.max_concurrent_streams must be at least 1")
+    if config.shutdown_grace_seconds < 0:
+        raise ConfigError("shutdown.grace_seconds must not be negative")
     if config.stream_idle_seconds < 0:
         raise ConfigError("stream.idle_seconds must not be negative (0 turns the limit off)")
     least = config.max_concurrent_rpcs * READ_SLOT_BYTES
@@ -484,6 +496,10 @@ def _check_transport(config: GatewayConfig) -> None:
 
 
 def _check_operations(config: GatewayConfig) -> None:
+    if not 1 <= config.cases_heartbeat_seconds <= 3600:
+        raise ConfigError(
+            f"cases.heartbeat_seconds must be from 1 to 3600, got {config.cases_heartbeat_seconds}"
+        )
     if config.log_max_queue_age_seconds < 0:
         raise ConfigError("log.max_queue_age_seconds must not be negative (0 turns it off)")
     if config.logging_format not in ("text", "json"):

@@ -516,7 +516,13 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
         refused = FailedPrecondition("the ledger is shutting down; retry on another server")
         self._resolve([(i, refused) for i in items])
 
-    def _unanswered(self, batch: Sequence[_Item], exc: Exception) -> None:
+    def _unanswered(self, batch: Sequence[_Item], exc: BaseException) -> None:
+        """A batch failed with ``exc`` (a bug, or a BaseException such as a
+        CancelledError or a SystemExit from a library): its callers and those waiting
+        on its items get UNAVAILABLE, and the stage goes on with the next batch. Nothing
+        is re-raised: in these worker threads even a SystemExit or KeyboardInterrupt
+        would only end the stage (the process stops through :meth:`close`), and every
+        later submission would then wait for ever."""
         log.exception("group commit failed unexpectedly", exc_info=exc)
         self._needs_reload = True
         error = Unavailable(f"the gateway failed to register the batch ({exc}); retry")
@@ -539,7 +545,7 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
                 self._preparing = min(item.enqueued for item in batch)
                 try:
                     prepared = self._prepare(batch)
-                except Exception as exc:
+                except BaseException as exc:  # any: see _unanswered
                     self._preparing = None
                     self._unanswered(batch, exc)
                     continue
@@ -559,7 +565,7 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
             self._committing = min(p.item.enqueued for p in prepared)
             try:
                 self._commit(prepared)
-            except Exception as exc:
+            except BaseException as exc:  # any: see _unanswered
                 self._unanswered(batch, exc)
             finally:
                 self._committing = None

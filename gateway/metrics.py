@@ -2,7 +2,8 @@
 
 The gateway's parts report through an :class:`Observer`: the gRPC edge
 (:mod:`gateway.api.observe`: calls, latency, denials), the ledger (batch
-sizes, commit time), the token sources (tokens and failures per TSA). Each
+sizes, commit time), the token sources (tokens and failures per TSA), the
+cases (events recorded by type, WatchCases streams ended as too slow). Each
 has a do-nothing observer until the server attaches its :class:`Metrics`
 (:func:`attach`), so nothing is counted, and nothing costs, with the metrics
 off. Gauges (queue depth, the age of the oldest queued item, log size,
@@ -32,6 +33,9 @@ name                                           type       labels
 ``tsa_failures_total``                         counter    tsa, reason
 ``anchor_lag_entries``                         gauge      chain
 ``anchor_lag_seconds``                         gauge      chain
+``case_events_total``                          counter    event
+``case_watch_streams``                         gauge
+``case_watch_slow_disconnects_total``          counter
 =============================================  =========  ========================
 """
 
@@ -74,6 +78,12 @@ class Observer:
     def call(self, rpc: str, code: str, role: str, seconds: float, denied: str | None) -> None:
         """An API call ended with ``code``; ``denied`` names why it was refused, if so."""
 
+    def case_event(self, event: str) -> None:
+        """A case event of type ``event`` (``filed``, ``accepted``, ...) was recorded."""
+
+    def watch_too_slow(self) -> None:
+        """A WatchCases stream was ended with RESOURCE_EXHAUSTED: its client read too slowly."""
+
 
 #: The do-nothing observer the parts hold until metrics are attached.
 NO_OBSERVER = Observer()
@@ -87,14 +97,27 @@ class GaugeSource(Protocol):
     def log_size(self) -> int: ...
 
 
+class StreamSource(Protocol):
+    """What the scrape reads from the CaseService (``gateway.api.cases.CaseServicer``)."""
+
+    def open_streams(self) -> int: ...
+
+
 class _Gauges(Collector):
     """Gauges read at scrape time from the ledger and the anchoring worker."""
 
-    def __init__(self, ledger: Any, anchoring: Any) -> None:
+    def __init__(self, ledger: Any, anchoring: Any, cases: StreamSource | None = None) -> None:
         self._ledger = ledger
         self._anchoring = anchoring
+        self._cases = cases
 
     def collect(self) -> Iterator[Metric]:
+        if self._cases is not None:
+            yield _gauge(
+                "gateway_case_watch_streams",
+                "WatchCases streams open",
+                self._cases.open_streams(),
+            )
         ledger = self._ledger
         if ledger is not None:
             yield _gauge(
@@ -189,6 +212,17 @@ class Metrics(Observer):
             ["tsa", "reason"],
             registry=r,
         )
+        self._case_events = Counter(
+            "gateway_case_events",
+            "Case events recorded, by event type",
+            ["event"],
+            registry=r,
+        )
+        self._watch_too_slow = Counter(
+            "gateway_case_watch_slow_disconnects",
+            "WatchCases streams ended with RESOURCE_EXHAUSTED: the client read too slowly",
+            registry=r,
+        )
         # Children by label values: labels() takes a lock and builds a key each time.
         self._children: dict[tuple[str, ...], Any] = {}
 
@@ -202,6 +236,10 @@ class Metrics(Observer):
     def watch(self, ledger: GaugeSource | None, anchoring: Any) -> None:
         """Read the gauges of ``ledger`` and ``anchoring`` (its ``lag()``) at each scrape."""
         self.registry.register(_Gauges(ledger, anchoring))
+
+    def watch_cases(self, cases: StreamSource) -> None:
+        """Read the open WatchCases streams of ``cases`` at each scrape."""
+        self.registry.register(_Gauges(None, None, cases))
 
     # ----------------------------------------------------------- Observer
 
@@ -225,6 +263,12 @@ class Metrics(Observer):
         self._child(self._latency, rpc).observe(seconds)
         if denied is not None:
             self._child(self._denied, rpc, denied).inc()
+
+    def case_event(self, event: str) -> None:
+        self._child(self._case_events, event).inc()
+
+    def watch_too_slow(self) -> None:
+        self._watch_too_slow.inc()
 
 
 def attach(observer: Observer, ledger: object) -> None:

@@ -7,9 +7,14 @@ whether the authorization table lets its role make the call; see
 docs/access.md), then :class:`InstitutionCallLimit` (the cap on one
 institution's calls at once).
 
-``run`` opens the ledger from the configuration, serves until SIGTERM or
-SIGINT, then stops accepting calls, lets running ones finish (a few seconds of
-grace) and closes the ledger, so every acknowledged entry stays durable.
+``run`` opens the ledger from the configuration and serves until SIGTERM or
+SIGINT; then :meth:`GatewayServer.drain` says NOT_SERVING, refuses new calls
+with UNAVAILABLE (:class:`gateway.api.shutdown.ShutdownGate`, the first
+interceptor), lets the streams answer what they read and end, and waits up to
+``shutdown.grace_seconds`` for the calls running; :meth:`GatewayServer.stop`
+then ends what is left, stops the anchoring worker and closes the ledger
+(which commits whatever is queued). A second signal stops the wait at once, a
+third exits at once. See docs/gateway.md ("Stopping the gateway").
 
 Health (``grpc.health.v1``): the overall service ``""`` and each API service
 report SERVING while every dependency of the ledger (store, time-stamp
@@ -41,7 +46,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -79,6 +83,7 @@ from gateway.api.identity import Identity
 from gateway.api.log import LogServicer
 from gateway.api.observe import Observe
 from gateway.api.ports import LedgerPort
+from gateway.api.shutdown import ShutdownGate
 from gateway.api.stream_budget import ByteBudget
 from gateway.api.verification import VerificationServicer
 from gateway.authz.roles import Role
@@ -97,6 +102,7 @@ from gateway.institutions import Status
 from gateway.metrics import metrics_for
 from gateway.metrics_http import MetricsServer
 from gateway.registry_cache import CachedRegistry
+from gateway.stopping import serve_until_signalled
 from gateway.store.base import InstitutionStore
 from gateway.tls import load_client_cas, server_credentials
 from gateway.writer_lock import acquire_writer_lock
@@ -140,6 +146,8 @@ UNLIMITED_SERVICES = (
     "grpc.reflection.v1.ServerReflection",
 )
 _GRACE_SECONDS = 5.0
+#: After the drain: how long the calls' last answers get to reach their clients.
+_FLUSH_SECONDS = 1.0
 _CERTIFICATE_WARNING_REPEAT = 24 * 3600.0  # seconds between repeated expiry warnings
 
 
@@ -270,9 +278,17 @@ class GatewayServer:
         if self.metrics is not None:
             self.observe.observer = self.metrics
         self.metrics_server: MetricsServer | None = None
+        #: Refuses new API calls once the gateway stops, counts those running (see drain).
+        self.gate = ShutdownGate(UNLIMITED_SERVICES)
         self.server = grpc.aio.server(
             options=server_options(config),
-            interceptors=[self.observe, self.calls, self.authorization, self.institution_calls],
+            interceptors=[
+                self.observe,
+                self.gate,
+                self.calls,
+                self.authorization,
+                self.institution_calls,
+            ],
         )
         self.evidence = EvidenceServicer(
             ledger,
@@ -328,7 +344,12 @@ class GatewayServer:
             )
             self.services = (*API_SERVICES, ADMIN_SERVICE)
         #: CaseService (None without the registry or a SQL store: tests' fakes).
-        self.cases = serve_cases(ledger, _active_role(registry))
+        self.cases = serve_cases(
+            ledger, _active_role(registry), heartbeat_seconds=config.cases_heartbeat_seconds
+        )
+        if self.cases is not None and self.metrics is not None:
+            self.cases.observe(self.metrics)
+            self.metrics.watch_cases(self.cases)
         if self.cases is not None:
             case_service_pb2_grpc.add_CaseServiceServicer_to_server(self.cases, self.server)  # type: ignore[no-untyped-call]
             self.services = (*self.services, CASE_SERVICE)
@@ -454,6 +475,36 @@ class GatewayServer:
             await asyncio.sleep(self.config.health_poll_seconds)
             await self.update_health()
 
+    async def drain(self, grace: float, hurry: asyncio.Event | None = None) -> bool:
+        """Begin stopping: NOT_SERVING, new API calls refused (UNAVAILABLE), streams told
+        to answer what they read and end; then wait up to ``grace`` seconds (less once
+        ``hurry`` is set) for the API calls running. True when they all ended in time.
+
+        The ledger keeps committing meanwhile, so every item already accepted is
+        registered and answered; :meth:`stop` comes next.
+        """
+        await self.health.enter_graceful_shutdown()
+        self.gate.close()
+        self.evidence.drain()
+        if self.cases is not None:
+            self.cases.drain()
+        log.info(
+            "stopping: health NOT_SERVING, new calls refused; waiting up to %g s for "
+            "%d running calls (streams end once they have answered what they read)",
+            grace,
+            self.gate.active,
+        )
+        if await self.gate.wait_idle(grace, hurry):
+            log.info("stopping: every call has ended")
+            return True
+        log.warning(
+            "stopping: %d calls still running %s; ending them now (their items may be "
+            "registered or not: resubmitting with the same request_id is safe)",
+            self.gate.active,
+            "at a second signal" if hurry is not None and hurry.is_set() else f"after {grace:g} s",
+        )
+        return False
+
     async def stop(self, grace: float = _GRACE_SECONDS) -> None:
         """Stop serving (running calls get ``grace`` seconds), then close the ledger."""
         if self._poller is not None:
@@ -478,8 +529,15 @@ async def run(
     announce: Callable[[ServingInfo], None] = lambda info: None,
     *,
     ledger_factory: Callable[[GatewayConfig], LedgerPort] = open_ledger,
-) -> None:
-    """Serve ``config`` until SIGTERM or SIGINT."""
+    hard_exit_seconds: float | None = None,
+) -> bool:
+    """Serve ``config`` until SIGTERM or SIGINT, then stop gracefully (see the module).
+
+    Returns True when every call ended within the grace period, False when some
+    had to be ended (grace ran out, or a second signal). ``hard_exit_seconds``:
+    once the calls have ended, the process exits (code 3, :mod:`gateway.stopping`) if
+    closing takes longer than that (``gateway serve``; never in tests in-process).
+    """
     from notary.errors import NotaryError
     from notary.pki import load_log_verifier_key
 
@@ -538,17 +596,9 @@ async def run(
             institutions_dir=config.data_dir / "institutions",
         )
     )
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
     try:
-        await stopping.wait()
+        return await serve_until_signalled(
+            server, config.shutdown_grace_seconds, hard_exit_seconds, _FLUSH_SECONDS
+        )
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
-        log.info("stopping: finishing running calls, then closing the ledger")
-        try:
-            await server.stop()
-        finally:
-            writer.release()
+        writer.release()

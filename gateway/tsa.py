@@ -47,6 +47,7 @@ import logging
 import multiprocessing
 import os
 import secrets
+import signal
 import threading
 import time
 import urllib.error
@@ -246,6 +247,9 @@ def _worker_init(
     parent_pid: int, factory: Callable[[], TimeStampAuthority], roots_der: list[bytes]
 ) -> None:
     die_with_parent(parent_pid)  # no orphan holding the TSA key after a gateway crash
+    # Ctrl-C reaches the whole foreground process group: the gateway stops gracefully
+    # (its drain still needs the workers) and closes the pool itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     roots = [x509.load_der_x509_certificate(der) for der in roots_der]
     _worker["source"] = EngineTokenSource(factory(), roots, workers=1)
 

@@ -75,7 +75,7 @@ class TsaCertificates:
             try:
                 cert = x509.load_der_x509_certificate(der)
                 known = cert.issuer == cert.subject
-            except ValueError:
+            except (ValueError, x509.InvalidVersion):  # InvalidVersion is no ValueError
                 known = False  # not a certificate: the verifier will say so
             if len(self._self_signed) >= _MAX_KNOWN:
                 self._self_signed.clear()

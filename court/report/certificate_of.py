@@ -128,13 +128,17 @@ def _data(
 
 def _case_history(found: CaseFindings | None) -> tuple[CertificateCaseEvent, ...]:
     """The case events whose documents matched their records (nothing of a document
-    that did not), each with its case's number as its acceptance stated it."""
+    that did not), each with its case's number as its acceptance stated it. A case with
+    an event record whose document the file lacks is not listed: it was not replayed,
+    and its other events alone would show a history that stops short."""
     if found is None:
         return ()
     numbers: dict[str, str] = {}
     out = []
     for entry in found.entries:
         doc = entry.document
+        if doc.case_id in found.incomplete_cases:
+            continue
         if doc.case_number is not None:
             numbers[doc.case_id] = doc.case_number
         money = doc.claim if doc.claim is not None else doc.amount

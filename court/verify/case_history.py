@@ -11,9 +11,13 @@ for the case event records its holder may read. Two named checks:
   the opened record's digest, the record's kind is the event's
   (``case_`` + the event), and the record's loan, time and metadata
   (``body``, ``case_id``) are the document's. A document on a record that is
-  not a case event, or on a withheld one, fails. A case event record opened
-  but without its document (a file made before the gateway carried them) is
-  not checked, and said so.
+  not a case event, or on a withheld one, fails. A file whose case event
+  records opened come without any document (made before the gateway carried
+  them) is not checked, and said so; one with the documents of some and not of
+  others fails, naming the records without theirs: the gateway puts the
+  document of every case event record its holder may read in a file, so such a
+  file was edited (e.g. the last event of a case dropped), and "made before the
+  gateway carried documents" is a claim the holder would control.
 * "Case history consistent" (dossier only: it needs every event of a case):
   the events of each case, in the loan's order, replayed through the
   transition table of :mod:`court.evidence.case_terms` (the very rules the
@@ -21,8 +25,8 @@ for the case event records its holder may read. Two named checks:
   record, the filing first, the same lender, loan and body throughout, each
   event allowed from the status before it to the side that recorded it (the
   record's submitter: the lender or the body), its status after the one the
-  table gives, and recovered amounts adding up in the claim's currency. A case
-  with an event record lacking its document is not replayed, and said so.
+  table gives, and recovered amounts adding up in the claim's currency. Not
+  run, and said so, for a file without documents.
 
 The verified events (:class:`CaseEntry`) are what the certificate lists as the
 case history; nothing else of a document is shown.
@@ -70,6 +74,8 @@ CASE_CHECKS: Final = (CHECK_CASE_DOCUMENTS, CHECK_CASE_HISTORY)
 
 _CASE_KINDS: Final = frozenset(EVENT_KINDS.values())
 _NONE: Final = "the file holds no case event record its holder may read"
+#: Records without their document a failure names (then "and N more").
+_NAMED: Final = 10
 _OLD: Final = (
     "no document: the file was made before the gateway carried case event documents "
     "(BundledRecord.document)"
@@ -93,7 +99,8 @@ class CaseEntry:
 class CaseFindings:
     """What "Case documents match records" found: the matching events, in the file's
     order, and the cases (record metadata ``case_id``) with an event record opened
-    without its document, which are not replayed."""
+    without its document, which are not replayed (all the file's cases, or none: a
+    file with some documents and not others fails the check)."""
 
     entries: tuple[CaseEntry, ...]
     incomplete_cases: frozenset[str | None]
@@ -196,18 +203,27 @@ def case_document_checks(
             checks.failed(CHECK_CASE_DOCUMENTS, f"{_where(r)} {problem}")
             return None
     total = len(entries) + len(missing)
+    if entries and missing:
+        named = "; ".join(_where(items[i]) for i in missing[:_NAMED])
+        if len(missing) > _NAMED:
+            named += f"; and {len(missing) - _NAMED} more"
+        checks.failed(
+            CHECK_CASE_DOCUMENTS,
+            f"{len(missing)} of the {total} case event records come without their document "
+            f"while the others carry theirs: {named}. A file the gateway makes carries the "
+            "document of every case event record its holder may read; these were removed",
+        )
+        return None
     if total == 0:
         checks.not_run(CHECK_CASE_DOCUMENTS, _NONE)
     elif not entries:
         checks.not_run(CHECK_CASE_DOCUMENTS, f"for all {total} case event records: {_OLD}")
     else:
-        detail = (
+        checks.passed(
+            CHECK_CASE_DOCUMENTS,
             f"{len(entries)} case event document(s) decode and match their records "
-            "(SHA-256 = digest, kind, loan, time, case)"
+            "(SHA-256 = digest, kind, loan, time, case)",
         )
-        if missing:
-            detail += f"; not run for {len(missing)}, e.g. {_where(items[missing[0]])}: {_OLD}"
-        checks.passed(CHECK_CASE_DOCUMENTS, detail)
     incomplete = frozenset(
         _metadata(opened, "case_id") for i in missing if (opened := items[i].opened) is not None
     )
@@ -291,12 +307,8 @@ def case_history_check(checks: Checklist, found: CaseFindings | None) -> None:
         f"case {case!r}: " + " → ".join(str(e.document.status_after) for e in events)
         for case, events in list(replayed.items())[:5]
     )
-    detail = (
+    checks.passed(
+        CHECK_CASE_HISTORY,
         f"{len(replayed)} case(s), {sum(len(e) for e in replayed.values())} event(s) replayed "
-        f"through the transition table, each allowed: {paths}"
+        f"through the transition table, each allowed: {paths}",
     )
-    if incomplete:
-        detail += (
-            f"; not run for {len(incomplete)} case(s) with an event record without its document"
-        )
-    checks.passed(CHECK_CASE_HISTORY, detail)

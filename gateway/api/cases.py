@@ -12,8 +12,9 @@ reads the service's (:mod:`gateway.cases.service`), the stream's
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Final
 
 from court.evidence.case_terms import CaseEventType
@@ -29,6 +30,7 @@ from gateway.cases.notifier import Notifier
 from gateway.cases.service import CaseService
 from gateway.cases.watch import DEFAULT_HEARTBEAT_SECONDS, parse_cursor, watch_events
 from gateway.errors import InvalidArgument, NotFound
+from gateway.metrics import Observer
 from gateway.model import (
     EvidenceRecord,
     validate_entry_id,
@@ -59,8 +61,25 @@ class CaseServicer(pb_grpc.CaseServiceServicer):
         self._ledger = ledger
         self._notifier = notifier
         self._heartbeat = heartbeat_seconds
-        # One CaseEvent message per event, shared by the streams that deliver it.
+        # One CaseEvent message per event, shared by the streams that deliver it; read
+        # and filled from the event loop and from worker threads, under the lock (held
+        # for the dictionary's operations only, never while a message is built).
         self._events: OrderedDict[str, pb.CaseEvent] = OrderedDict()
+        self._events_lock = threading.Lock()
+
+    def observe(self, observer: Observer) -> None:
+        """Report the events recorded and the streams ended as too slow to ``observer``."""
+        self._service.observer = observer
+        self._notifier.observer = observer
+
+    def open_streams(self) -> int:
+        """The WatchCases streams open (any thread: the metrics' scrape)."""
+        return self._notifier.subscriptions
+
+    def drain(self) -> None:
+        """The gateway stops: every WatchCases stream ends with UNAVAILABLE (reconnect
+        with the last cursor), the ones opened later at once."""
+        self._notifier.close()
 
     # ------------------------------------------------------------ helpers
 
@@ -71,14 +90,44 @@ class CaseServicer(pb_grpc.CaseServiceServicer):
             return None
         return record
 
+    def _cached(self, entry_id: str) -> pb.CaseEvent | None:
+        """The event's message if it is cached (any thread; takes no time)."""
+        with self._events_lock:
+            return self._events.get(entry_id)
+
+    def _build(self, events: Sequence[StoredCaseEvent]) -> dict[str, pb.CaseEvent]:
+        """The events' messages by entry id, those not cached built and cached (a
+        worker thread: reading a record is store reads and an inclusion proof)."""
+        found: dict[str, pb.CaseEvent] = {}
+        for event in events:
+            message = self._cached(event.entry_id)
+            if message is None:
+                built = cc.event_to_proto(event, self._record(event.entry_id))
+                with self._events_lock:
+                    message = self._events.setdefault(event.entry_id, built)
+                    if len(self._events) > _EVENT_CACHE:
+                        self._events.popitem(last=False)
+            found[event.entry_id] = message
+        return found
+
     def _event(self, event: StoredCaseEvent) -> pb.CaseEvent:
-        message = self._events.get(event.entry_id)
-        if message is None:
-            message = cc.event_to_proto(event, self._record(event.entry_id))
-            self._events[event.entry_id] = message
-            if len(self._events) > _EVENT_CACHE:
-                self._events.popitem(last=False)
-        return message
+        """One event's message (a worker thread)."""
+        return self._build([event])[event.entry_id]
+
+    async def _messages(self, events: Sequence[StoredCaseEvent]) -> dict[str, pb.CaseEvent]:
+        """The events' messages (the event loop): from the cache, and those not in it
+        built by one worker thread for them all, never on the loop."""
+        found: dict[str, pb.CaseEvent] = {}
+        missing: list[StoredCaseEvent] = []
+        for event in events:
+            message = self._cached(event.entry_id)
+            if message is None:
+                missing.append(event)
+            else:
+                found[event.entry_id] = message
+        if missing:
+            found.update(await asyncio.to_thread(self._build, missing))
+        return found
 
     def _case(self, case: StoredCase, caller: Caller) -> pb.Case:
         checkpoint = self._checkpoint(case.filing_size)
@@ -137,7 +186,10 @@ class CaseServicer(pb_grpc.CaseServiceServicer):
             relied_on=tuple(request.relied_on_entry_ids),
             share_expires_at=expires,
         )
-        return pb.FileCaseResponse(case=self._case(case, caller))
+        message = self._case(case, caller)
+        filing = await self._service.filing_event(case)
+        message.events.append(await asyncio.to_thread(self._event, filing))
+        return pb.FileCaseResponse(case=message)
 
     @rpc_errors()
     async def AcceptCase(
@@ -301,7 +353,7 @@ class CaseServicer(pb_grpc.CaseServiceServicer):
             raise InvalidArgument(problems)
         size = (await asyncio.to_thread(self._ledger.published)).size
         position = parse_cursor(request.cursor, size)
-        async for event, cursor in watch_events(
+        async for step in watch_events(
             self._service.tables,
             self._notifier,
             institution=caller.institution,
@@ -310,11 +362,12 @@ class CaseServicer(pb_grpc.CaseServiceServicer):
             statuses=statuses,
             heartbeat=self._heartbeat,
         ):
-            if event is None:
-                yield pb.WatchCasesResponse(cursor=cursor)
-            else:
-                message = self._event(event)
-                yield pb.WatchCasesResponse(event=message, cursor=cursor)
+            messages = await self._messages([e for e, _ in step if e is not None])
+            for event, cursor in step:
+                if event is None:
+                    yield pb.WatchCasesResponse(cursor=cursor)
+                else:
+                    yield pb.WatchCasesResponse(event=messages[event.entry_id], cursor=cursor)
 
 
 def serve_cases(

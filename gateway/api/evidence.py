@@ -50,6 +50,7 @@ __all__ = [
     "MAX_BATCH_ITEMS",
     "STREAM_CHUNK",
     "STREAM_CHUNKS_IN_FLIGHT",
+    "STREAM_DRAINED",
     "STREAM_WINDOW",
     "EvidenceServicer",
 ]
@@ -70,6 +71,12 @@ STREAM_CHUNKS_IN_FLIGHT = 1
 #: A stream authenticates its caller again after this long (seconds), at its next message:
 #: a revoked or suspended institution cannot go on submitting over a stream it opened before.
 STREAM_RECHECK_SECONDS = 1.0
+#: How a stream ends when the gateway stops (:meth:`EvidenceServicer.drain`).
+STREAM_DRAINED = (
+    "the gateway is shutting down: this stream was answered for every submission it "
+    "read; send the ones without an answer again (same request_id: safe) on a new "
+    "stream once the gateway is back"
+)
 _STREAM_RETRY_DELAYS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
 #: The stream's full method name, for the log of a refused re-authentication.
 _STREAM_RPC = (
@@ -88,6 +95,8 @@ class _StreamState:
     active: float = 0.0
     awaiting_client: bool = False  # the reader waits for the client's next message
     checked: float = 0.0  # when the caller was last authenticated
+    draining: bool = False  # the gateway stops: read nothing more, answer what was read
+    client_done: bool = False  # the client ended its side of the stream
 
 
 def _utcnow() -> datetime:
@@ -118,6 +127,17 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         #: Read-ahead of every stream of this servicer together (one per server).
         self.stream_budget = stream_budget or ByteBudget(DEFAULT_STREAM_BUFFER_BYTES)
         self._stream_idle = stream_idle_seconds  # 0: no idle limit
+        #: Set by :meth:`drain`: the open streams' drain hooks and whether it was called.
+        self._drains: set[Callable[[], None]] = set()
+        self.draining = False
+
+    def drain(self) -> None:
+        """The gateway stops: every open stream reads no more messages, answers each one
+        it read (they are registered or refused as usual), then ends with UNAVAILABLE
+        (:data:`STREAM_DRAINED`). Streams opened later end that way at once."""
+        self.draining = True
+        for hook in list(self._drains):
+            hook()
 
     # ------------------------------------------------------------------ submit
 
@@ -243,7 +263,9 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         answer ends with DEADLINE_EXCEEDED. The caller is authenticated again
         at the first message after every ``STREAM_RECHECK_SECONDS``: once it
         is refused (revoked, suspended, its certificate expired), the stream
-        ends with UNAUTHENTICATED.
+        ends with UNAUTHENTICATED. When the gateway stops (:meth:`drain`) the
+        stream reads no more, answers every submission it read, and ends with
+        UNAVAILABLE (:data:`STREAM_DRAINED`).
         """
         caller = current_caller()
         institution = caller.institution
@@ -279,6 +301,7 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                 request = await anext(messages, None)
                 state.awaiting_client, state.active = False, loop.time()
                 if request is None:
+                    state.client_done = True
                     break
                 if (
                     self._recheck is not None
@@ -304,6 +327,8 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                     budget.release(READ_SLOT_BYTES - message.cost)
                     state.held -= READ_SLOT_BYTES - message.cost
                 state.unanswered += 1
+                if state.draining:  # read after the drain began: no answer, not registered
+                    return
                 buffer.append(message)
                 wake.set()
             budget.release(READ_SLOT_BYTES)  # the slot and the window place of no message
@@ -331,8 +356,17 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                 task.add_done_callback(lambda _: in_flight.release())
                 await chunks.put((chunk, task))
 
+        def drain() -> None:
+            # The reader may stay blocked on the client: the stream ends without it.
+            state.draining = True
+            eof.set()
+            wake.set()
+
         reader = asyncio.create_task(read())
         dispatcher = asyncio.create_task(dispatch())
+        self._drains.add(drain)
+        if self.draining:
+            drain()
         watcher = asyncio.create_task(watch_idle()) if self._stream_idle else None
         try:
             while True:
@@ -355,6 +389,8 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                     reader.result()  # the reader failed (e.g. the caller is refused now)
                 entry = await getter
                 if entry is None:
+                    if state.draining and not state.client_done:
+                        raise Unavailable(STREAM_DRAINED)
                     return
                 chunk, task = entry
                 outcomes = await task
@@ -372,6 +408,7 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                             raise outcome  # the stream cannot go on
                     yield answer(message, mine)
         finally:
+            self._drains.discard(drain)
             for helper in (reader, dispatcher, watcher):
                 if helper is None:
                     continue

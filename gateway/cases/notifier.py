@@ -12,6 +12,10 @@ hold more (a client that does not read its stream) is marked ``overflowed`` and
 gets nothing more: its stream ends with RESOURCE_EXHAUSTED and the client
 reconnects with its cursor, so the gateway's memory stays bounded whatever the
 clients do.
+
+When the gateway stops, :meth:`Notifier.close` marks every subscription
+``closed`` (and each one made later): its stream ends with UNAVAILABLE and
+the client resumes with its cursor once the gateway is back.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import asyncio
 import contextlib
 from collections import deque
 
+from gateway.metrics import NO_OBSERVER, Observer
 from gateway.store.cases import StoredCaseEvent
 
 __all__ = ["DEFAULT_QUEUE_SIZE", "Notifier", "Subscription"]
@@ -31,7 +36,15 @@ DEFAULT_QUEUE_SIZE = 1024
 class Subscription:
     """The live events of one party (``institution`` as lender or as body) for one stream."""
 
-    __slots__ = ("as_lender", "events", "institution", "overflowed", "queue_size", "wake")
+    __slots__ = (
+        "as_lender",
+        "closed",
+        "events",
+        "institution",
+        "overflowed",
+        "queue_size",
+        "wake",
+    )
 
     def __init__(self, institution: str, as_lender: bool, queue_size: int) -> None:
         self.institution = institution
@@ -39,7 +52,12 @@ class Subscription:
         self.queue_size = queue_size
         self.events: deque[StoredCaseEvent] = deque()
         self.overflowed = False
+        self.closed = False  # the gateway stops: the stream ends
         self.wake = asyncio.Event()
+
+    def close(self) -> None:
+        self.closed = True
+        self.wake.set()
 
     def push(self, event: StoredCaseEvent) -> None:
         if self.overflowed:
@@ -66,10 +84,15 @@ class Notifier:
         self.queue_size = queue_size
         self._loop: asyncio.AbstractEventLoop | None = None
         self._subs: dict[tuple[str, bool], set[Subscription]] = {}
+        self._count = 0  # an int: read by the metrics' scrape from its own thread
+        self.closed = False
+        #: Told of the streams ended as too slow (the server's metrics, when on).
+        self.observer: Observer = NO_OBSERVER
 
     @property
     def subscriptions(self) -> int:
-        return sum(len(s) for s in self._subs.values())
+        """The subscriptions open (any thread)."""
+        return self._count
 
     def subscribe(self, institution: str, as_lender: bool) -> Subscription:
         """A new subscription (call on the server's event loop): it receives every event
@@ -77,13 +100,24 @@ class Notifier:
         self._loop = asyncio.get_running_loop()
         sub = Subscription(institution, as_lender, self.queue_size)
         self._subs.setdefault((institution, as_lender), set()).add(sub)
+        self._count += 1
+        if self.closed:
+            sub.close()
         return sub
+
+    def close(self) -> None:
+        """The gateway stops: end every subscription's stream, now and later (event loop)."""
+        self.closed = True
+        for subs in self._subs.values():
+            for sub in subs:
+                sub.close()
 
     def unsubscribe(self, sub: Subscription) -> None:
         key = (sub.institution, sub.as_lender)
         subs = self._subs.get(key)
-        if subs is not None:
+        if subs is not None and sub in subs:
             subs.discard(sub)
+            self._count -= 1
             if not subs:
                 del self._subs[key]
 

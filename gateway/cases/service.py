@@ -25,11 +25,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeVar
 
 from court.evidence.case_event import (
     CaseEventDocument,
@@ -42,6 +42,7 @@ from gateway.access import GrantRequest
 from gateway.authz.roles import Caller, Role
 from gateway.cases.machine import (
     BODY_ROLES,
+    CaseState,
     EventRequest,
     NotAParty,
     apply_event,
@@ -57,6 +58,7 @@ from gateway.errors import (
     InvalidArgument,
     Unavailable,
 )
+from gateway.metrics import NO_OBSERVER, Observer
 from gateway.model import (
     MAX_FUTURE_SKEW,
     EvidenceKind,
@@ -82,6 +84,7 @@ __all__ = ["CaseLedger", "CaseService", "CaseView", "case_request_id"]
 SINCE_FILING_KINDS: Final = (EvidenceKind.REPAYMENT, EvidenceKind.SETTLEMENT_AGREEMENT)
 MAX_SINCE_FILING: Final = 1000
 _BODY_KINDS: Final = {role: kind for kind, role in BODY_ROLES.items()}
+T = TypeVar("T")
 
 
 class CaseLedger(Protocol):
@@ -154,6 +157,8 @@ class CaseService:
         self._role_of = role_of
         self._clock = clock
         self._locks = _KeyedLocks()
+        #: Told of each event recorded (the server's metrics, when on).
+        self.observer: Observer = NO_OBSERVER
 
     # ------------------------------------------------------------ helpers
 
@@ -247,7 +252,26 @@ class CaseService:
         if problems:
             raise InvalidArgument(problems)
         rid = case_request_id(request_id)
-        async with self._locks.hold(("file", caller.institution, loan_ref, body)):
+        assert share_expires_at is not None
+        return await _to_the_end(
+            self._file(caller, rid, request_id, state, share_expires_at, now, relied_on)
+        )
+
+    async def _file(
+        self,
+        caller: Caller,
+        rid: str,
+        request_id: str,
+        state: CaseState,
+        share_expires_at: datetime,
+        now: datetime,
+        relied_on: tuple[str, ...],
+    ) -> StoredCase:
+        loan_ref, body, claim = state.loan_ref, state.body, state.claim
+        async with (
+            self._locks.hold(("request", caller.institution, rid)),
+            self._locks.hold(("file", caller.institution, loan_ref, body)),
+        ):
             earlier = await self._earlier(caller.institution, rid)
             if earlier is not None:
                 return await self._refiled(caller, earlier, loan_ref, body, claim, relied_on)
@@ -266,7 +290,6 @@ class CaseService:
                     f"the loan already has case {open_case} with {body}, which is not in a "
                     "final status: record its next event, or settle or withdraw it first"
                 )
-            assert share_expires_at is not None
             await self._ledger.record_grant(
                 GrantRequest(
                     kind=EvidenceKind.LOAN_SHARED,
@@ -284,6 +307,7 @@ class CaseService:
                 self._submission(caller.institution, rid, doc, document),
                 PendingEvent(state, document, relied_on),
             )
+            self.observer.case_event(doc.event.value)
         return await self._case_of_party(caller, state.case_id)
 
     async def _refiled(
@@ -319,7 +343,20 @@ class CaseService:
         """Record one later event (AcceptCase, RejectCase, UpdateCaseStatus): the event
         and the warnings. The caller validated the arguments' shapes."""
         rid = case_request_id(request_id)
-        async with self._locks.hold(("case", case_id)):
+        return await _to_the_end(self._record(caller, case_id, rid, request, occurred_at))
+
+    async def _record(
+        self,
+        caller: Caller,
+        case_id: str,
+        rid: str,
+        request: EventRequest,
+        occurred_at: datetime,
+    ) -> tuple[StoredCaseEvent, tuple[str, ...]]:
+        async with (
+            self._locks.hold(("request", caller.institution, rid)),
+            self._locks.hold(("case", case_id)),
+        ):
             case = await self._case_of_party(caller, case_id)
             earlier = await self._earlier(caller.institution, rid)
             if earlier is not None:
@@ -336,8 +373,18 @@ class CaseService:
                     raise _reused()
                 return earlier, ()
             transition = apply_event(case.state, caller, request)
-            if occurred_at < case.filed_at.replace(microsecond=0):
-                raise InvalidArgument([("occurred_at", "must not be before the case's filing")])
+            filed = case.filed_at.replace(microsecond=0)
+            if occurred_at < filed:
+                at = filed.astimezone(UTC).isoformat().replace("+00:00", "Z")
+                raise InvalidArgument(
+                    [
+                        (
+                            "occurred_at",
+                            f"must not be before the case's filing ({at}): send the time "
+                            "of the event, not a date at midnight",
+                        )
+                    ]
+                )
             if occurred_at - self._clock() > MAX_FUTURE_SKEW:
                 raise InvalidArgument(
                     [("occurred_at", "must not be more than 5 minutes after the gateway's clock")]
@@ -351,6 +398,7 @@ class CaseService:
                 self._submission(caller.institution, rid, doc, document),
                 PendingEvent(after, document),
             )
+            self.observer.case_event(doc.event.value)
             event = await self._read(self.tables.event_at, receipt.leaf_index)
             if event is None:  # pragma: no cover - written by the record's commit
                 raise Unavailable("the case event was registered but its row is missing; retry")
@@ -376,6 +424,15 @@ class CaseService:
             times.append(case.updated_at)
         return CaseView(case, events, since, min(times) if times else None)
 
+    async def filing_event(self, case: StoredCase) -> StoredCaseEvent:
+        """The case's first event, its filing (one read, by its record's leaf index)."""
+        event: StoredCaseEvent | None = await self._read(
+            self.tables.event_at, case.filing_leaf_index
+        )
+        if event is None:  # pragma: no cover - the filing's rows commit with its record
+            raise Unavailable("the case's filing has no event row; retry")
+        return event
+
     async def list_cases(
         self, case_filter: CaseFilter, after_leaf: int, limit: int
     ) -> list[StoredCase]:
@@ -383,6 +440,16 @@ class CaseService:
             self.tables.list_cases, case_filter, after_leaf, limit
         )
         return found
+
+
+async def _to_the_end(work: Coroutine[Any, Any, T]) -> T:
+    """Run a write to its end even if its caller is cancelled (a client's deadline or
+    disconnect): its record may be in the ledger's pipeline already (``Ledger.submit``
+    shields it), and the locks it holds must stay held until the record's fate is known,
+    or the case's next event would be checked against the state before it."""
+    task = asyncio.ensure_future(work)
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())
+    return await asyncio.shield(task)
 
 
 def _reused() -> AlreadyExists:

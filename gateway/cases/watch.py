@@ -16,6 +16,10 @@ overlap). Events reach the notifier in commit order, which is leaf order (one wr
 
 While nothing happens the stream sends a message carrying only the cursor at its
 start and every ``heartbeat`` seconds, so a client always holds a cursor.
+
+When the gateway stops (:meth:`~gateway.cases.notifier.Notifier.close`) the
+stream ends with UNAVAILABLE (:data:`WATCH_CLOSED`) before its next message:
+the client reconnects with the last cursor it received.
 """
 
 from __future__ import annotations
@@ -25,16 +29,18 @@ import base64
 import contextlib
 import re
 from collections.abc import AsyncIterator, Collection
-from typing import Final
+from typing import Final, TypeAlias
 
 from court.evidence.case_terms import CaseStatus
 from gateway.cases.notifier import Notifier
-from gateway.errors import InvalidArgument, ResourceExhausted
+from gateway.errors import InvalidArgument, ResourceExhausted, Unavailable
 from gateway.store.cases import CaseTables, StoredCaseEvent
 
 __all__ = [
     "DEFAULT_HEARTBEAT_SECONDS",
     "REPLAY_PAGE",
+    "WATCH_CLOSED",
+    "Message",
     "format_cursor",
     "parse_cursor",
     "watch_events",
@@ -43,6 +49,13 @@ __all__ = [
 DEFAULT_HEARTBEAT_SECONDS: Final = 30.0
 #: Events read from the table per replay page.
 REPLAY_PAGE: Final = 500
+#: How a stream ends when the gateway stops.
+WATCH_CLOSED: Final = (
+    "the gateway is shutting down; reconnect with the last cursor received "
+    "(nothing after it is lost) once the gateway is back"
+)
+#: One message of a stream: an event and the cursor after it, or a cursor only (None).
+Message: TypeAlias = tuple[StoredCaseEvent | None, str]
 _MAX_CURSOR_CHARS: Final = 128
 _CURSOR_TEXT: Final = re.compile(r"w1:(0|[1-9][0-9]{0,17})")
 _CURSOR_CHARS: Final = re.compile(r"[A-Za-z0-9_-]*")
@@ -88,58 +101,67 @@ async def watch_events(
     position: int,
     statuses: Collection[CaseStatus],
     heartbeat: float = DEFAULT_HEARTBEAT_SECONDS,
-) -> AsyncIterator[tuple[StoredCaseEvent | None, str]]:
-    """``(event, cursor)`` pairs for a stream: ``event`` None in a cursor-only message.
+) -> AsyncIterator[list[Message]]:
+    """The stream's messages, a step at a time: each a list of ``(event, cursor)`` pairs
+    (``event`` None in a cursor-only message), all the events of one replay page or of
+    one wake-up of the live queue together, so that the caller can build what it sends
+    for a whole step at once (off the event loop).
 
     Raises ResourceExhausted when the client reads too slowly (its live queue
     overflowed). ``statuses``: only events that leave a case in one of these (empty:
     all); the cursor still moves past the others."""
     sub = notifier.subscribe(institution, as_lender)
     try:
-        yield None, format_cursor(position)
+        yield [(None, format_cursor(position))]
         # 1. replay (the subscription already collects what commits meanwhile)
         while True:
             page = await asyncio.to_thread(
                 tables.party_events, institution, as_lender, position - 1, REPLAY_PAGE
             )
-            sent = False
+            if sub.closed:
+                raise Unavailable(WATCH_CLOSED)
+            step: list[Message] = []
             for event in page:
                 position = event.leaf_index + 1
                 if not statuses or event.status in statuses:
-                    sent = True
-                    yield event, format_cursor(position)
-            if page and not sent:
-                yield None, format_cursor(position)
+                    step.append((event, format_cursor(position)))
+            if page and not step:
+                step.append((None, format_cursor(position)))
+            if step:
+                yield step
             if len(page) < REPLAY_PAGE:
                 break
         # 2. live
         loop = asyncio.get_running_loop()
         quiet_since = loop.time()
         while True:
+            if sub.closed:
+                raise Unavailable(WATCH_CLOSED)
             if sub.overflowed:
+                notifier.observer.watch_too_slow()
                 raise ResourceExhausted(
                     "this WatchCases stream was not read fast enough and its queue filled: "
                     "reconnect with the last cursor received"
                 )
             events = sub.take()
             moved = False
-            sent = False
+            step = []
             for event in events:
                 if event.leaf_index < position:  # replayed already
                     continue
                 position = event.leaf_index + 1
                 moved = True
                 if not statuses or event.status in statuses:
-                    sent = True
-                    yield event, format_cursor(position)
-            if sent:
+                    step.append((event, format_cursor(position)))
+            if step:
                 quiet_since = loop.time()
+                yield step
                 continue
             if moved or loop.time() - quiet_since >= heartbeat:
                 quiet_since = loop.time()
-                yield None, format_cursor(position)
+                yield [(None, format_cursor(position))]
                 continue
-            if sub.events or sub.overflowed:
+            if sub.events or sub.overflowed or sub.closed:
                 continue
             wait = max(0.0, heartbeat - (loop.time() - quiet_since))
             with contextlib.suppress(TimeoutError):

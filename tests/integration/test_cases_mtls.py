@@ -16,6 +16,7 @@ import contextlib
 import json
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +30,7 @@ from evidence_gateway.v1 import case_service_pb2 as cs
 from evidence_gateway.v1 import evidence_service_pb2 as ev
 from evidence_gateway.v1 import verification_service_pb2 as vf
 from tests.integration.test_court_verify_remote import court_verify
+from tests.integration.test_operations import _METRICS_URL, _scrape, _value
 from tests.support.authz_matrix import Stubs
 from tests.support.gateway_proc import GatewayProcess, identity_in, make_pki, write_config
 from tests.support.grpc_client import submission, timestamp
@@ -41,7 +43,9 @@ LENDER, COURT, OTHER_COURT = "bank-k", "court-k", "court-m"
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     folder = tmp_path_factory.mktemp("mtls-cases")
     make_pki(folder / "data" / "pki")
-    process = GatewayProcess(write_config(folder), folder, mtls=True)
+    # Metrics on loopback (plain HTTP), for the operator's view of the cases.
+    config = write_config(folder, sections={"metrics": {"listen": "127.0.0.1:0"}})
+    process = GatewayProcess(config, folder, mtls=True)
     process.start()
     try:
         yield process
@@ -241,3 +245,55 @@ def test_a_case_followed_live_by_both_sides_and_verified_with_court_verify(
         pdf.close()
     for words in ("案件进程", "Case history", "(2026)京0105民初7号", "执行到款", "CNY 10,000.00"):
         assert words in text, words
+
+
+def test_the_operator_sees_case_events_by_type_and_the_open_streams(
+    gateway: GatewayProcess, callers: dict[str, Stubs]
+) -> None:
+    """The Prometheus metrics of `gateway serve`: each event recorded counts once under
+    its type (a refused one not at all), and the open WatchCases streams are a gauge."""
+    found = _METRICS_URL.search(gateway.log_text())
+    assert found, gateway.log_text()
+    url = found.group(1)
+    lender, court = callers[LENDER], callers[COURT]
+    before = _scrape(url)
+    relied = lender.evidence.SubmitEvidence(
+        ev.SubmitEvidenceRequest(submission=submission("L-Q", data=b"loan contract Q")),
+        timeout=30,
+    ).receipt.entry_id
+    watch = Watcher(court)
+    case = lender.cases.FileCase(
+        cs.FileCaseRequest(
+            request_id="file-q", loan_ref="L-Q", body=COURT, relied_on_entry_ids=[relied],
+            claim=cs.MoneyAmount(currency_code="CNY", minor_units=100_000),
+            share_expires_at=timestamp(datetime.now(UTC) + timedelta(days=180)),
+        ),
+        timeout=30,
+    ).case  # fmt: skip
+    watch.events(1)
+    accept = cs.AcceptCaseRequest(
+        request_id="acc-q", case_id=case.case_id, case_number="(2026)京0105民初9号",
+        occurred_at=_at(),
+    )  # fmt: skip
+    court.cases.AcceptCase(accept, timeout=30)
+    court.cases.AcceptCase(accept, timeout=30)  # the same call again: the same event
+    with pytest.raises(grpc.RpcError):
+        court.cases.UpdateCaseStatus(
+            cs.UpdateCaseStatusRequest(
+                request_id="award-q", case_id=case.case_id, event=cs.CASE_EVENT_TYPE_AWARD,
+                occurred_at=_at(),
+            ),
+            timeout=30,
+        )  # fmt: skip
+    during = _scrape(url)
+    for event, grew in (("filed", 1), ("accepted", 1), ("award", 0)):
+        counted = _value(during, "gateway_case_events_total", event=event)
+        assert counted - _value(before, "gateway_case_events_total", event=event) == grew, event
+    assert _value(during, "gateway_case_watch_streams") == 1
+    watch.close()
+    deadline = time.monotonic() + 10
+    while _value(_scrape(url), "gateway_case_watch_streams") != 0:
+        assert time.monotonic() < deadline, "the closed stream is still counted"
+        time.sleep(0.05)
+    assert _value(during, "gateway_case_watch_slow_disconnects_total") == 0
+    assert ("gateway_case_watch_slow_disconnects_total", ()) in during  # exported from start

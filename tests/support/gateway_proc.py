@@ -240,8 +240,20 @@ class GatewayProcess:
             check=check,
         )
 
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
+    def log_text(self, settle: float = 0.25, limit: float = 5.0) -> str:
+        """The gateway's log so far, once it has stopped growing for ``settle`` seconds
+        (at most ``limit``): the gateway writes its log lines from a thread of their own,
+        off the calls' path, so a line about a call may land just after the call's answer.
+        """
+        deadline = time.monotonic() + limit
+        text = self.log_path.read_text(errors="replace")
+        while time.monotonic() < deadline:
+            time.sleep(settle)
+            again = self.log_path.read_text(errors="replace")
+            if again == text:
+                break
+            text = again
+        return text
 
     def kill(self) -> dict[int, str]:
         """SIGKILL: no shutdown code runs.

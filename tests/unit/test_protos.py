@@ -221,6 +221,19 @@ def test_generated_messages_round_trip() -> None:
     assert again == submission
 
 
+def test_a_case_events_number_is_a_32_bit_json_number() -> None:
+    """CaseEvent.event_number (at most 10,000) is a uint32: a number in the JSON mapping,
+    where a 64-bit integer would travel as a string."""
+    from google.protobuf import json_format
+
+    from evidence_gateway.v1 import case_service_pb2
+
+    field = case_service_pb2.CaseEvent.DESCRIPTOR.fields_by_name["event_number"]
+    assert field.type == field.TYPE_UINT32
+    as_json = json_format.MessageToDict(case_service_pb2.CaseEvent(event_number=10_000))
+    assert as_json["eventNumber"] == 10_000
+
+
 # --- buf ----------------------------------------------------------------------------------
 
 

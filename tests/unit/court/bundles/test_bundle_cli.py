@@ -206,3 +206,22 @@ def test_bundle_with_digest(made: Made, tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 1 and out.splitlines()[-1] == "INVALID: Imprint matches"
     code, _, err = cli(capsys, "bundle", path, "--digest", "zz", "--trust", made.trust)
     assert code == 2 and "hexadecimal" in err
+
+
+@pytest.mark.parametrize("kind", ["bundle", "dossier"])
+def test_a_tsa_certificate_of_an_unknown_x509_version_is_an_input_error(
+    made: Made, tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    # Found by the fuzz target bundle_verify (fuzz/corpus/bundle/crash-x509-version-30.json):
+    # cryptography raises InvalidVersion, which is not a ValueError, for a certificate
+    # whose version is not v1, v2 or v3; it escaped court-verify as a traceback.
+    message = made.bundle_copy() if kind == "bundle" else made.dossier_copy()
+    der = bytearray(message.tsa_certificates[0])
+    assert der[8:13] == b"\xa0\x03\x02\x01\x02", "the version field of the TBSCertificate"
+    der[12] = 30
+    message.tsa_certificates[0] = bytes(der)
+    path = write(message, tmp_path / f"{kind}.json")
+    code, out, err = cli(capsys, kind, path, "--trust", made.trust)
+    assert (code, out) == (2, "")
+    assert "tsaCertificates[0] is not a DER certificate" in err
+    assert "Traceback" not in err

@@ -376,15 +376,50 @@ def test_a_dossier_without_documents_says_the_checks_did_not_run(made: Made) -> 
         assert check.status is CheckStatus.NOT_RUN and "no document" in check.detail, check
 
 
-def test_one_missing_document_leaves_its_case_unreplayed(made: Made) -> None:
+def test_one_missing_document_among_others_fails_naming_the_record(made: Made) -> None:
+    """The gateway carries every case event record's document, or (an older file) none:
+    a file with some and not others was edited."""
     message = copy(made.good)
     message.records[3].document = b""
     result = run(made, message)
-    assert result.ok
-    documents = result.verdict[CHECK_CASE_DOCUMENTS]
-    assert documents.passed and "not run for 1, e.g. record #4" in documents.detail
+    fails_on(result, CHECK_CASE_DOCUMENTS, "1 of the 5 case event records come without")
+    detail = result.verdict[CHECK_CASE_DOCUMENTS].detail
+    entry = message.records[3].entry_id
+    assert f"record #4 (entry {entry!r}" in detail and "record #3" not in detail
     history = result.verdict[CHECK_CASE_HISTORY]
-    assert history.status is CheckStatus.NOT_RUN and "1 case(s)" in history.detail
+    assert history.status is CheckStatus.NOT_RUN and "failed" in history.detail
+    assert result.cases is None
+
+
+def test_every_record_without_its_document_is_named(made: Made) -> None:
+    message = copy(made.good)
+    for n in (2, 4):
+        message.records[n].document = b""
+    result = run(made, message)
+    fails_on(result, CHECK_CASE_DOCUMENTS, "2 of the 5 case event records")
+    detail = result.verdict[CHECK_CASE_DOCUMENTS].detail
+    assert "record #3 (entry" in detail and "record #5 (entry" in detail
+
+
+def test_a_case_without_documents_beside_one_with_them_fails(made: Made) -> None:
+    """Per file, not per case: all of one case's documents dropped, beside another case
+    whose documents are there, fails too (the records of two files, checked together)."""
+    from court.verify.case_history import case_document_checks, case_documents_of
+    from court.verify.result import Checklist
+
+    good, other = copy(made.good), copy(made.other)
+    for record in other.records:
+        record.document = b""
+    rows = []
+    for message in (good, other):
+        result = run(made, message)
+        rows += case_documents_of(read_dossier(to_json(message)).records, result.records)
+    checks = Checklist()
+    assert case_document_checks(checks, rows) is None
+    check = checks.get(CHECK_CASE_DOCUMENTS)
+    assert check is not None and check.failed
+    assert "2 of the 7 case event records" in check.detail  # 5 of the case, 2 of the other
+    assert f"entry {other.records[1].entry_id!r}" in check.detail
 
 
 def _pdf_text(path: Path) -> str:

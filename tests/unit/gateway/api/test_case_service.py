@@ -148,6 +148,10 @@ def test_a_case_from_filing_to_enforcement_each_step_a_record(h: Harness) -> Non
     assert case.status == cs.CASE_STATUS_FILED and case.body_kind == cs.BODY_KIND_COURT
     assert list(case.relied_on_entry_ids) == relied
     assert case.filing_checkpoint.size >= 4  # two records, the share, the filing
+    # The answer carries the filing event, whose receipt the lender archives.
+    (filing,) = case.events
+    assert filing.type == cs.CASE_EVENT_TYPE_FILED and filing.event_number == 1
+    assert filing.receipt.leaf_index < case.filing_checkpoint.size
     # The court was given the loan: it reads the lender's records.
     h.evidence.GetEvidence(ev.GetEvidenceRequest(entry_id=relied[0]), metadata=md("court-1"))
 
@@ -264,6 +268,9 @@ def test_retries_are_idempotent_and_reuse_with_other_content_is_refused(h: Harne
     )
     full = cases(h).GetCase(cs.GetCaseRequest(case_id=case.case_id), metadata=md("bank-a")).case
     assert len(full.events) == 2
+    # A retried filing after later events answers the filing event alone, as the first time.
+    retried = _file(h, "L-4", "court-1", relied, rid="f1")
+    assert [e.receipt.entry_id for e in retried.events] == [full.events[0].receipt.entry_id]
 
 
 def test_another_court_sees_the_case_records_withheld_in_its_dossier(h: Harness) -> None:
@@ -407,3 +414,22 @@ def test_a_cursor_not_given_out_is_refused(h: Harness, cursor: str) -> None:
         list(cases(h).WatchCases(cs.WatchCasesRequest(cursor=cursor), metadata=md("bank-a")))
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error_fields(info.value) == ["cursor"]
+
+
+def test_an_acceptance_dated_at_midnight_of_the_filing_day_is_refused_naming_the_filing(
+    h: Harness,
+) -> None:
+    """docs/cases.md: occurred_at is an instant, not before the filing's; a date sent as
+    midnight of the filing's day is before it, and the refusal says what to send."""
+    case = _file(h, "L-MID", "court-1", _records(h, "L-MID", 1))
+    filed = case.filed_at.ToDatetime(tzinfo=UTC)
+    midnight = filed.replace(hour=0, minute=0, second=0, microsecond=0)
+    if midnight == filed.replace(microsecond=0):  # filed in midnight's very second
+        midnight -= timedelta(seconds=1)
+    code, message = _code(lambda: _accept(h, case.case_id, rid="acc-mid", at=midnight))
+    assert code is grpc.StatusCode.INVALID_ARGUMENT
+    shown = filed.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    assert message.startswith(f"occurred_at: must not be before the case's filing ({shown})")
+    assert "send the time of the event, not a date at midnight" in message
+    accepted = _accept(h, case.case_id, rid="acc-mid-2", at=datetime.now(UTC)).event
+    assert accepted.type == cs.CASE_EVENT_TYPE_ACCEPTED

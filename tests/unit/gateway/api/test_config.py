@@ -219,3 +219,39 @@ def test_tls_files_default_to_the_pki_and_follow_the_file(tmp_path: Path) -> Non
     assert config.tls_key_path == Path("/k/x.key")
     assert config.tls_client_ca_paths == (tmp_path / "a.pem", tmp_path / "b.pem")
     assert config.operator_cert_path == tmp_path / "op.pem"
+
+
+def test_cases_heartbeat_from_file_environment_and_default(tmp_path: Path) -> None:
+    assert load_config(None, environ={}).cases_heartbeat_seconds == 30.0
+    path = write(tmp_path, "[cases]\nheartbeat_seconds = 2.5\n")
+    assert load_config(path, environ={}).cases_heartbeat_seconds == 2.5
+    env = {"GATEWAY_CASES_HEARTBEAT_SECONDS": "3600"}
+    assert load_config(path, environ=env).cases_heartbeat_seconds == 3600.0
+
+
+@pytest.mark.parametrize("value", ["0", "0.5", "3601", "-1"])
+def test_a_cases_heartbeat_out_of_bounds_is_a_clear_error(value: str) -> None:
+    with pytest.raises(ConfigError, match=r"cases.heartbeat_seconds must be from 1 to 3600"):
+        load_config(None, environ={"GATEWAY_CASES_HEARTBEAT_SECONDS": value})
+
+
+def test_the_docs_table_lists_every_key_with_its_variable() -> None:
+    """docs/gateway.md's configuration table and the keys the config reads are one set,
+    each with its GATEWAY_* variable."""
+    import re
+
+    from gateway.config import _KEYS, _env_name
+
+    doc = (Path(__file__).resolve().parents[4] / "docs" / "gateway.md").read_text()
+    rows = {
+        (section, key): variable
+        for section, key, variable in re.findall(
+            r"^\| `(?:\[(\w+)\] )?(\w+)` \| `(GATEWAY_\w+)` \|", doc, re.M
+        )
+    }
+    keys = {k for k in _KEYS if k != ("anchor", "chains")}  # file only: its own row
+    assert set(rows) == keys
+    for (section, key), variable in rows.items():
+        assert variable == _env_name(section, key)
+    row = re.search(r"^\| `\[cases\] heartbeat_seconds` \| `\w+` \| `(\w+)` \|", doc, re.M)
+    assert row is not None and float(row.group(1)) == GatewayConfig().cases_heartbeat_seconds

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
+import grpc
+import pytest
 from google.rpc import code_pb2
 
 from court.verify.checkpoint import verify_checkpoint
@@ -11,6 +14,7 @@ from court.verify.merkle import verify_inclusion
 from court.verify.rfc6962 import leaf_hash
 from evidence_gateway.v1 import evidence_service_pb2 as ev
 from gateway.api.errors import violations_of
+from gateway.api.evidence import STREAM_DRAINED
 from gateway.api.stream_budget import READ_SLOT_BYTES, ByteBudget
 from gateway.api.stream_messages import MAX_MESSAGE_ITEMS, StreamMessage, take
 from gateway.errors import InvalidArgument
@@ -124,3 +128,33 @@ def test_chunks_take_whole_messages() -> None:
     assert [len(m.request_ids) for m in take(buffer, 500)] == [100, 1]
     assert [len(m.request_ids) for m in take(buffer, 500)] == [900]  # alone, whole
     assert buffer == []
+
+
+def test_a_drain_answers_every_message_of_several_it_read(harness: Harness) -> None:
+    groups = [[submission("drain-m") for _ in range(50)] for _ in range(4)]
+    hold = threading.Event()  # the client never ends its side of the stream
+
+    def requests() -> Iterator[ev.SubmitEvidenceStreamRequest]:
+        for g in groups:
+            yield ev.SubmitEvidenceStreamRequest(submissions=g)
+        hold.wait(30)
+
+    call = harness.evidence.SubmitEvidenceStream(requests(), timeout=30)
+    answers = [next(call)]  # the stream is under way
+    try:
+        assert harness.run(harness.server.drain(10.0)) is True
+        for answer in call:
+            answers.append(answer)
+        pytest.fail("the stream ended with OK while the client still had it open")
+    except grpc.RpcError as exc:
+        assert exc.code() == grpc.StatusCode.UNAVAILABLE
+        assert exc.details() == STREAM_DRAINED
+    finally:
+        hold.set()
+    # Every message read was answered whole, in order, each item with a receipt (those
+    # the client sent after the drain began may not have been read: no answer).
+    assert [[r.request_id for r in a.results] for a in answers] == [
+        [s.request_id for s in g] for g in groups[: len(answers)]
+    ]
+    assert all(r.HasField("receipt") for a in answers for r in a.results)
+    assert harness.server.evidence.stream_budget.used == 0

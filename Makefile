@@ -114,6 +114,7 @@ bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bench.leaf
 	$(BIN)/python -m bench.court_bundle
 	$(BIN)/python -m bench.gateway
+	$(BIN)/python -m bench.writepath
 	$(BIN)/python -m bench.loanmap
 	$(BIN)/python -m bench.cases
 	$(BIN)/python -m bench.tls

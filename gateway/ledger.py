@@ -113,7 +113,7 @@ from gateway.errors import (
     ResourceExhausted,
     Unavailable,
 )
-from gateway.leaves import loan_key_of, new_salt, seal
+from gateway.leaves import fresh_salts, loan_key_of, new_salt, private_record_of, seal
 from gateway.log.checkpoint import make_verifier_key, sign_checkpoint
 from gateway.log.loanmap import VersionedLoanMap
 from gateway.log.tree import (
@@ -205,6 +205,7 @@ class _New:
     followers: list[_Item] = field(default_factory=list)
     token: bytes = b""
     entry: StoredEntry | None = None
+    private_record: bytes = b""  # the encoded private record its leaf was sealed with
     error: GatewayError | None = None
 
 
@@ -705,7 +706,8 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
         new_salts: dict[tuple[str, str], LoanSalt] = {}
         sha256 = hashlib.sha256
         ids = new_entry_ids(len(pending))
-        for p, entry_id in zip(pending, ids, strict=True):
+        record_salts = fresh_salts(len(pending))
+        for p, entry_id, record_salt in zip(pending, ids, record_salts, strict=True):
             s = p.item.submission
             loan = (s.owner, s.loan_ref)
             sequence, previous = chain.get(loan, (0, b""))
@@ -714,10 +716,11 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
             if loan_salt is None:  # the loan's first version 2 record
                 loan_salt = new_salt()
             opening = StoredOpening(
-                owner=owner, submitter=s.institution, record_salt=new_salt(), loan_salt=loan_salt
+                owner=owner, submitter=s.institution, record_salt=record_salt, loan_salt=loan_salt
             )
             try:
                 loan_key = loan_key_of(s, opening)
+                p.private_record = private_record_of(s, opening)
                 leaf = seal(
                     s,
                     opening,
@@ -727,6 +730,7 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
                     loan_sequence=sequence + 1,
                     previous_leaf_hash=previous or None,
                     loan_key=loan_key,
+                    private_record=p.private_record,
                 )
             except LeafError as exc:
                 p.error = InvalidArgument([("submission", f"cannot be recorded: {exc}")])
@@ -795,7 +799,7 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
                 proof = tuple(inclusion_proof(reader, entry.leaf_index, size))
             except (StoreError, MissingNodeError) as exc:  # pragma: no cover - not expected
                 return Unavailable(f"registered, but the proof could not be built ({exc})")
-            return _receipt(entry, note, proof)
+            return _receipt(entry, note, proof, p.private_record)
 
         self._requeue(self._finish(pending, receipt))
         self.observer.batch_committed(len(entries), time.perf_counter() - started)

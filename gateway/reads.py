@@ -18,6 +18,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 
 from court.evidence.leaf import LeafError
+from court.evidence.opening import LeafOpening
 from court.verify.loanmap import LoanHeadProof, LoanMapError, map_root_of, verify_loan_head
 from gateway.anchor.model import StoredAnchor
 from gateway.authz.policy import ReadScope
@@ -462,11 +463,19 @@ class LedgerReads:
             raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
 
 
-def receipt_of(entry: StoredEntry, note: str, proof: tuple[bytes, ...]) -> Receipt:
+def receipt_of(
+    entry: StoredEntry,
+    note: str,
+    proof: tuple[bytes, ...],
+    private_record: bytes | None = None,
+) -> Receipt:
     """The receipt of ``entry`` with this checkpoint note and inclusion proof (and the
-    opening of its version 2 leaf, when ``entry`` carries the stored one)."""
+    opening of its version 2 leaf, when ``entry`` carries the stored one: rebuilt, or
+    from ``private_record``, the one its leaf was just sealed with)."""
     opening = None
-    if entry.opening is not None:
+    if entry.opening is not None and private_record is not None:
+        opening = LeafOpening(private_record=private_record, loan_salt=entry.opening.loan_salt)
+    elif entry.opening is not None:
         try:
             opening = opening_of(entry.submission, entry.opening)
         except LeafError as exc:  # pragma: no cover - the same values made its leaf

@@ -26,7 +26,7 @@ from evidence_gateway.v1 import common_pb2 as evidence__gateway_dot_v1_dot_commo
 from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*evidence_gateway/v1/evidence_service.proto\x12\x13\x65vidence_gateway.v1\x1a evidence_gateway/v1/common.proto\x1a\x17google/rpc/status.proto\"T\n\x15SubmitEvidenceRequest\x12;\n\nsubmission\x18\x01 \x01(\x0b\x32\'.evidence_gateway.v1.EvidenceSubmission\"G\n\x16SubmitEvidenceResponse\x12-\n\x07receipt\x18\x01 \x01(\x0b\x32\x1c.evidence_gateway.v1.Receipt\"Z\n\x1a\x42\x61tchSubmitEvidenceRequest\x12<\n\x0bsubmissions\x18\x01 \x03(\x0b\x32\'.evidence_gateway.v1.EvidenceSubmission\"^\n\x1b\x42\x61tchSubmitEvidenceResponse\x12?\n\x07results\x18\x01 \x03(\x0b\x32..evidence_gateway.v1.BatchSubmitEvidenceResult\"\x8f\x01\n\x19\x42\x61tchSubmitEvidenceResult\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12/\n\x07receipt\x18\x02 \x01(\x0b\x32\x1c.evidence_gateway.v1.ReceiptH\x00\x12#\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\x08\n\x06result\"Z\n\x1bSubmitEvidenceStreamRequest\x12;\n\nsubmission\x18\x01 \x01(\x0b\x32\'.evidence_gateway.v1.EvidenceSubmission\"\x92\x01\n\x1cSubmitEvidenceStreamResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12/\n\x07receipt\x18\x02 \x01(\x0b\x32\x1c.evidence_gateway.v1.ReceiptH\x00\x12#\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\x08\n\x06result\"&\n\x12GetEvidenceRequest\x12\x10\n\x08\x65ntry_id\x18\x01 \x01(\t\"J\n\x13GetEvidenceResponse\x12\x33\n\x06record\x18\x01 \x01(\x0b\x32#.evidence_gateway.v1.EvidenceRecord\"\x88\x01\n\x13\x46indEvidenceRequest\x12:\n\x0ehash_algorithm\x18\x01 \x01(\x0e\x32\".evidence_gateway.v1.HashAlgorithm\x12\x0e\n\x06\x64igest\x18\x02 \x01(\x0c\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"e\n\x14\x46indEvidenceResponse\x12\x34\n\x07records\x18\x01 \x03(\x0b\x32#.evidence_gateway.v1.EvidenceRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"c\n\x13ListEvidenceRequest\x12\x10\n\x08loan_ref\x18\x01 \x01(\t\x12\x13\n\x0binstitution\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"e\n\x14ListEvidenceResponse\x12\x34\n\x07records\x18\x01 \x03(\x0b\x32#.evidence_gateway.v1.EvidenceRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xa3\x05\n\x0f\x45videnceService\x12i\n\x0eSubmitEvidence\x12*.evidence_gateway.v1.SubmitEvidenceRequest\x1a+.evidence_gateway.v1.SubmitEvidenceResponse\x12x\n\x13\x42\x61tchSubmitEvidence\x12/.evidence_gateway.v1.BatchSubmitEvidenceRequest\x1a\x30.evidence_gateway.v1.BatchSubmitEvidenceResponse\x12\x7f\n\x14SubmitEvidenceStream\x12\x30.evidence_gateway.v1.SubmitEvidenceStreamRequest\x1a\x31.evidence_gateway.v1.SubmitEvidenceStreamResponse(\x01\x30\x01\x12`\n\x0bGetEvidence\x12\'.evidence_gateway.v1.GetEvidenceRequest\x1a(.evidence_gateway.v1.GetEvidenceResponse\x12\x63\n\x0c\x46indEvidence\x12(.evidence_gateway.v1.FindEvidenceRequest\x1a).evidence_gateway.v1.FindEvidenceResponse\x12\x63\n\x0cListEvidence\x12(.evidence_gateway.v1.ListEvidenceRequest\x1a).evidence_gateway.v1.ListEvidenceResponseB\xa7\x01\n#cn.courtevidence.evidencegateway.v1B\x14\x45videnceServiceProtoP\x01ZEcourtevidence.cn/gateway/gen/go/evidence_gateway/v1;evidencegatewayv1\xaa\x02 CourtEvidence.EvidenceGateway.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*evidence_gateway/v1/evidence_service.proto\x12\x13\x65vidence_gateway.v1\x1a evidence_gateway/v1/common.proto\x1a\x17google/rpc/status.proto\"T\n\x15SubmitEvidenceRequest\x12;\n\nsubmission\x18\x01 \x01(\x0b\x32\'.evidence_gateway.v1.EvidenceSubmission\"G\n\x16SubmitEvidenceResponse\x12-\n\x07receipt\x18\x01 \x01(\x0b\x32\x1c.evidence_gateway.v1.Receipt\"Z\n\x1a\x42\x61tchSubmitEvidenceRequest\x12<\n\x0bsubmissions\x18\x01 \x03(\x0b\x32\'.evidence_gateway.v1.EvidenceSubmission\"^\n\x1b\x42\x61tchSubmitEvidenceResponse\x12?\n\x07results\x18\x01 \x03(\x0b\x32..evidence_gateway.v1.BatchSubmitEvidenceResult\"\x8f\x01\n\x19\x42\x61tchSubmitEvidenceResult\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12/\n\x07receipt\x18\x02 \x01(\x0b\x32\x1c.evidence_gateway.v1.ReceiptH\x00\x12#\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\x08\n\x06result\"\x98\x01\n\x1bSubmitEvidenceStreamRequest\x12;\n\nsubmission\x18\x01 \x01(\x0b\x32\'.evidence_gateway.v1.EvidenceSubmission\x12<\n\x0bsubmissions\x18\x02 \x03(\x0b\x32\'.evidence_gateway.v1.EvidenceSubmission\"\xd3\x01\n\x1cSubmitEvidenceStreamResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12/\n\x07receipt\x18\x02 \x01(\x0b\x32\x1c.evidence_gateway.v1.ReceiptH\x00\x12#\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x12?\n\x07results\x18\x04 \x03(\x0b\x32..evidence_gateway.v1.BatchSubmitEvidenceResultB\x08\n\x06result\"&\n\x12GetEvidenceRequest\x12\x10\n\x08\x65ntry_id\x18\x01 \x01(\t\"J\n\x13GetEvidenceResponse\x12\x33\n\x06record\x18\x01 \x01(\x0b\x32#.evidence_gateway.v1.EvidenceRecord\"\x88\x01\n\x13\x46indEvidenceRequest\x12:\n\x0ehash_algorithm\x18\x01 \x01(\x0e\x32\".evidence_gateway.v1.HashAlgorithm\x12\x0e\n\x06\x64igest\x18\x02 \x01(\x0c\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"e\n\x14\x46indEvidenceResponse\x12\x34\n\x07records\x18\x01 \x03(\x0b\x32#.evidence_gateway.v1.EvidenceRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"c\n\x13ListEvidenceRequest\x12\x10\n\x08loan_ref\x18\x01 \x01(\t\x12\x13\n\x0binstitution\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"e\n\x14ListEvidenceResponse\x12\x34\n\x07records\x18\x01 \x03(\x0b\x32#.evidence_gateway.v1.EvidenceRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xa3\x05\n\x0f\x45videnceService\x12i\n\x0eSubmitEvidence\x12*.evidence_gateway.v1.SubmitEvidenceRequest\x1a+.evidence_gateway.v1.SubmitEvidenceResponse\x12x\n\x13\x42\x61tchSubmitEvidence\x12/.evidence_gateway.v1.BatchSubmitEvidenceRequest\x1a\x30.evidence_gateway.v1.BatchSubmitEvidenceResponse\x12\x7f\n\x14SubmitEvidenceStream\x12\x30.evidence_gateway.v1.SubmitEvidenceStreamRequest\x1a\x31.evidence_gateway.v1.SubmitEvidenceStreamResponse(\x01\x30\x01\x12`\n\x0bGetEvidence\x12\'.evidence_gateway.v1.GetEvidenceRequest\x1a(.evidence_gateway.v1.GetEvidenceResponse\x12\x63\n\x0c\x46indEvidence\x12(.evidence_gateway.v1.FindEvidenceRequest\x1a).evidence_gateway.v1.FindEvidenceResponse\x12\x63\n\x0cListEvidence\x12(.evidence_gateway.v1.ListEvidenceRequest\x1a).evidence_gateway.v1.ListEvidenceResponseB\xa7\x01\n#cn.courtevidence.evidencegateway.v1B\x14\x45videnceServiceProtoP\x01ZEcourtevidence.cn/gateway/gen/go/evidence_gateway/v1;evidencegatewayv1\xaa\x02 CourtEvidence.EvidenceGateway.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,22 +44,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_BATCHSUBMITEVIDENCERESPONSE']._serialized_end=471
   _globals['_BATCHSUBMITEVIDENCERESULT']._serialized_start=474
   _globals['_BATCHSUBMITEVIDENCERESULT']._serialized_end=617
-  _globals['_SUBMITEVIDENCESTREAMREQUEST']._serialized_start=619
-  _globals['_SUBMITEVIDENCESTREAMREQUEST']._serialized_end=709
-  _globals['_SUBMITEVIDENCESTREAMRESPONSE']._serialized_start=712
-  _globals['_SUBMITEVIDENCESTREAMRESPONSE']._serialized_end=858
-  _globals['_GETEVIDENCEREQUEST']._serialized_start=860
-  _globals['_GETEVIDENCEREQUEST']._serialized_end=898
-  _globals['_GETEVIDENCERESPONSE']._serialized_start=900
-  _globals['_GETEVIDENCERESPONSE']._serialized_end=974
-  _globals['_FINDEVIDENCEREQUEST']._serialized_start=977
-  _globals['_FINDEVIDENCEREQUEST']._serialized_end=1113
-  _globals['_FINDEVIDENCERESPONSE']._serialized_start=1115
-  _globals['_FINDEVIDENCERESPONSE']._serialized_end=1216
-  _globals['_LISTEVIDENCEREQUEST']._serialized_start=1218
-  _globals['_LISTEVIDENCEREQUEST']._serialized_end=1317
-  _globals['_LISTEVIDENCERESPONSE']._serialized_start=1319
-  _globals['_LISTEVIDENCERESPONSE']._serialized_end=1420
-  _globals['_EVIDENCESERVICE']._serialized_start=1423
-  _globals['_EVIDENCESERVICE']._serialized_end=2098
+  _globals['_SUBMITEVIDENCESTREAMREQUEST']._serialized_start=620
+  _globals['_SUBMITEVIDENCESTREAMREQUEST']._serialized_end=772
+  _globals['_SUBMITEVIDENCESTREAMRESPONSE']._serialized_start=775
+  _globals['_SUBMITEVIDENCESTREAMRESPONSE']._serialized_end=986
+  _globals['_GETEVIDENCEREQUEST']._serialized_start=988
+  _globals['_GETEVIDENCEREQUEST']._serialized_end=1026
+  _globals['_GETEVIDENCERESPONSE']._serialized_start=1028
+  _globals['_GETEVIDENCERESPONSE']._serialized_end=1102
+  _globals['_FINDEVIDENCEREQUEST']._serialized_start=1105
+  _globals['_FINDEVIDENCEREQUEST']._serialized_end=1241
+  _globals['_FINDEVIDENCERESPONSE']._serialized_start=1243
+  _globals['_FINDEVIDENCERESPONSE']._serialized_end=1344
+  _globals['_LISTEVIDENCEREQUEST']._serialized_start=1346
+  _globals['_LISTEVIDENCEREQUEST']._serialized_end=1445
+  _globals['_LISTEVIDENCERESPONSE']._serialized_start=1447
+  _globals['_LISTEVIDENCERESPONSE']._serialized_end=1548
+  _globals['_EVIDENCESERVICE']._serialized_start=1551
+  _globals['_EVIDENCESERVICE']._serialized_end=2226
 # @@protoc_insertion_point(module_scope)

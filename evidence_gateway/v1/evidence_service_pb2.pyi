@@ -43,20 +43,24 @@ class BatchSubmitEvidenceResult(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., receipt: _Optional[_Union[_common_pb2.Receipt, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
 
 class SubmitEvidenceStreamRequest(_message.Message):
-    __slots__ = ("submission",)
+    __slots__ = ("submission", "submissions")
     SUBMISSION_FIELD_NUMBER: _ClassVar[int]
+    SUBMISSIONS_FIELD_NUMBER: _ClassVar[int]
     submission: _common_pb2.EvidenceSubmission
-    def __init__(self, submission: _Optional[_Union[_common_pb2.EvidenceSubmission, _Mapping]] = ...) -> None: ...
+    submissions: _containers.RepeatedCompositeFieldContainer[_common_pb2.EvidenceSubmission]
+    def __init__(self, submission: _Optional[_Union[_common_pb2.EvidenceSubmission, _Mapping]] = ..., submissions: _Optional[_Iterable[_Union[_common_pb2.EvidenceSubmission, _Mapping]]] = ...) -> None: ...
 
 class SubmitEvidenceStreamResponse(_message.Message):
-    __slots__ = ("request_id", "receipt", "error")
+    __slots__ = ("request_id", "receipt", "error", "results")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     RECEIPT_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     receipt: _common_pb2.Receipt
     error: _status_pb2.Status
-    def __init__(self, request_id: _Optional[str] = ..., receipt: _Optional[_Union[_common_pb2.Receipt, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
+    results: _containers.RepeatedCompositeFieldContainer[BatchSubmitEvidenceResult]
+    def __init__(self, request_id: _Optional[str] = ..., receipt: _Optional[_Union[_common_pb2.Receipt, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., results: _Optional[_Iterable[_Union[BatchSubmitEvidenceResult, _Mapping]]] = ...) -> None: ...
 
 class GetEvidenceRequest(_message.Message):
     __slots__ = ("entry_id",)

@@ -125,8 +125,11 @@ class EvidenceServiceServicer:
     def SubmitEvidenceStream(self, request_iterator, context):
         """Registers a stream of records: the gateway answers each request message
         with exactly one response message, in the order of the requests, each
-        carrying the receipt or the error of that submission. Per-item errors do
-        not end the stream. The gateway reads ahead only as far as its queue
+        carrying the receipt or the error of that submission (or, for a message
+        of several `submissions`, one result per item in `results`). Per-item
+        errors do not end the stream. Each message costs the client and the
+        gateway about as much as an item: for bulk loads, put up to 1,000
+        submissions in each message. The gateway reads ahead only as far as its queue
         allows, so a slow store applies back-pressure through gRPC flow control.
         The client half-closes when done; the gateway then answers what remains
         and ends the stream with OK.

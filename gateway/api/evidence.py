@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -23,12 +24,8 @@ from gateway.api import convert
 from gateway.api.caller import Resolver, current_caller
 from gateway.api.errors import rpc_errors, rpc_stream_errors, to_rpc_status
 from gateway.api.ports import LedgerPort
-from gateway.api.stream_budget import (
-    MAX_STREAM_MESSAGE_BYTES,
-    READ_SLOT_BYTES,
-    ByteBudget,
-    message_cost,
-)
+from gateway.api.stream_budget import READ_SLOT_BYTES, ByteBudget
+from gateway.api.stream_messages import StreamMessage, answer, echo, read_message, take
 from gateway.authz.policy import Delegation, read_scope, submit_denial
 from gateway.authz.roles import Caller, Role
 from gateway.errors import (
@@ -87,10 +84,6 @@ _STREAM_RPC = (
 )
 
 
-#: A message read off a stream: echoed request id, what it holds, its cost in the budget.
-_StreamItem = tuple[str, Submission | GatewayError, int]
-
-
 @dataclass
 class _StreamState:
     """One stream's share: bytes of the budget it holds (its read slot and its
@@ -108,12 +101,6 @@ class _StreamState:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _echo(request_id: str) -> str:
-    """The request id as echoed in a per-item answer: a valid one is at most 128
-    characters; an invalid one is cut there, so a stream cannot pin huge ids."""
-    return request_id[:128]
 
 
 class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
@@ -248,7 +235,7 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         response = pb.BatchSubmitEvidenceResponse()
         for message, item in zip(request.submissions, items, strict=True):
             outcome: ItemResult = next(results) if isinstance(item, Submission) else item
-            result = response.results.add(request_id=_echo(message.request_id))
+            result = response.results.add(request_id=echo(message.request_id))
             if isinstance(outcome, GatewayError):
                 result.error.CopyFrom(to_rpc_status(outcome))
             else:
@@ -285,10 +272,10 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         budget = self.stream_budget
         window = asyncio.Semaphore(self._stream_window)
         in_flight = asyncio.Semaphore(STREAM_CHUNKS_IN_FLIGHT)
-        buffer: list[_StreamItem] = []
+        buffer: list[StreamMessage] = []
         wake = asyncio.Event()
         eof = asyncio.Event()
-        chunks: asyncio.Queue[tuple[list[_StreamItem], asyncio.Task[list[ItemResult]]] | None]
+        chunks: asyncio.Queue[tuple[list[StreamMessage], asyncio.Task[list[ItemResult]]] | None]
         chunks = asyncio.Queue()
         loop = asyncio.get_running_loop()
         state = _StreamState(active=loop.time(), checked=loop.time())
@@ -325,27 +312,24 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                         await again
                     state.checked = loop.time()
                 size = request.ByteSize()
-                cost = message_cost(size)
-                budget.release(READ_SLOT_BYTES - cost)
-                state.held -= READ_SLOT_BYTES - cost
-                state.unanswered += 1
-                message = request.submission
-                item: Submission | GatewayError
-                if size > MAX_STREAM_MESSAGE_BYTES:  # no valid submission is that large
-                    item = InvalidArgument(
-                        [
-                            (
-                                "",
-                                f"the message is {size:,} bytes; no valid submission is larger "
-                                f"than {MAX_STREAM_MESSAGE_BYTES:,}",
-                            )
-                        ]
-                    )
+                convert_one = functools.partial(
+                    self._submission, institution=institution, now=self._clock()
+                )
+                message = read_message(request, size, convert_one, budget.limit)
+                if message.cost > READ_SLOT_BYTES:
+                    # Several submissions: their whole cost before reading on, the slot
+                    # given back first (holding it while waiting could deadlock streams).
+                    budget.release(READ_SLOT_BYTES)
+                    state.held -= READ_SLOT_BYTES
+                    await budget.acquire(message.cost)
+                    state.held += message.cost
                 else:
-                    item = self._submission(message, institution, self._clock())
+                    budget.release(READ_SLOT_BYTES - message.cost)
+                    state.held -= READ_SLOT_BYTES - message.cost
+                state.unanswered += 1
                 if state.draining:  # read after the drain began: no answer, not registered
                     return
-                buffer.append((_echo(message.request_id), item, cost))
+                buffer.append(message)
                 wake.set()
             budget.release(READ_SLOT_BYTES)  # the slot and the window place of no message
             state.held -= READ_SLOT_BYTES
@@ -364,8 +348,7 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                         await chunks.put(None)
                         return
                     continue
-                chunk = buffer[:STREAM_CHUNK]
-                del buffer[:STREAM_CHUNK]
+                chunk = take(buffer, STREAM_CHUNK)
                 if buffer or eof.is_set():
                     wake.set()
                 log.debug("stream chunk of %d", len(chunk))
@@ -410,20 +393,20 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                         raise Unavailable(STREAM_DRAINED)
                     return
                 chunk, task = entry
-                for (request_id, _, cost), outcome in zip(chunk, await task, strict=True):
+                outcomes = await task
+                start = 0
+                for message in chunk:
+                    mine = outcomes[start : start + len(message.items)]
+                    start += len(message.items)
                     window.release()
-                    budget.release(cost)
-                    state.held -= cost
+                    budget.release(message.cost)
+                    state.held -= message.cost
                     state.unanswered -= 1
                     state.active = loop.time()
-                    if isinstance(outcome, Unavailable):
-                        raise outcome  # the stream cannot go on
-                    response = pb.SubmitEvidenceStreamResponse(request_id=request_id)
-                    if isinstance(outcome, GatewayError):
-                        response.error.CopyFrom(to_rpc_status(outcome))
-                    else:
-                        response.receipt.CopyFrom(convert.receipt_to_proto(outcome))
-                    yield response
+                    for outcome in mine:
+                        if isinstance(outcome, Unavailable):
+                            raise outcome  # the stream cannot go on
+                    yield answer(message, mine)
         finally:
             self._drains.discard(drain)
             for helper in (reader, dispatcher, watcher):
@@ -434,9 +417,9 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                     await helper
             budget.release(state.held)  # what the stream read and never answered
 
-    async def _submit_chunk(self, caller: Caller, chunk: list[_StreamItem]) -> list[ItemResult]:
+    async def _submit_chunk(self, caller: Caller, chunk: list[StreamMessage]) -> list[ItemResult]:
         items = await self._authorized(
-            "SubmitEvidenceStream", caller, [item for _, item, _ in chunk]
+            "SubmitEvidenceStream", caller, [item for m in chunk for item in m.items]
         )
         valid = [item for item in items if isinstance(item, Submission)]
         results = iter(await self._submit_patiently(valid) if valid else [])

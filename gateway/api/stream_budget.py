@@ -5,11 +5,14 @@ answered the previous ones, so that a flood is handed to the ledger in
 chunks. What it has read and not yet answered is held in memory. Without a
 global bound, 1,000 streams reading ahead 2,000 submissions each would hold
 gigabytes. :class:`ByteBudget` is that bound: a reader reserves a *read slot*
-(the most one message may cost) *before* it reads, trims the reservation to
-the message's cost once read, and gives the cost back when the message is
-answered. When the budget is spent, readers stop reading, and gRPC's flow
-control slows the senders down: nothing is buffered beyond the budget,
-whatever the number of streams.
+(the most a message of one submission may cost) *before* it reads, trims the
+reservation to the message's cost once read, and gives the cost back when the
+message is answered. When the budget is spent, readers stop reading, and
+gRPC's flow control slows the senders down: nothing is buffered beyond the
+budget, whatever the number of streams, but a message of several submissions
+(:mod:`gateway.api.stream_messages`), whose cost is known only once it is
+read: its reader gives its slot back and waits for the whole cost before
+reading on (so at most one such message per stream waits beyond the budget).
 
 The cost of a message is an upper bound of what it holds in memory once
 parsed: twice its serialized size plus 512 bytes (measured: a 99-byte

@@ -84,6 +84,10 @@ from gateway.store.upgrade import upgrade
 __all__ = ["DEFAULT_SQLITE_NAME", "SqlStore", "from_us", "to_us"]
 
 DEFAULT_SQLITE_NAME = "gateway.sqlite3"
+#: SQLite page cache per connection (KiB) and the WAL's size (pages of 4 KiB) at which
+#: a commit checkpoints it (``bench.writecost``, docs/performance.md).
+SQLITE_CACHE_KIB = 16384
+SQLITE_WAL_CHECKPOINT_PAGES = 16384
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _ENTRIES = metadata.tables[str(EntryRow.__tablename__)]
@@ -746,6 +750,13 @@ def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute(f"PRAGMA busy_timeout={round(busy_timeout * 1000)}")
+        # A group commit dirties a page per entry in each random-key index: with
+        # SQLite's defaults (2 MB of cache, a checkpoint once the WAL passes 1,000
+        # pages) every commit of 500 entries re-read index pages from the OS and ran a
+        # checkpoint (copy back and fsync of the database file). A larger cache and WAL
+        # make a checkpoint every few commits, each page copied once for all of them.
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_CHECKPOINT_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

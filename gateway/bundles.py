@@ -52,7 +52,7 @@ from gateway.errors import (
     Unavailable,
 )
 from gateway.leaves import opening_of
-from gateway.log.tree import MissingNodeError, consistency_proof, inclusion_plan
+from gateway.log.tree import MissingNodeError, consistency_proof, inclusion_proofs
 from gateway.model import CASE_KINDS
 from gateway.store.base import Store, StoredCheckpoint, StoredEntry, StoreError
 
@@ -370,11 +370,9 @@ class LedgerBundles:
         the openings of those whose leaf index is in ``shown``."""
         stored = self._store.openings([e.leaf_index for e in entries if e.leaf_index in shown])
         documents = self._case_documents(entries, shown)
-        plans = [inclusion_plan(e.leaf_index, size) for e in entries]
-        wanted = list(dict.fromkeys(i for plan in plans for i in plan.ids))
-        nodes = dict(zip(wanted, self._store.get_nodes(wanted), strict=True)) if wanted else {}
+        proofs = inclusion_proofs(self._store, [e.leaf_index for e in entries], size)
         out = []
-        for e, plan in zip(entries, plans, strict=True):
+        for e, proof in zip(entries, proofs, strict=True):
             opening = stored.get(e.leaf_index)
             try:
                 opened = None if opening is None else opening_of(e.submission, opening)
@@ -388,9 +386,7 @@ class LedgerBundles:
                     leaf_hash=e.leaf_hash,
                     timestamp_token=e.token if e.leaf_index in shown else None,
                     opening=opened,
-                    inclusion_proof=tuple(plan.assemble([nodes[i] for i in plan.ids]))
-                    if plan.ids
-                    else (),
+                    inclusion_proof=tuple(proof),
                     withheld=e.leaf_index not in shown,
                     document=documents.get(e.leaf_index),
                 )

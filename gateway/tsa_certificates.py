@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from court.der import DerError, read_children, read_tlv
+from court.der import DerError, read_header
 
 __all__ = ["TsaCertificates", "embedded_certificates"]
 
@@ -33,18 +33,38 @@ _CERTIFICATES = 0xA0  # SignedData's [0] IMPLICIT CertificateSet
 _MAX_KNOWN = 256  # distinct certificates remembered as root or not
 
 
+def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]:
+    """The elements inside ``data[start:end]`` as (identifier, offset, contents start,
+    contents end): :func:`court.der.read_children`'s walk, by offsets, copying nothing."""
+    out = []
+    pos = start
+    while pos < end:
+        identifier, number, first, stop = read_header(data, pos, end)
+        if number >= 0x1F:
+            raise DerError("high tag numbers are not expected here")
+        out.append((identifier, pos, first, stop))
+        pos = stop
+    return out
+
+
 def embedded_certificates(token: bytes) -> tuple[bytes, ...]:
     """The DER certificates a TimeStampToken (a CMS ContentInfo of SignedData) carries;
     none for anything that does not have that shape (the verifier judges the token)."""
     try:
-        content_info, _ = read_tlv(token)
-        fields = read_children(content_info.contents)
+        _, number, start, stop = read_header(token, 0, len(token))  # ContentInfo
+        if number >= 0x1F:
+            return ()
+        fields = _children(token, start, stop)
         if len(fields) < 2:
             return ()
-        (signed_data,) = read_children(fields[1].contents)  # [0] EXPLICIT content
-        for field in read_children(signed_data.contents)[3:]:
-            if field.tag == _CERTIFICATES:
-                return tuple(c.encoded for c in read_children(field.contents) if c.tag == _SEQUENCE)
+        ((_, _, start, stop),) = _children(token, fields[1][2], fields[1][3])  # SignedData
+        for identifier, _, first, last in _children(token, start, stop)[3:]:
+            if identifier == _CERTIFICATES:
+                return tuple(
+                    token[pos:end]
+                    for tag, pos, _, end in _children(token, first, last)
+                    if tag == _SEQUENCE
+                )
     except (DerError, ValueError, IndexError):
         return ()
     return ()

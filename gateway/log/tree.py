@@ -43,6 +43,7 @@ __all__ = [
     "fold_root",
     "inclusion_plan",
     "inclusion_proof",
+    "inclusion_proofs",
     "range_nodes",
     "root_hash",
 ]
@@ -208,6 +209,51 @@ def inclusion_proof(reader: NodeReader, index: int, size: int) -> list[bytes]:
     if not plan.ids:
         return []
     return plan.assemble(reader.get_nodes(plan.ids))
+
+
+def inclusion_proofs(reader: NodeReader, indexes: Sequence[int], size: int) -> list[list[bytes]]:
+    """The inclusion proofs of the leaves ``indexes`` in the tree of ``size``, in order:
+    each the same as :func:`inclusion_proof`'s, from one :meth:`NodeReader.get_nodes`
+    call of the union of their nodes.
+
+    A proof is the siblings up to the fork with leaf ``size``, then what lies right
+    and left of the fork; leaves sharing a fork share that part, which is planned,
+    read and folded once (a dossier's thousands of proofs share most of it).
+    """
+    _check_size("size", size)
+    paths: list[tuple[list[NodeID], tuple[int, int]]] = []
+    forks: dict[tuple[int, int], tuple[list[NodeID], list[NodeID]]] = {}
+    for index in indexes:
+        _check_size("index", index)
+        if index >= size:
+            raise ValueError(f"leaf index {index} is beyond tree size {size}")
+        inner = (index ^ size).bit_length() - 1
+        fork = (inner, index >> inner)
+        if fork not in forks:
+            forks[fork] = (
+                range_nodes((fork[1] + 1) << inner, size),
+                range_nodes(0, fork[1] << inner)[::-1],
+            )
+        paths.append(([(i, (index >> i) ^ 1) for i in range(inner)], fork))
+    wanted = list(
+        dict.fromkeys(
+            [
+                *(i for siblings, _ in paths for i in siblings),
+                *(i for right, left in forks.values() for i in (*right, *left)),
+            ]
+        )
+    )
+    if not wanted:
+        return [[] for _ in paths]
+    nodes = dict(zip(wanted, reader.get_nodes(wanted), strict=True))
+    tails: dict[tuple[int, int], list[bytes]] = {}
+    for fork, (right, left) in forks.items():
+        right_hashes = [nodes[i] for i in right]
+        tails[fork] = [
+            *(right_hashes if len(right_hashes) <= 1 else [fold_root(right_hashes)]),
+            *(nodes[i] for i in left),
+        ]
+    return [[*(nodes[i] for i in siblings), *tails[fork]] for siblings, fork in paths]
 
 
 def consistency_proof(reader: NodeReader, size1: int, size2: int) -> list[bytes]:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from gateway.tsa_certificates import TsaCertificates
+from court.der import DerError, read_children, read_tlv
+from gateway.tsa_certificates import TsaCertificates, embedded_certificates
 
 CRASH = Path(__file__).parents[3] / "fuzz" / "corpus" / "bundle" / "crash-x509-version-30.json"
 
@@ -39,3 +40,35 @@ def test_the_loader_still_refuses_that_version() -> None:
     with pytest.raises(x509.InvalidVersion):
         for c in json.loads(CRASH.read_text())["tsaCertificates"]:
             x509.load_der_x509_certificate(base64.b64decode(c))
+
+
+BUNDLE = CRASH.with_name("ledger-bundle.json")
+
+
+def _reference_certificates(token: bytes) -> tuple[bytes, ...]:
+    """embedded_certificates as first written, copying each element (court.der's
+    read_children): the offset walk must find the same, and fail the same."""
+    try:
+        content_info, _ = read_tlv(token)
+        fields = read_children(content_info.contents)
+        if len(fields) < 2:
+            return ()
+        (signed_data,) = read_children(fields[1].contents)
+        for field in read_children(signed_data.contents)[3:]:
+            if field.tag == 0xA0:
+                return tuple(c.encoded for c in read_children(field.contents) if c.tag == 0x30)
+    except (DerError, ValueError, IndexError):
+        return ()
+    return ()
+
+
+def test_the_offset_walk_finds_what_the_copying_walk_finds() -> None:
+    token = base64.b64decode(json.loads(BUNDLE.read_text())["record"]["timestampToken"])
+    assert embedded_certificates(token), "the corpus token carries its signer's certificate"
+    variants = [token, token + b"\x00", b"", b"\x30", b"\x30\x00"]
+    variants += [token[:n] for n in range(0, len(token), 7)]
+    for pos in range(0, min(len(token), 200)):
+        for value in (0x00, 0x1F, 0x80, 0x84, 0xA0, 0xFF):
+            variants.append(token[:pos] + bytes([value]) + token[pos + 1 :])
+    for v in variants:
+        assert embedded_certificates(v) == _reference_certificates(v)

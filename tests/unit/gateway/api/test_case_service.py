@@ -26,6 +26,7 @@ from evidence_gateway.v1 import evidence_service_pb2 as ev
 from evidence_gateway.v1 import verification_service_pb2 as vf
 from gateway.authz.roles import Role
 from gateway.cases.watch import format_cursor
+from gateway.log.tree import inclusion_proof
 from tests.support.grpc_client import error_fields, submission, timestamp
 from tests.support.registered_institutions import as_institution as md
 from tests.support.registered_institutions import issue_certificates, registered_institutions
@@ -263,6 +264,10 @@ def test_another_court_sees_the_case_records_withheld_in_its_dossier(h: Harness)
     withheld = [r for r in dossier.records if not r.HasField("opening")]
     assert len(withheld) == 3  # court-1's share, filing and acceptance
     assert len(dossier.records) == 6  # and the record, court-2's share and filing
+    # The proofs, read in one batch, are those read one record at a time.
+    for r in dossier.records:
+        single = inclusion_proof(h.store, r.leaf_index, dossier.checkpoint.size)
+        assert list(r.inclusion_proof.hashes) == single
     # Documents: court-2 gets its own case's filing document, none of the withheld ones.
     assert all(not r.document for r in withheld)
     shown = {r.entry_id: r.document for r in dossier.records if r.document}

@@ -26,6 +26,7 @@ from gateway.log.tree import (
     consistency_proof,
     inclusion_plan,
     inclusion_proof,
+    inclusion_proofs,
     range_nodes,
     root_hash,
 )
@@ -325,3 +326,30 @@ def test_proof_for_a_large_tree_reads_few_nodes() -> None:
     proof = consistency_proof(reader, 777, 4999)
     assert len(reader.calls) == 1 and reader.calls[0] <= _max_nodes(4999)
     verify_consistency(777, 4999, proof, root_hash(store, 777), root_hash(store, 4999))
+
+
+# ------------------------------------------------------------ batched proofs
+
+
+@settings(max_examples=60, deadline=None)
+@given(size=st.integers(1, 300), picks=st.lists(st.integers(0, 10**6), max_size=40))
+def test_batched_inclusion_proofs_equal_the_single_ones_from_one_read(
+    size: int, picks: list[int]
+) -> None:
+    _, store = _build(_leaves(300))
+    indexes = [p % size for p in picks]
+    reader = CountingReader(store)
+    proofs = inclusion_proofs(reader, indexes, size)
+    assert proofs == [inclusion_proof(store, i, size) for i in indexes]
+    assert len(reader.calls) == (1 if any(inclusion_plan(i, size).ids for i in indexes) else 0)
+
+
+def test_batched_inclusion_proofs_check_their_arguments() -> None:
+    _, store = _build(_leaves(10))
+    with pytest.raises(ValueError, match="beyond"):
+        inclusion_proofs(store, [3, 10], 10)
+    with pytest.raises(ValueError):
+        inclusion_proofs(store, [-1], 10)
+    with pytest.raises(MissingNodeError):
+        inclusion_proofs(store, [3], 12)
+    assert inclusion_proofs(store, [], 10) == []

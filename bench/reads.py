@@ -8,13 +8,21 @@ time over gRPC, for entries drawn at random from the whole log:
 
 * ``LogService.GetInclusionProof`` (leaf index, latest tree size),
 * ``EvidenceService.GetEvidence`` (entry id),
-* ``VerificationService.VerifyEvidence`` (entry id; every answer must be
-  VALID, which also proves the cached log is sound).
+* ``VerificationService.VerifyEvidence`` by entry id and by digest (every
+  answer must be VALID, which also proves the cached log is sound),
+* ``VerificationService.GetEvidenceBundle`` (entry id),
+* ``VerificationService.GetDossier`` (the drawn entry's loan, all its records:
+  ``size / 10,000`` of them, as :mod:`bench.biglog` spreads entries over
+  10,000 loans),
+
+as the log's institution (development-mode headers, so authorization is on).
 
 Figures are p50 and p99 per round, medians over rounds (``BENCH_READ_ROUNDS``
 rounds of ``BENCH_READ_CALLS`` calls each), after a warm-up that reads each
 drawn entry once (page cache warm, as on a serving gateway). Then the bytes
-per entry on disk (SQLite ``dbstat``: tables and indexes).
+per entry on disk (SQLite ``dbstat``: tables and indexes) and the peak
+resident memory of the ``gateway serve`` process (``VmHWM``) after it served
+the log and the reads.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from pathlib import Path
 
 import grpc
 
-from bench.biglog import breakdown, cached_log, sqlite_sizes
+from bench.biglog import INSTITUTION, LOANS, breakdown, cached_log, digest_of, sqlite_sizes
 from bench.gateway import OPTIONS, _pct, _start_gateway
 from bench.tsa import _free_port
 from evidence_gateway.v1 import (
@@ -42,10 +50,12 @@ from evidence_gateway.v1 import (
     verification_service_pb2,
     verification_service_pb2_grpc,
 )
+from evidence_gateway.v1.common_pb2 import HASH_ALGORITHM_SHA256
 from gateway.store.sql import DEFAULT_SQLITE_NAME
 
 TARGET_P99_MS = 5.0
 _SAMPLE = 500  # entries drawn per size
+_WHO = (("x-institution", INSTITUTION), ("x-role", "lender"))  # the log's institution
 
 
 def _sample(db: Path, size: int, seed: int) -> list[Entry]:
@@ -77,7 +87,20 @@ def _rounds(call: Callable[[Entry], None], order: list[Entry], rounds: int) -> t
     return statistics.median(p50s), statistics.median(p99s)
 
 
-def _measure(folder: Path, size: int, calls: int, rounds: int) -> dict[str, tuple[float, float]]:
+def peak_rss_kib(pid: int) -> int:
+    """``VmHWM`` of a live process, in KiB (0 if it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _measure(
+    folder: Path, size: int, calls: int, rounds: int
+) -> tuple[dict[str, tuple[float, float]], int]:
     sample = _sample(folder / DEFAULT_SQLITE_NAME, size, seed=size)
     pick = random.Random(7)
     order = [sample[pick.randrange(len(sample))] for _ in range(calls * rounds)]
@@ -94,35 +117,75 @@ def _measure(folder: Path, size: int, calls: int, rounds: int) -> dict[str, tupl
 
                 def proof(entry: Entry) -> None:
                     reply = logs.GetInclusionProof(
-                        log_service_pb2.GetInclusionProofRequest(leaf_index=entry[0])
+                        log_service_pb2.GetInclusionProofRequest(leaf_index=entry[0]),
+                        metadata=_WHO,
                     )
-                    assert reply.inclusion_proof.tree_size == size
+                    # >=: serving appends the gateway's own records (e.g. an
+                    # institution registration) to the cached log.
+                    assert reply.inclusion_proof.tree_size >= size
 
                 def record(entry: Entry) -> None:
                     reply = evidence.GetEvidence(
-                        evidence_service_pb2.GetEvidenceRequest(entry_id=entry[1])
+                        evidence_service_pb2.GetEvidenceRequest(entry_id=entry[1]),
+                        metadata=_WHO,
                     )
                     assert reply.record.receipt.leaf_index == entry[0]
 
-                def verified(entry: Entry) -> None:
-                    reply = verify.VerifyEvidence(
-                        verification_service_pb2.VerifyEvidenceRequest(entry_id=entry[1])
-                    )
+                def valid(
+                    entry: Entry, reply: verification_service_pb2.VerifyEvidenceResponse
+                ) -> None:
                     if reply.verdict != verification_service_pb2.VERDICT_VALID:
                         raise SystemExit(
                             f"entry {entry[1]} of the cached log in {folder} is not VALID "
                             f"({reply.verdict}): delete the folder to rebuild it"
                         )
 
+                def verified(entry: Entry) -> None:
+                    request = verification_service_pb2.VerifyEvidenceRequest(entry_id=entry[1])
+                    valid(entry, verify.VerifyEvidence(request, metadata=_WHO))
+
+                def by_digest(entry: Entry) -> None:
+                    digest = verification_service_pb2.Digest(
+                        hash_algorithm=HASH_ALGORITHM_SHA256, value=digest_of(entry[0])
+                    )
+                    request = verification_service_pb2.VerifyEvidenceRequest(digest=digest)
+                    valid(entry, verify.VerifyEvidence(request, metadata=_WHO))
+
+                def bundle(entry: Entry) -> None:
+                    reply = verify.GetEvidenceBundle(
+                        verification_service_pb2.GetEvidenceBundleRequest(entry_id=entry[1]),
+                        metadata=_WHO,
+                    )
+                    assert reply.bundle.ByteSize() > 0
+
+                records = max(1, size // LOANS)
+
+                def dossier(entry: Entry) -> None:
+                    reply = verify.GetDossier(
+                        verification_service_pb2.GetDossierRequest(
+                            owner=INSTITUTION,
+                            loan_ref=f"bench-loan-{entry[0] % LOANS}",
+                            max_records=records,
+                        ),
+                        metadata=_WHO,
+                    )
+                    assert reply.dossier.ByteSize() > 0
+
                 calls_by_name = {
                     "GetInclusionProof": proof,
                     "GetEvidence": record,
-                    "VerifyEvidence": verified,
+                    "VerifyEvidence(id)": verified,
+                    "VerifyEvidence(digest)": by_digest,
+                    "GetEvidenceBundle": bundle,
+                    "GetDossier": dossier,
                 }
                 for entry in sample:  # warm-up: each drawn entry once
                     for call in calls_by_name.values():
                         call(entry)
-                return {name: _rounds(call, order, rounds) for name, call in calls_by_name.items()}
+                figures = {
+                    name: _rounds(call, order, rounds) for name, call in calls_by_name.items()
+                }
+                return figures, peak_rss_kib(proc.pid)
             finally:
                 channel.close()
         finally:
@@ -150,9 +213,10 @@ def main() -> None:
     rounds = int(os.environ.get("BENCH_READ_ROUNDS", "3"))
     results: dict[int, dict[str, tuple[float, float]]] = {}
     bytes_per_entry: dict[int, dict[str, int]] = {}
+    peak_kib: dict[int, int] = {}
     for size in sizes:
         folder = cached_log(data_dir, size)
-        results[size] = _measure(folder, size, calls, rounds)
+        results[size], peak_kib[size] = _measure(folder, size, calls, rounds)
         bytes_per_entry[size] = sqlite_sizes(folder / DEFAULT_SQLITE_NAME)
     names = list(next(iter(results.values())))
     print(
@@ -173,6 +237,11 @@ def main() -> None:
             for n in names
         )
         print(f"  {f'x{big // small:,} size':>12}{ratios}  (ratio of the two sizes)")
+    for size in sizes:
+        print(
+            f"  gateway serve peak RSS (VmHWM) after serving {size:,} entries and the reads: "
+            f"{peak_kib[size] / 1024:,.0f} MiB"
+        )
     largest = max(sizes)
     print(f"  where the bytes go at {largest:,} entries (dbstat, pages included):")
     print("\n".join(breakdown(bytes_per_entry[largest], largest)))

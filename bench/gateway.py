@@ -193,6 +193,17 @@ async def stream(
     return received / (time.perf_counter() - start)
 
 
+def peak_rss_kib(pid: int) -> int:
+    """``VmHWM`` of a live process, in KiB (0 if it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def _raw_signatures(pki: Path, seconds: float) -> float:
     key, cert, _ = load_tsa_signing_material(pki)
     signer = KeySigner(key, cert)

@@ -40,7 +40,7 @@ from pathlib import Path
 import grpc
 
 from bench.biglog import INSTITUTION, LOANS, breakdown, cached_log, digest_of, sqlite_sizes
-from bench.gateway import OPTIONS, _pct, _start_gateway
+from bench.gateway import OPTIONS, _pct, _start_gateway, peak_rss_kib
 from bench.tsa import _free_port
 from evidence_gateway.v1 import (
     evidence_service_pb2,
@@ -85,17 +85,6 @@ def _rounds(call: Callable[[Entry], None], order: list[Entry], rounds: int) -> t
         p50s.append(_pct(latencies, 0.5) * 1e3)
         p99s.append(_pct(latencies, 0.99) * 1e3)
     return statistics.median(p50s), statistics.median(p99s)
-
-
-def peak_rss_kib(pid: int) -> int:
-    """``VmHWM`` of a live process, in KiB (0 if it is gone)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def _measure(

@@ -39,7 +39,15 @@ from pathlib import Path
 
 import grpc
 
-from bench.gateway import OPTIONS, _raw_signatures, _start_gateway, _wait_ready, batches, stream
+from bench.gateway import (
+    OPTIONS,
+    _raw_signatures,
+    _start_gateway,
+    _wait_ready,
+    batches,
+    peak_rss_kib,
+    stream,
+)
 from bench.tsa import _free_port
 from evidence_gateway.v1 import evidence_service_pb2_grpc
 from notary.pki import init_pki
@@ -192,6 +200,7 @@ def main() -> None:
         port = _free_port()
         proc = _start_gateway(work, port)
         results: dict[str, list[Round]] = {m: [] for m in modes}
+        peaks: dict[int, int] = {}
         try:
 
             async def go() -> None:
@@ -208,6 +217,8 @@ def main() -> None:
                             )
                     if args.profile:
                         await _profile(stub, proc.pid, modes, args)
+                    for pid in (proc.pid, *_children(proc.pid)):
+                        peaks[pid] = peak_rss_kib(pid)
 
             asyncio.run(go())
         finally:
@@ -221,6 +232,12 @@ def main() -> None:
     print(f"  raw P-256 signatures/s of the TSA key, this run: {raw:,.0f}")
     for mode in modes:
         _print(mode, results[mode], raw)
+    gateway = peaks.pop(proc.pid, 0)
+    workers = ", ".join(f"{kib / 1024:,.0f}" for kib in peaks.values()) or "none"
+    print(
+        f"  peak RSS (VmHWM) after the run: gateway serve {gateway / 1024:,.0f} MiB; "
+        f"its child processes (TSA workers) {workers} MiB"
+    )
 
 
 async def _profile(

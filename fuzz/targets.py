@@ -187,7 +187,7 @@ TARGETS: Final[dict[str, Target]] = {
     for t in (
         Target("tsa_request", tsa_request, (Rejection,), 1024),
         Target("leaf", leaf, (LeafError,), 4096),
-        Target("private_record", private_record, (LeafError,), 4096),
+        Target("private_record", private_record, (LeafError,), 4096, seeds="record_opening"),
         Target("checkpoint", checkpoint, (CheckpointError,), 4096),
         Target("bundle", bundle, (InputError,), 64 << 10),
         Target("dossier", dossier, (InputError,), 128 << 10),

@@ -114,7 +114,7 @@ def static_leaves() -> None:
     _write("leaf", "sample-v1-first.der", encode_leaf(sample_leaf(loan_sequence=1,
         previous_leaf_hash=None, supersedes=None, metadata=())))  # fmt: skip
     _write("leaf", "sample-v2.der", encode_public_leaf(sample_public_leaf()))
-    _write("private_record", "sample.der", encode_private_record(RECORD))
+    _write("record_opening", "sample.bin", encode_private_record(RECORD))
     notes = json.loads((FIXTURES / "note" / "vectors.json").read_text())
     for name in ("peter_neumann", "sumdb_checkpoint"):
         _write("checkpoint", f"note-vectors-{name}.txt", notes[name]["signed_note"].encode())
@@ -142,7 +142,7 @@ def ledger_output(folder: Path) -> None:
         for name, r in (("loan1-1", loan1[0]), ("loan1-5", loan1[-1]), ("loan2-1", loan2[0])):
             _write("leaf", f"ledger-{name}.der", r.leaf)
             assert r.opening is not None
-            _write("private_record", f"ledger-{name}.der", r.opening.private_record)
+            _write("record_opening", f"ledger-{name}.bin", r.opening.private_record)
         _write("bundle", "ledger-bundle.json", to_json(bundle_message(ledger, loan1[1], pki)))
         anchored = bundle_message(ledger, loan1[2], pki, anchored_size=4)
         _write("bundle", "ledger-bundle-anchored.json", to_json(anchored))

@@ -100,7 +100,9 @@ def test_target_runs_without_a_finding(runs: dict[str, Run], target: str) -> Non
         assert word not in run.output, f"{target}: {word!r} in atheris's output:\n{tail}"
     done = re.search(r"^Done (\d+) runs in", run.output, re.M)
     assert done, f"{target}: atheris did not finish its run:\n{tail}"
-    seeds = len(list(ROOT.joinpath("fuzz", "corpus", target.removesuffix("_verify")).iterdir()))
+    from fuzz.targets import TARGETS as REGISTERED
+
+    seeds = len(list(REGISTERED[target].corpus.iterdir()))
     assert int(done.group(1)) > 10 * seeds, f"{target}: too few inputs tried:\n{tail}"
     cov = re.search(r"#\d+\s+DONE\s+cov: (\d+)", run.output)
     assert cov and int(cov.group(1)) > 0, f"{target}: no coverage seen (not instrumented?)"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import grpc
@@ -22,6 +22,7 @@ import grpc
 from gateway.api.call_limit import wrap_handler
 from gateway.api.caller import Resolver, Unauthenticated, set_current_caller
 from gateway.api.errors import abort
+from gateway.api.intercept import ApiInterceptor
 from gateway.api.observe import mark_denied
 from gateway.authz.policy import decide
 from gateway.authz.roles import Caller
@@ -32,24 +33,16 @@ __all__ = ["Authorization"]
 log = logging.getLogger(__name__)
 
 
-class Authorization(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class Authorization(ApiInterceptor):
     """Resolve the caller and check the table before any servicer runs."""
 
     def __init__(self, resolver: Resolver, exempt: Iterable[str]) -> None:
+        super().__init__(exempt)
         self._resolve = resolver
-        self._exempt = tuple(f"/{service}/" for service in exempt)
         #: Calls denied so far (PERMISSION_DENIED or UNAUTHENTICATED).
         self.denied = 0
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        method: str = handler_call_details.method
-        if handler is None or method.startswith(self._exempt):
-            return handler
+    def _intercept(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         return self._guarded(handler, method)
 
     async def _admit(self, method: str, context: Any) -> None:

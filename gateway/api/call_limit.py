@@ -25,6 +25,7 @@ import grpc
 
 from gateway.api.caller import current_caller
 from gateway.api.errors import abort
+from gateway.api.intercept import ApiInterceptor
 from gateway.api.observe import mark_denied
 from gateway.errors import ResourceExhausted
 
@@ -83,21 +84,10 @@ def wrap_handler(
     )
 
 
-class _Limit(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class _Limit(ApiInterceptor):
     """Wraps every handler but the ``exempt`` services' in ``_admit``/``_release``."""
 
-    def __init__(self, exempt: Iterable[str]) -> None:
-        self._exempt = tuple(f"/{service}/" for service in exempt)
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        method: str = handler_call_details.method
-        if handler is None or method.startswith(self._exempt):
-            return handler
+    def _intercept(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         return wrap_handler(handler, self._admit, self._release)
 
     async def _admit(self, context: Any) -> Any:

@@ -30,12 +30,13 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import grpc
 
 from gateway.api.caller import current_caller
+from gateway.api.intercept import ApiInterceptor
 from gateway.metrics import NO_OBSERVER, Observer
 
 __all__ = ["REQUEST_ID_HEADER", "Observe", "current_request_id", "mark_denied", "request_id_of"]
@@ -106,26 +107,18 @@ def _short(method: str) -> str:
     return f"{service.rsplit('.', 1)[-1]}/{name}"
 
 
-class Observe(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class Observe(ApiInterceptor):
     """Request ids, metrics and the per-call log line (see the module doc)."""
 
     def __init__(
         self, exempt: Iterable[str], observer: Observer = NO_OBSERVER, *, log_calls: bool = True
     ) -> None:
-        self._exempt = tuple(f"/{service}/" for service in exempt)
+        super().__init__(exempt)
         self.observer = observer
         self._log_calls = log_calls
         self._names: dict[str, str] = {}
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        method: str = handler_call_details.method
-        if handler is None or method.startswith(self._exempt):
-            return handler
+    def _intercept(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         rpc = self._names.get(method)
         if rpc is None:
             rpc = self._names[method] = _short(method)

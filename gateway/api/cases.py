@@ -14,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any, Final
 
-from court.evidence.case_terms import CaseEventType
+from court.evidence.case_terms import CaseEventType, CaseStatus
 from evidence_gateway.v1 import case_service_pb2 as pb
 from evidence_gateway.v1 import case_service_pb2_grpc as pb_grpc
 from gateway.api import case_convert as cc
@@ -275,14 +275,7 @@ class CaseServicer(pb_grpc.CaseServiceServicer):
     @rpc_errors()
     async def ListCases(self, request: pb.ListCasesRequest, context: Any) -> pb.ListCasesResponse:
         caller = current_caller()
-        problems: list[tuple[str, str]] = []
-        statuses = set()
-        for n, value in enumerate(request.statuses):
-            status = cc.status_from_proto(value)
-            if status is None:
-                problems.append((f"statuses[{n}]", "is not a known CaseStatus"))
-            else:
-                statuses.add(status)
+        statuses, problems = _statuses(request.statuses)
         as_lender = caller.role is Role.LENDER
         if request.loan_ref:
             problems += validate_loan_ref(request.loan_ref)
@@ -341,14 +334,7 @@ class CaseServicer(pb_grpc.CaseServiceServicer):
         self, request: pb.WatchCasesRequest, context: Any
     ) -> AsyncIterator[pb.WatchCasesResponse]:
         caller = current_caller()
-        problems: list[tuple[str, str]] = []
-        statuses = set()
-        for n, value in enumerate(request.statuses):
-            status = cc.status_from_proto(value)
-            if status is None:
-                problems.append((f"statuses[{n}]", "is not a known CaseStatus"))
-            else:
-                statuses.add(status)
+        statuses, problems = _statuses(request.statuses)
         if problems:
             raise InvalidArgument(problems)
         size = (await asyncio.to_thread(self._ledger.published)).size
@@ -384,3 +370,16 @@ def serve_cases(
     tables.listener = notifier.publish
     service = CaseService(ledger, tables, role_of=role_of)
     return CaseServicer(service, ledger, notifier, heartbeat_seconds=heartbeat_seconds)
+
+
+def _statuses(values: Iterable[int]) -> tuple[set[CaseStatus], list[tuple[str, str]]]:
+    """The ``statuses`` filter of ListCases and WatchCases, and its bad values by field."""
+    problems: list[tuple[str, str]] = []
+    statuses: set[CaseStatus] = set()
+    for n, value in enumerate(values):
+        status = cc.status_from_proto(value)
+        if status is None:
+            problems.append((f"statuses[{n}]", "is not a known CaseStatus"))
+        else:
+            statuses.add(status)
+    return statuses, problems

@@ -39,6 +39,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from court.verify.loanmap import (
+    EMPTY,
     MAX_DEPTH,
     LoanHead,
     LoanHeadProof,
@@ -103,7 +104,6 @@ def encode_node(node: Node) -> bytes:
         return bytes([_TOP_LEAF]) + _head_bytes(node)
     present = leaves = 0
     parts: list[bytes] = []
-    pack = _HEAD.pack
     bit = 1
     for child in node:
         if child is not None:
@@ -112,9 +112,7 @@ def encode_node(node: Node) -> bytes:
                 parts.append(child)
             else:
                 leaves |= bit
-                parts.append(
-                    pack(child.loan_key, child.loan_sequence, child.leaf_index, child.leaf_hash)
-                )
+                parts.append(_head_bytes(child))
         bit <<= 1
     return _MASKS.pack(_BLOCK, present, leaves) + b"".join(parts)
 
@@ -154,7 +152,7 @@ def decode_node(body: bytes) -> Node:
 
 def _child_hash(child: bytes | LoanHead | None) -> bytes:
     if child is None:
-        return bytes(_HASH)
+        return EMPTY
     if isinstance(child, LoanHead):
         return map_leaf_hash(child.loan_key, child.loan_sequence, child.leaf_index, child.leaf_hash)
     return child

@@ -381,13 +381,9 @@ class LedgerReads:
         """
         if not isinstance(loan_key, bytes) or len(loan_key) != 32:
             raise InvalidArgument([("loan_key", "must be 32 bytes (a version 2 leaf's loanKey)")])
-        latest = self.size
-        if type(tree_size) is not int or not 0 <= tree_size <= latest:
-            raise InvalidArgument([("tree_size", f"must be between 0 and {latest}")])
-        try:
-            note = self._checkpoint_note(tree_size)
-        except Unavailable:
-            raise NotFound(f"no checkpoint was signed at size {tree_size}") from None
+        if type(tree_size) is not int:
+            raise InvalidArgument([("tree_size", f"must be between 0 and {self.size}")])
+        note = self.checkpoint_at(tree_size)
         try:
             root = map_root_of(note)
             if root is None:

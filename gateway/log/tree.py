@@ -145,19 +145,28 @@ def _path_plan(index: int, level: int, size: int, seed: Sequence[NodeID] = ()) -
     ``size`` diverge), then the ephemeral node right of the fork if any, then
     the perfect subtrees left of the fork, nearest first.
     """
-    inner = (index ^ (size >> level)).bit_length() - 1
-    fork_level = level + inner
-    fork_index = index >> inner
-    begin = fork_index << fork_level
-    end = (fork_index + 1) << fork_level
-
+    inner = _inner(index, level, size)
+    tail = _tail_plan(index, level, inner, size)
     ids: list[NodeID] = list(seed)
     ids.extend((level + i, (index >> i) ^ 1) for i in range(inner))
     eph_begin = len(ids)
-    ids.extend(range_nodes(end, size))
-    eph_end = len(ids)
-    ids.extend(reversed(range_nodes(0, begin)))
-    return ProofPlan(tuple(ids), eph_begin, eph_end)
+    ids.extend(tail.ids)
+    return ProofPlan(tuple(ids), eph_begin + tail.ephemeral_begin, eph_begin + tail.ephemeral_end)
+
+
+def _inner(index: int, level: int, size: int) -> int:
+    """How many levels node ``(level, index)``'s path climbs before the fork."""
+    return (index ^ (size >> level)).bit_length() - 1
+
+
+def _tail_plan(index: int, level: int, inner: int, size: int) -> ProofPlan:
+    """The part of a proof above the fork: the ephemeral node right of it (if any),
+    then the perfect subtrees left of it, nearest first (see :func:`_path_plan`)."""
+    fork_level = level + inner
+    fork_index = index >> inner
+    right = range_nodes((fork_index + 1) << fork_level, size)
+    left = range_nodes(0, fork_index << fork_level)[::-1]
+    return ProofPlan((*right, *left), 0, len(right))
 
 
 def inclusion_plan(index: int, size: int) -> ProofPlan:
@@ -222,37 +231,28 @@ def inclusion_proofs(reader: NodeReader, indexes: Sequence[int], size: int) -> l
     """
     _check_size("size", size)
     paths: list[tuple[list[NodeID], tuple[int, int]]] = []
-    forks: dict[tuple[int, int], tuple[list[NodeID], list[NodeID]]] = {}
+    forks: dict[tuple[int, int], ProofPlan] = {}
     for index in indexes:
         _check_size("index", index)
         if index >= size:
             raise ValueError(f"leaf index {index} is beyond tree size {size}")
-        inner = (index ^ size).bit_length() - 1
+        inner = _inner(index, 0, size)
         fork = (inner, index >> inner)
         if fork not in forks:
-            forks[fork] = (
-                range_nodes((fork[1] + 1) << inner, size),
-                range_nodes(0, fork[1] << inner)[::-1],
-            )
+            forks[fork] = _tail_plan(index, 0, inner, size)
         paths.append(([(i, (index >> i) ^ 1) for i in range(inner)], fork))
     wanted = list(
         dict.fromkeys(
             [
                 *(i for siblings, _ in paths for i in siblings),
-                *(i for right, left in forks.values() for i in (*right, *left)),
+                *(i for tail in forks.values() for i in tail.ids),
             ]
         )
     )
     if not wanted:
         return [[] for _ in paths]
     nodes = dict(zip(wanted, reader.get_nodes(wanted), strict=True))
-    tails: dict[tuple[int, int], list[bytes]] = {}
-    for fork, (right, left) in forks.items():
-        right_hashes = [nodes[i] for i in right]
-        tails[fork] = [
-            *(right_hashes if len(right_hashes) <= 1 else [fold_root(right_hashes)]),
-            *(nodes[i] for i in left),
-        ]
+    tails = {fork: tail.assemble([nodes[i] for i in tail.ids]) for fork, tail in forks.items()}
     return [[*(nodes[i] for i in siblings), *tails[fork]] for siblings, fork in paths]
 
 

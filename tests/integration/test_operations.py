@@ -42,8 +42,23 @@ def _scrape(url: str) -> Samples:
     }
 
 
+def _key(name: str, **labels: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    return name, tuple(sorted(labels.items()))
+
+
 def _value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+    return samples.get(_key(name, **labels), 0.0)
+
+
+def _scrape_until(url: str, ready: Callable[[Samples], bool], seconds: float = 10) -> Samples:
+    """Scrape until ``ready`` holds (or ``seconds`` pass: the caller's asserts then fail).
+
+    A call refused with ``context.abort`` has its status sent before the interceptor
+    that counts it unwinds, so its caller can scrape a moment before it is counted."""
+    deadline = time.monotonic() + seconds
+    while not ready(samples := _scrape(url)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return samples
 
 
 @contextlib.contextmanager
@@ -114,11 +129,12 @@ def test_metrics_move_with_calls_denials_and_tsa_failures(
         generated = dict(who.value.initial_metadata())["x-request-id"]  # type: ignore[attr-defined]
         assert re.fullmatch(r"[0-9a-f]{32}", generated), generated
 
-    after = _scrape(metrics_url)
-
     def moved(name: str, **labels: str) -> float:
         return _value(after, name, **labels) - _value(before, name, **labels)
 
+    get = "EvidenceService/GetEvidence"
+    refused = _key("gateway_rpc_calls_total", rpc=get, code="UNAUTHENTICATED", role="none")
+    after = _scrape_until(metrics_url, lambda now: now.get(refused, 0) > before.get(refused, 0))
     submit = "EvidenceService/SubmitEvidence"
     assert moved("gateway_rpc_calls_total", rpc=submit, code="OK", role="lender") == 1
     assert moved("gateway_rpc_duration_seconds_count", rpc=submit) == 1
@@ -132,7 +148,6 @@ def test_metrics_move_with_calls_denials_and_tsa_failures(
         == 1
     )
     assert moved("gateway_rpc_denied_total", rpc=statistics, reason="role") == 1
-    get = "EvidenceService/GetEvidence"
     assert moved("gateway_rpc_calls_total", rpc=get, code="UNAUTHENTICATED", role="none") == 1
     assert moved("gateway_rpc_denied_total", rpc=get, reason="unauthenticated") == 1
     # the ledger: 4 entries in one or more commits, each timed
@@ -167,15 +182,17 @@ def test_a_tsa_that_goes_down_is_counted(tmp_path: Path) -> None:
                 ev.SubmitEvidenceRequest(submission=submission("loan-ops-tsa")), timeout=30
             )
         assert down.value.code() == grpc.StatusCode.UNAVAILABLE
-        after = _scrape(metrics_url)
+        unavailable = _key(
+            "gateway_rpc_calls_total",
+            code="UNAVAILABLE",
+            role="lender",
+            rpc="EvidenceService/SubmitEvidence",
+        )
+        after = _scrape_until(metrics_url, lambda now: unavailable in now)
     label = _host_port(tsa)
     failures = ("gateway_tsa_failures_total", (("reason", "unreachable"), ("tsa", label)))
     assert after.get(failures, 0) - before.get(failures, 0) >= 1
-    unavailable = (
-        "gateway_rpc_calls_total",
-        (("code", "UNAVAILABLE"), ("role", "lender"), ("rpc", "EvidenceService/SubmitEvidence")),
-    )
-    assert after[unavailable] == 1
+    assert after.get(unavailable) == 1
 
 
 def test_each_call_is_one_json_log_line(run: Run) -> None:

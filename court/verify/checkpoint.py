@@ -20,6 +20,11 @@ Signature checking follows the note spec: signatures by other keys (witness
 cosignatures, rotated keys) are ignored, but a signature that claims to be by
 the expected key (same name and key ID) must verify or the note is rejected,
 and at least one signature by the expected key is required.
+
+A :class:`CheckpointCache` (bounded, for a long-lived verifier) keeps the
+checkpoints :func:`verify_checkpoint` accepted, by the exact note text and
+key: a note is immutable, so its signature is checked once, not at every
+verification that shows it. A note that does not verify is not kept.
 """
 
 from __future__ import annotations
@@ -35,12 +40,14 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from court.errors import CourtError
+from court.verify.bounded import BoundedCache
 from court.verify.rfc6962 import HASH_SIZE
 
 __all__ = [
     "ED25519_SIGNATURE_TYPE",
     "MAX_SIGNATURES",
     "Checkpoint",
+    "CheckpointCache",
     "CheckpointError",
     "NoteSignature",
     "SignedNote",
@@ -421,3 +428,36 @@ def verify_checkpoint(
     if cp_origin != want:
         raise CheckpointError(f"checkpoint origin {_q(cp_origin)} is not the expected {_q(want)}")
     return Checkpoint(cp_origin, size, root_hash, extensions, parsed.signatures)
+
+
+class CheckpointCache:
+    """Checkpoints that verified, by the exact note text, verifier key and origin; bounded.
+
+    At most ``max_entries`` checkpoints and ``max_key_bytes`` bytes (characters
+    of a text note) of notes and keys (:class:`court.verify.bounded.BoundedCache`).
+    Shared by the threads of a verifier.
+    """
+
+    def __init__(self, max_entries: int = 1024, max_key_bytes: int = 4 << 20) -> None:
+        self._checkpoints: BoundedCache[Checkpoint] = BoundedCache(max_entries, max_key_bytes)
+
+    def verify(
+        self,
+        note_text: str | bytes,
+        verifier_key: str | VerifierKey,
+        *,
+        origin: str | None = None,
+    ) -> Checkpoint:
+        """:func:`verify_checkpoint`, whose answer is kept when the note verifies."""
+        key_text = verifier_key if isinstance(verifier_key, str) else str(verifier_key)
+        key = (note_text, key_text, origin)
+        found = self._checkpoints.get(key)
+        if found is not None:
+            return found
+        checkpoint = verify_checkpoint(note_text, verifier_key, origin=origin)
+        size = len(note_text) + len(key_text) + len(origin or "")
+        self._checkpoints.put(key, checkpoint, size)
+        return checkpoint
+
+    def __len__(self) -> int:
+        return len(self._checkpoints)

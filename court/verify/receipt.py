@@ -78,6 +78,7 @@ from court.errors import CourtError
 from court.evidence.leaf import LeafFields
 from court.evidence.opening import LeafOpening, OpenedLeaf
 from court.verify.anchor import ANCHOR_CHECKS, ChainView, OnChainAnchor, check_anchor
+from court.verify.caches import VerifyCaches
 from court.verify.checkpoint import Checkpoint
 from court.verify.receipt_copies import (
     ReceiptCopies,
@@ -255,6 +256,7 @@ def verify_receipt(
     consistency_proof: Sequence[bytes] | None = None,
     opening: LeafOpening | None = None,
     anchor: AnchorEvidence | None = None,
+    caches: VerifyCaches | None = None,
 ) -> ReceiptVerification:
     """Run every named check of a receipt (see the module docstring).
 
@@ -269,6 +271,8 @@ def verify_receipt(
     checkpoint to it (empty or ``None`` when both have the same size).
     ``opening`` is the receipt's opening of a version 2 leaf. ``anchor`` is the
     anchor of the receipt's checkpoint on chain (:class:`AnchorEvidence`).
+    ``caches`` (a long-lived verifier's) keep the TSA chains and the checkpoints
+    that verified (:class:`court.verify.caches.VerifyCaches`).
     """
     if consistency_proof is not None and newer_checkpoint is None:
         raise ValueError("a consistency_proof needs the newer_checkpoint it leads to")
@@ -285,6 +289,7 @@ def verify_receipt(
         digest=digest,
         hash_algorithm=hash_algorithm,
         data=data,
+        chain_cache=caches.chains if caches is not None else None,
     )  # ValueError for a bad combination of digest, data and hash_algorithm
 
     checks = Checklist()
@@ -311,12 +316,14 @@ def verify_receipt(
         leaf_names_token(checks, fields, token)
         check_receipt_fields(checks, fields, copies)
 
+    checkpoints = caches.checkpoints if caches is not None else None
     held = signed_checkpoint(
         checks,
         CHECK_RECEIPT_CHECKPOINT,
         checkpoint,
         log_verifier_key,
         (CHECK_RECEIPT_CHECKPOINT_FIELDS, CHECK_RECEIPT_INCLUSION),
+        checkpoints,
     )
     if held is not None:
         check_checkpoint_fields(checks, held, copies)
@@ -342,7 +349,12 @@ def verify_receipt(
             checks.not_run(name, "no newer checkpoint was given")
     else:
         newer = signed_checkpoint(
-            checks, CHECK_CHECKPOINT, newer_checkpoint, log_verifier_key, (CHECK_CONSISTENCY,)
+            checks,
+            CHECK_CHECKPOINT,
+            newer_checkpoint,
+            log_verifier_key,
+            (CHECK_CONSISTENCY,),
+            checkpoints,
         )
         if newer is not None:
             if held is None:

@@ -33,6 +33,7 @@ from cryptography import x509
 from court.errors import CourtError
 from court.evidence.leaf import LeafFields
 from court.evidence.opening import LeafOpening, OpenedLeaf
+from court.verify.caches import VerifyCaches
 from court.verify.checkpoint import Checkpoint, verify_checkpoint
 from court.verify.merkle import verify_consistency
 from court.verify.receipt import ReceiptCopies, ReceiptVerification, verify_receipt
@@ -231,6 +232,7 @@ def verify_record(
     receipt: ReceiptInput | None = None,
     consistency_proof: Sequence[bytes] | None = None,
     anchored: AnchoredInput | None = None,
+    caches: VerifyCaches | None = None,
 ) -> RecordVerification:
     """Run every named check on a record and (optionally) a receipt held for it.
 
@@ -240,7 +242,8 @@ def verify_record(
     the newer checkpoint and ``consistency_proof`` (from the receipt's
     checkpoint to it); its copy and log checks are reported here under their
     names. The receipt checks are ``not_run`` without a receipt. ``anchored`` is
-    the anchor that covers the leaf, if any.
+    the anchor that covers the leaf, if any. ``caches`` (a long-lived verifier's)
+    keep the TSA chains and the checkpoints that verified (:class:`VerifyCaches`).
     """
     token = verify_timestamp(
         record.timestamp_token,
@@ -248,6 +251,7 @@ def verify_record(
         untrusted=untrusted,
         digest=record.digest,
         hash_algorithm=record.hash_algorithm,
+        chain_cache=caches.chains if caches is not None else None,
     )
     checks = Checklist()
     for check in token.checks:
@@ -276,8 +280,9 @@ def verify_record(
     clear = isinstance(leaf, LeafFields)
 
     # The latest checkpoint and the inclusion of the leaf in it.
+    checkpoints = caches.checkpoints if caches is not None else None
     latest = signed_checkpoint(
-        checks, CHECK_CHECKPOINT, checkpoint, log_verifier_key, (CHECK_INCLUSION,)
+        checks, CHECK_CHECKPOINT, checkpoint, log_verifier_key, (CHECK_INCLUSION,), checkpoints
     )
     if latest is not None:
         included(
@@ -305,8 +310,9 @@ def verify_record(
             log_verifier_key,
             checkpoint,
             consistency_proof,
+            caches,
         )
-    _anchored(checks, anchored, latest, record.leaf_index, log_verifier_key)
+    _anchored(checks, anchored, latest, record.leaf_index, log_verifier_key, caches)
     return RecordVerification(checks.verdict(), token, held, clear=clear)
 
 
@@ -319,6 +325,7 @@ def _held_receipt(
     log_verifier_key: str,
     checkpoint: str,
     consistency_proof: Sequence[bytes] | None,
+    caches: VerifyCaches | None,
 ) -> ReceiptVerification:
     """Receipt matches record, then the held receipt's own checks, recorded here."""
     differs = [
@@ -356,6 +363,7 @@ def _held_receipt(
         newer_checkpoint=checkpoint,
         consistency_proof=consistency_proof,
         opening=receipt.opening or record.opening,
+        caches=caches,
     )
     # A check the held receipt's are blocked on ("Receipt checkpoint signature
     # valid", "Checkpoint signature valid" on the same note) failed here as well.
@@ -370,6 +378,7 @@ def _anchored(
     latest: Checkpoint | None,
     leaf_index: int,
     log_verifier_key: str,
+    caches: VerifyCaches | None,
 ) -> None:
     """Log consistent with anchored checkpoint (see the module docstring)."""
     if anchored is None:
@@ -381,7 +390,10 @@ def _anchored(
         checks.blocked((CHECK_ANCHORED,), CHECK_CHECKPOINT)
         return
     try:
-        note = verify_checkpoint(anchored.checkpoint, log_verifier_key)
+        if caches is not None:
+            note = caches.checkpoints.verify(anchored.checkpoint, log_verifier_key)
+        else:
+            note = verify_checkpoint(anchored.checkpoint, log_verifier_key)
     except CourtError as exc:
         checks.failed(CHECK_ANCHORED, f"the anchored checkpoint: {exc}")
         return

@@ -26,7 +26,7 @@ from court.evidence.opening import (
     open_leaf,
     opened_v1,
 )
-from court.verify.checkpoint import Checkpoint, verify_checkpoint
+from court.verify.checkpoint import Checkpoint, CheckpointCache, verify_checkpoint
 from court.verify.merkle import verify_consistency, verify_inclusion
 from court.verify.result import Check, Checklist, CheckStatus, Verdict
 from court.verify.rfc6962 import leaf_hash
@@ -210,11 +210,21 @@ def leaf_names_token(checks: Checklist, leaf: Leaf, token: bytes) -> None:
 
 
 def signed_checkpoint(
-    checks: Checklist, name: str, note: str, log_verifier_key: str, dependants: Sequence[str]
+    checks: Checklist,
+    name: str,
+    note: str,
+    log_verifier_key: str,
+    dependants: Sequence[str],
+    cache: CheckpointCache | None = None,
 ) -> Checkpoint | None:
-    """A checkpoint signature check; on failure the ``dependants`` are not run."""
+    """A checkpoint signature check; on failure the ``dependants`` are not run.
+
+    ``cache`` keeps the notes that verified (:class:`CheckpointCache`)."""
     try:
-        checkpoint = verify_checkpoint(note, log_verifier_key)
+        if cache is not None:
+            checkpoint = cache.verify(note, log_verifier_key)
+        else:
+            checkpoint = verify_checkpoint(note, log_verifier_key)
     except CourtError as exc:
         checks.failed(name, str(exc))
         checks.blocked(dependants, name)

@@ -52,6 +52,14 @@ accepted, and every signature check by (certificate, issuing key)): the
 tokens of one TSA in a dossier then check its chain's signatures once, and
 only the validity periods at each token's genTime.
 
+A :class:`ChainCache` (bounded, for a long-lived verifier) keeps the paths
+found, by the exact DER of the leaf, the anchors and the other certificates:
+a search depends on its reference time only through which certificates it
+looked at are within their validity periods then, so a path found is handed
+back for any time at which exactly those certificates are valid and the
+others not (the same certificates, within the same validity window), without
+searching again. A failed search is not kept.
+
 Not checked: revocation (CRL/OCSP), name constraints, certificate policies.
 """
 
@@ -69,6 +77,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from court.der import DerError, read_children, read_tlv
+from court.verify.bounded import BoundedCache
 
 __all__ = [
     "MAX_CERTIFICATES",
@@ -77,6 +86,7 @@ __all__ = [
     "MAX_RSA_BITS",
     "MAX_RSA_EXPONENT_BITS",
     "MAX_SIGNATURE_CHECKS",
+    "ChainCache",
     "ChainMemo",
     "ChainResult",
     "build_chain",
@@ -125,6 +135,52 @@ class ChainMemo:
     keys: dict[bytes, str | None] = field(default_factory=dict)
     signatures: dict[tuple[bytes, bytes], str | None] = field(default_factory=dict)
     signatures_checked: int = 0
+
+
+# The exact DER of the leaf, of the anchors and of the other certificates, in order.
+_ChainKey = tuple[bytes, tuple[bytes, ...], tuple[bytes, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """A path a search found, and the validity periods its answer depended on."""
+
+    path: tuple[x509.Certificate, ...]
+    names: str
+    # (notBefore, notAfter, valid at the search's time) of each certificate whose
+    # validity the search looked at.
+    periods: tuple[tuple[datetime, datetime, bool], ...]
+
+    def holds_at(self, at: datetime) -> bool:
+        """Whether a search at ``at`` sees every certificate it looks at as this one did."""
+        return all((nb <= at <= na) is valid for nb, na, valid in self.periods)
+
+
+class ChainCache:
+    """Paths found by :func:`build_chain`, by the exact DER of its certificates; bounded.
+
+    At most ``max_entries`` paths and ``max_key_bytes`` bytes of certificates
+    in their keys (:class:`court.verify.bounded.BoundedCache`). Shared by the
+    threads of a verifier. A path handed back reports no work done
+    (``issuers_tried`` and ``signatures_checked`` 0).
+    """
+
+    def __init__(self, max_entries: int = 256, max_key_bytes: int = 1 << 20) -> None:
+        self._paths: BoundedCache[_Found] = BoundedCache(max_entries, max_key_bytes)
+
+    def find(self, key: _ChainKey, at: datetime) -> ChainResult | None:
+        """The path kept for ``key`` if its search would find it again at ``at``."""
+        found = self._paths.get(key)
+        if found is None or not found.holds_at(at):
+            return None
+        return ChainResult(True, found.path, f"{found.names} (anchor), valid at {at.isoformat()}")
+
+    def keep(self, key: _ChainKey, found: _Found) -> None:
+        size = len(key[0]) + sum(map(len, key[1])) + sum(map(len, key[2]))
+        self._paths.put(key, found, size)
+
+    def __len__(self) -> int:
+        return len(self._paths)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -281,6 +337,7 @@ class _Search:
         # What is learnt about a certificate (by DER) or a pair, each thing once.
         # (the time-independent ones in the memo, shared with other searches).
         self.own: dict[bytes, str | None] = {}
+        self.looked_at: list[_Node] = []  # whose validity at ``at`` was checked, in order
         self.ca = self.memo.ca
         self.keys = self.memo.keys
         self.signatures = self.memo.signatures
@@ -288,12 +345,21 @@ class _Search:
         self.checks = 0
         self.best: tuple[int, str] = (-1, "")
 
+    def periods(self) -> tuple[tuple[datetime, datetime, bool], ...]:
+        """(notBefore, notAfter, valid at ``at``) of each certificate looked at."""
+        out = []
+        for node in self.looked_at:
+            nb, na = node.cert.not_valid_before_utc, node.cert.not_valid_after_utc
+            out.append((nb, na, nb <= self.at <= na))  # as valid_at decides
+        return tuple(out)
+
     def note(self, depth: int, problem: str) -> None:
         if depth > self.best[0]:
             self.best = (depth, problem)
 
     def own_problem(self, node: _Node) -> str | None:
         if node.der not in self.own:
+            self.looked_at.append(node)
             self.own[node.der] = valid_at(node.cert, self.at) or _unknown_critical(node.cert)
         return self.own[node.der]
 
@@ -399,6 +465,7 @@ def build_chain(
     intermediates: Sequence[x509.Certificate] = (),
     at: datetime,
     memo: ChainMemo | None = None,
+    cache: ChainCache | None = None,
 ) -> ChainResult:
     """Find a path from ``leaf`` to one of ``roots`` that is valid at ``at``.
 
@@ -406,10 +473,18 @@ def build_chain(
     first, within the bounds of the module docstring; the first valid one is
     returned. When none is valid the detail explains the failure of the
     longest path tried, or names the limit that stopped the search. ``memo``
-    shares the time-independent checks with other searches (:class:`ChainMemo`).
+    shares the time-independent checks with other searches (:class:`ChainMemo`);
+    ``cache`` hands back a path found before for the same certificates, within
+    the same validity window, with no work done (:class:`ChainCache`).
     """
     if at.tzinfo is None:
         raise ValueError("reference time must be timezone-aware")
+    key: _ChainKey | None = None
+    if cache is not None:
+        key = (der_of(leaf), tuple(map(der_of, roots)), tuple(map(der_of, intermediates)))
+        hit = cache.find(key, at)
+        if hit is not None:
+            return hit
     search = _Search(roots, intermediates, at, memo)
     der = der_of(leaf)
     start = next((node for node in search.nodes if node.der == der), None) or _Node(
@@ -434,6 +509,8 @@ def build_chain(
 
     if path:
         names = " <- ".join(describe(node.cert) for node in path)
+        if cache is not None and key is not None:
+            cache.keep(key, _Found(result(True, "").path, names, search.periods()))
         return result(True, f"{names} (anchor), valid at {at.isoformat()}")
     detail = search.best[1] or "no path to a trust anchor"
     if stopped:

@@ -23,6 +23,7 @@ from cryptography import x509
 from court.errors import CourtError
 from court.receipts import receipt_copies, receipt_opening
 from court.report.escape import escape_text
+from court.verify.caches import VerifyCaches
 from court.verify.checkpoint import parse_checkpoint
 from court.verify.record import (
     CHECK_ANCHORED,
@@ -206,6 +207,8 @@ class VerificationServicer(BundleMethods, pb_grpc.VerificationServiceServicer):
         self._vkey = log_verifier_key
         self._tsa_certificates = TsaCertificates(tsa_roots, tsa_untrusted)
         self._max_message_bytes = max_message_bytes
+        # The TSA chains and the checkpoints that verified, kept (bounded) across calls.
+        self._caches = VerifyCaches()
 
     @rpc_errors()
     async def VerifyEvidence(
@@ -291,6 +294,7 @@ class VerificationServicer(BundleMethods, pb_grpc.VerificationServiceServicer):
             receipt=receipt,
             consistency_proof=consistency,
             anchored=anchored,
+            caches=self._caches,
         )
         material = pb.VerificationMaterial(
             timestamp_token=record.receipt.timestamp_token,

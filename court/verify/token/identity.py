@@ -25,7 +25,7 @@ from court.verify.token.result import (
     CHECK_TSA_NAME,
 )
 from court.verify.token.signer import Candidate, SignerId, ess_cert_id, names_equal
-from court.verify.x509chain import ChainMemo, build_chain, describe
+from court.verify.x509chain import ChainCache, ChainMemo, build_chain, describe
 
 _ID_DIRECTORY_NAME = 0xA4  # GeneralName directoryName [4] EXPLICIT Name
 
@@ -116,17 +116,24 @@ def check_chain(
     intermediates: Sequence[x509.Certificate],
     gen_time: datetime,
     memo: ChainMemo | None = None,
+    cache: ChainCache | None = None,
 ) -> tuple[x509.Certificate, ...]:
     """Check "Chain valid at genTime"; the path from the signer to its anchor (empty if none).
 
-    ``memo`` shares the time-independent work with other tokens' checks (:class:`ChainMemo`).
+    ``memo`` shares the time-independent work with other tokens' checks (:class:`ChainMemo`);
+    ``cache`` keeps the paths found (:class:`ChainCache`).
     """
     if not roots:
         c.failed(CHECK_CHAIN, "no trust anchors were given")
         return ()
     try:
         result = build_chain(
-            signer.cert, roots=roots, intermediates=intermediates, at=gen_time, memo=memo
+            signer.cert,
+            roots=roots,
+            intermediates=intermediates,
+            at=gen_time,
+            memo=memo,
+            cache=cache,
         )
     except Exception as exc:  # defensive: a malformed certificate must not crash us
         c.failed(CHECK_CHAIN, f"path building failed: {type(exc).__name__}: {exc}")

@@ -52,7 +52,7 @@ from court.verify.token.result import (
     TokenVerification,
 )
 from court.verify.token.signer import Candidate, SignerId, load_candidates, name_text
-from court.verify.x509chain import ChainMemo
+from court.verify.x509chain import ChainCache, ChainMemo
 
 __all__ = ["verify_timestamp"]
 
@@ -70,6 +70,7 @@ def verify_timestamp(
     tsa_certificate: x509.Certificate | None = None,
     tsa_name: str | None = None,
     chain_memo: ChainMemo | None = None,
+    chain_cache: ChainCache | None = None,
 ) -> TokenVerification:
     """Verify an RFC 3161 token for a digest (or data); see :mod:`court.verify.token`.
 
@@ -83,7 +84,10 @@ def verify_timestamp(
     this certificate) and ``tsa_name`` (RFC 4514; the signer's subject must
     equal it) are checked when given. The chain is validated at genTime;
     ``chain_memo``, shared by the verifications of many tokens, checks each
-    signature of their TSAs' chains once (:class:`court.verify.x509chain.ChainMemo`).
+    signature of their TSAs' chains once (:class:`court.verify.x509chain.ChainMemo`);
+    ``chain_cache``, kept by a long-lived verifier, hands back the path found for
+    the same certificates within the same validity window
+    (:class:`court.verify.x509chain.ChainCache`).
     """
     expected = expected_imprint(digest, hash_algorithm, data)
     if policy is not None:
@@ -98,6 +102,7 @@ def verify_timestamp(
         policy=policy,
         pins=Pins(tsa_certificate, tsa_name, pinned_name),
         chain_memo=chain_memo,
+        chain_cache=chain_cache,
     ).run()
 
 
@@ -115,6 +120,7 @@ class _Run:
         policy: str | None,
         pins: Pins,
         chain_memo: ChainMemo | None = None,
+        chain_cache: ChainCache | None = None,
     ) -> None:
         self.token = token
         self.roots = roots
@@ -124,6 +130,7 @@ class _Run:
         self.policy = policy
         self.pins = pins
         self.chain_memo = chain_memo
+        self.chain_cache = chain_cache
         self.checks = Checklist()
         self.fields: dict[str, Any] = {}
         self.signer: Candidate | None = None
@@ -215,7 +222,13 @@ class _Run:
         embedded = [cand.cert for cand in candidates if cand.source == "embedded"]
         intermediates = [*embedded, *self.untrusted]
         self.chain = check_chain(
-            c, self.signer, self.roots, intermediates, tst_info.gen_time, self.chain_memo
+            c,
+            self.signer,
+            self.roots,
+            intermediates,
+            tst_info.gen_time,
+            self.chain_memo,
+            self.chain_cache,
         )
         check_eku(c, self.signer)
         check_tsa_name(c, self.signer, tst_info.tsa, self.fields.get("tsa_name"))

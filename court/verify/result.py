@@ -62,13 +62,16 @@ class Verdict:
     """The ordered checks of one verification. Check names are unique."""
 
     checks: tuple[Check, ...] = ()
+    # The checks by name (a verdict is read by name many times: VerifyEvidence's ~30 checks).
+    _by_name: dict[str, Check] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
-        seen: set[str] = set()
+        by_name: dict[str, Check] = {}
         for check in self.checks:
-            if check.name in seen:
+            if check.name in by_name:
                 raise ValueError(f"duplicate check name {check.name!r}")
-            seen.add(check.name)
+            by_name[check.name] = check
+        object.__setattr__(self, "_by_name", by_name)
 
     @property
     def ok(self) -> bool:
@@ -94,13 +97,10 @@ class Verdict:
         return len(self.checks)
 
     def __contains__(self, name: object) -> bool:
-        return any(c.name == name for c in self.checks)
+        return isinstance(name, str) and name in self._by_name
 
     def __getitem__(self, name: str) -> Check:
-        for check in self.checks:
-            if check.name == name:
-                return check
-        raise KeyError(name)
+        return self._by_name[name]
 
     def statuses(self) -> Mapping[str, CheckStatus]:
         """Check name -> status, in check order."""

@@ -47,10 +47,8 @@ class Candidate:
     der: bytes  # the exact encoding
     source: str
 
-    def _tbs(self) -> tuple[list[Tlv], int]:
-        certificate, _ = read_tlv(self.der)
-        tbs = read_children(read_children(certificate.contents)[0].contents)
-        return tbs, 1 if tbs[0].tag == 0xA0 else 0  # [0] EXPLICIT version first
+    def _tbs(self) -> tuple[tuple[Tlv, ...], int]:
+        return _tbs_fields(self.der)
 
     def issuer_and_serial(self) -> tuple[Tlv, Tlv]:
         """The raw issuer Name and serialNumber INTEGER (RFC 5280 4.1)."""
@@ -82,6 +80,18 @@ class Candidate:
         except (x509.ExtensionNotFound, ValueError):  # absent, or extensions unparsable
             return None
         return ext.value.key_identifier
+
+
+@functools.lru_cache(maxsize=64)
+def _tbs_fields(der: bytes) -> tuple[tuple[Tlv, ...], int]:
+    """The fields of a certificate's TBSCertificate and the index of its serialNumber.
+
+    Cached by the exact DER (each token names the same TSA certificate several
+    times, and every token of a TSA embeds the same one): read once, not each time.
+    """
+    certificate, _ = read_tlv(der)
+    tbs = tuple(read_children(read_children(certificate.contents)[0].contents))
+    return tbs, 1 if tbs[0].tag == 0xA0 else 0  # [0] EXPLICIT version first
 
 
 def load_candidates(

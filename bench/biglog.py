@@ -11,7 +11,10 @@ commit call) — nothing is faked:
   issued for that digest (so ``VerifyEvidence`` says VALID);
 * leaves are canonical, of version 2 as the ledger writes them
   (:func:`gateway.leaves.seal`: a salt per record, one secret salt per loan,
-  stored with the openings), chained per loan (10,000 loans), hashed into the Merkle tree
+  stored with the openings), chained per loan (:func:`loan_of`: entry ``i``
+  belongs to ``bench-loan-<i mod 10,000>``, except one entry in 1,000, which
+  belongs to the heavy loan ``bench-loan-heavy``: 1,000 records spread over
+  a log of 1,000,000 entries), hashed into the Merkle tree
   (:class:`gateway.log.tree.CompactTree`) whose nodes are stored;
 * each commit writes the loan map's changed nodes (:mod:`gateway.log.loanmap`,
   as the ledger does), so a gateway opened on the log loads the map instead of
@@ -54,9 +57,11 @@ from gateway.store.sql import DEFAULT_SQLITE_NAME, SqlStore
 from notary.pki import init_pki, load_log_signing_key, load_log_verifier_key
 from notary.serve import build_authority
 
-VERSION = 3  # bump when the loader's output changes: older caches are then rebuilt
+VERSION = 4  # bump when the loader's output changes: older caches are then rebuilt
 BATCH = 10_000  # entries per commit (one signed checkpoint each)
 LOANS = 10_000
+HEAVY_EVERY = 1_000  # entries i with i % HEAVY_EVERY == HEAVY_EVERY - 1 are the heavy loan's
+HEAVY_LOAN = "bench-loan-heavy"
 INSTITUTION = "bank-bench"
 
 Progress = Callable[[str], None]
@@ -65,6 +70,15 @@ Progress = Callable[[str], None]
 def folder_for(data_dir: Path, size: int) -> Path:
     """Where the cached log of ``size`` entries lives."""
     return data_dir / "bench" / f"log-v{VERSION}-{size}"
+
+
+def loan_of(index: int) -> str:
+    """The loan of entry ``index``: the heavy loan for one entry in HEAVY_EVERY, else
+    ``bench-loan-<index mod LOANS>`` (so the loans whose number ends as the heavy
+    entries' do, 999, 1999, ..., have none: their entries are the heavy loan's)."""
+    if index % HEAVY_EVERY == HEAVY_EVERY - 1:
+        return HEAVY_LOAN
+    return f"bench-loan-{index % LOANS}"
 
 
 def digest_of(index: int) -> bytes:
@@ -121,7 +135,7 @@ class _Builder:
             s = Submission(
                 institution=INSTITUTION,
                 request_id=os.urandom(16).hex(),
-                loan_ref=f"bench-loan-{index % LOANS}",
+                loan_ref=loan_of(index),
                 kind=EvidenceKind.REPAYMENT,
                 hash_algorithm="sha256",
                 digest=digest_of(index),
@@ -178,7 +192,7 @@ def _resume(store: SqlStore, folder: Path) -> _Builder:
     tree = CompactTree.from_reader(store, latest.size)
     if tree.root() != latest.root:
         raise SystemExit(f"the cached log in {folder} is damaged: delete the folder")
-    loans = [(INSTITUTION, f"bench-loan-{i}") for i in range(LOANS)]
+    loans = [(INSTITUTION, f"bench-loan-{i}") for i in range(LOANS)] + [(INSTITUTION, HEAVY_LOAN)]
     heads = {k[1]: (h.sequence, h.leaf_hash) for k, h in store.loan_heads(loans).items()}
     salts = {k[1]: salt for k, salt in store.loan_salts(loans).items()}
     loan_map = VersionedLoanMap.load(store, latest.size, latest.note)

@@ -4,7 +4,9 @@
 the write path and sets ``_store`` and ``_checkpoints`` (a bounded cache of
 checkpoint notes). Every read answers only for what the latest *published*
 checkpoint covers (:meth:`LedgerReads.published`: the store's own latest
-checkpoint), so whatever is served can be proven.
+checkpoint), so whatever is served can be proven. Published sizes only grow:
+a record or tree size at most the largest one a read has already seen is
+known to be covered without reading the latest checkpoint again.
 Every read here costs O(log n) in the size of the log: one or a few indexed
 store queries (their plans are checked by ``tests/unit/gateway/store``) and
 O(log n) tree nodes per proof, never a scan.
@@ -99,6 +101,9 @@ class LedgerReads:
 
     _store: Store
     _checkpoints: dict[int, str]
+    # The largest published size a read has seen. Published sizes only grow, so a
+    # size at most this one is covered without reading the store again (_covered).
+    _published_floor: int = 0
 
     def published(self) -> StoredCheckpoint:
         """The latest published checkpoint: the bound of every read.
@@ -120,12 +125,20 @@ class LedgerReads:
         if latest is None:
             raise Unavailable("the store holds no checkpoint; retry later")
         self._remember_checkpoint(latest.size, latest.note)
+        if latest.size > self._published_floor:
+            self._published_floor = latest.size
         return latest
 
     @property
     def size(self) -> int:
         """The size of the latest published checkpoint (see :meth:`published`)."""
         return self.published().size
+
+    def _covered(self, size: int) -> bool:
+        """Whether the latest published checkpoint covers ``size`` leaves: without a
+        store read when an earlier read saw a published size at least as large (a
+        later one is never smaller), else with one (:meth:`published`)."""
+        return size <= self._published_floor or size <= self.size
 
     def _remember_checkpoint(self, size: int, note: str) -> None:
         """Cache a checkpoint note; the cache stays bounded (one note per commit)."""
@@ -211,12 +224,11 @@ class LedgerReads:
         problems = validate_entry_id(entry_id)
         if problems:
             raise InvalidArgument(problems)
-        visible = self.size
         try:
             entry = self._store.get_entry(entry_id, scope)
         except StoreError as exc:
             raise Unavailable(f"the store is unavailable ({exc}); retry later") from exc
-        if entry is None or entry.leaf_index >= visible:
+        if entry is None or not self._covered(entry.leaf_index + 1):
             raise NotFound(f"no evidence record has the entry id {entry_id!r}; check the receipt")
         return self._records([entry], scope)[0]
 
@@ -346,14 +358,13 @@ class LedgerReads:
         return [c.note for c in found], token
 
     def _resolve_size(self, size: int, field_name: str) -> int:
-        latest = self.size
         if size < 0:
             raise InvalidArgument([(field_name, "must not be negative")])
         if size == 0:
-            return latest
-        if size > latest:
+            return self.size
+        if not self._covered(size):
             raise InvalidArgument(
-                [(field_name, f"is larger than the latest checkpoint's size {latest}")]
+                [(field_name, f"is larger than the latest checkpoint's size {self.size}")]
             )
         return size
 

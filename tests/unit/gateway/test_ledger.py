@@ -30,6 +30,7 @@ from gateway.errors import (
 )
 from gateway.ledger import Ledger
 from gateway.model import EvidenceKind, ItemResult, Receipt, Submission
+from gateway.store.base import StoredCheckpoint
 from gateway.store.sql import SqlStore
 from gateway.tsa import ProcessEngineTokenSource
 from notary.serve import build_authority
@@ -523,6 +524,41 @@ def test_entries_beyond_the_published_checkpoint_are_not_served(env: Env) -> Non
         assert info.value.violations[0][0] == field
     store.latest = None
     assert ledger.get(second.entry_id).receipt == second
+
+
+def test_a_size_already_seen_published_is_not_read_again(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Published sizes only grow: a record or tree size at most the largest published
+    # size a read has seen is covered without reading the latest checkpoint again; a
+    # larger one is read, and refused while the store has not published it.
+    store = FaultyStore(SqlStore.sqlite(env.db))
+    ledger = env.open(store=store)
+    [first, second] = submit(ledger, [sub(1), sub(2)])
+    assert isinstance(first, Receipt) and isinstance(second, Receipt)
+    assert ledger.size == 2  # a read saw size 2
+    reads: list[int] = []
+    latest = store.latest_checkpoint
+
+    def counted() -> StoredCheckpoint | None:
+        reads.append(1)
+        return latest()
+
+    monkeypatch.setattr(store, "latest_checkpoint", counted)
+    assert ledger.get(second.entry_id).receipt == second
+    assert len(ledger.inclusion_proof(0, 2)) == 1 and len(ledger.consistency_proof(1, 2)) == 1
+    assert reads == []
+    store.latest = store.inner.latest_checkpoint()  # the next commit is not published yet
+    [third] = submit(ledger, [sub(3)])
+    assert isinstance(third, Receipt)
+    with pytest.raises(NotFound):
+        ledger.get(third.entry_id)
+    with pytest.raises(InvalidArgument) as info:
+        ledger.inclusion_proof(0, 3)
+    assert "size 2" in info.value.violations[0][1]
+    assert reads  # each refusal read the latest checkpoint
+    store.latest = None
+    assert ledger.get(third.entry_id).receipt == third
 
 
 # --------------------------------------------------------------------------- restart

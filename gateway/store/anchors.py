@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from gateway.anchor.model import AnchorStatus, StoredAnchor
 from gateway.store.tables import AnchorRow, CheckpointRow, metadata
@@ -27,6 +27,14 @@ _CHECKPOINTS = metadata.tables[str(CheckpointRow.__tablename__)]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _HASH = 32
+# anchor_covering's statements, built once (VerifyEvidence and the bundles read it at each call).
+_COVERING = (
+    select(ANCHORS)
+    .where(ANCHORS.c.status == bindparam("status"), ANCHORS.c.tree_size >= bindparam("size"))
+    .order_by(ANCHORS.c.tree_size, ANCHORS.c.id)
+    .limit(1)
+)
+_COVERING_ON_CHAIN = _COVERING.where(ANCHORS.c.chain_name == bindparam("chain"))
 _MAX_LIST = 1000
 
 T = TypeVar("T")
@@ -115,7 +123,7 @@ def _anchor(m: Any) -> StoredAnchor:
 class AnchorQueries:
     """Anchors on the SQL store (mixed into SqlStore, which provides these)."""
 
-    _rows: Callable[[Any], list[Any]]
+    _rows: Callable[..., list[Any]]
     write: Callable[[Callable[[Any], Any]], Any]
 
     def add_anchor(self, a: StoredAnchor) -> StoredAnchor:
@@ -183,12 +191,11 @@ class AnchorQueries:
     def anchor_covering(self, size: int, chain_name: str | None = None) -> StoredAnchor | None:
         """The first CONFIRMED anchor with ``tree_size >= size`` (of ``chain_name``, or of
         any chain: the smallest such size, then the earliest stored)."""
-        c = ANCHORS.c
-        where = [c.status == str(AnchorStatus.CONFIRMED), c.tree_size >= size]
-        if chain_name is not None:
-            where.append(c.chain_name == chain_name)
-        stmt = select(ANCHORS).where(*where).order_by(c.tree_size, c.id).limit(1)
-        rows = self._rows(stmt)
+        params: dict[str, Any] = {"status": str(AnchorStatus.CONFIRMED), "size": size}
+        if chain_name is None:
+            rows = self._rows(_COVERING, params)
+        else:
+            rows = self._rows(_COVERING_ON_CHAIN, {**params, "chain": chain_name})
         return _anchor(rows[0]._mapping) if rows else None
 
     def anchor_chain_names(self, limit: int = 16) -> list[str]:

@@ -94,6 +94,12 @@ _ENTRIES = metadata.tables[str(EntryRow.__tablename__)]
 _NODES = metadata.tables[str(NodeRow.__tablename__)]
 _CHECKPOINTS = metadata.tables[str(CheckpointRow.__tablename__)]
 _HEADS = metadata.tables[str(LoanHeadRow.__tablename__)]
+# The latest checkpoint: every read reads it, and building the statement cost more than
+# running it, so it is built once. max() is one B-tree descent on both databases;
+# SQLite's plan for `ORDER BY size DESC LIMIT 1` reads the same row but says SCAN.
+_LATEST_CHECKPOINT = select(_CHECKPOINTS.c.size, _CHECKPOINTS.c.root, _CHECKPOINTS.c.note).where(
+    _CHECKPOINTS.c.size == select(func.max(_CHECKPOINTS.c.size)).scalar_subquery()
+)
 _TABLES = [
     _ENTRIES,
     _NODES,
@@ -496,10 +502,12 @@ class SqlStore(OpeningReads, CaseDocumentReads, AccessQueries, AnchorQueries, Lo
 
         self._guard(run)
 
-    def _rows(self, stmt: Any) -> list[Any]:
+    def _rows(self, stmt: Any, params: dict[str, Any] | None = None) -> list[Any]:
+        """The rows of ``stmt`` (with the values of its bound ``params``, if any)."""
+
         def run() -> list[Any]:
             with self._engine.connect() as conn:
-                return list(conn.execute(stmt))
+                return list(conn.execute(stmt, params))
 
         return self._guard(run)
 
@@ -683,11 +691,7 @@ class SqlStore(OpeningReads, CaseDocumentReads, AccessQueries, AnchorQueries, Lo
         return StoredCheckpoint(size=m["size"], root=bytes(m["root"]), note=m["note"])
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
-        c = _CHECKPOINTS.c
-        # max() is one B-tree descent on both databases; SQLite's plan for
-        # `ORDER BY size DESC LIMIT 1` reads the same row but says SCAN.
-        largest = select(func.max(c.size)).scalar_subquery()
-        return self._checkpoint(select(c.size, c.root, c.note).where(c.size == largest))
+        return self._checkpoint(_LATEST_CHECKPOINT)
 
     def checkpoint_at(self, size: int) -> StoredCheckpoint | None:
         _int64(size=size)

@@ -22,7 +22,9 @@ as the log's institution (development-mode headers, so authorization is on).
 
 Figures are p50 and p99 per round, medians over rounds (``BENCH_READ_ROUNDS``
 rounds of ``BENCH_READ_CALLS`` calls each), after a warm-up that reads each
-drawn entry once (page cache warm, as on a serving gateway). Then the bytes
+drawn entry once (page cache warm, as on a serving gateway), and the CPU time
+of the ``gateway serve`` process per call over those rounds (utime + stime of
+all its threads, from /proc: less sensitive to a busy machine). Then the bytes
 per entry on disk (SQLite ``dbstat``: tables and indexes) and the peak
 resident memory of the ``gateway serve`` process (``VmHWM``) after it served
 the log and the reads.
@@ -55,6 +57,7 @@ from bench.biglog import (
 )
 from bench.gateway import OPTIONS, _pct, _start_gateway, peak_rss_kib
 from bench.tsa import _free_port
+from bench.writepath import _TICK, _ticks
 from evidence_gateway.v1 import (
     evidence_service_pb2,
     evidence_service_pb2_grpc,
@@ -102,9 +105,20 @@ def _rounds(call: Callable[[Entry], None], order: list[Entry], rounds: int) -> t
     return statistics.median(p50s), statistics.median(p99s)
 
 
+def _cpu_rounds(
+    call: Callable[[Entry], None], order: list[Entry], rounds: int, pid: int
+) -> tuple[float, float, float]:
+    """:func:`_rounds`, and the CPU time of process ``pid`` (utime + stime, all its
+    threads, from /proc) per call, in µs."""
+    before = _ticks(Path(f"/proc/{pid}/stat"))
+    p50, p99 = _rounds(call, order, rounds)
+    ticks = _ticks(Path(f"/proc/{pid}/stat")) - before
+    return p50, p99, ticks / _TICK * 1e6 / (len(order) // rounds * rounds)
+
+
 def _measure(
     folder: Path, size: int, calls: int, rounds: int, heavy_calls: int
-) -> tuple[dict[str, tuple[float, float]], int]:
+) -> tuple[dict[str, tuple[float, float, float]], int]:
     sample = _sample(folder / DEFAULT_SQLITE_NAME, size, seed=size)
     pick = random.Random(7)
     order = [sample[pick.randrange(len(sample))] for _ in range(calls * rounds)]
@@ -197,11 +211,14 @@ def _measure(
                     for call in calls_by_name.values():
                         call(entry)
                 figures = {
-                    name: _rounds(call, order, rounds) for name, call in calls_by_name.items()
+                    name: _cpu_rounds(call, order, rounds, proc.pid)
+                    for name, call in calls_by_name.items()
                 }
                 if heavy_records:
                     heavy(sample[0])  # warm-up
-                    figures[HEAVY_NAME] = _rounds(heavy, order[: heavy_calls * rounds], rounds)
+                    figures[HEAVY_NAME] = _cpu_rounds(
+                        heavy, order[: heavy_calls * rounds], rounds, proc.pid
+                    )
                 return figures, peak_rss_kib(proc.pid)
             finally:
                 channel.close()
@@ -229,7 +246,7 @@ def main() -> None:
     calls = int(os.environ.get("BENCH_READ_CALLS", "300"))
     rounds = int(os.environ.get("BENCH_READ_ROUNDS", "3"))
     heavy_calls = int(os.environ.get("BENCH_READ_HEAVY_CALLS", "20"))
-    results: dict[int, dict[str, tuple[float, float]]] = {}
+    results: dict[int, dict[str, tuple[float, float, float]]] = {}
     bytes_per_entry: dict[int, dict[str, int]] = {}
     peak_kib: dict[int, int] = {}
     for size in sizes:
@@ -255,6 +272,9 @@ def main() -> None:
             for n in names
         )
         print(f"  {f'x{big // small:,} size':>12}{ratios}  (ratio of the two sizes)")
+    print("  CPU of gateway serve per call (all its threads, /proc), µs:")
+    for size, row in results.items():
+        print(f"  {size:>12,}" + "".join(f"  {row[n][2]:>22,.0f}" for n in names))
     print(
         f"  {HEAVY_NAME}: the loan of one entry in {HEAVY_EVERY:,} ("
         + ", ".join(f"{size // HEAVY_EVERY:,} records at {size:,} entries" for size in sizes)

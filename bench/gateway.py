@@ -242,8 +242,11 @@ def _start_gateway(
     )
 
 
-async def _wait_ready(channel: grpc.aio.Channel, proc: subprocess.Popen[bytes]) -> None:
-    for _ in range(200):
+async def _wait_ready(
+    channel: grpc.aio.Channel, proc: subprocess.Popen[bytes], seconds: float = 40.0
+) -> None:
+    """Until the gateway accepts connections (a big log's checkpoint is checked at start)."""
+    for _ in range(round(seconds / 0.2)):
         if proc.poll() is not None:
             raise SystemExit(f"gateway serve exited with {proc.returncode}")
         try:

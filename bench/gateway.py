@@ -24,6 +24,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -82,43 +83,70 @@ async def unary_closed_loop(
     return len(latencies) / elapsed, _pct(latencies, 0.5) * 1e3, _pct(latencies, 0.99) * 1e3
 
 
-async def unary_open_loop(
-    stub: evidence_service_pb2_grpc.EvidenceServiceStub, rate: float, seconds: float
-) -> tuple[float, float, float, int]:
-    """Calls started at a fixed offered rate, whatever the answers: achieved/s, p50 and
-    p99 ms of the calls answered with a receipt, and how many calls failed (on an
-    overloaded machine the connection's stream cap or the call cap refuses some)."""
-    latencies: list[float] = []
-    failed = 0
+@dataclass(frozen=True, slots=True)
+class OpenLoopCall:
+    """One call of an open-loop round (``time.perf_counter`` seconds): when it was due,
+    when the client actually started it, and when its receipt came (None: failed)."""
 
-    async def one(n: int) -> None:
-        nonlocal failed
-        start = time.perf_counter()
+    due: float
+    started: float
+    answered: float | None
+
+
+async def open_loop_calls(
+    stub: evidence_service_pb2_grpc.EvidenceServiceStub, rate: float, seconds: float
+) -> list[OpenLoopCall]:
+    """Calls due at a fixed offered rate, started whatever the answers (open loop)."""
+    calls: list[OpenLoopCall] = []
+
+    async def one(n: int, due: float) -> None:
+        started = time.perf_counter()
         try:
             reply = await stub.SubmitEvidence(
                 evidence_service_pb2.SubmitEvidenceRequest(submission=_submission(n % 64))
             )
         except grpc.aio.AioRpcError:
-            failed += 1
+            calls.append(OpenLoopCall(due, started, None))
             return
         assert reply.receipt.entry_id
-        latencies.append(time.perf_counter() - start)
+        calls.append(OpenLoopCall(due, started, time.perf_counter()))
 
     tasks = []
     start = time.perf_counter()
-    total = int(rate * seconds)
-    for n in range(total):
-        delay = start + n / rate - time.perf_counter()
+    for n in range(int(rate * seconds)):
+        due = start + n / rate
+        delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(n)))
+        tasks.append(asyncio.create_task(one(n, due)))
     await asyncio.gather(*tasks)
-    elapsed = time.perf_counter() - start
+    return calls
+
+
+async def unary_open_loop(
+    stub: evidence_service_pb2_grpc.EvidenceServiceStub, rate: float, seconds: float
+) -> tuple[float, float, float, int, float]:
+    """Calls started at a fixed offered rate, whatever the answers: achieved/s, p50 and
+    p99 ms of the calls answered with a receipt, how many calls failed (on an
+    overloaded machine the connection's stream cap or the call cap refuses some), and
+    the p99 ms of how late the client started a call.
+
+    Latency counts from when a call was due, not from when the client got round to
+    starting it, so a client that falls behind adds its delay to the figures instead of
+    hiding it (coordinated omission); the lateness says how much of it is the client's.
+    """
+    calls = await open_loop_calls(stub, rate, seconds)
+    answered = [c for c in calls if c.answered is not None]
+    latencies = [c.answered - c.due for c in answered if c.answered is not None]
+    elapsed = max((c.answered for c in answered if c.answered is not None), default=0.0) - min(
+        (c.due for c in calls), default=0.0
+    )
     return (
-        len(latencies) / elapsed,
+        len(latencies) / elapsed if elapsed > 0 else 0.0,
         _pct(latencies, 0.5) * 1e3,
         _pct(latencies, 0.99) * 1e3,
-        failed,
+        len(calls) - len(answered),
+        _pct([c.started - c.due for c in calls], 0.99) * 1e3,
     )
 
 
@@ -269,6 +297,7 @@ async def _run(port: int, seconds: float, rate: float, offered_only: bool) -> di
         results["offered"] = (
             *(statistics.median(r[i] for r in open_rounds) for i in range(3)),
             sum(r[3] for r in open_rounds),
+            statistics.median(r[4] for r in open_rounds),
         )
         if offered_only:
             return results
@@ -316,6 +345,8 @@ def main() -> None:
         + f"{offered[0]:>9,.0f} entries/s   p50 {offered[1]:.1f} ms  p99 {offered[2]:.1f} ms"
         + "  (target p99 ≤ 10 ms at 500/s)"
         + (f"; {offered[3]} of {int(3 * args.rate * seconds)} calls failed" if offered[3] else "")
+        + "\n  (latency from when each call was due; the client started calls up to "
+        + f"{offered[4]:.1f} ms late at p99)"
     )
     if args.offered_only:
         print(

@@ -184,6 +184,7 @@ def open_ledger(config: GatewayConfig) -> LedgerPort:
             log_origin=log_origin,
             max_batch=config.log_max_batch,
             max_wait_ms=config.log_max_wait_ms,
+            wait_when_idle=config.log_wait_when_idle,
             max_queue=config.log_max_queue,
             min_occurred_at=config.min_occurred_at,
             max_queue_age_seconds=config.log_max_queue_age_seconds,

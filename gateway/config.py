@@ -42,7 +42,8 @@ from the environment or the defaults are relative to the working directory.
 
     [log]
     max_batch = 500                # group commit: at most N items per commit
-    max_wait_ms = 5.0              # ... or T milliseconds after the first one
+    max_wait_ms = 5.0              # ... or T milliseconds after the first one, while a commit runs
+    wait_when_idle = false         # true: wait those T ms even when no commit runs
     max_queue = 20000              # items waiting; beyond: RESOURCE_EXHAUSTED
     max_queue_age_seconds = 30.0   # health NOT_SERVING when an item waits longer (0: off)
 
@@ -146,6 +147,7 @@ class GatewayConfig:
     admin_operator_cert_file: Path | None = None
     log_max_batch: int = 500
     log_max_wait_ms: float = 5.0
+    log_wait_when_idle: bool = False
     log_max_queue: int = 20000
     log_max_queue_age_seconds: float = 30.0
     metrics_listen: str = ""
@@ -258,6 +260,7 @@ _KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("admin", "operator_cert_file"): ("admin_operator_cert_file", "path?"),
     ("log", "max_batch"): ("log_max_batch", "int"),
     ("log", "max_wait_ms"): ("log_max_wait_ms", "float"),
+    ("log", "wait_when_idle"): ("log_wait_when_idle", "bool"),
     ("log", "max_queue"): ("log_max_queue", "int"),
     ("log", "max_queue_age_seconds"): ("log_max_queue_age_seconds", "float"),
     ("metrics", "listen"): ("metrics_listen", "str"),

@@ -7,10 +7,14 @@ is here, the reads are :class:`gateway.reads.LedgerReads`, mixed in.
 Group commit
 ------------
 :meth:`Ledger.submit` validates its items, puts them on a bounded queue and
-waits. Batches of up to ``max_batch`` items (taken as soon as ``max_batch``
-are waiting, or ``max_wait_ms`` after the first of them arrived) go through a
-two-stage pipeline of threads, so that batch N+1 is time-stamped while batch
-N is written. Every record of a batch gets the same received time (when the
+waits. Batches of up to ``max_batch`` items go through a two-stage pipeline of
+threads, so that batch N+1 is time-stamped while batch N is written. A
+batch is taken as soon as ``max_batch`` items are waiting, or
+``max_wait_ms`` after the first of them arrived, or at once when the
+committing stage is idle: waiting for more items only pays while a commit
+runs (they could not be written sooner), and an idle gateway answers without
+the wait (``wait_when_idle`` restores the wait whatever the committing stage
+does). Every record of a batch gets the same received time (when the
 writer took the batch up, in whole milliseconds), so the public leaves of one
 call carry nothing that sets them apart from the other calls' of the batch.
 The preparing stage:
@@ -249,6 +253,7 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
         min_occurred_at: datetime = DEFAULT_MIN_OCCURRED_AT,
         loan_map: bool = True,
         max_queue_age_seconds: float = 0.0,
+        wait_when_idle: bool = False,
     ) -> None:
         if max_batch < 1 or max_queue < 1 or max_wait_ms < 0:
             raise ValueError("max_batch and max_queue must be positive, max_wait_ms >= 0")
@@ -258,6 +263,7 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
         self._origin = log_origin
         self._max_batch = max_batch
         self._max_wait = max_wait_ms / 1000.0
+        self._wait_when_idle = wait_when_idle
         self._max_queue = max_queue
         self._min_occurred_at = min_occurred_at
         self._max_queue_age = max_queue_age_seconds
@@ -300,6 +306,7 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
         min_occurred_at: datetime = DEFAULT_MIN_OCCURRED_AT,
         loan_map: bool = True,
         max_queue_age_seconds: float = 0.0,
+        wait_when_idle: bool = False,
     ) -> Ledger:
         """Open the ledger on ``store``: recover the tree and start the writer.
 
@@ -310,7 +317,9 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
         ``loan_map=False`` (the bench's comparison only) signs checkpoints
         without the loan map's line and keeps no map. ``max_queue_age_seconds``
         (0: no bound) is the age of the oldest unanswered item past which
-        :meth:`health` reports the queue down.
+        :meth:`health` reports the queue down. ``wait_when_idle``: wait
+        ``max_wait_ms`` for a fuller batch even when no commit is running (by
+        default a batch then goes at once).
         """
         return cls(
             store=store,
@@ -323,6 +332,7 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
             min_occurred_at=min_occurred_at,
             loan_map=loan_map,
             max_queue_age_seconds=max_queue_age_seconds,
+            wait_when_idle=wait_when_idle,
         )
 
     @property
@@ -455,6 +465,8 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
                 self._cond.wait()
             deadline = self._queue[0].enqueued + self._max_wait
             while len(self._queue) < self._max_batch and not self._closing:
+                if not self._wait_when_idle and not self._commit_busy():
+                    break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
@@ -468,6 +480,10 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
         for item in batch:
             item.received_at = received
         return batch
+
+    def _commit_busy(self) -> bool:
+        """Whether the committing stage has a batch (being written or handed to it)."""
+        return self._committing is not None or not self._handoff.empty()
 
     def _resolve(self, pairs: Sequence[tuple[_Item, ItemResult]]) -> None:
         with self._lock:
@@ -569,7 +585,9 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
             except BaseException as exc:  # any: see _unanswered
                 self._unanswered(batch, exc)
             finally:
-                self._committing = None
+                with self._cond:  # a batch waiting for a fuller queue may go now
+                    self._committing = None
+                    self._cond.notify_all()
 
     def _prepare(self, batch: list[_Item]) -> list[_New]:
         """Stage 1 of a batch, in rounds: an item whose request_id repeats one that

@@ -77,12 +77,47 @@ def test_batch_receipts_verify_with_the_court_checks(env: Env) -> None:
 
 
 def test_concurrent_callers_share_one_commit_and_checkpoint(env: Env) -> None:
-    ledger = env.open(max_wait_ms=200, max_batch=100)
+    ledger = env.open(max_wait_ms=200, max_batch=100, wait_when_idle=True)
     calls = [[sub(f"{c}-{i}", loan=f"L{c}")] for c in range(10) for i in range(2)]
     results = submit_concurrently(ledger, calls)
     receipts = [env.check_receipt(c[0], r[0]) for c, r in zip(calls, results, strict=True)]
     assert len({r.checkpoint for r in receipts}) == 1
     assert sorted(r.leaf_index for r in receipts) == list(range(20))
+
+
+def test_an_idle_ledger_commits_at_once(env: Env) -> None:
+    # No commit runs: waiting max_wait_ms for more items would only delay the call.
+    ledger = env.open(max_wait_ms=60_000)
+
+    async def one() -> list[ItemResult]:
+        return await asyncio.wait_for(ledger.submit([sub(1)]), 30)
+
+    [receipt] = asyncio.run(one())
+    env.check_receipt(sub(1), receipt)
+
+
+def test_calls_queued_while_a_commit_runs_share_the_next_one(env: Env) -> None:
+    store = FaultyStore(SqlStore.sqlite(env.db))
+    ledger = env.open(store=store, max_wait_ms=60_000, max_batch=100)
+    store.hold = True
+    first = threading.Thread(target=submit, args=(ledger, [sub(0)]))
+    first.start()
+    assert store.committed.wait(10)
+    calls = [[sub(f"{c}-{i}", loan=f"L{c}")] for c in range(5) for i in range(2)]
+    results: list[list[ItemResult]] = []
+    rest = threading.Thread(target=lambda: results.extend(submit_concurrently(ledger, calls)))
+    rest.start()
+    try:
+        _wait_for(lambda: ledger.queued() == len(calls))
+    finally:
+        store.release.set()
+    # The held commit's end takes the queued batch up: no wait for max_wait_ms.
+    for t in (first, rest):
+        t.join(30)
+        assert not t.is_alive()
+    receipts = [env.check_receipt(c[0], r[0]) for c, r in zip(calls, results, strict=True)]
+    assert len({r.checkpoint for r in receipts}) == 1
+    assert sorted(r.leaf_index for r in receipts) == list(range(1, 11))
 
 
 def test_batches_larger_than_max_batch_are_split(env: Env) -> None:

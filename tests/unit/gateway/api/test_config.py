@@ -27,6 +27,7 @@ def test_defaults() -> None:
     assert config.log_vkey_path == Path("data/pki/log.vkey")
     assert config.database_url == "sqlite:///data/gateway.sqlite3"
     assert (config.log_max_batch, config.log_max_wait_ms) == (500, 5.0)
+    assert config.log_wait_when_idle is False
 
 
 def test_file_then_environment(tmp_path: Path) -> None:
@@ -42,6 +43,7 @@ ca_files = ["ca.pem"]
 [log]
 max_batch = 100
 max_wait_ms = 2.5
+wait_when_idle = true
 """,
     )
     config = load_config(path, environ={"GATEWAY_LOG_MAX_BATCH": "50", "GATEWAY_LISTEN": "[::1]:7"})
@@ -52,6 +54,9 @@ max_wait_ms = 2.5
     assert config.tsa_ca_files == (tmp_path / "ca.pem",)
     assert config.log_max_batch == 50
     assert config.log_max_wait_ms == 2.5
+    assert config.log_wait_when_idle is True
+    off = load_config(path, environ={"GATEWAY_LOG_WAIT_WHEN_IDLE": "false"})
+    assert off.log_wait_when_idle is False
 
 
 def test_environment_lists_and_booleans() -> None:
@@ -75,6 +80,8 @@ def test_environment_lists_and_booleans() -> None:
         ("[log]\nmax_batch = 'many'", {}, "log.max_batch"),
         ("listen = 'nohostport'", {}, "HOST:PORT"),
         ("insecure_dev = 'maybe'", {}, "insecure_dev"),
+        ("[log]\nwait_when_idle = 5", {}, "log.wait_when_idle must be true or false"),
+        ("", {"GATEWAY_LOG_WAIT_WHEN_IDLE": "maybe"}, "WAIT_WHEN_IDLE must be true or false"),
         ("", {"GATEWAY_LOG_MAX_QUEUE": "1"}, "max_queue"),
         ("[tsa]\nurls = ['ftp://x']", {}, "http://"),
         ("dev_institution = 'a bank'", {}, "dev_institution"),

@@ -85,8 +85,9 @@ def test_the_public_log_does_not_group_one_call_s_leaves(
     group one BatchSubmitEvidence's loans (i.e. one institution's).
 
     (Under low load a commit holds one call: docs/leaf-format.md states that residual.
-    Here the commit is taken up when its seven items are queued, whatever the timing.)"""
-    h = start_harness(max_batch=7, max_wait_ms=60_000)
+    Here the commit is taken up when its seven items are queued, whatever the timing:
+    ``wait_when_idle`` makes even an idle ledger wait for them.)"""
+    h = start_harness(max_batch=7, max_wait_ms=60_000, wait_when_idle=True)
 
     def batch(bank: str, loans: list[str]) -> list[str]:
         response = h.evidence.BatchSubmitEvidence(

@@ -88,7 +88,9 @@ def _thread_ticks(ledger: Ledger) -> dict[str, int]:
     """CPU clock ticks so far of the ledger's committing and preparing threads."""
     out = {}
     for name, thread in (("committing", ledger._writer), ("preparing", ledger._preparer)):
-        out[name] = _ticks(Path(f"/proc/self/task/{thread.native_id}/stat"))
+        stat = Path(f"/proc/self/task/{thread.native_id}/stat")
+        out[name] = _ticks(stat)
+        out[f"{name} (user)"] = _ticks(stat, system=False)
     return out
 
 

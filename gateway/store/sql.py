@@ -153,6 +153,11 @@ _CHECKPOINT_COLUMNS = ("size", "root", "note", "created_at_us")
 _HEAD_COLUMNS = ("owner", "loan_ref", "sequence", "leaf_hash", "leaf_index")
 
 
+#: The ``metadata_json`` column of a record: ``json.dumps(metadata, ensure_ascii=False,
+#: separators=(",", ":"))`` with one encoder made once (dumps with options made one per call).
+_metadata_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _entry_params(e: StoredEntry) -> tuple[Any, ...]:
     """One entries row, in the order of ``_ENTRY_COLUMNS``."""
     s = e.submission
@@ -168,7 +173,7 @@ def _entry_params(e: StoredEntry) -> tuple[Any, ...]:
         s.digest,
         to_us(s.occurred_at),
         to_us(e.received_at),
-        json.dumps(s.metadata, ensure_ascii=False, separators=(",", ":")),
+        _metadata_json(s.metadata),
         s.supersedes,
         e.loan_sequence,
         e.previous_leaf_hash,

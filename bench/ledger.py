@@ -7,7 +7,9 @@ temporary folder; ``--calls`` concurrent ``Ledger.submit`` calls of
 ``--batch`` items each are kept in flight until ``--entries`` are durable.
 Every receipt carries a verified RFC 3161 token, a signed checkpoint and an
 inclusion proof. Reported: entries/s over the run, per-call latency
-percentiles, and the number of group commits (checkpoints) it took.
+percentiles, the number of group commits (checkpoints) it took, and the CPU
+time per entry of the ledger's two threads (committing and preparing, from
+``/proc``: user + system time of each thread over the run).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from bench.writepath import _TICK, _ticks
 from gateway.ledger import Ledger
 from gateway.model import EvidenceKind, Receipt, Submission
 from gateway.store.sql import SqlStore
@@ -81,6 +84,16 @@ async def _run(
     return time.perf_counter() - start, latencies
 
 
+def _thread_ticks(ledger: Ledger) -> dict[str, int]:
+    """CPU clock ticks so far of the ledger's committing and preparing threads."""
+    out = {}
+    for name, thread in (("committing", ledger._writer), ("preparing", ledger._preparer)):
+        stat = Path(f"/proc/self/task/{thread.native_id}/stat")
+        out[name] = _ticks(stat)
+        out[f"{name} (user)"] = _ticks(stat, system=False)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=50_000)
@@ -131,7 +144,9 @@ def main() -> None:
             max_wait_ms=args.max_wait_ms,
         )
         try:
+            before = _thread_ticks(ledger)
             elapsed, latencies = asyncio.run(_run(ledger, args.entries, args.batch, args.calls))
+            after = _thread_ticks(ledger)
             size = ledger.size
         finally:
             asyncio.run(ledger.close())
@@ -150,6 +165,11 @@ def main() -> None:
         f"{elapsed:.2f} s = {args.entries / elapsed:,.0f} durable entries/s "
         f"(calls of {args.batch} items, {args.calls} in flight; per call p50 {p50:.0f} ms, "
         f"p99 {p99:.0f} ms; final tree size {size})"
+    )
+    us = 1e6 / _TICK / args.entries
+    print(
+        "CPU per entry: "
+        + ", ".join(f"{name} thread {(after[name] - before[name]) * us:.0f} µs" for name in after)
     )
 
 

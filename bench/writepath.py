@@ -77,13 +77,14 @@ _COMMITTER = "ledger-commit"  # the committing thread's name
 _THREAD = re.compile(r'^Thread (\d+) \([^)]*\): "([^"]*)"', re.MULTILINE)
 
 
-def _ticks(stat: Path) -> int:
-    """utime + stime of a /proc stat file, in clock ticks (0 if it is gone)."""
+def _ticks(stat: Path, *, system: bool = True) -> int:
+    """utime + stime (utime alone without ``system``) of a /proc stat file, in clock
+    ticks (0 if it is gone)."""
     try:
         fields = stat.read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0
-    return int(fields[11]) + int(fields[12])
+    return int(fields[11]) + (int(fields[12]) if system else 0)
 
 
 def _children(pid: int) -> list[int]:

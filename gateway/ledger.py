@@ -38,9 +38,9 @@ The committing stage, one batch at a time:
 6. writes entries, their openings, new loan salts, new tree nodes, loan
    heads and the checkpoint in one transaction (synced before it returns):
    this publishes the batch;
-7. only then swaps in the new tree, computes each inclusion proof in memory
-   (from the new nodes and the old tree's frontier: no database read) and
-   answers every waiting caller.
+7. only then swaps in the new tree, computes the batch's inclusion proofs in
+   memory, in one pass (from the new nodes and the old tree's frontier: no
+   database read) and answers every waiting caller.
 
 Publication
 -----------
@@ -124,7 +124,7 @@ from gateway.log.tree import (
     CompactTree,
     MissingNodeError,
     NodeID,
-    inclusion_proof,
+    inclusion_proofs,
 )
 from gateway.metrics import NO_OBSERVER, Observer
 from gateway.model import (
@@ -807,16 +807,22 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
         self._remember_checkpoint(size, checkpoint.note)
         overlay: dict[NodeID, bytes] = {(lv, ix): h for lv, ix, h in old_frontier}
         overlay.update(((lv, ix), h) for lv, ix, h in nodes)
-        reader = _OverlayReader(overlay, store)
         note = checkpoint.note
+        # The batch's leaves are index .. size - 1: their proofs in one pass, which
+        # plans, reads and folds the part above each shared fork once.
+        proofs: list[list[bytes]] = []
+        unproven: Unavailable | None = None
+        try:
+            proofs = inclusion_proofs(_OverlayReader(overlay, store), range(index, size), size)
+        except (StoreError, MissingNodeError) as exc:  # pragma: no cover - not expected
+            unproven = Unavailable(f"registered, but the proof could not be built ({exc})")
 
         def receipt(p: _New) -> ItemResult:
             entry = p.entry
             assert entry is not None
-            try:
-                proof = tuple(inclusion_proof(reader, entry.leaf_index, size))
-            except (StoreError, MissingNodeError) as exc:  # pragma: no cover - not expected
-                return Unavailable(f"registered, but the proof could not be built ({exc})")
+            if unproven is not None:  # pragma: no cover - not expected
+                return unproven
+            proof = tuple(proofs[entry.leaf_index - index])
             return _receipt(entry, note, proof, p.private_record)
 
         self._requeue(self._finish(pending, receipt))

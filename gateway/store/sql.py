@@ -40,7 +40,6 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
@@ -157,6 +156,12 @@ _ENTRY_COLUMNS = (
 _ALL_COLUMNS = tuple(c.name for c in _ENTRIES.columns)
 _NODE_COLUMNS = ("level", "idx", "hash")
 _CHECKPOINT_COLUMNS = ("size", "root", "note", "created_at_us")
+_HEAD_COLUMNS = ("owner", "loan_ref", "sequence", "leaf_hash", "leaf_index")
+
+
+#: The ``metadata_json`` column of a record: ``json.dumps(metadata, ensure_ascii=False,
+#: separators=(",", ":"))`` with one encoder made once (dumps with options made one per call).
+_metadata_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _entry_params(e: StoredEntry) -> tuple[Any, ...]:
@@ -174,7 +179,7 @@ def _entry_params(e: StoredEntry) -> tuple[Any, ...]:
         s.digest,
         to_us(s.occurred_at),
         to_us(e.received_at),
-        json.dumps(s.metadata, ensure_ascii=False, separators=(",", ":")),
+        _metadata_json(s.metadata),
         s.supersedes,
         e.loan_sequence,
         e.previous_leaf_hash,
@@ -243,9 +248,6 @@ class SqlStore(OpeningReads, CaseDocumentReads, AccessQueries, AnchorQueries, Lo
         self._dialect = engine.dialect.name
         if self._dialect not in ("sqlite", "postgresql"):
             raise ValueError(f"unsupported database {self._dialect}: use SQLite or PostgreSQL")
-        self._insert_heads: Callable[..., Any] = (
-            sqlite.insert if self._dialect == "sqlite" else postgresql.insert
-        )
         self._write_lock = threading.Lock()
         self._batch_hooks: list[BatchHook] = []
         # Every write goes through the writer: the lock's own session on PostgreSQL
@@ -274,8 +276,16 @@ class SqlStore(OpeningReads, CaseDocumentReads, AccessQueries, AnchorQueries, Lo
                 (OPENINGS, OPENING_COLUMNS),
                 (LOAN_SALTS, LOAN_SALT_COLUMNS),
                 (LOAN_MAP_BLOCKS, LOAN_MAP_COLUMNS),
+                (_HEADS, _HEAD_COLUMNS),
             )
         }
+        # Each loan's head: inserted, or an existing one moved forward (the same
+        # statement on SQLite and PostgreSQL).
+        self._upsert_heads_sql = (
+            f"{self._insert_sql[_HEADS.name]} ON CONFLICT (owner, loan_ref) DO UPDATE SET "
+            "sequence = excluded.sequence, leaf_hash = excluded.leaf_hash, "
+            "leaf_index = excluded.leaf_index"
+        )
         self._guard(lambda: upgrade(engine))  # an earlier version's layout, if any
         self._guard(lambda: metadata.create_all(engine, tables=_TABLES))
         self._guard(lambda: _create_missing_indexes(engine))
@@ -403,16 +413,16 @@ class SqlStore(OpeningReads, CaseDocumentReads, AccessQueries, AnchorQueries, Lo
         loan_salts: Sequence[LoanSalt] = (),
         map_blocks: Sequence[tuple[str, int, bytes]] = (),
     ) -> None:
-        heads: dict[tuple[str, str], dict[str, Any]] = {}
-        for e in entries:
+        heads: dict[tuple[str, str], tuple[Any, ...]] = {}
+        for e in entries:  # each loan's last entry of the batch, in _HEAD_COLUMNS order
             s = e.submission
-            heads[(s.owner, s.loan_ref)] = {
-                "owner": s.owner,
-                "loan_ref": s.loan_ref,
-                "sequence": e.loan_sequence,
-                "leaf_hash": e.leaf_hash,
-                "leaf_index": e.leaf_index,
-            }
+            heads[(s.owner, s.loan_ref)] = (
+                s.owner,
+                s.loan_ref,
+                e.loan_sequence,
+                e.leaf_hash,
+                e.leaf_index,
+            )
         entry_params = [_entry_params(e) for e in entries]
         node_params = list(nodes)
         head_params = list(heads.values())
@@ -437,7 +447,7 @@ class SqlStore(OpeningReads, CaseDocumentReads, AccessQueries, AnchorQueries, Lo
                     if rows:  # an empty list would run the statement once, unbound
                         conn.exec_driver_sql(self._insert_sql[table.name], rows)
                 if head_params:
-                    self._upsert_heads(conn, head_params)
+                    conn.exec_driver_sql(self._upsert_heads_sql, head_params)
                 if counts:
                     self.upsert_counts(conn, counts)
                 for hook in hooks:
@@ -452,19 +462,6 @@ class SqlStore(OpeningReads, CaseDocumentReads, AccessQueries, AnchorQueries, Lo
         """Have ``hook`` write its rows in every batch's transaction and hear of every
         durable batch (see :mod:`gateway.store.hooks`)."""
         self._batch_hooks.append(hook)
-
-    def _upsert_heads(self, conn: Any, rows: list[dict[str, Any]]) -> None:
-        """Insert each loan's head, or move an existing one forward."""
-        stmt: Any = self._insert_heads(_HEADS)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["owner", "loan_ref"],
-            set_={
-                "sequence": stmt.excluded.sequence,
-                "leaf_hash": stmt.excluded.leaf_hash,
-                "leaf_index": stmt.excluded.leaf_index,
-            },
-        )
-        conn.execute(stmt, rows)
 
     # ---------------------------------------------------------------- reading
 

@@ -110,13 +110,17 @@ fuzz: $(STAMP)
 # on later runs; the write-path one also writes to a copy of the 1,000,000-entry log (2.8 GB
 # in TMPDIR, deleted afterwards; about 3.5 minutes a run). The anchoring gas benchmark runs
 # its own anvil (sizes: BENCH_ANCHOR_SIZES=10,10000,1000000).
+# The ledger alone (no gRPC), on SQLite and then on PostgreSQL (a temporary schema of BENCH_PG_URL).
+BENCH_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bench.tsa
 	$(BIN)/python -m bench.token
 	$(BIN)/python -m bench.leaf
 	$(BIN)/python -m bench.court_bundle
-	$(BIN)/python -m bench.gateway
+	$(BIN)/python -m bench.gateway --rate 500
 	DATA_DIR=$(DATA_DIR) $(BIN)/python -m bench.writepath --log-size 1000000
+	$(BIN)/python -m bench.ledger --processes 1
+	$(BIN)/python -m bench.ledger --processes 1 --url $(BENCH_PG_URL)
 	$(BIN)/python -m bench.loanmap
 	$(BIN)/python -m bench.cases
 	$(BIN)/python -m bench.tls

@@ -2,12 +2,14 @@
 
 The schema is defined by the SQLModel table models in
 :mod:`gateway.store.tables`; the hot path (:meth:`SqlStore.append_batch`)
-writes through SQLAlchemy Core ``executemany`` batches, one transaction per
-group commit. SQLite runs in WAL mode with ``synchronous=FULL``, so a commit
-returns only once the WAL is synced: what is acknowledged survives a crash
-or a power cut. On PostgreSQL every connection sets ``synchronous_commit =
-on`` itself, whatever the server, role or URL say, so a commit returns only
-once it is flushed to the WAL; the URL is a SQLAlchemy URL such as
+writes plain-SQL ``executemany`` batches, one transaction per group commit,
+and the hot reads (tree nodes, entries, openings, checkpoints) send plain SQL
+to the driver's cursor (:meth:`SqlStore._driver_reads`). SQLite runs in WAL
+mode with ``synchronous=FULL``, so a commit returns only once the WAL is
+synced: what is acknowledged survives a crash or a power cut. On PostgreSQL
+every connection sets ``synchronous_commit = on`` itself, whatever the
+server, role or URL say, so a commit returns only once it is flushed to the
+WAL; the URL is a SQLAlchemy URL such as
 ``postgresql+psycopg://user@host/db`` (driver package ``psycopg``).
 
 A stuck database fails calls instead of hanging them: PostgreSQL connections

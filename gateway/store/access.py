@@ -54,7 +54,15 @@ from gateway.store.tables import (
     metadata,
 )
 
-__all__ = ["ACCESS_TABLES", "AccessQueries", "comparison", "count_rows", "entry_grantee", "visible"]
+__all__ = [
+    "ACCESS_TABLES",
+    "AccessQueries",
+    "comparison",
+    "count_rows",
+    "entry_grantee",
+    "visible",
+    "visible_sql",
+]
 
 _ENTRIES = metadata.tables[str(EntryRow.__tablename__)]
 _DELEGATIONS = metadata.tables[str(DelegationRow.__tablename__)]
@@ -162,6 +170,23 @@ def visible(scope: ReadScope | None) -> ColumnElement[bool]:
         # digest searches go through AccessQueries.operator_rows.
         return c.loan_ref == INSTITUTIONS_LOAN
     return false()
+
+
+def visible_sql(scope: ReadScope | None, mark: str) -> tuple[str, tuple[Any, ...]] | None:
+    """:func:`visible` as plain SQL for the store's driver reads: ``" AND <condition>"``
+    (empty for every row) and its parameters, in the paramstyle of ``mark``. None for a
+    court's or arbitration body's scope, whose search of the shares stays :func:`visible`'s."""
+    if scope is None:
+        return "", ()
+    if scope.kind is ScopeKind.OWNER:
+        return f" AND owner = {mark}", (scope.institution,)
+    if scope.kind is ScopeKind.SUBMITTER:
+        return f" AND institution = {mark}", (scope.institution,)
+    if scope.kind is ScopeKind.OPERATOR_RECORDS:
+        return f" AND loan_ref = {mark}", (INSTITUTIONS_LOAN,)
+    if scope.kind is ScopeKind.SHARED:
+        return None
+    return " AND 1 = 0", ()
 
 
 def comparison(position: tuple[str, int]) -> tuple[str, int]:

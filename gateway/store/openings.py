@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import select
-
 from gateway.store.base import LoanSalt, StoredEntry, StoredOpening
 from gateway.store.tables import LoanSaltRow, OpeningRow, metadata
 
@@ -55,35 +53,50 @@ def _chunks(items: list[Any]) -> Iterable[list[Any]]:
 class OpeningReads:
     """:meth:`Store.loan_salts` and :meth:`Store.openings` on SQL (mixed into SqlStore)."""
 
-    def _rows(self, stmt: Any) -> list[Any]:  # pragma: no cover - SqlStore's
+    _mark: str
+
+    def _driver_reads(
+        self, statements: Sequence[tuple[str, Sequence[Any]]]
+    ) -> list[list[Any]]:  # pragma: no cover - SqlStore's
         raise NotImplementedError
 
     def loan_salts(self, loans: Iterable[tuple[str, str]]) -> dict[tuple[str, str], bytes]:
-        c = LOAN_SALTS.c
         groups: dict[str, set[str]] = {}
         for owner, loan_ref in loans:
             groups.setdefault(owner, set()).add(loan_ref)
+        m = self._mark
+        statements = [
+            (
+                f"SELECT owner, loan_ref, salt FROM {LOAN_SALTS.name} "
+                f"WHERE owner = {m} AND loan_ref IN ({', '.join([m] * len(chunk))})",
+                (owner, *chunk),
+            )
+            for owner, refs in sorted(groups.items())
+            for chunk in _chunks(sorted(refs))
+        ]
         out: dict[tuple[str, str], bytes] = {}
-        for owner, refs in sorted(groups.items()):
-            for chunk in _chunks(sorted(refs)):
-                stmt = select(c.owner, c.loan_ref, c.salt).where(
-                    c.owner == owner, c.loan_ref.in_(chunk)
-                )
-                for o, ref, salt in self._rows(stmt):
-                    out[(o, ref)] = bytes(salt)
+        for rows in self._driver_reads(statements) if statements else []:
+            for o, ref, salt in rows:
+                out[(o, ref)] = bytes(salt)
         return out
 
     def openings(self, leaf_indexes: Iterable[int]) -> dict[int, StoredOpening]:
-        c = OPENINGS.c
+        m = self._mark
+        statements = [
+            (
+                f"SELECT {', '.join(OPENING_COLUMNS)} FROM {OPENINGS.name} "
+                f"WHERE leaf_index IN ({', '.join([m] * len(chunk))})",
+                tuple(chunk),
+            )
+            for chunk in _chunks(sorted(set(leaf_indexes)))
+        ]
         out: dict[int, StoredOpening] = {}
-        for chunk in _chunks(sorted(set(leaf_indexes))):
-            stmt = select(OPENINGS).where(c.leaf_index.in_(chunk))
-            for row in self._rows(stmt):
-                m = row._mapping
-                out[m["leaf_index"]] = StoredOpening(
-                    owner=m["owner"],
-                    submitter=m["submitter"],
-                    record_salt=bytes(m["record_salt"]),
-                    loan_salt=bytes(m["loan_salt"]),
+        for rows in self._driver_reads(statements) if statements else []:
+            for leaf_index, owner, submitter, record_salt, loan_salt in rows:
+                out[leaf_index] = StoredOpening(
+                    owner=owner,
+                    submitter=submitter,
+                    record_salt=bytes(record_salt),
+                    loan_salt=bytes(loan_salt),
                 )
         return out

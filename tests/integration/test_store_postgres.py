@@ -35,7 +35,11 @@ from tests.support.institution_cases import registry_read_statements
 from tests.support.ledger_env import Env, check_chain, sub, submit
 from tests.support.loanmap_replay import check_every_checkpoint, checkpoints
 from tests.support.read_path import Statement, captured, exercise, fill, postgres_full_scans
-from tests.support.store_cases import ALL_CASES, make_entry
+from tests.support.store_cases import (
+    ALL_CASES,
+    case_a_read_of_several_statements_sees_one_snapshot,
+    make_entry,
+)
 from tests.unit.gateway.store.test_sql_robustness import (
     _append_one,
     assert_store_error_leaks_nothing,
@@ -74,6 +78,14 @@ def test_store_case_on_postgres(case: Callable[[Store], None], pg_schema: str) -
     store = SqlStore.open(URL, schema=pg_schema)
     try:
         case(store)
+    finally:
+        store.close()
+
+
+def test_a_read_of_several_statements_sees_one_snapshot_on_postgres(pg_schema: str) -> None:
+    store = SqlStore.open(URL, schema=pg_schema)
+    try:
+        case_a_read_of_several_statements_sees_one_snapshot(store)
     finally:
         store.close()
 

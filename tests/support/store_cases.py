@@ -9,13 +9,26 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from court.verify.rfc6962 import leaf_hash
+from gateway.authz.policy import ReadScope, ScopeKind
 from gateway.log.tree import CompactTree, MemoryNodeStore, MissingNodeError, root_hash
-from gateway.model import ALL_LOANS, EvidenceKind, Submission
-from gateway.store.base import Store, StoredCheckpoint, StoredEntry, StoredGrant, StoreError
+from gateway.model import ALL_LOANS, INSTITUTIONS_LOAN, EvidenceKind, Submission
+from gateway.store.base import (
+    LoanSalt,
+    Store,
+    StoredCheckpoint,
+    StoredEntry,
+    StoredGrant,
+    StoredOpening,
+    StoreError,
+)
+from gateway.store.sql import SqlStore
+from tests.support.read_path import captured
 
 T0 = datetime(2024, 3, 1, 8, 0, 0, 123456, tzinfo=UTC)
 
@@ -247,6 +260,137 @@ def case_map_nodes_are_read_at_a_version(store: Store) -> None:
     assert store.map_block("ab", 4) is None and store.map_block("", 0) is None
 
 
+def case_nodes_are_read_in_batches_across_the_chunk_limit(store: Store) -> None:
+    """A set of proofs' nodes (1,651 keys: four statements of at most 500 on SQL) come
+    back in the order asked, duplicates included; a node missing from the last chunk is
+    an error that names it."""
+    tree = CompactTree()
+    reference = MemoryNodeStore()
+    for start in range(0, 1100, 100):
+        entries = [
+            make_entry(i, request_id=f"n{i}", loan_ref=f"L{i}") for i in range(start, start + 100)
+        ]
+        nodes = tree.append_leaves([e.leaf_hash for e in entries])
+        reference.put_nodes(nodes)
+        store.append_batch(entries, nodes, StoredCheckpoint(tree.size, tree.root(), "n\n"))
+    ids = [
+        *((0, i) for i in reversed(range(1100))),
+        *((1, i) for i in range(550)),
+        (3, 5),
+        (0, 7),  # again
+        (10, 0),
+    ]
+    assert len(set(ids)) == 1652
+    if isinstance(store, SqlStore):
+        with captured(store.engine) as statements:
+            got = store.get_nodes(ids)
+        assert len(statements) == 4
+        assert all(len(s.parameters) <= 500 + 4 for s in statements)  # keys plus one per level
+    else:
+        got = store.get_nodes(ids)
+    assert got == reference.get_nodes(ids)
+    missing = [*((0, i) for i in range(600)), (0, 1100), (1, 3)]
+    with pytest.raises(MissingNodeError, match=r"node \(0, 1100\) is not stored"):
+        store.get_nodes(missing)
+
+
+def case_entries_openings_and_salts_across_the_chunk_limit(store: Store) -> None:
+    """The batched entry, opening, salt and supersession reads over more than one
+    chunk of 500 keys find every row asked for and nothing else."""
+    tree = CompactTree()
+    entries = [
+        replace(
+            make_entry(i, loan_ref=f"L{i}", supersedes=f"e{i - 600}" if i >= 600 else None),
+            opening=StoredOpening("bank-a", "bank-a", b"r%d" % i, b"s%d" % i),
+        )
+        for i in range(1200)
+    ]
+    salts = [LoanSalt("bank-a", f"L{i}", b"salt-%d" % i) for i in range(1200)]
+    nodes = tree.append_leaves([e.leaf_hash for e in entries])
+    store.append_batch(entries, nodes, StoredCheckpoint(tree.size, tree.root(), "n\n"), salts)
+    ids = [f"e{i}" for i in range(1200)]
+    stored = {e.entry_id: replace(e, opening=None) for e in entries}  # openings: their own read
+    assert store.get_entries([*ids, "e-none"]) == stored
+    found = store.openings([*range(1200), 5000])
+    assert found == {e.leaf_index: e.opening for e in entries}
+    loans = [("bank-a", f"L{i}") for i in range(0, 1200, 2)]
+    assert store.loan_salts([*loans, ("bank-b", "L0")]) == {
+        ("bank-a", f"L{i}"): b"salt-%d" % i for i in range(0, 1200, 2)
+    }
+    later = store.superseded_by(ids)
+    assert later == {f"e{i}": (f"e{i + 600}",) if i < 600 else () for i in range(1200)}
+
+
+def case_reads_follow_the_scope(store: Store) -> None:
+    """Each scope that is one column test (owner, submitter, operator, nothing) reads
+    exactly its rows through get_entry, the digest searches, the loan and supersession
+    reads."""
+    tree = CompactTree()
+    digest = hashlib.sha256(b"shared text").digest()
+    mine = make_entry(0, digest=digest)
+    by_agency = replace(
+        make_entry(1, institution="agency-1", sequence=2, digest=digest),
+        submission=replace(
+            make_entry(1, digest=digest).submission, institution="agency-1", owner="bank-a"
+        ),
+    )
+    theirs = make_entry(2, institution="bank-b", digest=digest, supersedes="e0")
+    registry = make_entry(3, institution="gateway", loan_ref=INSTITUTIONS_LOAN, digest=digest)
+    _append(store, tree, [mine, by_agency, theirs, registry])
+    now = datetime.now(UTC)
+    owner = ReadScope(ScopeKind.OWNER, "bank-a", now)
+    agency = ReadScope(ScopeKind.SUBMITTER, "agency-1", now)
+    operator = ReadScope(ScopeKind.OPERATOR_RECORDS, "gateway", now)
+    nothing = ReadScope(ScopeKind.NOTHING, "x", now)
+
+    def ids(scope: ReadScope | None) -> list[str]:
+        return [e.entry_id for e in store.find_by_digest("sha256", digest, 10, -1, scope)]
+
+    assert ids(None) == ["e0", "e1", "e2", "e3"]
+    assert ids(owner) == ["e0", "e1"] and ids(agency) == ["e1"]
+    assert ids(operator) == ["e3"] and ids(nothing) == []
+    assert store.entry_ids_by_digest("sha256", digest, 10, 2, owner) == ["e0", "e1"]
+    assert store.get_entry("e1", owner) == by_agency == store.get_entry("e1", agency)
+    assert store.get_entry("e0", agency) is None and store.get_entry("e2", owner) is None
+    assert store.get_entry("e3", operator) == registry
+    assert store.get_entry("e0", operator) is None and store.get_entry("e0", nothing) is None
+    loan = [e.entry_id for e in store.list_by_loan("bank-a", "L-1", 0, 10, agency)]
+    assert loan == ["e1"]
+    assert [e.entry_id for e in store.list_by_loan("bank-a", "L-1", 0, 10, owner)] == ["e0", "e1"]
+    assert store.list_by_loan("bank-a", "L-1", 0, 10, nothing) == []
+    assert store.superseded_by(["e0"], None) == {"e0": ("e2",)}
+    assert store.superseded_by(["e0"], owner) == {"e0": ()}  # bank-b's record
+    assert store.superseded_by(["e0"], ReadScope(ScopeKind.OWNER, "bank-b", now)) == {"e0": ("e2",)}
+
+
+def case_a_read_of_several_statements_sees_one_snapshot(store: Store) -> None:
+    """A read that takes several statements (here 600 nodes: two chunks) sees the store
+    as it was at its first: a batch committed between its statements is not in it; the
+    next read sees the batch. (Not for an in-memory store: its one connection serialises
+    every read and write, so no batch can come between.)"""
+    assert isinstance(store, SqlStore)
+    tree = CompactTree()
+    first = [make_entry(i, request_id=f"n{i}", loan_ref=f"L{i}") for i in range(600)]
+    _append(store, tree, first)
+    late = [make_entry(600, request_id="n600", loan_ref="L600")]
+    ids = [(0, i) for i in range(601)]
+    seen: list[str] = []
+
+    def commit_between(*args: Any) -> None:
+        seen.append(args[2])
+        if len(seen) == 2:  # after the first chunk's statement, before the second's
+            _append(store, tree, late)
+
+    event.listen(store.engine, "before_cursor_execute", commit_between)
+    try:
+        with pytest.raises(MissingNodeError, match=r"node \(0, 600\) is not stored"):
+            store.get_nodes(ids)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", commit_between)
+    assert len(seen) >= 3  # the two reads' statements and the batch's writes
+    assert store.get_nodes([(0, 600)]) == [late[0].leaf_hash]
+
+
 ALL_CASES: list[Callable[[Store], None]] = [
     case_round_trip,
     case_nodes_and_recovery,
@@ -255,4 +399,7 @@ ALL_CASES: list[Callable[[Store], None]] = [
     case_grants_follow_the_log_order,
     case_a_grant_request_keeps_its_first_fingerprint,
     case_map_nodes_are_read_at_a_version,
+    case_nodes_are_read_in_batches_across_the_chunk_limit,
+    case_entries_openings_and_salts_across_the_chunk_limit,
+    case_reads_follow_the_scope,
 ]

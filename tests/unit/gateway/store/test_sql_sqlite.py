@@ -10,7 +10,11 @@ import pytest
 
 from gateway.store.base import Store, StoreError
 from gateway.store.sql import DEFAULT_SQLITE_NAME, SqlStore, from_us, to_us
-from tests.support.store_cases import ALL_CASES, T0
+from tests.support.store_cases import (
+    ALL_CASES,
+    T0,
+    case_a_read_of_several_statements_sees_one_snapshot,
+)
 
 
 @pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.__name__)
@@ -18,6 +22,14 @@ def test_store_case(case: Callable[[Store], None], tmp_path: Path) -> None:
     store = SqlStore.sqlite(tmp_path / "db.sqlite3")
     try:
         case(store)
+    finally:
+        store.close()
+
+
+def test_a_read_of_several_statements_sees_one_snapshot(tmp_path: Path) -> None:
+    store = SqlStore.sqlite(tmp_path / "db.sqlite3")
+    try:
+        case_a_read_of_several_statements_sees_one_snapshot(store)
     finally:
         store.close()
 

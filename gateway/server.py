@@ -292,7 +292,9 @@ class GatewayServer:
         )
         self.evidence = EvidenceServicer(
             ledger,
-            stream_budget=ByteBudget(config.stream_buffer_bytes),
+            stream_budget=ByteBudget(
+                config.stream_buffer_bytes, config.stream_buffer_bytes_per_institution
+            ),
             stream_idle_seconds=config.stream_idle_seconds,
             min_occurred_at=config.min_occurred_at,
             recheck=resolver or self.identity.authenticate,

@@ -250,9 +250,10 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
 
         A reader takes messages off the stream as they come, at most
         ``stream_window`` unanswered ones per stream, and only with a read slot
-        of the servicer's :class:`ByteBudget` (shared by every stream) in hand:
-        when the budget is spent it stops reading, and gRPC's flow control
-        slows the sender. A dispatcher hands what has accumulated to the
+        of the servicer's :class:`ByteBudget` (shared by every stream, at most
+        its share per institution) in hand: when the budget or the caller's
+        share is spent it stops reading, and gRPC's flow control slows the
+        sender. A dispatcher hands what has accumulated to the
         ledger as one chunk, with at most ``STREAM_CHUNKS_IN_FLIGHT`` chunks
         of one stream in the ledger at a time. So a trickle is submitted item
         by item at once, and a flood in chunks as large as the ledger's
@@ -295,7 +296,7 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
             messages = aiter(request_iterator)
             while True:
                 await window.acquire()
-                await budget.acquire(READ_SLOT_BYTES)
+                await budget.acquire(institution, READ_SLOT_BYTES)
                 state.held += READ_SLOT_BYTES
                 state.awaiting_client, state.active = True, loop.time()
                 request = await anext(messages, None)
@@ -315,23 +316,23 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                 convert_one = functools.partial(
                     self._submission, institution=institution, now=self._clock()
                 )
-                message = read_message(request, size, convert_one, budget.limit)
+                message = read_message(request, size, convert_one, budget.share)
                 if message.cost > READ_SLOT_BYTES:
                     # Several submissions: their whole cost before reading on, the slot
                     # given back first (holding it while waiting could deadlock streams).
-                    budget.release(READ_SLOT_BYTES)
+                    budget.release(institution, READ_SLOT_BYTES)
                     state.held -= READ_SLOT_BYTES
-                    await budget.acquire(message.cost)
+                    await budget.acquire(institution, message.cost)
                     state.held += message.cost
                 else:
-                    budget.release(READ_SLOT_BYTES - message.cost)
+                    budget.release(institution, READ_SLOT_BYTES - message.cost)
                     state.held -= READ_SLOT_BYTES - message.cost
                 state.unanswered += 1
                 if state.draining:  # read after the drain began: no answer, not registered
                     return
                 buffer.append(message)
                 wake.set()
-            budget.release(READ_SLOT_BYTES)  # the slot and the window place of no message
+            budget.release(institution, READ_SLOT_BYTES)  # the slot and window place of no message
             state.held -= READ_SLOT_BYTES
             window.release()
             eof.set()
@@ -399,7 +400,7 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                     mine = outcomes[start : start + len(message.items)]
                     start += len(message.items)
                     window.release()
-                    budget.release(message.cost)
+                    budget.release(institution, message.cost)
                     state.held -= message.cost
                     state.unanswered -= 1
                     state.active = loop.time()
@@ -415,7 +416,7 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                 helper.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await helper
-            budget.release(state.held)  # what the stream read and never answered
+            budget.release(institution, state.held)  # what it read and never answered
 
     async def _submit_chunk(self, caller: Caller, chunk: list[StreamMessage]) -> list[ItemResult]:
         items = await self._authorized(

@@ -67,6 +67,7 @@ from the environment or the defaults are relative to the working directory.
     idle_seconds = 60              # no message this long (nothing unanswered): DEADLINE_EXCEEDED
     buffer_bytes = 67108864        # read-ahead of all streams together (64 MiB)
     buffer_bytes_per_institution = 0  # one institution's streams; 0: a quarter of the above
+    stalled_write_seconds = 30     # an answer not taken by the client this long: RESOURCE_EXHAUSTED
 
     [shutdown]                     # SIGTERM / SIGINT (docs/gateway.md "Stopping the gateway")
     grace_seconds = 15             # calls running then get this long to finish
@@ -163,6 +164,7 @@ class GatewayConfig:
     stream_idle_seconds: float = 60.0
     stream_buffer_bytes: int = 64 * 1024 * 1024
     stream_buffer_bytes_per_institution: int = 0
+    stream_stalled_write_seconds: float = 30.0
     max_message_bytes: int = field(default=16 * 1024 * 1024)
     shutdown_grace_seconds: float = 15.0
     cases_heartbeat_seconds: float = 30.0
@@ -282,6 +284,7 @@ _KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("stream", "idle_seconds"): ("stream_idle_seconds", "float"),
     ("stream", "buffer_bytes"): ("stream_buffer_bytes", "int"),
     ("stream", "buffer_bytes_per_institution"): ("stream_buffer_bytes_per_institution", "int"),
+    ("stream", "stalled_write_seconds"): ("stream_stalled_write_seconds", "float"),
     ("shutdown", "grace_seconds"): ("shutdown_grace_seconds", "float"),
     ("cases", "heartbeat_seconds"): ("cases_heartbeat_seconds", "float"),
     ("anchor", "enabled"): ("anchor_enabled", "bool"),
@@ -497,6 +500,11 @@ def _check_transport(config: GatewayConfig) -> None:
             "in progress can read its next message"
         )
     _check_stream_share(config)
+    if config.stream_stalled_write_seconds <= 0:
+        raise ConfigError(
+            "stream.stalled_write_seconds must be positive: a stream whose client does not "
+            f"read its answers must end, got {config.stream_stalled_write_seconds}"
+        )
 
 
 def _check_stream_share(config: GatewayConfig) -> None:

@@ -13,7 +13,7 @@ import contextlib
 import functools
 import inspect
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +22,8 @@ from evidence_gateway.v1 import evidence_service_pb2 as pb
 from evidence_gateway.v1 import evidence_service_pb2_grpc as pb_grpc
 from gateway.api import convert
 from gateway.api.caller import Resolver, current_caller
-from gateway.api.errors import rpc_errors, rpc_stream_errors, to_rpc_status
+from gateway.api.errors import rpc_errors, to_rpc_status
+from gateway.api.observe import mark_denied
 from gateway.api.ports import LedgerPort
 from gateway.api.stream_budget import READ_SLOT_BYTES, ByteBudget
 from gateway.api.stream_messages import StreamMessage, answer, echo, read_message, take
@@ -36,6 +37,7 @@ from gateway.errors import (
     ResourceExhausted,
     Unavailable,
 )
+from gateway.metrics import NO_OBSERVER, Observer
 from gateway.model import (
     DEFAULT_MIN_OCCURRED_AT,
     ItemResult,
@@ -47,6 +49,7 @@ from gateway.model import (
 
 __all__ = [
     "DEFAULT_STREAM_BUFFER_BYTES",
+    "DEFAULT_STREAM_STALLED_WRITE_SECONDS",
     "MAX_BATCH_ITEMS",
     "STREAM_CHUNK",
     "STREAM_CHUNKS_IN_FLIGHT",
@@ -60,6 +63,9 @@ log = logging.getLogger(__name__)
 MAX_BATCH_ITEMS = 1000
 #: The read-ahead budget of all streams together when none is given (config ``[stream]``).
 DEFAULT_STREAM_BUFFER_BYTES = 64 * 1024 * 1024
+#: How long an answer of a stream may wait to be written before the stream ends (config
+#: ``[stream] stalled_write_seconds``): its client does not read what it is sent.
+DEFAULT_STREAM_STALLED_WRITE_SECONDS = 30.0
 #: How many stream submissions may be in flight (read but not yet answered).
 STREAM_WINDOW = 2000
 #: At most this many submissions of one stream go to the ledger in one call ...
@@ -115,6 +121,7 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         min_occurred_at: datetime = DEFAULT_MIN_OCCURRED_AT,
         stream_budget: ByteBudget | None = None,
         stream_idle_seconds: float = 0.0,
+        stream_stalled_write_seconds: float = DEFAULT_STREAM_STALLED_WRITE_SECONDS,
         recheck: Resolver | None = None,
     ) -> None:
         """``recheck``: the resolver that authenticates an open stream's caller again
@@ -127,6 +134,9 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         #: Read-ahead of every stream of this servicer together (one per server).
         self.stream_budget = stream_budget or ByteBudget(DEFAULT_STREAM_BUFFER_BYTES)
         self._stream_idle = stream_idle_seconds  # 0: no idle limit
+        self._stream_stalled_write = stream_stalled_write_seconds
+        #: Told of the streams ended because their answers could not be written.
+        self.observer: Observer = NO_OBSERVER
         #: Set by :meth:`drain`: the open streams' drain hooks and whether it was called.
         self._drains: set[Callable[[], None]] = set()
         self.draining = False
@@ -242,10 +252,10 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                 result.receipt.CopyFrom(convert.receipt_to_proto(outcome))
         return response
 
-    @rpc_stream_errors()
+    @rpc_errors()
     async def SubmitEvidenceStream(
         self, request_iterator: AsyncIterator[pb.SubmitEvidenceStreamRequest], context: Any
-    ) -> AsyncIterator[pb.SubmitEvidenceStreamResponse]:
+    ) -> None:
         """Answer each submission in order, reading ahead within the stream budget.
 
         A reader takes messages off the stream as they come, at most
@@ -267,7 +277,40 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         ends with UNAUTHENTICATED. When the gateway stops (:meth:`drain`) the
         stream reads no more, answers every submission it read, and ends with
         UNAVAILABLE (:data:`STREAM_DRAINED`).
+
+        The answers are written here (``context.write``), one at a time: an
+        answer not written within ``stream_stalled_write_seconds`` (the client
+        does not read, and gRPC's flow control holds it) ends the stream with
+        RESOURCE_EXHAUSTED, after what the stream held of the budget is given
+        back; what was registered stays registered.
         """
+        answers = self._stream_answers(request_iterator, context)
+        try:
+            async for response in answers:
+                await self._write_answer(context, response)
+        finally:
+            await answers.aclose()  # gives back what the stream held of the budget
+
+    async def _write_answer(self, context: Any, response: pb.SubmitEvidenceStreamResponse) -> None:
+        """Write one answer of a stream, or end the stream if its client does not take it."""
+        limit = self._stream_stalled_write
+        try:
+            async with asyncio.timeout(limit):
+                await context.write(response)
+        except TimeoutError:
+            self.observer.stream_stalled()
+            mark_denied("stalled_write")
+            raise ResourceExhausted(
+                f"this SubmitEvidenceStream's answers were not read for {limit:g} s "
+                "(stream.stalled_write_seconds), so the gateway ended it; submissions "
+                "without an answer may be registered: send them again with the same "
+                "request_id (safe) on a new stream, and read its answers as they come"
+            ) from None
+
+    async def _stream_answers(
+        self, request_iterator: AsyncIterator[pb.SubmitEvidenceStreamRequest], context: Any
+    ) -> AsyncGenerator[pb.SubmitEvidenceStreamResponse, None]:
+        """The answers of :meth:`SubmitEvidenceStream`, in order (see there)."""
         caller = current_caller()
         institution = caller.institution
         budget = self.stream_budget

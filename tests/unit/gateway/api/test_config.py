@@ -106,6 +106,8 @@ def test_environment_lists_and_booleans() -> None:
             {},
             r"\(0: a quarter of stream.buffer_bytes, 16,777,216\) must be at least",
         ),
+        ("[stream]\nstalled_write_seconds = 0", {}, "stream.stalled_write_seconds must be"),
+        ("", {"GATEWAY_STREAM_STALLED_WRITE_SECONDS": "-1"}, "stream.stalled_write_seconds"),
         ("certificate_warning_days = -1", {}, "certificate_warning_days"),
         ("max_calls_per_institution = -1", {}, "max_calls_per_institution must be 0"),
     ],
@@ -181,6 +183,7 @@ def test_transport_limits_from_file_and_environment(tmp_path: Path) -> None:
     assert defaults.stream_idle_seconds == 60
     assert defaults.stream_buffer_bytes == 64 * 1024 * 1024
     assert defaults.stream_buffer_bytes_per_institution == 0  # a quarter of the above
+    assert defaults.stream_stalled_write_seconds == 30
     assert defaults.certificate_warning_days == 30
     path = write(
         tmp_path,
@@ -207,6 +210,7 @@ buffer_bytes_per_institution = 524288
         environ={
             "GATEWAY_GRPC_MAX_CONCURRENT_STREAMS": "6",
             "GATEWAY_MAX_CALLS_PER_INSTITUTION": "3",
+            "GATEWAY_STREAM_STALLED_WRITE_SECONDS": "2.5",
         },
     )
     assert defaults.max_calls_per_institution == 0  # a quarter of max_concurrent_rpcs
@@ -216,6 +220,7 @@ buffer_bytes_per_institution = 524288
     assert config.grpc_max_concurrent_streams == 6
     assert (config.stream_idle_seconds, config.stream_buffer_bytes) == (0.5, 1048576)
     assert config.stream_buffer_bytes_per_institution == 524288
+    assert config.stream_stalled_write_seconds == 2.5
     options = dict(server_options(config))
     assert options["grpc.keepalive_time_ms"] == 5000
     assert options["grpc.keepalive_timeout_ms"] == 2000

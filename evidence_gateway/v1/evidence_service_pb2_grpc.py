@@ -140,10 +140,12 @@ class EvidenceServiceServicer:
         UNAVAILABLE (store or time-stamp authority down, or the gateway is
         shutting down: then every message it read was answered first);
         DEADLINE_EXCEEDED (nothing sent for the gateway's idle limit while no
-        submission awaited an answer); UNAUTHENTICATED (the caller's certificate
-        or institution was revoked, suspended or expired while the stream was
-        open). Submissions without a response by then may or may not have been
-        registered; resubmit them with the same request_id (safe: see
+        submission awaited an answer); RESOURCE_EXHAUSTED (an answer waited the
+        gateway's stalled-write limit, 30 s by default, because the client did
+        not read: read the answers as they come); UNAUTHENTICATED (the caller's
+        certificate or institution was revoked, suspended or expired while the
+        stream was open). Submissions without a response by then may or may not
+        have been registered; resubmit them with the same request_id (safe: see
         EvidenceSubmission.request_id).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

@@ -27,6 +27,7 @@ from gateway.api.observe import mark_denied
 from gateway.api.ports import LedgerPort
 from gateway.api.stream_budget import READ_SLOT_BYTES, ByteBudget
 from gateway.api.stream_messages import StreamMessage, answer, echo, read_message, take
+from gateway.api.stream_writer import AnswerWriter, StalledWrite
 from gateway.authz.policy import Delegation, read_scope, submit_denial
 from gateway.authz.roles import Caller, Role
 from gateway.errors import (
@@ -285,27 +286,22 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         back; what was registered stays registered.
         """
         answers = self._stream_answers(request_iterator, context)
+        writer = AnswerWriter(context.write, self._stream_stalled_write)
         try:
             async for response in answers:
-                await self._write_answer(context, response)
-        finally:
-            await answers.aclose()  # gives back what the stream held of the budget
-
-    async def _write_answer(self, context: Any, response: pb.SubmitEvidenceStreamResponse) -> None:
-        """Write one answer of a stream, or end the stream if its client does not take it."""
-        limit = self._stream_stalled_write
-        try:
-            async with asyncio.timeout(limit):
-                await context.write(response)
-        except TimeoutError:
+                await writer.write(response)
+        except StalledWrite as stalled:
             self.observer.stream_stalled()
             mark_denied("stalled_write")
             raise ResourceExhausted(
-                f"this SubmitEvidenceStream's answers were not read for {limit:g} s "
+                f"this SubmitEvidenceStream's answers were not read for {stalled.limit:g} s "
                 "(stream.stalled_write_seconds), so the gateway ended it; submissions "
                 "without an answer may be registered: send them again with the same "
                 "request_id (safe) on a new stream, and read its answers as they come"
             ) from None
+        finally:
+            writer.close()
+            await answers.aclose()  # gives back what the stream held of the budget
 
     async def _stream_answers(
         self, request_iterator: AsyncIterator[pb.SubmitEvidenceStreamRequest], context: Any

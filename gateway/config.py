@@ -67,6 +67,8 @@ from the environment or the defaults are relative to the working directory.
     [stream]                       # SubmitEvidenceStream
     idle_seconds = 60              # no message this long (nothing unanswered): DEADLINE_EXCEEDED
     buffer_bytes = 67108864        # read-ahead of all streams together (64 MiB)
+    buffer_bytes_per_institution = 0  # one institution's streams; 0: a quarter of the above
+    stalled_write_seconds = 30     # an answer not taken by the client this long: RESOURCE_EXHAUSTED
 
     [shutdown]                     # SIGTERM / SIGINT (docs/gateway.md "Stopping the gateway")
     grace_seconds = 15             # calls running then get this long to finish
@@ -163,6 +165,8 @@ class GatewayConfig:
     grpc_max_concurrent_streams: int = 256
     stream_idle_seconds: float = 60.0
     stream_buffer_bytes: int = 64 * 1024 * 1024
+    stream_buffer_bytes_per_institution: int = 0
+    stream_stalled_write_seconds: float = 30.0
     max_message_bytes: int = field(default=16 * 1024 * 1024)
     shutdown_grace_seconds: float = 15.0
     cases_heartbeat_seconds: float = 30.0
@@ -282,6 +286,8 @@ _KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("grpc", "max_concurrent_streams"): ("grpc_max_concurrent_streams", "int"),
     ("stream", "idle_seconds"): ("stream_idle_seconds", "float"),
     ("stream", "buffer_bytes"): ("stream_buffer_bytes", "int"),
+    ("stream", "buffer_bytes_per_institution"): ("stream_buffer_bytes_per_institution", "int"),
+    ("stream", "stalled_write_seconds"): ("stream_stalled_write_seconds", "float"),
     ("shutdown", "grace_seconds"): ("shutdown_grace_seconds", "float"),
     ("cases", "heartbeat_seconds"): ("cases_heartbeat_seconds", "float"),
     ("anchor", "enabled"): ("anchor_enabled", "bool"),
@@ -495,6 +501,42 @@ def _check_transport(config: GatewayConfig) -> None:
             f"stream.buffer_bytes ({config.stream_buffer_bytes:,}) must be at least "
             f"max_concurrent_rpcs x {READ_SLOT_BYTES:,} = {least:,} bytes, so that every call "
             "in progress can read its next message"
+        )
+    _check_stream_share(config)
+    if config.stream_stalled_write_seconds <= 0:
+        raise ConfigError(
+            "stream.stalled_write_seconds must be positive: a stream whose client does not "
+            f"read its answers must end, got {config.stream_stalled_write_seconds}"
+        )
+
+
+def _check_stream_share(config: GatewayConfig) -> None:
+    from gateway.api.call_limit import per_institution_default
+    from gateway.api.stream_budget import READ_SLOT_BYTES, share_default
+
+    share = config.stream_buffer_bytes_per_institution
+    if share < 0:
+        raise ConfigError(
+            "stream.buffer_bytes_per_institution must be 0 (a quarter of stream.buffer_bytes) "
+            f"or positive, got {share}"
+        )
+    effective = share or share_default(config.stream_buffer_bytes)
+    said = f"{effective:,}" if share else f"0: a quarter of stream.buffer_bytes, {effective:,}"
+    if effective > config.stream_buffer_bytes:
+        raise ConfigError(
+            f"stream.buffer_bytes_per_institution ({said}) must be at most "
+            f"stream.buffer_bytes ({config.stream_buffer_bytes:,})"
+        )
+    calls = min(
+        config.max_calls_per_institution or per_institution_default(config.max_concurrent_rpcs),
+        config.max_concurrent_rpcs,
+    )
+    least = calls * READ_SLOT_BYTES
+    if effective < least:
+        raise ConfigError(
+            f"stream.buffer_bytes_per_institution ({said}) must be at least "
+            f"max_calls_per_institution x {READ_SLOT_BYTES:,} = {least:,} bytes, so that "
+            "every call of one institution can read its next message"
         )
 
 

@@ -3,7 +3,8 @@
 The gateway's parts report through an :class:`Observer`: the gRPC edge
 (:mod:`gateway.api.observe`: calls, latency, denials), the ledger (batch
 sizes, commit time), the token sources (tokens and failures per TSA), the
-cases (events recorded by type, WatchCases streams ended as too slow). Each
+cases (events recorded by type, WatchCases streams ended as too slow), the
+submission streams (ended because their answers were not read). Each
 has a do-nothing observer until the server attaches its :class:`Metrics`
 (:func:`attach`), so nothing is counted, and nothing costs, with the metrics
 off. Gauges (queue depth, the age of the oldest queued item, log size,
@@ -36,6 +37,7 @@ name                                           type       labels
 ``case_events_total``                          counter    event
 ``case_watch_streams``                         gauge
 ``case_watch_slow_disconnects_total``          counter
+``evidence_stream_stalled_disconnects_total``  counter
 =============================================  =========  ========================
 """
 
@@ -83,6 +85,10 @@ class Observer:
 
     def watch_too_slow(self) -> None:
         """A WatchCases stream was ended with RESOURCE_EXHAUSTED: its client read too slowly."""
+
+    def stream_stalled(self) -> None:
+        """A SubmitEvidenceStream was ended with RESOURCE_EXHAUSTED: an answer could not be
+        written for ``[stream] stalled_write_seconds`` (its client did not read)."""
 
 
 #: The do-nothing observer the parts hold until metrics are attached.
@@ -223,6 +229,12 @@ class Metrics(Observer):
             "WatchCases streams ended with RESOURCE_EXHAUSTED: the client read too slowly",
             registry=r,
         )
+        self._stream_stalled = Counter(
+            "gateway_evidence_stream_stalled_disconnects",
+            "SubmitEvidenceStream streams ended with RESOURCE_EXHAUSTED: an answer could not "
+            "be written for [stream] stalled_write_seconds (the client did not read)",
+            registry=r,
+        )
         # Children by label values: labels() takes a lock and builds a key each time.
         self._children: dict[tuple[str, ...], Any] = {}
 
@@ -269,6 +281,9 @@ class Metrics(Observer):
 
     def watch_too_slow(self) -> None:
         self._watch_too_slow.inc()
+
+    def stream_stalled(self) -> None:
+        self._stream_stalled.inc()
 
 
 def attach(observer: Observer, ledger: object) -> None:

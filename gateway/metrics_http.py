@@ -9,13 +9,15 @@ health check does (it need not be registered). Development mode
 (:mod:`gateway.config`).
 
 Hostile or idle clients cannot hold it: at most :data:`MAX_CONNECTIONS`
-connections are served at once (more are closed at once), each gets
-:data:`TIMEOUT_SECONDS` for its TLS handshake and each read, and nothing is
+connections are served at once (more are closed at once), each is shut
+:data:`TIMEOUT_SECONDS` after it was accepted whatever it is doing (a client
+trickling its handshake or request a byte at a time included), and nothing is
 logged per scrape.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
@@ -69,15 +71,31 @@ class _Server(ThreadingMixIn, WSGIServer):
             self._slots.release()
 
     def finish_request(self, request: Any, client_address: Any) -> None:
-        if self._tls is None:
-            super().finish_request(request, client_address)
-            return
-        request.settimeout(TIMEOUT_SECONDS)  # the handshake, in this connection's thread
-        with self._tls.wrap_socket(request, server_side=True) as tls:
-            super().finish_request(tls, client_address)
+        # The whole connection gets TIMEOUT_SECONDS, not each read: shutting the socket
+        # down (through a second handle: wrapping it in TLS detaches the first) wakes
+        # this thread from any read or write.
+        watched = request.dup()
+        deadline = threading.Timer(TIMEOUT_SECONDS, _shut, (watched,))
+        deadline.daemon = True
+        deadline.start()
+        try:
+            if self._tls is None:
+                super().finish_request(request, client_address)
+                return
+            request.settimeout(TIMEOUT_SECONDS)  # the handshake, in this connection's thread
+            with self._tls.wrap_socket(request, server_side=True) as tls:
+                super().finish_request(tls, client_address)
+        finally:
+            deadline.cancel()
+            watched.close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("metrics: a connection from %s failed", client_address[0], exc_info=True)
+
+
+def _shut(connection: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed by its client
+        connection.shutdown(socket.SHUT_RDWR)
 
 
 def _tls_context(config: GatewayConfig) -> ssl.SSLContext:

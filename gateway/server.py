@@ -293,11 +293,16 @@ class GatewayServer:
         )
         self.evidence = EvidenceServicer(
             ledger,
-            stream_budget=ByteBudget(config.stream_buffer_bytes),
+            stream_budget=ByteBudget(
+                config.stream_buffer_bytes, config.stream_buffer_bytes_per_institution
+            ),
             stream_idle_seconds=config.stream_idle_seconds,
+            stream_stalled_write_seconds=config.stream_stalled_write_seconds,
             min_occurred_at=config.min_occurred_at,
             recheck=resolver or self.identity.authenticate,
         )
+        if self.metrics is not None:
+            self.evidence.observer = self.metrics
         # The certificates the tokens depend on: the TSA's (in-process TSA) and the roots.
         self._certificates = [("TSA certificate", c) for c in tsa_untrusted] + [
             ("root certificate", c) for c in tsa_roots

@@ -129,15 +129,24 @@ class EvidenceServiceServicer:
         of several `submissions`, one result per item in `results`). Per-item
         errors do not end the stream. Each message costs the client and the
         gateway about as much as an item: for bulk loads, put up to 1,000
-        submissions in each message. The gateway reads ahead only as far as its queue
-        allows, so a slow store applies back-pressure through gRPC flow control.
-        The client half-closes when done; the gateway then answers what remains
-        and ends the stream with OK.
+        submissions in each message. The gateway reads ahead of its answers only
+        within a bounded buffer (docs/gateway.md), so a slow store applies
+        back-pressure through gRPC flow control. A response to a message of 1,000
+        submissions can be several MiB: clients should accept messages of at
+        least 16 MiB. The client half-closes when done; the gateway then answers
+        what remains and ends the stream with OK.
 
         The stream itself ends with an error only when it cannot go on:
-        UNAVAILABLE (store or time-stamp authority down). Submissions without a
-        response by then may or may not have been registered; resubmit them with
-        the same request_id (safe: see EvidenceSubmission.request_id).
+        UNAVAILABLE (store or time-stamp authority down, or the gateway is
+        shutting down: then every message it read was answered first);
+        DEADLINE_EXCEEDED (nothing sent for the gateway's idle limit while no
+        submission awaited an answer); RESOURCE_EXHAUSTED (an answer waited the
+        gateway's stalled-write limit, 30 s by default, because the client did
+        not read: read the answers as they come); UNAUTHENTICATED (the caller's
+        certificate or institution was revoked, suspended or expired while the
+        stream was open). Submissions without a response by then may or may not
+        have been registered; resubmit them with the same request_id (safe: see
+        EvidenceSubmission.request_id).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

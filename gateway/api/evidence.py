@@ -13,7 +13,7 @@ import contextlib
 import functools
 import inspect
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,10 +22,12 @@ from evidence_gateway.v1 import evidence_service_pb2 as pb
 from evidence_gateway.v1 import evidence_service_pb2_grpc as pb_grpc
 from gateway.api import convert
 from gateway.api.caller import Resolver, current_caller
-from gateway.api.errors import rpc_errors, rpc_stream_errors, to_rpc_status
+from gateway.api.errors import rpc_errors, to_rpc_status
+from gateway.api.observe import mark_denied
 from gateway.api.ports import LedgerPort
 from gateway.api.stream_budget import READ_SLOT_BYTES, ByteBudget
 from gateway.api.stream_messages import StreamMessage, answer, echo, read_message, take
+from gateway.api.stream_writer import AnswerWriter, StalledWrite
 from gateway.authz.policy import Delegation, read_scope, submit_denial
 from gateway.authz.roles import Caller, Role
 from gateway.errors import (
@@ -36,6 +38,7 @@ from gateway.errors import (
     ResourceExhausted,
     Unavailable,
 )
+from gateway.metrics import NO_OBSERVER, Observer
 from gateway.model import (
     DEFAULT_MIN_OCCURRED_AT,
     ItemResult,
@@ -47,6 +50,7 @@ from gateway.model import (
 
 __all__ = [
     "DEFAULT_STREAM_BUFFER_BYTES",
+    "DEFAULT_STREAM_STALLED_WRITE_SECONDS",
     "MAX_BATCH_ITEMS",
     "STREAM_CHUNK",
     "STREAM_CHUNKS_IN_FLIGHT",
@@ -60,6 +64,9 @@ log = logging.getLogger(__name__)
 MAX_BATCH_ITEMS = 1000
 #: The read-ahead budget of all streams together when none is given (config ``[stream]``).
 DEFAULT_STREAM_BUFFER_BYTES = 64 * 1024 * 1024
+#: How long an answer of a stream may wait to be written before the stream ends (config
+#: ``[stream] stalled_write_seconds``): its client does not read what it is sent.
+DEFAULT_STREAM_STALLED_WRITE_SECONDS = 30.0
 #: How many stream submissions may be in flight (read but not yet answered).
 STREAM_WINDOW = 2000
 #: At most this many submissions of one stream go to the ledger in one call ...
@@ -115,6 +122,7 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         min_occurred_at: datetime = DEFAULT_MIN_OCCURRED_AT,
         stream_budget: ByteBudget | None = None,
         stream_idle_seconds: float = 0.0,
+        stream_stalled_write_seconds: float = DEFAULT_STREAM_STALLED_WRITE_SECONDS,
         recheck: Resolver | None = None,
     ) -> None:
         """``recheck``: the resolver that authenticates an open stream's caller again
@@ -127,6 +135,9 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         #: Read-ahead of every stream of this servicer together (one per server).
         self.stream_budget = stream_budget or ByteBudget(DEFAULT_STREAM_BUFFER_BYTES)
         self._stream_idle = stream_idle_seconds  # 0: no idle limit
+        self._stream_stalled_write = stream_stalled_write_seconds
+        #: Told of the streams ended because their answers could not be written.
+        self.observer: Observer = NO_OBSERVER
         #: Set by :meth:`drain`: the open streams' drain hooks and whether it was called.
         self._drains: set[Callable[[], None]] = set()
         self.draining = False
@@ -242,17 +253,18 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                 result.receipt.CopyFrom(convert.receipt_to_proto(outcome))
         return response
 
-    @rpc_stream_errors()
+    @rpc_errors()
     async def SubmitEvidenceStream(
         self, request_iterator: AsyncIterator[pb.SubmitEvidenceStreamRequest], context: Any
-    ) -> AsyncIterator[pb.SubmitEvidenceStreamResponse]:
+    ) -> None:
         """Answer each submission in order, reading ahead within the stream budget.
 
         A reader takes messages off the stream as they come, at most
         ``stream_window`` unanswered ones per stream, and only with a read slot
-        of the servicer's :class:`ByteBudget` (shared by every stream) in hand:
-        when the budget is spent it stops reading, and gRPC's flow control
-        slows the sender. A dispatcher hands what has accumulated to the
+        of the servicer's :class:`ByteBudget` (shared by every stream, at most
+        its share per institution) in hand: when the budget or the caller's
+        share is spent it stops reading, and gRPC's flow control slows the
+        sender. A dispatcher hands what has accumulated to the
         ledger as one chunk, with at most ``STREAM_CHUNKS_IN_FLIGHT`` chunks
         of one stream in the ledger at a time. So a trickle is submitted item
         by item at once, and a flood in chunks as large as the ledger's
@@ -266,7 +278,35 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         ends with UNAUTHENTICATED. When the gateway stops (:meth:`drain`) the
         stream reads no more, answers every submission it read, and ends with
         UNAVAILABLE (:data:`STREAM_DRAINED`).
+
+        The answers are written here (``context.write``), one at a time: an
+        answer not written within ``stream_stalled_write_seconds`` (the client
+        does not read, and gRPC's flow control holds it) ends the stream with
+        RESOURCE_EXHAUSTED, after what the stream held of the budget is given
+        back; what was registered stays registered.
         """
+        answers = self._stream_answers(request_iterator, context)
+        writer = AnswerWriter(context.write, self._stream_stalled_write)
+        try:
+            async for response in answers:
+                await writer.write(response)
+        except StalledWrite as stalled:
+            self.observer.stream_stalled()
+            mark_denied("stalled_write")
+            raise ResourceExhausted(
+                f"this SubmitEvidenceStream's answers were not read for {stalled.limit:g} s "
+                "(stream.stalled_write_seconds), so the gateway ended it; submissions "
+                "without an answer may be registered: send them again with the same "
+                "request_id (safe) on a new stream, and read its answers as they come"
+            ) from None
+        finally:
+            writer.close()
+            await answers.aclose()  # gives back what the stream held of the budget
+
+    async def _stream_answers(
+        self, request_iterator: AsyncIterator[pb.SubmitEvidenceStreamRequest], context: Any
+    ) -> AsyncGenerator[pb.SubmitEvidenceStreamResponse, None]:
+        """The answers of :meth:`SubmitEvidenceStream`, in order (see there)."""
         caller = current_caller()
         institution = caller.institution
         budget = self.stream_budget
@@ -295,7 +335,7 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
             messages = aiter(request_iterator)
             while True:
                 await window.acquire()
-                await budget.acquire(READ_SLOT_BYTES)
+                await budget.acquire(institution, READ_SLOT_BYTES)
                 state.held += READ_SLOT_BYTES
                 state.awaiting_client, state.active = True, loop.time()
                 request = await anext(messages, None)
@@ -315,23 +355,23 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                 convert_one = functools.partial(
                     self._submission, institution=institution, now=self._clock()
                 )
-                message = read_message(request, size, convert_one, budget.limit)
+                message = read_message(request, size, convert_one, budget.share)
                 if message.cost > READ_SLOT_BYTES:
                     # Several submissions: their whole cost before reading on, the slot
                     # given back first (holding it while waiting could deadlock streams).
-                    budget.release(READ_SLOT_BYTES)
+                    budget.release(institution, READ_SLOT_BYTES)
                     state.held -= READ_SLOT_BYTES
-                    await budget.acquire(message.cost)
+                    await budget.acquire(institution, message.cost)
                     state.held += message.cost
                 else:
-                    budget.release(READ_SLOT_BYTES - message.cost)
+                    budget.release(institution, READ_SLOT_BYTES - message.cost)
                     state.held -= READ_SLOT_BYTES - message.cost
                 state.unanswered += 1
                 if state.draining:  # read after the drain began: no answer, not registered
                     return
                 buffer.append(message)
                 wake.set()
-            budget.release(READ_SLOT_BYTES)  # the slot and the window place of no message
+            budget.release(institution, READ_SLOT_BYTES)  # the slot and window place of no message
             state.held -= READ_SLOT_BYTES
             window.release()
             eof.set()
@@ -399,7 +439,7 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                     mine = outcomes[start : start + len(message.items)]
                     start += len(message.items)
                     window.release()
-                    budget.release(message.cost)
+                    budget.release(institution, message.cost)
                     state.held -= message.cost
                     state.unanswered -= 1
                     state.active = loop.time()
@@ -415,7 +455,7 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
                 helper.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await helper
-            budget.release(state.held)  # what the stream read and never answered
+            budget.release(institution, state.held)  # what it read and never answered
 
     async def _submit_chunk(self, caller: Caller, chunk: list[StreamMessage]) -> list[ItemResult]:
         items = await self._authorized(

@@ -17,8 +17,9 @@ refusals of the later ones included (the call caps, authorization):
 Denials are counted by reason: ``unauthenticated`` (UNAUTHENTICATED),
 ``role`` (the authorization table), ``scope`` (another PERMISSION_DENIED:
 a record the caller may not write), ``max_concurrent_rpcs`` and
-``max_calls_per_institution`` (the call caps), ``queue_full`` (another
-RESOURCE_EXHAUSTED). The interceptors that refuse say which with
+``max_calls_per_institution`` (the call caps), ``stalled_write`` (a
+submission stream whose client did not read its answers), ``queue_full``
+(another RESOURCE_EXHAUSTED). The interceptors that refuse say which with
 :func:`mark_denied`. Health checks and reflection are not recorded.
 """
 

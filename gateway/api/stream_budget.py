@@ -14,6 +14,13 @@ budget, whatever the number of streams, but a message of several submissions
 read: its reader gives its slot back and waits for the whole cost before
 reading on (so at most one such message per stream waits beyond the budget).
 
+One institution may hold at most a *share* of the budget (by default a
+quarter, as the call caps of :mod:`gateway.api.call_limit`): a stream whose
+answers are not read keeps what it read until it ends, and without a share
+one institution's streams could take the whole budget and stop every other
+institution's streams. Over its share, that institution's readers wait while
+the others' go on.
+
 The cost of a message is an upper bound of what it holds in memory once
 parsed: twice its serialized size plus 512 bytes (measured: a 99-byte
 submission holds about 510 bytes once parsed, a 5.6 KB one about 7 KB).
@@ -25,8 +32,15 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 
-__all__ = ["MAX_STREAM_MESSAGE_BYTES", "READ_SLOT_BYTES", "ByteBudget", "message_cost"]
+__all__ = [
+    "MAX_STREAM_MESSAGE_BYTES",
+    "READ_SLOT_BYTES",
+    "ByteBudget",
+    "message_cost",
+    "share_default",
+]
 
 #: The largest stream message kept: a valid submission (16 metadata entries of
 #: 256 bytes, the longest ids) is under 6 KB.
@@ -43,58 +57,116 @@ def message_cost(size: int) -> int:
 READ_SLOT_BYTES = message_cost(MAX_STREAM_MESSAGE_BYTES)
 
 
+def share_default(limit: int) -> int:
+    """The default share of one institution: a quarter of the budget, at least a read slot."""
+    return max(READ_SLOT_BYTES, limit // 4)
+
+
+#: A waiter: its arrival number, the bytes it waits for, and what wakes it.
+_Waiter = tuple[int, int, asyncio.Future[None]]
+
+
 class ByteBudget:
-    """A pool of ``limit`` bytes shared by the streams of one server (one event loop).
+    """A pool of ``limit`` bytes shared by the streams of one server (one event loop),
+    of which one institution (an *owner*) may hold at most ``share``.
 
     Waiters are served in arrival order, so a stream reserving a slot is not
-    starved by others that keep taking smaller amounts. ``used`` is what is
-    reserved now; ``peak`` the most that was ever reserved at once.
+    starved by others that keep taking smaller amounts; a waiter whose owner
+    holds its share waits for its owner's bytes and lets the others pass, and
+    its owner's later waiters wait behind it. ``used`` is what is reserved
+    now, ``held`` what each owner holds, ``peak`` the most that was ever
+    reserved at once.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, share: int = 0) -> None:
+        """``share``: 0 for :func:`share_default`."""
         if limit < READ_SLOT_BYTES:
             raise ValueError(f"a stream budget holds at least one read slot ({READ_SLOT_BYTES})")
+        share = share or share_default(limit)
+        if not READ_SLOT_BYTES <= share <= limit:
+            raise ValueError(
+                f"an institution's share of the stream budget must hold a read slot "
+                f"({READ_SLOT_BYTES}) and at most the budget ({limit}), got {share}"
+            )
         self.limit = limit
+        self.share = share
         self.used = 0
         self.peak = 0
-        self._waiters: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
+        self.held: dict[str, int] = {}
+        # Per owner, its waiters in arrival order: (arrival number, amount, future).
+        self._queues: dict[str, collections.deque[_Waiter]] = {}
+        self._arrivals = itertools.count()
 
-    def _take(self, amount: int) -> None:
+    def _take(self, owner: str, amount: int) -> None:
         self.used += amount
+        self.held[owner] = self.held.get(owner, 0) + amount
         self.peak = max(self.peak, self.used)
 
-    async def acquire(self, amount: int) -> None:
-        """Reserve ``amount`` bytes, waiting (first come, first served) until they are free."""
-        if not 0 <= amount <= self.limit:
-            raise ValueError(f"cannot reserve {amount} bytes of a budget of {self.limit}")
-        if not self._waiters and self.used + amount <= self.limit:
-            self._take(amount)
+    async def acquire(self, owner: str, amount: int) -> None:
+        """Reserve ``amount`` bytes for ``owner``, waiting (first come, first served)
+        until the budget has them and ``owner`` holds no more than its share with them."""
+        if not 0 <= amount <= self.share:
+            raise ValueError(
+                f"cannot reserve {amount} bytes of a budget of {self.limit} "
+                f"({self.share} per institution)"
+            )
+        if (
+            not self._queues
+            and self.used + amount <= self.limit
+            and self.held.get(owner, 0) + amount <= self.share
+        ):
+            self._take(owner, amount)
             return
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append((amount, waiter))
+        waiter: _Waiter = (next(self._arrivals), amount, asyncio.get_running_loop().create_future())
+        self._queues.setdefault(owner, collections.deque()).append(waiter)
+        self._wake()
         try:
-            await waiter
+            await waiter[2]
         except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self.release(amount)  # granted, but its taker is gone
+            if waiter[2].done() and not waiter[2].cancelled():
+                self.release(owner, amount)  # granted, but its taker is gone
             else:
-                self._waiters.remove((amount, waiter))
-                self._wake()  # a smaller waiter behind it may fit now
+                queue = self._queues.get(owner)
+                if queue is not None and waiter in queue:  # (else already passed over)
+                    queue.remove(waiter)
+                    if not queue:
+                        del self._queues[owner]
+                self._wake()  # a waiter behind it may fit now
             raise
 
-    def release(self, amount: int) -> None:
-        """Give ``amount`` reserved bytes back."""
+    def release(self, owner: str, amount: int) -> None:
+        """Give back ``amount`` bytes that ``owner`` reserved."""
         if amount:
             self.used -= amount
-            assert self.used >= 0, "released more than was reserved"
-            self._wake()
+            left = self.held[owner] - amount
+            assert self.used >= 0 and left >= 0, "released more than was reserved"
+            if left:
+                self.held[owner] = left
+            else:
+                del self.held[owner]
+            if self._queues:
+                self._wake()
 
     def _wake(self) -> None:
-        while self._waiters:
-            amount, waiter = self._waiters[0]
-            if self.used + amount > self.limit:
+        """Serve the waiters that may go now: the oldest of those whose owner has room
+        in its share, while the budget has room for it."""
+        while self._queues:
+            first: tuple[str, _Waiter] | None = None
+            for owner, queue in self._queues.items():
+                waiter = queue[0]
+                if self.held.get(owner, 0) + waiter[1] > self.share:
+                    continue  # over its owner's share: the others pass
+                if first is None or waiter[0] < first[1][0]:
+                    first = (owner, waiter)
+            if first is None:
                 return
-            self._waiters.popleft()
-            if not waiter.done():
-                self._take(amount)
-                waiter.set_result(None)
+            owner, (_, amount, future) = first
+            if self.used + amount > self.limit:
+                return  # the oldest that may go waits for the budget; no one passes it
+            queue = self._queues[owner]
+            queue.popleft()
+            if not queue:
+                del self._queues[owner]
+            if not future.done():  # (a cancelled one is passed over)
+                self._take(owner, amount)
+                future.set_result(None)

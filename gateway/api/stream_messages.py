@@ -65,12 +65,13 @@ def read_message(
     request: pb.SubmitEvidenceStreamRequest,
     size: int,
     to_submission: Callable[[Any], Submission | GatewayError],
-    budget: int,
+    share: int,
 ) -> StreamMessage:
     """What ``request`` (``size`` serialized bytes) asks, each item converted by
     ``to_submission``. A message of several submissions that sets ``submission``
-    too, carries too many, or would cost more than the whole ``budget`` is one
-    error (as a message of one submission)."""
+    too, carries too many, or would cost more than an institution's ``share`` of
+    the budget (it could never be read ahead) is one error (as a message of one
+    submission)."""
     many = request.submissions
     if not many:
         message = request.submission
@@ -101,13 +102,13 @@ def read_message(
             f"{MAX_STREAM_MESSAGE_BYTES:,} bytes each; got {count:,} in {size:,} bytes",
         )
     cost = multi_cost(size, count)
-    if cost > budget:  # could never be read ahead
+    if cost > share:  # could never be read ahead
         return _one_error(
             request,
             message_cost(0),
             "submissions",
-            f"a message of {size:,} bytes is more than this gateway buffers for its "
-            "streams; send fewer submissions per message",
+            f"a message of {size:,} bytes is more than this gateway buffers for one "
+            "institution's streams; send fewer submissions per message",
         )
     return StreamMessage(
         [echo(m.request_id) for m in many],

@@ -1,8 +1,9 @@
 """Graceful shutdown under load: SIGTERM while clients submit; every caller gets its answer.
 
 Each round: several clients drive a real `gateway serve` process (batches of
-BatchSubmitEvidence, SubmitEvidenceStream streams, a WatchCases stream and a
-health watch, each on its own connection); at a random moment the gateway
+BatchSubmitEvidence, SubmitEvidenceStream streams, one of messages of one
+submission and one of messages of several, a WatchCases stream and a health
+watch, each on its own connection); at a random moment the gateway
 gets SIGTERM. It must exit 0 within its grace period, and:
 
 * every call ended with a status, none by its deadline (no hang): OK, or
@@ -58,7 +59,9 @@ from tests.support.grpc_client import submission
 
 ROUNDS = 2
 GRACE_SECONDS = 15
-BATCH_CLIENTS, STREAM_CLIENTS, BATCH_ITEMS = 3, 2, 40
+BATCH_CLIENTS, BATCH_ITEMS = 3, 40
+#: Submissions per message of each stream client (1: the field `submission`).
+STREAM_MESSAGE_ITEMS = (1, 50)
 #: A stream client keeps at most this many submissions unanswered (more than the
 #: gateway's read-ahead window, so the gateway always has some in hand).
 STREAM_AHEAD = 2500
@@ -82,6 +85,7 @@ class Stream:
 
     sent: dict[str, Submission] = field(default_factory=dict)
     answers: list[tuple[float, ev.SubmitEvidenceStreamResponse]] = field(default_factory=list)
+    answered: int = 0  # submissions answered (a message of several: each of its results)
     code: grpc.StatusCode | None = None
     details: str = ""
 
@@ -96,7 +100,7 @@ class Round:
 
     def acknowledged(self) -> int:
         done = sum(1 for calls in self.calls for c in calls if c.response is not None)
-        return done + sum(len(s.answers) for s in self.streams)
+        return done + sum(s.answered for s in self.streams)
 
 
 def _batches(channel: grpc.Channel, calls: list[Call], loan: str) -> None:
@@ -117,21 +121,27 @@ def _batches(channel: grpc.Channel, calls: list[Call], loan: str) -> None:
         call.ended = time.monotonic()
 
 
-def _stream(channel: grpc.Channel, stream: Stream, loan: str, stop: threading.Event) -> None:
+def _stream(
+    channel: grpc.Channel, stream: Stream, loan: str, stop: threading.Event, per_message: int
+) -> None:
     stub = evidence_service_pb2_grpc.EvidenceServiceStub(channel)
 
     def requests() -> Iterator[ev.SubmitEvidenceStreamRequest]:
         while not stop.is_set():
-            if len(stream.sent) - len(stream.answers) >= STREAM_AHEAD:
+            if len(stream.sent) - stream.answered >= STREAM_AHEAD:
                 time.sleep(0.002)
                 continue
-            s = submission(loan)
-            stream.sent[s.request_id] = s
-            yield ev.SubmitEvidenceStreamRequest(submission=s)
+            items = [submission(loan) for _ in range(per_message)]
+            stream.sent.update((s.request_id, s) for s in items)
+            if per_message == 1:
+                yield ev.SubmitEvidenceStreamRequest(submission=items[0])
+            else:
+                yield ev.SubmitEvidenceStreamRequest(submissions=items)
 
     try:
         for response in stub.SubmitEvidenceStream(requests(), timeout=60):
             stream.answers.append((time.monotonic(), response))
+            stream.answered += len(response.results) or 1
     except grpc.RpcError as exc:
         stream.code, stream.details = exc.code(), exc.details() or ""
     else:
@@ -201,9 +211,9 @@ def _drive_and_terminate(rig: Rig, name: str) -> tuple[Round, float, int]:
     for n in range(BATCH_CLIENTS):
         state.calls.append([])
         client(_batches, state.calls[-1], f"{name}-b{n}")
-    for n in range(STREAM_CLIENTS):
+    for n, per_message in enumerate(STREAM_MESSAGE_ITEMS):
         state.streams.append(Stream())
-        client(_stream, state.streams[-1], f"{name}-s{n}", state.stop)
+        client(_stream, state.streams[-1], f"{name}-s{n}", state.stop, per_message)
     client(_watch, state.watch)
     client(_health, state.health)
     for thread in threads:
@@ -270,15 +280,23 @@ def test_sigterm_under_load_answers_every_caller_and_loses_nothing(rig: Rig, rou
             print(f"transport-level end of a batch call: {last.details}")
         unanswered += last.items
 
-    # Streams: each answered what it read, then ended with the gateway's UNAVAILABLE.
-    for stream in state.streams:
+    # Streams: each answered what it read (a message of several submissions whole, its
+    # results in order), then ended with the gateway's UNAVAILABLE.
+    for stream, per_message in zip(state.streams, STREAM_MESSAGE_ITEMS, strict=True):
         assert stream.code == grpc.StatusCode.UNAVAILABLE, (stream.code, stream.details)
         assert STREAM_DRAINED in stream.details, stream.details
+        assert stream.answers, "a stream got no answer before SIGTERM"
         answered = set()
+        sent_order = list(stream.sent)
         for received, response in stream.answers:
-            assert response.HasField("receipt"), response.error
-            acknowledge(stream.sent[response.request_id], response.receipt)
-            answered.add(response.request_id)
+            results = list(response.results) if per_message > 1 else [response]
+            assert len(results) == per_message, response
+            first = sent_order.index(results[0].request_id)
+            assert [r.request_id for r in results] == sent_order[first : first + per_message]
+            for result in results:
+                assert result.HasField("receipt"), result.error
+                acknowledge(stream.sent[result.request_id], result.receipt)
+                answered.add(result.request_id)
             after_sigterm += received > sigterm
         unanswered += [s for rid, s in list(stream.sent.items()) if rid not in answered]
 

@@ -12,7 +12,9 @@ What a non-Python integrator reaches for first:
   package.json) loading the repository's .proto files: it registers a digest
   and sends one a byte short; grpc-js shows only the status message, which
   names the field and the rule, and the BadRequest in the details decodes
-  with the vendored google/rpc/error_details.proto.
+  with the vendored google/rpc/error_details.proto. Then one SubmitEvidenceStream
+  of a message of three submissions (one bad), one of a single submission and
+  one of too many: one answer per message, in order, shaped as the .proto says.
 """
 
 from __future__ import annotations
@@ -236,3 +238,18 @@ def test_grpc_js_client_gets_a_receipt_and_reads_the_rule(gateway: tuple[str, Pa
     assert (error["code"], error["code_name"]) == (3, "INVALID_ARGUMENT")
     assert error["details"] == f"submission.digest: {RULE}"
     assert error["violations"] == [["submission.digest", RULE]]
+    # The stream: each message answered in order, a message of several submissions by
+    # `results` (one per item, in order, an item's error with its BadRequest relative
+    # to the item), one of a single submission by `request_id` and `result`, and a
+    # message of too many submissions by one `error` naming `submissions`.
+    stream = out["stream"]
+    assert stream["status"] == "OK", stream
+    several, single, over = stream["answers"]
+    first, short, third = several["results"]
+    assert [first[0], short[0], third[0]] == stream["sent"]
+    assert first[1] == third[1] == "receipt" and int(third[2]) == int(first[2]) + 1
+    assert short[1:] == ["error", 3, f"digest: {RULE}", [["digest", RULE]]]
+    assert single["result"][1] == "receipt" and int(single["result"][2]) == int(third[2]) + 1
+    assert over["result"][:3] == ["", "error", 3]
+    assert over["result"][3].startswith("submissions: must hold 1 to 1,000 items")
+    assert over["result"][4][0][0] == "submissions"

@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from evidence_gateway.v1 import access_service_pb2, access_service_pb2_grpc
 from evidence_gateway.v1 import evidence_service_pb2 as ev
 from evidence_gateway.v1 import evidence_service_pb2_grpc as ev_grpc
+from gateway.metrics_http import TIMEOUT_SECONDS
 from tests.support.gateway_proc import GatewayProcess, make_pki, write_config
 from tests.support.grpc_client import submission
 from tests.support.procs import notary_server
@@ -256,6 +257,40 @@ def test_metrics_listener_sheds_idle_connections(run: Run) -> None:
         except OSError:
             assert time.monotonic() < deadline
             time.sleep(0.1)
+
+
+def test_metrics_listener_closes_connections_that_trickle_their_request(run: Run) -> None:
+    """Slowloris: connections that fill every slot and send their request a byte at a
+    time, each byte well within the timeout of one read, are closed once the whole
+    request has taken the listener's timeout, and a scrape answers again."""
+    metrics_url = run[1]
+    host, port = metrics_url.removeprefix("http://").split("/")[0].rsplit(":", 1)
+    request = b"GET /metrics HTTP/1.1\r\nX-Slow: " + b"a" * 1000
+    slow = [socket.create_connection((host, int(port)), timeout=5) for _ in range(8)]
+    opened = time.monotonic()
+    closed: dict[int, float] = {}
+    try:
+        for sent in range(int(3 * TIMEOUT_SECONDS)):  # a byte each second, per connection
+            for number, sock in enumerate(slow):
+                if number in closed:
+                    continue
+                try:
+                    sock.send(request[sent : sent + 1])
+                    sock.settimeout(0.0)
+                    with contextlib.suppress(BlockingIOError):
+                        if sock.recv(1) == b"":
+                            closed[number] = time.monotonic() - opened
+                except OSError:  # reset by the listener
+                    closed[number] = time.monotonic() - opened
+            if len(closed) == len(slow):
+                break
+            time.sleep(1.0)
+    finally:
+        for sock in slow:
+            sock.close()
+    assert len(closed) == len(slow), f"still held after {3 * TIMEOUT_SECONDS:g} s: {closed}"
+    assert max(closed.values()) < TIMEOUT_SECONDS + 3, closed
+    assert "gateway_rpc_calls_total" in {name for name, _ in _scrape(metrics_url)}
 
 
 def test_the_config_keys_reach_the_process(tmp_path: Path) -> None:

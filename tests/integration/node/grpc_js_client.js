@@ -5,7 +5,11 @@
 // Prints one JSON object: the trust info's log key, a receipt for a valid
 // submission, and the error for a submission whose digest is one byte short
 // (code, message, and the google.rpc.BadRequest decoded from the
-// grpc-status-details-bin trailer with the vendored error_details.proto).
+// grpc-status-details-bin trailer with the vendored error_details.proto);
+// then `stream`: the answers of one SubmitEvidenceStream that sends a message
+// of three `submissions` (the second a byte short), a message of one
+// `submission`, and a message of 1,001 `submissions` (one too many), and how
+// the stream ended.
 "use strict";
 
 const crypto = require("node:crypto");
@@ -63,7 +67,11 @@ function submission(requestId, digest) {
 
 function violations(error, types) {
   const [raw] = error.metadata.get("grpc-status-details-bin");
-  const status = types.Status.decode(raw);
+  return badRequest(types.Status.decode(raw), types);
+}
+
+// The field violations of a google.rpc.Status (a trailer's, or a stream result's error).
+function badRequest(status, types) {
   const out = [];
   for (const detail of status.details) {
     if (detail.type_url === "type.googleapis.com/google.rpc.BadRequest") {
@@ -73,6 +81,34 @@ function violations(error, types) {
     }
   }
   return out;
+}
+
+// A stream result's outcome: [request_id, "receipt", leaf_index] or
+// [request_id, "error", code, message, violations].
+function outcome(result, types) {
+  if (result.result === "receipt") return [result.request_id, "receipt", result.receipt.leaf_index];
+  const { code, message } = result.error;
+  return [result.request_id, "error", code, message, badRequest(result.error, types)];
+}
+
+// One SubmitEvidenceStream: each message written, then the half-close; the answers
+// (one per message, in order) and the stream's end, as outcomes.
+function stream(client, messages, types) {
+  return new Promise((resolve) => {
+    const call = client.SubmitEvidenceStream({ deadline: new Date(Date.now() + 60_000) });
+    const answers = [];
+    call.on("data", (response) =>
+      answers.push(
+        response.results.length
+          ? { results: response.results.map((r) => outcome(r, types)) }
+          : { result: outcome(response, types) },
+      ),
+    );
+    call.on("error", (error) => resolve({ answers, status: grpc.status[error.code], details: error.details }));
+    call.on("end", () => resolve({ answers, status: "OK" }));
+    for (const message of messages) call.write(message);
+    call.end();
+  });
 }
 
 async function main() {
@@ -111,6 +147,17 @@ async function main() {
       violations: violations(error, types),
     };
   }
+  const many = (prefix, count) =>
+    Array.from({ length: count }, (_, i) => submission(`${prefix}-${i}-${crypto.randomUUID()}`, crypto.randomBytes(32)));
+  const three = many("node-stream", 3);
+  three[1].digest = three[1].digest.subarray(0, 31);
+  out.stream = await stream(
+    evidence,
+    [{ submissions: three }, { submission: many("node-one", 1)[0] }, { submissions: many("node-over", 1001) }],
+    types,
+  );
+  out.stream.sent = three.map((s) => s.request_id);
+
   evidence.close();
   log.close();
   process.stdout.write(JSON.stringify(out) + "\n");

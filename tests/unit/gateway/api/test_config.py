@@ -91,6 +91,30 @@ def test_environment_lists_and_booleans() -> None:
         ("[grpc]\nmax_concurrent_streams = 0", {}, "grpc.max_concurrent_streams"),
         ("[stream]\nidle_seconds = -1", {}, "stream.idle_seconds"),
         ("[stream]\nbuffer_bytes = 1000000", {}, "every call in progress"),
+        (
+            "[stream]\nbuffer_bytes_per_institution = -1",
+            {},
+            r"stream.buffer_bytes_per_institution must be 0 \(a quarter",
+        ),
+        (
+            "[stream]\nbuffer_bytes_per_institution = 100000000",
+            {},
+            r"stream.buffer_bytes_per_institution \(100,000,000\) must be at most "
+            r"stream.buffer_bytes \(67,108,864\)",
+        ),
+        (  # 250 calls of one institution (a quarter of 1,000) need 250 read slots
+            "[stream]\nbuffer_bytes_per_institution = 1000000",
+            {},
+            r"stream.buffer_bytes_per_institution \(1,000,000\) must be at least "
+            r"max_calls_per_institution x 16,896 = 4,224,000",
+        ),
+        (  # the default share (a quarter of the budget) too
+            "max_calls_per_institution = 1000",
+            {},
+            r"\(0: a quarter of stream.buffer_bytes, 16,777,216\) must be at least",
+        ),
+        ("[stream]\nstalled_write_seconds = 0", {}, "stream.stalled_write_seconds must be"),
+        ("", {"GATEWAY_STREAM_STALLED_WRITE_SECONDS": "-1"}, "stream.stalled_write_seconds"),
         ("certificate_warning_days = -1", {}, "certificate_warning_days"),
         ("max_calls_per_institution = -1", {}, "max_calls_per_institution must be 0"),
     ],
@@ -165,6 +189,8 @@ def test_transport_limits_from_file_and_environment(tmp_path: Path) -> None:
     assert defaults.grpc_max_concurrent_streams == 256
     assert defaults.stream_idle_seconds == 60
     assert defaults.stream_buffer_bytes == 64 * 1024 * 1024
+    assert defaults.stream_buffer_bytes_per_institution == 0  # a quarter of the above
+    assert defaults.stream_stalled_write_seconds == 30
     assert defaults.certificate_warning_days == 30
     path = write(
         tmp_path,
@@ -183,6 +209,7 @@ max_concurrent_streams = 4
 [stream]
 idle_seconds = 0.5
 buffer_bytes = 1048576
+buffer_bytes_per_institution = 524288
 """,
     )
     config = load_config(
@@ -190,6 +217,7 @@ buffer_bytes = 1048576
         environ={
             "GATEWAY_GRPC_MAX_CONCURRENT_STREAMS": "6",
             "GATEWAY_MAX_CALLS_PER_INSTITUTION": "3",
+            "GATEWAY_STREAM_STALLED_WRITE_SECONDS": "2.5",
         },
     )
     assert defaults.max_calls_per_institution == 0  # a quarter of max_concurrent_rpcs
@@ -198,6 +226,8 @@ buffer_bytes = 1048576
     assert config.grpc_client_ping_without_calls is False
     assert config.grpc_max_concurrent_streams == 6
     assert (config.stream_idle_seconds, config.stream_buffer_bytes) == (0.5, 1048576)
+    assert config.stream_buffer_bytes_per_institution == 524288
+    assert config.stream_stalled_write_seconds == 2.5
     options = dict(server_options(config))
     assert options["grpc.keepalive_time_ms"] == 5000
     assert options["grpc.keepalive_timeout_ms"] == 2000

@@ -299,10 +299,17 @@ def test_batch_repeat_after_a_refused_supersedes_is_judged_on_its_own(harness: H
 
 
 class _Context:
-    """What the servicer reads of a call's context: no metadata (dev institution)."""
+    """What the servicer uses of a call's context: no metadata (dev institution), and
+    the stream's answers as written."""
+
+    def __init__(self) -> None:
+        self.written: list[ev.SubmitEvidenceStreamResponse] = []
 
     def invocation_metadata(self) -> tuple[()]:
         return ()
+
+    async def write(self, response: ev.SubmitEvidenceStreamResponse) -> None:
+        self.written.append(response)
 
 
 def test_stream_repeats_inside_one_chunk_are_separate_submissions(harness: Harness) -> None:
@@ -327,7 +334,9 @@ def test_stream_repeats_inside_one_chunk_are_separate_submissions(harness: Harne
     async def stream() -> list[ev.SubmitEvidenceStreamResponse]:
         servicer = EvidenceServicer(harness.ledger)
         set_current_caller(Caller("dev-bank", Role.LENDER))  # the interceptor's part
-        return [r async for r in servicer.SubmitEvidenceStream(requests(), _Context())]
+        context = _Context()
+        await servicer.SubmitEvidenceStream(requests(), context)
+        return context.written
 
     first, a, b, c, d = asyncio.run(stream())
     assert harness.ledger.submit_calls[-2:] == [1, 4]  # the premise: one chunk of four

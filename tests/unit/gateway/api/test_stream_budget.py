@@ -38,41 +38,163 @@ def test_the_largest_valid_submission_fits_a_read_slot() -> None:
     assert message_cost(size) <= READ_SLOT_BYTES
 
 
+SLOT = READ_SLOT_BYTES
+
+
 def test_waiters_are_served_in_order_and_cancelled_ones_give_way() -> None:
     async def scenario() -> list[str]:
-        budget = ByteBudget(READ_SLOT_BYTES * 2)
+        budget = ByteBudget(SLOT * 2, share=SLOT * 2)
         order: list[str] = []
-        await budget.acquire(READ_SLOT_BYTES * 2)
+        await budget.acquire("a", SLOT * 2)
 
         async def take(name: str, amount: int) -> None:
-            await budget.acquire(amount)
+            await budget.acquire("a", amount)
             order.append(name)
 
-        big = asyncio.create_task(take("big", READ_SLOT_BYTES * 2))
+        big = asyncio.create_task(take("big", SLOT * 2))
         small = asyncio.create_task(take("small", 1))
-        gone = asyncio.create_task(take("gone", READ_SLOT_BYTES))
+        gone = asyncio.create_task(take("gone", SLOT))
         await asyncio.sleep(0)
         assert order == []  # the small one does not overtake the big one
-        budget.release(READ_SLOT_BYTES)
+        budget.release("a", SLOT)
         await asyncio.sleep(0)
         assert order == []
         gone.cancel()
-        budget.release(READ_SLOT_BYTES)
+        budget.release("a", SLOT)
         await big
-        assert budget.used == READ_SLOT_BYTES * 2
-        budget.release(READ_SLOT_BYTES * 2)
+        assert budget.used == SLOT * 2
+        budget.release("a", SLOT * 2)
         await small
         with pytest.raises(asyncio.CancelledError):
             await gone
-        assert budget.used == 1 and budget.peak == READ_SLOT_BYTES * 2
+        assert budget.used == 1 and budget.peak == SLOT * 2
         return order
 
     assert asyncio.run(scenario()) == ["big", "small"]
 
 
+def test_an_institution_gets_a_quarter_by_default_and_a_share_is_checked() -> None:
+    assert ByteBudget(SLOT * 8).share == SLOT * 2
+    assert ByteBudget(SLOT).share == SLOT  # at least one read slot
+    for share in (SLOT - 1, SLOT * 9):
+        with pytest.raises(ValueError, match="share of the stream budget"):
+            ByteBudget(SLOT * 8, share=share)
+
+    async def too_much() -> None:
+        await ByteBudget(SLOT * 8).acquire("a", SLOT * 2 + 1)
+
+    with pytest.raises(ValueError, match=f"{SLOT * 2} per institution"):
+        asyncio.run(too_much())
+
+
+def test_over_its_share_an_institution_waits_and_the_others_go_on() -> None:
+    async def scenario() -> None:
+        budget = ByteBudget(SLOT * 8)  # a share of 2 slots
+        await budget.acquire("hog", SLOT * 2)
+        third = asyncio.create_task(budget.acquire("hog", SLOT))
+        await asyncio.sleep(0)
+        assert not third.done()  # over the hog's share, with the budget three quarters free
+        for _ in range(2):  # another institution's streams are not held up by it
+            await asyncio.wait_for(budget.acquire("victim", SLOT), 1)
+        await asyncio.wait_for(budget.acquire("other", SLOT * 2), 1)
+        assert budget.held == {"hog": SLOT * 2, "victim": SLOT * 2, "other": SLOT * 2}
+        budget.release("victim", SLOT)
+        await asyncio.sleep(0)
+        assert not third.done()  # the victim's bytes are not the hog's
+        budget.release("hog", SLOT)  # one of its messages answered: it reads on
+        await asyncio.wait_for(third, 1)
+        assert budget.held["hog"] == SLOT * 2 and budget.used == SLOT * 5
+        for owner, amount in (("hog", SLOT * 2), ("victim", SLOT), ("other", SLOT * 2)):
+            budget.release(owner, amount)
+        assert budget.used == 0 and budget.held == {}
+
+    asyncio.run(scenario())
+
+
+def test_within_the_budget_the_oldest_waiter_goes_first_whatever_its_institution() -> None:
+    async def scenario() -> list[str]:
+        budget = ByteBudget(SLOT * 4, share=SLOT * 2)
+        order: list[str] = []
+
+        async def take(owner: str, amount: int) -> None:
+            await budget.acquire(owner, amount)
+            order.append(owner)
+
+        await budget.acquire("a", SLOT * 2)
+        await budget.acquire("b", SLOT * 2)  # the budget is spent
+        c = asyncio.create_task(take("c", SLOT * 2))
+        await asyncio.sleep(0)
+        d = asyncio.create_task(take("d", SLOT))
+        await asyncio.sleep(0)
+        budget.release("a", SLOT)
+        await asyncio.sleep(0)
+        # One slot is free: d would fit, but c came first and is not starved by it.
+        assert order == []
+        budget.release("a", SLOT)
+        await asyncio.wait_for(c, 1)
+        await asyncio.sleep(0)
+        assert order == ["c"]  # the budget is spent again
+        budget.release("b", SLOT)
+        await asyncio.wait_for(d, 1)
+        return order
+
+    assert asyncio.run(scenario()) == ["c", "d"]
+
+
+def test_an_institutions_waiters_keep_their_order_behind_its_share() -> None:
+    async def scenario() -> list[str]:
+        budget = ByteBudget(SLOT * 8, share=SLOT * 2)
+        order: list[str] = []
+
+        async def take(name: str, amount: int) -> None:
+            await budget.acquire("a", amount)
+            order.append(name)
+
+        await budget.acquire("a", SLOT)
+        big = asyncio.create_task(take("big", SLOT * 2))
+        await asyncio.sleep(0)
+        small = asyncio.create_task(take("small", 1))
+        await asyncio.sleep(0)
+        assert order == []  # the small one would fit the share, but waits behind the big one
+        budget.release("a", SLOT)
+        await asyncio.wait_for(big, 1)
+        budget.release("a", SLOT * 2)
+        await asyncio.wait_for(small, 1)
+        return order
+
+    assert asyncio.run(scenario()) == ["big", "small"]
+
+
+def test_a_waiter_cancelled_over_its_share_leaves_nothing_held_or_queued() -> None:
+    async def scenario() -> None:
+        budget = ByteBudget(SLOT * 8, share=SLOT * 2)
+        await budget.acquire("a", SLOT * 2)
+        waiting = asyncio.create_task(budget.acquire("a", SLOT))
+        behind = asyncio.create_task(budget.acquire("a", SLOT))
+        await asyncio.sleep(0)
+        waiting.cancel()
+        await asyncio.sleep(0)
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        budget.release("a", SLOT)  # the one behind it gets the place
+        await asyncio.wait_for(behind, 1)
+        assert budget.held == {"a": SLOT * 2} and budget.used == SLOT * 2
+        # Cancelled, and passed over by a release before its task ran again.
+        late = asyncio.create_task(budget.acquire("a", SLOT))
+        await asyncio.sleep(0)
+        late.cancel()
+        budget.release("a", SLOT * 2)
+        with pytest.raises(asyncio.CancelledError):
+            await late
+        assert budget.used == 0 and budget.held == {}
+        await asyncio.wait_for(budget.acquire("a", SLOT * 2), 1)  # nothing left queued
+
+    asyncio.run(scenario())
+
+
 def test_many_streams_never_hold_more_than_the_budget(harness: Harness) -> None:
     """60 streams flood a slow ledger: what they read ahead stays within the budget."""
-    budget = ByteBudget(READ_SLOT_BYTES * 8)
+    budget = ByteBudget(READ_SLOT_BYTES * 8, share=READ_SLOT_BYTES * 8)  # one institution
     harness.server.evidence.stream_budget = budget
     original = harness.ledger.submit
 

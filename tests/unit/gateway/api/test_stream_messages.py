@@ -77,8 +77,8 @@ def test_a_bad_message_is_one_error_and_the_stream_goes_on(harness: Harness) -> 
     assert harness.server.evidence.stream_budget.used == 0
 
 
-def test_a_message_beyond_the_whole_budget_is_refused(harness: Harness) -> None:
-    harness.server.evidence.stream_budget = ByteBudget(READ_SLOT_BYTES * 2)
+def test_a_message_beyond_an_institutions_share_is_refused(harness: Harness) -> None:
+    harness.server.evidence.stream_budget = ByteBudget(READ_SLOT_BYTES * 8, READ_SLOT_BYTES * 2)
     big = [submission("loan-y", metadata={"note": "x" * 200}) for _ in range(200)]
     fits = [submission("loan-y", metadata={"note": "x" * 200}) for _ in range(20)]
     requests = [
@@ -93,7 +93,7 @@ def test_a_message_beyond_the_whole_budget_is_refused(harness: Harness) -> None:
 
 
 def test_streams_of_large_messages_stay_within_the_budget(harness: Harness) -> None:
-    budget = ByteBudget(READ_SLOT_BYTES * 8)
+    budget = ByteBudget(READ_SLOT_BYTES * 8, share=READ_SLOT_BYTES * 8)  # one institution
     harness.server.evidence.stream_budget = budget
     answers: list[int] = []
     lock = threading.Lock()

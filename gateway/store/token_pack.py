@@ -31,6 +31,7 @@ The column holds, unambiguously:
 
 from __future__ import annotations
 
+import functools
 from typing import Final
 
 from court.der import (
@@ -39,9 +40,9 @@ from court.der import (
     DerError,
     decode_integer,
     encode_integer,
+    encode_length,
     read_header,
     read_tlv,
-    tlv,
 )
 
 __all__ = ["MARK", "decode", "encode", "splice", "strip"]
@@ -81,9 +82,16 @@ def _signed_data(token: bytes) -> tuple[int, int, int]:
     return start, cut, stop
 
 
-def _framed(body: bytes) -> bytes:
-    """The ContentInfo of signedData whose SignedData contents are ``body``."""
-    return tlv(TAG_SEQUENCE, _SIGNED_DATA + tlv(_CONTEXT_0, tlv(TAG_SEQUENCE, body)))
+def _framed(*parts: bytes) -> bytes:
+    """The ContentInfo of signedData whose SignedData contents are ``parts`` joined
+    (one copy; lengths minimal)."""
+    size = sum(map(len, parts))
+    signed_data = bytes((TAG_SEQUENCE,)) + encode_length(size)
+    size += len(signed_data)
+    content = bytes((_CONTEXT_0,)) + encode_length(size)
+    size += len(content) + len(_SIGNED_DATA)
+    head = bytes((TAG_SEQUENCE,)) + encode_length(size)
+    return b"".join((head, _SIGNED_DATA, content, signed_data, *parts))
 
 
 def strip(token: bytes) -> tuple[bytes, bytes] | None:
@@ -103,7 +111,7 @@ def strip(token: bytes) -> tuple[bytes, bytes] | None:
     if first == after:
         return None  # an empty set: nothing to share
     certificates = token[cut:after]
-    stripped = _framed(token[start:cut] + token[after:stop])
+    stripped = _framed(token[start:cut], token[after:stop])
     try:
         if splice(stripped, certificates) != token:
             return None
@@ -119,7 +127,7 @@ def splice(stripped: bytes, certificates: bytes) -> bytes:
     if identifier != _CONTEXT_0 or stop != len(certificates):
         raise DerError("a certificate set is one [0] element")
     start, cut, end = _signed_data(stripped)
-    return _framed(stripped[start:cut] + certificates + stripped[cut:end])
+    return _framed(stripped[start:cut], certificates, stripped[cut:end])
 
 
 def encode(token: bytes, set_id: int | None = None) -> bytes:
@@ -127,9 +135,14 @@ def encode(token: bytes, set_id: int | None = None) -> bytes:
     :func:`strip` made whose certificate set is number ``set_id``."""
     if set_id is None:
         return _ESCAPED + token if token[:1] == _ESCAPED[:1] else token
+    return _prefix(set_id) + token
+
+
+@functools.lru_cache(maxsize=256)
+def _prefix(set_id: int) -> bytes:
     if not 1 <= set_id <= _MAX_SET_ID:
         raise ValueError(f"certificate set number {set_id} is outside 1..2**63-1")
-    return bytes((MARK,)) + encode_integer(set_id) + token
+    return bytes((MARK,)) + encode_integer(set_id)
 
 
 def decode(stored: bytes) -> tuple[int | None, bytes]:

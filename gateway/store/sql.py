@@ -79,6 +79,7 @@ from gateway.store.tables import (
     NodeRow,
     metadata,
 )
+from gateway.store.token_sets import TOKEN_SETS, TokenColumn
 from gateway.store.upgrade import upgrade
 
 __all__ = ["DEFAULT_SQLITE_NAME", "SqlStore", "from_us", "to_us"]
@@ -108,6 +109,7 @@ _TABLES = [
     OPENINGS,
     LOAN_SALTS,
     LOAN_MAP_BLOCKS,
+    TOKEN_SETS,
     *ACCESS_TABLES,
     metadata.tables[str(InstitutionRow.__tablename__)],
     metadata.tables[str(InstitutionCertificateRow.__tablename__)],
@@ -166,8 +168,9 @@ _HEAD_COLUMNS = ("owner", "loan_ref", "sequence", "leaf_hash", "leaf_index")
 _metadata_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def _entry_params(e: StoredEntry) -> tuple[Any, ...]:
-    """One entries row, in the order of ``_ENTRY_COLUMNS``."""
+def _entry_params(e: StoredEntry, token: bytes) -> tuple[Any, ...]:
+    """One entries row, in the order of ``_ENTRY_COLUMNS`` (``token``: the column's
+    value, see gateway.store.token_sets)."""
     s = e.submission
     return (
         e.leaf_index,
@@ -187,7 +190,7 @@ def _entry_params(e: StoredEntry) -> tuple[Any, ...]:
         e.previous_leaf_hash,
         e.leaf,
         e.leaf_hash,
-        e.token,
+        token,
         e.receipt_size,
         entry_grantee(s),
     )
@@ -200,7 +203,7 @@ def _int64(**values: int) -> None:
             raise ValueError(f"{name} {value} is outside the signed 64-bit range")
 
 
-def _entry(row: Sequence[Any]) -> StoredEntry:
+def _entry(row: Sequence[Any], tokens: TokenColumn) -> StoredEntry:
     """The entry of a row of every ``entries`` column in table order (``_ALL_COLUMNS``):
     a driver's tuple or SQLAlchemy's Row of ``select(_ENTRIES)``."""
     m = dict(zip(_ALL_COLUMNS, row, strict=True))
@@ -224,7 +227,7 @@ def _entry(row: Sequence[Any]) -> StoredEntry:
         previous_leaf_hash=bytes(m["previous_leaf_hash"]),
         leaf=bytes(m["leaf"]),
         leaf_hash=bytes(m["leaf_hash"]),
-        token=bytes(m["token"]),
+        token=tokens.token(m["leaf_index"], bytes(m["token"])),
         receipt_size=m["receipt_size"],
     )
 
@@ -297,6 +300,7 @@ class SqlStore(OpeningReads, CaseDocumentReads, AccessQueries, AnchorQueries, Lo
             "sequence = excluded.sequence, leaf_hash = excluded.leaf_hash, "
             "leaf_index = excluded.leaf_index"
         )
+        self._tokens = TokenColumn(mark, self._driver_rows)
         self._guard(lambda: upgrade(engine))  # an earlier version's layout, if any
         self._guard(lambda: metadata.create_all(engine, tables=_TABLES))
         self._guard(lambda: _create_missing_indexes(engine))
@@ -434,7 +438,13 @@ class SqlStore(OpeningReads, CaseDocumentReads, AccessQueries, AnchorQueries, Lo
                 e.leaf_hash,
                 e.leaf_index,
             )
-        entry_params = [_entry_params(e) for e in entries]
+        tokens = self._tokens.pack([e.token for e in entries])
+        # A set this store has not numbered yet is numbered in the transaction below.
+        entry_params = (
+            None
+            if tokens.pending
+            else [_entry_params(e, t) for e, t in zip(entries, tokens.values, strict=True)]
+        )
         node_params = list(nodes)
         head_params = list(heads.values())
         opening_rows = opening_params(entries)
@@ -447,8 +457,12 @@ class SqlStore(OpeningReads, CaseDocumentReads, AccessQueries, AnchorQueries, Lo
 
         def write() -> None:
             with self._write_lock, self._writer.transaction() as conn:
+                entry_rows = entry_params
+                if entry_rows is None:
+                    values = self._tokens.number(conn, tokens)
+                    entry_rows = [_entry_params(e, t) for e, t in zip(entries, values, strict=True)]
                 for table, rows in (
-                    (_ENTRIES, entry_params),
+                    (_ENTRIES, entry_rows),
                     (_NODES, node_params),
                     (_CHECKPOINTS, checkpoint_params),
                     (OPENINGS, opening_rows),
@@ -466,6 +480,7 @@ class SqlStore(OpeningReads, CaseDocumentReads, AccessQueries, AnchorQueries, Lo
 
         hooks = tuple(self._batch_hooks)
         self._guard(write)
+        self._tokens.committed(tokens)
         for hook in hooks:
             hook.committed(entries)
 
@@ -565,7 +580,7 @@ class SqlStore(OpeningReads, CaseDocumentReads, AccessQueries, AnchorQueries, Lo
             cond, params = seen
             sql = f"{_SELECT_ENTRIES} WHERE entry_id = {self._mark}{cond}"
             rows = self._driver_rows(sql, (entry_id, *params))
-        return _entry(rows[0]) if rows else None
+        return _entry(rows[0], self._tokens) if rows else None
 
     def get_entries(self, entry_ids: Iterable[str]) -> dict[str, StoredEntry]:
         ids = sorted(set(entry_ids))
@@ -577,7 +592,7 @@ class SqlStore(OpeningReads, CaseDocumentReads, AccessQueries, AnchorQueries, Lo
         out: dict[str, StoredEntry] = {}
         for rows in self._driver_reads(statements) if statements else []:
             for row in rows:
-                e = _entry(row)
+                e = _entry(row, self._tokens)
                 out[e.entry_id] = e
         return out
 
@@ -593,7 +608,7 @@ class SqlStore(OpeningReads, CaseDocumentReads, AccessQueries, AnchorQueries, Lo
         rows = self._digest_rows(
             _ALL_COLUMNS, hash_algorithm, digest, (">", after_index), limit, scope
         )
-        return [_entry(r) for r in rows]
+        return [_entry(r, self._tokens) for r in rows]
 
     def entry_ids_by_digest(
         self,
@@ -650,7 +665,7 @@ class SqlStore(OpeningReads, CaseDocumentReads, AccessQueries, AnchorQueries, Lo
         _int64(after_sequence=after_sequence, limit=limit)
         if scope is not None and scope.kind is ScopeKind.SHARED:
             rows = self.shared_loan_rows(owner, loan_ref, after_sequence, limit, scope)
-            return [_entry(r) for r in rows]
+            return [_entry(r, self._tokens) for r in rows]
         if scope is not None and scope.kind is ScopeKind.OWNER and owner != scope.institution:
             return []  # another lender's loan: nothing to read, whatever it holds
         operator = scope is not None and scope.kind is ScopeKind.OPERATOR_RECORDS
@@ -666,7 +681,7 @@ class SqlStore(OpeningReads, CaseDocumentReads, AccessQueries, AnchorQueries, Lo
             f"AND loan_sequence > {m} ORDER BY loan_sequence LIMIT {m}"
         )
         rows = self._driver_rows(sql, (owner, loan_ref, *params, after_sequence, limit))
-        return [_entry(r) for r in rows]
+        return [_entry(r, self._tokens) for r in rows]
 
     def loan_head(self, owner: str, loan_ref: str) -> LoanHead | None:
         return self.loan_heads([(owner, loan_ref)]).get((owner, loan_ref))
@@ -698,7 +713,7 @@ class SqlStore(OpeningReads, CaseDocumentReads, AccessQueries, AnchorQueries, Lo
         for institution, chunk in _by_first(keys):
             stmt = select(_ENTRIES).where(c.institution == institution, c.request_id.in_(chunk))
             for row in self._rows(stmt):
-                e = _entry(row)
+                e = _entry(row, self._tokens)
                 out[(e.submission.institution, e.submission.request_id)] = e
         return out
 

@@ -52,6 +52,7 @@ __all__ = [
     "NodeRow",
     "OpeningRow",
     "ShareRow",
+    "TokenCertificateSetRow",
     "metadata",
 ]
 
@@ -124,11 +125,30 @@ class EntryRow(SQLModel, table=True):
     previous_leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     leaf: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
+    # The RFC 3161 token, without its certificate set when that set is stored once in
+    # token_certificate_sets (the column's forms: gateway.store.token_pack).
     token: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     receipt_size: int = Field(sa_column=Column(BigInteger, nullable=False))
     # Who a grant record (kinds loan_delegated to share_revoked) names, from its metadata;
     # NULL for every other record. A court reads only the share records naming it.
     grantee: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
+
+
+class TokenCertificateSetRow(SQLModel, table=True):
+    """One ``certificates`` field of time-stamp tokens, stored once for all the tokens
+    that carry it (gateway.store.token_pack, gateway.store.token_sets).
+
+    Found by its SHA-256 when a batch is written; an entry's stripped token names
+    it by ``id`` (a few bytes instead of 32). Write-once, like the entries.
+    """
+
+    __tablename__ = "token_certificate_sets"
+
+    id: int | None = Field(
+        default=None, sa_column=Column(_RowId, primary_key=True, autoincrement=True)
+    )
+    sha256: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, unique=True))
+    certificates: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class NodeRow(SQLModel, table=True):

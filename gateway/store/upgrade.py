@@ -28,6 +28,14 @@ checkpoint, the first to carry the line (:mod:`gateway.log.loanmap`,
 An ``anchors`` table made before anchors kept their signed transaction gets
 the columns ``raw_tx``, ``gas_price``, ``earlier_tx_hashes`` and
 ``signed_at_us`` (empty: its rows are judged as before, and not replaced).
+
+A database made before tokens were stored without their certificates
+(:mod:`gateway.store.token_sets`) has no ``token_certificate_sets`` table and
+whole tokens in ``entries.token``: the table is created empty when the store
+opens, the old rows are read as they are (a whole token is told from a
+stripped one by its first octet, :mod:`gateway.store.token_pack`) and never
+rewritten, and new rows are stored stripped beside them. The other way does
+not work: an earlier version would read a stripped token as it is stored.
 """
 
 from __future__ import annotations

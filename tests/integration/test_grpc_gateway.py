@@ -7,7 +7,9 @@ depend on each other's records.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import sqlite3
 import subprocess
 import time
 import urllib.request
@@ -122,22 +124,35 @@ def test_submit_evidence_receipt_is_complete_and_checkable(gw: Gateway) -> None:
     assert opened(r).owner == "dev-bank"
 
 
-def test_token_verifies_with_stock_openssl(gw: Gateway, tmp_path: Path) -> None:
-    s = submission(loan())
-    r = gw.submit(s)
-    token = tmp_path / "token.der"
-    token.write_bytes(r.timestamp_token)
+def _openssl_verifies(gw: Gateway, token: Path, digest: bytes, *untrusted: str) -> None:
     result = subprocess.run(
         [
             "openssl", "ts", "-verify", "-token_in", "-in", str(token),
-            "-digest", s.digest.hex(), "-CAfile", str(gw.pki / "root-ca.pem"),
-            "-untrusted", str(gw.pki / "tsa.pem"),
+            "-digest", digest.hex(), "-CAfile", str(gw.pki / "root-ca.pem"), *untrusted,
         ],
         capture_output=True,
         text=True,
         check=False,
     )  # fmt: skip
     assert result.returncode == 0 and "Verification: OK" in result.stdout, result.stderr
+
+
+def test_token_verifies_with_stock_openssl(gw: Gateway, tmp_path: Path) -> None:
+    s = submission(loan())
+    r = gw.submit(s)
+    token = tmp_path / "token.der"
+    token.write_bytes(r.timestamp_token)
+    _openssl_verifies(gw, token, s.digest, "-untrusted", str(gw.pki / "tsa.pem"))
+    # The store keeps the token without its certificate (gateway.store.token_pack) ...
+    with contextlib.closing(sqlite3.connect(gw.pki.parent / "gateway.sqlite3")) as db:
+        ((stored,),) = db.execute("SELECT token FROM entries WHERE entry_id = ?", (r.entry_id,))
+    assert stored[0] == 0x00 and len(stored) < len(r.timestamp_token) - 400
+    # ... and reads give it back byte for byte, the signer's certificate in it: openssl
+    # needs nothing but the root.
+    record = gw.evidence.GetEvidence(ev.GetEvidenceRequest(entry_id=r.entry_id)).record
+    assert record.receipt.timestamp_token == r.timestamp_token
+    token.write_bytes(record.receipt.timestamp_token)
+    _openssl_verifies(gw, token, s.digest)
 
 
 def test_loan_hash_chain_and_institution_header(gw: Gateway) -> None:

@@ -40,6 +40,7 @@ from tests.support.store_cases import (
     case_a_read_of_several_statements_sees_one_snapshot,
     make_entry,
 )
+from tests.support.token_store_cases import TOKEN_CASES
 from tests.unit.gateway.store.test_sql_robustness import (
     _append_one,
     assert_store_error_leaks_nothing,
@@ -86,6 +87,15 @@ def test_a_read_of_several_statements_sees_one_snapshot_on_postgres(pg_schema: s
     store = SqlStore.open(URL, schema=pg_schema)
     try:
         case_a_read_of_several_statements_sees_one_snapshot(store)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("case", TOKEN_CASES, ids=lambda c: c.__name__)
+def test_token_case_on_postgres(case: Callable[[SqlStore], None], pg_schema: str) -> None:
+    store = SqlStore.open(URL, schema=pg_schema)
+    try:
+        case(store)
     finally:
         store.close()
 

@@ -15,6 +15,7 @@ from tests.support.store_cases import (
     T0,
     case_a_read_of_several_statements_sees_one_snapshot,
 )
+from tests.support.token_store_cases import TOKEN_CASES
 
 
 @pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.__name__)
@@ -96,3 +97,12 @@ def test_new_database_spends_no_index_on_what_a_table_already_orders(tmp_path: P
     # institutions registry's tables have their own)
     assert set(indexes.values()) & (log_tables | grants) == {"entries", *grants}, indexes
     assert "WHERE supersedes IS NOT NULL" in supersedes
+
+
+@pytest.mark.parametrize("case", TOKEN_CASES, ids=lambda c: c.__name__)
+def test_token_case(case: Callable[[SqlStore], None], tmp_path: Path) -> None:
+    store = SqlStore.sqlite(tmp_path / "db.sqlite3")
+    try:
+        case(store)
+    finally:
+        store.close()

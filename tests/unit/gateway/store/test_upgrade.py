@@ -156,3 +156,43 @@ def test_an_anchors_table_without_the_signed_transaction_gets_its_columns(env: E
         assert stored.raw_tx is None and stored.earlier_tx_hashes == ()
     finally:
         store.close()
+
+
+def test_a_database_of_whole_tokens_gets_the_set_table_and_reads_as_before(env: Env) -> None:
+    """Before certificate sets were stored once, every row held its whole token and there
+    was no token_certificate_sets table: the table is made, the old rows are read as they
+    are (never rewritten), and new rows are stored stripped beside them."""
+    ledger = env.open()
+    old = submit(ledger, [sub(1), sub(2), sub(3, loan="L-2")])
+    assert all(isinstance(r, Receipt) for r in old)
+    env.close(ledger)
+    with contextlib.closing(sqlite3.connect(env.db)) as conn:  # the earlier layout
+        for r in old:
+            conn.execute(
+                "UPDATE entries SET token = ? WHERE entry_id = ?",
+                (r.timestamp_token, r.entry_id),  # type: ignore[union-attr]
+            )
+        conn.execute("DROP TABLE token_certificate_sets")
+        conn.commit()
+
+    ledger = env.open(store=SqlStore.sqlite(env.db))
+    records, _ = ledger.list_by_loan("bank-a", "L-1", 10, "")
+    assert [r.receipt for r in records] == old[:2]
+    (new,) = submit(ledger, [sub(4)])
+    assert isinstance(new, Receipt)
+    env.close(ledger)
+    with contextlib.closing(sqlite3.connect(env.db)) as conn:
+        stored = dict(conn.execute("SELECT entry_id, token FROM entries").fetchall())
+        sets = conn.execute("SELECT COUNT(*) FROM token_certificate_sets").fetchone()[0]
+    assert [stored[r.entry_id] == r.timestamp_token for r in old] == [True] * 3  # type: ignore[union-attr]
+    assert stored[new.entry_id][0] == 0x00 and len(stored[new.entry_id]) < len(new.timestamp_token)
+    assert sets == 1
+    store = SqlStore.sqlite(env.db)
+    try:
+        got = store.get_entries([r.entry_id for r in (*old, new)])  # type: ignore[union-attr]
+        assert {k: e.token for k, e in got.items()} == {
+            r.entry_id: r.timestamp_token  # type: ignore[union-attr]
+            for r in (*old, new)
+        }
+    finally:
+        store.close()

@@ -334,13 +334,10 @@ class LedgerReads:
 
     def checkpoints(self, from_size: int, page_size: int, page_token: str) -> tuple[list[str], str]:
         """The signed checkpoints of size ``from_size`` and up, ascending, one page of at
-        most ``page_size`` (0 means 100; at most 1,000), and the next page's token (empty
-        after the last one so far). One range read of the checkpoints' primary key."""
-        if page_size < 0 or page_size > MAX_PAGE_SIZE:
-            raise InvalidArgument(
-                [("page_size", f"is {page_size}; 0 (meaning 100) to {MAX_PAGE_SIZE}")]
-            )
-        limit = page_size or DEFAULT_PAGE_SIZE
+        most ``page_size`` (0 means 100; larger than 1,000 means 1,000, as for the other
+        lists), and the next page's token (empty after the last one so far). One range read
+        of the checkpoints' primary key."""
+        limit = _page_size(page_size)
         fingerprint = _fingerprint(str(from_size).encode())
         after = _decode_token(page_token, b"C", fingerprint)
         latest = self.size

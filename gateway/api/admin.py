@@ -206,9 +206,11 @@ class AdminServicer(AnchoringAdmin, pb_grpc.AdminServiceServicer):
         self, request: pb.ListInstitutionsRequest, context: Any
     ) -> pb.ListInstitutionsResponse:
         self._admin(context, "ListInstitutions")
-        size = request.page_size or _DEFAULT_PAGE
-        if not 1 <= size <= _MAX_PAGE:
-            raise InvalidArgument([("page_size", f"must be 0 to {_MAX_PAGE:,}, got {size}")])
+        if request.page_size < 0:
+            raise InvalidArgument(
+                [("page_size", f"must not be negative (0 means 100), got {request.page_size}")]
+            )
+        size = min(request.page_size or _DEFAULT_PAGE, _MAX_PAGE)
         after = _after(request.page_token)
         found = await asyncio.to_thread(self._registry.list, after, size + 1)
         now = self._clock()

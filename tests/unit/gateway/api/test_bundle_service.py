@@ -347,13 +347,16 @@ def test_list_checkpoints_pages_through_every_signed_checkpoint(harness: Harness
     assert not beyond.checkpoints
 
 
-def test_list_checkpoints_refuses_a_foreign_token_and_a_large_page(harness: Harness) -> None:
+def test_list_checkpoints_refuses_a_foreign_token_and_clamps_a_large_page(
+    harness: Harness,
+) -> None:
     for n in range(3):
         submit(harness, submission(f"L-{n}"))
     token = harness.log.ListCheckpoints(lg.ListCheckpointsRequest(page_size=1)).next_page_token
     assert token
+    large = harness.log.ListCheckpoints(lg.ListCheckpointsRequest(page_size=1 << 31))
+    assert [c.size for c in large.checkpoints] == list(range(4)) and not large.next_page_token
     for request, field in (
-        (lg.ListCheckpointsRequest(page_size=1001), "page_size"),
         (lg.ListCheckpointsRequest(page_token="garbage"), "page_token"),
         (lg.ListCheckpointsRequest(from_size=2, page_token=token), "page_token"),
     ):

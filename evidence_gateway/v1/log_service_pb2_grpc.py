@@ -184,7 +184,7 @@ class LogServiceServicer:
         the loan map root each carries follows from the leaves below its size.
 
         Errors: INVALID_ARGUMENT (google.rpc.BadRequest naming the field:
-        page_size over 1,000, a page_token this gateway did not issue);
+        a page_token this gateway did not issue);
         UNAVAILABLE (store down).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

@@ -79,7 +79,7 @@ from gateway.store.tables import (
     NodeRow,
     metadata,
 )
-from gateway.store.token_sets import TOKEN_SETS, TokenColumn
+from gateway.store.token_sets import TOKEN_SETS, TOKEN_TEMPLATES, TokenColumn
 from gateway.store.upgrade import upgrade
 
 __all__ = ["DEFAULT_SQLITE_NAME", "SqlStore", "from_us", "to_us"]
@@ -110,6 +110,7 @@ _TABLES = [
     LOAN_SALTS,
     LOAN_MAP_BLOCKS,
     TOKEN_SETS,
+    TOKEN_TEMPLATES,
     *ACCESS_TABLES,
     metadata.tables[str(InstitutionRow.__tablename__)],
     metadata.tables[str(InstitutionCertificateRow.__tablename__)],

@@ -53,6 +53,7 @@ __all__ = [
     "OpeningRow",
     "ShareRow",
     "TokenCertificateSetRow",
+    "TokenTemplateRow",
     "metadata",
 ]
 
@@ -149,6 +150,22 @@ class TokenCertificateSetRow(SQLModel, table=True):
     )
     sha256: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, unique=True))
     certificates: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class TokenTemplateRow(SQLModel, table=True):
+    """The template of one certificate set: a stripped token of that set, the preset
+    dictionary the set's other tokens are deflated against (gateway.store.token_pack).
+
+    Chosen once, from the first token stored after the set was numbered (an earlier
+    version's sets get theirs at their next token); write-once.
+    """
+
+    __tablename__ = "token_templates"
+
+    set_id: int = Field(
+        sa_column=Column(_RowId, primary_key=True, autoincrement=False, nullable=False)
+    )
+    template: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class NodeRow(SQLModel, table=True):

@@ -169,7 +169,9 @@ class TokenTemplateRow(SQLModel, table=True):
 
 
 class NodeRow(SQLModel, table=True):
-    """The hash of one perfect subtree ``(level, index)`` of the Merkle tree."""
+    """The hash of one perfect subtree ``(level, index)`` of the Merkle tree, from level 1
+    up: a leaf's hash (level 0) is its entry's ``leaf_hash`` (an earlier version's
+    database also has level 0 here; it is not read)."""
 
     __tablename__ = "nodes"
     # On SQLite the rows live in the primary key's B-tree itself: no rowid and no

@@ -57,7 +57,7 @@ from gateway.store.sql import DEFAULT_SQLITE_NAME, SqlStore
 from notary.pki import init_pki, load_log_signing_key, load_log_verifier_key
 from notary.serve import build_authority
 
-VERSION = 4  # bump when the loader's output changes: older caches are then rebuilt
+VERSION = 5  # bump when the loader's output changes: older caches are then rebuilt
 BATCH = 10_000  # entries per commit (one signed checkpoint each)
 LOANS = 10_000
 HEAVY_EVERY = 1_000  # entries i with i % HEAVY_EVERY == HEAVY_EVERY - 1 are the heavy loan's
@@ -267,16 +267,21 @@ def sqlite_sizes(db: Path) -> dict[str, int]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         rows = conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall()
-        indexes = conn.execute("SELECT name FROM sqlite_schema WHERE type = 'index'").fetchall()
+        indexes = conn.execute(
+            "SELECT name, tbl_name FROM sqlite_schema WHERE type = 'index'"
+        ).fetchall()
         columns = {
-            name: ", ".join(r[2] for r in conn.execute(f"PRAGMA index_info('{name}')"))
-            for (name,) in indexes
+            name: f"{table} ("
+            + ", ".join(r[2] for r in conn.execute(f"PRAGMA index_info('{name}')"))
+            + ")"
+            for name, table in indexes
         }
     finally:
         conn.close()
-    # Name the automatic indexes of UNIQUE constraints by their columns.
+    # Name the automatic indexes of UNIQUE constraints by their table and columns (by
+    # columns alone, entries' unique (entry_id) was lost under the shares' one).
     return {
-        (f"unique ({columns[name]})" if name.startswith("sqlite_autoindex") else name): int(total)
+        (f"unique {columns[name]}" if name.startswith("sqlite_autoindex") else name): int(total)
         for name, total in rows
     }
 

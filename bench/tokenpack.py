@@ -8,9 +8,10 @@ PKI (as the gateway's in-process TSA does), then times, as medians of
 machine wall time mostly measures the others), the two halves of
 :mod:`gateway.store.token_sets` that run per token: the write's
 :meth:`~gateway.store.token_sets.TokenColumn.pack` (strip, the lossless check,
-the column's bytes; the set already numbered, as for every token but a TSA's
-first) and the read's :meth:`~gateway.store.token_sets.TokenColumn.token`
-(decode and splice). It prints the bytes of a token and of its column value.
+deflate against the set's template, the column's bytes; the set already
+numbered, as for every token but a TSA's first) and the read's
+:meth:`~gateway.store.token_sets.TokenColumn.token` (decode, inflate and
+splice). It prints the bytes of a token and of its column value.
 """
 
 from __future__ import annotations
@@ -46,7 +47,10 @@ def main() -> None:
     cut = token_pack.strip(tokens[0])
     assert cut is not None and first.pending
     first.numbered[cut[1]] = 1
-    column.committed(first)  # the TSA's set is numbered, as after its first batch
+    first.templates[1] = cut[0]
+    column.committed(
+        first
+    )  # the TSA's set is numbered, with its template, as after its first batch
 
     packs, reads = [], []
     values: list[bytes] = []

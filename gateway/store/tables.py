@@ -53,6 +53,7 @@ __all__ = [
     "OpeningRow",
     "ShareRow",
     "TokenCertificateSetRow",
+    "TokenTemplateRow",
     "metadata",
 ]
 
@@ -151,8 +152,26 @@ class TokenCertificateSetRow(SQLModel, table=True):
     certificates: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
+class TokenTemplateRow(SQLModel, table=True):
+    """The template of one certificate set: a stripped token of that set, the preset
+    dictionary the set's other tokens are deflated against (gateway.store.token_pack).
+
+    Chosen once, from the first token stored after the set was numbered (an earlier
+    version's sets get theirs at their next token); write-once.
+    """
+
+    __tablename__ = "token_templates"
+
+    set_id: int = Field(
+        sa_column=Column(_RowId, primary_key=True, autoincrement=False, nullable=False)
+    )
+    template: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
 class NodeRow(SQLModel, table=True):
-    """The hash of one perfect subtree ``(level, index)`` of the Merkle tree."""
+    """The hash of one perfect subtree ``(level, index)`` of the Merkle tree, from level 1
+    up: a leaf's hash (level 0) is its entry's ``leaf_hash`` (an earlier version's
+    database also has level 0 here; it is not read)."""
 
     __tablename__ = "nodes"
     # On SQLite the rows live in the primary key's B-tree itself: no rowid and no

@@ -36,6 +36,11 @@ opens, the old rows are read as they are (a whole token is told from a
 stripped one by its first octet, :mod:`gateway.store.token_pack`) and never
 rewritten, and new rows are stored stripped beside them. The other way does
 not work: an earlier version would read a stripped token as it is stored.
+
+A database made before stripped tokens were deflated against a template has no
+``token_templates`` table: it is created empty when the store opens, its
+certificate sets get their template from their next token, and its rows (whole or
+stripped, not deflated) are read as they are and never rewritten.
 """
 
 from __future__ import annotations

@@ -61,9 +61,9 @@ def _column(store: SqlStore) -> dict[str, bytes]:
         return {entry_id: bytes(token) for entry_id, token in rows}
 
 
-def _set_count(store: SqlStore) -> int:
+def _set_count(store: SqlStore, table: str = "token_certificate_sets") -> int:
     with store.engine.connect() as conn:
-        return int(conn.execute(text("SELECT COUNT(*) FROM token_certificate_sets")).scalar_one())
+        return int(conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
 
 
 def _assert_read_back(store: SqlStore, written: list[StoredEntry]) -> None:
@@ -90,13 +90,16 @@ def case_tokens_read_back_byte_identical(store: SqlStore) -> None:
     log.append(second)
     _assert_read_back(store, first + second)
     assert _set_count(store) == _DISTINCT_SETS
+    assert _set_count(store, "token_templates") == _DISTINCT_SETS
     column = _column(store)
     for e in first + second:
         stored = column[e.entry_id]
-        if token_pack.strip(e.token) is None:
-            assert token_pack.decode(stored) == (None, e.token)
-        else:  # stripped: smaller by its certificates, less the set's number
+        cut = token_pack.strip(e.token)
+        if cut is None:
+            assert token_pack.decode(stored) == (None, e.token, False)
+        else:  # stripped and deflated: smaller by its certificates and by its template
             assert stored[0] == token_pack.MARK and len(stored) < len(e.token) - 400
+            assert token_pack.decode(stored).deflated and len(stored) < len(cut[0]) - 100
     # A store opened afresh (nothing cached) reads the same.
     _assert_read_back(SqlStore(store.engine), first + second)
 
@@ -121,6 +124,38 @@ def case_whole_rows_of_an_earlier_version_read_as_before(store: SqlStore) -> Non
     _assert_read_back(SqlStore(store.engine), old + new)
 
 
+def case_stripped_rows_of_an_earlier_version_read_as_before(store: SqlStore) -> None:
+    """Stripped tokens not deflated (as the version before templates wrote them), their
+    sets without a template: they read back as written; the next batch gives each set
+    its template and deflates its own tokens."""
+    log = _Log(store)
+    old = log.entries(TOKENS[:4])
+    log.append(old)
+    numbers = {i: token_pack.decode(v).set_id for i, v in _column(store).items()}
+    with store.engine.begin() as conn:
+        conn.execute(text("DELETE FROM token_templates"))
+        for e in old:  # what the version before templates had stored
+            stripped, _ = token_pack.strip(e.token)  # type: ignore[misc]
+            number = numbers[e.entry_id]
+            conn.execute(
+                text("UPDATE entries SET token = :t WHERE entry_id = :id"),
+                {"t": token_pack.encode(stripped, number), "id": e.entry_id},
+            )
+    afresh = SqlStore(store.engine)  # as after an upgrade: nothing cached
+    _assert_read_back(afresh, old)
+    new = log.entries(TOKENS[:4])
+    log.store = afresh
+    log.append(new)
+    column = _column(afresh)
+    assert [token_pack.decode(column[e.entry_id]).deflated for e in old + new] == [False] * 4 + [
+        True
+    ] * 4
+    sets = {token_pack.strip(t)[1] for t in TOKENS[:4]}  # type: ignore[index]
+    assert _set_count(afresh, "token_templates") == len(sets)
+    _assert_read_back(afresh, old + new)
+    _assert_read_back(SqlStore(store.engine), old + new)
+
+
 def case_a_failed_batch_numbers_no_set(store: SqlStore) -> None:
     """A batch that rolls back leaves no set behind, in the database or in the store's
     memory: the next batch with that set stores it and reads back."""
@@ -132,6 +167,7 @@ def case_a_failed_batch_numbers_no_set(store: SqlStore) -> None:
     with pytest.raises(StoreError):
         store.append_batch(failing, [], StoredCheckpoint(99, b"\x00" * 32, "n\n"))
     assert _set_count(store) == 1
+    assert _set_count(store, "token_templates") == 1
     again = log.entries([fresh])
     log.append(again)
     assert _set_count(store) == 2
@@ -143,14 +179,20 @@ def case_a_missing_or_malformed_set_is_a_store_error(store: SqlStore) -> None:
     (entry,) = log.entries([TOKENS[0]])
     log.append([entry])
     with store.engine.begin() as conn:
-        conn.execute(text("DELETE FROM token_certificate_sets"))
+        conn.execute(text("DELETE FROM token_templates"))
     afresh = SqlStore(store.engine)  # nothing cached
+    with pytest.raises(StoreError, match=r"template of certificate set 1, which is not in"):
+        afresh.get_entry(entry.entry_id)
+    with store.engine.begin() as conn:
+        conn.execute(text("DELETE FROM token_certificate_sets"))
+    afresh = SqlStore(store.engine)
     with pytest.raises(StoreError, match=r"names certificate set 1, which is not in the database"):
         afresh.get_entry(entry.entry_id)
     for bad, why in (
         (b"\x00\x07", "neither escaped nor stripped"),
         (b"\x00\x02\x01\x01\x30\x00", "malformed"),
         (b"\x00\x02\x01\x00", "outside"),
+        (b"\x00\x01\x02\x01\x01\xff\xff", "malformed"),
     ):
         with store.engine.begin() as conn:
             conn.execute(text("UPDATE entries SET token = :t"), {"t": bad})
@@ -177,6 +219,7 @@ def case_certificates_differing_from_their_sha256_are_refused(store: SqlStore) -
 TOKEN_CASES: list[Callable[[SqlStore], None]] = [
     case_tokens_read_back_byte_identical,
     case_whole_rows_of_an_earlier_version_read_as_before,
+    case_stripped_rows_of_an_earlier_version_read_as_before,
     case_a_failed_batch_numbers_no_set,
     case_a_missing_or_malformed_set_is_a_store_error,
     case_certificates_differing_from_their_sha256_are_refused,

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from gateway.store.base import Store, StoreError
+from gateway.log.tree import CompactTree
+from gateway.store.base import Store, StoredCheckpoint, StoreError
 from gateway.store.sql import DEFAULT_SQLITE_NAME, SqlStore, from_us, to_us
 from tests.support.store_cases import (
     ALL_CASES,
     T0,
     case_a_read_of_several_statements_sees_one_snapshot,
+    make_entry,
 )
 from tests.support.token_store_cases import TOKEN_CASES
 
@@ -106,3 +108,36 @@ def test_token_case(case: Callable[[SqlStore], None], tmp_path: Path) -> None:
         case(store)
     finally:
         store.close()
+
+
+def test_leaf_hashes_are_stored_once_in_entries(tmp_path: Path) -> None:
+    """The tree's level 0 is not written to nodes (the entries' leaf_hash is read
+    instead); a database of an earlier version, whose nodes hold it too, reads the same;
+    a leaf hash that is not its entry's fails the batch."""
+    store = SqlStore.sqlite(tmp_path / "db.sqlite3")
+    tree = CompactTree()
+    entries = [make_entry(i, request_id=f"n{i}", loan_ref=f"L{i}") for i in range(5)]
+    nodes = tree.append_leaves([e.leaf_hash for e in entries])
+    store.append_batch(entries, nodes, StoredCheckpoint(5, tree.root(), "n\n"))
+    with store.engine.connect() as conn:
+        levels = {r[0] for r in conn.exec_driver_sql("SELECT DISTINCT level FROM nodes")}
+    assert levels == {1, 2}
+    ids = [(0, 4), (0, 0), (1, 1), (2, 0), (0, 3)]
+    want = [entries[4].leaf_hash, entries[0].leaf_hash, *store.get_nodes([(1, 1), (2, 0)])]
+    assert store.get_nodes(ids) == [*want, entries[3].leaf_hash]
+    with store.engine.begin() as conn:  # as an earlier version wrote them
+        conn.exec_driver_sql(
+            "INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)",
+            [(0, e.leaf_index, e.leaf_hash) for e in entries],
+        )
+    assert store.get_nodes(ids) == [*want, entries[3].leaf_hash]
+    assert CompactTree.from_reader(store, 5).root() == tree.root()
+    more = [make_entry(5, request_id="n5", loan_ref="L5")]
+    wrong = [
+        (0, 5, b"\x07" * 32),
+        *CompactTree(5, [h for _, _, h in tree.frontier()]).append_leaves([more[0].leaf_hash])[1:],
+    ]
+    with pytest.raises(ValueError, match="leaf 5 is not the leaf hash of entry 5"):
+        store.append_batch(more, wrong, StoredCheckpoint(6, b"\x00" * 32, "n\n"))
+    assert store.latest_checkpoint().size == 5  # type: ignore[union-attr]
+    store.close()

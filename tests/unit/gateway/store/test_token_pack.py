@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import zlib
+
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -78,7 +81,7 @@ def _kept_whole() -> list[tuple[str, bytes]]:
 @pytest.mark.parametrize(("why", "token"), _kept_whole(), ids=[w for w, _ in _kept_whole()])
 def test_unusual_tokens_are_kept_whole(why: str, token: bytes) -> None:
     assert token_pack.strip(token) is None
-    assert token_pack.decode(token_pack.encode(token)) == (None, token)
+    assert token_pack.decode(token_pack.encode(token)) == (None, token, False)
 
 
 def _fake_certificate(size: int, fill: int) -> bytes:
@@ -112,7 +115,7 @@ def test_random_certificate_sets_round_trip(certificates: list[bytes], rel: str)
     stripped, got = cut
     assert got == the_set
     assert token_pack.splice(stripped, got) == with_set
-    assert token_pack.decode(token_pack.encode(stripped, 7)) == (7, stripped)
+    assert token_pack.decode(token_pack.encode(stripped, 7)) == (7, stripped, False)
 
 
 @settings(max_examples=300, deadline=None)
@@ -133,7 +136,7 @@ def test_a_mutated_token_is_stripped_losslessly_or_kept_whole(
 @example(b"\x00\x00")
 @example(b"\x00\x02\x01\x05")
 def test_any_bytes_stored_whole_read_back_as_they_were(token: bytes) -> None:
-    assert token_pack.decode(token_pack.encode(token)) == (None, token)
+    assert token_pack.decode(token_pack.encode(token)) == (None, token, False)
 
 
 @pytest.mark.parametrize("number", [1, 127, 128, 255, 256, (1 << 63) - 1])
@@ -141,7 +144,7 @@ def test_a_stripped_token_names_its_set(number: int) -> None:
     stripped, _ = token_pack.strip(vector_token("identrust/issue-104.tsr"))  # type: ignore[misc]
     stored = token_pack.encode(stripped, number)
     assert stored[0] == token_pack.MARK and stored[1] == 0x02
-    assert token_pack.decode(stored) == (number, stripped)
+    assert token_pack.decode(stored) == (number, stripped, False)
 
 
 @pytest.mark.parametrize("number", [0, -1, 1 << 63])
@@ -186,3 +189,81 @@ def test_a_set_of_a_megabyte_is_cut_out_whole() -> None:
     cut = token_pack.strip(big)
     assert cut is not None and cut[1] == huge
     assert len(cut[0]) < len(token)
+
+
+# ------------------------------------------------------------ deflated against a template
+
+
+def _stripped(rel: str) -> bytes:
+    cut = token_pack.strip(vector_token(rel))
+    assert cut is not None
+    return cut[0]
+
+
+def test_a_token_deflated_against_another_of_its_tsa_is_small_and_inflates_back() -> None:
+    template = _stripped("sigstage/response-sha256.tsr")
+    for name in ("sha384", "sha512", "invalid-signature"):
+        stripped = _stripped(f"sigstage/response-{name}.tsr")
+        data = token_pack.deflate(stripped, template)
+        # All but the token's own fields (its RSA signature alone is 384 bytes).
+        assert data is not None and len(data) < len(stripped) - 350
+        assert token_pack.inflate(data, template) == stripped
+        stored = token_pack.encode(data, 3, deflated=True)
+        assert stored[:2] == bytes((token_pack.MARK, token_pack.DEFLATED))
+        assert token_pack.decode(stored) == (3, data, True)
+    # The template itself deflates to a back-reference.
+    itself = token_pack.deflate(template, template)
+    assert itself is not None and len(itself) < 16
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=2048), st.binary(max_size=2048))
+def test_any_bytes_deflate_losslessly_or_not_at_all(data: bytes, template: bytes) -> None:
+    packed = token_pack.deflate(data, template)
+    if packed is not None:
+        assert len(packed) < len(data)
+        assert token_pack.inflate(packed, template) == data
+
+
+def test_inflate_refuses_what_deflate_does_not_make() -> None:
+    template = _stripped("sigstage/response-sha256.tsr")
+    stripped = _stripped("sigstage/response-sha384.tsr")
+    data = token_pack.deflate(stripped, template)
+    assert data is not None
+    with pytest.raises(DerError, match="truncated"):
+        token_pack.inflate(data[:-3], template)
+    with pytest.raises(DerError, match="followed by other bytes"):
+        token_pack.inflate(data + b"\x00", template)
+    with pytest.raises(DerError, match="corrupt"):
+        token_pack.inflate(b"\xff" * 8, template)
+    # Another template gives other bytes (or none): the set's own template is needed.
+    other = _stripped("identrust/issue-104.tsr")
+    with contextlib.suppress(DerError):
+        assert token_pack.inflate(data, other) != stripped
+
+
+def test_inflate_is_bounded() -> None:
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    bomb = packer.compress(bytes(token_pack.MAX_INFLATED + 1)) + packer.flush()
+    assert len(bomb) < 2048
+    with pytest.raises(DerError, match="too long"):
+        token_pack.inflate(bomb, b"")
+
+
+def test_only_a_numbered_stripped_token_is_deflated() -> None:
+    with pytest.raises(ValueError, match="only a stripped token"):
+        token_pack.encode(b"\x30\x00", None, deflated=True)
+
+
+@pytest.mark.parametrize(
+    ("stored", "match"),
+    [
+        (b"\x00\x01", "neither escaped nor stripped"),
+        (b"\x00\x01\x05\x01", "neither escaped nor stripped"),
+        (b"\x00\x01\x02\x01\x00\x30", "outside"),
+        (b"\x00\x01\x02\x05\x01", "truncated"),
+    ],
+)
+def test_a_malformed_deflated_token_is_a_der_error(stored: bytes, match: str) -> None:
+    with pytest.raises(DerError, match=match):
+        token_pack.decode(stored)

@@ -64,11 +64,11 @@ from the environment or the defaults are relative to the working directory.
     max_connection_age_grace_seconds = 30  # ... and its calls get this long to finish
     max_concurrent_streams = 256   # calls at once on one connection (see docs/gateway.md)
 
-    [stream]                       # SubmitEvidenceStream
+    [stream]                       # SubmitEvidenceStream (and WatchCases: stalled_write_seconds)
     idle_seconds = 60              # no message this long (nothing unanswered): DEADLINE_EXCEEDED
     buffer_bytes = 67108864        # read-ahead of all streams together (64 MiB)
     buffer_bytes_per_institution = 0  # one institution's streams; 0: a quarter of the above
-    stalled_write_seconds = 30     # an answer not taken by the client this long: RESOURCE_EXHAUSTED
+    stalled_write_seconds = 30     # a message not taken by the client this long: RESOURCE_EXHAUSTED
 
     [shutdown]                     # SIGTERM / SIGINT (docs/gateway.md "Stopping the gateway")
     grace_seconds = 15             # calls running then get this long to finish
@@ -506,7 +506,7 @@ def _check_transport(config: GatewayConfig) -> None:
     if config.stream_stalled_write_seconds <= 0:
         raise ConfigError(
             "stream.stalled_write_seconds must be positive: a stream whose client does not "
-            f"read its answers must end, got {config.stream_stalled_write_seconds}"
+            f"read what it is sent must end, got {config.stream_stalled_write_seconds}"
         )
 
 

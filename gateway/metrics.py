@@ -84,7 +84,9 @@ class Observer:
         """A case event of type ``event`` (``filed``, ``accepted``, ...) was recorded."""
 
     def watch_too_slow(self) -> None:
-        """A WatchCases stream was ended with RESOURCE_EXHAUSTED: its client read too slowly."""
+        """A WatchCases stream was ended with RESOURCE_EXHAUSTED: its client read too slowly
+        (its queue of events filled, or a message could not be written for ``[stream]
+        stalled_write_seconds``: it did not read at all)."""
 
     def stream_stalled(self) -> None:
         """A SubmitEvidenceStream was ended with RESOURCE_EXHAUSTED: an answer could not be
@@ -226,7 +228,9 @@ class Metrics(Observer):
         )
         self._watch_too_slow = Counter(
             "gateway_case_watch_slow_disconnects",
-            "WatchCases streams ended with RESOURCE_EXHAUSTED: the client read too slowly",
+            "WatchCases streams ended with RESOURCE_EXHAUSTED: the client read too slowly "
+            "(its queue of events filled, or a message could not be written for [stream] "
+            "stalled_write_seconds); rpc_denied_total's reason tells which",
             registry=r,
         )
         self._stream_stalled = Counter(

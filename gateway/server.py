@@ -351,7 +351,10 @@ class GatewayServer:
             self.services = (*API_SERVICES, ADMIN_SERVICE)
         #: CaseService (None without the registry or a SQL store: tests' fakes).
         self.cases = serve_cases(
-            ledger, _active_role(registry), heartbeat_seconds=config.cases_heartbeat_seconds
+            ledger,
+            _active_role(registry),
+            heartbeat_seconds=config.cases_heartbeat_seconds,
+            stalled_write_seconds=config.stream_stalled_write_seconds,
         )
         if self.cases is not None and self.metrics is not None:
             self.cases.observe(self.metrics)

@@ -6,7 +6,9 @@ parties only; to anyone else exactly as a case that does not exist (NOT_FOUND).
 The rules are the machine's (:mod:`gateway.cases.machine`), the writes and
 reads the service's (:mod:`gateway.cases.service`), the stream's
 :mod:`gateway.cases.watch`; errors go through the one map of
-:mod:`gateway.api.errors`.
+:mod:`gateway.api.errors`. WatchCases writes its messages itself, through an
+:class:`~gateway.api.stream_writer.AnswerWriter`, so that a client that does
+not read cannot hold its stream (a call slot, a subscription) for ever.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from court.evidence.case_terms import CaseEventType, CaseStatus
@@ -23,13 +25,21 @@ from evidence_gateway.v1 import case_service_pb2_grpc as pb_grpc
 from gateway.api import case_convert as cc
 from gateway.api import convert
 from gateway.api.caller import current_caller
-from gateway.api.errors import rpc_errors, rpc_stream_errors
+from gateway.api.errors import abort_unread, rpc_errors
+from gateway.api.evidence import DEFAULT_STREAM_STALLED_WRITE_SECONDS
+from gateway.api.observe import mark_denied
+from gateway.api.stream_writer import AnswerWriter, StalledWrite
 from gateway.authz.roles import Caller, Role
 from gateway.cases.machine import UPDATE_EVENTS, EventRequest
 from gateway.cases.notifier import Notifier
 from gateway.cases.service import CaseService
-from gateway.cases.watch import DEFAULT_HEARTBEAT_SECONDS, parse_cursor, watch_events
-from gateway.errors import InvalidArgument, NotFound
+from gateway.cases.watch import (
+    DEFAULT_HEARTBEAT_SECONDS,
+    SlowReader,
+    parse_cursor,
+    watch_events,
+)
+from gateway.errors import InvalidArgument, NotFound, ResourceExhausted
 from gateway.metrics import Observer
 from gateway.model import (
     EvidenceRecord,
@@ -56,11 +66,15 @@ class CaseServicer(pb_grpc.CaseServiceServicer):
         notifier: Notifier,
         *,
         heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS,
+        stalled_write_seconds: float = DEFAULT_STREAM_STALLED_WRITE_SECONDS,
     ) -> None:
+        """``stalled_write_seconds``: how long a WatchCases message may wait to be
+        written before its stream ends (``[stream] stalled_write_seconds``)."""
         self._service = service
         self._ledger = ledger
         self._notifier = notifier
         self._heartbeat = heartbeat_seconds
+        self._stalled_write = stalled_write_seconds
         # One CaseEvent message per event, shared by the streams that deliver it; read
         # and filled from the event loop and from worker threads, under the lock (held
         # for the dictionary's operations only, never while a message is built).
@@ -329,17 +343,29 @@ class CaseServicer(pb_grpc.CaseServiceServicer):
             cases=[self._case(c, caller) for c in found], next_page_token=token
         )
 
-    @rpc_stream_errors()
-    async def WatchCases(
-        self, request: pb.WatchCasesRequest, context: Any
-    ) -> AsyncIterator[pb.WatchCasesResponse]:
+    @rpc_errors()
+    async def WatchCases(self, request: pb.WatchCasesRequest, context: Any) -> None:
+        """The caller's case events, replayed then live (:func:`watch_events`).
+
+        The messages are written here (``context.write``), one at a time: a client
+        that does not read fills gRPC's flow-control window and the next write waits.
+        Once one has waited ``stalled_write_seconds`` the stream ends with
+        RESOURCE_EXHAUSTED (denial reason ``stalled_write``): its subscription is
+        dropped at once, and its call slot given back without waiting for the status
+        to be sent, which waits behind the unread messages
+        (:func:`~gateway.api.errors.abort_unread`). A client that reads, but more
+        slowly than its events come, ends with RESOURCE_EXHAUSTED too when its live
+        queue fills (:class:`SlowReader`, denial reason ``slow_reader``). Both are
+        counted as streams ended as too slow; the client reconnects with its last
+        cursor.
+        """
         caller = current_caller()
         statuses, problems = _statuses(request.statuses)
         if problems:
             raise InvalidArgument(problems)
         size = (await asyncio.to_thread(self._ledger.published)).size
         position = parse_cursor(request.cursor, size)
-        async for step in watch_events(
+        steps = watch_events(
             self._service.tables,
             self._notifier,
             institution=caller.institution,
@@ -347,17 +373,46 @@ class CaseServicer(pb_grpc.CaseServiceServicer):
             position=position,
             statuses=statuses,
             heartbeat=self._heartbeat,
-        ):
-            messages = await self._messages([e for e, _ in step if e is not None])
-            for event, cursor in step:
-                if event is None:
-                    yield pb.WatchCasesResponse(cursor=cursor)
-                else:
-                    yield pb.WatchCasesResponse(event=messages[event.entry_id], cursor=cursor)
+        )
+        writer = AnswerWriter(context.write, self._stalled_write)
+        stalled: StalledWrite | None = None
+        try:
+            async for step in steps:
+                messages = await self._messages([e for e, _ in step if e is not None])
+                for event, cursor in step:
+                    if event is None:
+                        await writer.write(pb.WatchCasesResponse(cursor=cursor))
+                    else:
+                        message = messages[event.entry_id]
+                        await writer.write(pb.WatchCasesResponse(event=message, cursor=cursor))
+        except StalledWrite as exc:
+            stalled = exc
+        except SlowReader:
+            mark_denied("slow_reader")
+            raise
+        finally:
+            writer.close()
+            await steps.aclose()  # unsubscribes now, not when the generator is collected
+        if stalled is not None:
+            self._notifier.observer.watch_too_slow()
+            mark_denied("stalled_write")
+            await abort_unread(
+                context,
+                ResourceExhausted(
+                    f"this WatchCases stream's messages were not read for {stalled.limit:g} s "
+                    "(stream.stalled_write_seconds), so the gateway ended it: read the stream "
+                    "as its messages come, and reconnect with the last cursor received "
+                    "(nothing after it is lost)"
+                ),
+            )
 
 
 def serve_cases(
-    ledger: Any, role_of: Any, *, heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
+    ledger: Any,
+    role_of: Any,
+    *,
+    heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS,
+    stalled_write_seconds: float = DEFAULT_STREAM_STALLED_WRITE_SECONDS,
 ) -> CaseServicer | None:
     """The CaseService of a ledger on a SQL store, with its tables kept by the commits and
     the notifier of its streams; None when the ledger's store keeps no batch hooks (a
@@ -369,7 +424,13 @@ def serve_cases(
     notifier = Notifier()
     tables.listener = notifier.publish
     service = CaseService(ledger, tables, role_of=role_of)
-    return CaseServicer(service, ledger, notifier, heartbeat_seconds=heartbeat_seconds)
+    return CaseServicer(
+        service,
+        ledger,
+        notifier,
+        heartbeat_seconds=heartbeat_seconds,
+        stalled_write_seconds=stalled_write_seconds,
+    )
 
 
 def _statuses(values: Iterable[int]) -> tuple[set[CaseStatus], list[tuple[str, str]]]:

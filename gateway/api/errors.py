@@ -29,6 +29,7 @@ Per-item results (BatchSubmitEvidence, SubmitEvidenceStream) use the same
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import re
@@ -57,6 +58,7 @@ from gateway.errors import (
 __all__ = [
     "GRPC_CODE",
     "abort",
+    "abort_unread",
     "field_path",
     "grpc_code",
     "invalid",
@@ -262,6 +264,34 @@ _INTERNAL = status_pb2.Status(
     code=code_pb2.INTERNAL,
     message="internal error in the gateway; it was logged, retry later or contact the operator",
 )
+
+#: How long :func:`abort_unread` lets a status wait to go out before it ends the handler.
+UNREAD_STATUS_WAIT = 0.1
+
+
+async def abort_unread(
+    context: grpc.aio.ServicerContext[Any, Any], exc: GatewayError, field_prefix: str = ""
+) -> NoReturn:
+    """End with the status of ``exc`` a stream whose client does not read what it is sent
+    (a :class:`~gateway.api.stream_writer.StalledWrite`).
+
+    The status goes out after the messages already written, which wait for the client's
+    flow-control window: :func:`abort` would wait for as long as the client does not
+    read, and the call would keep what it holds (its call slot) as long. This queues the
+    status and, unless it is sent within ``UNREAD_STATUS_WAIT`` seconds, ends the
+    handler with CancelledError: the status stays queued behind the unread messages
+    (a client that reads again gets them, then it), and gRPC drops the call when the
+    client cancels it, its deadline passes or its connection closes (at the latest
+    ``[grpc] max_connection_age_seconds`` and its grace period later). The call is
+    counted with the status (:mod:`gateway.api.observe`), not as CANCELLED.
+    """
+    try:
+        async with asyncio.timeout(UNREAD_STATUS_WAIT):
+            await context.abort_with_status(to_grpc_status(exc, field_prefix))
+    except TimeoutError:
+        raise asyncio.CancelledError from None
+    raise AssertionError("abort_with_status returned")  # pragma: no cover
+
 
 R = TypeVar("R")
 Handler = Callable[..., Awaitable[R]]

@@ -22,7 +22,7 @@ from evidence_gateway.v1 import evidence_service_pb2 as pb
 from evidence_gateway.v1 import evidence_service_pb2_grpc as pb_grpc
 from gateway.api import convert
 from gateway.api.caller import Resolver, current_caller
-from gateway.api.errors import rpc_errors, to_rpc_status
+from gateway.api.errors import abort_unread, rpc_errors, to_rpc_status
 from gateway.api.observe import mark_denied
 from gateway.api.ports import LedgerPort
 from gateway.api.stream_budget import READ_SLOT_BYTES, ByteBudget
@@ -283,25 +283,33 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         answer not written within ``stream_stalled_write_seconds`` (the client
         does not read, and gRPC's flow control holds it) ends the stream with
         RESOURCE_EXHAUSTED, after what the stream held of the budget is given
-        back; what was registered stays registered.
+        back, and without waiting for the status to be sent behind the unread answers
+        (:func:`~gateway.api.errors.abort_unread`: the call slot is given back too);
+        what was registered stays registered.
         """
         answers = self._stream_answers(request_iterator, context)
         writer = AnswerWriter(context.write, self._stream_stalled_write)
+        stalled: StalledWrite | None = None
         try:
             async for response in answers:
                 await writer.write(response)
-        except StalledWrite as stalled:
-            self.observer.stream_stalled()
-            mark_denied("stalled_write")
-            raise ResourceExhausted(
-                f"this SubmitEvidenceStream's answers were not read for {stalled.limit:g} s "
-                "(stream.stalled_write_seconds), so the gateway ended it; submissions "
-                "without an answer may be registered: send them again with the same "
-                "request_id (safe) on a new stream, and read its answers as they come"
-            ) from None
+        except StalledWrite as exc:
+            stalled = exc
         finally:
             writer.close()
             await answers.aclose()  # gives back what the stream held of the budget
+        if stalled is not None:
+            self.observer.stream_stalled()
+            mark_denied("stalled_write")
+            await abort_unread(  # not waiting behind the unread answers
+                context,
+                ResourceExhausted(
+                    f"this SubmitEvidenceStream's answers were not read for {stalled.limit:g} "
+                    "s (stream.stalled_write_seconds), so the gateway ended it; submissions "
+                    "without an answer may be registered: send them again with the same "
+                    "request_id (safe) on a new stream, and read its answers as they come"
+                ),
+            )
 
     async def _stream_answers(
         self, request_iterator: AsyncIterator[pb.SubmitEvidenceStreamRequest], context: Any

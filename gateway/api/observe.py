@@ -18,8 +18,11 @@ Denials are counted by reason: ``unauthenticated`` (UNAUTHENTICATED),
 ``role`` (the authorization table), ``scope`` (another PERMISSION_DENIED:
 a record the caller may not write), ``max_concurrent_rpcs`` and
 ``max_calls_per_institution`` (the call caps), ``stalled_write`` (a
-submission stream whose client did not read its answers), ``queue_full``
-(another RESOURCE_EXHAUSTED). The interceptors that refuse say which with
+stream, SubmitEvidenceStream or WatchCases, whose client did not read what
+it was sent for ``[stream] stalled_write_seconds``), ``slow_reader`` (a
+WatchCases stream whose client read more slowly than its events came: its
+queue filled), ``queue_full`` (another RESOURCE_EXHAUSTED: the commit
+queue full, say). The interceptors and servicers that refuse say which with
 :func:`mark_denied`. Health checks and reflection are not recorded.
 """
 
@@ -182,7 +185,9 @@ class Observe(ApiInterceptor):
                     else:  # a handler that writes with context.write()
                         await result
                 except asyncio.CancelledError:
-                    code = "CANCELLED"
+                    # A stream ended without waiting for its status to be sent (a client
+                    # that does not read: errors.abort_unread) is counted with it.
+                    code = _code(context) if context.done() else "CANCELLED"
                     raise
                 except BaseException:
                     code = _code(context)

@@ -19,7 +19,10 @@ start and every ``heartbeat`` seconds, so a client always holds a cursor.
 
 When the gateway stops (:meth:`~gateway.cases.notifier.Notifier.close`) the
 stream ends with UNAVAILABLE (:data:`WATCH_CLOSED`) before its next message:
-the client reconnects with the last cursor it received.
+the client reconnects with the last cursor it received. A client that reads
+too slowly for its live queue ends with :class:`SlowReader`; one that does not
+read at all holds the servicer's write (gRPC flow control), which the servicer
+ends itself (:mod:`gateway.api.cases`).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import asyncio
 import base64
 import contextlib
 import re
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncGenerator, Collection
 from typing import Final, TypeAlias
 
 from court.evidence.case_terms import CaseStatus
@@ -41,6 +44,7 @@ __all__ = [
     "REPLAY_PAGE",
     "WATCH_CLOSED",
     "Message",
+    "SlowReader",
     "format_cursor",
     "parse_cursor",
     "watch_events",
@@ -59,6 +63,11 @@ Message: TypeAlias = tuple[StoredCaseEvent | None, str]
 _MAX_CURSOR_CHARS: Final = 128
 _CURSOR_TEXT: Final = re.compile(r"w1:(0|[1-9][0-9]{0,17})")
 _CURSOR_CHARS: Final = re.compile(r"[A-Za-z0-9_-]*")
+
+
+class SlowReader(ResourceExhausted):
+    """The stream's live queue overflowed: its client reads more slowly than its cases'
+    events come (RESOURCE_EXHAUSTED; it reconnects with its cursor)."""
 
 
 def format_cursor(position: int) -> str:
@@ -101,13 +110,13 @@ async def watch_events(
     position: int,
     statuses: Collection[CaseStatus],
     heartbeat: float = DEFAULT_HEARTBEAT_SECONDS,
-) -> AsyncIterator[list[Message]]:
+) -> AsyncGenerator[list[Message], None]:
     """The stream's messages, a step at a time: each a list of ``(event, cursor)`` pairs
     (``event`` None in a cursor-only message), all the events of one replay page or of
     one wake-up of the live queue together, so that the caller can build what it sends
     for a whole step at once (off the event loop).
 
-    Raises ResourceExhausted when the client reads too slowly (its live queue
+    Raises :class:`SlowReader` when the client reads too slowly (its live queue
     overflowed). ``statuses``: only events that leave a case in one of these (empty:
     all); the cursor still moves past the others."""
     sub = notifier.subscribe(institution, as_lender)
@@ -139,7 +148,7 @@ async def watch_events(
                 raise Unavailable(WATCH_CLOSED)
             if sub.overflowed:
                 notifier.observer.watch_too_slow()
-                raise ResourceExhausted(
+                raise SlowReader(
                     "this WatchCases stream was not read fast enough and its queue filled: "
                     "reconnect with the last cursor received"
                 )

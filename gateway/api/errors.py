@@ -33,7 +33,7 @@ import asyncio
 import functools
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn, TypeVar
 
 import grpc
@@ -63,7 +63,6 @@ __all__ = [
     "grpc_code",
     "invalid",
     "rpc_errors",
-    "rpc_stream_errors",
     "shown",
     "to_grpc_status",
     "to_rpc_status",
@@ -333,26 +332,6 @@ def rpc_errors(
         async def wrapper(self: Any, request: Any, context: Any) -> R:
             try:
                 return await method(self, request, context)
-            except Exception as exc:
-                await _end_with_error(context, exc, field_prefix, method.__qualname__)
-                raise  # an abort of grpc.aio's own passes through
-
-        return wrapper
-
-    return decorate
-
-
-def rpc_stream_errors(
-    field_prefix: str = "",
-) -> Callable[[Callable[..., AsyncIterator[R]]], Callable[..., AsyncIterator[R]]]:
-    """Like :func:`rpc_errors`, for a method that is an async generator of responses."""
-
-    def decorate(method: Callable[..., AsyncIterator[R]]) -> Callable[..., AsyncIterator[R]]:
-        @functools.wraps(method)
-        async def wrapper(self: Any, request: Any, context: Any) -> AsyncIterator[R]:
-            try:
-                async for response in method(self, request, context):
-                    yield response
             except Exception as exc:
                 await _end_with_error(context, exc, field_prefix, method.__qualname__)
                 raise  # an abort of grpc.aio's own passes through

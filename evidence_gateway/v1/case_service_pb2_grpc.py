@@ -229,8 +229,10 @@ class CaseServiceServicer:
 
         Errors: INVALID_ARGUMENT (a cursor that is not one of this gateway's
         cursors, or an unknown status filter); RESOURCE_EXHAUSTED (too many
-        streams open, or a client that does not read fast enough: it
-        reconnects with its cursor); UNAVAILABLE (the gateway is shutting down:
+        streams open; or a client that does not read fast enough, or does not
+        read at all (a paused stream included) for the gateway's [stream]
+        stalled_write_seconds: it reconnects with its cursor, after the
+        google.rpc.RetryInfo's delay); UNAVAILABLE (the gateway is shutting down:
         reconnect with the cursor).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

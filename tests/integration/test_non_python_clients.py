@@ -15,6 +15,13 @@ What a non-Python integrator reaches for first:
   with the vendored google/rpc/error_details.proto. Then one SubmitEvidenceStream
   of a message of three submissions (one bad), one of a single submission and
   one of too many: one answer per message, in order, shaped as the .proto says.
+* `buf curl` paging through ListCheckpoints as an auditor does, past 1,000
+  checkpoints: a page_size over 1,000 is served as 1,000, 0 as 100, and a
+  refusal's BadRequest decodes from buf curl's base64 with `buf convert`, as
+  docs/gateway.md shows.
+* A Node.js WatchCases subscriber that pauses its stream (`stream.pause()`)
+  past `[stream] stalled_write_seconds`: the gateway ends it, and reconnecting
+  with the last cursor it read gives every later event once.
 """
 
 from __future__ import annotations
@@ -26,10 +33,20 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 
 from court.verify.checkpoint import verify_checkpoint
-from tests.support.gateway_proc import GatewayProcess, make_pki, notary, write_config
+from evidence_gateway.v1 import evidence_service_pb2 as ev
+from evidence_gateway.v1 import evidence_service_pb2_grpc as ev_grpc
+from tests.support.gateway_proc import (
+    GatewayProcess,
+    identity_in,
+    make_pki,
+    notary,
+    write_config,
+)
+from tests.support.grpc_client import submission
 from tests.support.procs import BIN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +59,7 @@ TLS_FILES = (
     " --key data/institutions/dev-bank.key"
 )
 NODE_CLIENT = Path(__file__).parent / "node" / "grpc_js_client.js"
+NODE_WATCH_CLIENT = Path(__file__).parent / "node" / "watch_resume_client.js"
 RULE = "must be 32 bytes for sha256, got 31; send the raw digest, not its hex text"
 
 
@@ -102,6 +120,23 @@ def run(command: str, address: str, *, cwd: Path = ROOT) -> subprocess.Completed
         timeout=60,
         check=False,
     )
+
+
+def decode_details(stderr: str, folder: Path) -> list[dict[str, str]]:
+    """The field violations of the BadRequest in a `buf curl` error (its standard
+    error), decoded by docs/gateway.md's lines, run as written on the error saved in
+    ``folder``."""
+    saved = folder / "error.json"
+    saved.write_text(stderr)
+    block = re.search(r"<!-- decode-details -->\n```sh\n(.*?)```", DOC.read_text(), re.DOTALL)
+    assert block, "docs/gateway.md no longer shows how to decode an error's details"
+    decoded = subprocess.run(
+        ["bash", "-c", "set -eo pipefail\n" + block.group(1).replace("error.json", str(saved))],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert decoded.returncode == 0, decoded.stderr
+    violations: list[dict[str, str]] = json.loads(decoded.stdout)["fieldViolations"]
+    return violations
 
 
 def test_every_mutual_tls_buf_curl_call_of_the_doc_works(
@@ -196,6 +231,9 @@ def test_every_buf_curl_call_of_the_doc_works(gateway: tuple[str, Path]) -> None
             message = f"submission.digest: {RULE}"
             assert error["message"] == message
             assert f'"message": "{message}"' in DOC.read_text()
+            # The BadRequest, decoded as the doc shows (its base64 needs its padding back).
+            violations = decode_details(result.stderr, pki.parent)
+            assert violations == [{"field": "submission.digest", "description": RULE}]
         elif command.endswith("/GetEvidence"):
             seen.add("get")
             assert json.loads(result.stderr)["code"] == "not_found"  # ENTRY_ID is a placeholder
@@ -253,3 +291,160 @@ def test_grpc_js_client_gets_a_receipt_and_reads_the_rule(gateway: tuple[str, Pa
     assert over["result"][:3] == ["", "error", 3]
     assert over["result"][3].startswith("submissions: must hold 1 to 1,000 items")
     assert over["result"][4][0][0] == "submissions"
+
+
+# --- Paging through ListCheckpoints with buf curl ------------------------------------------
+
+LIST_CHECKPOINTS = f"{DOC_TLS_ADDRESS}/evidence_gateway.v1.LogService/ListCheckpoints"
+
+
+def _list_checkpoints(address: str, folder: Path, request: dict[str, object]) -> dict[str, object]:
+    command = (
+        f"{BUF} curl --protocol grpc {TLS_FILES} -d '{json.dumps(request)}' {LIST_CHECKPOINTS}"
+    )
+    result = run(command, address, cwd=folder)
+    assert result.returncode == 0, (request, result.stderr)
+    answer: dict[str, object] = json.loads(result.stdout)
+    return answer
+
+
+def _sizes(page: dict[str, object]) -> list[int]:
+    # proto3 JSON leaves a zero out: the empty log's checkpoint has no "size".
+    checkpoints = page.get("checkpoints", [])
+    assert isinstance(checkpoints, list)
+    return [int(c.get("size", "0")) for c in checkpoints]
+
+
+def _all_pages(address: str, folder: Path, page_size: int) -> list[list[int]]:
+    pages: list[list[int]] = []
+    token = ""
+    while True:
+        page = _list_checkpoints(
+            address, folder, {"from_size": 0, "page_size": page_size, "page_token": token}
+        )
+        pages.append(_sizes(page))
+        token = str(page.get("nextPageToken", ""))
+        if not token:
+            return pages
+        assert len(pages) < 100, "ListCheckpoints kept giving a next_page_token"
+
+
+def test_buf_curl_pages_through_more_than_1000_checkpoints(
+    mtls_gateway: tuple[str, Path],
+) -> None:
+    """An auditor's `buf curl`: a page_size of 5,000 is served as 1,000 (not refused), 0
+    as 100; following next_page_token lists every checkpoint once, in ascending size,
+    whatever the page size; a page_token of another query is INVALID_ARGUMENT whose
+    BadRequest, base64 in buf curl's output, decodes with `buf convert`."""
+    address, folder = mtls_gateway
+    institutions = folder / "data" / "institutions"
+    credentials = identity_in(institutions, "dev-bank").credentials(
+        folder / "data" / "pki" / "root-ca.pem"
+    )
+    with grpc.secure_channel(address, credentials) as channel:
+        stub = ev_grpc.EvidenceServiceStub(channel)
+        for n in range(1001):  # one commit, so one checkpoint, each
+            request = ev.SubmitEvidenceRequest(submission=submission(f"audit-{n}"))
+            stub.SubmitEvidence(request, timeout=30)
+
+    large = _all_pages(address, folder, 5000)
+    assert len(large[0]) == 1000 and len(large) >= 2, [len(p) for p in large]
+    everything = [size for page in large for size in page]
+    assert everything == sorted(set(everything)) and everything[0] == 0
+    assert len(everything) > 1001
+    default = _all_pages(address, folder, 0)
+    assert [len(p) for p in default[:-1]] == [100] * (len(default) - 1)
+    assert [size for page in default for size in page] == everything
+
+    token = _list_checkpoints(address, folder, {"page_size": 1})["nextPageToken"]
+    command = (
+        f"{BUF} curl --protocol grpc {TLS_FILES}"
+        f" -d '{json.dumps({'from_size': 5, 'page_token': token})}' {LIST_CHECKPOINTS}"
+    )
+    refused = run(command, address, cwd=folder)
+    assert refused.returncode != 0
+    error = json.loads(refused.stderr)
+    assert error["code"] == "invalid_argument"
+    assert error["message"].startswith("page_token: "), error
+    [detail] = error["details"]
+    assert detail["type"] == "google.rpc.BadRequest"
+    violations = decode_details(refused.stderr, folder)
+    assert [v["field"] for v in violations] == ["page_token"], violations
+    assert error["message"] == f"page_token: {violations[0]['description']}"
+
+
+# --- A Node.js WatchCases subscriber that stops reading --------------------------------------
+
+#: The test gateway's [stream] stalled_write_seconds (30 by default).
+STALL = 1.0
+
+
+@pytest.fixture
+def stalling_gateway(tmp_path: Path) -> Iterator[tuple[GatewayProcess, Path]]:
+    """Mutual TLS, one call at a time per institution (so the lender's calls show
+    whether its stream holds its slot), streams ended after ``STALL`` seconds unread;
+    bank-w (lender) and court-w (court) registered."""
+    make_pki(tmp_path / "data" / "pki")
+    config = write_config(
+        tmp_path,
+        top={"max_calls_per_institution": 1},
+        sections={"stream": {"stalled_write_seconds": STALL}},
+    )
+    process = GatewayProcess(config, tmp_path, mtls=True)
+    process.start()
+    try:
+        for name, role in (("bank-w", "lender"), ("court-w", "court")):
+            process.add_institution(name, role, tmp_path / "data" / "institutions")
+        yield process, tmp_path / "data" / "institutions"
+    finally:
+        process.kill()
+
+
+def test_grpc_js_watch_paused_past_the_stall_limit_is_ended_and_resumes_from_its_cursor(
+    stalling_gateway: tuple[GatewayProcess, Path],
+) -> None:
+    """docs/cases.md's promise to a client that does not read: its stream is ended
+    (RESOURCE_EXHAUSTED, saying to reconnect with the last cursor, with a RetryInfo)
+    while it is paused, its call slot given back at once; on resuming it reads what was
+    queued, then that status; a stream opened with the last cursor it read delivers
+    every later event of the case once, in order, those recorded after the end too."""
+    gateway, institutions = stalling_gateway
+    node = shutil.which("node")
+    assert node, "node is not on PATH: the project needs Node.js (see README.md)"
+    result = subprocess.run(
+        [
+            node,
+            str(NODE_WATCH_CLIENT),
+            gateway.address.replace("127.0.0.1", "localhost"),
+            str(gateway.pki / "root-ca.pem"),
+            str(institutions),
+            f"{STALL:g}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    assert seen["read_before_pause"] == [1, 2, 3, 4]
+    # The premise: while open, the stream holds the lender's only call slot ...
+    assert seen["list_while_open"]["name"] == "RESOURCE_EXHAUSTED", seen["list_while_open"]
+    # ... and the gateway gave it back while the client was still paused.
+    assert seen["list_while_paused"]["name"] == "OK", seen["list_while_paused"]
+    first, second, last = seen["first"], seen["second"], seen["last"]
+    ended = first["ended"]
+    assert ended is not None, "the paused stream was not ended (15 s after resuming)"
+    assert ended["name"] == "RESOURCE_EXHAUSTED", ended
+    assert f"not read for {STALL:g} s (stream.stalled_write_seconds)" in ended["message"]
+    assert "reconnect with the last cursor received" in ended["message"]
+    assert ended["details"] == [
+        {"type": "google.rpc.RetryInfo", "value": {"retry_delay": {"nanos": 100_000_000}}}
+    ]
+    assert first["ended_after_resume_ms"] < 2000  # queued behind the unread messages
+    read = first["numbers"]
+    assert read == list(range(1, len(read) + 1))
+    assert len(read) < seen["last_while_paused"], "the paused stream lost nothing to resume"
+    assert second["ended"] is None, second["ended"]
+    assert second["numbers"] == list(range(len(read) + 1, last + 1))

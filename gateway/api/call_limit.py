@@ -148,7 +148,8 @@ class InstitutionCallLimit(_Limit):
             await abort(
                 context,
                 ResourceExhausted(
-                    f"your institution has {held:,} calls in progress, the most one "
+                    f"your institution has {held:,} call{'' if held == 1 else 's'} in "
+                    "progress, the most one "
                     f"institution may have at once (max_calls_per_institution = "
                     f"{self.limit:,}); end one (e.g. an idle stream) or retry with back-off"
                 ),

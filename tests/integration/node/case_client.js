@@ -87,8 +87,11 @@ class Watch {
     const deadline = Date.now() + ms;
     while (!done() && !this.ended && Date.now() < deadline) {
       await new Promise((resolve) => {
-        this.wakers.push(resolve);
-        setTimeout(resolve, Math.max(0, deadline - Date.now()));
+        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+        this.wakers.push(() => {
+          clearTimeout(timer); // a pending timer would keep the process alive
+          resolve();
+        });
       });
     }
   }

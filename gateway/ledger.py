@@ -284,7 +284,9 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
         self._load_state()
         self._lock = threading.Lock()  # guards _inflight and answering callers
         self._inflight: dict[tuple[str, str], _New] = {}
-        self._handoff: queue.Queue[tuple[list[_Item], list[_New]] | None] = queue.Queue(1)
+        # A prepared batch, its items and when it was ready (time.monotonic()).
+        self._handoff: queue.Queue[tuple[list[_Item], list[_New], float] | None] = queue.Queue(1)
+        self._stamping = 0.0  # the preparing stage's batch: seconds in the token source
         self._preparer = threading.Thread(
             target=self._run_prepare, name="ledger-prepare", daemon=True
         )
@@ -559,15 +561,22 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
                 batch = self._take()
                 if batch is None:
                     return
-                self._preparing = min(item.enqueued for item in batch)
+                taken = time.monotonic()
+                self._preparing = oldest = min(item.enqueued for item in batch)
+                self._stamping = 0.0
                 try:
                     prepared = self._prepare(batch)
                 except BaseException as exc:  # any: see _unanswered
                     self._preparing = None
                     self._unanswered(batch, exc)
                     continue
+                ready = time.monotonic()
+                observer = self.observer
+                observer.batch_stage("queued", taken - oldest)
+                observer.batch_stage("prepare", ready - taken)
+                observer.batch_stage("time_stamp", self._stamping)
                 if prepared:
-                    self._handoff.put((batch, prepared))  # waits while a commit runs
+                    self._handoff.put((batch, prepared, ready))  # waits while a commit runs
                 self._preparing = None
         finally:
             self._handoff.put(None)
@@ -578,7 +587,8 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
             job = self._handoff.get()
             if job is None:
                 return
-            batch, prepared = job
+            batch, prepared, ready = job
+            self.observer.batch_stage("handoff", time.monotonic() - ready)
             self._committing = min(p.item.enqueued for p in prepared)
             try:
                 self._commit(prepared)
@@ -685,9 +695,11 @@ class Ledger(LedgerReads, LedgerAccess, LedgerBundles):
 
         # 3. time-stamps (each verified by the token source)
         if pending:
+            asked = time.monotonic()
             tokens = self._tsa.stamp_batch(
                 [(p.item.submission.hash_algorithm, p.item.submission.digest) for p in pending]
             )
+            self._stamping += time.monotonic() - asked
             for p, token in zip(pending, tokens, strict=True):
                 if isinstance(token, GatewayError):
                     p.error = token

@@ -28,6 +28,7 @@ name                                           type       labels
 ``ledger_oldest_queued_seconds``               gauge
 ``ledger_batch_size``                          histogram
 ``ledger_commit_seconds``                      histogram
+``ledger_stage_seconds``                       histogram  stage
 ``ledger_commit_failures_total``               counter
 ``log_entries``                                gauge
 ``tsa_tokens_total``                           counter    tsa
@@ -60,6 +61,11 @@ log = logging.getLogger(__name__)
 _LATENCY = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _COMMIT = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 _BATCH = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500)
+#: A batch's stages before its commit: a unary call at a few hundred per second spends
+#: fractions of a millisecond to a few milliseconds in each.
+_STAGE = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+#: The stages of :meth:`Observer.batch_stage`.
+STAGES = ("queued", "prepare", "time_stamp", "handoff")
 
 
 class Observer:
@@ -67,6 +73,13 @@ class Observer:
 
     def batch_committed(self, size: int, seconds: float) -> None:
         """The ledger's committing stage published ``size`` entries in ``seconds``."""
+
+    def batch_stage(self, stage: str, seconds: float) -> None:
+        """A batch spent ``seconds`` in ``stage`` before its commit (:data:`STAGES`):
+        ``queued`` its oldest item waited before the preparing stage took the batch,
+        ``prepare`` that stage's work (idempotency, ``supersedes``, time-stamps),
+        ``time_stamp`` the token source's part of it, ``handoff`` the prepared batch
+        waited for the committing stage (its previous commit)."""
 
     def commit_failed(self) -> None:
         """A batch's commit failed (the store was down); its callers got UNAVAILABLE."""
@@ -205,6 +218,15 @@ class Metrics(Observer):
             buckets=_COMMIT,
             registry=r,
         )
+        self._stages = Histogram(
+            "gateway_ledger_stage_seconds",
+            "Time a batch spent in each stage before its commit: queued (its oldest item, "
+            "before the batch was taken), prepare (idempotency, supersedes, time-stamps), "
+            "time_stamp (the TSA's part of prepare), handoff (waiting for the previous commit)",
+            ["stage"],
+            buckets=_STAGE,
+            registry=r,
+        )
         self._commit_failures = Counter(
             "gateway_ledger_commit_failures", "Group commits that failed", registry=r
         )
@@ -262,6 +284,9 @@ class Metrics(Observer):
     def batch_committed(self, size: int, seconds: float) -> None:
         self._batch.observe(size)
         self._commit.observe(seconds)
+
+    def batch_stage(self, stage: str, seconds: float) -> None:
+        self._child(self._stages, stage).observe(seconds)
 
     def commit_failed(self) -> None:
         self._commit_failures.inc()

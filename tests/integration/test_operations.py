@@ -155,6 +155,10 @@ def test_metrics_move_with_calls_denials_and_tsa_failures(
     assert moved("gateway_ledger_batch_size_sum") == 4
     assert moved("gateway_ledger_batch_size_count") >= 1
     assert moved("gateway_ledger_commit_seconds_count") == moved("gateway_ledger_batch_size_count")
+    for stage in ("queued", "prepare", "time_stamp", "handoff"):  # each batch, each stage
+        assert moved("gateway_ledger_stage_seconds_count", stage=stage) >= moved(
+            "gateway_ledger_batch_size_count"
+        ), stage
     assert moved("gateway_log_entries") == 4
     assert _value(after, "gateway_ledger_queue_items") == 0
     assert _value(after, "gateway_ledger_oldest_queued_seconds") == 0

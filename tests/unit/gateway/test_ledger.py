@@ -6,6 +6,7 @@ import asyncio
 import functools
 import hashlib
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,7 @@ from gateway.errors import (
     Unavailable,
 )
 from gateway.ledger import Ledger
+from gateway.metrics import Observer
 from gateway.model import EvidenceKind, ItemResult, Receipt, Submission
 from gateway.store.base import StoredCheckpoint
 from gateway.store.sql import SqlStore
@@ -94,6 +96,29 @@ def test_an_idle_ledger_commits_at_once(env: Env) -> None:
 
     [receipt] = asyncio.run(one())
     env.check_receipt(sub(1), receipt)
+
+
+def test_each_batch_reports_the_time_of_its_stages(env: Env) -> None:
+    stages: list[tuple[str, float]] = []
+
+    class SlowTsa(FailingTsa):
+        def stamp_batch(self, items: Sequence[tuple[str, bytes]]) -> list[bytes | GatewayError]:
+            time.sleep(0.05)
+            return super().stamp_batch(items)
+
+    class Recorder(Observer):
+        def batch_stage(self, stage: str, seconds: float) -> None:
+            stages.append((stage, seconds))
+
+    ledger = env.open(tsa=SlowTsa(env.tsa()))
+    ledger.observer = Recorder()
+    results = submit(ledger, [sub(1), sub(2)])  # one call: one batch
+    assert all(isinstance(r, Receipt) for r in results)
+    assert [stage for stage, _ in stages] == ["queued", "prepare", "time_stamp", "handoff"]
+    seconds = dict(stages)
+    assert seconds["time_stamp"] >= 0.05  # the token source's part ...
+    assert seconds["prepare"] >= seconds["time_stamp"]  # ... of the preparing stage
+    assert all(0 <= s < 30 for s in seconds.values())
 
 
 def test_calls_queued_while_a_commit_runs_share_the_next_one(env: Env) -> None:

@@ -216,6 +216,8 @@ def test_metrics_count_once_per_label_set_without_institutions() -> None:
         metrics.call("EvidenceService/SubmitEvidence", "OK", "lender", 0.004, None)
     metrics.call("AccessService/GetStatistics", "PERMISSION_DENIED", "lender", 0.001, "role")
     metrics.batch_committed(7, 0.02)
+    metrics.batch_stage("time_stamp", 0.0007)
+    metrics.batch_stage("time_stamp", 0.003)
     metrics.tsa_tokens("in-process", 7)
     metrics.tsa_failure("in-process", "failed", 0)  # nothing failed: no series
     get = metrics.registry.get_sample_value
@@ -225,6 +227,9 @@ def test_metrics_count_once_per_label_set_without_institutions() -> None:
     denied = {"rpc": "AccessService/GetStatistics", "reason": "role"}
     assert get("gateway_rpc_denied_total", denied) == 1
     assert get("gateway_ledger_batch_size_sum") == 7
+    stamped = {"stage": "time_stamp"}
+    assert get("gateway_ledger_stage_seconds_count", stamped) == 2
+    assert get("gateway_ledger_stage_seconds_bucket", {**stamped, "le": "0.001"}) == 1
     assert get("gateway_tsa_tokens_total", {"tsa": "in-process"}) == 7
     assert get("gateway_tsa_failures_total", {"tsa": "in-process", "reason": "failed"}) is None
     assert Metrics().registry is not metrics.registry  # one registry per server

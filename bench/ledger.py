@@ -9,7 +9,10 @@ Every receipt carries a verified RFC 3161 token, a signed checkpoint and an
 inclusion proof. Reported: entries/s over the run, per-call latency
 percentiles, the number of group commits (checkpoints) it took, and the CPU
 time per entry of the ledger's two threads (committing and preparing, from
-``/proc``: user + system time of each thread over the run).
+``/proc``: user + system time of each thread over the run), of the TSA worker
+processes, and with ``--url`` of the local database server's processes (those
+named ``postgres``, the backends that ended during the run included): the
+server shares the machine's cores with the ledger.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from bench.writepath import _TICK, _ticks
+from bench.writepath import _TICK, _children, _ticks
 from gateway.ledger import Ledger
 from gateway.model import EvidenceKind, Receipt, Submission
 from gateway.store.sql import SqlStore
@@ -94,6 +97,28 @@ def _thread_ticks(ledger: Ledger) -> dict[str, int]:
     return out
 
 
+def _server_ticks() -> int:
+    """CPU clock ticks so far of this machine's processes named ``postgres``, with what
+    their reaped children used (a backend's time is added to the postmaster's when it
+    ends)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text_ = stat.read_text()
+        except OSError:
+            continue
+        name, rest = text_.split("(", 1)[1].rsplit(")", 1)
+        if name == "postgres":
+            fields = rest.split()
+            total += sum(int(f) for f in fields[11:15])
+    return total
+
+
+def _workers_ticks() -> int:
+    """CPU clock ticks so far of this process's child processes (the TSA workers)."""
+    return sum(_ticks(Path(f"/proc/{pid}/stat")) for pid in _children(os.getpid()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=50_000)
@@ -145,8 +170,11 @@ def main() -> None:
         )
         try:
             before = _thread_ticks(ledger)
+            before["TSA worker processes"] = _workers_ticks()
+            before["database server processes"] = _server_ticks() if args.url else 0
             elapsed, latencies = asyncio.run(_run(ledger, args.entries, args.batch, args.calls))
             after = _thread_ticks(ledger)
+            after["TSA worker processes"] = _workers_ticks()
             size = ledger.size
         finally:
             asyncio.run(ledger.close())
@@ -154,6 +182,11 @@ def main() -> None:
                 with admin.connect() as conn:
                     conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
                 admin.dispose()
+    if args.url:
+        time.sleep(1.0)  # the closed connections' backends end and are reaped
+        after["database server processes"] = _server_ticks()
+    else:
+        del before["database server processes"]
     latencies.sort()
     p50 = statistics.median(latencies) * 1000
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
@@ -169,7 +202,11 @@ def main() -> None:
     us = 1e6 / _TICK / args.entries
     print(
         "CPU per entry: "
-        + ", ".join(f"{name} thread {(after[name] - before[name]) * us:.0f} µs" for name in after)
+        + ", ".join(
+            f"{name}{'' if 'processes' in name else ' thread'} "
+            f"{(after[name] - before[name]) * us:.0f} µs"
+            for name in after
+        )
     )
 
 

@@ -128,7 +128,7 @@ def open_store(config: GatewayConfig) -> SqlStore:
     except (StoreError, ValueError, OSError) as exc:
         raise ConfigError(f"cannot open the store {config.database_url}: {exc}") from exc
     try:
-        store.hold_writer_lock(sqlite_cache_mib=config.store_sqlite_writer_cache_mib)
+        store.hold_writer_lock()
     except WriterLockHeld as exc:
         store.close()
         raise ConfigError(str(exc)) from None

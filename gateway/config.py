@@ -33,7 +33,6 @@ from the environment or the defaults are relative to the working directory.
 
     [store]
     url = ""                       # default: sqlite:///<data_dir>/gateway.sqlite3
-    sqlite_writer_cache_mib = 64   # SQLite: page cache of the connection that writes
 
     [tsa]
     urls = []                      # RFC 3161 HTTP TSAs; empty: in-process engine
@@ -140,7 +139,6 @@ class GatewayConfig:
     max_calls_per_institution: int = 0  # 0: max(1, max_concurrent_rpcs // 4)
     min_occurred_at: datetime = DEFAULT_MIN_OCCURRED_AT
     store_url: str = ""
-    store_sqlite_writer_cache_mib: int = 64  # gateway.store.sql.SQLITE_WRITER_CACHE_MIB
     tsa_urls: tuple[str, ...] = ()
     tsa_ca_files: tuple[Path, ...] = ()
     tsa_pki_dir: Path | None = None
@@ -256,7 +254,6 @@ _KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("", "max_calls_per_institution"): ("max_calls_per_institution", "int"),
     ("", "min_occurred_at"): ("min_occurred_at", "time"),
     ("store", "url"): ("store_url", "str"),
-    ("store", "sqlite_writer_cache_mib"): ("store_sqlite_writer_cache_mib", "int"),
     ("tsa", "urls"): ("tsa_urls", "strs"),
     ("tsa", "ca_files"): ("tsa_ca_files", "paths"),
     ("tsa", "pki_dir"): ("tsa_pki_dir", "path?"),
@@ -443,11 +440,6 @@ def _check(config: GatewayConfig) -> None:
         raise ConfigError(f"dev_institution {config.dev_institution!r} {problem}")
     if config.tsa_processes < 0:
         raise ConfigError(f"tsa.processes must be 0 (threads) or more, got {config.tsa_processes}")
-    if not 1 <= config.store_sqlite_writer_cache_mib <= 65536:
-        raise ConfigError(
-            "store.sqlite_writer_cache_mib must be 1 to 65536 (MiB), got "
-            f"{config.store_sqlite_writer_cache_mib}"
-        )
     if config.log_max_batch < 1:
         raise ConfigError(f"log.max_batch must be at least 1, got {config.log_max_batch}")
     if config.log_max_wait_ms < 0:

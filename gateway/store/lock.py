@@ -10,9 +10,8 @@ only through it (:meth:`StoreWriter.transaction`):
   using that file meets the same lock whatever its data folder or the path
   it was given. The kernel releases it when the process ends, even by
   SIGKILL. An in-memory database has no other writer and takes no lock.
-  While it holds the lock, the writer writes on a connection of its own
-  and has the WAL checkpointed by a background thread instead of its
-  commits (:mod:`gateway.store.checkpointer`).
+  While it holds the lock, the writer also has the WAL checkpointed by a
+  background thread instead of its commits (:mod:`gateway.store.checkpointer`).
 * PostgreSQL: a session-level advisory lock keyed by the database and the
   schema (a 64-bit hash of both; advisory locks are per database anyway),
   held by the one session that makes every write. If that session ends
@@ -45,9 +44,9 @@ from gateway.store.checkpointer import WalCheckpointer
 __all__ = [
     "ADVISORY_KEY_SQL",
     "FileLocked",
-    "SqliteWriterSettings",
     "StoreWriter",
     "UnlockedWriter",
+    "WalSettings",
     "WriterLockHeld",
     "lock_file",
     "take_writer_lock",
@@ -125,20 +124,12 @@ def lock_file(path: Path) -> int:
 
 
 class _SqliteFileLock(UnlockedWriter):
-    """An exclusive flock on ``<database>.lock``; with ``settings``, every write on one
-    connection of the writer's own, and the WAL checkpoints out of its commits.
+    """An exclusive flock on ``<database>.lock`` (writes themselves go through the pool),
+    and, with ``wal``, the WAL checkpoints out of the commits: a :class:`WalCheckpointer`
+    woken after each commit, and ``wal_autocheckpoint`` of the connections that write
+    raised to the backstop bound (see :mod:`gateway.store.checkpointer`)."""
 
-    The writer's own connection keeps its page cache from one commit to the next: in
-    WAL mode SQLite empties a connection's cache whenever another connection committed
-    since its last transaction, so with the writes spread over the pool's connections
-    (as without ``settings``) each commit started with an empty cache. Its
-    ``wal_autocheckpoint`` is the backstop bound, and a :class:`WalCheckpointer` woken
-    after each commit checkpoints the WAL (see :mod:`gateway.store.checkpointer`).
-    """
-
-    def __init__(
-        self, engine: Engine, database: str, settings: SqliteWriterSettings | None
-    ) -> None:
+    def __init__(self, engine: Engine, database: str, wal: WalSettings | None) -> None:
         super().__init__(engine)
         real = Path(database).resolve()
         try:
@@ -149,44 +140,30 @@ class _SqliteFileLock(UnlockedWriter):
                 f"{real} (it holds {busy.path}); stop it first, or give this one another "
                 "database"
             ) from None
-        self._connection: Connection | None = None
-        self.checkpointer: WalCheckpointer | None = None
-        if settings is None:
-            return
-        try:
-            connection = engine.connect()  # checked out of the pool for good
-            raw = connection.connection.driver_connection
-            assert raw is not None
-            raw.execute(f"PRAGMA cache_size=-{settings.cache_kib}")
-            raw.execute(f"PRAGMA wal_autocheckpoint={settings.bound_pages}")
-            self._connection = connection
-            self.checkpointer = WalCheckpointer(real, settings.checkpoint_pages)
-        except BaseException:
-            self.close()
-            raise
+        self._bound = wal.bound_pages if wal is not None else None
+        self.checkpointer = WalCheckpointer(real, wal.checkpoint_pages) if wal is not None else None
 
     @contextlib.contextmanager
-    def _own(self, connection: Connection) -> Iterator[Connection]:
-        with connection.begin():
-            yield connection
+    def _checkpointed(self) -> Iterator[Connection]:
+        with self._engine.begin() as conn:
+            info = conn.info
+            if info.get("wal_autocheckpoint") != self._bound:
+                # Per connection, kept while it lives in the pool.
+                conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={self._bound}")
+                info["wal_autocheckpoint"] = self._bound
+            yield conn
         if self.checkpointer is not None:  # committed (an exception skips this)
             self.checkpointer.committed()
 
     def transaction(self) -> contextlib.AbstractContextManager[Connection]:
-        if self._connection is None:
+        if self.checkpointer is None:
             return self._engine.begin()
-        return self._own(self._connection)
+        return self._checkpointed()
 
     def close(self) -> None:
         if self.checkpointer is not None:
             self.checkpointer.close()
             self.checkpointer = None
-        if self._connection is not None:
-            # Not back into the pool with the writer's settings: closed.
-            with contextlib.suppress(SQLAlchemyError):
-                self._connection.invalidate()
-                self._connection.close()
-            self._connection = None
         if self._fd >= 0:
             os.close(self._fd)  # releases the flock
             self._fd = -1
@@ -260,27 +237,24 @@ class _PostgresSessionLock:
 
 
 @dataclass(frozen=True)
-class SqliteWriterSettings:
-    """The writer's connection of a SQLite file: its page cache (KiB); the background
-    thread checkpoints the WAL once it holds ``checkpoint_pages``, the writer's commits
-    only past ``bound_pages``."""
+class WalSettings:
+    """SQLite's WAL while a gateway writes: the background thread checkpoints once the
+    WAL holds ``checkpoint_pages``; the writer itself only past ``bound_pages``."""
 
-    cache_kib: int
     checkpoint_pages: int
     bound_pages: int
 
 
-def take_writer_lock(engine: Engine, sqlite: SqliteWriterSettings | None = None) -> StoreWriter:
+def take_writer_lock(engine: Engine, wal: WalSettings | None = None) -> StoreWriter:
     """Take the writer lock of ``engine``'s database, or raise :class:`WriterLockHeld`.
 
-    ``sqlite`` (SQLite files only): write on a connection of the writer's own and
-    checkpoint the WAL from a background thread (:mod:`gateway.store.checkpointer`);
-    None writes on any pooled connection and leaves the checkpoints to the commits."""
+    ``wal`` (SQLite files only): checkpoint the WAL from a background thread
+    (see :mod:`gateway.store.checkpointer`); None leaves it to the commits."""
     url = engine.url
     if url.get_backend_name() == "sqlite":
         if url.database in (None, "", ":memory:"):
             return UnlockedWriter(engine)
-        return _SqliteFileLock(engine, url.database, sqlite)
+        return _SqliteFileLock(engine, url.database, wal)
     return _PostgresSessionLock(engine)
 
 

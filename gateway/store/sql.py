@@ -60,12 +60,7 @@ from gateway.store.base import LoanHead, LoanSalt, StoredCheckpoint, StoredEntry
 from gateway.store.cases import CASE_TABLES, CaseDocumentReads
 from gateway.store.hooks import BatchHook
 from gateway.store.loanmap import LOAN_MAP_BLOCKS, LOAN_MAP_COLUMNS, LoanMapQueries
-from gateway.store.lock import (
-    SqliteWriterSettings,
-    StoreWriter,
-    UnlockedWriter,
-    take_writer_lock,
-)
+from gateway.store.lock import StoreWriter, UnlockedWriter, WalSettings, take_writer_lock
 from gateway.store.openings import (
     LOAN_SALT_COLUMNS,
     LOAN_SALTS,
@@ -95,11 +90,6 @@ DEFAULT_SQLITE_NAME = "gateway.sqlite3"
 #: a gateway holds the writer lock, by its background thread
 #: (:mod:`gateway.store.checkpointer`), the writer's commits then only past the bound.
 SQLITE_CACHE_KIB = 16384
-#: The page cache of the writer's own connection (MiB), while a gateway holds the
-#: writer lock (``[store] sqlite_writer_cache_mib``): a commit of 500 entries dirties
-#: about 3,500 pages of the random-key indexes, and at 1,000,000 entries those indexes
-#: are about 440 MB (docs/performance.md, "Write throughput at 1,000,000 entries").
-SQLITE_WRITER_CACHE_MIB = 64
 SQLITE_WAL_CHECKPOINT_PAGES = 16384
 SQLITE_WAL_BOUND_PAGES = 4 * SQLITE_WAL_CHECKPOINT_PAGES
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -378,7 +368,7 @@ class SqlStore(OpeningReads, CaseDocumentReads, AccessQueries, AnchorQueries, Lo
     def engine(self) -> Engine:
         return self._engine
 
-    def hold_writer_lock(self, sqlite_cache_mib: int = SQLITE_WRITER_CACHE_MIB) -> None:
+    def hold_writer_lock(self) -> None:
         """Become the database's only writer for as long as this store is open.
 
         Raises :class:`~gateway.store.lock.WriterLockHeld` when another process
@@ -386,18 +376,10 @@ class SqlStore(OpeningReads, CaseDocumentReads, AccessQueries, AnchorQueries, Lo
         every later write fail and :meth:`ping` False. On a SQLite file this
         also starts the thread that checkpoints the WAL out of the commits
         (:mod:`gateway.store.checkpointer`), until :meth:`close`; a store opened
-        without the lock (tools, loaders) starts no thread. Its writes then go
-        through one connection of the writer's own, whose page cache is
-        ``sqlite_cache_mib`` MiB (the pool's connections keep ``SQLITE_CACHE_KIB``).
+        without the lock (tools, loaders) starts no thread.
         """
-        if sqlite_cache_mib < 1:
-            raise ValueError(f"the writer's page cache must be at least 1 MiB: {sqlite_cache_mib}")
-        sqlite = SqliteWriterSettings(
-            cache_kib=sqlite_cache_mib * 1024,
-            checkpoint_pages=SQLITE_WAL_CHECKPOINT_PAGES,
-            bound_pages=SQLITE_WAL_BOUND_PAGES,
-        )
-        writer = self._guard(lambda: take_writer_lock(self._engine, sqlite))
+        wal = WalSettings(SQLITE_WAL_CHECKPOINT_PAGES, SQLITE_WAL_BOUND_PAGES)
+        writer = self._guard(lambda: take_writer_lock(self._engine, wal))
         with self._write_lock:
             self._writer = writer
 

@@ -148,39 +148,3 @@ def test_the_thread_checkpoints_and_stops_on_close(tmp_path: Path) -> None:
         assert check.execute("SELECT count(*) FROM filler").fetchone()[0] > 30 * 40
     finally:
         check.close()
-
-
-def test_the_writer_writes_on_one_connection_of_its_own(tmp_path: Path) -> None:
-    store = SqlStore.sqlite(tmp_path / "db.sqlite3")
-    try:
-        store.hold_writer_lock(sqlite_cache_mib=3)
-        seen = set()
-        for _ in range(4):
-
-            def settings(conn: object) -> None:
-                run = conn.exec_driver_sql  # type: ignore[attr-defined]
-                raw = conn.connection.driver_connection  # type: ignore[attr-defined]
-                cache = run("PRAGMA cache_size").scalar()
-                seen.add((id(raw), cache, run("PRAGMA wal_autocheckpoint").scalar()))
-
-            store.write(settings)
-            # The reads go to the pool, whose connections keep their own cache size.
-            cache = store.read(lambda conn: conn.exec_driver_sql("PRAGMA cache_size").scalar())
-            assert cache == -sql.SQLITE_CACHE_KIB
-        assert [s[1:] for s in seen] == [(-3 * 1024, sql.SQLITE_WAL_BOUND_PAGES)]
-        with pytest.raises(ValueError, match="at least 1 MiB"):
-            SqlStore.open("sqlite://").hold_writer_lock(sqlite_cache_mib=0)
-    finally:
-        store.close()
-
-
-def test_the_writer_cache_setting() -> None:
-    from gateway.config import ConfigError, load_config
-
-    assert (
-        load_config(None, environ={}).store_sqlite_writer_cache_mib == sql.SQLITE_WRITER_CACHE_MIB
-    )
-    name = "GATEWAY_STORE_SQLITE_WRITER_CACHE_MIB"
-    assert load_config(None, environ={name: "128"}).store_sqlite_writer_cache_mib == 128
-    with pytest.raises(ConfigError, match="sqlite_writer_cache_mib"):
-        load_config(None, environ={name: "0"})

@@ -10,6 +10,8 @@ only through it (:meth:`StoreWriter.transaction`):
   using that file meets the same lock whatever its data folder or the path
   it was given. The kernel releases it when the process ends, even by
   SIGKILL. An in-memory database has no other writer and takes no lock.
+  While it holds the lock, the writer also has the WAL checkpointed by a
+  background thread instead of its commits (:mod:`gateway.store.checkpointer`).
 * PostgreSQL: a session-level advisory lock keyed by the database and the
   schema (a 64-bit hash of both; advisory locks are per database anyway),
   held by the one session that makes every write. If that session ends
@@ -29,6 +31,7 @@ import fcntl
 import logging
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -36,12 +39,14 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from gateway.store.base import StoreError
+from gateway.store.checkpointer import WalCheckpointer
 
 __all__ = [
     "ADVISORY_KEY_SQL",
     "FileLocked",
     "StoreWriter",
     "UnlockedWriter",
+    "WalSettings",
     "WriterLockHeld",
     "lock_file",
     "take_writer_lock",
@@ -119,9 +124,12 @@ def lock_file(path: Path) -> int:
 
 
 class _SqliteFileLock(UnlockedWriter):
-    """An exclusive flock on ``<database>.lock`` (writes themselves go through the pool)."""
+    """An exclusive flock on ``<database>.lock`` (writes themselves go through the pool),
+    and, with ``wal``, the WAL checkpoints out of the commits: a :class:`WalCheckpointer`
+    woken after each commit, and ``wal_autocheckpoint`` of the connections that write
+    raised to the backstop bound (see :mod:`gateway.store.checkpointer`)."""
 
-    def __init__(self, engine: Engine, database: str) -> None:
+    def __init__(self, engine: Engine, database: str, wal: WalSettings | None) -> None:
         super().__init__(engine)
         real = Path(database).resolve()
         try:
@@ -132,8 +140,30 @@ class _SqliteFileLock(UnlockedWriter):
                 f"{real} (it holds {busy.path}); stop it first, or give this one another "
                 "database"
             ) from None
+        self._bound = wal.bound_pages if wal is not None else None
+        self.checkpointer = WalCheckpointer(real, wal.checkpoint_pages) if wal is not None else None
+
+    @contextlib.contextmanager
+    def _checkpointed(self) -> Iterator[Connection]:
+        with self._engine.begin() as conn:
+            info = conn.info
+            if info.get("wal_autocheckpoint") != self._bound:
+                # Per connection, kept while it lives in the pool.
+                conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={self._bound}")
+                info["wal_autocheckpoint"] = self._bound
+            yield conn
+        if self.checkpointer is not None:  # committed (an exception skips this)
+            self.checkpointer.committed()
+
+    def transaction(self) -> contextlib.AbstractContextManager[Connection]:
+        if self.checkpointer is None:
+            return self._engine.begin()
+        return self._checkpointed()
 
     def close(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.close()
+            self.checkpointer = None
         if self._fd >= 0:
             os.close(self._fd)  # releases the flock
             self._fd = -1
@@ -206,13 +236,25 @@ class _PostgresSessionLock:
             self._connection.close()  # the session ends: PostgreSQL releases the lock
 
 
-def take_writer_lock(engine: Engine) -> StoreWriter:
-    """Take the writer lock of ``engine``'s database, or raise :class:`WriterLockHeld`."""
+@dataclass(frozen=True)
+class WalSettings:
+    """SQLite's WAL while a gateway writes: the background thread checkpoints once the
+    WAL holds ``checkpoint_pages``; the writer itself only past ``bound_pages``."""
+
+    checkpoint_pages: int
+    bound_pages: int
+
+
+def take_writer_lock(engine: Engine, wal: WalSettings | None = None) -> StoreWriter:
+    """Take the writer lock of ``engine``'s database, or raise :class:`WriterLockHeld`.
+
+    ``wal`` (SQLite files only): checkpoint the WAL from a background thread
+    (see :mod:`gateway.store.checkpointer`); None leaves it to the commits."""
     url = engine.url
     if url.get_backend_name() == "sqlite":
         if url.database in (None, "", ":memory:"):
             return UnlockedWriter(engine)
-        return _SqliteFileLock(engine, url.database)
+        return _SqliteFileLock(engine, url.database, wal)
     return _PostgresSessionLock(engine)
 
 

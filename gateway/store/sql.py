@@ -60,7 +60,7 @@ from gateway.store.base import LoanHead, LoanSalt, StoredCheckpoint, StoredEntry
 from gateway.store.cases import CASE_TABLES, CaseDocumentReads
 from gateway.store.hooks import BatchHook
 from gateway.store.loanmap import LOAN_MAP_BLOCKS, LOAN_MAP_COLUMNS, LoanMapQueries
-from gateway.store.lock import StoreWriter, UnlockedWriter, take_writer_lock
+from gateway.store.lock import StoreWriter, UnlockedWriter, WalSettings, take_writer_lock
 from gateway.store.openings import (
     LOAN_SALT_COLUMNS,
     LOAN_SALTS,
@@ -86,9 +86,12 @@ __all__ = ["DEFAULT_SQLITE_NAME", "SqlStore", "from_us", "to_us"]
 
 DEFAULT_SQLITE_NAME = "gateway.sqlite3"
 #: SQLite page cache per connection (KiB) and the WAL's size (pages of 4 KiB) at which
-#: a commit checkpoints it (``bench.writecost``, docs/performance.md).
+#: it is checkpointed (``bench.writecost``, docs/performance.md): by a commit, or, while
+#: a gateway holds the writer lock, by its background thread
+#: (:mod:`gateway.store.checkpointer`), the writer's commits then only past the bound.
 SQLITE_CACHE_KIB = 16384
 SQLITE_WAL_CHECKPOINT_PAGES = 16384
+SQLITE_WAL_BOUND_PAGES = 4 * SQLITE_WAL_CHECKPOINT_PAGES
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _ENTRIES = metadata.tables[str(EntryRow.__tablename__)]
@@ -392,9 +395,13 @@ class SqlStore(OpeningReads, CaseDocumentReads, AccessQueries, AnchorQueries, Lo
 
         Raises :class:`~gateway.store.lock.WriterLockHeld` when another process
         holds the lock (see :mod:`gateway.store.lock`); a lost lock makes
-        every later write fail and :meth:`ping` False.
+        every later write fail and :meth:`ping` False. On a SQLite file this
+        also starts the thread that checkpoints the WAL out of the commits
+        (:mod:`gateway.store.checkpointer`), until :meth:`close`; a store opened
+        without the lock (tools, loaders) starts no thread.
         """
-        writer = self._guard(lambda: take_writer_lock(self._engine))
+        wal = WalSettings(SQLITE_WAL_CHECKPOINT_PAGES, SQLITE_WAL_BOUND_PAGES)
+        writer = self._guard(lambda: take_writer_lock(self._engine, wal))
         with self._write_lock:
             self._writer = writer
 

@@ -92,6 +92,7 @@ DEFAULT_SQLITE_NAME = "gateway.sqlite3"
 SQLITE_CACHE_KIB = 16384
 SQLITE_WAL_CHECKPOINT_PAGES = 16384
 SQLITE_WAL_BOUND_PAGES = 4 * SQLITE_WAL_CHECKPOINT_PAGES
+SQLITE_WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes a restarted WAL file keeps on disk
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _ENTRIES = metadata.tables[str(EntryRow.__tablename__)]
@@ -894,6 +895,10 @@ def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
         # make a checkpoint every few commits, each page copied once for all of them.
         cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_CHECKPOINT_PAGES}")
+        # A WAL that grew past its usual size (the checkpointing thread fell behind, up
+        # to SQLITE_WAL_BOUND_PAGES) is cut back to this when it starts over, instead of
+        # keeping its largest size on disk for good.
+        cursor.execute(f"PRAGMA journal_size_limit={SQLITE_WAL_SIZE_LIMIT}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

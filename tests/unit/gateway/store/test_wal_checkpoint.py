@@ -12,7 +12,7 @@ import pytest
 
 from gateway.store import sql
 from gateway.store.checkpointer import WalCheckpointer, wal_frames
-from gateway.store.sql import SqlStore
+from gateway.store.sql import SQLITE_WAL_SIZE_LIMIT, SqlStore
 
 _THREAD = "sqlite-wal-checkpoint"
 
@@ -148,3 +148,13 @@ def test_the_thread_checkpoints_and_stops_on_close(tmp_path: Path) -> None:
         assert check.execute("SELECT count(*) FROM filler").fetchone()[0] > 30 * 40
     finally:
         check.close()
+
+
+def test_every_connection_limits_the_wal_file_kept_after_a_restart(tmp_path: Path) -> None:
+    store = SqlStore.sqlite(tmp_path / "db.sqlite3")
+    try:
+        with store._engine.connect() as conn:
+            limit = conn.exec_driver_sql("PRAGMA journal_size_limit").scalar()
+        assert limit == SQLITE_WAL_SIZE_LIMIT
+    finally:
+        store.close()

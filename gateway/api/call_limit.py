@@ -13,6 +13,16 @@ are neither counted nor refused.
 of :class:`CallLimit` and lock the others out. It must run after
 :class:`gateway.api.authz.Authorization` (later in the interceptor list),
 which identifies the caller; the same services are exempt.
+
+A stream ended because its client does not read it
+(:func:`gateway.api.errors.abort_unread`) gives its slot back at once, but
+gRPC keeps the call, its status queued behind the unread messages, until the
+client cancels it, its deadline passes or its connection closes (up to
+``[grpc] max_connection_age_seconds``): tens of kilobytes each. So that one
+institution cannot pile up such calls without bound (a slot freed every
+``stalled_write_seconds``), :class:`InstitutionCallLimit` counts them too
+(``unread``) and refuses the institution's new streams while it has
+``limit`` of them; its unary calls are still served.
 """
 
 from __future__ import annotations
@@ -24,7 +34,7 @@ from typing import Any
 import grpc
 
 from gateway.api.caller import current_caller
-from gateway.api.errors import abort
+from gateway.api.errors import abort, unread_status
 from gateway.api.intercept import ApiInterceptor
 from gateway.api.observe import mark_denied
 from gateway.errors import ResourceExhausted
@@ -132,13 +142,38 @@ class InstitutionCallLimit(_Limit):
     """At most ``limit`` calls at once of one institution (the caller that
     :class:`~gateway.api.authz.Authorization` identified), except to ``exempt``.
 
-    ``active`` maps each institution with calls in progress to their number.
+    ``active`` maps each institution with calls in progress to their number;
+    ``unread`` each institution with streams ended unread (their status still
+    queued in gRPC, see the module's docstring) to theirs: while an institution has
+    ``limit`` of those, its new streams are refused.
     """
 
     def __init__(self, limit: int, exempt: Iterable[str]) -> None:
         super().__init__(exempt)
         self.limit = limit
         self.active: dict[str, int] = {}
+        self.unread: dict[str, int] = {}
+
+    def _intercept(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        admit = self._admit_stream if handler.response_streaming else self._admit
+        return wrap_handler(handler, admit, self._release)
+
+    async def _admit_stream(self, context: Any) -> str:
+        institution = current_caller().institution
+        unread = self.unread.get(institution, 0)
+        if unread >= self.limit:
+            mark_denied("max_calls_per_institution")
+            await abort(
+                context,
+                ResourceExhausted(
+                    f"your institution has {unread:,} streams that the gateway ended because "
+                    "their client did not read them and whose client has not ended them yet, "
+                    f"the most one institution may have (max_calls_per_institution = "
+                    f"{self.limit:,}): read them to their end or cancel them (or close their "
+                    "connections), then open a new stream"
+                ),
+            )
+        return await self._admit(context)
 
     async def _admit(self, context: Any) -> str:
         institution = current_caller().institution
@@ -163,3 +198,14 @@ class InstitutionCallLimit(_Limit):
             self.active[token] = left
         else:
             del self.active[token]
+        pending = unread_status()  # in the call's own task: its status, if left queued
+        if pending is not None and not pending.done():
+            self.unread[token] = self.unread.get(token, 0) + 1
+            pending.add_done_callback(lambda _: self._unread_ended(token))
+
+    def _unread_ended(self, token: str) -> None:
+        left = self.unread[token] - 1
+        if left:
+            self.unread[token] = left
+        else:
+            del self.unread[token]

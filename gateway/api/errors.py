@@ -30,6 +30,7 @@ Per-item results (BatchSubmitEvidence, SubmitEvidenceStream) use the same
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 import re
@@ -66,6 +67,7 @@ __all__ = [
     "shown",
     "to_grpc_status",
     "to_rpc_status",
+    "unread_status",
 ]
 
 log = logging.getLogger(__name__)
@@ -267,6 +269,23 @@ _INTERNAL = status_pb2.Status(
 #: How long :func:`abort_unread` lets a status wait to go out before it ends the handler.
 UNREAD_STATUS_WAIT = 0.1
 
+# The status :func:`abort_unread` left queued behind unread messages, in the call's task.
+_UNREAD_STATUS: contextvars.ContextVar[asyncio.Future[Any] | None] = contextvars.ContextVar(
+    "unread_status", default=None
+)
+
+
+def unread_status() -> asyncio.Future[Any] | None:
+    """In the task of a call that :func:`abort_unread` ended: its status, still queued
+    behind the messages the client does not read (done once it is sent or the call is
+    cancelled, its deadline passes or its connection closes); else ``None``."""
+    return _UNREAD_STATUS.get()
+
+
+def _retrieved(sending: asyncio.Future[Any]) -> None:
+    if not sending.cancelled():
+        sending.exception()  # AbortError once sent, the batch's error once the call ended
+
 
 async def abort_unread(
     context: grpc.aio.ServicerContext[Any, Any], exc: GatewayError, field_prefix: str = ""
@@ -281,13 +300,18 @@ async def abort_unread(
     handler with CancelledError: the status stays queued behind the unread messages
     (a client that reads again gets them, then it), and gRPC drops the call when the
     client cancels it, its deadline passes or its connection closes (at the latest
-    ``[grpc] max_connection_age_seconds`` and its grace period later). The call is
-    counted with the status (:mod:`gateway.api.observe`), not as CANCELLED.
+    ``[grpc] max_connection_age_seconds`` and its grace period later). Until then the
+    call still holds memory in gRPC: :func:`unread_status` gives the queued status to
+    the interceptors (:class:`~gateway.api.call_limit.InstitutionCallLimit` counts such
+    calls). The call is counted with the status (:mod:`gateway.api.observe`), not as
+    CANCELLED.
     """
+    sending = asyncio.ensure_future(context.abort_with_status(to_grpc_status(exc, field_prefix)))
+    sending.add_done_callback(_retrieved)
     try:
-        async with asyncio.timeout(UNREAD_STATUS_WAIT):
-            await context.abort_with_status(to_grpc_status(exc, field_prefix))
+        await asyncio.wait_for(asyncio.shield(sending), UNREAD_STATUS_WAIT)
     except TimeoutError:
+        _UNREAD_STATUS.set(sending)
         raise asyncio.CancelledError from None
     raise AssertionError("abort_with_status returned")  # pragma: no cover
 

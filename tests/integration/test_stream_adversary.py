@@ -366,6 +366,13 @@ def test_a_watch_that_is_never_read_ends_at_the_limit_and_gives_back_its_slot(
             )
             listed = lender.cases.ListCases(cs.ListCasesRequest(), timeout=10)
             assert [c.case_id for c in listed.cases] == [case_id]
+            # But gRPC still holds the call, its status queued behind the unread messages,
+            # until the client ends it: the lender may not pile up more such streams (one
+            # slot: one of them) and its next stream is refused until it reads this one.
+            with pytest.raises(grpc.RpcError) as piled:
+                next(lender.cases.WatchCases(cs.WatchCasesRequest(), timeout=10))
+            assert piled.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "did not read them" in (piled.value.details() or ""), piled.value.details()
 
             # The client reads at last: what the gateway had written, then the status.
             received: list[cs.WatchCasesResponse] = []

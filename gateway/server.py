@@ -540,7 +540,7 @@ def freeze_start_up_heap() -> None:
     long as the process; left in the collector's oldest generation, every full
     collection walked them all while it held the interpreter lock, stopping the
     event loop and the ledger's threads together (58-86 ms per pass under load: the
-    tail of unary calls, docs/performance.md). Garbage is collected first, so none
+    tail of unary calls, docs/performance/unary-latency.md). Garbage is collected first, so none
     of it is kept for ever; what serving creates is still collected as before.
     """
     gc.collect()

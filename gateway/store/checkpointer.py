@@ -5,7 +5,7 @@ them back into the database file and syncs it, so that the WAL can start over.
 By default SQLite runs it inside the commit that takes the WAL past
 ``wal_autocheckpoint`` pages: that commit, and every batch queued behind it,
 then waits for 16,384 pages to be copied and synced (83 to 141 ms in the traces of
-docs/performance.md, the unary p99 tail at 500 requests/s).
+docs/performance/unary-latency.md, the unary p99 tail at 500 requests/s).
 
 While a gateway holds the writer lock (:mod:`gateway.store.lock`) a
 :class:`WalCheckpointer` does that work instead, on its own connection and

@@ -86,7 +86,7 @@ __all__ = ["DEFAULT_SQLITE_NAME", "SqlStore", "from_us", "to_us"]
 
 DEFAULT_SQLITE_NAME = "gateway.sqlite3"
 #: SQLite page cache per connection (KiB) and the WAL's size (pages of 4 KiB) at which
-#: it is checkpointed (``bench.writecost``, docs/performance.md): by a commit, or, while
+#: it is checkpointed (``bench.writecost``, docs/performance/write-path.md): by a commit, or, while
 #: a gateway holds the writer lock, by its background thread
 #: (:mod:`gateway.store.checkpointer`), the writer's commits then only past the bound.
 SQLITE_CACHE_KIB = 16384

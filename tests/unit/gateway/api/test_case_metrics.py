@@ -6,17 +6,15 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
-from court.evidence.case_terms import CaseStatus
 from evidence_gateway.v1 import case_service_pb2 as cs
 from gateway.cases.notifier import Notifier
 from gateway.cases.watch import watch_events
 from gateway.errors import ResourceExhausted
 from gateway.metrics import Metrics
-from gateway.store.cases import StoredCaseEvent
+from tests.support.case_events import NoTables, case_event
 from tests.support.grpc_client import timestamp
 from tests.support.registered_institutions import as_institution as md
 from tests.unit.gateway.api.conftest import Harness
@@ -81,24 +79,6 @@ def test_open_streams_are_a_gauge_read_at_the_scrape(h: Harness) -> None:
         time.sleep(0.02)
 
 
-class _NoTables:
-    def party_events(self, *args: Any) -> list[StoredCaseEvent]:
-        return []
-
-
-def _event(n: int) -> StoredCaseEvent:
-    return StoredCaseEvent(
-        case_id="c",
-        event_number=n,
-        leaf_index=n,
-        entry_id=f"e{n}",
-        lender="bank-a",
-        body="court-1",
-        status=CaseStatus.ACCEPTED,
-        document=b"",
-    )
-
-
 def test_a_stream_ended_as_too_slow_is_counted() -> None:
     metrics = Metrics()
     notifier = Notifier(queue_size=2)
@@ -106,7 +86,7 @@ def test_a_stream_ended_as_too_slow_is_counted() -> None:
 
     async def scenario() -> None:
         stream = watch_events(
-            _NoTables(),  # type: ignore[arg-type]
+            NoTables(),  # type: ignore[arg-type]
             notifier,
             institution="bank-a",
             as_lender=True,
@@ -115,7 +95,7 @@ def test_a_stream_ended_as_too_slow_is_counted() -> None:
         )
         await anext(stream)  # the first cursor: subscribed
         # Three events arrive for a stream that holds two, before it reads them.
-        notifier._deliver([_event(n) for n in range(3)])
+        notifier._deliver([case_event(n) for n in range(3)])
         with pytest.raises(ResourceExhausted):
             await asyncio.wait_for(anext(stream), 5)
         await stream.aclose()

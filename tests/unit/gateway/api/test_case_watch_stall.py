@@ -14,7 +14,6 @@ from typing import Any
 import grpc
 import pytest
 
-from court.evidence.case_terms import CaseStatus
 from evidence_gateway.v1 import case_service_pb2 as cs
 from gateway.api import cases as cases_api
 from gateway.api.caller import set_current_caller
@@ -22,7 +21,7 @@ from gateway.api.cases import CaseServicer
 from gateway.authz.roles import Caller, Role
 from gateway.cases.notifier import Notifier
 from gateway.metrics import Metrics
-from gateway.store.cases import StoredCaseEvent
+from tests.support.case_events import NoTables, case_event
 
 SLOW = "gateway_case_watch_slow_disconnects_total"
 
@@ -54,26 +53,8 @@ class _Context:
         raise _Ended(status)
 
 
-class _NoTables:
-    def party_events(self, *args: Any) -> list[StoredCaseEvent]:
-        return []
-
-
-def _event(n: int) -> StoredCaseEvent:
-    return StoredCaseEvent(
-        case_id="c",
-        event_number=n,
-        leaf_index=n,
-        entry_id=f"e{n}",
-        lender="bank-a",
-        body="court-1",
-        status=CaseStatus.ACCEPTED,
-        document=b"",
-    )
-
-
 def _servicer(notifier: Notifier, *, stall: float, heartbeat: float) -> CaseServicer:
-    service: Any = SimpleNamespace(tables=_NoTables())
+    service: Any = SimpleNamespace(tables=NoTables())
     ledger: Any = SimpleNamespace(published=lambda: SimpleNamespace(size=0))
     return CaseServicer(
         service, ledger, notifier, heartbeat_seconds=heartbeat, stalled_write_seconds=stall
@@ -137,7 +118,7 @@ def test_a_stream_whose_queue_fills_is_a_slow_reader_not_a_full_commit_queue(
         while not context.written:  # the first cursor: subscribed
             await asyncio.sleep(0.01)
         # Three events arrive for a stream that holds two, before it takes them.
-        notifier._deliver([_event(n) for n in range(3)])
+        notifier._deliver([case_event(n) for n in range(3)])
         with pytest.raises(_Ended) as ended:
             await asyncio.wait_for(call, 10)
         return ended.value.status

@@ -22,6 +22,7 @@ const fs = require("node:fs");
 const path = require("node:path");
 const grpc = require("@grpc/grpc-js");
 const protoLoader = require("@grpc/proto-loader");
+const { Watch: BaseWatch } = require("./watch.js");
 
 const PROTOS = path.resolve(__dirname, "..", "..", "..", "protos");
 const JSON_OPTIONS = { keepCase: false, longs: String, enums: String, bytes: String, defaults: false };
@@ -57,47 +58,10 @@ async function refusal(promise) {
 
 const now = () => ({ seconds: String(Math.floor(Date.now() / 1000)), nanos: 0 });
 
-// A WatchCases stream: its messages as they arrive, and how it ended.
-class Watch {
+// A WatchCases stream (watch.js) that reports its error as this test expects.
+class Watch extends BaseWatch {
   constructor(client, request) {
-    this.messages = [];
-    this.ended = null;
-    this.wakers = [];
-    this.call = client.WatchCases(request);
-    this.call.on("data", (message) => {
-      this.messages.push({ ...message, receivedAt: Date.now() });
-      this.wake();
-    });
-    this.call.on("error", (error) => {
-      this.ended = { code: error.code, name: grpc.status[error.code], message: error.details };
-      this.wake();
-    });
-    this.call.on("end", () => {
-      this.ended = this.ended || { code: 0, name: "OK" };
-      this.wake();
-    });
-  }
-
-  wake() {
-    for (const resolve of this.wakers.splice(0)) resolve();
-  }
-
-  // Resolves once `done()` holds, the stream ended, or `ms` passed.
-  async until(done, ms) {
-    const deadline = Date.now() + ms;
-    while (!done() && !this.ended && Date.now() < deadline) {
-      await new Promise((resolve) => {
-        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-        this.wakers.push(() => {
-          clearTimeout(timer); // a pending timer would keep the process alive
-          resolve();
-        });
-      });
-    }
-  }
-
-  events() {
-    return this.messages.filter((m) => m.event);
+    super(client, request, (error) => ({ code: error.code, name: grpc.status[error.code], message: error.details }));
   }
 
   async nextEvents(n) {
@@ -106,10 +70,6 @@ class Watch {
       throw new Error(`WatchCases: ${this.events().length} events of ${n}; ended ${JSON.stringify(this.ended)}`);
     }
     return this.events();
-  }
-
-  lastCursor() {
-    return this.messages[this.messages.length - 1].cursor;
   }
 
   async cancel() {

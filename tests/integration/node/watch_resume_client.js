@@ -27,6 +27,7 @@ const path = require("node:path");
 const grpc = require("@grpc/grpc-js");
 const protoLoader = require("@grpc/proto-loader");
 const protobuf = require("protobufjs");
+const { Watch: BaseWatch } = require("./watch.js");
 
 const PROTOS = path.resolve(__dirname, "..", "..", "..", "protos");
 const INCLUDE = [PROTOS, path.join(PROTOS, "third_party")];
@@ -97,51 +98,15 @@ function ending(error, errorTypes) {
   return out;
 }
 
-// A WatchCases stream: its messages as they arrive, and how it ended.
-class Watch {
+// A WatchCases stream (watch.js) whose error is decoded with its details.
+class Watch extends BaseWatch {
   constructor(client, request, errorTypes) {
-    this.messages = [];
-    this.ended = null;
-    this.wakers = [];
-    this.call = client.WatchCases(request);
-    this.call.on("data", (message) => {
-      this.messages.push(message);
-      this.wake();
-    });
-    this.call.on("error", (error) => {
-      this.ended = { ...ending(error, errorTypes), at: Date.now() };
-      this.wake();
-    });
-    this.call.on("end", () => {
-      this.ended = this.ended || { code: 0, name: "OK", at: Date.now() };
-      this.wake();
-    });
-  }
-
-  wake() {
-    for (const resolve of this.wakers.splice(0)) resolve();
-  }
-
-  async until(done, ms) {
-    const deadline = Date.now() + ms;
-    while (!done() && !this.ended && Date.now() < deadline) {
-      await new Promise((resolve) => {
-        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-        this.wakers.push(() => {
-          clearTimeout(timer); // a pending timer would keep the process alive
-          resolve();
-        });
-      });
-    }
+    super(client, request, (error) => ending(error, errorTypes));
   }
 
   // The event numbers received of one case (the stream carries all the caller's cases).
   numbers(caseId) {
     return this.messages.filter((m) => m.event && m.event.caseId === caseId).map((m) => m.event.eventNumber);
-  }
-
-  lastCursor() {
-    return this.messages[this.messages.length - 1].cursor;
   }
 }
 
@@ -227,7 +192,7 @@ async function main() {
   const resumedAt = Date.now();
   watch.call.resume();
   await watch.until(() => false, 15_000);
-  out.first = { numbers: watch.numbers(caseId), ended: watch.ended, ended_after_resume_ms: watch.ended && watch.ended.at - resumedAt };
+  out.first = { numbers: watch.numbers(caseId), ended: watch.ended, ended_after_resume_ms: watch.ended && watch.endedAt - resumedAt };
   watch.call.cancel();
 
   // More events after the stream ended: the new stream must deliver them too.

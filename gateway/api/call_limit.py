@@ -158,20 +158,21 @@ class InstitutionCallLimit(_Limit):
         admit = self._admit_stream if handler.response_streaming else self._admit
         return wrap_handler(handler, admit, self._release)
 
+    async def _refuse(self, context: Any, message: str) -> None:
+        mark_denied("max_calls_per_institution")
+        await abort(context, ResourceExhausted(message))
+
     async def _admit_stream(self, context: Any) -> str:
         institution = current_caller().institution
         unread = self.unread.get(institution, 0)
         if unread >= self.limit:
-            mark_denied("max_calls_per_institution")
-            await abort(
+            await self._refuse(
                 context,
-                ResourceExhausted(
-                    f"your institution has {unread:,} streams that the gateway ended because "
-                    "their client did not read them and whose client has not ended them yet, "
-                    f"the most one institution may have (max_calls_per_institution = "
-                    f"{self.limit:,}): read them to their end or cancel them (or close their "
-                    "connections), then open a new stream"
-                ),
+                f"your institution has {unread:,} streams that the gateway ended because "
+                "their client did not read them and whose client has not ended them yet, "
+                f"the most one institution may have (max_calls_per_institution = "
+                f"{self.limit:,}): read them to their end or cancel them (or close their "
+                "connections), then open a new stream",
             )
         return await self._admit(context)
 
@@ -179,15 +180,11 @@ class InstitutionCallLimit(_Limit):
         institution = current_caller().institution
         held = self.active.get(institution, 0)
         if held >= self.limit:
-            mark_denied("max_calls_per_institution")
-            await abort(
+            await self._refuse(
                 context,
-                ResourceExhausted(
-                    f"your institution has {held:,} call{'' if held == 1 else 's'} in "
-                    "progress, the most one "
-                    f"institution may have at once (max_calls_per_institution = "
-                    f"{self.limit:,}); end one (e.g. an idle stream) or retry with back-off"
-                ),
+                f"your institution has {held:,} call{'' if held == 1 else 's'} in progress, "
+                "the most one institution may have at once (max_calls_per_institution = "
+                f"{self.limit:,}); end one (e.g. an idle stream) or retry with back-off",
             )
         self.active[institution] = held + 1
         return institution

@@ -21,6 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 _EXAMPLE_START = "Call the gateway with them from Python (run in the repository, with the venv):\n"
 
 
+def _sigint_as_in_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _run_until_example(data: Path, log: Path) -> tuple[subprocess.Popen[bytes], str, str]:
     gateway = f"127.0.0.1:{free_port()}"
     anvil_port = free_port()
@@ -47,6 +51,10 @@ def _run_until_example(data: Path, log: Path) -> tuple[subprocess.Popen[bytes], 
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,
+            # As from a terminal: a suite started in the background by a non-interactive
+            # shell has SIGINT ignored, which make and its recipe's shell would inherit
+            # (and then neither reacts to Ctrl-C, nor can the recipe trap it).
+            preexec_fn=_sigint_as_in_a_terminal,
         )
     deadline = time.monotonic() + 180
     while True:

@@ -20,8 +20,8 @@ const fs = require("node:fs");
 const path = require("node:path");
 const grpc = require("@grpc/grpc-js");
 const protoLoader = require("@grpc/proto-loader");
+const { INCLUDE, call } = require("./common.js");
 
-const PROTOS = path.resolve(__dirname, "..", "..", "..", "protos");
 // The options of docs/bundles.md ("Writing the files from Node.js").
 const JSON_OPTIONS = { keepCase: false, longs: String, enums: String, bytes: String, defaults: false };
 
@@ -32,7 +32,7 @@ function loadServices() {
       "evidence_gateway/v1/verification_service.proto",
       "evidence_gateway/v1/log_service.proto",
     ],
-    { includeDirs: [PROTOS, path.join(PROTOS, "third_party")], ...JSON_OPTIONS },
+    { includeDirs: INCLUDE, ...JSON_OPTIONS },
   );
   return grpc.loadPackageDefinition(definition).evidence_gateway.v1;
 }
@@ -50,13 +50,6 @@ function canonicalJson(message) {
     (key, value) => (key === "confirmedAt" && value ? timestampJson(value) : value),
     2,
   );
-}
-
-function call(client, method, request) {
-  return new Promise((resolve, reject) => {
-    const deadline = new Date(Date.now() + 30_000);
-    client[method](request, { deadline }, (error, response) => (error ? reject(error) : resolve(response)));
-  });
 }
 
 function submission(loanRef, digest) {

@@ -22,9 +22,9 @@ const fs = require("node:fs");
 const path = require("node:path");
 const grpc = require("@grpc/grpc-js");
 const protoLoader = require("@grpc/proto-loader");
+const { INCLUDE, call } = require("./common.js");
 const { Watch: BaseWatch } = require("./watch.js");
 
-const PROTOS = path.resolve(__dirname, "..", "..", "..", "protos");
 const JSON_OPTIONS = { keepCase: false, longs: String, enums: String, bytes: String, defaults: false };
 // The proto: a cursor-only message at least every 30 s, or the gateway's
 // [cases] heartbeat_seconds (the optional 4th argument; the test sets it short).
@@ -34,16 +34,9 @@ const HEARTBEAT_WAIT_MS = (HEARTBEAT_SECONDS + 10) * 1000;
 function loadServices() {
   const definition = protoLoader.loadSync(
     ["evidence_gateway/v1/evidence_service.proto", "evidence_gateway/v1/case_service.proto"],
-    { includeDirs: [PROTOS, path.join(PROTOS, "third_party")], ...JSON_OPTIONS },
+    { includeDirs: INCLUDE, ...JSON_OPTIONS },
   );
   return grpc.loadPackageDefinition(definition).evidence_gateway.v1;
-}
-
-function call(client, method, request) {
-  return new Promise((resolve, reject) => {
-    const deadline = new Date(Date.now() + 30_000);
-    client[method](request, { deadline }, (error, response) => (error ? reject(error) : resolve(response)));
-  });
 }
 
 // The error of a call that must fail: {code, name, message}.

@@ -13,14 +13,10 @@
 "use strict";
 
 const crypto = require("node:crypto");
-const fs = require("node:fs");
-const path = require("node:path");
 const grpc = require("@grpc/grpc-js");
 const protoLoader = require("@grpc/proto-loader");
-const protobuf = require("protobufjs");
+const { INCLUDE, call, loadErrorRoot } = require("./common.js");
 
-const PROTOS = path.resolve(__dirname, "..", "..", "..", "protos");
-const INCLUDE = [PROTOS, path.join(PROTOS, "third_party")];
 
 function loadServices() {
   const definition = protoLoader.loadSync(
@@ -31,26 +27,11 @@ function loadServices() {
 }
 
 function loadErrorTypes() {
-  const root = new protobuf.Root();
-  root.resolvePath = (_origin, target) => {
-    for (const dir of INCLUDE) {
-      const candidate = path.join(dir, target);
-      if (fs.existsSync(candidate)) return candidate;
-    }
-    return target; // google/protobuf/*.proto: protobufjs has them built in
-  };
-  root.loadSync(["google/rpc/status.proto", "google/rpc/error_details.proto"], { keepCase: true });
+  const root = loadErrorRoot();
   return {
     Status: root.lookupType("google.rpc.Status"),
     BadRequest: root.lookupType("google.rpc.BadRequest"),
   };
-}
-
-function call(client, method, request) {
-  return new Promise((resolve, reject) => {
-    const deadline = new Date(Date.now() + 30_000);
-    client[method](request, { deadline }, (error, response) => (error ? reject(error) : resolve(response)));
-  });
 }
 
 function submission(requestId, digest) {

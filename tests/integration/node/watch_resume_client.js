@@ -26,11 +26,9 @@ const fs = require("node:fs");
 const path = require("node:path");
 const grpc = require("@grpc/grpc-js");
 const protoLoader = require("@grpc/proto-loader");
-const protobuf = require("protobufjs");
+const { INCLUDE, call, loadErrorRoot } = require("./common.js");
 const { Watch: BaseWatch } = require("./watch.js");
 
-const PROTOS = path.resolve(__dirname, "..", "..", "..", "protos");
-const INCLUDE = [PROTOS, path.join(PROTOS, "third_party")];
 const JSON_OPTIONS = { keepCase: false, longs: String, enums: String, bytes: String, defaults: false };
 // Amounts recovered while the lender does not read: many times what flow control
 // lets through unread (an event's message, with its receipt, is a few KB).
@@ -42,26 +40,6 @@ function loadServices() {
     { includeDirs: INCLUDE, ...JSON_OPTIONS },
   );
   return grpc.loadPackageDefinition(definition).evidence_gateway.v1;
-}
-
-function loadErrorTypes() {
-  const root = new protobuf.Root();
-  root.resolvePath = (_origin, target) => {
-    for (const dir of INCLUDE) {
-      const candidate = path.join(dir, target);
-      if (fs.existsSync(candidate)) return candidate;
-    }
-    return target; // google/protobuf/*.proto: protobufjs has them built in
-  };
-  root.loadSync(["google/rpc/status.proto", "google/rpc/error_details.proto"], { keepCase: true });
-  return root;
-}
-
-function call(client, method, request) {
-  return new Promise((resolve, reject) => {
-    const deadline = new Date(Date.now() + 30_000);
-    client[method](request, { deadline }, (error, response) => (error ? reject(error) : resolve(response)));
-  });
 }
 
 async function outcome(promise) {
@@ -123,7 +101,7 @@ async function main() {
   const [address, rootCaFile, dir, stallText] = process.argv.slice(2);
   const stallMs = Number(stallText) * 1000;
   const v1 = loadServices();
-  const errorTypes = loadErrorTypes();
+  const errorTypes = loadErrorRoot();
   const rootCa = fs.readFileSync(rootCaFile);
   const lender = clients(v1, address, rootCa, dir, "bank-w");
   const court = clients(v1, address, rootCa, dir, "court-w");

@@ -672,10 +672,7 @@ class SqlStore(OpeningReads, CaseDocumentReads, AccessQueries, AnchorQueries, Lo
         if scope is not None and scope.kind is ScopeKind.OPERATOR_RECORDS:
             return self.operator_rows(columns, hash_algorithm, digest, position, limit)
         op, value = comparison(position)
-        seen = visible_sql(scope, self._mark)
-        if seen is None:  # pragma: no cover - a court's scope went to shared_rows above
-            raise ValueError(f"no plain-SQL visibility for scope {scope}")
-        cond, params = seen
+        cond, params = self._plain_visibility(scope)
         m = self._mark
         sql = (
             f"SELECT {', '.join(columns)} FROM {_ENTRIES.name} "
@@ -683,6 +680,15 @@ class SqlStore(OpeningReads, CaseDocumentReads, AccessQueries, AnchorQueries, Lo
             f"ORDER BY leaf_index LIMIT {m}"
         )
         return self._driver_rows(sql, (hash_algorithm, digest, value, *params, limit))
+
+    def _plain_visibility(self, scope: ReadScope | None) -> tuple[str, tuple[Any, ...]]:
+        """The ``AND ...`` condition and parameters of what ``scope`` may read, as plain SQL
+        (:func:`visible_sql`). A court's scope has none: its reads start from its shares
+        (``shared_rows``, ``shared_loan_rows``), which the callers take first."""
+        seen = visible_sql(scope, self._mark)
+        if seen is None:  # pragma: no cover - the callers sent a court's scope elsewhere
+            raise ValueError(f"no plain-SQL visibility for scope {scope}")
+        return seen
 
     def list_by_loan(
         self,
@@ -701,10 +707,7 @@ class SqlStore(OpeningReads, CaseDocumentReads, AccessQueries, AnchorQueries, Lo
         operator = scope is not None and scope.kind is ScopeKind.OPERATOR_RECORDS
         if operator and loan_ref != INSTITUTIONS_LOAN:
             return []  # a loan: the operator reads none, whatever it holds
-        seen = visible_sql(scope, self._mark)
-        if seen is None:  # pragma: no cover - a court's scope went to shared_loan_rows above
-            raise ValueError(f"no plain-SQL visibility for scope {scope}")
-        cond, params = seen
+        cond, params = self._plain_visibility(scope)
         m = self._mark
         sql = (
             f"{_SELECT_ENTRIES} WHERE owner = {m} AND loan_ref = {m}{cond} "

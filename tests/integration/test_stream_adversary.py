@@ -30,6 +30,7 @@ from tests.support.gateway_proc import (
     identity_in,
     institution_callers,
     make_pki,
+    running,
     write_config,
 )
 from tests.support.grpc_client import submission, timestamp
@@ -53,12 +54,8 @@ def gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
     config = write_config(
         tmp_path, top={"max_concurrent_rpcs": 100}, sections={"stream": {"buffer_bytes": BUDGET}}
     )
-    process = GatewayProcess(config, tmp_path, mtls=True)
-    process.start()
-    try:
+    with running(config, tmp_path, mtls=True) as process:
         yield process
-    finally:
-        process.kill()
 
 
 def test_a_stream_that_never_reads_leaves_other_institutions_streams_answered(
@@ -123,12 +120,8 @@ def _stalling(tmp_path: Path, **top: object) -> Iterator[GatewayProcess]:
             "metrics": {"listen": "127.0.0.1:0"},
         },
     )
-    process = GatewayProcess(config, tmp_path, mtls=True)
-    process.start()
-    try:
+    with running(config, tmp_path, mtls=True) as process:
         yield process
-    finally:
-        process.kill()
 
 
 @pytest.fixture

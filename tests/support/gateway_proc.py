@@ -287,6 +287,17 @@ class GatewayProcess:
 
 
 @contextlib.contextmanager
+def running(config: Path, log_dir: Path, *, mtls: bool = False) -> Iterator[GatewayProcess]:
+    """A started :class:`GatewayProcess` of ``config``, killed (SIGKILL) on leaving."""
+    process = GatewayProcess(config, log_dir, mtls=mtls)
+    process.start()
+    try:
+        yield process
+    finally:
+        process.kill()
+
+
+@contextlib.contextmanager
 def institution_callers(
     gateway: GatewayProcess, who: Iterable[tuple[str, str]], out: Path
 ) -> Iterator[dict[str, Stubs]]:

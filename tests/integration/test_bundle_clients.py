@@ -42,10 +42,11 @@ from tests.support.anchored_gateway import CHAIN_ID, anchoring_gateway
 from tests.support.anvil import Anvil
 from tests.support.gateway_proc import GatewayProcess, identity_in, make_pki, notary
 from tests.support.grpc_client import submission
+from tests.support.node_clients import run_node_client
 from tests.support.procs import BIN
 
 ROOT = Path(__file__).resolve().parents[2]
-NODE_CLIENT = Path(__file__).parent / "node" / "bundle_client.js"
+NODE_CLIENT = "bundle_client.js"
 BUNDLES_DOC = ROOT / "docs" / "bundles.md"
 DOCUMENT = b"loan contract 0042, signed 2026-11-30"
 NodeOut = tuple[Path, dict[str, object]]  # the Node client's folder and printed summary
@@ -102,31 +103,20 @@ def court_verify(*args: str | Path, cwd: Path | None = None) -> subprocess.Compl
 
 @pytest.fixture(scope="module")
 def node_files(site: Site, tmp_path_factory: pytest.TempPathFactory) -> NodeOut:
-    node = shutil.which("node")
-    assert node, "node is not on PATH: the project needs Node.js (see README.md)"
     out = tmp_path_factory.mktemp("node-out")
     document = out / "contract.txt"
     document.write_bytes(DOCUMENT)
     ids = site.folder / "data" / "institutions"
-    result = subprocess.run(
-        [
-            node,
-            str(NODE_CLIENT),
-            site.gateway.address,
-            str(site.gateway.pki / "root-ca.pem"),
-            str(ids / "dev-bank.pem"),
-            str(ids / "dev-bank.key"),
-            str(document),
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    seen, _ = run_node_client(
+        NODE_CLIENT,
+        site.gateway.address,
+        str(site.gateway.pki / "root-ca.pem"),
+        str(ids / "dev-bank.pem"),
+        str(ids / "dev-bank.key"),
+        str(document),
+        str(out),
     )
-    assert result.returncode == 0, result.stderr
-    return out, json.loads(result.stdout)
+    return out, seen
 
 
 # --- a bank's Node.js client ---------------------------------------------------------------

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,9 +23,10 @@ from pathlib import Path
 import pytest
 
 from tests.support.gateway_proc import GatewayProcess, make_pki, write_config
+from tests.support.node_clients import run_node_client
 
 ROOT = Path(__file__).resolve().parents[2]
-NODE_CLIENT = Path(__file__).parent / "node" / "case_client.js"
+NODE_CLIENT = "case_client.js"
 CASES_DOC = ROOT / "docs" / "cases.md"
 BUF = "node_modules/.bin/buf"
 INSTITUTIONS = (("bank-n", "lender"), ("court-a", "court"), ("court-o", "court"))
@@ -59,29 +59,20 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 @pytest.fixture(scope="module")
 def seen(site: Site) -> Seen:
-    node = shutil.which("node")
-    assert node, "node is not on PATH: the project needs Node.js (see README.md)"
     # By name, as docs/gateway.md advises (an IP address makes Node.js warn).
     address = site.gateway.address.replace("127.0.0.1", "localhost")
     ids = site.folder / "data" / "institutions"
-    result = subprocess.run(
-        [
-            node,
-            str(NODE_CLIENT),
-            address,
-            str(site.gateway.pki / "root-ca.pem"),
-            str(ids),
-            str(HEARTBEAT_SECONDS),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    out: Seen
+    out, stderr = run_node_client(
+        NODE_CLIENT,
+        address,
+        str(site.gateway.pki / "root-ca.pem"),
+        str(ids),
+        str(HEARTBEAT_SECONDS),
         timeout=180,
-        check=False,
+        context=site.gateway.log_text,
     )
-    assert result.returncode == 0, result.stderr + site.gateway.log_text()
-    assert "DeprecationWarning" not in result.stderr, result.stderr
-    out: Seen = json.loads(result.stdout)
+    assert "DeprecationWarning" not in stderr, stderr
     return out
 
 

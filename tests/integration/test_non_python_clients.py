@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,6 +46,7 @@ from tests.support.gateway_proc import (
     write_config,
 )
 from tests.support.grpc_client import submission
+from tests.support.node_clients import run_node_client
 from tests.support.procs import BIN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,8 +58,8 @@ TLS_FILES = (
     "--cacert data/pki/root-ca.pem --cert data/institutions/dev-bank.pem"
     " --key data/institutions/dev-bank.key"
 )
-NODE_CLIENT = Path(__file__).parent / "node" / "grpc_js_client.js"
-NODE_WATCH_CLIENT = Path(__file__).parent / "node" / "watch_resume_client.js"
+NODE_CLIENT = "grpc_js_client.js"
+NODE_WATCH_CLIENT = "watch_resume_client.js"
 RULE = "must be 32 bytes for sha256, got 31; send the raw digest, not its hex text"
 
 
@@ -259,14 +259,8 @@ def test_every_buf_curl_call_of_the_doc_works(gateway: tuple[str, Path]) -> None
 
 def test_grpc_js_client_gets_a_receipt_and_reads_the_rule(gateway: tuple[str, Path]) -> None:
     address, pki = gateway
-    node = shutil.which("node")
-    assert node, "node is not on PATH: the project needs Node.js (see README.md)"
     assert (ROOT / "node_modules" / "@grpc" / "grpc-js").is_dir(), "run `make setup` (npm ci)"
-    result = subprocess.run(
-        [node, str(NODE_CLIENT), address], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0, result.stderr
-    out = json.loads(result.stdout)
+    out, _ = run_node_client(NODE_CLIENT, address)
     vkey = (pki / "log.vkey").read_text().strip()
     assert out["log_verifier_key"] == vkey
     receipt = out["receipt"]
@@ -409,25 +403,13 @@ def test_grpc_js_watch_paused_past_the_stall_limit_is_ended_and_resumes_from_its
     queued, then that status; a stream opened with the last cursor it read delivers
     every later event of the case once, in order, those recorded after the end too."""
     gateway, institutions = stalling_gateway
-    node = shutil.which("node")
-    assert node, "node is not on PATH: the project needs Node.js (see README.md)"
-    result = subprocess.run(
-        [
-            node,
-            str(NODE_WATCH_CLIENT),
-            gateway.address.replace("127.0.0.1", "localhost"),
-            str(gateway.pki / "root-ca.pem"),
-            str(institutions),
-            f"{STALL:g}",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    seen, _ = run_node_client(
+        NODE_WATCH_CLIENT,
+        gateway.address.replace("127.0.0.1", "localhost"),
+        str(gateway.pki / "root-ca.pem"),
+        str(institutions),
+        f"{STALL:g}",
     )
-    assert result.returncode == 0, result.stderr
-    seen = json.loads(result.stdout)
     assert seen["read_before_pause"] == [1, 2, 3, 4]
     # The premise: while open, the stream holds the lender's only call slot ...
     assert seen["list_while_open"]["name"] == "RESOURCE_EXHAUSTED", seen["list_while_open"]

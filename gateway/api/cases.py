@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from typing import Any, Final
 
 from court.evidence.case_terms import CaseEventType, CaseStatus
@@ -28,13 +28,14 @@ from gateway.api.caller import current_caller
 from gateway.api.errors import abort_unread, rpc_errors
 from gateway.api.evidence import DEFAULT_STREAM_STALLED_WRITE_SECONDS
 from gateway.api.observe import mark_denied
-from gateway.api.stream_writer import AnswerWriter, StalledWrite
+from gateway.api.stream_writer import write_all
 from gateway.authz.roles import Caller, Role
 from gateway.cases.machine import UPDATE_EVENTS, EventRequest
 from gateway.cases.notifier import Notifier
 from gateway.cases.service import CaseService
 from gateway.cases.watch import (
     DEFAULT_HEARTBEAT_SECONDS,
+    Message,
     SlowReader,
     parse_cursor,
     watch_events,
@@ -343,6 +344,22 @@ class CaseServicer(pb_grpc.CaseServiceServicer):
             cases=[self._case(c, caller) for c in found], next_page_token=token
         )
 
+    async def _responses(
+        self, steps: AsyncGenerator[list[Message], None]
+    ) -> AsyncGenerator[pb.WatchCasesResponse, None]:
+        """The messages of a watch's steps, each step's events built at once; closing
+        this closes ``steps`` (unsubscribes now, not when the generator is collected)."""
+        try:
+            async for step in steps:
+                messages = await self._messages([e for e, _ in step if e is not None])
+                for event, cursor in step:
+                    if event is None:
+                        yield pb.WatchCasesResponse(cursor=cursor)
+                    else:
+                        yield pb.WatchCasesResponse(event=messages[event.entry_id], cursor=cursor)
+        finally:
+            await steps.aclose()
+
     @rpc_errors()
     async def WatchCases(self, request: pb.WatchCasesRequest, context: Any) -> None:
         """The caller's case events, replayed then live (:func:`watch_events`).
@@ -374,25 +391,11 @@ class CaseServicer(pb_grpc.CaseServiceServicer):
             statuses=statuses,
             heartbeat=self._heartbeat,
         )
-        writer = AnswerWriter(context.write, self._stalled_write)
-        stalled: StalledWrite | None = None
         try:
-            async for step in steps:
-                messages = await self._messages([e for e, _ in step if e is not None])
-                for event, cursor in step:
-                    if event is None:
-                        await writer.write(pb.WatchCasesResponse(cursor=cursor))
-                    else:
-                        message = messages[event.entry_id]
-                        await writer.write(pb.WatchCasesResponse(event=message, cursor=cursor))
-        except StalledWrite as exc:
-            stalled = exc
+            stalled = await write_all(self._responses(steps), context.write, self._stalled_write)
         except SlowReader:
             mark_denied("slow_reader")
             raise
-        finally:
-            writer.close()
-            await steps.aclose()  # unsubscribes now, not when the generator is collected
         if stalled is not None:
             self._notifier.observer.watch_too_slow()
             mark_denied("stalled_write")

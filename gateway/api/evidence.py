@@ -27,7 +27,7 @@ from gateway.api.observe import mark_denied
 from gateway.api.ports import LedgerPort
 from gateway.api.stream_budget import READ_SLOT_BYTES, ByteBudget
 from gateway.api.stream_messages import StreamMessage, answer, echo, read_message, take
-from gateway.api.stream_writer import AnswerWriter, StalledWrite
+from gateway.api.stream_writer import write_all
 from gateway.authz.policy import Delegation, read_scope, submit_denial
 from gateway.authz.roles import Caller, Role
 from gateway.errors import (
@@ -288,16 +288,8 @@ class EvidenceServicer(pb_grpc.EvidenceServiceServicer):
         what was registered stays registered.
         """
         answers = self._stream_answers(request_iterator, context)
-        writer = AnswerWriter(context.write, self._stream_stalled_write)
-        stalled: StalledWrite | None = None
-        try:
-            async for response in answers:
-                await writer.write(response)
-        except StalledWrite as exc:
-            stalled = exc
-        finally:
-            writer.close()
-            await answers.aclose()  # gives back what the stream held of the budget
+        # Closing the answers gives back what the stream held of the budget.
+        stalled = await write_all(answers, context.write, self._stream_stalled_write)
         if stalled is not None:
             self.observer.stream_stalled()
             mark_denied("stalled_write")

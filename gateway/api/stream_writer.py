@@ -18,10 +18,10 @@ cancelling the writing task, which gets :class:`StalledWrite` instead.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
-__all__ = ["AnswerWriter", "StalledWrite"]
+__all__ = ["AnswerWriter", "StalledWrite", "write_all"]
 
 
 class StalledWrite(Exception):
@@ -84,3 +84,23 @@ class AnswerWriter:
         """Stop watching (the stream ends)."""
         if self._watcher is not None:
             self._watcher.cancel()  # a sleep: nothing to wait for
+
+
+async def write_all(
+    answers: AsyncGenerator[Any, None], write: Callable[[Any], Awaitable[None]], limit: float
+) -> StalledWrite | None:
+    """Write every answer of ``answers`` through an :class:`AnswerWriter`; the
+    :class:`StalledWrite` that ended it, or None once ``answers`` is done. ``answers`` is
+    closed (``aclose``) on the way out, whatever ended it, so that what it holds (a
+    stream's budget, a subscription) is given back now rather than when it is
+    collected; an exception it raises passes through."""
+    writer = AnswerWriter(write, limit)
+    try:
+        async for answer in answers:
+            await writer.write(answer)
+    except StalledWrite as stalled:
+        return stalled
+    finally:
+        writer.close()
+        await answers.aclose()
+    return None
